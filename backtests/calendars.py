@@ -1,0 +1,192 @@
+"""Markets, their session calendars, and how bars are stamped in UTC.
+
+Convention used everywhere in scare: **a bar is stamped at the UTC instant its close is known**.
+
+- Exchange daily bars: the session close from ``exchange_calendars`` (XKRX 15:30 KST = 06:30 UTC,
+  XNYS 16:00 ET = 20:00 or 21:00 UTC depending on daylight saving). Early closes are honoured.
+- Crypto daily bars (UTC days): stamped at the following midnight UTC (the day's close).
+- Intraday bars of any market: stamped at the bar's end (open stamp + bar length).
+
+Each bar also has an *open time* (the session open for a daily bar, the bar start for intraday);
+the engine needs it to decide whether an order placed at time ``tau`` may fill at a bar's open
+(only when the bar opened after ``tau``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from backtests.errors import DataError
+
+CRYPTO = "CRYPTO"
+
+
+@dataclass(frozen=True)
+class Market:
+    """A market and its conventions.
+
+    Attributes
+    ----------
+    code
+        ``XKRX``, ``XNYS`` (exchange_calendars codes) or ``CRYPTO`` (24/7, UTC days).
+    tz
+        IANA time zone the market's local dates are in.
+    currency
+        Currency its instruments are quoted in by default.
+    regular_open, regular_close
+        Local clock times used when a date is missing from the calendar (``HH:MM``).
+    periods_per_year
+        Daily periods per year used to annualize: 252 for exchanges, 365 for crypto.
+    """
+
+    code: str
+    tz: str
+    currency: str
+    regular_open: str
+    regular_close: str
+    periods_per_year: int
+
+
+MARKETS: dict[str, Market] = {
+    "XKRX": Market("XKRX", "Asia/Seoul", "KRW", "09:00", "15:30", 252),
+    "XNYS": Market("XNYS", "America/New_York", "USD", "09:30", "16:00", 252),
+    CRYPTO: Market(CRYPTO, "UTC", "USD", "00:00", "24:00", 365),
+}
+
+
+def get_market(code: str) -> Market:
+    """Return the :class:`Market` for ``code`` or raise a :class:`DataError` naming it."""
+    try:
+        return MARKETS[code]
+    except KeyError:
+        known = ", ".join(sorted(MARKETS))
+        raise DataError(f"unknown market {code!r} (known: {known})") from None
+
+
+@lru_cache(maxsize=64)
+def _exchange_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
+    import exchange_calendars as xcals  # imported lazily: it costs ~0.3 s
+
+    cal = xcals.get_calendar(code, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
+    sched = cal.schedule[["open", "close"]].copy()
+    sched.index = pd.DatetimeIndex(sched.index).tz_localize(None).normalize()
+    sched.index.name = "session"
+    return sched
+
+
+def sessions(code: str, start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DataFrame:
+    """Sessions of a market between two local dates, inclusive.
+
+    Parameters
+    ----------
+    code
+        Market code (``XKRX``, ``XNYS``, ``CRYPTO``).
+    start, end
+        Local session dates (naive), inclusive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by naive session date, with tz-aware UTC columns ``open`` and ``close``.
+    """
+    start = pd.Timestamp(start).normalize()
+    end = pd.Timestamp(end).normalize()
+    if code == CRYPTO:
+        days = pd.date_range(start, end, freq="D")
+        opens = days.tz_localize("UTC")
+        return pd.DataFrame(
+            {"open": opens, "close": opens + pd.Timedelta(days=1)},
+            index=pd.DatetimeIndex(days, name="session"),
+        )
+    get_market(code)
+    sched = _exchange_schedule(code, start.year - 1, end.year + 1)
+    return sched.loc[start:end]
+
+
+def _regular_time(dates: pd.DatetimeIndex, market: Market, clock: str) -> pd.DatetimeIndex:
+    hours, minutes = (int(x) for x in clock.split(":"))
+    local = dates + pd.Timedelta(hours=hours, minutes=minutes)
+    return local.tz_localize(market.tz).tz_convert("UTC")
+
+
+def session_bounds(code: str, dates: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """UTC open and close instants for the given local session dates.
+
+    Dates the calendar does not know as sessions (a calendar out of date, a special session) get
+    the market's regular hours, so a bar is never dropped for a calendar gap; the data quality
+    checks report such dates separately.
+
+    Returns
+    -------
+    (opens, closes)
+        Two tz-aware UTC DatetimeIndex objects aligned with ``dates``.
+    """
+    market = get_market(code)
+    dates = pd.DatetimeIndex(dates).tz_localize(None).normalize()
+    if len(dates) == 0:
+        empty = pd.DatetimeIndex([], tz="UTC")
+        return empty, empty
+    if code == CRYPTO:
+        opens = dates.tz_localize("UTC")
+        return opens, opens + pd.Timedelta(days=1)
+    sched = sessions(code, dates.min(), dates.max())
+    opens = pd.Series(sched["open"]).reindex(dates)
+    closes = pd.Series(sched["close"]).reindex(dates)
+    missing = closes.isna().to_numpy()
+    if missing.any():
+        opens[missing] = _regular_time(dates[missing], market, market.regular_open)
+        closes[missing] = _regular_time(dates[missing], market, market.regular_close)
+    return (
+        pd.DatetimeIndex(opens.to_numpy()).tz_localize(None).tz_localize("UTC")
+        if opens.dt.tz is None
+        else pd.DatetimeIndex(opens),
+        pd.DatetimeIndex(closes),
+    )
+
+
+def stamp_daily(code: str, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """UTC close stamps for daily bars labelled with local session ``dates``."""
+    return session_bounds(code, dates)[1]
+
+
+def local_session_dates(code: str, stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Local session date of each UTC close stamp (inverse of :func:`stamp_daily`)."""
+    stamps = pd.DatetimeIndex(stamps)
+    if code == CRYPTO:
+        return (stamps - pd.Timedelta(days=1)).tz_convert("UTC").tz_localize(None).normalize()
+    market = get_market(code)
+    return stamps.tz_convert(market.tz).tz_localize(None).normalize()
+
+
+def parse_frequency(freq: str) -> pd.Timedelta | None:
+    """Bar length for an intraday frequency string, ``None`` for daily (``1D``/``D``)."""
+    f = freq.strip()
+    if f.upper() in {"1D", "D", "DAILY"}:
+        return None
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(f))
+    except (ValueError, TypeError):
+        raise DataError(f"unknown bar frequency {freq!r} (use e.g. 1D, 4h, 5min)") from None
+
+
+def periods_per_year(code: str, freq: str = "1D") -> float:
+    """Periods per year for annualizing returns sampled at ``freq`` in market ``code``.
+
+    Daily: 252 for exchanges, 365 for crypto. Intraday: the daily figure times bars per day
+    (24h / bar length for crypto, regular session length / bar length for exchanges).
+    """
+    market = get_market(code)
+    bar = parse_frequency(freq)
+    if bar is None:
+        return float(market.periods_per_year)
+    if code == CRYPTO:
+        day = pd.Timedelta(days=1)
+    else:
+        oh, om = (int(x) for x in market.regular_open.split(":"))
+        ch, cm = (int(x) for x in market.regular_close.split(":"))
+        day = pd.Timedelta(hours=ch - oh, minutes=cm - om)
+    return float(market.periods_per_year) * float(np.ceil(day / bar))

@@ -1,0 +1,58 @@
+"""Turn tables labelled with local dates (or bar-open times) into stamped bar frames.
+
+These are the only places where a bar's UTC stamp is decided; every source goes through them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from backtests.calendars import parse_frequency, session_bounds
+
+
+def daily_bars(table: pd.DataFrame, market: str) -> pd.DataFrame:
+    """Stamp daily bars at their session close in UTC.
+
+    Parameters
+    ----------
+    table
+        Indexed by local session date (naive or date-like), numeric columns.
+    market
+        Market code whose calendar gives the session open/close.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same columns plus ``open_time``, indexed by the UTC close stamp (name ``time``).
+    """
+    dates = pd.DatetimeIndex(pd.to_datetime(table.index)).tz_localize(None).normalize()
+    opens, closes = session_bounds(market, dates)
+    out = table.copy()
+    out.index = pd.DatetimeIndex(closes, name="time").as_unit("ns")
+    out["open_time"] = pd.DatetimeIndex(opens).as_unit("ns")
+    return out
+
+
+def intraday_bars(table: pd.DataFrame, freq: str, stamped_at: str = "open") -> pd.DataFrame:
+    """Stamp intraday bars at their end in UTC.
+
+    Parameters
+    ----------
+    table
+        Indexed by tz-aware (or UTC-naive) bar times.
+    freq
+        Bar length (``5min``, ``4h``).
+    stamped_at
+        ``open`` when the input labels bars by their start (CoinGlass, ccxt), ``close`` when by
+        their end.
+    """
+    bar = parse_frequency(freq)
+    if bar is None:
+        raise ValueError("intraday_bars needs an intraday frequency")
+    idx = pd.DatetimeIndex(pd.to_datetime(table.index))
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    starts = idx if stamped_at == "open" else idx - bar
+    out = table.copy()
+    out.index = pd.DatetimeIndex(starts + bar, name="time").as_unit("ns")
+    out["open_time"] = pd.DatetimeIndex(starts).as_unit("ns")
+    return out

@@ -1,0 +1,298 @@
+"""MarketData: bars for symbols of several markets on one UTC time axis.
+
+Each symbol keeps its own bars (index: UTC close stamps, see :mod:`backtests.calendars`) with the
+columns ``open, high, low, close, volume`` (``close`` required, the rest optional), an ``open_time``
+column (UTC instant the bar opened) and any extra numeric series (liquidations, funding, ...).
+:meth:`MarketData.panel` aligns one field across symbols on the union of all stamps; a symbol has
+NaN at stamps where its market produced no bar (closed, halted, another market's close).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from backtests.calendars import get_market
+from backtests.errors import DataError
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+OHLCV = (*PRICE_FIELDS, "volume")
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """What a symbol is and where it trades.
+
+    Attributes
+    ----------
+    symbol
+        Name used in configs and outputs (``MU``, ``000660.KS``, ``BTC``).
+    market
+        Market code whose calendar stamps its bars (``XKRX``, ``XNYS``, ``CRYPTO``).
+    currency
+        Quote currency (``KRW``, ``USD``); non-USD prices are valued in USD through FX.
+    kind
+        ``equity``, ``etf``, ``index``, ``fx``, ``crypto``, ``stablecoin`` or ``series``.
+    source
+        Where the bars came from (``synthetic``, a file path, a provider name).
+    name
+        Human-readable name for reports.
+    """
+
+    symbol: str
+    market: str
+    currency: str = "USD"
+    kind: str = "equity"
+    source: str = ""
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        get_market(self.market)
+
+
+@dataclass
+class MarketData:
+    """Aligned market data for a study.
+
+    Parameters
+    ----------
+    bars
+        ``{symbol: DataFrame}``, each indexed by tz-aware UTC close stamps, sorted, unique.
+    info
+        ``{symbol: SymbolInfo}`` for every key of ``bars``.
+    frequency
+        Bar frequency of ``bars`` (``1D``, ``4h``, ...).
+    synthetic
+        True when any of the data is the embedded synthetic replay.
+    intraday
+        Optional finer bars per symbol (e.g. 5-minute KOSPI on a crash day), same conventions.
+    fx
+        ``{currency: symbol}`` naming the FX series that converts that currency to USD; the FX
+        series is quoted as units of the currency per USD (``USDKRW`` = KRW per 1 USD).
+    """
+
+    bars: dict[str, pd.DataFrame]
+    info: dict[str, SymbolInfo]
+    frequency: str = "1D"
+    synthetic: bool = False
+    intraday: dict[str, pd.DataFrame] = field(default_factory=dict)
+    fx: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = set(self.bars) - set(self.info)
+        if missing:
+            raise DataError(f"no symbol info for {sorted(missing)}")
+        for sym, frame in self.bars.items():
+            self.bars[sym] = validate_bars(frame, sym)
+        for sym, frame in self.intraday.items():
+            self.intraday[sym] = validate_bars(frame, f"{sym} (intraday)")
+        for cur, sym in self.fx.items():
+            if sym not in self.bars:
+                raise DataError(f"FX series {sym!r} for {cur} is not in the data", where=sym)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def symbols(self) -> list[str]:
+        """Symbols in insertion order."""
+        return list(self.bars)
+
+    @cached_property
+    def index(self) -> pd.DatetimeIndex:
+        """Union of all symbols' bar stamps (UTC), sorted."""
+        idx = pd.DatetimeIndex([], tz="UTC").as_unit("ns")
+        for frame in self.bars.values():
+            idx = idx.union(frame.index)
+        return idx
+
+    def has_field(self, symbol: str, name: str) -> bool:
+        """True when ``symbol`` has a column ``name``."""
+        return symbol in self.bars and name in self.bars[symbol].columns
+
+    def field_names(self, symbol: str) -> list[str]:
+        """Columns available for ``symbol``."""
+        return list(self.require(symbol).columns)
+
+    def require(self, symbol: str) -> pd.DataFrame:
+        """The bar frame of ``symbol`` or a :class:`DataError` naming it."""
+        try:
+            return self.bars[symbol]
+        except KeyError:
+            raise DataError(
+                f"symbol {symbol!r} is not in the data (have: {', '.join(self.symbols)})",
+                where=symbol,
+            ) from None
+
+    # ----------------------------------------------------------------- access
+    def series(self, symbol: str, name: str = "close") -> pd.Series:
+        """One column of one symbol on its own bars (no NaN rows from other markets)."""
+        frame = self.require(symbol)
+        if name not in frame.columns:
+            raise DataError(f"series {name!r} is missing (have: {', '.join(frame.columns)})", where=symbol)
+        return frame[name]
+
+    def panel(self, name: str = "close", symbols: Iterable[str] | None = None) -> pd.DataFrame:
+        """One field for several symbols aligned on :attr:`index` (NaN where no bar)."""
+        syms = list(self.symbols if symbols is None else symbols)
+        cols = {s: self.series(s, name).reindex(self.index) for s in syms}
+        return pd.DataFrame(cols, index=self.index)
+
+    def tradable(self, symbols: Iterable[str] | None = None) -> pd.DataFrame:
+        """Boolean panel: True where the symbol has a bar with a valid close."""
+        return self.panel("close", symbols).notna()
+
+    def to_usd(self, symbol: str, name: str = "close") -> pd.Series:
+        """A price column of ``symbol`` in USD, converted with the FX rate known at each stamp.
+
+        The FX rate is taken *as of* the bar's stamp (the last FX observation at or before it),
+        never from later, so a Seoul close is not converted with a New York fixing of that day.
+        """
+        values = self.series(symbol, name)
+        cur = self.info[symbol].currency
+        if cur == "USD":
+            return values
+        fx_sym = self.fx.get(cur)
+        if fx_sym is None:
+            raise DataError(f"prices are in {cur} but no {cur} FX series is configured", where=symbol)
+        rate = asof(self.series(fx_sym, "close"), values.index)
+        if rate.isna().any():
+            first = values.index[rate.isna().to_numpy()][0]
+            raise DataError(f"no {fx_sym} rate known at or before {first.isoformat()}", where=symbol)
+        return values / rate
+
+    def panel_usd(self, name: str = "close", symbols: Iterable[str] | None = None) -> pd.DataFrame:
+        """Like :meth:`panel` but every price in USD (see :meth:`to_usd`)."""
+        syms = list(self.symbols if symbols is None else symbols)
+        return pd.DataFrame({s: self.to_usd(s, name).reindex(self.index) for s in syms}, index=self.index)
+
+    def open_times(self, symbols: Iterable[str] | None = None) -> pd.DataFrame:
+        """UTC open instant of each bar, aligned like :meth:`panel` (NaT where no bar)."""
+        syms = list(self.symbols if symbols is None else symbols)
+        return pd.DataFrame({s: self.require(s)["open_time"].reindex(self.index) for s in syms}, index=self.index)
+
+    def market_of(self, symbol: str) -> str:
+        """Market code of ``symbol``."""
+        self.require(symbol)
+        return self.info[symbol].market
+
+    # --------------------------------------------------------------- deriving
+    def select(self, symbols: Iterable[str]) -> MarketData:
+        """A MarketData with only ``symbols`` (plus the FX series they need)."""
+        keep = list(dict.fromkeys(symbols))
+        for s in list(keep):
+            self.require(s)
+            cur = self.info[s].currency
+            if cur != "USD" and cur in self.fx and self.fx[cur] not in keep:
+                keep.append(self.fx[cur])
+        return MarketData(
+            bars={s: self.bars[s] for s in keep},
+            info={s: self.info[s] for s in keep},
+            frequency=self.frequency,
+            synthetic=self.synthetic,
+            intraday={s: f for s, f in self.intraday.items() if s in keep},
+            fx={c: s for c, s in self.fx.items() if s in keep},
+        )
+
+    def truncate(self, end: pd.Timestamp) -> MarketData:
+        """Data known at ``end``: every bar with stamp <= ``end`` (used by look-ahead tests)."""
+        return MarketData(
+            bars={s: f.loc[:end] for s, f in self.bars.items()},
+            info=dict(self.info),
+            frequency=self.frequency,
+            synthetic=self.synthetic,
+            intraday={s: f.loc[:end] for s, f in self.intraday.items()},
+            fx=dict(self.fx),
+        )
+
+    def fingerprint(self) -> dict[str, str]:
+        """SHA-256 of each symbol's bars (values and stamps), for manifests."""
+        out = {}
+        for sym in sorted(self.bars):
+            frame = self.bars[sym]
+            h = hashlib.sha256()
+            h.update(np.asarray(frame.index.asi8).tobytes())
+            for col in sorted(frame.columns):
+                h.update(col.encode())
+                if col == "open_time":
+                    h.update(np.asarray(pd.DatetimeIndex(frame[col]).asi8).tobytes())
+                else:
+                    h.update(frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
+            out[sym] = h.hexdigest()
+        return out
+
+    def describe(self) -> list[dict[str, object]]:
+        """One record per symbol: market, currency, source, first/last stamp, bar count."""
+        rows = []
+        for sym, frame in self.bars.items():
+            info = self.info[sym]
+            rows.append({
+                "symbol": sym, "market": info.market, "currency": info.currency, "kind": info.kind,
+                "source": info.source, "bars": int(len(frame)),
+                "first": frame.index[0].isoformat() if len(frame) else None,
+                "last": frame.index[-1].isoformat() if len(frame) else None,
+                "intraday_bars": int(len(self.intraday.get(sym, ()))),
+            })
+        return rows
+
+
+def asof(values: pd.Series, at: pd.DatetimeIndex) -> pd.Series:
+    """Last value of ``values`` at or before each instant of ``at`` (NaN before the first)."""
+    values = values.dropna()
+    pos = values.index.searchsorted(at, side="right") - 1
+    out = np.where(pos >= 0, values.to_numpy()[np.clip(pos, 0, None)], np.nan)
+    return pd.Series(out, index=at, name=values.name)
+
+
+def validate_bars(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Hard checks every bar frame passes; returns the frame with a UTC ns index.
+
+    Raises :class:`DataError` naming ``symbol`` for: a non-UTC or naive index, unsorted or duplicate
+    stamps, a missing ``close`` column, non-numeric prices, or non-positive prices.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError("bars must be a DataFrame", where=symbol)
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError("bar stamps must be tz-aware UTC timestamps", where=symbol)
+    if str(idx.tz) != "UTC":
+        frame = frame.set_axis(idx.tz_convert("UTC"))
+        idx = frame.index
+    if idx.unit != "ns":
+        frame = frame.set_axis(idx.as_unit("ns"))
+        idx = frame.index
+    if "close" not in frame.columns:
+        raise DataError("required column 'close' is missing", where=symbol)
+    if idx.has_duplicates:
+        dup = idx[idx.duplicated()][0]
+        raise DataError(f"duplicate timestamp {dup.isoformat()}", where=symbol)
+    if not idx.is_monotonic_increasing:
+        bad = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
+        raise DataError(f"timestamps are not sorted (row {bad}: {idx[bad].isoformat()})", where=symbol)
+    for col in frame.columns:
+        if col == "open_time":
+            continue
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            raise DataError(f"column {col!r} is not numeric", where=symbol)
+    for col in PRICE_FIELDS:
+        if col in frame.columns:
+            vals = frame[col].to_numpy(dtype="float64", na_value=np.nan)
+            bad = np.flatnonzero(vals <= 0)
+            if bad.size:
+                raise DataError(
+                    f"non-positive {col} {vals[bad[0]]:g} at {idx[bad[0]].isoformat()}", where=symbol
+                )
+    if "open_time" not in frame.columns:
+        raise DataError("internal: bars need an 'open_time' column (use backtests.data.frames)", where=symbol)
+    return frame
+
+
+def merge_info(*mappings: Mapping[str, SymbolInfo]) -> dict[str, SymbolInfo]:
+    """Merge symbol-info mappings; later ones win."""
+    out: dict[str, SymbolInfo] = {}
+    for m in mappings:
+        out.update(m)
+    return out
