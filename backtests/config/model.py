@@ -1,0 +1,279 @@
+"""Typed, strict study configuration.
+
+Every model is frozen and rejects unknown keys, so a typo in a YAML file is an error, not a
+silently ignored setting. Validation runs in two passes (as in freqtrade): the schema here, then a
+cross-field pass in :mod:`backtests.config.checks` that needs the strategy registry and the event
+catalogue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date as Date
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Base: frozen, unknown keys rejected, no silent coercion of strings to numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True)
+
+
+# ----------------------------------------------------------------------------------- data
+class FileSpec(Strict):
+    """One file of bars for one symbol (CSV or parquet)."""
+
+    path: str = Field(description="CSV or parquet file; relative paths are relative to the config file.")
+    symbol: str = Field(description="Symbol name used in the study (e.g. MU, 000660.KS, BTC-USD).")
+    market: Literal["XKRX", "XNYS", "CRYPTO"] = Field(description="Market whose calendar stamps the bars.")
+    currency: str = Field("USD", description="Quote currency; non-USD prices are valued through FX.")
+    kind: Literal["equity", "etf", "index", "fx", "crypto", "stablecoin", "series"] = "equity"
+    layout: Literal["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"] = Field(
+        "auto", description="Column layout; 'auto' recognises the common ones from the header."
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Explicit mapping {our_field: file_column}, e.g. {close: Adj Close}; overrides the layout.",
+    )
+    frequency: str = Field("1D", description="Bar frequency of the file: 1D, 4h, 5min ...")
+    merge_into: str | None = Field(
+        None, description="Add this file's columns as extra series of another symbol (e.g. liquidations of BTC-USD)."
+    )
+    intraday: bool = Field(False, description="Treat as intraday detail for the symbol (not part of the bar panel).")
+
+
+class DataConfig(Strict):
+    """Where the market data comes from."""
+
+    source: Literal["synthetic", "files", "cache"] = Field(
+        "synthetic", description="'synthetic' = embedded deterministic replay of the documented shocks."
+    )
+    seed: int = Field(20260623, description="Seed of the synthetic generator.")
+    frequency: str = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
+    start: Date | None = Field(None, description="First local date to keep (inclusive).")
+    end: Date | None = Field(None, description="Last local date to keep (inclusive).")
+    files: tuple[FileSpec, ...] = Field((), description="Files to load when source is 'files'.")
+    cache_dir: str = Field("data_cache", description="Cache folder when source is 'cache'.")
+    symbols: tuple[str, ...] = Field((), description="Symbols to read from the cache (source 'cache').")
+    fx: dict[str, str] = Field(
+        default_factory=lambda: {"KRW": "KRW=X"},
+        description="{currency: FX symbol quoted as currency per USD}.",
+    )
+    exclude_dates: tuple[Date, ...] = Field((), description="Local dates dropped from every symbol.")
+
+    @model_validator(mode="after")
+    def _files_need_files(self) -> DataConfig:
+        if self.source == "files" and not self.files:
+            raise ValueError("source 'files' needs at least one entry in data.files")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+# -------------------------------------------------------------------------------- windows
+class WindowRef(Strict):
+    """A window: a catalogue event (by id or by kind) or an explicit event."""
+
+    id: str | None = Field(None, description="Catalogue event id, or the id of a new explicit event.")
+    kind: str | None = Field(None, description="Take every catalogue event of this kind (e.g. micron_earnings).")
+    date: Date | None = Field(None, description="Explicit event: local date in the defining market.")
+    market: Literal["XKRX", "XNYS", "CRYPTO"] | None = Field(None, description="Explicit event: defining market.")
+    timing: Literal["before_open", "intraday", "after_close"] = Field(
+        "intraday", description="Explicit event: when the news reached the market on that date."
+    )
+    label: str | None = None
+    pre: int | None = Field(None, ge=0, description="Sessions before t=0 (defining market); default from window_defaults.")
+    post: int | None = Field(None, ge=0, description="Sessions after t=0 (defining market).")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> WindowRef:
+        explicit = self.date is not None
+        if self.kind is not None and (self.id is not None or explicit):
+            raise ValueError("give either 'kind' or 'id' (with optional date/market), not both")
+        if self.kind is None and self.id is None:
+            raise ValueError("a window needs 'id' (catalogue or new) or 'kind'")
+        if explicit and self.market is None:
+            raise ValueError("an explicit window (with 'date') needs 'market'")
+        if self.market is not None and not explicit:
+            raise ValueError("'market' only goes with an explicit 'date'")
+        return self
+
+
+class EventFileSpec(Strict):
+    """An extra event catalogue: a YAML like the built-in one, or a CSV with one event per row.
+
+    CSV columns recognised: a date column (``date``, ``announce_date``, ``event_date``), optional
+    ``id``, ``kind``, ``market``, ``timing`` (free text containing 'after'/'before' is understood),
+    ``time_local``, ``label``/``event``. Other columns are kept as event attributes and can be
+    filtered with ``where``.
+    """
+
+    path: str = Field(description="YAML or CSV file; relative paths are relative to the config file.")
+    kind: str | None = Field(None, description="Kind given to rows that have none (e.g. micron_earnings).")
+    market: Literal["XKRX", "XNYS", "CRYPTO"] | None = Field(None, description="Market for rows that have none.")
+    id_prefix: str | None = Field(None, description="Prefix of generated ids (default: kind).")
+    where: dict[str, list[str]] = Field(
+        default_factory=dict, description="Keep rows whose column value is in the list, e.g. {verification: [both]}."
+    )
+
+
+def _event_file_item(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+def _window_item(value: Any) -> Any:
+    return {"id": value} if isinstance(value, str) else value
+
+
+class WindowDefaults(Strict):
+    pre: int = Field(5, ge=0, description="Default sessions before the event.")
+    post: int = Field(10, ge=0, description="Default sessions after the event.")
+
+
+# ----------------------------------------------------------------------------- strategies
+class RangeSpec(Strict):
+    """An inclusive arithmetic range of parameter values: start, start+step, ..., <= stop."""
+
+    start: float
+    stop: float
+    step: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> RangeSpec:
+        if self.stop < self.start:
+            raise ValueError(f"range stop {self.stop} is below start {self.start}")
+        if (self.stop - self.start) / self.step > 100_000:
+            raise ValueError("range has more than 100,000 values")
+        return self
+
+    def values(self) -> list[float]:
+        n = int(round((self.stop - self.start) / self.step + 1e-9)) + 1
+        vals = [self.start + i * self.step for i in range(n)]
+        return [round(v, 12) for v in vals if v <= self.stop + 1e-12]
+
+
+Scalar = Union[bool, int, float, str]
+ParamValue = Union[Scalar, list[Scalar], RangeSpec]
+
+
+class StrategySpec(Strict):
+    """One strategy in a study, with its parameter grid."""
+
+    name: str = Field(description="Registered strategy name, or 'package.module:Class'.")
+    label: str | None = Field(None, description="Display name (defaults to name).")
+    roles: dict[str, str] = Field(default_factory=dict, description="{role: symbol} overrides of the strategy's defaults.")
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict, description="{param: scalar | list | {start, stop, step}}: the sweep grid."
+    )
+    windows: tuple[str, ...] | None = Field(
+        None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows."
+    )
+    benchmark: str | None = Field(None, description="Benchmark symbol for this strategy (overrides the study's).")
+
+    @field_validator("params")
+    @classmethod
+    def _no_empty_lists(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, val in v.items():
+            if isinstance(val, list) and not val:
+                raise ValueError(f"parameter {key!r} has an empty list: the grid would be empty")
+        return v
+
+
+# ------------------------------------------------------------------------- costs, execution
+class MarketCosts(Strict):
+    """Trading costs of one market, in basis points of traded value (1 bp = 0.01%)."""
+
+    commission_bps: float = Field(ge=0, description="Commission per trade, both sides.")
+    sell_tax_bps: float = Field(0.0, ge=0, description="Transaction tax on sells only (Korea).")
+    slippage_bps: float = Field(ge=0, description="Adverse price move per fill.")
+    borrow_rate: float = Field(0.0, ge=0, description="Annual borrow rate paid on short value (0.03 = 3%/yr).")
+
+
+def _default_costs() -> dict[str, MarketCosts]:
+    # Documented defaults: KRX sell-side transaction tax (securities transaction tax plus rural
+    # special tax) of 0.20% in 2025 on KOSPI shares; retail-broker commissions ~1.5 bp; US
+    # commission ~0.5 bp (per-share fees on large notional); Binance spot taker 10 bp.
+    return {
+        "XKRX": MarketCosts(commission_bps=1.5, sell_tax_bps=20.0, slippage_bps=5.0, borrow_rate=0.04),
+        "XNYS": MarketCosts(commission_bps=0.5, slippage_bps=2.0, borrow_rate=0.01),
+        "CRYPTO": MarketCosts(commission_bps=10.0, slippage_bps=5.0, borrow_rate=0.10),
+    }
+
+
+class CostsConfig(Strict):
+    markets: dict[Literal["XKRX", "XNYS", "CRYPTO"], MarketCosts] = Field(default_factory=_default_costs)
+    symbols: dict[str, MarketCosts] = Field(default_factory=dict, description="Per-symbol overrides.")
+    long_yield: dict[str, float] = Field(
+        default_factory=dict, description="Annual yield earned on long value per symbol (e.g. {USDT-USD: 0.04})."
+    )
+
+
+class ExecutionConfig(Strict):
+    fill: Literal["open", "close"] = Field(
+        "open", description="Fill at the next bar's open (when it opened after the decision) or its close."
+    )
+    init_cash: float = Field(1_000_000.0, gt=0, description="Starting capital per run, USD.")
+    exit_at_window_end: bool = Field(True, description="Flatten every position at the close of the window's last bar.")
+
+
+class ScoringConfig(Strict):
+    risk_free: float = Field(0.0, description="Annual risk-free rate for Sharpe/Sortino.")
+    rank_by: str = Field("sharpe", description="Metric used to rank a sweep.")
+    pbo_blocks: int = Field(8, ge=2, description="Blocks S for CSCV probability of backtest overfitting.")
+    bootstrap_samples: int = Field(1000, ge=100, description="Stationary-bootstrap resamples.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    estimation_sessions: int = Field(60, ge=10, description="Market-model estimation window before each event.")
+
+
+class OutputConfig(Strict):
+    dir: str = Field("runs/{name}", description="Output folder; {name} is replaced by the study name.")
+    tearsheet: bool = True
+
+
+class ExecutorConfig(Strict):
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = None
+    chunk_runs: int | None = Field(None, ge=1, description="Runs per simulation chunk (default: sized to memory).")
+    memory_limit_gb: float | None = Field(None, gt=0)
+
+
+class StudyConfig(Strict):
+    """A study: data x windows x strategies x costs, and what to write."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Study name (used in output paths).")
+    description: str = ""
+    seed: int = Field(12345, description="Seed for every random step of scoring (bootstrap).")
+    data: DataConfig = Field(default_factory=DataConfig)
+    events_files: tuple[EventFileSpec, ...] = Field(
+        (), description="Extra event catalogues (YAML or CSV) merged into the built-in one."
+    )
+    window_defaults: WindowDefaults = Field(default_factory=WindowDefaults)
+    windows: tuple[Annotated[WindowRef, Field()], ...] = Field(min_length=1)
+    strategies: tuple[StrategySpec, ...] = Field(min_length=1)
+    benchmark: str | None = Field("SPY", description="Default benchmark symbol (null for none).")
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _string_windows(cls, v: Any) -> Any:
+        return [_window_item(x) for x in v] if isinstance(v, list) else v
+
+    @field_validator("events_files", mode="before")
+    @classmethod
+    def _string_event_files(cls, v: Any) -> Any:
+        return [_event_file_item(x) for x in v] if isinstance(v, list) else v
+
+    def canonical_json(self) -> str:
+        """The config as canonical JSON (sorted keys): what the run id hashes."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self) -> str:
+        """First 16 hex digits of the SHA-256 of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]

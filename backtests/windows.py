@@ -1,0 +1,308 @@
+"""Shock events and the windows around them, counted in the defining market's sessions.
+
+An :class:`Event` has a UTC instant (from its date, timing and optional local time). Its t = 0 is
+the first session of its market that *closes after* that instant, i.e. the first session that can
+react: an after-close earnings release on D has t = 0 on the next session; an intraday crash has
+t = 0 on its own session. A :class:`Window` spans sessions t = -pre .. +post, from the open of the
+first to the close of the last, in UTC.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from backtests.calendars import MARKETS, get_market, session_bounds, sessions
+from backtests.errors import WindowError
+
+TIMINGS = ("before_open", "intraday", "after_close")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A dated shock in one market.
+
+    Attributes
+    ----------
+    id, label, kind
+        Identity (``kospi_crash_2026``), display name, and kind (``ai_shock``, ``micron_earnings``,
+        ``krx_circuit_breaker``, ``crypto_liquidation`` or user-defined).
+    market
+        Market code whose sessions define the window.
+    date
+        Local date of the news in that market (naive Timestamp).
+    timing
+        ``before_open``, ``intraday`` or ``after_close``.
+    time_local
+        ``HH:MM`` local time when known (intraday events).
+    attrs
+        Extra attributes from the catalogue (e.g. ``verification`` of an earnings date).
+    """
+
+    id: str
+    label: str
+    kind: str
+    market: str
+    date: pd.Timestamp
+    timing: str = "intraday"
+    time_local: str | None = None
+    description: str = ""
+    attrs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def time_utc(self) -> pd.Timestamp:
+        """The UTC instant the news reached the market."""
+        market = get_market(self.market)
+        day = pd.DatetimeIndex([self.date])
+        opens, closes = session_bounds(self.market, day)
+        if self.time_local:
+            h, m = (int(x) for x in self.time_local.split(":")[:2])
+            local = self.date + pd.Timedelta(hours=h, minutes=m)
+            return local.tz_localize(market.tz).tz_convert("UTC")
+        if self.timing == "before_open":
+            return opens[0] - pd.Timedelta(minutes=1)
+        if self.timing == "after_close":
+            return closes[0] + pd.Timedelta(minutes=1)
+        return opens[0] + (closes[0] - opens[0]) / 2
+
+    def attr(self, name: str, default: str | None = None) -> str | None:
+        return dict(self.attrs).get(name, default)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Sessions t = -pre..+post of an event's market around its t = 0 session.
+
+    Attributes
+    ----------
+    sessions
+        Local session dates, one per event time t = -pre..+post.
+    opens, closes
+        UTC open and close instants of those sessions.
+    start_utc, end_utc
+        Open of the first session and close of the last: bars stamped in (start, end] belong to it.
+    """
+
+    id: str
+    event: Event
+    pre: int
+    post: int
+    sessions: pd.DatetimeIndex
+    opens: pd.DatetimeIndex
+    closes: pd.DatetimeIndex
+
+    @property
+    def market(self) -> str:
+        return self.event.market
+
+    @property
+    def start_utc(self) -> pd.Timestamp:
+        return self.opens[0]
+
+    @property
+    def end_utc(self) -> pd.Timestamp:
+        return self.closes[-1]
+
+    @property
+    def t0_session(self) -> pd.Timestamp:
+        return self.sessions[self.pre]
+
+    @property
+    def event_times(self) -> range:
+        return range(-self.pre, self.post + 1)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "label": self.event.label, "kind": self.event.kind, "market": self.market,
+            "event_date": self.event.date.date().isoformat(), "event_time_utc": self.event.time_utc.isoformat(),
+            "timing": self.event.timing, "pre": self.pre, "post": self.post,
+            "t0_session": self.t0_session.date().isoformat(),
+            "start_utc": self.start_utc.isoformat(), "end_utc": self.end_utc.isoformat(),
+            "sessions": int(len(self.sessions)),
+        }
+
+
+@dataclass
+class Catalogue:
+    """Named events by id, in a stable order."""
+
+    events: dict[str, Event] = field(default_factory=dict)
+
+    def add(self, event: Event, where: str = "catalogue") -> None:
+        if event.market not in MARKETS:
+            raise WindowError(f"event {event.id!r} has unknown market {event.market!r}", where=where)
+        if event.timing not in TIMINGS:
+            raise WindowError(f"event {event.id!r} has unknown timing {event.timing!r}", where=where)
+        # A user file that lists an event the catalogue already has (same kind, market and date)
+        # replaces it instead of doubling it.
+        same = [k for k, e in self.events.items()
+                if k != event.id and (e.kind, e.market, e.date) == (event.kind, event.market, event.date)]
+        for k in same:
+            del self.events[k]
+        self.events[event.id] = event
+
+    def get(self, event_id: str) -> Event:
+        try:
+            return self.events[event_id]
+        except KeyError:
+            hint = difflib.get_close_matches(event_id, list(self.events), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else " (see: scare list windows)"
+            raise WindowError(f"unknown window {event_id!r}{extra}") from None
+
+    def kinds(self) -> list[str]:
+        return sorted({e.kind for e in self.events.values()})
+
+    def of_kind(self, kind: str) -> list[Event]:
+        return sorted((e for e in self.events.values() if e.kind == kind), key=lambda e: (e.date, e.id))
+
+    def frame(self) -> pd.DataFrame:
+        """All events as a DataFrame (id, label, kind, market, date, timing, time_utc, ...)."""
+        rows = [
+            {"id": e.id, "label": e.label, "kind": e.kind, "market": e.market, "date": e.date,
+             "timing": e.timing, "time_utc": e.time_utc, **dict(e.attrs)}
+            for e in self.events.values()
+        ]
+        cols = ["id", "label", "kind", "market", "date", "timing", "time_utc"]
+        return pd.DataFrame(rows, columns=None if rows else cols)
+
+
+def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, Any] | None = None) -> Event:
+    d = {**(defaults or {}), **{k: v for k, v in item.items() if v not in (None, "")}}
+    missing = [k for k in ("id", "kind", "market", "date") if k not in d]
+    if missing:
+        raise WindowError(f"event {d.get('id', '?')!r} is missing {', '.join(missing)}", where=where)
+    try:
+        date = pd.Timestamp(str(d["date"])).normalize()
+    except ValueError:
+        raise WindowError(f"event {d['id']!r} has an unreadable date {d['date']!r}", where=where) from None
+    known = {"id", "label", "kind", "market", "date", "timing", "time_local", "description"}
+    attrs = tuple(sorted((str(k), str(v)) for k, v in d.items() if k not in known))
+    return Event(
+        id=str(d["id"]), label=str(d.get("label", d["id"])), kind=str(d["kind"]), market=str(d["market"]),
+        date=date, timing=str(d.get("timing", "intraday")), time_local=d.get("time_local"),
+        description=str(d.get("description", "")).strip(), attrs=attrs,
+    )
+
+
+def _parse_timing(text: str) -> str:
+    t = text.lower()
+    if "after" in t or "pm" in t:
+        return "after_close"
+    if "before" in t or "pre-market" in t or "am" in t.split():
+        return "before_open"
+    return "intraday"
+
+
+def load_builtin() -> Catalogue:
+    """The catalogue shipped with scare (``backtests/catalogue/events.yaml``)."""
+    text = resources.files("backtests").joinpath("catalogue/events.yaml").read_text(encoding="utf-8")
+    cat = Catalogue()
+    for item in yaml.safe_load(text)["events"]:
+        cat.add(_event_from_mapping(item, "built-in catalogue"))
+    return cat
+
+
+def load_event_file(
+    cat: Catalogue, path: Path, kind: str | None = None, market: str | None = None,
+    id_prefix: str | None = None, where: dict[str, Sequence[str]] | None = None,
+) -> int:
+    """Merge events from a YAML (same shape as the built-in) or CSV file; returns how many."""
+    name = str(path)
+    if not path.is_file():
+        raise WindowError("events file not found", where=name)
+    defaults = {k: v for k, v in {"kind": kind, "market": market}.items() if v}
+    added = 0
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise WindowError(f"YAML syntax error: {exc}", where=name) from None
+        items = doc.get("events", []) if isinstance(doc, dict) else doc
+        for item in items or []:
+            if not isinstance(item, dict):
+                raise WindowError("each event must be a mapping", where=name)
+            cat.add(_event_from_mapping(item, name, defaults), where=name)
+            added += 1
+        return added
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        date_col = next((c for c in ("date", "announce_date", "event_date") if c in fields), None)
+        if date_col is None:
+            raise WindowError("no date column (date, announce_date or event_date)", where=name)
+        for lineno, row in enumerate(reader, start=2):
+            if where and any(row.get(col, "") not in allowed for col, allowed in where.items()):
+                continue
+            item: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+            item["date"] = row[date_col]
+            item.pop(date_col, None) if date_col != "date" else None
+            if "timing" in item:
+                item["timing"] = _parse_timing(item["timing"])
+            if "event" in item and "label" not in item:
+                item["label"] = item.pop("event")
+            k = item.get("kind") or kind
+            if "id" not in item:
+                prefix = id_prefix or k or path.stem
+                item["id"] = f"{prefix}_{re.sub(r'[^0-9]', '_', str(row[date_col]).strip())}"
+            if "label" not in item:
+                item["label"] = f"{k or path.stem} {row[date_col]}"
+            cat.add(_event_from_mapping(item, f"{name}:{lineno}", defaults), where=f"{name}:{lineno}")
+            added += 1
+    return added
+
+
+def make_window(event: Event, pre: int, post: int, window_id: str | None = None) -> Window:
+    """The window of ``pre`` sessions before and ``post`` after the event's t = 0 session."""
+    when = event.time_utc
+    span = pd.Timedelta(days=7 * (pre + post) // 4 + 30)
+    sched = sessions(event.market, event.date - span, event.date + span)
+    after = sched.index[(pd.DatetimeIndex(sched["close"]) > when)] if len(sched) else sched.index
+    if len(after) == 0:
+        raise WindowError(f"no session of {event.market} after {when.isoformat()} in the calendar",
+                          where=window_id or event.id)
+    t0 = sched.index.get_loc(after[0])
+    lo, hi = t0 - pre, t0 + post
+    if lo < 0 or hi >= len(sched):
+        raise WindowError(f"the {event.market} calendar does not cover {pre} sessions before and {post} after",
+                          where=window_id or event.id)
+    part = sched.iloc[lo : hi + 1]
+    return Window(
+        id=window_id or event.id, event=event, pre=pre, post=post,
+        sessions=pd.DatetimeIndex(part.index), opens=pd.DatetimeIndex(part["open"]),
+        closes=pd.DatetimeIndex(part["close"]),
+    )
+
+
+def windows_from_refs(refs: Iterable[Any], cat: Catalogue, default_pre: int, default_post: int) -> list[Window]:
+    """Resolve config window references (catalogue ids, kinds, explicit events) to windows.
+
+    Duplicate ids keep their first occurrence; the order of the config is kept.
+    """
+    out: dict[str, Window] = {}
+    for ref in refs:
+        pre = default_pre if ref.pre is None else ref.pre
+        post = default_post if ref.post is None else ref.post
+        if ref.kind is not None:
+            events = cat.of_kind(ref.kind)
+            if not events:
+                raise WindowError(f"no catalogue event of kind {ref.kind!r} (kinds: {', '.join(cat.kinds())})")
+        elif ref.date is not None:
+            ev = Event(id=ref.id, label=ref.label or ref.id, kind="custom", market=ref.market,
+                       date=pd.Timestamp(ref.date), timing=ref.timing)
+            cat.add(ev)
+            events = [ev]
+        else:
+            events = [cat.get(ref.id)]
+        for ev in events:
+            if ev.id not in out:
+                out[ev.id] = make_window(ev, pre, post)
+    return list(out.values())
