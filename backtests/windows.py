@@ -214,11 +214,19 @@ def load_builtin() -> Catalogue:
 def load_event_file(
     cat: Catalogue, path: Path, kind: str | None = None, market: str | None = None,
     id_prefix: str | None = None, where: dict[str, Sequence[str]] | None = None,
+    replace_kind: bool = True,
 ) -> int:
-    """Merge events from a YAML (same shape as the built-in) or CSV file; returns how many."""
+    """Merge events from a YAML (same shape as the built-in) or CSV file; returns how many.
+
+    With ``kind`` and ``replace_kind``, catalogue events of that kind are dropped first, so the
+    file *is* that kind's calendar (e.g. a filtered list of earnings dates).
+    """
     name = str(path)
     if not path.is_file():
         raise WindowError("events file not found", where=name)
+    if kind and replace_kind:
+        for k in [k for k, e in cat.events.items() if e.kind == kind]:
+            del cat.events[k]
     defaults = {k: v for k, v in {"kind": kind, "market": market}.items() if v}
     added = 0
     if path.suffix.lower() in {".yaml", ".yml"}:

@@ -118,6 +118,7 @@ class EventFileSpec(Strict):
     where: dict[str, list[str]] = Field(
         default_factory=dict, description="Keep rows whose column value is in the list, e.g. {verification: [both]}."
     )
+    replace_kind: bool = Field(True, description="With 'kind': drop the catalogue's events of that kind first.")
 
 
 def _event_file_item(value: Any) -> Any:
