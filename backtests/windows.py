@@ -46,6 +46,9 @@ class Event:
         ``HH:MM`` local time when known (intraday events).
     attrs
         Extra attributes from the catalogue (e.g. ``verification`` of an earnings date).
+    scheduled
+        True when the date was public in advance (earnings): strategies may act before it.
+        Unscheduled events (crashes, halts) may only be acted on from :attr:`time_utc` on.
     """
 
     id: str
@@ -57,6 +60,7 @@ class Event:
     time_local: str | None = None
     description: str = ""
     attrs: tuple[tuple[str, str], ...] = ()
+    scheduled: bool = False
 
     @property
     def time_utc(self) -> pd.Timestamp:
@@ -168,10 +172,10 @@ class Catalogue:
         """All events as a DataFrame (id, label, kind, market, date, timing, time_utc, ...)."""
         rows = [
             {"id": e.id, "label": e.label, "kind": e.kind, "market": e.market, "date": e.date,
-             "timing": e.timing, "time_utc": e.time_utc, **dict(e.attrs)}
+             "timing": e.timing, "time_utc": e.time_utc, "scheduled": e.scheduled, **dict(e.attrs)}
             for e in self.events.values()
         ]
-        cols = ["id", "label", "kind", "market", "date", "timing", "time_utc"]
+        cols = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled"]
         return pd.DataFrame(rows, columns=None if rows else cols)
 
 
@@ -184,12 +188,15 @@ def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, An
         date = pd.Timestamp(str(d["date"])).normalize()
     except ValueError:
         raise WindowError(f"event {d['id']!r} has an unreadable date {d['date']!r}", where=where) from None
-    known = {"id", "label", "kind", "market", "date", "timing", "time_local", "description"}
+    known = {"id", "label", "kind", "market", "date", "timing", "time_local", "description", "scheduled"}
+    sched = d.get("scheduled", "earnings" in str(d["kind"]))
+    if isinstance(sched, str):
+        sched = sched.strip().lower() in {"1", "true", "yes"}
     attrs = tuple(sorted((str(k), str(v)) for k, v in d.items() if k not in known))
     return Event(
         id=str(d["id"]), label=str(d.get("label", d["id"])), kind=str(d["kind"]), market=str(d["market"]),
         date=date, timing=str(d.get("timing", "intraday")), time_local=d.get("time_local"),
-        description=str(d.get("description", "")).strip(), attrs=attrs,
+        description=str(d.get("description", "")).strip(), attrs=attrs, scheduled=bool(sched),
     )
 
 

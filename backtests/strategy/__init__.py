@@ -1,0 +1,10 @@
+"""Strategy plug-in API: subclass :class:`Strategy`, declare params and roles, return weights."""
+
+from backtests.strategy.base import Role, Strategy
+from backtests.strategy.context import StrategyContext
+from backtests.strategy.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, expand_grid
+
+__all__ = [
+    "BoolParam", "ChoiceParam", "FloatParam", "IntParam", "Param", "Role", "Strategy",
+    "StrategyContext", "expand_grid",
+]

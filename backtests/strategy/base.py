@@ -1,0 +1,144 @@
+"""The strategy plug-in base class.
+
+A strategy is a class with a ``name``, declared parameters (:mod:`backtests.strategy.params`),
+roles (the symbols it trades or reads, with defaults) and a method returning target weights.
+Write :meth:`Strategy.weights` for one parameter combination (simple), or override
+:meth:`Strategy.target_weights` to compute all combinations at once (fast).
+
+Weights are fractions of portfolio value (1.0 = fully long, -0.5 = short half the value) decided at
+each UTC stamp of the decision index; NaN means "no new decision" (the previous target stands),
+leading NaN means flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from backtests.errors import StrategyError
+from backtests.strategy.context import StrategyContext
+from backtests.strategy.params import Param
+
+
+@dataclass(frozen=True)
+class Role:
+    """A symbol a strategy trades or reads.
+
+    Attributes
+    ----------
+    default
+        Default symbol (overridable with ``roles:`` in the config).
+    doc
+        What the role is for.
+    series
+        Columns the role's symbol must have (e.g. ``("close", "long_liquidations_usd")``).
+    traded
+        False for symbols only read for signals (they get no weight column).
+    """
+
+    default: str
+    doc: str = ""
+    series: tuple[str, ...] = ("close",)
+    traded: bool = True
+
+
+class Strategy:
+    """Base class of all strategies (see module docstring)."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    roles: ClassVar[dict[str, Role]] = {}
+    params: ClassVar[dict[str, Param]] = {}
+    #: Window ids or event kinds the strategy is meant for (used by ``scare list``).
+    windows: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        collected: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for key, val in vars(klass).items():
+                if isinstance(val, Param):
+                    val.name = key
+                    collected[key] = val
+        cls.params = collected
+
+    def __init__(self, roles: Mapping[str, str] | None = None) -> None:
+        roles = dict(roles or {})
+        unknown = [r for r in roles if r not in self.roles]
+        if unknown:
+            raise StrategyError(
+                f"strategy {self.name!r} has no role {unknown[0]!r} (roles: {', '.join(self.roles) or 'none'})"
+            )
+        self.symbols: dict[str, str] = {r: roles.get(r, spec.default) for r, spec in self.roles.items()}
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def traded_symbols(self) -> list[str]:
+        """Symbols that receive weights, in role order, without duplicates."""
+        return list(dict.fromkeys(self.symbols[r] for r, spec in self.roles.items() if spec.traded))
+
+    def required_series(self) -> dict[str, tuple[str, ...]]:
+        """``{symbol: columns it must have}`` for every role."""
+        out: dict[str, tuple[str, ...]] = {}
+        for role, spec in self.roles.items():
+            sym = self.symbols[role]
+            out[sym] = tuple(dict.fromkeys(out.get(sym, ()) + spec.series))
+        return out
+
+    @classmethod
+    def check_params(cls, combo: Mapping[str, Any]) -> None:
+        """Cross-parameter checks for one combination; raise ``ValueError(message)`` when invalid.
+
+        Override to reject combinations such as an exit threshold above the entry threshold.
+        """
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        doc_lines = (cls.__doc__ or "").strip().splitlines()
+        return {
+            "name": cls.name,
+            "summary": cls.summary or (doc_lines[0] if doc_lines else ""),
+            "roles": {r: {"default": s.default, "doc": s.doc, "series": list(s.series), "traded": s.traded}
+                      for r, s in cls.roles.items()},
+            "params": {n: p.describe() for n, p in cls.params.items()},
+            "windows": list(cls.windows),
+        }
+
+    # ------------------------------------------------------------------ signals
+    def weights(self, ctx: StrategyContext, **params: Any) -> pd.DataFrame:
+        """Target weights for ONE parameter combination.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: UTC decision stamps (normally ``ctx.index``); columns: :attr:`traded_symbols`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement weights() or target_weights()")
+
+    def target_weights(self, ctx: StrategyContext, grid: pd.DataFrame) -> pd.DataFrame:
+        """Target weights for every combination of ``grid`` (rows = combinations).
+
+        The default calls :meth:`weights` once per row; override it to vectorize.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: UTC decision stamps; columns: MultiIndex ``(combo, symbol)`` with ``combo`` the
+            grid's index values and ``symbol`` each of :attr:`traded_symbols`.
+        """
+        frames = []
+        for combo, row in grid.iterrows():
+            w = self.weights(ctx, **row.to_dict())
+            w = w.reindex(columns=self.traded_symbols)
+            w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
+            frames.append(w)
+        if not frames:
+            return pd.DataFrame(index=ctx.index)
+        idx = frames[0].index
+        for f in frames[1:]:
+            if not f.index.equals(idx):
+                idx = idx.union(f.index)
+        return pd.concat([f.reindex(idx) for f in frames], axis=1)

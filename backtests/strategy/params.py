@@ -1,0 +1,166 @@
+"""Declared strategy parameters and the expansion of a config's grid into combinations.
+
+A strategy declares each tunable parameter as a class attribute (freqtrade style)::
+
+    class MyStrategy(Strategy):
+        hold = IntParam(3, low=1, high=60, unit="sessions", doc="Holding period.")
+
+A config gives each parameter a scalar, a list, or a ``{start, stop, step}`` range; the grid is the
+Cartesian product in declaration order (last parameter varies fastest).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from backtests.errors import StrategyError
+
+MAX_COMBINATIONS = 5_000_000
+
+
+class Param:
+    """A tunable parameter: default, type, allowed range or choices, unit and doc."""
+
+    kind = "any"
+
+    def __init__(self, default: Any, *, low: float | None = None, high: float | None = None,
+                 choices: Sequence[Any] | None = None, unit: str = "", doc: str = "") -> None:
+        self.default = default
+        self.low = low
+        self.high = high
+        self.choices = tuple(choices) if choices is not None else None
+        self.unit = unit
+        self.doc = doc
+        self.name = ""  # set by the owning Strategy class
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def convert(self, value: Any) -> Any:
+        return value
+
+    def check(self, value: Any, where: str = "") -> Any:
+        """Convert and validate one value; raise :class:`StrategyError` naming the parameter."""
+        label = f"{where}{self.name}"
+        try:
+            v = self.convert(value)
+        except (TypeError, ValueError):
+            raise StrategyError(f"parameter {label!r} expects {self.kind}, got {value!r}") from None
+        if self.choices is not None and v not in self.choices:
+            raise StrategyError(f"parameter {label!r} must be one of {list(self.choices)}, got {value!r}")
+        if self.low is not None and v < self.low:
+            raise StrategyError(f"parameter {label!r} must be >= {self.low}, got {value!r}")
+        if self.high is not None and v > self.high:
+            raise StrategyError(f"parameter {label!r} must be <= {self.high}, got {value!r}")
+        return v
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.kind, "default": self.default}
+        if self.low is not None or self.high is not None:
+            d["range"] = [self.low, self.high]
+        if self.choices is not None:
+            d["choices"] = list(self.choices)
+        if self.unit:
+            d["unit"] = self.unit
+        if self.doc:
+            d["doc"] = self.doc
+        return d
+
+
+class IntParam(Param):
+    kind = "int"
+
+    def convert(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise TypeError
+        f = float(value)
+        if not f.is_integer():
+            raise ValueError
+        return int(f)
+
+
+class FloatParam(Param):
+    kind = "float"
+
+    def convert(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise TypeError
+        f = float(value)
+        if math.isnan(f):
+            raise ValueError
+        return f
+
+
+class BoolParam(Param):
+    kind = "bool"
+
+    def convert(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError
+
+
+class ChoiceParam(Param):
+    kind = "choice"
+
+    def __init__(self, default: str, choices: Sequence[str], **kw: Any) -> None:
+        super().__init__(default, choices=choices, **kw)
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+
+
+def _values_of(spec: Any) -> list[Any]:
+    if hasattr(spec, "values") and callable(spec.values) and not isinstance(spec, Mapping):
+        return list(spec.values())
+    if isinstance(spec, Mapping):
+        return [spec]  # rejected by Param.check with a clear message
+    if isinstance(spec, (list, tuple)):
+        return list(spec)
+    return [spec]
+
+
+def expand_grid(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str) -> pd.DataFrame:
+    """Cartesian product of the configured values, validated, one row per combination.
+
+    Parameters
+    ----------
+    params
+        The strategy's declared parameters (declaration order).
+    spec
+        ``{name: scalar | list | RangeSpec}`` from the config; missing names take the default.
+    owner
+        Strategy name, used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in declaration order, a RangeIndex ``combo`` 0..n-1. Duplicate combinations (the
+        same values given twice) are dropped, keeping the first.
+    """
+    unknown = [k for k in spec if k not in params]
+    if unknown:
+        raise StrategyError(
+            f"strategy {owner!r} has no parameter {unknown[0]!r} (has: {', '.join(params) or 'none'})"
+        )
+    axes: list[list[Any]] = []
+    for name, p in params.items():
+        raw = _values_of(spec[name]) if name in spec else [p.default]
+        if not raw:
+            raise StrategyError(f"strategy {owner!r}: parameter {name!r} has an empty grid")
+        vals = list(dict.fromkeys(p.check(v, f"{owner}.") for v in raw))
+        axes.append(vals)
+    total = math.prod(len(a) for a in axes)
+    if total > MAX_COMBINATIONS:
+        raise StrategyError(f"strategy {owner!r}: grid has {total:,} combinations (max {MAX_COMBINATIONS:,})")
+    rows = list(itertools.product(*axes)) if axes else [()]
+    grid = pd.DataFrame(rows, columns=list(params))
+    grid.index = pd.RangeIndex(len(grid), name="combo")
+    return grid
