@@ -1,0 +1,86 @@
+"""Scoring: risk-adjusted metrics per run and pooled across windows, and how far to trust them.
+
+Pure functions on plain data (no I/O, no vectorbt). Conventions are documented in
+``docs/metrics.md``; in short: per-period simple returns in, NaN = "no observation",
+``periods_per_year`` explicit, undefined metrics are NaN with a reason (never ``inf`` or 0).
+"""
+
+from backtests.scoring.event_study import EventStudyResult, event_study
+from backtests.scoring.metrics import (
+    BENCHMARK_KEYS,
+    METRIC_KEYS,
+    alpha,
+    annual_return,
+    annual_volatility,
+    beta,
+    calmar,
+    conditional_value_at_risk,
+    excess_kurtosis,
+    excess_return,
+    hit_rate,
+    information_ratio,
+    kurtosis,
+    max_drawdown,
+    max_drawdown_duration,
+    metrics_table,
+    omega,
+    profit_factor,
+    sharpe,
+    skew,
+    sortino,
+    tail_ratio,
+    total_return,
+    value_at_risk,
+)
+from backtests.scoring.pooled import POOLED_KEYS, chain_windows, pool_returns, pooled_metrics
+from backtests.scoring.ranking import rank_sweep
+from backtests.scoring.trust import (
+    BOOTSTRAP_COLUMNS,
+    PBOResult,
+    bootstrap_ci,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+)
+
+__all__ = [
+    "BENCHMARK_KEYS",
+    "BOOTSTRAP_COLUMNS",
+    "METRIC_KEYS",
+    "POOLED_KEYS",
+    "EventStudyResult",
+    "PBOResult",
+    "alpha",
+    "annual_return",
+    "annual_volatility",
+    "beta",
+    "bootstrap_ci",
+    "calmar",
+    "chain_windows",
+    "conditional_value_at_risk",
+    "deflated_sharpe_ratio",
+    "event_study",
+    "excess_kurtosis",
+    "excess_return",
+    "expected_max_sharpe",
+    "hit_rate",
+    "information_ratio",
+    "kurtosis",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "metrics_table",
+    "omega",
+    "pool_returns",
+    "pooled_metrics",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "profit_factor",
+    "rank_sweep",
+    "sharpe",
+    "skew",
+    "sortino",
+    "tail_ratio",
+    "total_return",
+    "value_at_risk",
+]
