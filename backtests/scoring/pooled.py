@@ -130,7 +130,7 @@ def chain_windows(windows: Mapping[Hashable, pd.Series]) -> pd.Series:
     """
     if not windows:
         return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []], names=["window", "time"]))
-    wide = pd.concat({w: s for w, s in windows.items()}, axis=1)
+    wide = pd.concat({w: s for w, s in windows.items()}, axis=1, sort=True)
     wide.columns = pd.RangeIndex(wide.shape[1])
     runs = pd.DataFrame({"combo": 0, "window": list(windows)}, index=wide.columns)
     pooled, _ = pool_returns(wide, runs)
