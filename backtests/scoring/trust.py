@@ -439,13 +439,15 @@ def bootstrap_ci(
             sr = (mu + s1 / n) / sd * np.sqrt(ppy[cols])
         sr[:, p.constant[cols]] = np.nan
         growth = 1.0 + x
-        with np.errstate(divide="ignore"):
-            log_abs = np.where(growth == 0, 0.0, np.log(np.abs(growth)))
-        zero_hits = counts @ (growth == 0).astype(float)
-        neg_hits = counts @ (growth < 0).astype(float)
-        sign = 1.0 - 2.0 * np.mod(neg_hits, 2.0)
         with np.errstate(over="ignore"):
-            tr = np.where(zero_hits > 0, -1.0, sign * np.exp(counts @ log_abs) - 1.0)
+            if (growth > 0).all():
+                tr = np.expm1(counts @ np.log(growth))
+            else:  # a period lost 100 % or more: track zero wealth and the sign separately
+                with np.errstate(divide="ignore"):
+                    log_abs = np.where(growth == 0, 0.0, np.log(np.abs(growth)))
+                zero_hits = counts @ (growth == 0).astype(float)
+                sign = 1.0 - 2.0 * np.mod(counts @ (growth < 0).astype(float), 2.0)
+                tr = np.where(zero_hits > 0, -1.0, sign * np.exp(counts @ log_abs) - 1.0)
         out[cols, 0], out[cols, 1] = _interval(sr, confidence)
         out[cols, 2], out[cols, 3] = _interval(tr, confidence)
     if p.kind in ("series", "array1"):
