@@ -185,3 +185,16 @@ def test_real_data_table(real_pair):
     assert reasons == {}
     np.testing.assert_allclose(table.loc["MU", "sharpe"], ep.sharpe_ratio(mu), rtol=RTOL)
     np.testing.assert_allclose(table.loc["MU", "beta"], ep.beta(mu, qqq), rtol=RTOL)
+
+
+def test_omega_needs_a_loss_not_two_observations():
+    """Deliberate difference: empyrical's omega is NaN below 2 observations."""
+    assert np.isnan(ep.omega_ratio(np.array([-0.01])))
+    assert sc.omega(np.array([-0.01])) == 0.0
+    assert np.isnan(sc.omega(np.array([0.01])))
+
+
+def test_periods_per_year_is_required():
+    """Deliberate difference: empyrical defaults to 252 periods a year."""
+    with pytest.raises(TypeError):
+        sc.sharpe(np.array([0.01, 0.02]))  # type: ignore[call-arg]
