@@ -152,3 +152,22 @@ def test_ten_thousand_columns_fast():
     table, _ = sc.metrics_table(df, PPY, benchmark=pd.Series(rng.normal(0, 0.01, 20)))
     assert time.perf_counter() - start < 2.0
     assert table.shape == (10_000, len(sc.METRIC_KEYS) + len(sc.BENCHMARK_KEYS))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_cell = hs.one_of(
+    hs.just(np.nan), hs.just(0.0), hs.floats(-0.5, 0.5, allow_nan=False, allow_subnormal=False)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, hs.tuples(hs.integers(0, 12), hs.integers(1, 5)), elements=_cell))
+def test_property_no_inf_and_every_nan_explained(values):
+    df = pd.DataFrame(values, columns=[f"r{i}" for i in range(values.shape[1])])
+    bench = pd.Series(np.linspace(-0.01, 0.02, values.shape[0]))
+    table, reasons = _table(df, benchmark=bench)
+    assert (table["n_periods"] == df.notna().sum()).all()
+    assert set(reasons) <= set(df.columns)
