@@ -14,8 +14,10 @@ the engine needs it to decide whether an order placed at time ``tau`` may fill a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,15 +69,54 @@ def get_market(code: str) -> Market:
         raise DataError(f"unknown market {code!r} (known: {known})") from None
 
 
-@lru_cache(maxsize=64)
-def _exchange_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
+#: Years every exchange schedule covers. One wide schedule per market is built once: building
+#: XKRX costs seconds (Korean lunar holidays), so it is also cached on disk.
+SCHEDULE_YEARS = (1995, 2030)
+
+
+def cache_root() -> Path:
+    """Folder for derived caches (``$SCARE_CACHE_DIR`` or ``~/.cache/scare``)."""
+    return Path(os.environ.get("SCARE_CACHE_DIR") or Path.home() / ".cache" / "scare")
+
+
+def _build_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
     import exchange_calendars as xcals  # imported lazily: it costs ~0.3 s
 
     cal = xcals.get_calendar(code, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
     sched = cal.schedule[["open", "close"]].copy()
-    sched.index = pd.DatetimeIndex(sched.index).tz_localize(None).normalize()
+    sched.index = pd.DatetimeIndex(sched.index).tz_localize(None).normalize().as_unit("ns")
     sched.index.name = "session"
+    for col in ("open", "close"):
+        sched[col] = pd.DatetimeIndex(sched[col]).tz_convert("UTC").as_unit("ns")
     return sched
+
+
+@lru_cache(maxsize=16)
+def _exchange_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
+    from importlib.metadata import version
+
+    path = cache_root() / f"calendar-{code}-{start_year}-{end_year}-xcals{version('exchange_calendars')}.parquet"
+    if path.is_file():
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError):
+            pass  # a damaged cache file is rebuilt below
+    sched = _build_schedule(code, start_year, end_year)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        sched.to_parquet(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only home: keep the in-memory copy only
+    return sched
+
+
+def _schedule_for(code: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    lo, hi = SCHEDULE_YEARS
+    if start.year < lo or end.year > hi:
+        lo, hi = min(lo, start.year), max(hi, end.year)
+    return _exchange_schedule(code, lo, hi)
 
 
 def sessions(code: str, start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DataFrame:
@@ -103,7 +144,7 @@ def sessions(code: str, start: pd.Timestamp | str, end: pd.Timestamp | str) -> p
             index=pd.DatetimeIndex(days, name="session"),
         )
     get_market(code)
-    sched = _exchange_schedule(code, start.year - 1, end.year + 1)
+    sched = _schedule_for(code, start, end)
     return sched.loc[start:end]
 
 

@@ -43,6 +43,11 @@ class FileSpec(Strict):
         None, description="Add this file's columns as extra series of another symbol (e.g. liquidations of BTC-USD)."
     )
     intraday: bool = Field(False, description="Treat as intraday detail for the symbol (not part of the bar panel).")
+    close_time: str | None = Field(
+        None, pattern=r"^\d{2}:\d{2}$",
+        description="Local HH:MM at which a daily value is known, instead of the session close "
+        "(e.g. 12:00 for FRED's DEXKOUS New York noon rate).",
+    )
 
 
 class DataConfig(Strict):

@@ -10,7 +10,7 @@ import pandas as pd
 from backtests.calendars import parse_frequency, session_bounds
 
 
-def daily_bars(table: pd.DataFrame, market: str) -> pd.DataFrame:
+def daily_bars(table: pd.DataFrame, market: str, close_time: str | None = None) -> pd.DataFrame:
     """Stamp daily bars at their session close in UTC.
 
     Parameters
@@ -19,6 +19,9 @@ def daily_bars(table: pd.DataFrame, market: str) -> pd.DataFrame:
         Indexed by local session date (naive or date-like), numeric columns.
     market
         Market code whose calendar gives the session open/close.
+    close_time
+        Local ``HH:MM`` at which the value is known, when it is not the session close (a fixing
+        such as FRED's DEXKOUS, the New York noon rate).
 
     Returns
     -------
@@ -27,6 +30,12 @@ def daily_bars(table: pd.DataFrame, market: str) -> pd.DataFrame:
     """
     dates = pd.DatetimeIndex(pd.to_datetime(table.index)).tz_localize(None).normalize()
     opens, closes = session_bounds(market, dates)
+    if close_time is not None:
+        from backtests.calendars import get_market
+
+        h, m = (int(x) for x in close_time.split(":"))
+        local = dates + pd.Timedelta(hours=h, minutes=m)
+        closes = local.tz_localize(get_market(market).tz).tz_convert("UTC")
     out = table.copy()
     out.index = pd.DatetimeIndex(closes, name="time").as_unit("ns")
     out["open_time"] = pd.DatetimeIndex(opens).as_unit("ns")

@@ -74,6 +74,8 @@ class MarketData:
     fx
         ``{currency: symbol}`` naming the FX series that converts that currency to USD; the FX
         series is quoted as units of the currency per USD (``USDKRW`` = KRW per 1 USD).
+    warnings
+        Soft data-quality findings (carried into the manifest and the tearsheet).
     """
 
     bars: dict[str, pd.DataFrame]
@@ -82,6 +84,7 @@ class MarketData:
     synthetic: bool = False
     intraday: dict[str, pd.DataFrame] = field(default_factory=dict)
     fx: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         missing = set(self.bars) - set(self.info)
@@ -195,6 +198,7 @@ class MarketData:
             synthetic=self.synthetic,
             intraday={s: f for s, f in self.intraday.items() if s in keep},
             fx={c: s for c, s in self.fx.items() if s in keep},
+            warnings=list(self.warnings),
         )
 
     def truncate(self, end: pd.Timestamp) -> MarketData:
@@ -206,6 +210,7 @@ class MarketData:
             synthetic=self.synthetic,
             intraday={s: f.loc[:end] for s, f in self.intraday.items()},
             fx=dict(self.fx),
+            warnings=list(self.warnings),
         )
 
     def fingerprint(self) -> dict[str, str]:

@@ -49,6 +49,7 @@ def perturb_after(data: MarketData, t: pd.Timestamp, seed: int = 0, scale: float
     return MarketData(
         bars={s: shake(f) for s, f in data.bars.items()}, info=dict(data.info), frequency=data.frequency,
         synthetic=data.synthetic, intraday={s: shake(f) for s, f in data.intraday.items()}, fx=dict(data.fx),
+        warnings=list(data.warnings),
     )
 
 

@@ -1,0 +1,38 @@
+"""scare: backtest AI scare trades over market-shock windows.
+
+Public API (imported lazily so ``import backtests`` stays cheap)::
+
+    from backtests import load_config, run_study, MarketData, Strategy
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_config": "backtests.config",
+    "StudyConfig": "backtests.config",
+    "run_study": "backtests.runner",
+    "MarketData": "backtests.data.market_data",
+    "SymbolInfo": "backtests.data.market_data",
+    "Strategy": "backtests.strategy",
+    "StrategyContext": "backtests.strategy",
+    "Role": "backtests.strategy",
+    "IntParam": "backtests.strategy",
+    "FloatParam": "backtests.strategy",
+    "BoolParam": "backtests.strategy",
+    "ChoiceParam": "backtests.strategy",
+    "assert_no_lookahead": "backtests.strategy.lookahead",
+    "ScareInputError": "backtests.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'backtests' has no attribute {name!r}")

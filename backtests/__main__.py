@@ -1,0 +1,5 @@
+import sys
+
+from backtests.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""``scare``: the command line.
+
+Exit codes: 0 success; 2 bad input (config, data, arguments) with one line on stderr naming the
+file, field or symbol; 130 interrupted. Anything else is a bug and keeps its traceback.
+``scare --help``, ``validate``, ``list`` and ``schema`` never import vectorbt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from backtests.errors import ScareInputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default prints usage and exits 2 too
+        raise ScareInputError(f"{self.prog}: {message}")
+
+
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a config field, e.g. --set execution.fill=close (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scare", description="Backtest AI scare trades over shock windows.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a study config and write results + tearsheet")
+    run.add_argument("config", help="study YAML (e.g. configs/scare_trades.yaml)")
+    run.add_argument("--out", help="output folder (default: output.dir of the config)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+    _add_overrides(run)
+
+    val = sub.add_parser("validate", help="check a study config without running it")
+    val.add_argument("config")
+    _add_overrides(val)
+
+    sub.add_parser("schema", help="print the JSON Schema of study configs")
+
+    lst = sub.add_parser("list", help="list available strategies or windows")
+    lst.add_argument("what", choices=["strategies", "windows"])
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rep = sub.add_parser("report", help="regenerate tearsheet.html from a run folder")
+    rep.add_argument("run_dir")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from backtests.config import load_config
+    from backtests.runner import run_study
+
+    loaded = load_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else None
+    study = run_study(loaded, out, progress=None if not args.no_progress else False)
+    n_runs = sum(len(r.runs) for r in study.strategies)
+    tag = " (SYNTHETIC data)" if study.data.synthetic else ""
+    print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
+          f"{study.elapsed:.1f} s{tag}")
+    print(f"results:   {study.out_dir}")
+    print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from backtests.config import load_config
+    from backtests.data.sources import declared_series
+    from backtests.plan import plan_study
+    from backtests.runner import check_series
+
+    loaded = load_config(args.config, args.overrides)
+    plan = plan_study(loaded)
+    check_series(plan, declared_series(plan.config.data, loaded.base_dir))
+    combos = sum(len(sp.grid) for sp in plan.strategies)
+    runs = sum(len(sp.grid) * len(sp.windows) for sp in plan.strategies)
+    print(f"{args.config}: OK - {len(plan.strategies)} strategies, {combos} combinations, "
+          f"{len(plan.windows)} windows, {runs} runs")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from backtests.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "strategies":
+        from backtests.strategy.registry import discover
+
+        items = [cls.describe() for _, cls in sorted(discover().items())]
+        if args.json:
+            print(json.dumps(items, indent=2, default=str))
+            return 0
+        for d in items:
+            print(f"{d['name']}: {d['summary']}")
+            for role, r in d["roles"].items():
+                extra = f" needs {', '.join(r['series'])}" if r["series"] != ["close"] else ""
+                print(f"    role {role} = {r['default']}{'' if r['traded'] else ' (signal only)'}{extra}")
+            for name, p in d["params"].items():
+                rng = f" range {p['range']}" if "range" in p else ""
+                ch = f" choices {p['choices']}" if "choices" in p else ""
+                unit = f" [{p['unit']}]" if p.get("unit") else ""
+                print(f"    {name}: {p['type']} = {p['default']!r}{rng}{ch}{unit}  {p.get('doc', '')}".rstrip())
+        return 0
+    from backtests.windows import load_builtin
+
+    cat = load_builtin()
+    rows = [{"id": e.id, "kind": e.kind, "market": e.market, "date": e.date.date().isoformat(),
+             "timing": e.timing, "label": e.label} for e in sorted(cat.events.values(), key=lambda e: (e.kind, e.date))]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['id']:<26} {r['kind']:<20} {r['market']:<7} {r['date']}  {r['timing']:<12} {r['label']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from backtests.report.regenerate import regenerate
+
+    path = regenerate(Path(args.run_dir))
+    print(f"tearsheet: {path}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
+            "report": cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            from importlib.metadata import version
+
+            print(f"scare {version('scare')}")
+            return 0
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except ScareInputError as exc:
+        print(f"scare: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scare: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Read bars from CSV or parquet files with a column mapping for common layouts.
+
+Layouts recognised by ``layout: auto`` (from the header):
+
+=============  ===================================================  ==========================
+layout         header                                               time column means
+=============  ===================================================  ==========================
+yfinance       Date, Open, High, Low, Close[, Adj Close], Volume    local session date
+ohlcv          date, open, high, low, close[, adj_close, volume]    local session date
+close_only     date, close                                          local session date
+fred           date, value                                          local date (a fixing)
+coinglass      datetime_utc / time_ms, ... (liquidations, OHLC)     bar OPEN time, UTC
+=============  ===================================================  ==========================
+
+CoinGlass liquidation columns become ``long_liquidations_usd`` / ``short_liquidations_usd``.
+Non-numeric metadata columns (``source``, ``source_commit`` ...) are dropped. Rows with an empty
+close are dropped with a warning; anything else malformed is a :class:`DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtests.calendars import parse_frequency
+from backtests.data.frames import daily_bars, intraday_bars
+from backtests.errors import DataError
+
+COINGLASS_RENAME = {
+    "aggregated_long_liquidation_usd": "long_liquidations_usd",
+    "aggregated_short_liquidation_usd": "short_liquidations_usd",
+    "volume_usd": "volume",
+}
+TIME_COLUMNS = ("date", "Date", "datetime", "Datetime", "timestamp", "time", "datetime_utc")
+#: Provenance columns some dumps carry; numeric but not market data.
+METADATA_COLUMNS = ("source", "source_commit", "source_snapshot", "scaled_factor", "time_ms")
+
+
+@dataclass
+class LoadedFile:
+    """Bars read from one file, stamped, plus the warnings met on the way."""
+
+    frame: pd.DataFrame
+    layout: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame."""
+    if not path.is_file():
+        raise DataError("data file not found", where=str(path))
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read file: {str(exc).splitlines()[0]}", where=str(path)) from None
+
+
+def detect_layout(columns: list[str]) -> str:
+    """Name of the layout a header matches (see module table)."""
+    cols = set(columns)
+    if "datetime_utc" in cols or "time_ms" in cols:
+        return "coinglass"
+    if {"Date", "Close"} <= cols:
+        return "yfinance"
+    if "value" in cols and "close" not in cols and "date" in cols:
+        return "fred"
+    if {"open", "high", "low", "close"} <= cols:
+        return "ohlcv"
+    if "close" in cols:
+        return "close_only"
+    raise DataError(f"unrecognised column layout {sorted(cols)}; give 'layout' or 'columns'")
+
+
+def _normalise(raw: pd.DataFrame, layout: str, mapping: dict[str, str], where: str) -> tuple[pd.DataFrame, str]:
+    """Rename to our fields, return (table with a 'time' column, time convention)."""
+    df = raw.copy()
+    if layout == "yfinance":
+        df = df.rename(columns={c: c.lower().replace(" ", "_") for c in df.columns})
+    elif layout == "fred":
+        df = df.rename(columns={"value": "close"})
+    elif layout == "coinglass":
+        df = df.rename(columns=COINGLASS_RENAME)
+    for ours, theirs in mapping.items():
+        if theirs not in raw.columns:
+            raise DataError(f"mapped column {theirs!r} (for {ours}) is not in the file (have: {', '.join(raw.columns)})",
+                            where=where)
+        df[ours] = raw[theirs]
+    if layout == "coinglass" and "datetime_utc" in df.columns:
+        time = pd.to_datetime(df["datetime_utc"], utc=True)
+    elif layout == "coinglass" and "time_ms" in df.columns:
+        time = pd.to_datetime(df["time_ms"], unit="ms", utc=True)
+    else:
+        tcol = mapping.get("time") or next((c for c in TIME_COLUMNS if c in df.columns), None)
+        if tcol is None:
+            raise DataError(f"no date/time column (have: {', '.join(raw.columns)})", where=where)
+        try:
+            time = pd.to_datetime(df[tcol], format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"unreadable dates in column {tcol!r}: {exc}", where=where) from None
+    convention = "utc_open" if layout == "coinglass" else "local_date"
+    df = df.drop(columns=[c for c in ("date", "Date", "datetime_utc", "time_ms", "time", "datetime", "timestamp")
+                          if c in df.columns and c not in mapping])
+    df.index = pd.DatetimeIndex(time)
+    df.index.name = "time"
+    return df, convention
+
+
+def _numeric(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    keep = {}
+    for col in df.columns:
+        if col in METADATA_COLUMNS:
+            continue
+        series = df[col]
+        if pd.api.types.is_numeric_dtype(series):
+            keep[col] = series.astype("float64")
+            continue
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna() & series.notna() & (series.astype(str).str.strip() != "")
+        if col in ("open", "high", "low", "close", "volume") or col.endswith("_usd"):
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(f"non-numeric {col} {series.iloc[i]!r} at {df.index[i]}", where=where)
+            keep[col] = converted.astype("float64")
+        # other non-numeric columns are metadata (source, commit ids): dropped
+    return pd.DataFrame(keep, index=df.index)
+
+
+def load_file(
+    path: Path, market: str, layout: str = "auto", columns: dict[str, str] | None = None,
+    frequency: str = "1D", close_time: str | None = None,
+    start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, require_close: bool = True,
+) -> LoadedFile:
+    """Read, map, check and stamp one file of bars.
+
+    Parameters
+    ----------
+    path
+        CSV or parquet.
+    market
+        Market whose calendar stamps daily bars.
+    layout, columns
+        Column layout (``auto`` detects) and explicit ``{our_field: file_column}`` mapping.
+    frequency
+        ``1D`` for daily bars labelled by local date; intraday (``4h``, ``5min``) for bars
+        labelled by their UTC open time.
+    start, end
+        Local dates to keep (inclusive), applied before the checks (so a known bad early stretch
+        can be cut off).
+    require_close
+        False for files of extra series (liquidations) merged into another symbol.
+    """
+    where = str(path)
+    raw = read_table(path)
+    if raw.empty:
+        raise DataError("file has no rows", where=where)
+    try:
+        lay = detect_layout(list(raw.columns)) if layout == "auto" else layout
+    except DataError as exc:
+        raise DataError(exc.bare_message, where=where) from None
+    df, convention = _normalise(raw, lay, dict(columns or {}), where)
+    df = _numeric(df, where)
+    warnings: list[str] = []
+    if require_close:
+        if "close" not in df.columns:
+            raise DataError(f"required column 'close' is missing (have: {', '.join(raw.columns)})", where=where)
+        empty = df["close"].isna()
+        if empty.any():
+            warnings.append(f"{where}: dropped {int(empty.sum())} row(s) with an empty close "
+                            f"(first {df.index[empty.to_numpy()][0].date()})")
+            df = df.loc[~empty.to_numpy()]
+    local = df.index.tz_convert(None) if df.index.tz is not None else df.index
+    keep = np.ones(len(df), dtype=bool)
+    if start is not None:
+        keep &= local >= pd.Timestamp(start)
+    if end is not None:
+        keep &= local < pd.Timestamp(end) + pd.Timedelta(days=1)
+    df = df.loc[keep]
+    if df.empty:
+        raise DataError("no rows left in the requested date range", where=where)
+    bar = parse_frequency(frequency)
+    if bar is None:
+        if convention == "utc_open":
+            df.index = df.index.tz_convert("UTC").tz_localize(None)
+        frame = daily_bars(df, market, close_time=close_time)
+    else:
+        frame = intraday_bars(df, frequency, stamped_at="open")
+    return LoadedFile(frame=frame, layout=lay, warnings=warnings)
+
+
+def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] | None = None) -> set[str]:
+    """Our field names a file will provide, from its header only (no data read)."""
+    if not path.is_file():
+        raise DataError("data file not found", where=str(path))
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        import pyarrow.parquet as pq
+
+        header = list(pq.read_schema(path).names)
+    else:
+        try:
+            header = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read header: {exc}", where=str(path)) from None
+    try:
+        lay = detect_layout(header) if layout == "auto" else layout
+    except DataError as exc:
+        raise DataError(exc.bare_message, where=str(path)) from None
+    if lay == "yfinance":
+        names = {c.lower().replace(" ", "_") for c in header}
+    elif lay == "fred":
+        names = {"close" if c == "value" else c for c in header}
+    elif lay == "coinglass":
+        names = {COINGLASS_RENAME.get(c, c) for c in header}
+    else:
+        names = set(header)
+    names |= set((columns or {}).keys())
+    return (names - set(METADATA_COLUMNS) - set(TIME_COLUMNS)) | {"open_time"}

@@ -1,0 +1,132 @@
+"""Second validation pass: resolve strategies, grids, roles and windows before any data loads.
+
+Everything here needs the strategy registry and the event catalogue, so it cannot live in the
+pydantic schema; errors still point at the config's file, line and field path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from backtests.config.loader import LoadedConfig
+from backtests.config.model import StrategySpec
+from backtests.errors import ConfigError, ScareInputError
+from backtests.strategy.base import Strategy
+from backtests.strategy.params import expand_grid
+from backtests.strategy.registry import resolve
+from backtests.windows import Catalogue, Window, load_builtin, load_event_file, windows_from_refs
+
+
+@dataclass
+class StrategyPlan:
+    """One configured strategy, ready to run."""
+
+    index: int
+    spec: StrategySpec
+    strategy: Strategy
+    label: str
+    grid: pd.DataFrame
+    windows: list[Window]
+    benchmark: str | None
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    def symbols(self) -> list[str]:
+        syms = list(dict.fromkeys(self.strategy.symbols.values()))
+        if self.benchmark and self.benchmark not in syms:
+            syms.append(self.benchmark)
+        return syms
+
+
+@dataclass
+class StudyPlan:
+    loaded: LoadedConfig
+    catalogue: Catalogue
+    windows: list[Window]
+    strategies: list[StrategyPlan]
+
+    @property
+    def config(self):  # noqa: ANN201 - StudyConfig
+        return self.loaded.config
+
+    def symbols(self) -> list[str]:
+        out: list[str] = []
+        for sp in self.strategies:
+            out.extend(sp.symbols())
+        return list(dict.fromkeys(out))
+
+
+def _reraise(loaded: LoadedConfig, loc: tuple, exc: ScareInputError) -> ConfigError:
+    return loaded.source.error(loc, exc.bare_message)
+
+
+def build_catalogue(loaded: LoadedConfig) -> Catalogue:
+    cat = load_builtin()
+    for i, spec in enumerate(loaded.config.events_files):
+        path = Path(spec.path).expanduser()
+        path = path if path.is_absolute() else loaded.base_dir / path
+        try:
+            load_event_file(cat, path, kind=spec.kind, market=spec.market, id_prefix=spec.id_prefix,
+                            where=spec.where or None, replace_kind=spec.replace_kind)
+        except ScareInputError as exc:
+            raise loaded.source.error(("events_files", i, "path"), str(exc)) from None
+    return cat
+
+
+def plan_study(loaded: LoadedConfig) -> StudyPlan:
+    """Resolve and check everything the schema cannot; raises :class:`ConfigError` with a line."""
+    cfg = loaded.config
+    cat = build_catalogue(loaded)
+    windows: list[Window] = []
+    for i, ref in enumerate(cfg.windows):
+        try:
+            windows.extend(w for w in windows_from_refs([ref], cat, cfg.window_defaults.pre, cfg.window_defaults.post)
+                           if w.id not in {x.id for x in windows})
+        except ScareInputError as exc:
+            raise _reraise(loaded, ("windows", i), exc) from None
+    by_id = {w.id: w for w in windows}
+
+    plans: list[StrategyPlan] = []
+    labels: set[str] = set()
+    for i, spec in enumerate(cfg.strategies):
+        loc = ("strategies", i)
+        try:
+            cls = resolve(spec.name)
+        except ScareInputError as exc:
+            raise _reraise(loaded, loc + ("name",), exc) from None
+        try:
+            strategy = cls(spec.roles)
+        except ScareInputError as exc:
+            raise _reraise(loaded, loc + ("roles",), exc) from None
+        try:
+            grid = expand_grid(cls.params, spec.params, cls.name)
+        except ScareInputError as exc:
+            bad = next((k for k in spec.params if k in exc.bare_message), None)
+            raise _reraise(loaded, loc + (("params", bad) if bad else ("params",)), exc) from None
+        for _, row in grid.iterrows():
+            try:
+                cls.check_params(row.to_dict())
+            except ValueError as exc:
+                raise loaded.source.error(loc + ("params",), f"{cls.name}: {exc}") from None
+        label = spec.label or spec.name
+        if label in labels:
+            raise loaded.source.error(loc + ("label",), f"two strategies are labelled {label!r}; give each a unique label")
+        labels.add(label)
+        if spec.windows is None:
+            chosen = list(windows)
+        else:
+            chosen = []
+            for key in spec.windows:
+                match = [w for w in windows if w.id == key or w.event.kind == key]
+                if not match:
+                    raise loaded.source.error(
+                        loc + ("windows",), f"window {key!r} is not among the study's windows ({', '.join(by_id)})")
+                chosen.extend(w for w in match if w not in chosen)
+        benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
+        plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
+    return StudyPlan(loaded, cat, windows, plans)
