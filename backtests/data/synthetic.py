@@ -682,7 +682,8 @@ def _crash_intraday(ks: pd.DataFrame, ci: int, z: np.ndarray, zv: np.ndarray) ->
     idx = np.concatenate([np.arange(22), np.arange(28, 78)])
     times = start + pd.to_timedelta(idx * 5, unit="min")
     j = idx.astype(float)
-    shape = 1.0 + 2.0 * np.exp(-j / 6.0) + 1.5 * np.exp(-(77.0 - j) / 6.0) + 3.0 * np.exp(-(j - 28.0).clip(0) / 4.0) * (j >= 28)
+    reopen = 3.0 * np.exp(-np.clip(j - 28.0, 0.0, None) / 4.0) * (j >= 28)  # burst after the halt
+    shape = 1.0 + 2.0 * np.exp(-j / 6.0) + 1.5 * np.exp(-(77.0 - j) / 6.0) + reopen
     vol = shape * np.exp(0.25 * zv[idx])
     total = float(ks["volume"].to_numpy()[ci])
     vol = np.round(vol / vol.sum() * total)
