@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/scare run configs/scare_trades.yaml --out $(OUT) --force
+	$(BIN)/scare run configs/scare_trades.yaml --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="study YAML (e.g. configs/scare_trades.yaml)")
     run.add_argument("--out", help="output folder (default: output.dir of the config)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    run.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--offline", action="store_true",
+                     help="never touch the network; name exactly what is missing from the cache")
     _add_overrides(run)
 
     val = sub.add_parser("validate", help="check a study config without running it")
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="regenerate tearsheet.html from a run folder")
     rep.add_argument("run_dir")
+
+    from backtests.data.cli import add_data_parser  # `scare data ...` lives with the data package
+
+    add_data_parser(sub)
     return parser
 
 
@@ -59,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     loaded = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else None
-    study = run_study(loaded, out, progress=None if not args.no_progress else False)
+    study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline)
     n_runs = sum(len(r.runs) for r in study.strategies)
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
@@ -132,8 +137,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from backtests.data.cli import run_data_command
+
+    return run_data_command(args)
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
-            "report": cmd_report}
+            "report": cmd_report, "data": cmd_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

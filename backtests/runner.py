@@ -218,14 +218,14 @@ def default_combo(sp: StrategyPlan) -> int | None:
 
 
 # ----------------------------------------------------------------------------- the study
-def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool = True,
-              write: bool = True) -> StudyResult:
+def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool | None = True,
+              write: bool = True, offline: bool = False) -> StudyResult:
     """Run a validated study config end to end (see module docstring)."""
     t0 = time.perf_counter()
     plan = plan_study(loaded)
     cfg = plan.config
     check_series(plan, declared_series(cfg.data, loaded.base_dir))
-    data = load_market_data(cfg.data, loaded.base_dir)
+    data = load_market_data(cfg.data, loaded.base_dir, offline=offline)
     check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
     check_windows(plan, data)
     events = plan.catalogue.frame()
@@ -301,8 +301,8 @@ def manifest_document(study: StudyResult) -> dict[str, Any]:
         "platform": platform.platform(), "versions": versions,
         "synthetic": bool(study.data.synthetic), "data": data_summary(study.data, cfg),
         "data_fingerprints": study.data.fingerprint(),
-        "files": ["metrics.json", "returns.parquet", "weights.parquet", "orders.parquet", "manifest.json",
-                  "tearsheet.html"],
+        "files": ["metrics.json", "returns.parquet", "benchmark.parquet", "weights.parquet", "orders.parquet",
+                  "manifest.json", "tearsheet.html"],
     }
 
 
@@ -316,6 +316,10 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
     returns = pd.concat([r.returns for r in study.strategies], axis=1) if study.strategies else pd.DataFrame()
     returns = returns.sort_index()
     returns.index.name = "time"
+    bench_parts = [r.benchmark for r in study.strategies if r.benchmark is not None]
+    benchmark = pd.concat(bench_parts, axis=1).reindex(index=returns.index) if bench_parts else pd.DataFrame(
+        index=returns.index)
+    benchmark.index.name = "time"
     weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)
     orders = pd.concat([r.orders for r in study.strategies], ignore_index=True)
 
@@ -325,11 +329,12 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
     writers: dict[str, Callable[[Path], None]] = {
         "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
         "returns.parquet": parquet(returns),
+        "benchmark.parquet": parquet(benchmark),
         "weights.parquet": parquet(weights),
         "orders.parquet": parquet(orders),
         "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
     }
     if study.plan.config.output.tearsheet:
         writers["tearsheet.html"] = lambda p: p.write_text(
-            render_tearsheet(metrics, manifest, returns, weights, orders), encoding="utf-8")
+            render_tearsheet(metrics, manifest, returns, weights, orders, benchmark), encoding="utf-8")
     return write_atomically(out_dir, writers)

@@ -2,7 +2,8 @@
 
 Sources: ``synthetic`` (the embedded replay), ``files`` (CSV/parquet, see :mod:`backtests.data.files`)
 and ``cache`` (``data_cache/``, filled by ``scare data``). New sources plug in by adding a loader
-to :data:`LOADERS` with the signature ``(config, base_dir) -> MarketData``.
+to :data:`LOADERS` with the signature ``(config, base_dir, offline) -> MarketData``; ``offline``
+means "never touch the network" (only the cache source can fetch).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ def _resolve(base_dir: Path, path: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def load_synthetic(cfg: Any, base_dir: Path) -> MarketData:
+def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     """The embedded synthetic replay (deterministic for a seed)."""
     from backtests.data import synthetic
 
     return synthetic.generate(seed=cfg.seed, frequency=cfg.frequency)
 
 
-def load_files(cfg: Any, base_dir: Path) -> MarketData:
+def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     """Bars from the files listed in ``data.files``."""
     bars: dict[str, pd.DataFrame] = {}
     intraday: dict[str, pd.DataFrame] = {}
@@ -70,11 +71,11 @@ def load_files(cfg: Any, base_dir: Path) -> MarketData:
                       fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
 
 
-def load_cache(cfg: Any, base_dir: Path) -> MarketData:
+def load_cache(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     """Bars from ``data_cache/`` (see ``scare data``)."""
     from backtests.data import cache
 
-    return cache.load_market_data(cfg, base_dir)
+    return cache.load_market_data(cfg, base_dir, offline=offline)
 
 
 OHLCV_COLUMNS = {"open", "high", "low", "close", "volume", "open_time"}
@@ -114,21 +115,21 @@ def declared_series(cfg: Any, base_dir: Path) -> dict[str, set[str]] | None:
     return None
 
 
-LOADERS: dict[str, Callable[[Any, Path], MarketData]] = {
+LOADERS: dict[str, Callable[[Any, Path, bool], MarketData]] = {
     "synthetic": load_synthetic,
     "files": load_files,
     "cache": load_cache,
 }
 
 
-def load_market_data(cfg: Any, base_dir: Path) -> MarketData:
+def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     """MarketData for a :class:`~backtests.config.model.DataConfig`, date-filtered and with
     ``exclude_dates`` removed."""
     try:
         loader = LOADERS[cfg.source]
     except KeyError:
         raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
-    md = loader(cfg, base_dir)
+    md = loader(cfg, base_dir, offline)
     if cfg.source != "files" and (cfg.start or cfg.end):
         md = _clip(md, cfg.start, cfg.end)
     if cfg.exclude_dates:

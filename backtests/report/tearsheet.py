@@ -17,7 +17,7 @@ def _num(x: Any) -> str:
 
 
 def render_tearsheet(metrics: dict[str, Any], manifest: dict[str, Any], returns: pd.DataFrame,
-                     weights: pd.DataFrame, orders: pd.DataFrame) -> str:
+                     weights: pd.DataFrame, orders: pd.DataFrame, benchmark: pd.DataFrame | None = None) -> str:
     """Render the run as one HTML page with no external resources."""
     e = html.escape
     banner = ""
