@@ -171,7 +171,7 @@ class FadeKospiHalt(Strategy):
         symbols = self.traded_symbols
         groups = grid.groupby(["threshold", "use_catalogue"], sort=True).groups
         triggers = {key: self._triggers(ctx, float(key[0]), bool(key[1])) for key in groups}
-        extra = np.concatenate(list(triggers.values())) if triggers else np.array([], dtype="int64")
+        extra = np.unique(np.concatenate(list(triggers.values()))) if triggers else np.array([], dtype="int64")
         out_index = ctx.index.union(pd.DatetimeIndex(extra, tz="UTC").as_unit("ns"))
         pos_of = out_index.asi8
         n_rows, n_combo = len(out_index), len(grid)
@@ -209,7 +209,9 @@ class FadeKospiHalt(Strategy):
                     for w in np.unique(aw[vt > 0]):
                         if w not in atr_cache:
                             atr_cache[w] = self._size_factor(ctx, int(w))
-                        known = ctx.known_at(atr_cache[w], pd.DatetimeIndex([tau], tz="UTC")).iloc[0]
+                        atr_pct = atr_cache[w].dropna()  # (backtests' asof fails on an all-NaN series)
+                        known = ctx.known_at(atr_pct, pd.DatetimeIndex([tau], tz="UTC")).iloc[0] \
+                            if len(atr_pct) else np.nan
                         m = (vt > 0) & (aw == w)
                         size[m] = np.minimum(base[m], vt[m] / known) if np.isfinite(known) and known > 0 else np.nan
                 f = int(np.searchsorted(v_t, tau, side="right"))  # first vehicle bar after the decision

@@ -1,0 +1,333 @@
+"""fade_kospi_halt: exact weights on hand-built data, bad parameters, look-ahead, real 2026-06-23 replay."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backtests.data.market_data import MarketData
+from backtests.errors import StrategyError
+from backtests.strategy import expand_grid
+from backtests.strategy.lookahead import assert_no_lookahead
+from strategies.fade_kospi_halt import FadeKospiHalt
+from strat_fixtures import changes, daily, events_frame, info, intraday_bars, session_dates, shared, weights
+
+KS, KODEX, EWY = "^KS11", "069500.KS", "EWY"
+CRASH = pd.Timestamp("2024-08-05")
+
+
+def krx(day: str) -> pd.Timestamp:
+    """KRX close stamp (15:30 KST) of a local date."""
+    return pd.Timestamp(f"{day} 06:30", tz="UTC")
+
+
+def nyse(day: str) -> pd.Timestamp:
+    """NYSE close stamp in summer (16:00 EDT)."""
+    return pd.Timestamp(f"{day} 20:00", tz="UTC")
+
+
+def make_data(kodex_open: bool = True, kodex_close: dict[str, float] | None = None,
+              crash_days: dict[str, tuple[float, float]] | None = None,
+              intraday: pd.DataFrame | None = None) -> MarketData:
+    """Index flat at 100 (high 101, low 99) except crash days {date: (low, close)}; KODEX at 10; EWY at 50."""
+    kd = session_dates("XKRX", "2024-07-01", "2024-08-30")
+    nd = session_dates("XNYS", "2024-07-01", "2024-08-30")
+    close, low, high = np.full(len(kd), 100.0), np.full(len(kd), 99.0), np.full(len(kd), 101.0)
+    for day, (lo, cl) in (crash_days or {str(CRASH.date()): (91.0, 92.0)}).items():
+        i = kd.get_loc(pd.Timestamp(day))
+        low[i], close[i], high[i] = lo, cl, close[i - 1]
+    kc = np.full(len(kd), 10.0)
+    for day, px in (kodex_close or {}).items():
+        kc[kd.get_loc(pd.Timestamp(day))] = px
+    kcols = {"open": 10.0, "close": kc} if kodex_open else {"close": kc}
+    bars = {
+        KS: daily("XKRX", kd, open=close, high=high, low=low, close=close),
+        KODEX: daily("XKRX", kd, **kcols),
+        EWY: daily("XNYS", nd, open=50.0, close=50.0),
+    }
+    infos = {KS: info(KS, "XKRX", "KRW", "index"), KODEX: info(KODEX, "XKRX", "KRW", "etf"), EWY: info(EWY, "XNYS", kind="etf")}
+    intra = {KS: intraday} if intraday is not None else {}
+    return MarketData(bars=bars, info=infos, intraday=intra)
+
+
+def halt_bars(day: str = "2024-08-05", trigger_low: float = 91.9, post_low: float = 91.5) -> pd.DataFrame:
+    """5-minute index bars (previous close = 100) of one Seoul session: 09:00-10:50 KST, the halt
+    as a gap to 11:20, then bars to 15:30."""
+    start = pd.Timestamp(f"{day} 00:00", tz="UTC")  # 09:00 KST
+    slots = np.concatenate([np.arange(22), np.arange(28, 78)])
+    times = start + pd.to_timedelta(slots * 5, unit="min")
+    low = np.where(slots < 21, 99.5, post_low)
+    low[21] = trigger_low  # the 10:45-10:50 bar touches the threshold
+    table = pd.DataFrame({"open": 99.8, "high": 100.0, "low": low, "close": np.maximum(low, 92.0)}, index=times)
+    return intraday_bars(table, "5min")
+
+
+def kodex_ewy(w: pd.DataFrame) -> dict[pd.Timestamp, tuple[float, float]]:
+    c = changes(w)
+    return {t: (float(r[KODEX]), float(r[EWY])) for t, r in c.iterrows()}
+
+
+# ------------------------------------------------------------------------------- exact weights
+def test_daily_trigger_kodex_enters_next_session_and_holds_n_sessions():
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "hold": 2})
+    # decision at the crash day's close (the low is only known then); fills at 08-06's open;
+    # sessions 08-06 and 08-07 held; the exit decided at 08-07's close fills at 08-08's open.
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+    assert list(w.columns) == [KODEX, EWY]
+
+
+def test_close_only_vehicle_counts_sessions_from_the_fill_at_close():
+    w = weights(FadeKospiHalt(), make_data(kodex_open=False), {"use_catalogue": False, "hold": 2})
+    # no open price: the fill is 08-06's close, so the sessions held are 08-07 and 08-08
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+
+
+def test_ewy_enters_the_same_new_york_session():
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "vehicle": "ewy", "hold": 2})
+    # Seoul's crash is known at 06:30 UTC; New York opens 13:30 UTC the same day: sessions 08-05, 08-06
+    assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-06"): (0.0, 0.0)}
+
+
+@pytest.mark.parametrize("px, key", [(9.4, "stop_loss"), (10.9, "take_profit")])
+def test_stop_loss_and_take_profit_exit_at_the_close_that_hits(px, key):
+    params = {"use_catalogue": False, "hold": 5, "stop_loss": 5.0, "take_profit": 8.0}
+    w = weights(FadeKospiHalt(), make_data(kodex_close={"2024-08-07": px}), params)
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+    # the other level does not fire
+    off = {**params, key: 0.0}
+    w = weights(FadeKospiHalt(), make_data(kodex_close={"2024-08-07": px}), off)
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-12"): (0.0, 0.0)}
+
+
+def test_intraday_trigger_decides_at_the_bar_before_the_halt():
+    data = make_data(intraday=halt_bars())
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2})
+    t = pd.Timestamp("2024-08-05 01:50", tz="UTC")  # 10:50 KST, end of the bar that touched -8%
+    assert t in w.index  # an extra decision stamp
+    # KODEX's daily bar opened before the decision: it fills at that session's close; 08-06, 08-07 held
+    assert kodex_ewy(w) == {t: (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "ewy"})
+    assert kodex_ewy(w) == {t: (0.0, 1.0), nyse("2024-08-06"): (0.0, 0.0)}
+
+
+def test_intraday_bars_take_precedence_over_the_daily_low():
+    # the 5-minute bars never reach -8% (lowest -7.5%): no trigger, although the daily low is -9%
+    data = make_data(intraday=halt_bars(trigger_low=92.5, post_low=92.5))
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "threshold": 8.0})
+    assert (w.to_numpy() == 0).all()
+    # the daily low (-9%) alone does trigger on a day without intraday bars
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "threshold": 8.0})
+    assert w[KODEX].max() == 1.0
+
+
+def test_catalogue_halt_triggers_at_its_time_only_when_enabled():
+    ev = events_frame([{"id": "cb", "kind": "krx_circuit_breaker", "market": "XKRX", "date": "2024-07-25",
+                        "time_utc": "2024-07-25 01:00"}])
+    data = make_data(crash_days={"2024-08-05": (99.0, 100.0)})  # no price trigger at all
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "hold": 2}, events=ev)
+    t = pd.Timestamp("2024-07-25 01:00", tz="UTC")
+    assert kodex_ewy(w) == {t: (1.0, 0.0), krx("2024-07-29"): (0.0, 0.0)}
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2}, events=ev)
+    assert (w.to_numpy() == 0).all()
+
+
+def test_threshold_above_the_drop_does_not_trigger():
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "threshold": 10.0})
+    assert (w.to_numpy() == 0).all()
+
+
+def test_trigger_while_holding_is_ignored_but_one_at_the_exit_stamp_reenters():
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-06": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 3})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+    # hold 1: the first trade's exit decision and the second trigger share 08-06's close
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 1})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+
+
+def test_volatility_target_sizes_with_ta_atr_known_at_the_decision():
+    w = weights(FadeKospiHalt(), make_data(),
+                {"use_catalogue": False, "vol_target": 1.0, "atr_window": 4, "size": 1.0})
+    # true range 2 every day, then 9 on the crash day (prev close 100, low 91): Wilder ATR(4) = 3.75
+    expected = 1.0 / (3.75 / 92.0 * 100.0)
+    assert w.loc[krx("2024-08-05"), KODEX] == pytest.approx(expected, rel=1e-12)
+    # not enough history for the ATR: no trade rather than an unsized one
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "vol_target": 1.0, "atr_window": 200})
+    assert (w.to_numpy() == 0).all()
+
+
+def test_combinations_are_vectorized_consistently():
+    s = FadeKospiHalt()
+    data = make_data(intraday=halt_bars(), crash_days={"2024-08-05": (91.0, 92.0), "2024-07-15": (90.0, 95.0)})
+    grid = expand_grid(s.params, {"threshold": [8.0, 9.5], "vehicle": ["kodex200", "ewy"], "hold": [1, 3],
+                                  "stop_loss": [0.0, 2.0]}, s.name)
+    from backtests.strategy import StrategyContext
+    ctx = StrategyContext(data, s.symbols, None)
+    all_w = s.target_weights(ctx, grid)
+    for combo, row in grid.iterrows():
+        one = s.target_weights(ctx, grid.loc[[combo]])[combo].reindex(all_w.index).ffill().fillna(0.0)
+        pd.testing.assert_frame_equal(all_w[combo], one, check_names=False)
+
+
+# ------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("spec, needle", [
+    ({"hold": 0}, "hold"), ({"hold": -3}, "hold"), ({"vehicle": "spy"}, "vehicle"),
+    ({"threshold": -1.0}, "threshold"), ({"stop_loss": -5.0}, "stop_loss"), ({"use_catalogue": "yes"}, "use_catalogue"),
+])
+def test_bad_parameters_are_rejected_by_name(spec, needle):
+    with pytest.raises(StrategyError, match=needle):
+        expand_grid(FadeKospiHalt.params, spec, "fade_kospi_halt")
+
+
+def test_check_params_messages():
+    with pytest.raises(ValueError, match="vehicle"):
+        FadeKospiHalt.check_params({"vehicle": "kospi"})
+    with pytest.raises(ValueError, match="hold"):
+        FadeKospiHalt.check_params({"hold": 0})
+
+
+def test_roles_declare_the_series_they_need():
+    req = FadeKospiHalt().required_series()
+    assert req[KS] == ("high", "low", "close")
+    assert FadeKospiHalt().traded_symbols == [KODEX, EWY]
+    assert not FadeKospiHalt.roles["index"].traded
+
+
+# ------------------------------------------------------------------------------- look-ahead
+@lru_cache(maxsize=1)
+def random_world() -> tuple[MarketData, pd.DataFrame]:
+    """Random-walk KOSPI with a few crash days, a 5-minute halt day, catalogue halts."""
+    rng = np.random.default_rng(7)
+    kd = session_dates("XKRX", "2024-05-01", "2024-09-30")
+    nd = session_dates("XNYS", "2024-05-01", "2024-09-30")
+    r = rng.normal(0, 0.012, len(kd))
+    for d, x in (("2024-06-14", -0.07), ("2024-08-05", -0.088), ("2024-08-07", -0.03), ("2024-09-04", -0.06)):
+        r[kd.get_loc(pd.Timestamp(d))] = x
+    close = 2500 * np.exp(np.cumsum(r))
+    prev = np.concatenate([[close[0]], close[:-1]])
+    low = np.minimum(prev, close) * np.exp(-np.abs(rng.normal(0, 0.012, len(kd))) - 0.01)
+    high = np.maximum(prev, close) * np.exp(np.abs(rng.normal(0, 0.006, len(kd))))
+    kodex = close / 100 * np.exp(rng.normal(0, 0.001, len(kd)))
+    ewy = 60 * np.exp(np.cumsum(rng.normal(0, 0.015, len(nd))))
+    day = pd.Timestamp("2024-07-10")
+    i = kd.get_loc(day)
+    intra = halt_bars("2024-07-10")  # lows -0.5%, then -8.1% (trigger), -8.5% after the halt
+    intra[["open", "high", "low", "close"]] *= close[i - 1] / 100.0
+    data = MarketData(
+        bars={KS: daily("XKRX", kd, open=prev, high=high, low=low, close=close),
+              KODEX: daily("XKRX", kd, open=kodex * 1.001, close=kodex),
+              EWY: daily("XNYS", nd, open=ewy * 0.999, close=ewy)},
+        info={KS: info(KS, "XKRX", "KRW", "index"), KODEX: info(KODEX, "XKRX", "KRW", "etf"), EWY: info(EWY, "XNYS")},
+        intraday={KS: intra})
+    ev = events_frame([
+        {"id": "a", "kind": "krx_circuit_breaker", "market": "XKRX", "date": "2024-06-14", "time_utc": "2024-06-14 02:10"},
+        {"id": "b", "kind": "krx_circuit_breaker", "market": "XKRX", "date": "2024-08-26", "time_utc": "2024-08-26 04:00"},
+    ])
+    return data, ev
+
+
+@settings(max_examples=12, deadline=None)
+@given(cut=st.floats(0.05, 0.95), shift_min=st.sampled_from([0, 1, 7 * 60, -1]),
+       threshold=st.sampled_from([6.0, 8.0]), vehicle=st.sampled_from(["kodex200", "ewy"]),
+       hold=st.integers(1, 6), stop=st.sampled_from([0.0, 2.0]), take=st.sampled_from([0.0, 3.0]),
+       vol=st.sampled_from([0.0, 1.5]))
+def test_no_lookahead_property(cut, shift_min, threshold, vehicle, hold, stop, take, vol):
+    data, ev = random_world()
+    s = FadeKospiHalt()
+    idx = data.index.union(data.intraday[KS].index)
+    t = idx[int(cut * (len(idx) - 1))] + pd.Timedelta(minutes=shift_min)
+    params = {"threshold": threshold, "vehicle": vehicle, "hold": hold, "stop_loss": stop,
+              "take_profit": take, "vol_target": vol, "atr_window": 5, "use_catalogue": [False, True]}
+    assert_no_lookahead(s, data, params, cuts=[t], events=ev, seed=hold)
+
+
+def test_no_lookahead_around_the_halt():
+    data, ev = random_world()
+    cuts = [pd.Timestamp("2024-07-10 01:45", tz="UTC") + pd.Timedelta(minutes=m) for m in (0, 5, 10, 40, 280)]
+    assert_no_lookahead(FadeKospiHalt(), data, {"vehicle": ["kodex200", "ewy"], "hold": [1, 2]}, cuts=cuts, events=ev)
+
+
+# ------------------------------------------------------------------------------- real replay
+def _real_data() -> MarketData:
+    ks = pd.read_csv(shared("equities", "KOSPI_KS11_ohlc.csv"), parse_dates=["date"], index_col="date")
+    kx = pd.read_csv(shared("equities", "close_only", "069500.KS_KODEX200.csv"), parse_dates=["date"], index_col="date")
+    ew = pd.read_csv(shared("equities", "close_only", "EWY.csv"), parse_dates=["date"], index_col="date")
+    lo, hi = ks.index.min(), ks.index.max()
+    kx = kx.loc[lo:hi].dropna()
+    ew = ew.loc[lo:hi].dropna()
+    return MarketData(
+        bars={KS: daily_frame(ks[["open", "high", "low", "close"]], "XKRX"),
+              KODEX: daily_frame(kx[["close"]], "XKRX"), EWY: daily_frame(ew[["close"]], "XNYS")},
+        info={KS: info(KS, "XKRX", "KRW", "index"), KODEX: info(KODEX, "XKRX", "KRW", "etf"), EWY: info(EWY, "XNYS")})
+
+
+def daily_frame(table: pd.DataFrame, market: str) -> pd.DataFrame:
+    from backtests.data.frames import daily_bars
+    return daily_bars(table.astype("float64"), market)
+
+
+def _halt_events() -> pd.DataFrame:
+    cb = pd.read_csv(shared("events", "krx_circuit_breakers.csv"), dtype=str)
+    cb = cb[(cb["kind"] == "circuit_breaker_level1") & (cb["market"] == "KOSPI")]
+    rows = []
+    for _, r in cb.iterrows():
+        hhmm = str(r["time_kst"]).strip("~ ") if isinstance(r["time_kst"], str) else ""
+        local = pd.Timestamp(r["date"]) + (pd.Timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[3:5])) if hhmm
+                                           else pd.Timedelta(hours=15, minutes=30))  # unknown time: the close
+        rows.append({"id": f"cb_{r['date']}", "kind": "krx_circuit_breaker", "market": "XKRX", "date": r["date"],
+                     "time_utc": local.tz_localize("Asia/Seoul").tz_convert("UTC")})
+    return events_frame(rows)
+
+
+def test_replay_2026_06_23_kodex_enters_the_next_session():
+    data = _real_data()
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "kodex200"})
+    t = krx("2026-06-23")
+    assert w.loc[:t - pd.Timedelta(hours=1), KODEX].loc["2026-06-12":].eq(0).all()
+    assert w.loc[t, KODEX] == 1.0
+    kodex_stamps = data.bars[KODEX].index
+    fill = kodex_stamps[kodex_stamps > t][0]
+    assert fill == krx("2026-06-24")  # the order fills in the next Seoul session
+    # close-only KODEX: filled at 06-24's close, sessions 06-25 and 06-26 held, exit decided at 06-26's close,
+    # where 06-26's own Level-1 drop (-9.0% low) triggers again
+    c = changes(w[[KODEX]])
+    assert list(c.loc["2026-06-20":"2026-06-27"].index) == [t]
+    assert w.loc[krx("2026-06-26"), KODEX] == 1.0
+
+
+def test_replay_2026_06_23_ewy_enters_the_same_new_york_session():
+    data = _real_data()
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "ewy"})
+    t = krx("2026-06-23")
+    assert w.loc[t, EWY] == 1.0 and w.loc[t, KODEX] == 0.0
+    ewy_stamps = data.bars[EWY].index
+    assert ewy_stamps[ewy_stamps > t][0] == nyse("2026-06-23")
+
+
+def test_replay_triggers_are_the_level1_days_of_the_data():
+    data = _real_data()
+    ks = data.bars[KS]
+    drop = ks["low"] / ks["close"].shift(1) - 1
+    level1 = set(ks.index[drop <= -0.08])
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 1, "vehicle": "ewy"})
+    entries = set(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
+    # hold 1 on EWY: every trade is out before the next Seoul close, so no trigger is skipped
+    assert entries == level1
+    days = {str(t.tz_convert("Asia/Seoul").date()) for t in level1}
+    assert {"2024-08-05", "2026-03-04", "2026-03-09", "2026-06-08", "2026-06-23", "2026-06-26"} <= days
+
+
+def test_replay_catalogue_halts_from_the_events_file():
+    data = _real_data()
+    ev = _halt_events()
+    assert len(ev) == 11  # eleven KOSPI Level-1 halts
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "vehicle": "ewy"}, events=ev)
+    entries = list(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
+    in_range = ev[(ev["time_utc"] >= data.index[0]) & (ev["time_utc"] <= data.index[-1])]
+    assert entries == list(pd.DatetimeIndex(in_range["time_utc"]).as_unit("ns"))
+    assert pd.Timestamp("2024-08-05 05:14", tz="UTC") in entries  # 14:14 KST
