@@ -313,11 +313,11 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
 
     metrics = metrics_document(study)
     manifest = manifest_document(study)
-    returns = pd.concat([r.returns for r in study.strategies], axis=1) if study.strategies else pd.DataFrame()
+    returns = pd.concat([r.returns for r in study.strategies], axis=1, sort=True) if study.strategies else pd.DataFrame()
     returns = returns.sort_index()
     returns.index.name = "time"
     bench_parts = [r.benchmark for r in study.strategies if r.benchmark is not None]
-    benchmark = pd.concat(bench_parts, axis=1).reindex(index=returns.index) if bench_parts else pd.DataFrame(
+    benchmark = pd.concat(bench_parts, axis=1, sort=True).reindex(index=returns.index) if bench_parts else pd.DataFrame(
         index=returns.index)
     benchmark.index.name = "time"
     weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)

@@ -10,6 +10,7 @@ error into one :class:`ConfigError` line such as::
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,10 @@ def validate_data(data: Any, source: ConfigSource) -> StudyConfig:
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        # A validator on a mapping that names one of its keys points at that key's line.
+        named = re.search(r"parameter '([^']+)'", msg)
+        if named and loc + (named.group(1),) in source.lines:
+            loc = loc + (named.group(1),)
         raw = err.get("input")
         if err["type"] not in {"model_type", "dict_type"} and isinstance(raw, (str, int, float, bool)):
             msg += f" (got {raw!r})"

@@ -73,6 +73,8 @@ def detect_layout(columns: list[str]) -> str:
         return "ohlcv"
     if "close" in cols:
         return "close_only"
+    if cols & {"open", "high", "low", "Open", "High", "Low"}:
+        raise DataError(f"required column 'close' is missing (have: {', '.join(columns)})")
     raise DataError(f"unrecognised column layout {sorted(cols)}; give 'layout' or 'columns'")
 
 

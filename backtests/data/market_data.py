@@ -153,6 +153,8 @@ class MarketData:
 
         The FX rate is taken *as of* the bar's stamp (the last FX observation at or before it),
         never from later, so a Seoul close is not converted with a New York fixing of that day.
+        ``open`` prices are converted as of the bar's ``open_time`` (NaN where no rate was known
+        yet; the engine then fills at the close).
         """
         values = self.series(symbol, name)
         cur = self.info[symbol].currency
@@ -161,8 +163,10 @@ class MarketData:
         fx_sym = self.fx.get(cur)
         if fx_sym is None:
             raise DataError(f"prices are in {cur} but no {cur} FX series is configured", where=symbol)
-        rate = asof(self.series(fx_sym, "close"), values.index)
-        if rate.isna().any():
+        # An open price is converted with the rate known when the bar opened, not at its close.
+        at = pd.DatetimeIndex(self.require(symbol)["open_time"]) if name == "open" else values.index
+        rate = pd.Series(asof(self.series(fx_sym, "close"), at).to_numpy(), index=values.index)
+        if name != "open" and rate[values.notna()].isna().any():
             first = values.index[rate.isna().to_numpy()][0]
             raise DataError(f"no {fx_sym} rate known at or before {first.isoformat()}", where=symbol)
         return values / rate

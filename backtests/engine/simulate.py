@@ -148,8 +148,9 @@ def simulate(
         fees=fees, slippage=slippage[None, :], direction="both", init_cash=init_cash,
         cash_sharing=True, group_by=group_by, call_seq="auto", freq="1D",
     )
-    value = pf.value().to_numpy()  # (rows, groups)
-    asset_value = pf.asset_value(group_by=False).to_numpy()  # (rows, cols)
+    # vectorbt returns a Series for a single group/column: force 2-D
+    value = np.asarray(pf.value()).reshape(n_rows, len(windows) * n_combos)  # (rows, groups)
+    asset_value = np.asarray(pf.asset_value(group_by=False)).reshape(n_rows, n_cols)  # (rows, cols)
     rec = pf.orders.values
     order_frame = pd.DataFrame({
         "col": rec["col"], "row": rec["idx"], "size": rec["size"], "price": rec["price"],

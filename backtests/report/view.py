@@ -1,0 +1,279 @@
+"""Derive what the tearsheet shows from the saved results (no rendering here).
+
+Input is exactly what a run folder holds (metrics.json as a dict, returns/benchmark as wide
+frames keyed by run id, orders as a long frame), so ``scare run`` and ``scare report`` draw the
+same page. Every function tolerates missing pieces (returns None or an empty result).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MARKET_TZ = {"XKRX": "Asia/Seoul", "XNYS": "America/New_York", "CRYPTO": "UTC"}
+MARKET_PPY = {"XKRX": 252.0, "XNYS": 252.0, "CRYPTO": 365.0}
+
+
+def periods_per_year(market: str | None, frequency: str | None) -> float:
+    """Periods per year of a market at a bar frequency (backtests.calendars when it knows it)."""
+    try:
+        from backtests.calendars import periods_per_year as ppy
+
+        return float(ppy(market or "XNYS", frequency or "1D"))
+    except Exception:  # unknown market in an old or foreign run folder: fall back
+        return MARKET_PPY.get(market or "", 252.0)
+
+
+def market_tz(market: str | None) -> str:
+    try:
+        from backtests.calendars import get_market
+
+        return get_market(market or "").tz
+    except Exception:
+        return MARKET_TZ.get(market or "", "UTC")
+
+
+@dataclass
+class Chain:
+    """A combination's windows chained in time order (as the pooled metrics are)."""
+
+    returns: np.ndarray  # (n,) period returns
+    times: pd.DatetimeIndex  # (n,) UTC period ends
+    windows: list[str]  # (n,) window id per period
+    starts: list[tuple[int, str]]  # (position, window id) where each window begins
+    benchmark: np.ndarray | None = None
+
+    @property
+    def equity(self) -> np.ndarray:
+        return np.cumprod(1.0 + np.nan_to_num(self.returns))
+
+    @property
+    def bench_equity(self) -> np.ndarray | None:
+        return None if self.benchmark is None else np.cumprod(1.0 + np.nan_to_num(self.benchmark))
+
+
+def underwater(equity: np.ndarray) -> np.ndarray:
+    """Drawdown from the running peak; starting wealth 1 counts as a peak (docs/metrics.md)."""
+    if not len(equity):
+        return equity
+    peak = np.maximum.accumulate(np.maximum(equity, 1.0))
+    return equity / peak - 1.0
+
+
+@dataclass
+class StrategyView:
+    summary: dict[str, Any]
+    label: str
+    pooled: dict[int, dict[str, Any]] = field(default_factory=dict)  # combo -> pooled record
+    runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # combo -> run records
+    best: int | None = None
+    default: int | None = None
+
+    @property
+    def rank_by(self) -> str:
+        return str(self.summary.get("rank_by") or "sharpe")
+
+    def params(self, combo: int | None) -> dict[str, Any]:
+        rec = self.pooled.get(combo) if combo is not None else None
+        return dict(rec.get("params") or {}) if rec else {}
+
+    def swept(self) -> list[str]:
+        """Parameters that take more than one value in this strategy's grid (declaration order)."""
+        values: dict[str, set[str]] = {}
+        for rec in self.pooled.values():
+            for k, v in (rec.get("params") or {}).items():
+                values.setdefault(k, set()).add(repr(v))
+        return [k for k, s in values.items() if len(s) > 1]
+
+
+class StudyView:
+    """Indexes over metrics.json plus the return tables."""
+
+    def __init__(self, metrics: dict[str, Any], returns: pd.DataFrame | None, benchmark: pd.DataFrame | None):
+        self.metrics = metrics
+        self.returns = returns if returns is not None else pd.DataFrame()
+        self.benchmark = benchmark if benchmark is not None and len(benchmark.columns) else None
+        self.data = metrics.get("data") or {}
+        self.windows: dict[str, dict[str, Any]] = {
+            str(w.get("id")): w for w in metrics.get("windows") or [] if isinstance(w, dict)}
+        self.symbols: dict[str, dict[str, Any]] = {
+            str(s.get("symbol")): s for s in self.data.get("symbols") or [] if isinstance(s, dict)}
+        by_label: dict[str, StrategyView] = {}
+        for s in metrics.get("strategies") or []:
+            lab = str(s.get("label", s.get("name", "?")))
+            by_label[lab] = StrategyView(s, lab, best=s.get("best_combo"), default=s.get("default_combo"))
+        for p in metrics.get("pooled") or []:
+            sv = by_label.setdefault(str(p.get("strategy")), StrategyView({}, str(p.get("strategy"))))
+            sv.pooled[int(p.get("combo", -1))] = p
+        for r in metrics.get("runs") or []:
+            sv = by_label.setdefault(str(r.get("strategy")), StrategyView({}, str(r.get("strategy"))))
+            sv.runs.setdefault(int(r.get("combo", -1)), []).append(r)
+        self.strategies = list(by_label.values())
+
+    # ------------------------------------------------------------------ time
+    def ppy(self, sv: StrategyView) -> float:
+        markets = [self.windows.get(r.get("window"), {}).get("market") for rs in list(sv.runs.values())[:1] for r in rs]
+        markets = [m for m in markets if m]
+        market = max(set(markets), key=markets.count) if markets else None
+        return periods_per_year(market, self.data.get("frequency"))
+
+    def symbol_tz(self, symbol: str) -> str:
+        return market_tz(self.symbols.get(symbol, {}).get("market"))
+
+    # ------------------------------------------------------------------ series
+    def chain(self, sv: StrategyView, combo: int | None) -> Chain | None:
+        """The combo's per-window returns chained by each window's first period (ties: run order)."""
+        if combo is None or combo not in sv.runs or self.returns.empty:
+            return None
+        parts = []
+        for order, run in enumerate(sv.runs[combo]):
+            rid = str(run.get("id"))
+            if rid not in self.returns.columns:
+                continue
+            r = self.returns[rid].dropna()
+            if r.empty:
+                continue
+            b = None
+            if self.benchmark is not None and rid in self.benchmark.columns:
+                b = self.benchmark[rid].reindex(r.index).to_numpy(dtype=float)
+            parts.append((r.index[0], order, str(run.get("window")), r, b))
+        if not parts:
+            return None
+        parts.sort(key=lambda p: (p[0], p[1]))
+        rets, times, wins, starts, bench = [], [], [], [], []
+        pos = 0
+        has_bench = all(p[4] is not None for p in parts)
+        for _, _, wid, r, b in parts:
+            starts.append((pos, wid))
+            rets.append(r.to_numpy(dtype=float))
+            times.append(r.index)
+            wins.extend([wid] * len(r))
+            if has_bench:
+                bench.append(b)
+            pos += len(r)
+        idx = times[0].append(times[1:]) if len(times) > 1 else times[0]
+        return Chain(np.concatenate(rets), pd.DatetimeIndex(idx), wins, starts,
+                     np.concatenate(bench) if has_bench else None)
+
+    def event_time(self, sv: StrategyView, combo: int | None) -> dict[str, list[tuple[int, float]]]:
+        """{window id: [(t, cumulative return at the close of session t)]} for a combo.
+
+        Uses metrics.json's event_time view when it has the combo; otherwise derives it from the
+        run returns (any bar frequency: the last cumulative value at or before each session close).
+        """
+        out: dict[str, list[tuple[int, float]]] = {}
+        if combo is None:
+            return out
+        saved = ((sv.summary.get("event_time") or {}).get(str(combo)) or {}).get("windows") or {}
+        for wid, values in saved.items():
+            w = self.windows.get(wid, {})
+            pre = int(w.get("pre", 0) or 0)
+            out[wid] = [(i - pre, float(v) if v is not None else math.nan) for i, v in enumerate(values)]
+        if out:
+            return out
+        for run in sv.runs.get(combo, []):
+            rid, wid = str(run.get("id")), str(run.get("window"))
+            w = self.windows.get(wid)
+            if not w or rid not in self.returns.columns:
+                continue
+            r = self.returns[rid].dropna()
+            closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
+            if r.empty or closes.empty:
+                continue
+            cum = (1.0 + r).cumprod() - 1.0
+            at = cum.reindex(cum.index.union(closes)).ffill().reindex(closes)
+            pre = int(w.get("pre", 0) or 0)
+            out[wid] = [(i - pre, float(v)) for i, v in enumerate(at.to_numpy(dtype=float))]
+        return out
+
+    # ------------------------------------------------------------------ gaps
+    def window_gaps(self, w: dict[str, Any]) -> list[str]:
+        """Weekdays inside a window without a session of its market (holidays, closures, halts)."""
+        market = w.get("market")
+        if market == "CRYPTO":
+            return []
+        try:
+            closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
+            local = closes.tz_convert(market_tz(market)).tz_localize(None).normalize()
+        except Exception:
+            return []
+        out = []
+        for a, b in zip(local[:-1], local[1:]):
+            missing = pd.bdate_range(a + pd.Timedelta(days=1), b - pd.Timedelta(days=1))
+            if len(missing):
+                span = missing[0].date().isoformat() if len(missing) == 1 else \
+                    f"{missing[0].date().isoformat()} to {missing[-1].date().isoformat()}"
+                out.append(f"{span} ({len(missing)} weekday{'s' if len(missing) > 1 else ''})")
+        return out
+
+
+# ---------------------------------------------------------------------- trades
+def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
+    """Pair a set of runs' orders into round trips per (run, symbol).
+
+    A trade opens when a position leaves zero and closes when it returns to zero (a flip closes
+    one trade and opens the next). Adds to a position average its entry price; partial exits
+    average its exit price. ``return`` is the price return in the trade's direction, before fees.
+    """
+    cols = ["run", "window", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
+            "return", "fees", "size"]
+    need = {"run", "time", "symbol", "side", "size", "price"}
+    if orders is None or orders.empty or not need <= set(orders.columns):
+        return pd.DataFrame(columns=cols)
+    sub = orders[orders["run"].astype(str).isin(set(run_ids))]
+    rows: list[dict[str, Any]] = []
+    for (run, sym), g in sub.groupby(["run", "symbol"], sort=False):
+        g = g.sort_values("time", kind="stable")
+        pos = 0.0
+        cur: dict[str, Any] | None = None
+        for o in g.itertuples(index=False):
+            size = abs(float(o.size))
+            if not size or not math.isfinite(size):
+                continue
+            signed = size if str(o.side).lower() == "buy" else -size
+            price, fee = float(o.price), float(getattr(o, "fees", 0.0) or 0.0)
+            tol = 1e-9 * max(size, abs(pos), 1.0)
+            if cur is None or abs(pos) <= tol:
+                cur = {"run": run, "window": getattr(o, "window", None), "symbol": sym,
+                       "dir": 1.0 if signed > 0 else -1.0, "entry_time": o.time, "eq": size,
+                       "en": size * price, "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee}
+                pos = signed
+                continue
+            if signed * cur["dir"] > 0:  # adding
+                cur["eq"] += size
+                cur["en"] += size * price
+                cur["fees"] += fee
+                pos += signed
+                continue
+            closed = min(size, abs(pos))
+            cur["xq"] += closed
+            cur["xn"] += closed * price
+            cur["fees"] += fee * closed / size
+            pos += signed
+            if abs(pos) <= tol or pos * cur["dir"] < 0:
+                cur["exit_time"] = o.time
+                rows.append(cur)
+                left = size - closed
+                if left > tol:
+                    cur = {"run": run, "window": getattr(o, "window", None), "symbol": sym,
+                           "dir": -cur["dir"], "entry_time": o.time, "eq": left, "en": left * price,
+                           "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee * left / size}
+                else:
+                    cur, pos = None, 0.0
+        if cur is not None and abs(pos) > 1e-9 * max(abs(pos), 1.0):
+            rows.append(cur)  # still open at the end of the window
+    out = []
+    for t in rows:
+        entry = t["en"] / t["eq"] if t["eq"] else math.nan
+        exit_ = t["xn"] / t["xq"] if t["xq"] and t["exit_time"] is not None else math.nan
+        ret = t["dir"] * (exit_ / entry - 1.0) if entry and math.isfinite(exit_) else math.nan
+        out.append({"run": t["run"], "window": t["window"], "symbol": t["symbol"],
+                    "side": "long" if t["dir"] > 0 else "short", "entry_time": t["entry_time"],
+                    "entry_price": entry, "exit_time": t["exit_time"], "exit_price": exit_, "return": ret,
+                    "fees": t["fees"], "size": t["eq"]})
+    frame = pd.DataFrame(out, columns=cols)
+    return frame.sort_values(["entry_time", "symbol"], kind="stable").reset_index(drop=True) if len(frame) else frame
