@@ -79,7 +79,7 @@ class MemoryPairEarnings(Strategy):
     lookback = IntParam(60, low=10, high=750, unit="sessions", doc="Regression and z-score window (MU sessions).")
     entry_z = FloatParam(2.0, low=0.1, high=10.0, unit="std dev", doc="Enter when |z| exceeds this.")
     exit_z = FloatParam(0.5, low=-5.0, high=10.0, unit="std dev", doc="Exit when z crosses back to this (towards zero).")
-    stop_z = FloatParam(4.0, low=0.0, high=20.0, unit="std dev", doc="Stop when |z| widens to this (0 = off).")
+    stop_z = FloatParam(4.0, low=0.0, high=100.0, unit="std dev", doc="Stop when |z| widens to this (0 = off).")
     pre_sessions = IntParam(1, low=0, high=30, unit="sessions", doc="K: window opens K XNYS sessions before the report.")
     post_sessions = IntParam(3, low=0, high=30, unit="sessions", doc="M: window closes M XNYS sessions after the report.")
     neutral = ChoiceParam("dollar", choices=("dollar", "beta"), doc="Dollar-neutral or beta-neutral legs.")
