@@ -93,9 +93,9 @@ def equity_figure(chains: list[tuple[str, Chain, str]], bench_name: str | None,
     shapes = _boundaries(first)
     layout = base_layout(
         460, hovermode="x unified", shapes=shapes,
-        xaxis=_axis(domain=[0, 1], anchor="y", showticklabels=False, **{k: v for k, v in ticks.items()}),
+        xaxis=_axis(domain=[0, 1], anchor="y", showticklabels=False, showgrid=False, **{k: v for k, v in ticks.items()}),
         yaxis=_axis(domain=[0.36, 1], tickformat=".1%", title={"text": "cumulative return"}),
-        xaxis2=_axis(domain=[0, 1], anchor="y2", matches="x", title={"text": "windows chained in time order (event date at each window's start)"}, **ticks),
+        xaxis2=_axis(domain=[0, 1], anchor="y2", matches="x", showgrid=False, title={"text": "windows chained in time order (event date at each window's start)"}, **ticks),
         yaxis2=_axis(domain=[0, 0.28], tickformat=".1%", title={"text": "drawdown"}, rangemode="tozero"),
     )
     return {"data": data, "layout": layout}

@@ -72,6 +72,7 @@ class StrategyView:
     runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # combo -> run records
     best: int | None = None
     default: int | None = None
+    anchor: str = ""
 
     @property
     def rank_by(self) -> str:
@@ -217,10 +218,10 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
 
     A trade opens when a position leaves zero and closes when it returns to zero (a flip closes
     one trade and opens the next). Adds to a position average its entry price; partial exits
-    average its exit price. ``return`` is the price return in the trade's direction, before fees.
+    average its exit price. ``ret`` is the price return in the trade's direction, before fees.
     """
     cols = ["run", "window", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
-            "return", "fees", "size"]
+            "ret", "fees", "size"]
     need = {"run", "time", "symbol", "side", "size", "price"}
     if orders is None or orders.empty or not need <= set(orders.columns):
         return pd.DataFrame(columns=cols)
@@ -273,7 +274,7 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
         ret = t["dir"] * (exit_ / entry - 1.0) if entry and math.isfinite(exit_) else math.nan
         out.append({"run": t["run"], "window": t["window"], "symbol": t["symbol"],
                     "side": "long" if t["dir"] > 0 else "short", "entry_time": t["entry_time"],
-                    "entry_price": entry, "exit_time": t["exit_time"], "exit_price": exit_, "return": ret,
+                    "entry_price": entry, "exit_time": t["exit_time"], "exit_price": exit_, "ret": ret,
                     "fees": t["fees"], "size": t["eq"]})
     frame = pd.DataFrame(out, columns=cols)
     return frame.sort_values(["entry_time", "symbol"], kind="stable").reset_index(drop=True) if len(frame) else frame

@@ -1,0 +1,113 @@
+"""``scare report RUN_DIR``: redraw tearsheet.html from a run folder's saved results.
+
+Nothing is re-run and no absolute paths are needed, so a folder copied from another machine
+works. A missing or unreadable file raises :class:`~backtests.errors.ScareInputError` naming it
+(the CLI prints one line and exits 2). The new page is written to a temporary file beside the
+old one and swapped in with ``os.replace``: if rendering or writing fails, the previous
+tearsheet stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtests.errors import ScareInputError
+
+#: (file, required). Optional files may be absent (older runs); when present they must be readable.
+FILES = (("metrics.json", True), ("manifest.json", True), ("returns.parquet", True),
+         ("benchmark.parquet", False), ("weights.parquet", True), ("orders.parquet", False))
+METRICS_KEYS = ("study", "strategies", "pooled", "runs")
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScareInputError("is not UTF-8 text (corrupt?)", where=str(path)) from None
+    except OSError as exc:
+        raise ScareInputError(f"cannot be read: {exc.strerror or exc}", where=str(path)) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScareInputError(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                              where=str(path)) from None
+    if not isinstance(doc, dict):
+        raise ScareInputError("is not a JSON object", where=str(path))
+    return doc
+
+
+def _parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ScareInputError(f"is not a readable parquet file ({msg})", where=str(path)) from None
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """Read a run folder into the arguments of :func:`render_tearsheet`."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise ScareInputError("run folder does not exist", where=str(run_dir))
+    if not run_dir.is_dir():
+        raise ScareInputError("is not a folder (give the run folder that holds metrics.json)", where=str(run_dir))
+    for name, required in FILES:
+        if required and not (run_dir / name).is_file():
+            raise ScareInputError("is missing: not a complete scare run folder", where=str(run_dir / name))
+    metrics = _json(run_dir / "metrics.json")
+    missing = [k for k in METRICS_KEYS if k not in metrics]
+    if missing:
+        raise ScareInputError(f"is not a scare metrics file (no {', '.join(missing)})", where=str(run_dir / "metrics.json"))
+    manifest = _json(run_dir / "manifest.json")
+    frames: dict[str, pd.DataFrame | None] = {}
+    for name, _ in FILES[2:]:
+        path = run_dir / name
+        frames[name] = _parquet(path) if path.is_file() else None
+    returns = frames["returns.parquet"]
+    if returns is not None and len(returns.columns) and not isinstance(returns.index, pd.DatetimeIndex):
+        raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / "returns.parquet"))
+    empty_orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
+    return {"metrics": metrics, "manifest": manifest, "returns": returns,
+            "weights": frames["weights.parquet"],
+            "orders": frames["orders.parquet"] if frames["orders.parquet"] is not None else empty_orders,
+            "benchmark": frames["benchmark.parquet"]}
+
+
+def write_replacing(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def regenerate(run_dir: Path) -> Path:
+    """Redraw ``run_dir/tearsheet.html`` from the saved results and return its path."""
+    from backtests.report.tearsheet import render_tearsheet
+
+    run_dir = Path(run_dir)
+    parts = load_run(run_dir)
+    html = render_tearsheet(parts["metrics"], parts["manifest"], parts["returns"], parts["weights"],
+                            parts["orders"], parts["benchmark"])
+    out = run_dir / "tearsheet.html"
+    try:
+        write_replacing(out, html)
+    except OSError as exc:
+        raise ScareInputError(f"cannot be written: {exc.strerror or exc}", where=str(out)) from None
+    return out
