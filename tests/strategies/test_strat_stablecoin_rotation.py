@@ -82,8 +82,8 @@ def test_a_new_spike_during_the_cooldown_restarts_it():
 
 
 def test_window_sums_liquidations_over_several_bars():
-    # three bars at 3x the baseline: one bar is not enough at entry 3 sigma of a 1-bar window? The
-    # 3-bar sum is what the score sees, and it fires on the third bar
+    # three bars at 8x the baseline: the score sees their 3-bar sum, so the trigger is the first bar
+    # whose 3-bar score (computed independently below) reaches the entry level
     liq = {SPIKE - 2: 8e6, SPIKE - 1: 8e6, SPIKE: 8e6}
     w1 = weights(StablecoinRotation(), make_data(liq=liq), {**BASE, "window": 3, "cooldown": 1, "entry_level": 10.0,
                                                            "exit_level": 1.0})
