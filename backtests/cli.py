@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="study YAML (e.g. configs/scare_trades.yaml)")
     run.add_argument("--out", help="output folder (default: output.dir of the config)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--resume", action="store_true",
+                     help="finish an interrupted run: reuse the chunks it completed")
+    run.add_argument("--executor", choices=["local", "dask"], help="where chunks run (overrides executor.kind)")
     run.add_argument("--offline", action="store_true",
                      help="never touch the network; name exactly what is missing from the cache")
     _add_overrides(run)
@@ -62,9 +65,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from backtests.config import load_config
     from backtests.runner import run_study
 
-    loaded = load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + ([f"executor.kind={args.executor}"] if args.executor else [])
+    loaded = load_config(args.config, overrides)
     out = Path(args.out) if args.out else None
-    study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline)
+    study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline,
+                      resume=args.resume)
     n_runs = sum(len(r.runs) for r in study.strategies)
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
@@ -161,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return COMMANDS[args.command](args)
     except ScareInputError as exc:
+        from backtests.runner import Interrupted
+
+        if isinstance(exc, Interrupted):
+            print(f"scare: {exc}", file=sys.stderr)
+            return 130
         print(f"scare: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -22,24 +23,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import periods_per_year
 from backtests.config.loader import LoadedConfig
-from backtests.data.market_data import MarketData, asof
+from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
 from backtests.engine.costs import resolve_costs
-from backtests.engine.periods import period_returns
-from backtests.engine.simulate import WindowResult, simulate
-from backtests.errors import DataError, StrategyError
+from backtests.errors import DataError
 from backtests.evaluate import StrategyRuns, event_time_view, run_id, score_strategy
-from backtests.outputs import dumps, write_atomically
+from backtests.errors import ScareInputError
+from backtests.outputs import check_destination, clean_json, dumps, write_atomically
 from backtests.plan import StrategyPlan, StudyPlan, plan_study
 from backtests.progress import Progress
-from backtests.strategy.context import StrategyContext
-from backtests.windows import Window
+from backtests.sweep import Checkpoints, ChunkTask, WindowBlock, chunk_size, run_chunks
 
 SCHEMA_VERSION = 1
-#: Simulation cells (rows x runs x symbols) per chunk; bounds memory of one vectorbt call.
-CHUNK_CELLS = 20_000_000
 
 
 @dataclass
@@ -96,113 +92,103 @@ def check_windows(plan: StudyPlan, data: MarketData) -> None:
                     f"{', '.join(syms)} (strategy {sp.label})", where=f"windows.{w.id}")
 
 
-def check_weights(weights: pd.DataFrame, plan: StrategyPlan, n_combos: int) -> pd.DataFrame:
-    """A strategy's output has the promised shape: sorted UTC index, (combo, symbol) columns."""
-    name = plan.label
-    if not isinstance(weights, pd.DataFrame) or not isinstance(weights.index, pd.DatetimeIndex) \
-            or weights.index.tz is None:
-        raise StrategyError(f"{name}: target_weights must return a DataFrame with a UTC DatetimeIndex")
-    if not isinstance(weights.columns, pd.MultiIndex) or weights.columns.nlevels != 2:
-        raise StrategyError(f"{name}: target_weights must return MultiIndex columns (combo, symbol)")
-    syms = set(weights.columns.get_level_values(1))
-    extra = syms - set(plan.strategy.traded_symbols)
-    if extra:
-        raise StrategyError(f"{name}: weights for symbols it does not trade: {sorted(extra)}")
-    w = weights.sort_index()
-    if w.index.has_duplicates:
-        raise StrategyError(f"{name}: duplicate decision stamps in the weights")
-    vals = w.to_numpy(dtype="float64", na_value=np.nan)
-    if np.isinf(vals).any():
-        raise StrategyError(f"{name}: weights contain inf")
-    return w.set_axis(w.index.tz_convert("UTC").as_unit("ns"))
+def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
+    """Run ids in canonical order (combination-major, then window), as :func:`evaluate.run_id`."""
+    ids = []
+    for combo in grid.index:
+        params = {k: clean_json(v) for k, v in grid.loc[combo].items()}
+        for w in windows:
+            ids.append(run_id(label, params, w))
+    return ids
 
 
-# ----------------------------------------------------------------------------- one strategy
-def _exposure_turnover(res: WindowResult) -> tuple[np.ndarray, np.ndarray]:
-    gross = np.abs(res.held).sum(axis=2)  # (rows, combos)
-    exposure = (gross > 1e-12).mean(axis=0) if len(gross) else np.zeros(res.returns.shape[1])
-    turnover = np.divide(res.traded_value, res.mean_value, out=np.zeros_like(res.traded_value),
-                         where=np.isfinite(res.mean_value) & (res.mean_value > 0))
-    return exposure, turnover
-
-
-def _benchmark_periods(data: MarketData, symbol: str, window: Window, ends: np.ndarray) -> np.ndarray:
-    """Benchmark simple returns over the same periods (as-of prices, in USD)."""
-    px = data.to_usd(symbol, "close")
-    at = pd.DatetimeIndex(np.concatenate([[window.start_utc.as_unit("ns").value], ends]), tz="UTC")
-    levels = asof(px, at).to_numpy()
-    return levels[1:] / levels[:-1] - 1.0
+def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> StrategyResult:
+    """Put chunk blocks together in canonical order (independent of chunking and executor)."""
+    win_ids = [w.id for w in sp.windows]
+    wpos = {w: i for i, w in enumerate(win_ids)}
+    n_w, n_c = len(win_ids), len(sp.grid)
+    n_runs = n_w * n_c
+    ids = _run_keys(sp.label, sp.grid, win_ids)
+    ends = np.unique(np.concatenate([b.ends for b in blocks])) if blocks else np.array([], dtype=np.int64)
+    R = np.full((len(ends), n_runs), np.nan)
+    B = np.full((len(ends), n_runs), np.nan)
+    meta = {k: np.zeros(n_runs) for k in ("ppy", "entries", "exposure", "turnover", "n_orders")}
+    weight_parts, order_parts = [], []
+    for b in blocks:
+        cols = b.combos.astype(np.int64) * n_w + wpos[b.window]
+        rows = np.searchsorted(ends, b.ends)
+        R[np.ix_(rows, cols)] = b.returns
+        if b.bench is not None:
+            B[np.ix_(rows, cols)] = b.bench[:, None]
+        meta["ppy"][cols] = b.ppy
+        for k in ("entries", "exposure", "turnover", "n_orders"):
+            meta[k][cols] = getattr(b, k)
+        if b.held is not None and len(b.stamps):
+            r, k, s_ = b.held.shape
+            weight_parts.append(pd.DataFrame({
+                "run_code": np.repeat(cols, r * s_).reshape(k, r, s_).transpose(1, 0, 2).ravel(),
+                "time": np.repeat(b.stamps, k * s_),
+                "symbol_code": np.tile(np.arange(s_), r * k),
+                "target": b.target.ravel(), "held": b.held.ravel()}))
+        if len(b.orders):
+            o = b.orders
+            order_parts.append(pd.DataFrame({
+                "run_code": o["combo"].to_numpy(dtype=np.int64) * n_w + wpos[b.window],
+                "window": b.window, "time": b.stamps[o["row"].to_numpy()], "symbol": o["symbol"].to_numpy(),
+                "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
+                "fees": o["fees"].to_numpy()}))
+    index = pd.DatetimeIndex(ends, tz="UTC", name="time")
+    returns = pd.DataFrame(R, index=index, columns=ids)
+    benchmark = pd.DataFrame(B, index=index, columns=ids) if sp.benchmark else None
+    runs = pd.DataFrame({
+        "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
+        "ppy": meta["ppy"], "entries": meta["entries"].astype(np.int64), "exposure": meta["exposure"],
+        "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64)}, index=pd.Index(ids, name="id"))
+    run_cat = pd.Categorical.from_codes(np.arange(n_runs), categories=ids)
+    if weight_parts:
+        wl = pd.concat(weight_parts, ignore_index=True).sort_values(["run_code", "time", "symbol_code"], kind="stable")
+        weights = pd.DataFrame({
+            "run": pd.Categorical.from_codes(wl["run_code"].to_numpy(), categories=ids),
+            "time": pd.DatetimeIndex(wl["time"].to_numpy(), tz="UTC"),
+            "symbol": pd.Categorical.from_codes(wl["symbol_code"].to_numpy(), categories=traded),
+            "target": wl["target"].to_numpy(), "held": wl["held"].to_numpy()})
+    else:
+        weights = pd.DataFrame({"run": pd.Categorical([], categories=ids), "time": pd.DatetimeIndex([], tz="UTC"),
+                                "symbol": pd.Categorical([], categories=traded), "target": [], "held": []})
+    if order_parts:
+        ol = pd.concat(order_parts, ignore_index=True).sort_values(["run_code", "time", "symbol", "side"], kind="stable")
+        orders = ol.assign(run=pd.Categorical.from_codes(ol["run_code"].to_numpy(), categories=ids),
+                           time=pd.DatetimeIndex(ol["time"].to_numpy(), tz="UTC"))
+        orders = orders[["run", "window", "time", "symbol", "side", "size", "price", "fees"]].reset_index(drop=True)
+    else:
+        orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
+    del run_cat
+    return StrategyResult(sp, returns, benchmark, runs, weights, orders)
 
 
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
-                 tick: Callable[[int], None]) -> StrategyResult:
+                 tick: Callable[[int], None], checkpoints: Checkpoints | None = None,
+                 keep_weights: bool = True) -> StrategyResult:
+    """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep`."""
     cfg = plan.config
-    strategy = sp.strategy
-    traded = strategy.traded_symbols
+    traded = sp.strategy.traded_symbols
     sub = data.select(sp.symbols())
-    ctx = StrategyContext(sub, strategy.symbols, events)
     costs = resolve_costs(cfg.costs, sub.info, traded)
-    grid = sp.grid
-    n_combos = len(grid)
-    rows_guess = max(1, max((len(w.sessions) for w in sp.windows), default=1) * 4)
-    per_combo = rows_guess * len(sp.windows) * max(1, len(traded))
-    chunk = cfg.executor.chunk_runs or max(1, CHUNK_CELLS // per_combo)
-
-    ret_cols: dict[str, pd.Series] = {}
-    bench_cols: dict[str, pd.Series] = {}
-    run_rows: list[dict[str, Any]] = []
-    weight_parts: list[pd.DataFrame] = []
-    order_parts: list[pd.DataFrame] = []
-    for lo in range(0, n_combos, chunk):
-        part = grid.iloc[lo: lo + chunk]
-        weights = strategy.target_weights(ctx, part)
-        weights = check_weights(weights, sp, len(part))
-        weights.columns = pd.MultiIndex.from_tuples(
-            [(int(part.index.get_loc(c)), s) for c, s in weights.columns], names=["combo", "symbol"])
-        results = simulate(sub, traded, weights, len(part), sp.windows, costs, fill=cfg.execution.fill,
-                           init_cash=cfg.execution.init_cash, exit_at_window_end=cfg.execution.exit_at_window_end)
-        for res in results:
-            w = res.window
-            ends, prets = period_returns(res.stamps, res.returns, w, data.frequency)
-            idx = pd.DatetimeIndex(ends, tz="UTC")
-            ppy = periods_per_year(w.market, data.frequency)
-            bench = _benchmark_periods(sub, sp.benchmark, w, ends) if sp.benchmark else None
-            exposure, turnover = _exposure_turnover(res)
-            n_orders = np.bincount(res.orders["combo"].to_numpy(dtype=int), minlength=len(part)) \
-                if len(res.orders) else np.zeros(len(part), dtype=int)
-            for k, combo in enumerate(part.index):
-                params = {p: part.loc[combo, p] for p in part.columns}
-                rid = run_id(sp.label, params, w.id)
-                ret_cols[rid] = pd.Series(prets[:, k], index=idx)
-                if bench is not None:
-                    bench_cols[rid] = pd.Series(bench, index=idx)
-                run_rows.append({"id": rid, "combo": int(combo), "window": w.id, "ppy": ppy,
-                                 "entries": int(res.entries[k]), "exposure": float(exposure[k]),
-                                 "turnover": float(turnover[k]), "n_orders": int(n_orders[k])})
-                held = res.held[:, k, :]
-                tgt = res.target[:, k, :]
-                stamps = pd.DatetimeIndex(res.stamps, tz="UTC")
-                for j, sym in enumerate(traded):
-                    weight_parts.append(pd.DataFrame({
-                        "run": rid, "time": stamps, "symbol": sym, "target": tgt[:, j], "held": held[:, j]}))
-            if len(res.orders):
-                o = res.orders.copy()
-                o["run"] = [run_id(sp.label, {p: part.iloc[c][p] for p in part.columns}, w.id) for c in o["combo"]]
-                o["time"] = pd.DatetimeIndex(res.stamps[o["row"].to_numpy()], tz="UTC")
-                o["window"] = w.id
-                order_parts.append(o.drop(columns=["row", "combo"]))
-        tick(len(part))
-    returns = pd.DataFrame(ret_cols)
-    returns = returns.sort_index()
-    benchmark = pd.DataFrame(bench_cols).reindex(index=returns.index, columns=returns.columns) if bench_cols else None
-    if benchmark is not None:
-        benchmark = benchmark.where(returns.notna())
-    runs = pd.DataFrame(run_rows).set_index("id")
-    weights_long = pd.concat(weight_parts, ignore_index=True) if weight_parts else pd.DataFrame(
-        columns=["run", "time", "symbol", "target", "held"])
-    orders = pd.concat(order_parts, ignore_index=True) if order_parts else pd.DataFrame(
-        columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
-    return StrategyResult(sp, returns, benchmark, runs, weights_long, orders)
+    rows = max((int(((sub.index > w.start_utc) & (sub.index <= w.end_utc)).sum()) for w in sp.windows), default=1)
+    size = chunk_size(len(sp.grid), rows, len(sp.windows), len(traded), cfg.executor.chunk_runs,
+                      cfg.executor.memory_limit_gb)
+    tasks = []
+    for lo in range(0, len(sp.grid), size):
+        hi = min(lo + size, len(sp.grid))
+        tasks.append((lo, hi, ChunkTask(
+            label=sp.label, strategy=sp.strategy, data=sub, events=events, grid=sp.grid.iloc[lo:hi],
+            windows=sp.windows, costs=costs, fill=cfg.execution.fill, init_cash=cfg.execution.init_cash,
+            exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights)))
+    blocks: list[WindowBlock] = []
+    for _, chunk_blocks in run_chunks(tasks, cfg.executor.kind, cfg.executor.address,
+                                      checkpoints or Checkpoints(None), tick):
+        blocks.extend(chunk_blocks)
+    return assemble(sp, blocks, traded)
 
 
 def default_combo(sp: StrategyPlan) -> int | None:
@@ -218,9 +204,22 @@ def default_combo(sp: StrategyPlan) -> int | None:
 
 
 # ----------------------------------------------------------------------------- the study
+class Interrupted(ScareInputError):
+    """Ctrl-C during a run: finished chunks are kept for ``--resume``."""
+
+
+def checkpoint_folder(target: Path, config_hash: str, data_fp: str) -> Path:
+    """Where finished chunks of a run into ``target`` are kept until it completes."""
+    return target.parent / f".{target.name}.chunks-{config_hash}-{data_fp[:8]}"
+
+
 def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool | None = True,
-              write: bool = True, offline: bool = False) -> StudyResult:
-    """Run a validated study config end to end (see module docstring)."""
+              write: bool = True, offline: bool = False, resume: bool = False) -> StudyResult:
+    """Run a validated study config end to end (see module docstring).
+
+    With ``write``, finished chunks are checkpointed beside the output folder; Ctrl-C raises
+    :class:`Interrupted` and ``resume=True`` later computes only the missing chunks.
+    """
     t0 = time.perf_counter()
     plan = plan_study(loaded)
     cfg = plan.config
@@ -229,26 +228,53 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
     check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
     check_windows(plan, data)
     events = plan.catalogue.frame()
+    target = out_dir or Path(cfg.output.dir.replace("{name}", cfg.name))
+    ckpt_dir = None
+    if write:
+        check_destination(target)
+        ckpt_dir = checkpoint_folder(target, cfg.config_hash(), data_summary(data, cfg)["fingerprint"])
+        if not resume and ckpt_dir.exists():
+            shutil.rmtree(ckpt_dir)
+    checkpoints = Checkpoints(ckpt_dir)
+    keep_weights = cfg.output.weights == "all"
     total = sum(len(sp.grid) for sp in plan.strategies)
     results: list[StrategyResult] = []
-    with Progress(total=total, enabled=progress, desc=cfg.name) as bar:
-        for sp in plan.strategies:
-            bar.set_postfix(sp.label)
-            res = run_strategy(sp, data, plan, events, bar.update)
-            res.scored = score_strategy(
-                StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid, default_combo(sp)),
-                risk_free=cfg.scoring.risk_free, rank_by=cfg.scoring.rank_by, pbo_blocks=cfg.scoring.pbo_blocks,
-                n_resamples=cfg.scoring.bootstrap_samples, confidence=cfg.scoring.confidence, seed=cfg.seed,
-            )
-            s = res.scored["summary"]
-            combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
-            s["event_time"] = event_time_view(res.returns, res.runs, {w.id: w for w in sp.windows}, combos)
-            results.append(res)
+    try:
+        with Progress(total=total, enabled=progress, desc=cfg.name) as bar:
+            for sp in plan.strategies:
+                bar.set_postfix(sp.label)
+                results.append(run_strategy(sp, data, plan, events, bar.update, checkpoints, keep_weights))
+    except KeyboardInterrupt:
+        kept = checkpoints.count()
+        where = f"; {kept} finished chunk(s) kept in {ckpt_dir}, re-run with --resume to finish" if kept else ""
+        raise Interrupted(f"interrupted{where}") from None
+    for res in results:
+        sp = res.plan
+        res.scored = score_strategy(
+            StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid, default_combo(sp)),
+            risk_free=cfg.scoring.risk_free, rank_by=cfg.scoring.rank_by, pbo_blocks=cfg.scoring.pbo_blocks,
+            n_resamples=cfg.scoring.bootstrap_samples, confidence=cfg.scoring.confidence, seed=cfg.seed,
+        )
+        s = res.scored["summary"]
+        combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
+        s["event_time"] = event_time_view(res.returns, res.runs, {w.id: w for w in sp.windows}, combos)
+        if not keep_weights and combos:
+            res.weights = selected_weights(sp, data, plan, events, combos)
     study = StudyResult(plan, data, results, elapsed=time.perf_counter() - t0)
     if write:
-        target = out_dir or Path(cfg.output.dir.replace("{name}", cfg.name))
         study.out_dir = write_outputs(study, target)
+        if ckpt_dir is not None:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
     return study
+
+
+def selected_weights(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
+                     combos: list[int]) -> pd.DataFrame:
+    """Per-bar weights of a few combinations, re-simulated (their run ids match the sweep's)."""
+    sub_plan = StrategyPlan(sp.index, sp.spec, sp.strategy, sp.label, sp.grid.loc[combos], sp.windows, sp.benchmark)
+    sub_plan.grid = sub_plan.grid.reset_index(drop=True)
+    sub_plan.grid.index.name = "combo"
+    return run_strategy(sub_plan, data, plan, events, lambda n: None).weights
 
 
 # ----------------------------------------------------------------------------- outputs

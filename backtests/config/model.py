@@ -237,6 +237,10 @@ class ScoringConfig(Strict):
 class OutputConfig(Strict):
     dir: str = Field("runs/{name}", description="Output folder; {name} is replaced by the study name.")
     tearsheet: bool = True
+    weights: Literal["all", "best"] = Field(
+        "all", description="Per-bar weights of every run ('all'), or only of each strategy's best and default "
+        "combinations ('best': for very large sweeps; their runs are re-simulated after scoring).",
+    )
 
 
 class ExecutorConfig(Strict):
