@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtests.data.files import load_file
@@ -130,7 +131,7 @@ def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketD
     except KeyError:
         raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
     md = loader(cfg, base_dir, offline)
-    if cfg.source != "files" and (cfg.start or cfg.end):
+    if cfg.source not in ("files", "cache") and (cfg.start or cfg.end):  # those two clip while loading
         md = _clip(md, cfg.start, cfg.end)
     if cfg.exclude_dates:
         md = _exclude(md, [pd.Timestamp(d) for d in cfg.exclude_dates])
@@ -154,7 +155,7 @@ def _rebuild(md: MarketData, keep: Callable[[str, pd.DataFrame], Any]) -> Market
 def _clip(md: MarketData, start: Any, end: Any) -> MarketData:
     def keep(sym: str, f: pd.DataFrame) -> Any:
         d = _local_dates(md, sym, f.index)
-        m = pd.Series(True, index=f.index).to_numpy()
+        m = np.ones(len(f), dtype=bool)
         if start:
             m &= d >= pd.Timestamp(start)
         if end:
