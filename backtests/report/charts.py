@@ -227,7 +227,7 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
 
     size = {k: len({repr((r.get("params") or {}).get(k)) for r in recs}) for k in swept}
     pairs = list(itertools.combinations(swept, 2))
-    pairs.sort(key=lambda ab: -(size[ab[0]] * size[ab[1]]))  # stable: declaration order among equals
+    pairs.sort(key=lambda ab: -(size[ab[0]] * size[ab[1]]))  # stable: name order among equals
     pairs = pairs[:MAX_PAIRS]
     grids = [grid_for(a, b) for a, b in pairs]
     allz = [v for g in grids for row in g[2] for v in row if v is not None]

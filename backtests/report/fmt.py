@@ -126,7 +126,7 @@ def params_text(params: dict[str, Any] | None, only: list[str] | None = None) ->
     """'a=1, b=x' (plain text; escape before putting it in HTML)."""
     if not params:
         return "(no parameters)"
-    keys = only if only is not None else list(params)
+    keys = sorted(only if only is not None else params)  # sorted: the same text before and after a JSON round trip
     return ", ".join(f"{k}={param_value(params.get(k))}" for k in keys) or "(defaults)"
 
 

@@ -107,14 +107,14 @@ def header(page: Page, metrics: dict[str, Any], manifest: dict[str, Any]) -> str
                   'deterministic synthetic replay of documented shocks, not from market prices. '
                   f'{esc(data.get("label") or "")}</div>')
     versions = manifest.get("versions") or {}
-    vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in versions.items() if v) or "not recorded"
+    vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in sorted(versions.items()) if v) or "not recorded"
     config = manifest.get("config")
     try:
         import yaml
 
-        cfg_text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110) if config else ""
+        cfg_text = yaml.safe_dump(config, sort_keys=True, allow_unicode=True, width=110) if config else ""
     except Exception:  # noqa: BLE001
-        cfg_text = json.dumps(config, indent=2, ensure_ascii=False, default=str) if config else ""
+        cfg_text = json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False, default=str) if config else ""
     facts = [
         ("Data", f'{esc(data.get("source") or "?")}: {esc(data.get("label") or "")}'
                  f'{" (frequency " + esc(data.get("frequency")) + ")" if data.get("frequency") else ""}'),
@@ -196,7 +196,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
     parts = []
     facts = [
         ("Plug-in", esc(s.get("name") or sv.label)),
-        ("Roles", ", ".join(f"{esc(r)} = {esc(sym)}" for r, sym in roles.items()) or "\u2013"),
+        ("Roles", ", ".join(f"{esc(r)} = {esc(sym)}" for r, sym in sorted(roles.items())) or "\u2013"),
         ("Benchmark", esc(s.get("benchmark") or "none")),
         ("Sweep", f'{count(s.get("n_combinations", len(sv.pooled)))} parameter sets × {count(s.get("n_windows"))} windows'
                   f' = {count(s.get("n_runs", sum(len(v) for v in sv.runs.values())))} runs; ranked by {esc(label(sv.rank_by))}'
@@ -338,7 +338,7 @@ def trades_table(view: StudyView, sv: StrategyView, combo: int | None, orders: p
     for t in trades.head(MAX_TRADES).itertuples(index=False):
         tz = view.symbol_tz(str(t.symbol))
         rows.append([esc(t.window), esc(t.symbol), esc(t.side), _time(t.entry_time), _time(t.entry_time, tz),
-                     num(t.entry_price), _time(t.exit_time), _time(t.exit_time, tz) if t.exit_time is not None else "",
+                     num(t.entry_price), _time(t.exit_time), _time(t.exit_time, tz) if not pd.isna(t.exit_time) else "",
                      num(t.exit_price), pct(t.ret, "still open", signed=True), num(t.fees)])
     headers = ["Window", "Symbol", "Side", "Entry (UTC)", "Entry (local)", "Entry price", "Exit (UTC)", "Exit (local)",
                "Exit price", "Return", "Fees (USD)"]
@@ -354,7 +354,7 @@ def data_section(page: Page, view: StudyView) -> str:
     data = view.data
     used: dict[str, list[str]] = {}
     for sv in view.strategies:
-        for role, sym in (sv.summary.get("roles") or {}).items():
+        for role, sym in sorted((sv.summary.get("roles") or {}).items()):
             used.setdefault(str(sym), []).append(f"{sv.label}: {role}")
         if sv.summary.get("benchmark"):
             used.setdefault(str(sv.summary["benchmark"]), []).append(f"{sv.label}: benchmark")

@@ -83,12 +83,12 @@ class StrategyView:
         return dict(rec.get("params") or {}) if rec else {}
 
     def swept(self) -> list[str]:
-        """Parameters that take more than one value in this strategy's grid (declaration order)."""
+        """Parameters that take more than one value in this strategy's grid (sorted by name)."""
         values: dict[str, set[str]] = {}
         for rec in self.pooled.values():
             for k, v in (rec.get("params") or {}).items():
                 values.setdefault(k, set()).add(repr(v))
-        return [k for k, s in values.items() if len(s) > 1]
+        return sorted(k for k, s in values.items() if len(s) > 1)
 
 
 class StudyView:

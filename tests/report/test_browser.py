@@ -1,0 +1,70 @@
+"""The tearsheet in a real browser (headless Chromium): every chart draws, no console errors,
+no network requests, escaping holds. Skipped where no Chromium is installed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from backtests.report import render_tearsheet
+from backtests.report.browser import chart_report, find_chromium, load, screenshot
+from backtests.report.regenerate import load_run
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(find_chromium() is None,
+                       reason="headless Chromium not installed (Debian: apt-get install -y chromium)"),
+]
+
+
+def assert_page_ok(html_path: Path) -> dict[str, str]:
+    page = load(html_path)
+    charts, body = chart_report(page.dom)
+    n_figs = len(json.loads(html_path.read_text(encoding="utf-8").split('id="scare-figures">', 1)[1]
+                            .split("</script>", 1)[0]))
+    assert len(charts) == n_figs > 0
+    for name, c in charts.items():
+        assert c["main_svg"] >= 1, f"{name}: no plot drawn"
+        assert c["traces"] >= 1, f"{name}: no traces drawn"
+    assert body.get("data-charts") == f"{n_figs}/{n_figs}/0", body
+    assert body.get("data-js-errors") == "0", body
+    assert page.console == [], page.console
+    assert page.requests == [], page.requests
+    return body
+
+
+def test_default_study_draws_every_chart_offline(default_run: Path, tmp_path: Path) -> None:
+    assert_page_ok(default_run / "tearsheet.html")
+    png = screenshot(default_run / "tearsheet.html", tmp_path / "shot.png", window=(1400, 2400))
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (1400, 2400)
+    assert png.stat().st_size > 50_000  # not a blank page
+
+
+def test_hostile_names_stay_text_in_the_browser(default_run: Path, tmp_path: Path) -> None:
+    parts = load_run(default_run)
+    metrics = copy.deepcopy(parts["metrics"])
+    evil = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+    closer = "</script><script>document.body.setAttribute('data-pwned','2')</script>"
+    label = "<script>alert(1)</script>" + closer
+    metrics["description"] = evil
+    for s in metrics["strategies"]:
+        s["label"] = label
+        s["roles"] = {evil: closer}
+    for rec in metrics["runs"] + metrics["pooled"]:
+        rec["strategy"] = label
+        rec["params"] = {"weight": f"{rec['params']['weight']}{evil}"}
+    for w in metrics["windows"]:
+        w["label"] = evil
+    metrics["data"]["warnings"] = [evil, {"symbol": closer}]
+    html = render_tearsheet(metrics, parts["manifest"], parts["returns"], parts["weights"], parts["orders"],
+                            parts["benchmark"])
+    path = tmp_path / "hostile.html"
+    path.write_text(html, encoding="utf-8")
+    body = assert_page_ok(path)
+    assert "data-pwned" not in body
