@@ -159,3 +159,81 @@ def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str
             arr = np.array(list(lines.values()), dtype=float)
             out[str(combo)] = {"windows": lines, "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)]}
     return out
+
+
+def _event_frame(data: Any, symbol: str, window: Any, pre: int, post: int, estimation: int) -> pd.Series:
+    """USD close-to-close returns of ``symbol`` by event time t = -pre-estimation..post, measured
+    at the defining market's session closes (as-of prices)."""
+    from backtests.calendars import sessions
+    from backtests.data.market_data import asof
+
+    t0 = window.t0_session
+    span = pd.Timedelta(days=int((pre + estimation) * 1.6) + 20)
+    sched = sessions(window.market, t0 - span, window.sessions[-1])
+    k0 = sched.index.get_loc(t0)
+    lo = k0 - pre - estimation - 1
+    if lo < 0:
+        return pd.Series(dtype=float)
+    closes = pd.DatetimeIndex(sched["close"].iloc[lo: k0 + post + 1])
+    px = asof(data.to_usd(symbol, "close"), closes).to_numpy()
+    rets = px[1:] / px[:-1] - 1.0
+    return pd.Series(rets, index=np.arange(-pre - estimation, post + 1))
+
+
+def asset_event_study(data: Any, symbol: str, benchmark: str | None, windows: list[Any], estimation: int) -> dict[str, Any]:
+    """Market-model event study of a strategy's primary asset around its windows.
+
+    Windows are aligned on t = 0 with the shortest common ``[-pre, post]``; the market model is
+    fitted on ``estimation`` sessions before each event window.
+    """
+    if not benchmark or not windows:
+        return {"symbol": symbol, "reason": "no benchmark" if not benchmark else "no windows"}
+    pre, post = min(w.pre for w in windows), min(w.post for w in windows)
+    rets = {w.id: _event_frame(data, symbol, w, pre, post, estimation) for w in windows}
+    bench = {w.id: _event_frame(data, benchmark, w, pre, post, estimation) for w in windows}
+    res = scoring.event_study(rets, bench, pre=pre, post=post, estimation_length=estimation)
+    return {
+        "symbol": symbol, "benchmark": benchmark, "model": "market model (OLS alpha + beta)",
+        "estimation_sessions": estimation, "pre": pre, "post": post,
+        "caar": clean_json(res.caar), "t_stat": clean_json(res.t_stat), "p_value": clean_json(res.p_value),
+        "n_events": int(res.n_events), "fraction_positive": clean_json(res.fraction_positive),
+        "car": {k: clean_json(v) for k, v in res.car.items()},
+        "caar_path": [clean_json(v) for v in res.caar_path.to_numpy()],
+        "dropped": dict(res.dropped),
+    }
+
+
+def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: pd.DataFrame,
+                         windows: dict[str, Any], combo: int) -> dict[str, Any]:
+    """Per-window cumulative excess return (strategy minus benchmark, market-adjusted model) of
+    one combination in event time, with CAAR, its cross-sectional t-statistic and the fraction of
+    windows with a positive result."""
+    from scipy.stats import t as student_t
+
+    sel = runs[runs["combo"] == combo]
+    cars, paths = {}, []
+    pre = min(windows[w].pre for w in sel["window"])
+    post = min(windows[w].post for w in sel["window"])
+    for rid, meta in sel.iterrows():
+        w = windows[meta["window"]]
+        r = returns[rid].dropna().to_numpy()
+        if len(r) != len(w.sessions):
+            continue  # intraday studies: event time is not one period per session
+        b = benchmark[rid].reindex(returns[rid].dropna().index).to_numpy() if benchmark is not None else np.zeros_like(r)
+        ex = (r - np.nan_to_num(b))[w.pre - pre: w.pre + post + 1]
+        cars[meta["window"]] = float(ex.sum())
+        paths.append(np.cumsum(ex))
+    if not cars:
+        return {"combo": combo, "reason": "event time needs one period per session (daily data)"}
+    car = np.array(list(cars.values()))
+    n = len(car)
+    sd = car.std(ddof=1) if n > 1 else np.nan
+    t_stat = car.mean() / (sd / np.sqrt(n)) if n > 1 and sd > 0 else np.nan
+    p = 2 * student_t.sf(abs(t_stat), n - 1) if np.isfinite(t_stat) else np.nan
+    return {
+        "combo": combo, "model": "market-adjusted (strategy minus benchmark)", "pre": pre, "post": post,
+        "caar": clean_json(float(car.mean())), "t_stat": clean_json(t_stat), "p_value": clean_json(p),
+        "n_events": n, "fraction_positive": clean_json(float((car > 0).mean())),
+        "car": {k: clean_json(v) for k, v in cars.items()},
+        "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
+    }

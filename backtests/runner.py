@@ -28,7 +28,14 @@ from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
 from backtests.engine.costs import resolve_costs
 from backtests.errors import DataError
-from backtests.evaluate import StrategyRuns, event_time_view, run_id, score_strategy
+from backtests.evaluate import (
+    StrategyRuns,
+    asset_event_study,
+    event_time_view,
+    run_id,
+    score_strategy,
+    strategy_event_study,
+)
 from backtests.errors import ScareInputError
 from backtests.outputs import check_destination, clean_json, dumps, write_atomically
 from backtests.plan import StrategyPlan, StudyPlan, plan_study
@@ -257,7 +264,13 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         )
         s = res.scored["summary"]
         combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
-        s["event_time"] = event_time_view(res.returns, res.runs, {w.id: w for w in sp.windows}, combos)
+        by_id = {w.id: w for w in sp.windows}
+        s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
+        s["event_study"] = {
+            "asset": asset_event_study(data, sp.strategy.traded_symbols[0], sp.benchmark, sp.windows,
+                                       cfg.scoring.estimation_sessions),
+            "strategy": {str(c): strategy_event_study(res.returns, res.benchmark, res.runs, by_id, c) for c in combos},
+        }
         if not keep_weights and combos:
             res.weights = selected_weights(sp, data, plan, events, combos)
     study = StudyResult(plan, data, results, elapsed=time.perf_counter() - t0)

@@ -128,3 +128,15 @@ def test_plugin_by_module_path(tmp_path, cli, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     # NVDA fell 17% on 2025-01-27 in the replay: the short made money in that window
     assert metrics["runs"][0]["metrics"]["total_return"] > 0.05
+
+
+def test_event_study_is_in_metrics(default_runs):
+    metrics = json.loads((default_runs[0] / "metrics.json").read_text())
+    es = metrics["strategies"][0]["event_study"]
+    asset = es["asset"]
+    assert asset["symbol"] == "QQQ" and asset["estimation_sessions"] == 60
+    assert set(asset["car"]) == {"deepseek_r1", "kospi_crash_2026"}
+    assert len(asset["caar_path"]) == asset["pre"] + asset["post"] + 1
+    assert asset["caar"] == pytest.approx(sum(asset["car"].values()) / 2)
+    strat = next(iter(es["strategy"].values()))
+    assert strat["n_events"] == 2 and 0 <= strat["fraction_positive"] <= 1
