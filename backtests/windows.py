@@ -225,6 +225,9 @@ def load_event_file(
 ) -> int:
     """Merge events from a YAML (same shape as the built-in) or CSV file; returns how many.
 
+    ``kind`` and ``market``, when given, override the rows' own columns (a file may label its
+    market ``KOSPI`` where scare needs ``XKRX``); ``where`` filters on the rows' raw values first.
+    A ``time_local`` or ``time_kst`` column (``HH:MM[:SS]``, ``~`` allowed) gives the local time.
     With ``kind`` and ``replace_kind``, catalogue events of that kind are dropped first, so the
     file *is* that kind's calendar (e.g. a filtered list of earnings dates).
     """
@@ -234,7 +237,8 @@ def load_event_file(
     if kind and replace_kind:
         for k in [k for k, e in cat.events.items() if e.kind == kind]:
             del cat.events[k]
-    defaults = {k: v for k, v in {"kind": kind, "market": market}.items() if v}
+    forced = {k: v for k, v in {"kind": kind, "market": market}.items() if v}
+    defaults: dict[str, Any] = {}
     added = 0
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:
@@ -245,7 +249,7 @@ def load_event_file(
         for item in items or []:
             if not isinstance(item, dict):
                 raise WindowError("each event must be a mapping", where=name)
-            cat.add(_event_from_mapping(item, name, defaults), where=name)
+            cat.add(_event_from_mapping({**item, **forced}, name, defaults), where=name)
             added += 1
         return added
     with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -264,13 +268,20 @@ def load_event_file(
                 item["timing"] = _parse_timing(item["timing"])
             if "event" in item and "label" not in item:
                 item["label"] = item.pop("event")
+            raw_time = item.pop("time_kst", None) or item.get("time_local")
+            if raw_time:
+                m = re.search(r"(\d{1,2}):(\d{2})", str(raw_time))
+                item["time_local"] = f"{int(m.group(1)):02d}:{m.group(2)}" if m else None
+                if m:
+                    item["timing"] = "intraday"
+            item.update(forced)
             k = item.get("kind") or kind
             if "id" not in item:
                 prefix = id_prefix or k or path.stem
                 item["id"] = f"{prefix}_{re.sub(r'[^0-9]', '_', str(row[date_col]).strip())}"
             if "label" not in item:
                 item["label"] = f"{k or path.stem} {row[date_col]}"
-            cat.add(_event_from_mapping(item, f"{name}:{lineno}", defaults), where=f"{name}:{lineno}")
+            cat.add(_event_from_mapping(item, f"{name}:{lineno}"), where=f"{name}:{lineno}")
             added += 1
     return added
 

@@ -251,6 +251,8 @@ class MarketData:
 def asof(values: pd.Series, at: pd.DatetimeIndex) -> pd.Series:
     """Last value of ``values`` at or before each instant of ``at`` (NaN before the first)."""
     values = values.dropna()
+    if values.empty:
+        return pd.Series(np.nan, index=at, name=values.name)
     pos = values.index.searchsorted(at, side="right") - 1
     out = np.where(pos >= 0, values.to_numpy()[np.clip(pos, 0, None)], np.nan)
     return pd.Series(out, index=at, name=values.name)
