@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.calendars import CRYPTO, get_market, parse_frequency, sessions
-from backtests.data.providers import EXTRA_SERIES, SERIES_COLUMNS, Fetched, Meta, ProviderError, guess_meta
+from backtests.data.providers import EXTRA_SERIES, Fetched, Meta, ProviderError, guess_meta
 from backtests.errors import DataError
 
 MANIFEST = "manifest.json"
@@ -320,8 +320,7 @@ class Cache:
             }
             data = frame_bytes(frame, {"key": key, "entry": stable})
             digest = hashlib.sha256(data).hexdigest()
-            if old is not None and old.get("sha256") == digest and \
-                    old.get("covered") == [[str(a.date()), str(b.date())] for a, b in cov]:
+            if old is not None and old.get("sha256") == digest and _intact(self, old):
                 return StoreResult(key, "unchanged", old)
             path = self.file_for(source, symbol, series, freq, digest)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -445,6 +444,13 @@ class Cache:
                     p.unlink()
             self._prune_dirs()
         return removed
+
+
+def _intact(cache: Cache, entry: dict[str, Any]) -> bool:
+    try:
+        return hashlib.sha256(cache.path_of(entry).read_bytes()).hexdigest() == entry.get("sha256")
+    except (OSError, DataError):
+        return False
 
 
 class CorruptError(DataError):
@@ -818,7 +824,9 @@ def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D"
         raise ProviderError(f"empty answer for {', '.join(f'{a.date()}..{b.date()}' for a, b in asked)}",
                             where=f"{source} {symbol}")
     frame = pd.concat(frames).sort_index()
-    res = cache.store(source, symbol, series, freq, frame, meta, asked, version, query, merge=not refresh)
+    # the whole requested span is now covered (holidays between the asked stretches included)
+    res = cache.store(source, symbol, series, freq, frame, meta, [(start_ts, end_ts)], version, query,
+                      merge=not refresh)
     return FetchReport(key, asked, res.action, rows=len(frame))
 
 

@@ -194,14 +194,14 @@ def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
     if market == CRYPTO:
         expected = pd.date_range(first, last, freq="D")
         if kind == "fx":
-            expected = expected[expected.dayofweek < 5]
+            expected = expected[expected.day_of_week < 5]
     else:
         expected = pd.DatetimeIndex(sessions(market, first, last).index)
     have = pd.DatetimeIndex(local.unique())
     off = have.difference(expected)
     if market != CRYPTO and len(off):
         share = len(off) / len(have)
-        weekend = int((off.dayofweek >= 5).sum())
+        weekend = int((off.day_of_week >= 5).sum())
         if share > 0.2 and len(have) >= 10:
             out.append(Finding("error", "timezone", symbol,
                                f"{len(off)} of {len(have)} bars ({weekend} on weekends) fall on dates that are not "
@@ -225,7 +225,7 @@ def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
 
 def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Timedelta) -> list[Finding]:
     out: list[Finding] = []
-    opens = pd.DatetimeIndex(frame["open_time"]) if "open_time" in frame.columns else frame.index - bar
+    opens = pd.DatetimeIndex(frame["open_time"] if "open_time" in frame.columns else frame.index - bar).as_unit("ns")
     if market == CRYPTO:
         misaligned = np.flatnonzero(opens.asi8 % bar.value != 0)
         if misaligned.size:

@@ -63,7 +63,7 @@ def liquidations_to_bars(rows: list[dict[str, Any]], frequency: str) -> pd.DataF
     if t.max() < 1e11:  # seconds, not ms
         t = t * 1000
     table = df[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
-    table.index = pd.to_datetime(t.astype("int64"), unit="ms", utc=True)
+    table.index = pd.DatetimeIndex(pd.to_datetime(t.astype("int64"), unit="ms", utc=True)).as_unit("ns")
     table = table.loc[~table.index.duplicated(keep="last")].sort_index()
     if parse_frequency(frequency) is None:
         table.index = table.index.tz_localize(None)

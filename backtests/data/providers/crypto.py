@@ -68,8 +68,13 @@ def ohlcv_to_bars(rows: list[list[Any]], frequency: str) -> pd.DataFrame:
     if arr.ndim != 2 or arr.shape[1] < 5:
         raise ProviderError(f"unexpected OHLCV shape {arr.shape}", where="ccxt")
     table = pd.DataFrame(arr[:, 1:6], columns=["open", "high", "low", "close", "volume"][: arr.shape[1] - 1],
-                         index=pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True))
+                         index=pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True).as_unit("ns"))
     table = table.loc[~table.index.duplicated(keep="last")].sort_index()
+    bar = parse_frequency(frequency) or DAY
+    off = np.flatnonzero(table.index.asi8 % bar.value != 0)
+    if off.size:
+        raise ProviderError(f"bar opens off the {ccxt_timeframe(frequency)} grid (first {table.index[off[0]]})",
+                            where="ccxt")
     if parse_frequency(frequency) is None:
         table.index = table.index.tz_localize(None)
         return daily_bars(table, CRYPTO)
@@ -81,14 +86,15 @@ def funding_to_bars(rows: list[dict[str, Any]], frequency: str) -> pd.DataFrame:
     ts = [r.get("timestamp") for r in rows]
     rate = [r.get("fundingRate") for r in rows]
     s = pd.Series(pd.to_numeric(pd.Series(rate), errors="coerce").to_numpy() * 100.0,
-                  index=pd.to_datetime(pd.Series(ts, dtype="float64"), unit="ms", utc=True)).dropna()
+                  index=pd.DatetimeIndex(pd.to_datetime(pd.Series(ts, dtype="float64"), unit="ms", utc=True)
+                                         ).as_unit("ns")).dropna()
     s = s.loc[~s.index.duplicated(keep="last")].sort_index()
     if s.empty:
         raise ProviderError("empty answer (no funding rates)", where="ccxt")
     bar = parse_frequency(frequency) or DAY
     ns = bar.value
     closes = -(-s.index.asi8 // ns) * ns  # ceil to the bar grid: a settlement at t is known at its bar's close
-    opens = pd.to_datetime(closes - ns, utc=True)
+    opens = pd.DatetimeIndex(pd.to_datetime(closes - ns, utc=True)).as_unit("ns")
     table = s.groupby(opens).mean().to_frame("funding_rate")
     if parse_frequency(frequency) is None:
         table.index = pd.DatetimeIndex(table.index).tz_localize(None)
