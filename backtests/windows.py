@@ -13,7 +13,7 @@ import csv
 import difflib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,9 @@ class Window:
     sessions: pd.DatetimeIndex
     opens: pd.DatetimeIndex
     closes: pd.DatetimeIndex
+    #: Selected by kind ("every event of this kind"): dropped, not an error, when the data does
+    #: not cover it.
+    by_kind: bool = False
 
     @property
     def market(self) -> str:
@@ -330,5 +333,6 @@ def windows_from_refs(refs: Iterable[Any], cat: Catalogue, default_pre: int, def
             events = [cat.get(ref.id)]
         for ev in events:
             if ev.id not in out:
-                out[ev.id] = make_window(ev, pre, post)
+                w = make_window(ev, pre, post)
+                out[ev.id] = replace(w, by_kind=True) if ref.kind is not None else w
     return list(out.values())
