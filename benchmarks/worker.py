@@ -16,7 +16,7 @@ Modes (all on the same ``ma_cross`` grid of ``--combos`` combinations):
 
 Before timing, the process imports vectorbt and runs a 1-combination warm-up (loads the numba
 kernels), reported as ``warmup_s``. Prints one JSON object on stdout: median time, per-stage
-times, peak RSS (VmHWM) and the peak RSS seen during each stage (a 2 ms sampler thread), and with
+times, peak RSS (VmHWM) and the stages during which that peak grew, and with
 ``--profile`` the top functions of a cProfile run.
 """
 
@@ -30,7 +30,6 @@ import os
 import pstats
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -54,34 +53,28 @@ def rss_mb() -> float:
 
 
 class StagePeaks:
-    """Samples VmRSS every 2 ms and keeps the maximum per named stage."""
+    """Which stage raised the process's peak memory: VmHWM read at each stage boundary.
+
+    No sampler thread: a thread polling /proc every few ms holds up the GIL and made the
+    pure-Python parts of the runner ~10x slower. VmHWM only grows, so the stage during which it grew
+    is the one that set (or raised) the peak; the value recorded is the peak at that stage's end.
+    """
 
     def __init__(self) -> None:
         self.stage = "setup"
         self.peaks: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            r = rss_mb()
-            st = self.stage
-            if r > self.peaks.get(st, 0.0):
-                self.peaks[st] = r
-            time.sleep(0.002)
+        self._last = peak_rss_mb() or 0.0
 
     def set(self, stage: str) -> None:
-        r = rss_mb()
-        if r > self.peaks.get(self.stage, 0.0):
-            self.peaks[self.stage] = r
+        hwm = peak_rss_mb() or 0.0
+        if hwm > self._last:
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), hwm)
+        self._last = hwm
         self.stage = stage
 
     def stop(self) -> dict[str, float]:
         self.set("done")
-        self._stop.set()
-        self._t.join()
-        return {k: round(v, 1) for k, v in self.peaks.items() if k != "done"}
+        return {k: round(v, 1) for k, v in self.peaks.items()}
 
 
 def load(freq: str):
