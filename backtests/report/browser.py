@@ -67,8 +67,10 @@ def _page_requests(net_log: Path) -> list[str]:
 
 
 def load(html_path: Path, *, budget_ms: int = 15000, timeout: float = 120.0,
-         window: tuple[int, int] = (1400, 1000), browser: str | None = None) -> PageLoad:
-    """Load a local HTML file, run its scripts, and return the DOM, console and requests."""
+         window: tuple[int, int] = (1400, 1000), browser: str | None = None,
+         screenshot_to: Path | None = None) -> PageLoad:
+    """Load a local HTML file, run its scripts, and return the DOM, console and requests
+    (and, with ``screenshot_to``, save a PNG of the top ``window`` pixels in the same load)."""
     exe = browser or find_chromium()
     if exe is None:
         raise FileNotFoundError("no Chromium found (install Debian's chromium package)")
@@ -76,7 +78,11 @@ def load(html_path: Path, *, budget_ms: int = 15000, timeout: float = 120.0,
         net = Path(tmp) / "net.json"
         cmd = [exe, *FLAGS, f"--user-data-dir={tmp}/profile", f"--log-net-log={net}",
                "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={budget_ms}",
-               f"--window-size={window[0]},{window[1]}", "--dump-dom", Path(html_path).resolve().as_uri()]
+               f"--window-size={window[0]},{window[1]}", "--dump-dom"]
+        if screenshot_to is not None:
+            Path(screenshot_to).parent.mkdir(parents=True, exist_ok=True)
+            cmd.append(f"--screenshot={Path(screenshot_to).resolve()}")
+        cmd.append(Path(html_path).resolve().as_uri())
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace")
         console = [m.group(1).strip() for line in proc.stderr.splitlines() if (m := CONSOLE.search(line))]
         requests = _page_requests(net) if net.exists() else []

@@ -28,7 +28,7 @@ from backtests.report import charts
 from backtests.report.fmt import (
     LINE_COLORS, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct, script_json, slug,
 )
-from backtests.report.view import StrategyView, StudyView, round_trips
+from backtests.report.view import StrategyView, StudyView, market_tz, round_trips
 
 MAX_TRADES = 200  # trade rows shown per strategy
 MAX_WINDOW_ROWS = 200
@@ -50,9 +50,9 @@ class Page:
         return (f'<div class="chart" id="{fid}" data-fig="{fid}" role="img" aria-label="{esc(title)}">'
                 f'<noscript>Charts need JavaScript.</noscript></div>')
 
-    def anchor(self, text: str, level: int = 2) -> str:
+    def anchor(self, text: str, level: int = 2, short: str | None = None) -> str:
         sid = slug(f"s-{text}", self.ids)
-        self.toc.append((sid, text, level))
+        self.toc.append((sid, short or text, level))
         return sid
 
 
@@ -72,12 +72,14 @@ def guarded(title: str, fn: Callable[[], str]) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]], cls: str = "", num_from: int = 1,
-          raw_headers: bool = False) -> str:
-    """A table; cells are already-safe HTML. Columns from ``num_from`` are right-aligned."""
-    head = "".join(f'<th class="{"n" if i >= num_from else ""}" scope="col">{h if raw_headers else esc(h)}</th>'
-                   for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="{"n" if i >= num_from else ""}">{c}</td>' for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
+          right: set[int] | None = None) -> str:
+    """A table; cells are already-safe HTML. Columns from ``num_from`` (or those in ``right``)
+    are right-aligned numbers."""
+    def c(i: int) -> str:
+        return "n" if (i in right if right is not None else i >= num_from) else ""
+
+    head = "".join(f'<th class="{c(i)}" scope="col">{esc(h)}</th>' for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f'<td class="{c(i)}">{v}</td>' for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -89,8 +91,8 @@ def _time(ts: Any, tz: str | None = None) -> str:
         t = t.tz_localize("UTC")
     if tz:
         loc = t.tz_convert(tz)
-        return esc(loc.strftime("%Y-%m-%d %H:%M ") + (loc.tzname() or tz))
-    return esc(t.tz_convert("UTC").strftime("%Y-%m-%d %H:%M"))
+        return f'<span class="nw">{esc(loc.strftime("%Y-%m-%d %H:%M ") + (loc.tzname() or tz))}</span>'
+    return f'<span class="nw">{esc(t.tz_convert("UTC").strftime("%Y-%m-%d %H:%M"))}</span>'
 
 
 def _reason(rec: dict[str, Any], key: str) -> str | None:
@@ -104,8 +106,7 @@ def header(page: Page, metrics: dict[str, Any], manifest: dict[str, Any]) -> str
     banner = ""
     if synthetic:
         banner = ('<div class="banner" role="alert"><strong>SYNTHETIC DATA.</strong> These results come from a '
-                  'deterministic synthetic replay of documented shocks, not from market prices. '
-                  f'{esc(data.get("label") or "")}</div>')
+                  'deterministic synthetic replay of documented shocks, not from market prices.</div>')
     versions = manifest.get("versions") or {}
     vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in sorted(versions.items()) if v) or "not recorded"
     config = manifest.get("config")
@@ -277,7 +278,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
 
 
 def sub(page: Page, sv: StrategyView, title: str, explain: str, body: Callable[[], str]) -> str:
-    sid = page.anchor(f"{sv.label} {title}", level=3)
+    sid = page.anchor(f"{sv.label} {title}", level=3, short=title.lower())
     return section(title, explain, guarded(title, body), sid, level=3)
 
 
@@ -346,7 +347,7 @@ def trades_table(view: StudyView, sv: StrategyView, combo: int | None, orders: p
     stats = (f'{len(trades):,d} trades; {(rets > 0).mean() * 100:,.2f}% won; mean return {pct(rets.mean(), signed=True)}'
              if len(rets) else f"{len(trades):,d} trades")
     more = f"; showing the first {MAX_TRADES:,d}" if len(trades) > MAX_TRADES else ""
-    return f'<p class="note">{stats}{more}.</p>' + table(headers, rows, num_from=5)
+    return f'<p class="note">{stats}{more}.</p>' + table(headers, rows, right={5, 8, 9, 10})
 
 
 # ---------------------------------------------------------------------- data
@@ -362,11 +363,12 @@ def data_section(page: Page, view: StudyView) -> str:
     for sym, info in view.symbols.items():
         first, last = str(info.get("first") or "")[:10], str(info.get("last") or "")[:10]
         rows.append([esc(sym), esc(info.get("kind") or ""), esc(info.get("market") or ""), esc(info.get("currency") or ""),
-                     esc(info.get("source") or data.get("source") or ""), esc(f"{first} to {last}"),
+                     esc(info.get("source") or data.get("source") or ""),
+                     f'<span class="nw">{esc(first)}</span> to <span class="nw">{esc(last)}</span>',
                      count(info.get("bars")), count(info.get("intraday_bars")),
                      esc("; ".join(used.get(sym, []))) or '<span class="na">not used</span>'])
     sym_table = table(["Symbol", "Kind", "Market", "Currency", "Source", "Dates", "Daily bars", "Intraday bars", "Used by"],
-                      rows, num_from=6) if rows else '<p class="empty">No symbols recorded.</p>'
+                      rows, right={6, 7}) if rows else '<p class="empty">No symbols recorded.</p>'
     warnings = data.get("warnings") or []
     if warnings:
         items = "".join(f"<li>{esc(w if isinstance(w, str) else json.dumps(w, default=str))}</li>" for w in warnings)
@@ -376,22 +378,24 @@ def data_section(page: Page, view: StudyView) -> str:
     wrows = []
     for w in sorted(view.windows.values(), key=lambda w: (w.get("event_date") or "", str(w.get("id")))):
         gaps = view.window_gaps(w)
-        halt = "halt" in str(w.get("kind", "")).lower() or "circuit" in str(w.get("kind", "")).lower() \
-            or "halt" in str(w.get("label", "")).lower()
+        text = f'{w.get("kind", "")} {w.get("label", "")}'.lower()
+        halt = "halt" in text or "circuit" in text
         notes = []
+        users = [sv.label for sv in view.strategies if w.get("id") in (sv.summary.get("windows") or [])]
+        if not users:
+            notes.append("no strategy traded this window")
         if halt:
-            notes.append("trading halt on the event session")
-        if gaps:
-            notes.append("no session on " + "; ".join(gaps))
-        ev = w.get("event_time_utc")
-        wrows.append([f'<span title="{esc(w.get("label"))}">{esc(w.get("id"))}</span>', esc(w.get("kind") or ""),
-                      esc(w.get("market") or ""), esc(w.get("event_date") or ""),
-                      (_time(ev) + "<br>" + _time(ev, charts_tz(w)) if ev else "") + f'<br><span class="params">{esc(w.get("timing") or "")}</span>',
+            notes.append("trading halt (circuit breaker) on the event session")
+        notes += [f"no session: {g}" for g in gaps]
+        wrows.append([f'<span title="{esc(w.get("label"))}">{esc(w.get("id"))}</span><br>'
+                      f'<span class="params">{esc(w.get("label") or "")}</span>', esc(w.get("kind") or ""),
+                      esc(w.get("market") or ""), event_when(w),
                       f'{count(w.get("pre"))} / {count(w.get("post"))}', count(w.get("sessions")),
-                      esc(f'{str(w.get("start_utc") or "")[:10]} to {str(w.get("end_utc") or "")[:10]}'),
-                      esc("; ".join(notes)) or '<span class="na">none</span>'])
-    win_table = table(["Window", "Kind", "Market", "Event date", "Event time (UTC / local)", "Pre / post",
-                       "Sessions", "Span", "Closures and halts"], wrows, num_from=5) if wrows else ""
+                      f'<span class="nw">{esc(str(w.get("start_utc") or "")[:10])}</span> to '
+                      f'<span class="nw">{esc(str(w.get("end_utc") or "")[:10])}</span>',
+                      "<br>".join(esc(n) for n in notes) or '<span class="na">none</span>'])
+    win_table = table(["Window", "Kind", "Market", "Event (local time, UTC)", "Pre / post", "Sessions", "Span",
+                       "Closures and halts"], wrows, right={4, 5}) if wrows else ""
     fp = data.get("fingerprint")
     head = (f'<dl class="facts"><dt>Source</dt><dd>{esc(data.get("source") or "?")}: {esc(data.get("label") or "")}</dd>'
             f'<dt>Bars</dt><dd>{esc(data.get("frequency") or "1D")}, stamped at each session\'s close in UTC</dd>'
@@ -404,10 +408,20 @@ def data_section(page: Page, view: StudyView) -> str:
                    "flagged, and the closures and halts inside the windows.", body, page.anchor("Data"))
 
 
-def charts_tz(w: dict[str, Any]) -> str:
-    from backtests.report.view import market_tz
-
-    return market_tz(w.get("market"))
+def event_when(w: dict[str, Any]) -> str:
+    """'2025-01-27 09:29 EST (14:29 UTC) before_open' with the UTC date when it differs."""
+    ev, date = w.get("event_time_utc"), esc(w.get("event_date") or "")
+    timing = f'<br><span class="params">{esc(w.get("timing") or "")}</span>' if w.get("timing") else ""
+    if not ev:
+        return date + timing
+    try:
+        t = pd.Timestamp(ev)
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        loc = t.tz_convert(market_tz(w.get("market")))
+    except (TypeError, ValueError):
+        return date + timing
+    utc = t.strftime("%H:%M UTC") if t.date() == loc.date() else t.strftime("%Y-%m-%d %H:%M UTC")
+    return esc(f"{loc.strftime('%Y-%m-%d %H:%M')} {loc.tzname()} ({utc})") + timing
 
 
 # ---------------------------------------------------------------------- page
@@ -430,13 +444,14 @@ dl.facts dt{font-weight:600;color:var(--muted)}dl.facts dd{margin:0;overflow-wra
 details.config{margin:.5rem 0}details.config summary{cursor:pointer;color:var(--accent);font-weight:600}
 pre{background:#f6f6f6;border:1px solid var(--rule);padding:.7rem;overflow:auto;max-height:32rem;font-size:.82rem}
 code{font-size:.88em}
-nav.toc{font-size:.9rem;border:1px solid var(--rule);padding:.5rem .9rem;margin:1rem 0;columns:3 18rem}
-nav.toc a{color:var(--accent);text-decoration:none;display:block}nav.toc a.l3{padding-left:1rem;font-size:.85rem}
+nav.toc{font-size:.88rem;border:1px solid var(--rule);padding:.4rem .9rem;margin:1rem 0}
+nav.toc ul{margin:0;padding:0;list-style:none}nav.toc li{margin:.1rem 0}nav.toc li>a:first-child{font-weight:600}
+nav.toc a{color:var(--accent);text-decoration:none}nav.toc a:hover{text-decoration:underline}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.88rem;margin:.3rem 0 .6rem;font-variant-numeric:tabular-nums}
 th,td{padding:.28rem .55rem;border-bottom:1px solid var(--rule);text-align:left;vertical-align:top}
 th{border-bottom:2px solid #888;background:#fafafa;vertical-align:bottom}
-td.n,th.n{text-align:right}td.n{white-space:nowrap}
+td.n,th.n{text-align:right}td.n{white-space:nowrap}td{overflow-wrap:break-word}.nw{white-space:nowrap}
 tbody tr:nth-child(even){background:#fbfbfb}
 .params{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82rem;color:#333}
 .na{color:#888}.empty{color:var(--muted);font-style:italic}.ok{color:#006b4f}
@@ -496,7 +511,14 @@ def render_tearsheet(metrics: dict[str, Any], manifest: dict[str, Any], returns:
         bodies.append(guarded(f"Strategy {sv.label}", lambda sv=sv: strategy_section(page, view, sv, orders)))
     data = guarded("Data", lambda: data_section(page, view))
     toc = summary_toc + page.toc
-    nav = "".join(f'<a class="l{lvl}" href="#{esc(sid)}">{esc(text)}</a>' for sid, text, lvl in toc)
+    lines: list[list[str]] = []
+    for sid, text, lvl in toc:
+        link = f'<a href="#{esc(sid)}">{esc(text)}</a>'
+        if lvl == 2 or not lines:
+            lines.append([link])
+        else:
+            lines[-1].append(link)
+    nav = "".join(f"<li>{ln[0]}{': ' + ' · '.join(ln[1:]) if len(ln) > 1 else ''}</li>" for ln in lines)
     if plotly_js is None:
         from plotly.offline import get_plotlyjs
 
@@ -515,7 +537,7 @@ def render_tearsheet(metrics: dict[str, Any], manifest: dict[str, Any], returns:
         "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'\">"
         f"<title>{esc(metrics.get('study') or 'scare')}{synthetic} \u2013 scare tearsheet</title>"
         f"<style>{CSS}</style><script>{ERROR_HOOK}</script></head>\n<body><main>"
-        f"{head}<nav class=\"toc\" aria-label=\"Contents\">{nav}</nav>{summ}{''.join(bodies)}{data}"
+        f"{head}<nav class=\"toc\" aria-label=\"Contents\"><ul>{nav}</ul></nav>{summ}{''.join(bodies)}{data}"
         f"<footer>Generated by scare {esc(scare_version)} from the run's saved results "
         f"(<code>scare report RUN_DIR</code> redraws it). One file, no network requests. "
         f"Colors: Okabe-Ito palette ({', '.join(LINE_COLORS[:3])}, …).</footer></main>\n"

@@ -192,24 +192,67 @@ class StudyView:
         return out
 
     # ------------------------------------------------------------------ gaps
+    def window_markets(self, wid: str) -> list[str]:
+        """Markets of the symbols traded or benchmarked in a window (its own market first)."""
+        own = self.windows.get(wid, {}).get("market")
+        found = [own] if own else []
+        for sv in self.strategies:
+            if wid not in (sv.summary.get("windows") or []):
+                continue
+            syms = list((sv.summary.get("roles") or {}).values()) + [sv.summary.get("benchmark")]
+            for sym in syms:
+                m = self.symbols.get(str(sym), {}).get("market")
+                if m and m not in found:
+                    found.append(m)
+        return found
+
     def window_gaps(self, w: dict[str, Any]) -> list[str]:
-        """Weekdays inside a window without a session of its market (holidays, closures, halts)."""
-        market = w.get("market")
-        if market == "CRYPTO":
-            return []
-        try:
-            closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
-            local = closes.tz_convert(market_tz(market)).tz_localize(None).normalize()
-        except Exception:
-            return []
+        """Weekdays inside a window without a session, per market that mattered to it.
+
+        The window's own market from its saved session closes; the other markets of the symbols
+        traded in it from the exchange calendars (holidays, closures such as KRX's Lunar New Year).
+        """
         out = []
-        for a, b in zip(local[:-1], local[1:]):
-            missing = pd.bdate_range(a + pd.Timedelta(days=1), b - pd.Timedelta(days=1))
-            if len(missing):
-                span = missing[0].date().isoformat() if len(missing) == 1 else \
-                    f"{missing[0].date().isoformat()} to {missing[-1].date().isoformat()}"
-                out.append(f"{span} ({len(missing)} weekday{'s' if len(missing) > 1 else ''})")
+        try:
+            start = pd.Timestamp(w.get("start_utc"))
+            end = pd.Timestamp(w.get("end_utc"))
+        except (TypeError, ValueError):
+            return out
+        for market in self.window_markets(str(w.get("id"))):
+            if market == "CRYPTO":
+                continue
+            tz = market_tz(market)
+            try:
+                if market == w.get("market"):
+                    closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
+                    have = closes.tz_convert(tz).tz_localize(None).normalize()
+                else:
+                    from backtests.calendars import sessions
+
+                    lo = start.tz_convert(tz).tz_localize(None).normalize()
+                    hi = end.tz_convert(tz).tz_localize(None).normalize()
+                    have = pd.DatetimeIndex(sessions(market, lo, hi).index)
+            except Exception:  # unknown market or no calendar: say nothing rather than guess
+                continue
+            if len(have) < 2:
+                continue
+            missing = pd.bdate_range(have[0], have[-1]).difference(have)
+            for run in _runs_of_days(missing):
+                span = run[0].date().isoformat() if len(run) == 1 else \
+                    f"{run[0].date().isoformat()} to {run[-1].date().isoformat()}"
+                out.append(f"{market} {span} ({len(run)} weekday{'s' if len(run) > 1 else ''})")
         return out
+
+
+def _runs_of_days(days: pd.DatetimeIndex) -> list[list[pd.Timestamp]]:
+    """Group weekdays into runs (consecutive business days)."""
+    runs: list[list[pd.Timestamp]] = []
+    for d in days:
+        if runs and len(pd.bdate_range(runs[-1][-1], d)) == 2:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
 
 
 # ---------------------------------------------------------------------- trades

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backtests.report import render_tearsheet
-from backtests.report.browser import chart_report, find_chromium, load, screenshot
+from backtests.report.browser import chart_report, find_chromium, load
 from backtests.report.regenerate import load_run
 
 pytestmark = [
@@ -21,8 +21,8 @@ pytestmark = [
 ]
 
 
-def assert_page_ok(html_path: Path) -> dict[str, str]:
-    page = load(html_path)
+def assert_page_ok(html_path: Path, **kwargs: object) -> dict[str, str]:
+    page = load(html_path, **kwargs)  # type: ignore[arg-type]
     charts, body = chart_report(page.dom)
     n_figs = len(json.loads(html_path.read_text(encoding="utf-8").split('id="scare-figures">', 1)[1]
                             .split("</script>", 1)[0]))
@@ -38,8 +38,8 @@ def assert_page_ok(html_path: Path) -> dict[str, str]:
 
 
 def test_default_study_draws_every_chart_offline(default_run: Path, tmp_path: Path) -> None:
-    assert_page_ok(default_run / "tearsheet.html")
-    png = screenshot(default_run / "tearsheet.html", tmp_path / "shot.png", window=(1400, 2400))
+    png = tmp_path / "shot.png"
+    assert_page_ok(default_run / "tearsheet.html", window=(1400, 2400), screenshot_to=png)
     head = png.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", head[16:24]) == (1400, 2400)
@@ -58,7 +58,7 @@ def test_hostile_names_stay_text_in_the_browser(default_run: Path, tmp_path: Pat
         s["roles"] = {evil: closer}
     for rec in metrics["runs"] + metrics["pooled"]:
         rec["strategy"] = label
-        rec["params"] = {"weight": f"{rec['params']['weight']}{evil}"}
+        rec["params"] = {k: f"{v}{evil}" for k, v in rec["params"].items()}
     for w in metrics["windows"]:
         w["label"] = evil
     metrics["data"]["warnings"] = [evil, {"symbol": closer}]

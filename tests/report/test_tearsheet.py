@@ -80,7 +80,7 @@ def test_summary_and_tables_are_formatted_for_people(default_run: Path) -> None:
     assert f"{boot['sharpe_lower']:,.2f} to {boot['sharpe_upper']:,.2f}" in html
     # trades list: UTC and New York local time of QQQ
     assert "EST" in html or "EDT" in html
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d</td>", html)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d</span></td>", html)
 
 
 def test_formatting_helpers() -> None:
@@ -105,9 +105,26 @@ def test_script_json_cannot_close_the_script_element() -> None:
     assert back["name"] == value["name"] and back["x"] == [1.0, None, 2.5] and back["sep"] == "a\u2028b"
 
 
+TINY_STUDY = """
+name: tiny
+description: one strategy, one window
+data: {source: synthetic, seed: 20260623}
+windows: [deepseek_r1]
+window_defaults: {pre: 5, post: 10}
+benchmark: SPY
+strategies:
+  - name: buy_and_hold
+    label: hold_qqq
+    roles: {asset: QQQ}
+    params: {weight: [0.5, 1.0]}
+"""
+
+
 def test_hostile_label_from_the_cli_shows_as_text(tmp_path: Path) -> None:
     out = tmp_path / "hostile"
-    code = main(["run", str(DEFAULT_STUDY), "--out", str(out), "--no-progress",
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_STUDY, encoding="utf-8")
+    code = main(["run", str(config), "--out", str(out), "--no-progress",
                  "--set", f"strategies.0.label={HOSTILE}",
                  "--set", "description=</script><img src=x onerror=alert(2)>"])
     assert code == 0
