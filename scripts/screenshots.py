@@ -25,9 +25,9 @@ from backtests.report.browser import find_chromium, screenshot  # noqa: E402
 #  else (strategy section id, [its subsection ids]) )
 SHOTS = [
     ("tearsheet-top.png", "scare_trades", (1400, 1250), None),
-    ("tearsheet-strategy.png", "fade_kospi_halt", (1400, 1500),
+    ("tearsheet-strategy.png", "fade_kospi_halt", (1400, 1250),
      ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-equity-and-drawdown", "s-fade-kospi-halt-around-the-event"])),
-    ("tearsheet-sweep.png", "fade_kospi_halt", (1400, 1350),
+    ("tearsheet-sweep.png", "fade_kospi_halt", (1400, 1020),
      ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-per-window", "s-fade-kospi-halt-parameter-sweep"])),
     ("tearsheet-trades.png", "fade_kospi_halt", (1400, 1100),
      ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-top-10-parameter-sets", "s-fade-kospi-halt-trades"])),

@@ -234,16 +234,18 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
     zmin, zmax = (min(allz), max(allz)) if allz else (0.0, 1.0)
     (a0, b0), (x0, y0, z0, t0) = pairs[0], grids[0]
     fixed = ", ".join(f"{k}={param_value(best.get(k))}" for k in swept if k not in (a0, b0))
+    def hover(a: str, b: str) -> str:
+        return f"{esc(a)}=%{{x}}<br>{esc(b)}=%{{y}}<br>{esc(label(key))}: %{{text}}<extra></extra>"
+
     heat = {"type": "heatmap", "x": x0, "y": y0, "z": z0, "text": t0, "texttemplate": "%{text}" if len(x0) * len(y0) <= 144 else None,
             "colorscale": "Cividis", "zmin": zmin, "zmax": zmax, "hoverongaps": False, "xgap": 1, "ygap": 1,
             "colorbar": {"title": {"text": esc(label(key))}, "thickness": 14},
-            "hovertemplate": "%{xaxis.title.text}=%{x}<br>%{yaxis.title.text}=%{y}<br>"
-                             + esc(label(key)) + ": %{text}<extra></extra>"}
+            "hovertemplate": hover(a0, b0)}
     buttons = []
     for (a, b), (x, y, z, t) in zip(pairs, grids):
         fx = ", ".join(f"{k}={param_value(best.get(k))}" for k in swept if k not in (a, b))
         buttons.append({"label": esc(f"{b} × {a}"), "method": "update",
-                        "args": [{"x": [x], "y": [y], "z": [z], "text": [t],
+                        "args": [{"x": [x], "y": [y], "z": [z], "text": [t], "hovertemplate": [hover(a, b)],
                                   "texttemplate": ["%{text}" if len(x) * len(y) <= 144 else None]},
                                  {"xaxis.title.text": esc(a), "yaxis.title.text": esc(b),
                                   "annotations[0].text": esc(f"others fixed at best: {fx}" if fx else "")}]})
