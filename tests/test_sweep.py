@@ -9,7 +9,7 @@ import pytest
 import backtests.sweep as sweep
 from tests.conftest import ROOT
 
-CFG = ROOT / "configs" / "scare_trades.yaml"
+CFG = ROOT / "tests" / "configs" / "small.yaml"
 GRID = "strategies.0.params.weight=[0.25, 0.5, 0.75, 1.0, -0.5]"
 
 
