@@ -115,7 +115,8 @@ def _exchange_schedule(code: str, start_year: int, end_year: int) -> pd.DataFram
 def _schedule_for(code: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     lo, hi = SCHEDULE_YEARS
     if start.year < lo or end.year > hi:
-        lo, hi = min(lo, start.year), max(hi, end.year)
+        # widen by whole decades so long histories share one (cached) schedule
+        lo, hi = min(lo, start.year // 10 * 10), max(hi, end.year // 10 * 10 + 9)
     return _exchange_schedule(code, lo, hi)
 
 

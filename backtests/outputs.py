@@ -18,7 +18,9 @@ from typing import Any
 
 from backtests.errors import ScareInputError
 
+#: The files DESIGN.md promises; a run also writes benchmark.parquet and orders.parquet.
 CONTRACT_FILES = ("metrics.json", "returns.parquet", "weights.parquet", "manifest.json", "tearsheet.html")
+RUN_FILES = (*CONTRACT_FILES, "benchmark.parquet", "orders.parquet")
 
 
 def clean_json(value: Any) -> Any:

@@ -43,6 +43,7 @@ from backtests.progress import Progress
 from backtests.sweep import Checkpoints, ChunkTask, WindowBlock, chunk_size, run_chunks
 
 SCHEMA_VERSION = 1
+ORDER_COLUMNS = ["run", "window", "time", "fill_time", "symbol", "side", "size", "price", "fees"]
 
 
 @dataclass
@@ -156,7 +157,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
             o = b.orders
             order_parts.append(pd.DataFrame({
                 "run_code": o["combo"].to_numpy(dtype=np.int64) * n_w + wpos[b.window],
-                "window": b.window, "time": b.stamps[o["row"].to_numpy()], "symbol": o["symbol"].to_numpy(),
+                "window": b.window, "time": b.stamps[o["row"].to_numpy()],
+                "fill_time": o["fill_time"].to_numpy(dtype=np.int64), "symbol": o["symbol"].to_numpy(),
                 "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
                 "fees": o["fees"].to_numpy()}))
     index = pd.DatetimeIndex(ends, tz="UTC", name="time")
@@ -180,10 +182,11 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
     if order_parts:
         ol = pd.concat(order_parts, ignore_index=True).sort_values(["run_code", "time", "symbol", "side"], kind="stable")
         orders = ol.assign(run=pd.Categorical.from_codes(ol["run_code"].to_numpy(), categories=ids),
-                           time=pd.DatetimeIndex(ol["time"].to_numpy(), tz="UTC"))
-        orders = orders[["run", "window", "time", "symbol", "side", "size", "price", "fees"]].reset_index(drop=True)
+                           time=pd.DatetimeIndex(ol["time"].to_numpy(), tz="UTC"),
+                           fill_time=pd.DatetimeIndex(ol["fill_time"].to_numpy(), tz="UTC"))
+        orders = orders[ORDER_COLUMNS].reset_index(drop=True)
     else:
-        orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
+        orders = pd.DataFrame(columns=ORDER_COLUMNS)
     del run_cat
     return StrategyResult(sp, returns, benchmark, runs, weights, orders)
 
@@ -312,12 +315,30 @@ def data_summary(data: MarketData, cfg: Any) -> dict[str, Any]:
 
     combined = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(fp.items())).encode()).hexdigest()
     return {
+        "halts": intraday_gaps(data),
         "source": cfg.data.source, "synthetic": bool(data.synthetic),
         "label": "SYNTHETIC replay of documented shocks (not market data)" if data.synthetic else "market data",
         "seed": cfg.data.seed if cfg.data.source == "synthetic" else None,
         "frequency": data.frequency, "fingerprint": combined, "symbols": data.describe(),
         "warnings": list(data.warnings),
     }
+
+
+def intraday_gaps(data: MarketData) -> list[dict[str, Any]]:
+    """Gaps inside a session in intraday bars (a circuit-breaker halt shows as missing bars)."""
+    out = []
+    for sym, frame in sorted(data.intraday.items()):
+        if len(frame) < 2:
+            continue
+        starts = pd.DatetimeIndex(frame["open_time"])
+        ends = frame.index
+        bar = pd.Series(ends - starts).median()
+        gap = starts[1:] - ends[:-1]
+        same_day = ends[:-1].normalize() == starts[1:].normalize()
+        for i in np.flatnonzero((gap > bar) & same_day):
+            out.append({"symbol": sym, "from_utc": ends[i].isoformat(), "to_utc": starts[i + 1].isoformat(),
+                        "minutes": int(gap[i] / pd.Timedelta(minutes=1))})
+    return out
 
 
 def metrics_document(study: StudyResult) -> dict[str, Any]:

@@ -142,3 +142,13 @@ def test_event_study_is_in_metrics(default_runs):
     fade = by_label["fade_kospi_halt"]["event_study"]["strategy"]
     strat = next(iter(fade.values()))
     assert strat["n_events"] >= 5 and 0 <= strat["fraction_positive"] <= 1
+
+
+def test_halts_and_fill_times_are_recorded(default_runs):
+    out = default_runs[0]
+    halts = json.loads((out / "metrics.json").read_text())["data"]["halts"]
+    kospi = [h for h in halts if h["symbol"] == "^KS11"]
+    assert kospi and kospi[0]["from_utc"].startswith("2026-06-23") and kospi[0]["minutes"] >= 20
+    orders = pd.read_parquet(out / "orders.parquet")
+    assert (orders["fill_time"] <= orders["time"]).all()
+    assert (orders["fill_time"] < orders["time"]).any()  # some fills happened at a bar's open

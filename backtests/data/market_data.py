@@ -91,7 +91,8 @@ class MarketData:
         if missing:
             raise DataError(f"no symbol info for {sorted(missing)}")
         for sym, frame in self.bars.items():
-            self.bars[sym] = validate_bars(frame, sym)
+            # plain series (an index level, a funding rate) may be zero or negative; prices may not
+            self.bars[sym] = validate_bars(frame, sym, positive=self.info[sym].kind != "series")
         for sym, frame in self.intraday.items():
             self.intraday[sym] = validate_bars(frame, f"{sym} (intraday)")
         for cur, sym in self.fx.items():
@@ -258,11 +259,12 @@ def asof(values: pd.Series, at: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(out, index=at, name=values.name)
 
 
-def validate_bars(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+def validate_bars(frame: pd.DataFrame, symbol: str, positive: bool = True) -> pd.DataFrame:
     """Hard checks every bar frame passes; returns the frame with a UTC ns index.
 
     Raises :class:`DataError` naming ``symbol`` for: a non-UTC or naive index, unsorted or duplicate
-    stamps, a missing ``close`` column, non-numeric prices, or non-positive prices.
+    stamps, a missing ``close`` column, non-numeric prices, or (with ``positive``) non-positive
+    prices.
     """
     if not isinstance(frame, pd.DataFrame):
         raise DataError("bars must be a DataFrame", where=symbol)
@@ -288,7 +290,7 @@ def validate_bars(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
             continue
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise DataError(f"column {col!r} is not numeric", where=symbol)
-    for col in PRICE_FIELDS:
+    for col in PRICE_FIELDS if positive else ():
         if col in frame.columns:
             vals = frame[col].to_numpy(dtype="float64", na_value=np.nan)
             bad = np.flatnonzero(vals <= 0)

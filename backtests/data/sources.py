@@ -43,9 +43,10 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     end = pd.Timestamp(cfg.end) if cfg.end else None
     for spec in cfg.files:
         path = _resolve(base_dir, spec.path)
-        freq = spec.frequency if not spec.intraday else spec.frequency
-        loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), freq, spec.close_time,
-                           start, end, require_close=spec.merge_into is None)
+        # FX keeps a month before `start`: the first converted bar needs a rate known before it.
+        first = start - pd.Timedelta(days=31) if (start is not None and spec.kind == "fx") else start
+        loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
+                           first, end, require_close=spec.merge_into is None)
         warnings.extend(loaded.warnings)
         if spec.merge_into is not None:
             extras.append((spec, loaded.frame))

@@ -49,6 +49,7 @@ class WindowSchedule:
     fees: np.ndarray  # (rows, combos, symbols) fee fraction of each order
     target: np.ndarray  # (rows, combos, symbols) target in force after each row's fills
     entries: np.ndarray  # (combos,) number of position openings (flat -> non-zero), all symbols
+    fill_time: np.ndarray  # (rows, combos, symbols) int64 ns instant of each fill (open or close)
 
 
 def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,6 +112,7 @@ def window_schedule(
     fees = np.zeros((n_rows, n_combos, n_syms))
     target = np.zeros((n_rows, n_combos, n_syms))
     entries = np.zeros(n_combos, dtype=np.int64)
+    fill_time = np.zeros((n_rows, n_combos, n_syms), dtype=np.int64)
     for j, (bars, cost) in enumerate(zip(assets, costs)):
         if len(bars.stamps) == 0:
             continue
@@ -134,10 +136,11 @@ def window_schedule(
         sell = tgt < prev
         size[at, :, j] = np.where(order, tgt, np.nan)
         price[at, :, j] = np.where(order, px, np.nan)
+        fill_time[at, :, j] = np.where(use_open, bars.open_times[:, None], bars.stamps[:, None])
         fees[at, :, j] = cost.commission + np.where(sell, cost.sell_tax, 0.0)
         held = pd.DataFrame(np.full((n_rows, n_combos), np.nan))
         held.iloc[at] = tgt
         target[:, :, j] = held.ffill().fillna(0.0).to_numpy()
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
     return WindowSchedule(stamps=rows, close=close, size=size, price=price, fees=fees,
-                          target=target, entries=entries)
+                          target=target, entries=entries, fill_time=fill_time)

@@ -45,7 +45,8 @@ class WindowResult:
     mean_value
         (combos,) average portfolio value over the rows, USD.
     orders
-        Order records: combo, symbol, row, size (units), price (USD), fees (USD), side.
+        Order records: combo, symbol, row, size (units), price (USD), fees (USD), side, fill_time
+        (int64 ns: the bar's open instant when filled at the open, else its close stamp).
     """
 
     window: Window
@@ -170,6 +171,7 @@ def simulate(
         local = o["col"].to_numpy() - w * width
         o["combo"] = local // n_syms
         o["symbol"] = np.asarray(symbols, dtype=object)[local % n_syms] if len(o) else []
+        o["fill_time"] = sch.fill_time[o["row"].to_numpy(), local // n_syms, local % n_syms] if len(o) else []
         o = o.drop(columns="col")
         traded = np.zeros(n_combos)
         np.add.at(traded, o["combo"].to_numpy(dtype=int), (o["size"] * o["price"]).abs().to_numpy())
