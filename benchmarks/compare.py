@@ -317,7 +317,12 @@ def bench_cold_start(repeat: int = 5, cold_repeat: int = 3, config: str = "confi
 
 # ============================================================================ 4. scaling
 def _run_worker(args: list[str], timeout: float) -> dict[str, Any]:
-    """Run ``benchmarks.worker`` in a child; its own VmHWM and the child's ru_maxrss (wait4)."""
+    """Run ``benchmarks.worker`` in a child; its own VmHWM and the child's ru_maxrss (wait4).
+
+    VmHWM (reported by the child after exec) is the figure. ru_maxrss also counts the moments
+    between fork and exec, when the child still maps the parent's pages: it is only a valid
+    cross-check when the parent is small (``--only scaling``), not after the in-process sections.
+    """
     cmd = [sys.executable, "-m", "benchmarks.worker", *args]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
