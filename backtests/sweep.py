@@ -28,7 +28,7 @@ from backtests.calendars import periods_per_year
 from backtests.data.market_data import MarketData, asof
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.periods import period_returns
-from backtests.engine.simulate import WindowResult, simulate
+from backtests.engine.simulate import simulate
 from backtests.errors import ConfigError, StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
@@ -96,14 +96,6 @@ def check_weights(weights: pd.DataFrame, label: str, traded: list[str]) -> pd.Da
     return w.set_axis(w.index.tz_convert("UTC").as_unit("ns"))
 
 
-def _exposure_turnover(res: WindowResult) -> tuple[np.ndarray, np.ndarray]:
-    gross = np.abs(res.held).sum(axis=2)  # (rows, combos)
-    exposure = (gross > 1e-12).mean(axis=0) if len(gross) else np.zeros(res.returns.shape[1])
-    turnover = np.divide(res.traded_value, res.mean_value, out=np.zeros_like(res.traded_value),
-                         where=np.isfinite(res.mean_value) & (res.mean_value > 0))
-    return exposure, turnover
-
-
 def benchmark_periods(data: MarketData, symbol: str, window: Window, ends: np.ndarray) -> np.ndarray:
     """Benchmark simple returns over the same periods (as-of prices, in USD)."""
     px = data.to_usd(symbol, "close")
@@ -122,13 +114,13 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     weights = check_weights(strategy.target_weights(ctx, local_grid), task.label, traded)
     n = len(local_grid)
     results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,
-                       init_cash=task.init_cash, exit_at_window_end=task.exit_at_window_end)
+                       init_cash=task.init_cash, exit_at_window_end=task.exit_at_window_end,
+                       keep_weights=task.keep_weights)
     combos = task.grid.index.to_numpy()
     blocks = []
     for res in results:
         w = res.window
         ends, prets = period_returns(res.stamps, res.returns, w, task.data.frequency)
-        exposure, turnover = _exposure_turnover(res)
         orders = res.orders
         n_orders = np.bincount(orders["combo"].to_numpy(dtype=int), minlength=n) if len(orders) else np.zeros(n, int)
         if len(orders):
@@ -136,9 +128,8 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
         blocks.append(WindowBlock(
             window=w.id, combos=combos, ends=ends, returns=prets,
             bench=benchmark_periods(task.data, task.benchmark, w, ends) if task.benchmark else None,
-            ppy=periods_per_year(w.market, task.data.frequency), entries=res.entries, exposure=exposure,
-            turnover=turnover, n_orders=n_orders, stamps=res.stamps,
-            held=res.held if task.keep_weights else None, target=res.target if task.keep_weights else None,
+            ppy=periods_per_year(w.market, task.data.frequency), entries=res.entries, exposure=res.exposure,
+            turnover=res.turnover, n_orders=n_orders, stamps=res.stamps, held=res.held, target=res.target,
             orders=orders,
         ))
     return blocks

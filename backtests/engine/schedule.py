@@ -24,6 +24,8 @@ import pandas as pd
 
 from backtests.engine.costs import SymbolCosts
 
+NEVER = np.iinfo(np.int64).min
+
 
 @dataclass
 class AssetBars:
@@ -36,29 +38,29 @@ class AssetBars:
 
 
 @dataclass
-class WindowSchedule:
-    """Order schedule of one window for all combos and symbols.
+class ScheduleArrays:
+    """Views into the stacked simulation arrays for one window: shape (rows, combos, symbols),
+    except ``close`` (rows, symbols) which is tiled over combos by the caller."""
 
-    Arrays are (rows, combos, symbols) unless stated; ``rows`` are the window's sim stamps.
-    """
-
-    stamps: np.ndarray  # (rows,) int64 ns
-    close: np.ndarray  # (rows, symbols) valuation price, filled forward/backward within the window
-    size: np.ndarray  # (rows, combos, symbols) target weight where an order is sent, NaN elsewhere
-    price: np.ndarray  # (rows, combos, symbols) fill price where an order is sent, NaN elsewhere
-    fees: np.ndarray  # (rows, combos, symbols) fee fraction of each order
-    target: np.ndarray  # (rows, combos, symbols) target in force after each row's fills
-    entries: np.ndarray  # (combos,) number of position openings (flat -> non-zero), all symbols
-    fill_time: np.ndarray  # (rows, combos, symbols) int64 ns instant of each fill (open or close)
+    close: np.ndarray
+    size: np.ndarray  # target weight where an order is sent, NaN elsewhere
+    price: np.ndarray  # fill price where an order is sent, NaN elsewhere
+    fees: np.ndarray  # fee fraction of each order
+    at_open: np.ndarray  # bool: the order fills at the bar's open
 
 
-def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forward-filled targets and their change times.
+def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
+                    start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward-filled targets and their change times, trimmed to what ``[start, end]`` needs.
 
     Parameters
     ----------
     weights
         Index: UTC decision stamps (sorted); columns MultiIndex (combo, symbol), combos 0..n-1.
+    start, end
+        Only decisions before ``end`` matter, and of those before ``start`` only the state they
+        leave (the values and change times at the last one are kept exactly).
 
     Returns
     -------
@@ -71,17 +73,27 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str]) ->
         raise ValueError("strategy weights must have a sorted index without duplicate stamps")
     tau = idx.as_unit("ns").asi8
     cols = pd.MultiIndex.from_product([range(n_combos), symbols])
-    vals = weights.reindex(columns=cols).to_numpy(dtype="float64")
-    vals = pd.DataFrame(vals).ffill().fillna(0.0).to_numpy().reshape(len(tau), n_combos, len(symbols))
+    vals = weights.reindex(columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+    hi = len(tau) if end is None else int(np.searchsorted(tau, end.value, side="left"))
+    vals = vals[:hi]
+    tau = tau[:hi]
+    # carry NaN forward (column-wise), leading NaN = flat
+    valid = ~np.isnan(vals)
+    pos = np.where(valid, np.arange(len(tau))[:, None], -1)
+    np.maximum.accumulate(pos, axis=0, out=pos)
+    vals = np.where(pos >= 0, vals[np.clip(pos, 0, None), np.arange(vals.shape[1])], 0.0)
     if not np.isfinite(vals).all():
         raise ValueError("strategy weights contain inf")
-    changed = np.empty_like(vals, dtype=bool)
+    changed = np.empty(vals.shape, dtype=bool)
     if len(tau):
         changed[0] = vals[0] != 0.0
         changed[1:] = vals[1:] != vals[:-1]
-    stamp_when = np.where(changed, tau[:, None, None], np.iinfo(np.int64).min)
-    changed_at = np.maximum.accumulate(stamp_when, axis=0) if len(tau) else stamp_when
-    return tau, vals, changed_at
+    changed_at = np.where(changed, tau[:, None], NEVER)
+    if len(tau):
+        np.maximum.accumulate(changed_at, axis=0, out=changed_at)
+    lo = 0 if start is None else max(0, int(np.searchsorted(tau, start.value, side="left")) - 1)
+    shape = (len(tau) - lo, n_combos, len(symbols))
+    return tau[lo:], vals[lo:].reshape(shape), changed_at[lo:].reshape(shape)
 
 
 def window_schedule(
@@ -93,8 +105,9 @@ def window_schedule(
     costs: list[SymbolCosts],
     fill: str,
     exit_at_end: bool,
-) -> WindowSchedule:
-    """Build the order schedule of one window (see module docstring for the rules).
+    out: ScheduleArrays,
+) -> np.ndarray:
+    """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
     ----------
@@ -104,43 +117,42 @@ def window_schedule(
         Per symbol, its bars restricted to the window.
     tau, values, changed_at
         From :func:`decision_arrays`.
+    out
+        Arrays to fill (already NaN/0-initialised by the caller).
+
+    Returns
+    -------
+    numpy.ndarray
+        (combos,) number of positions opened (flat to non-zero), over all symbols.
     """
-    n_rows, n_combos, n_syms = len(rows), values.shape[1], len(assets)
-    close = np.full((n_rows, n_syms), np.nan)
-    size = np.full((n_rows, n_combos, n_syms), np.nan)
-    price = np.full((n_rows, n_combos, n_syms), np.nan)
-    fees = np.zeros((n_rows, n_combos, n_syms))
-    target = np.zeros((n_rows, n_combos, n_syms))
+    n_rows, n_combos = len(rows), values.shape[1]
     entries = np.zeros(n_combos, dtype=np.int64)
-    fill_time = np.zeros((n_rows, n_combos, n_syms), dtype=np.int64)
     for j, (bars, cost) in enumerate(zip(assets, costs)):
         if len(bars.stamps) == 0:
             continue
         at = np.searchsorted(rows, bars.stamps)
-        col = pd.Series(np.nan, index=range(n_rows))
-        col.iloc[at] = bars.close
-        close[:, j] = col.ffill().bfill().to_numpy()
+        col = np.full(n_rows, np.nan)
+        col[at] = bars.close
+        out.close[:, j] = pd.Series(col).ffill().bfill().to_numpy()
         # latest decision strictly before each bar
         pos = np.searchsorted(tau, bars.stamps, side="left") - 1
         has = pos >= 0
-        tgt = np.where(has[:, None], values[np.clip(pos, 0, None), :, j], 0.0)  # (k, combos)
-        made = np.where(has[:, None], changed_at[np.clip(pos, 0, None), :, j], np.iinfo(np.int64).min)
+        safe = np.clip(pos, 0, None)
+        tgt = np.where(has[:, None], values[safe, :, j], 0.0)  # (k, combos)
+        made = np.where(has[:, None], changed_at[safe, :, j], NEVER)
         if exit_at_end:
             tgt[-1, :] = 0.0
-        prev = np.vstack([np.zeros((1, n_combos)), tgt[:-1]])
+        prev = np.empty_like(tgt)
+        prev[0] = 0.0
+        prev[1:] = tgt[:-1]
         order = tgt != prev
         use_open = (fill == "open") & (bars.open_times[:, None] > made) & np.isfinite(bars.open)[:, None]
         if exit_at_end:
             use_open[-1, :] = False
         px = np.where(use_open, bars.open[:, None], bars.close[:, None])
-        sell = tgt < prev
-        size[at, :, j] = np.where(order, tgt, np.nan)
-        price[at, :, j] = np.where(order, px, np.nan)
-        fill_time[at, :, j] = np.where(use_open, bars.open_times[:, None], bars.stamps[:, None])
-        fees[at, :, j] = cost.commission + np.where(sell, cost.sell_tax, 0.0)
-        held = pd.DataFrame(np.full((n_rows, n_combos), np.nan))
-        held.iloc[at] = tgt
-        target[:, :, j] = held.ffill().fillna(0.0).to_numpy()
+        out.size[at, :, j] = np.where(order, tgt, np.nan)
+        out.price[at, :, j] = np.where(order, px, np.nan)
+        out.fees[at, :, j] = cost.commission + np.where(tgt < prev, cost.sell_tax, 0.0)
+        out.at_open[at, :, j] = use_open & order
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
-    return WindowSchedule(stamps=rows, close=close, size=size, price=price, fees=fees,
-                          target=target, entries=entries, fill_time=fill_time)
+    return entries
