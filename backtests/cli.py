@@ -83,8 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from backtests.config import load_config
     from backtests.data.sources import declared_series
-    from backtests.plan import plan_study
-    from backtests.runner import check_series
+    from backtests.plan import check_series, plan_study
 
     loaded = load_config(args.config, args.overrides)
     plan = plan_study(loaded)

@@ -62,81 +62,127 @@ class StrategyRuns:
     default_combo: int | None
 
 
-def _records(table: pd.DataFrame, reasons: dict[Any, dict[str, str]], key: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    row = table.loc[key]
-    return {k: clean_json(v) for k, v in row.items()}, dict(reasons.get(key, {}))
+def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None)."""
+    vals = table.to_numpy(dtype=float, na_value=np.nan)
+    obj = np.where(np.isfinite(vals), vals, np.nan).astype(object)
+    obj[~np.isfinite(vals)] = None
+    ints = [i for i, c in enumerate(table.columns) if pd.api.types.is_integer_dtype(table[c])]
+    for i in ints:
+        obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
+    cols = [str(c) for c in table.columns]
+    return [dict(zip(cols, row)) for row in obj.tolist()]
 
 
 def params_of(grid: pd.DataFrame, combo: int) -> dict[str, Any]:
     return {k: clean_json(v) for k, v in grid.loc[combo].items()}
 
 
+def chained_matrix(values: np.ndarray, index: pd.DatetimeIndex, n_combos: int, windows: list[str],
+                   ) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Chain each combination's windows into one column (windows in order of their first period).
+
+    ``values`` is (periods, runs) with runs in canonical order (combination-major, window-minor);
+    the rows of window ``w`` are the periods where its first run has a value.
+    """
+    n_w = len(windows)
+    rows = [np.flatnonzero(~np.isnan(values[:, w])) for w in range(n_w)]
+    order = sorted(range(n_w), key=lambda w: (rows[w][0] if len(rows[w]) else len(index), w))
+    parts = [values[rows[w]][:, w::n_w] for w in order]
+    chained = np.vstack(parts) if parts else np.empty((0, n_combos))
+    idx = pd.MultiIndex.from_arrays(
+        [np.concatenate([[windows[w]] * len(rows[w]) for w in order]) if order else [],
+         index[np.concatenate([rows[w] for w in order])] if order else index[:0]], names=["window", "time"])
+    return chained, idx
+
+
 def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_blocks: int,
                    n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
-    """Score one strategy: per-run records, pooled records, ranking, trust statistics."""
+    """Score one strategy: per-run records, pooled records, ranking, trust statistics.
+
+    Runs must be in canonical order (combination-major, then window) with every combination
+    covering every window, as the runner assembles them.
+    """
+    windows = list(dict.fromkeys(sr.runs["window"]))
+    n_w, n_c = len(windows), len(sr.grid)
+    if len(sr.runs) != n_w * n_c or not (sr.runs["combo"].to_numpy() == np.repeat(np.arange(n_c), n_w)).all():
+        raise ValueError("runs must be combination-major with every combination in every window")
     ppy_runs = sr.runs["ppy"].astype(float)
-    rf_runs = risk_free / ppy_runs.mean() if risk_free else 0.0
-    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, sr.benchmark, rf_runs)
+    # periods per year of a combination's pooled series: the most common among its windows
+    ppy = float(ppy_runs.iloc[:n_w].mode().iloc[0])
+    rf = risk_free / ppy if risk_free else 0.0
+    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, sr.benchmark, rf)
+    table["n_trades"] = sr.runs["entries"].to_numpy()
+    table["n_orders"] = sr.runs["n_orders"].to_numpy()
+    table["exposure"] = sr.runs["exposure"].to_numpy()
+    table["turnover"] = sr.runs["turnover"].to_numpy()
+    combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
     run_records = []
-    for rid in sr.returns.columns:
-        meta = sr.runs.loc[rid]
-        metrics, why = _records(table, reasons, rid)
-        metrics.update({
-            "n_trades": int(meta["entries"]), "n_orders": int(meta["n_orders"]),
-            "exposure": clean_json(float(meta["exposure"])), "turnover": clean_json(float(meta["turnover"])),
-        })
+    for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
+        c = j // n_w
         run_records.append({
-            "id": rid, "strategy": sr.label, "strategy_name": sr.name,
-            "params": params_of(sr.grid, int(meta["combo"])), "combo": int(meta["combo"]),
-            "window": meta["window"], "metrics": metrics, "nan_reasons": why,
+            "id": rid, "strategy": sr.label, "strategy_name": sr.name, "params": combo_params[c], "combo": c,
+            "window": windows[j % n_w], "metrics": metrics, "nan_reasons": dict(reasons.get(rid, {})),
         })
 
     # pooled across windows, per combo
-    combo_ppy = ppy_runs.groupby(sr.runs["combo"]).agg(lambda s: s.mode().iloc[0])
-    runs_frame = sr.runs[["combo", "window"]]
-    pooled, preasons = scoring.pooled_metrics(sr.returns, runs_frame, combo_ppy, sr.benchmark, rf_runs)
-    chained, _ = scoring.pool_returns(sr.returns, runs_frame)
-    eng = sr.runs.groupby("combo")[["entries", "exposure", "turnover"]].agg(
-        {"entries": "sum", "exposure": "mean", "turnover": "mean"})
-    ranking = scoring.rank_sweep(pooled, combo_ppy, metric=rank_by if rank_by in pooled.columns else "sharpe",
-                                 returns=chained if len(pooled) >= 2 else None, n_blocks=pbo_blocks)
+    R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
+    chained_vals, chain_idx = chained_matrix(R, sr.returns.index, n_c, windows)
+    chained = pd.DataFrame(chained_vals, index=chain_idx, columns=sr.grid.index)
+    bench = None
+    if sr.benchmark is not None:
+        bvals, _ = chained_matrix(np.where(np.isnan(R), np.nan, sr.benchmark.to_numpy(dtype=float, na_value=np.nan)),
+                                  sr.returns.index, n_c, windows)
+        bench = pd.DataFrame(bvals, index=chain_idx, columns=sr.grid.index)
+    pooled, preasons = scoring.metrics_table(chained, ppy, bench, rf)
+    per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
+    counted = ~np.isnan(per_window)
+    with np.errstate(invalid="ignore"):
+        pooled["n_windows"] = counted.sum(axis=1)
+        pooled["window_total_return_mean"] = np.nanmean(np.where(counted, per_window, np.nan), axis=1)
+        pooled["window_total_return_median"] = np.nanmedian(np.where(counted, per_window, np.nan), axis=1)
+        pooled["window_positive_fraction"] = np.where(counted.any(axis=1),
+                                                     (per_window > 0).sum(axis=1) / np.maximum(counted.sum(axis=1), 1),
+                                                     np.nan)
+    eng = sr.runs[["entries", "exposure", "turnover"]].to_numpy(dtype=float).reshape(n_c, n_w, 3)
+    ranking = scoring.rank_sweep(pooled, ppy, metric=rank_by if rank_by in pooled.columns else "sharpe",
+                                 returns=chained if n_c >= 2 else None, n_blocks=pbo_blocks)
+    pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64)
+    pooled["exposure"] = eng[:, :, 1].mean(axis=1)
+    pooled["turnover_mean"] = eng[:, :, 2].mean(axis=1)
     # Bootstrap for the best TOP_K and the default combination.
-    chosen = [c for c in ranking.index[:TOP_K]]
+    chosen = list(ranking.index[:TOP_K])
     if sr.default_combo is not None and sr.default_combo not in chosen:
         chosen.append(sr.default_combo)
-    boot = scoring.bootstrap_ci(chained[chosen], combo_ppy.reindex(chosen).to_numpy(),
-                                n_resamples=n_resamples, confidence=confidence, seed=seed)
+    boot = scoring.bootstrap_ci(chained[chosen], np.full(len(chosen), ppy), n_resamples=n_resamples,
+                                confidence=confidence, seed=seed)
+    boot_records = dict(zip(boot.index, frame_records(boot)))
+    rk = ranking.reindex(pooled.index)
+    trust_table = rk[["rank", "dsr", "pbo", "n_trials", "sharpe_star"]]
+    trust_rows = frame_records(trust_table)
+    notes = rk["notes"].tolist()
     pooled_records = []
-    for combo in pooled.index:
-        metrics, why = _records(pooled, preasons, combo)
-        metrics.update({"n_trades": int(eng.loc[combo, "entries"]),
-                        "exposure": clean_json(float(eng.loc[combo, "exposure"])),
-                        "turnover_mean": clean_json(float(eng.loc[combo, "turnover"]))})
-        rk = ranking.loc[combo]
-        trust = {"rank": clean_json(rk["rank"]), "dsr": clean_json(rk["dsr"]), "pbo": clean_json(rk["pbo"]),
-                 "n_trials": clean_json(rk["n_trials"]), "sharpe_star": clean_json(rk["sharpe_star"]),
-                 "notes": rk["notes"] or None}
-        if combo in boot.index:
-            b = boot.loc[combo]
-            trust["bootstrap"] = {k: clean_json(b[k]) for k in boot.columns}
-            trust["bootstrap"]["confidence"] = confidence
+    for c, (metrics, trust) in enumerate(zip(frame_records(pooled), trust_rows)):
+        trust["notes"] = notes[c] or None
+        if c in boot_records:
+            trust["bootstrap"] = {**boot_records[c], "confidence": confidence}
         pooled_records.append({
-            "id": combo_id(sr.label, params_of(sr.grid, int(combo))), "strategy": sr.label,
-            "strategy_name": sr.name, "combo": int(combo), "params": params_of(sr.grid, int(combo)),
-            "is_default": combo == sr.default_combo, "metrics": metrics, "trust": trust, "nan_reasons": why,
+            "id": combo_id(sr.label, combo_params[c]), "strategy": sr.label, "strategy_name": sr.name,
+            "combo": c, "params": combo_params[c], "is_default": c == sr.default_combo, "metrics": metrics,
+            "trust": trust, "nan_reasons": dict(preasons.get(c, {})),
         })
     best = ranking.index[0] if len(ranking) and not pd.isna(ranking.iloc[0]["rank"]) else None
+    metric_col = rank_by if rank_by in ranking.columns else "sharpe"
     summary = {
-        "label": sr.label, "name": sr.name, "n_combinations": int(len(sr.grid)),
-        "n_windows": int(sr.runs["window"].nunique()), "n_runs": int(len(sr.runs)),
-        "rank_by": rank_by, "pbo": clean_json(ranking["pbo"].iloc[0]) if len(ranking) else None,
-        "pbo_blocks": pbo_blocks,
-        "best_combo": None if best is None else int(best),
+        "label": sr.label, "name": sr.name, "n_combinations": int(n_c), "n_windows": int(n_w),
+        "n_runs": int(len(sr.runs)), "rank_by": rank_by,
+        "pbo": clean_json(ranking["pbo"].iloc[0]) if len(ranking) else None, "pbo_blocks": pbo_blocks,
+        "periods_per_year": ppy, "best_combo": None if best is None else int(best),
         "default_combo": sr.default_combo,
         "ranking": [
             {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]),
-             rank_by: clean_json(ranking.loc[c, rank_by] if rank_by in ranking.columns else ranking.loc[c, "sharpe"]),
-             "dsr": clean_json(ranking.loc[c, "dsr"]), "params": params_of(sr.grid, int(c))}
+             rank_by: clean_json(ranking.loc[c, metric_col]), "dsr": clean_json(ranking.loc[c, "dsr"]),
+             "params": combo_params[int(c)]}
             for c in ranking.index[:TOP_K]
         ],
     }

@@ -39,9 +39,23 @@ def clean_json(value: Any) -> Any:
     return value
 
 
+def _scalar(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(obj: Any) -> str:
-    """Canonical JSON text (sorted keys, 2-space indent, trailing newline)."""
-    return json.dumps(clean_json(obj), indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+    """Canonical JSON text (sorted keys, 2-space indent, trailing newline).
+
+    Records built with clean values serialize directly; anything holding NaN or inf is cleaned
+    (NaN/inf -> null) on a second pass, so large documents do not pay for a deep copy.
+    """
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False, default=_scalar)
+    except ValueError:
+        text = json.dumps(clean_json(obj), indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
+    return text + "\n"
 
 
 def check_destination(out_dir: Path) -> None:

@@ -108,11 +108,12 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
         except ScareInputError as exc:
             bad = next((k for k in spec.params if k in exc.bare_message), None)
             raise _reraise(loaded, loc + (("params", bad) if bad else ("params",)), exc) from None
-        for _, row in grid.iterrows():
-            try:
-                cls.check_params(row.to_dict())
-            except ValueError as exc:
-                raise loaded.source.error(loc + ("params",), f"{cls.name}: {exc}") from None
+        if cls.check_params.__func__ is not Strategy.check_params.__func__:  # overridden
+            for combo in grid.to_dict("records"):
+                try:
+                    cls.check_params(combo)
+                except ValueError as exc:
+                    raise loaded.source.error(loc + ("params",), f"{cls.name}: {exc}") from None
         label = spec.label or spec.name
         if label in labels:
             raise loaded.source.error(loc + ("label",), f"two strategies are labelled {label!r}; give each a unique label")
@@ -130,3 +131,24 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
     return StudyPlan(loaded, cat, windows, plans)
+
+
+def check_series(plan: StudyPlan, available: dict[str, set[str]] | None) -> None:
+    """Every role's symbol and required series exist (before data loads where possible)."""
+    if available is None:
+        return
+    src = plan.loaded.source
+    for sp in plan.strategies:
+        for role, spec in sp.strategy.roles.items():
+            sym = sp.strategy.symbols[role]
+            loc = ("strategies", sp.index, "roles", role) if role in sp.spec.roles else ("strategies", sp.index, "name")
+            if sym not in available:
+                raise src.error(loc, f"{sp.label}: symbol {sym!r} (role {role!r}) is not in the data "
+                                     f"(have: {', '.join(sorted(available))})")
+            missing = [s for s in spec.series if s not in available[sym]]
+            if missing:
+                raise src.error(loc, f"{sp.label}: role {role!r} needs series {missing} of {sym!r}, "
+                                     f"which the data does not have")
+        if sp.benchmark and sp.benchmark not in available:
+            loc = ("strategies", sp.index, "benchmark") if sp.spec.benchmark else ("benchmark",)
+            raise src.error(loc, f"benchmark symbol {sp.benchmark!r} is not in the data")

@@ -38,7 +38,7 @@ from backtests.evaluate import (
 )
 from backtests.errors import ScareInputError
 from backtests.outputs import check_destination, clean_json, dumps, write_atomically
-from backtests.plan import StrategyPlan, StudyPlan, plan_study
+from backtests.plan import StrategyPlan, StudyPlan, check_series, plan_study
 from backtests.progress import Progress
 from backtests.sweep import Checkpoints, ChunkTask, WindowBlock, chunk_size, run_chunks
 
@@ -67,27 +67,6 @@ class StudyResult:
 
 
 # ----------------------------------------------------------------------------- checks
-def check_series(plan: StudyPlan, available: dict[str, set[str]] | None) -> None:
-    """Every role's symbol and required series exist (before data loads where possible)."""
-    if available is None:
-        return
-    src = plan.loaded.source
-    for sp in plan.strategies:
-        for role, spec in sp.strategy.roles.items():
-            sym = sp.strategy.symbols[role]
-            loc = ("strategies", sp.index, "roles", role) if role in sp.spec.roles else ("strategies", sp.index, "name")
-            if sym not in available:
-                raise src.error(loc, f"{sp.label}: symbol {sym!r} (role {role!r}) is not in the data "
-                                     f"(have: {', '.join(sorted(available))})")
-            missing = [s for s in spec.series if s not in available[sym]]
-            if missing:
-                raise src.error(loc, f"{sp.label}: role {role!r} needs series {missing} of {sym!r}, "
-                                     f"which the data does not have")
-        if sp.benchmark and sp.benchmark not in available:
-            loc = ("strategies", sp.index, "benchmark") if sp.spec.benchmark else ("benchmark",)
-            raise src.error(loc, f"benchmark symbol {sp.benchmark!r} is not in the data")
-
-
 def check_windows(plan: StudyPlan, data: MarketData) -> None:
     """Each strategy's traded symbols have bars inside each of its windows.
 

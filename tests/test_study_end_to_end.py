@@ -53,10 +53,11 @@ def test_returns_recompute_total_return(default_runs):
     metrics = json.loads((out / "metrics.json").read_text())
     returns = pd.read_parquet(out / "returns.parquet")
     weights = pd.read_parquet(out / "weights.parquet")
+    with_weights = set(weights["run"].astype(str))
     for run in metrics["runs"]:
         col = returns[run["id"]].dropna()
         assert (1 + col).prod() - 1 == pytest.approx(run["metrics"]["total_return"], rel=1e-9, abs=1e-12)
-        assert run["id"] in set(weights["run"])
+        assert run["id"] in with_weights
 
 
 def test_run_ids_are_stable_and_unique(default_runs):

@@ -217,7 +217,9 @@ def simulate(
             held = None
         exposure = (np.abs(position[:r, sl]).reshape(r, n_combos, n_syms).sum(axis=2) > 0).mean(axis=0) \
             if r else np.zeros(n_combos)
-        mean_value = val.mean(axis=0) if r else np.full(n_combos, np.nan)
+        # reduce each column as its own contiguous vector: numpy's summation order over a strided
+        # slice depends on the array's total width, i.e. on chunking, and must not
+        mean_value = np.ascontiguousarray(val.T).mean(axis=1) if r else np.full(n_combos, np.nan)
         turnover = np.divide(traded[g], mean_value, out=np.zeros(n_combos),
                              where=np.isfinite(mean_value) & (mean_value > 0))
         mine = (col >= w * width) & (col < (w + 1) * width)
