@@ -29,7 +29,7 @@ FULL = {
     "cold_repeat": 3,
     "daily": [10, 100, 1_000, 10_000, 100_000],
     "intraday": [10, 100, 1_000],
-    "runner_daily": [10, 100, 1_000, 10_000],
+    "runner_daily": [10, 100, 1_000, 10_000, 100_000],
     "runner_intraday": [10, 100],
     "profile_at": 10_000,
 }
