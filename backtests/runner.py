@@ -9,7 +9,6 @@ atomically.
 
 from __future__ import annotations
 
-import math
 import platform
 import shutil
 import sys

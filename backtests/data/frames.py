@@ -65,3 +65,18 @@ def intraday_bars(table: pd.DataFrame, freq: str, stamped_at: str = "open") -> p
     out.index = pd.DatetimeIndex(starts + bar, name="time").as_unit("ns")
     out["open_time"] = pd.DatetimeIndex(starts).as_unit("ns")
     return out
+
+
+def utc_open_bars(table: pd.DataFrame, freq: str, market: str = "CRYPTO") -> pd.DataFrame:
+    """Stamp bars labelled by their UTC *open* time (ccxt, CoinGlass) at the frequency ``freq``.
+
+    Daily bars (``1D``) are UTC days: the day's label is its date and it is stamped at its session
+    close (for crypto, the next midnight UTC); intraday bars are stamped at their end.
+    """
+    from backtests.calendars import parse_frequency
+
+    if parse_frequency(freq) is None:
+        idx = pd.DatetimeIndex(table.index)
+        out = table.set_axis(idx.tz_convert("UTC").tz_localize(None) if idx.tz is not None else idx)
+        return daily_bars(out, market)
+    return intraday_bars(table, freq, stamped_at="open")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import CRYPTO, parse_frequency
-from backtests.data.frames import daily_bars, intraday_bars
+from backtests.calendars import parse_frequency
+from backtests.data.frames import utc_open_bars
 from backtests.data.providers import (
     Fetched,
     Meta,
@@ -65,10 +65,7 @@ def liquidations_to_bars(rows: list[dict[str, Any]], frequency: str) -> pd.DataF
     table = df[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
     table.index = pd.DatetimeIndex(pd.to_datetime(t.astype("int64"), unit="ms", utc=True)).as_unit("ns")
     table = table.loc[~table.index.duplicated(keep="last")].sort_index()
-    if parse_frequency(frequency) is None:
-        table.index = table.index.tz_localize(None)
-        return daily_bars(table, CRYPTO)
-    return intraday_bars(table, frequency, stamped_at="open")
+    return utc_open_bars(table, frequency)
 
 
 class CoinGlassProvider:

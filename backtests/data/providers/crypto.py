@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.calendars import CRYPTO, parse_frequency
-from backtests.data.frames import daily_bars, intraday_bars
+from backtests.data.frames import utc_open_bars
 from backtests.data.providers import (
     Fetched,
     Meta,
@@ -75,10 +75,7 @@ def ohlcv_to_bars(rows: list[list[Any]], frequency: str) -> pd.DataFrame:
     if off.size:
         raise ProviderError(f"bar opens off the {ccxt_timeframe(frequency)} grid (first {table.index[off[0]]})",
                             where="ccxt")
-    if parse_frequency(frequency) is None:
-        table.index = table.index.tz_localize(None)
-        return daily_bars(table, CRYPTO)
-    return intraday_bars(table, frequency, stamped_at="open")
+    return utc_open_bars(table, frequency)
 
 
 def funding_to_bars(rows: list[dict[str, Any]], frequency: str) -> pd.DataFrame:
@@ -96,10 +93,7 @@ def funding_to_bars(rows: list[dict[str, Any]], frequency: str) -> pd.DataFrame:
     closes = -(-s.index.asi8 // ns) * ns  # ceil to the bar grid: a settlement at t is known at its bar's close
     opens = pd.DatetimeIndex(pd.to_datetime(closes - ns, utc=True)).as_unit("ns")
     table = s.groupby(opens).mean().to_frame("funding_rate")
-    if parse_frequency(frequency) is None:
-        table.index = pd.DatetimeIndex(table.index).tz_localize(None)
-        return daily_bars(table, CRYPTO)
-    return intraday_bars(table, frequency, stamped_at="open")
+    return utc_open_bars(table, frequency)
 
 
 class CcxtProvider:
