@@ -6,7 +6,6 @@ import json
 import textwrap
 
 import pandas as pd
-import pytest
 
 from backtests.data.files import load_file
 
