@@ -127,9 +127,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         if b.held is not None and len(b.stamps):
             r, k, s_ = b.held.shape
             weight_parts.append(pd.DataFrame({
-                "run_code": np.repeat(cols, r * s_).reshape(k, r, s_).transpose(1, 0, 2).ravel(),
+                "run_code": np.repeat(cols.astype(np.int32), r * s_).reshape(k, r, s_).transpose(1, 0, 2).ravel(),
                 "time": np.repeat(b.stamps, k * s_),
-                "symbol_code": np.tile(np.arange(s_), r * k),
+                "symbol_code": np.tile(np.arange(s_, dtype=np.int16), r * k),
                 "target": b.target.ravel(), "held": b.held.ravel()}))
         if len(b.orders):
             o = b.orders
@@ -211,6 +211,26 @@ class Interrupted(ScareInputError):
     """Ctrl-C during a run: finished chunks are kept for ``--resume``."""
 
 
+#: Above this many run-bars (runs x bars x symbols), ``output.weights: auto`` keeps only the best
+#: and default combinations' weights: 25 M rows of weights.parquet is a gigabyte nobody reads.
+AUTO_WEIGHT_CELLS = 5_000_000
+
+
+def weights_mode(plan: StudyPlan, data: MarketData) -> str:
+    """``all`` or ``best``: the config's choice, or for ``auto`` the size of the sweep."""
+    mode = plan.config.output.weights
+    if mode != "auto":
+        return mode
+    cells = 0
+    for sp in plan.strategies:
+        syms = sp.strategy.traded_symbols
+        for w in sp.windows:
+            rows = sum(int(((data.bars[s].index > w.start_utc) & (data.bars[s].index <= w.end_utc)).sum())
+                       for s in syms)
+            cells += rows * len(sp.grid)
+    return "all" if cells <= AUTO_WEIGHT_CELLS else "best"
+
+
 def checkpoint_folder(target: Path, config_hash: str, data_fp: str) -> Path:
     """Where finished chunks of a run into ``target`` are kept until it completes."""
     return target.parent / f".{target.name}.chunks-{config_hash}-{data_fp[:8]}"
@@ -239,7 +259,7 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         if not resume and ckpt_dir.exists():
             shutil.rmtree(ckpt_dir)
     checkpoints = Checkpoints(ckpt_dir)
-    keep_weights = cfg.output.weights == "all"
+    keep_weights = weights_mode(plan, data) == "all"
     total = sum(len(sp.grid) for sp in plan.strategies)
     results: list[StrategyResult] = []
     try:
@@ -329,6 +349,7 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
                            "benchmark": res.plan.benchmark, "windows": [w.id for w in res.plan.windows]})
     windows = [{**w.to_record(), "closes_utc": [c.isoformat() for c in w.closes]} for w in study.plan.windows]
     return {
+        "weights_kept": weights_mode(study.plan, study.data),
         "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
         "config_hash": cfg.config_hash(), "synthetic": bool(study.data.synthetic),
         "data": data_summary(study.data, cfg), "windows": windows, "strategies": strategies,

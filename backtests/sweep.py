@@ -34,9 +34,10 @@ from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 from backtests.windows import Window
 
-#: Simulation cells (rows x combinations x symbols x windows) per chunk when no limit is given.
-DEFAULT_CHUNK_CELLS = 20_000_000
-#: Bytes per simulation cell across the engine's working arrays (measured, with headroom).
+#: Working memory of one chunk when no limit is given (and never more than a quarter of RAM).
+DEFAULT_LIMIT_BYTES = 2e9
+#: Bytes per simulation cell (row x combination x symbol x window) across the strategy's weights,
+#: the schedule and the kernel's arrays (measured at 100,000 combinations, with headroom).
 BYTES_PER_CELL = 160
 
 
@@ -140,16 +141,16 @@ def chunk_size(n_combos: int, rows: int, n_windows: int, n_symbols: int, chunk_r
                memory_limit_gb: float | None) -> int:
     """Combinations per chunk: explicit, from a memory limit, or the default cell budget.
 
-    ``rows`` is the longest window's bar count. The default memory limit is a quarter of RAM.
+    ``rows`` is the longest window's bar count. The default memory limit is a quarter of RAM, at
+    most :data:`DEFAULT_LIMIT_BYTES`.
     """
     if chunk_runs:
         return max(1, chunk_runs // max(1, n_windows))
     per_combo = max(1, rows * n_windows * max(1, n_symbols))
     if memory_limit_gb is None:
-        cells = DEFAULT_CHUNK_CELLS
         total = _total_ram()
-        if total:
-            cells = min(cells, int(total * 0.25 / BYTES_PER_CELL))
+        budget = min(DEFAULT_LIMIT_BYTES, total * 0.25) if total else DEFAULT_LIMIT_BYTES
+        cells = int(budget / BYTES_PER_CELL)
     else:
         cells = int(memory_limit_gb * 1e9 / BYTES_PER_CELL)
     return max(1, min(n_combos, cells // per_combo))

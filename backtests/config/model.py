@@ -237,9 +237,10 @@ class ScoringConfig(Strict):
 class OutputConfig(Strict):
     dir: str = Field("runs/{name}", description="Output folder; {name} is replaced by the study name.")
     tearsheet: bool = True
-    weights: Literal["all", "best"] = Field(
-        "all", description="Per-bar weights of every run ('all'), or only of each strategy's best and default "
-        "combinations ('best': for very large sweeps; their runs are re-simulated after scoring).",
+    weights: Literal["auto", "all", "best"] = Field(
+        "auto", description="Per-bar weights of every run ('all'), or only of each strategy's best and default "
+        "combinations ('best': their runs are re-simulated after scoring); 'auto' keeps all up to "
+        "5,000,000 run-bars and the best above (which one was used is in metrics.json).",
     )
 
 
