@@ -241,14 +241,15 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
 def run_runner(plan, data, score: bool = True) -> dict[str, float]:
     """The runner's per-strategy path (strategy -> engine -> bookkeeping [-> scoring]), timed by stage."""
     from backtests.evaluate import StrategyRuns, score_strategy
-    from backtests.runner import default_combo, run_strategy
+    from backtests.runner import default_combo, run_strategy, weights_mode
 
     cfg = plan.config
     events = plan.catalogue.frame()
+    keep = weights_mode(plan, data) == "all"  # as `scare run` decides (output.weights: auto)
     out: dict[str, float] = {}
     for sp in plan.strategies:
         t0 = time.perf_counter()
-        res = run_strategy(sp, data, plan, events, lambda n: None)
+        res = run_strategy(sp, data, plan, events, lambda n: None, keep_weights=keep)
         out["run_strategy_s"] = time.perf_counter() - t0
         if score:
             t1 = time.perf_counter()
