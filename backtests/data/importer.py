@@ -128,6 +128,9 @@ RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], ImportSpec]]] = [
     (re.compile(r"^fear_greed_1d$"),
      lambda m: ImportSpec("fear_greed", CRYPTO, "USD", "series", layout="close_only",
                           columns=(("close", "fear_greed"),), name="crypto fear & greed index")),
+    (re.compile(r"^cnn_fear_greed$"),
+     lambda m: ImportSpec("cnn_fear_greed", "XNYS", "USD", "series", layout="close_only",
+                          columns=(("close", "value"),), name="CNN fear & greed index (0-100)")),
 ]
 
 

@@ -98,8 +98,8 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         if bad.size:
             add("error", "timezone", f"{bad.size} bar(s) open after they close (first {idx[bad[0]].isoformat()})")
 
-    # -- prices
-    for col in PRICES:
+    # -- prices (a plain series such as a sentiment index may be 0 or negative)
+    for col in PRICES if kind != "series" else ():
         if col not in frame.columns:
             continue
         v = frame[col].to_numpy(dtype="float64", na_value=np.nan)

@@ -58,3 +58,16 @@ def test_study_on_real_files(shared_data, tmp_path, cli):
     hy = orders[orders["symbol"] == "000660.KS"].sort_values("time")
     # held in USD terms through the KRX holiday: no order may fall on 2025-01-27..30
     assert not hy["time"].dt.strftime("%Y-%m-%d").isin(["2025-01-27", "2025-01-28", "2025-01-29", "2025-01-30"]).any()
+
+
+def test_a_sentiment_series_may_be_zero(tmp_path):
+    from backtests.data.frames import daily_bars
+    from backtests.data.market_data import MarketData, SymbolInfo
+    from backtests.data.quality import check_bars
+
+    frame = daily_bars(pd.DataFrame({"close": [55.0, 0.0, 12.0]},
+                                    index=pd.DatetimeIndex(["2014-10-10", "2014-10-13", "2014-10-14"])), "XNYS")
+    md = MarketData({"FG": frame}, {"FG": SymbolInfo("FG", "XNYS", kind="series")})
+    assert md.series("FG").tolist() == [55.0, 0.0, 12.0]
+    assert not [f for f in check_bars(frame, "FG", "XNYS", kind="series") if f.check == "non_positive"]
+    assert [f for f in check_bars(frame, "FG", "XNYS", kind="equity") if f.check == "non_positive"]
