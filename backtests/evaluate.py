@@ -134,7 +134,13 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         bvals, _ = chained_matrix(np.where(np.isnan(R), np.nan, sr.benchmark.to_numpy(dtype=float, na_value=np.nan)),
                                   sr.returns.index, n_c, windows)
         bench = pd.DataFrame(bvals, index=chain_idx, columns=sr.grid.index)
-    pooled, preasons = scoring.metrics_table(chained, ppy, bench, rf)
+    if n_w == 1:
+        # one window: each combination's pooled series is its only run's series
+        pooled = table[[c for c in table.columns if c not in ("n_trades", "n_orders", "exposure", "turnover")]]
+        pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
+        preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
+    else:
+        pooled, preasons = scoring.metrics_table(chained, ppy, bench, rf)
     per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
     counted = ~np.isnan(per_window)
     with np.errstate(invalid="ignore"):

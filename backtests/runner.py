@@ -96,8 +96,8 @@ def check_windows(plan: StudyPlan, data: MarketData) -> None:
 def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
     """Run ids in canonical order (combination-major, then window), as :func:`evaluate.run_id`."""
     ids = []
-    for combo in grid.index:
-        params = {k: clean_json(v) for k, v in grid.loc[combo].items()}
+    for params in grid.to_dict("records"):
+        params = clean_json(params)
         for w in windows:
             ids.append(run_id(label, params, w))
     return ids
@@ -126,11 +126,13 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
             meta[k][cols] = getattr(b, k)
         if b.held is not None and len(b.stamps):
             r, k, s_ = b.held.shape
+            # run-major within the block (run, then time, then symbol): a stable sort on the run
+            # code alone then orders the whole table
             weight_parts.append(pd.DataFrame({
-                "run_code": np.repeat(cols.astype(np.int32), r * s_).reshape(k, r, s_).transpose(1, 0, 2).ravel(),
-                "time": np.repeat(b.stamps, k * s_),
+                "run_code": np.repeat(cols.astype(np.int32), r * s_),
+                "time": np.tile(np.repeat(b.stamps, s_), k),
                 "symbol_code": np.tile(np.arange(s_, dtype=np.int16), r * k),
-                "target": b.target.ravel(), "held": b.held.ravel()}))
+                "target": b.target.transpose(1, 0, 2).ravel(), "held": b.held.transpose(1, 0, 2).ravel()}))
         if len(b.orders):
             o = b.orders
             order_parts.append(pd.DataFrame({
@@ -148,7 +150,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64)}, index=pd.Index(ids, name="id"))
     run_cat = pd.Categorical.from_codes(np.arange(n_runs), categories=ids)
     if weight_parts:
-        wl = pd.concat(weight_parts, ignore_index=True).sort_values(["run_code", "time", "symbol_code"], kind="stable")
+        wl = pd.concat(weight_parts, ignore_index=True)
+        wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
         weights = pd.DataFrame({
             "run": pd.Categorical.from_codes(wl["run_code"].to_numpy(), categories=ids),
             "time": pd.DatetimeIndex(wl["time"].to_numpy(), tz="UTC"),
