@@ -63,6 +63,7 @@ class StudyResult:
     strategies: list[StrategyResult]
     out_dir: Path | None = None
     elapsed: float = 0.0
+    weights_kept: str = "all"
 
 
 # ----------------------------------------------------------------------------- checks
@@ -148,7 +149,6 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
         "ppy": meta["ppy"], "entries": meta["entries"].astype(np.int64), "exposure": meta["exposure"],
         "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64)}, index=pd.Index(ids, name="id"))
-    run_cat = pd.Categorical.from_codes(np.arange(n_runs), categories=ids)
     if weight_parts:
         wl = pd.concat(weight_parts, ignore_index=True)
         wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
@@ -168,7 +168,6 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         orders = orders[ORDER_COLUMNS].reset_index(drop=True)
     else:
         orders = pd.DataFrame(columns=ORDER_COLUMNS)
-    del run_cat
     return StrategyResult(sp, returns, benchmark, runs, weights, orders)
 
 
@@ -292,7 +291,8 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         }
         if not keep_weights and combos:
             res.weights = selected_weights(sp, data, plan, events, combos)
-    study = StudyResult(plan, data, results, elapsed=time.perf_counter() - t0)
+    study = StudyResult(plan, data, results, elapsed=time.perf_counter() - t0,
+                        weights_kept="all" if keep_weights else "best")
     if write:
         study.out_dir = write_outputs(study, target)
         if ckpt_dir is not None:
@@ -352,7 +352,7 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
                            "benchmark": res.plan.benchmark, "windows": [w.id for w in res.plan.windows]})
     windows = [{**w.to_record(), "closes_utc": [c.isoformat() for c in w.closes]} for w in study.plan.windows]
     return {
-        "weights_kept": weights_mode(study.plan, study.data),
+        "weights_kept": study.weights_kept,
         "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
         "config_hash": cfg.config_hash(), "synthetic": bool(study.data.synthetic),
         "data": data_summary(study.data, cfg), "windows": windows, "strategies": strategies,

@@ -219,7 +219,14 @@ class MarketData:
         )
 
     def fingerprint(self) -> dict[str, str]:
-        """SHA-256 of each symbol's bars (values and stamps), for manifests."""
+        """SHA-256 of each symbol's bars (values and stamps), for manifests.
+
+        Computed once: a MarketData is not modified after construction (every derivation builds a
+        new one).
+        """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is not None:
+            return dict(cached)
         out = {}
         for sym in sorted(self.bars):
             frame = self.bars[sym]
@@ -232,6 +239,7 @@ class MarketData:
                 else:
                     h.update(frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
             out[sym] = h.hexdigest()
+        self.__dict__["_fingerprint"] = dict(out)
         return out
 
     def describe(self) -> list[dict[str, object]]:
