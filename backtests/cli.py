@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backtests.errors import ScareInputError
+from backtests.errors import Interrupted, ScareInputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,8 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return COMMANDS[args.command](args)
     except ScareInputError as exc:
-        from backtests.runner import Interrupted
-
         if isinstance(exc, Interrupted):
             print(f"scare: {exc}", file=sys.stderr)
             return 130

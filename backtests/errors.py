@@ -39,3 +39,7 @@ class StrategyError(ScareInputError):
 
 class WindowError(ScareInputError):
     """A shock window is unknown or has no sessions in the data."""
+
+
+class Interrupted(ScareInputError):
+    """Ctrl-C during a run: finished chunks are kept for ``--resume`` (exit 130)."""

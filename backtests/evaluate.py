@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
-from backtests.outputs import clean_json
+from backtests.outputs.jsonfmt import clean_json
 
 TOP_K = 10
 
@@ -289,3 +289,42 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
         "car": {k: clean_json(v) for k, v in cars.items()},
         "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
     }
+
+
+def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
+    """Grid row whose every value equals the declared default (``params``: name -> Param), if any."""
+    defaults = {n: p.default for n, p in params.items()}
+    if not defaults:
+        return 0 if len(grid) else None
+    mask = np.ones(len(grid), dtype=bool)
+    for n, d in defaults.items():
+        mask &= (grid[n] == d).to_numpy()
+    hits = np.flatnonzero(mask)
+    return int(grid.index[hits[0]]) if hits.size else None
+
+
+def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
+    """Score one strategy's assembled runs in place (``res.scored``); return the combos kept in detail.
+
+    ``res`` is a :class:`backtests.results.StrategyResult`, ``data`` the study's MarketData and
+    ``cfg`` the study config (its ``scoring`` section and seed). The returned combos (best, then
+    default) are those whose event-time paths, event studies and per-bar weights are reported.
+    """
+    sp = res.plan
+    sc = cfg.scoring
+    res.scored = score_strategy(
+        StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid,
+                     default_combo(sp.grid, sp.strategy.params)),
+        risk_free=sc.risk_free, rank_by=sc.rank_by, pbo_blocks=sc.pbo_blocks,
+        n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
+    )
+    s = res.scored["summary"]
+    combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
+    by_id = {w.id: w for w in sp.windows}
+    s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
+    s["event_study"] = {
+        "asset": asset_event_study(data, sp.strategy.traded_symbols[0], sp.benchmark, sp.windows,
+                                   sc.estimation_sessions),
+        "strategy": {str(c): strategy_event_study(res.returns, res.benchmark, res.runs, by_id, c) for c in combos},
+    }
+    return combos

@@ -240,8 +240,8 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
 
 def run_runner(plan, data, score: bool = True) -> dict[str, float]:
     """The runner's per-strategy path (strategy -> engine -> bookkeeping [-> scoring]), timed by stage."""
-    from backtests.evaluate import StrategyRuns, score_strategy
-    from backtests.runner import default_combo, run_strategy, weights_mode
+    from backtests.evaluate import StrategyRuns, default_combo, score_strategy
+    from backtests.execution import run_strategy, weights_mode
 
     cfg = plan.config
     events = plan.catalogue.frame()
@@ -254,7 +254,8 @@ def run_runner(plan, data, score: bool = True) -> dict[str, float]:
         if score:
             t1 = time.perf_counter()
             res.scored = score_strategy(
-                StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid, default_combo(sp)),
+                StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid,
+                             default_combo(sp.grid, sp.strategy.params)),
                 risk_free=cfg.scoring.risk_free, rank_by=cfg.scoring.rank_by, pbo_blocks=cfg.scoring.pbo_blocks,
                 n_resamples=cfg.scoring.bootstrap_samples, confidence=cfg.scoring.confidence, seed=cfg.seed)
             out["score_s"] = time.perf_counter() - t1

@@ -271,9 +271,3 @@ def cmd_clear(args: argparse.Namespace) -> int:
         print(f"removed   {k}")
     print(f"{len(removed)} entries removed from {cache.root}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from backtests.cli import main
-
-    sys.exit(main(["data", *sys.argv[1:]]))

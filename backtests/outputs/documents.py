@@ -1,0 +1,94 @@
+"""The documents of a run folder: metrics.json, manifest.json and the data summary inside both."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.data.market_data import MarketData
+from backtests.results import StudyResult
+
+SCHEMA_VERSION = 1
+
+
+def data_fingerprint(data: MarketData) -> str:
+    """One SHA-256 over the per-symbol fingerprints: identifies the data a run used."""
+    fp = data.fingerprint()
+    return hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(fp.items())).encode()).hexdigest()
+
+
+def data_summary(data: MarketData, cfg: Any) -> dict[str, Any]:
+    """The ``data`` section of metrics.json and manifest.json (source, label, fingerprint, warnings)."""
+    combined = data_fingerprint(data)
+    return {
+        "halts": intraday_gaps(data),
+        "source": cfg.data.source, "synthetic": bool(data.synthetic),
+        "label": "SYNTHETIC replay of documented shocks (not market data)" if data.synthetic else "market data",
+        "seed": cfg.data.seed if cfg.data.source == "synthetic" else None,
+        "frequency": data.frequency, "fingerprint": combined, "symbols": data.describe(),
+        "warnings": list(data.warnings),
+    }
+
+
+def intraday_gaps(data: MarketData) -> list[dict[str, Any]]:
+    """Gaps inside a session in intraday bars (a circuit-breaker halt shows as missing bars)."""
+    out = []
+    for sym, frame in sorted(data.intraday.items()):
+        if len(frame) < 2:
+            continue
+        starts = pd.DatetimeIndex(frame["open_time"])
+        ends = frame.index
+        bar = pd.Series(ends - starts).median()
+        gap = starts[1:] - ends[:-1]
+        same_day = ends[:-1].normalize() == starts[1:].normalize()
+        for i in np.flatnonzero((gap > bar) & same_day):
+            out.append({"symbol": sym, "from_utc": ends[i].isoformat(), "to_utc": starts[i + 1].isoformat(),
+                        "minutes": int(gap[i] / pd.Timedelta(minutes=1))})
+    return out
+
+
+def metrics_document(study: StudyResult) -> dict[str, Any]:
+    cfg = study.plan.config
+    runs, pooled, strategies = [], [], []
+    for res in study.strategies:
+        runs.extend(res.scored["runs"])
+        pooled.extend(res.scored["pooled"])
+        strategies.append({**res.scored["summary"], "roles": res.plan.strategy.symbols,
+                           "benchmark": res.plan.benchmark, "windows": [w.id for w in res.plan.windows]})
+    windows = [{**w.to_record(), "closes_utc": [c.isoformat() for c in w.closes]} for w in study.plan.windows]
+    return {
+        "weights_kept": study.weights_kept,
+        "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
+        "config_hash": cfg.config_hash(), "synthetic": bool(study.data.synthetic),
+        "data": data_summary(study.data, cfg), "windows": windows, "strategies": strategies,
+        "runs": runs, "pooled": pooled,
+    }
+
+
+def manifest_document(study: StudyResult) -> dict[str, Any]:
+    import importlib.metadata as md
+
+    cfg = study.plan.config
+    versions = {}
+    for pkg in ("scare", "vectorbt", "pandas", "numpy", "pydantic", "exchange_calendars", "arch", "plotly", "ta"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "schema_version": SCHEMA_VERSION, "study": cfg.name, "config_path": study.plan.loaded.source.path,
+        "config": cfg.model_dump(mode="json"), "config_hash": cfg.config_hash(), "seed": cfg.seed,
+        "run_at_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_seconds": round(study.elapsed, 3), "python": sys.version.split()[0],
+        "platform": platform.platform(), "versions": versions,
+        "synthetic": bool(study.data.synthetic), "data": data_summary(study.data, cfg),
+        "data_fingerprints": study.data.fingerprint(),
+        "files": ["metrics.json", "returns.parquet", "benchmark.parquet", "weights.parquet", "orders.parquet",
+                  "manifest.json", "tearsheet.html"],
+    }

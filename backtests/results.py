@@ -1,0 +1,33 @@
+"""What a study run produces, as plain data handed from the runner to the output stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtests.data.market_data import MarketData
+from backtests.plan import StrategyPlan, StudyPlan
+
+
+@dataclass
+class StrategyResult:
+    plan: StrategyPlan
+    returns: pd.DataFrame
+    benchmark: pd.DataFrame | None
+    runs: pd.DataFrame
+    weights: pd.DataFrame
+    orders: pd.DataFrame
+    scored: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudyResult:
+    plan: StudyPlan
+    data: MarketData
+    strategies: list[StrategyResult]
+    out_dir: Path | None = None
+    elapsed: float = 0.0
+    weights_kept: str = "all"
