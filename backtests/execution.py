@@ -14,6 +14,7 @@ import pandas as pd
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import resolve_costs
 from backtests.evaluate import run_id
+from backtests.notices import Notice
 from backtests.outputs.jsonfmt import clean_json
 from backtests.plan import StrategyPlan, StudyPlan
 from backtests.results import StrategyResult
@@ -96,7 +97,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         orders = orders[ORDER_COLUMNS].reset_index(drop=True)
     else:
         orders = pd.DataFrame(columns=ORDER_COLUMNS)
-    return StrategyResult(sp, returns, benchmark, runs, weights, orders)
+    notices = [Notice.from_record({**rec, "strategy": rec.get("strategy") or sp.label, "window": rec.get("window")})
+               for b in blocks for rec in b.notices]
+    return StrategyResult(sp, returns, benchmark, runs, weights, orders, notices=notices)
 
 
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.data.market_data import MarketData
+from backtests.notices import Notice
 from backtests.plan import StrategyPlan, StudyPlan
 
 
@@ -21,6 +22,8 @@ class StrategyResult:
     weights: pd.DataFrame
     orders: pd.DataFrame
     scored: dict[str, Any] = field(default_factory=dict)
+    #: named warnings of this strategy's runs (engine, scoring); see :mod:`backtests.notices`
+    notices: list[Notice] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import os
 import pickle
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ class WindowBlock:
     held: np.ndarray | None  # (rows, k, symbols)
     target: np.ndarray | None  # (rows, k, symbols)
     orders: pd.DataFrame  # combo (global), symbol, row, side, size, price, fees
+    #: named warnings met in this window (JSON-ready :meth:`Notice.record` dicts)
+    notices: list[dict] = field(default_factory=list)
 
 
 def check_weights(weights: pd.DataFrame, label: str, traded: list[str]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData
+from backtests.notices import data_notice, merge
 from backtests.results import StudyResult
 
 SCHEMA_VERSION = 1
@@ -62,7 +63,10 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
         strategies.append({**res.scored["summary"], "roles": res.plan.strategy.symbols,
                            "benchmark": res.plan.benchmark, "windows": [w.id for w in res.plan.windows]})
     windows = [{**w.to_record(), "closes_utc": [c.isoformat() for c in w.closes]} for w in study.plan.windows]
+    notices = [data_notice(w) if isinstance(w, str) else w for w in study.data.warnings]
+    notices += [n for res in study.strategies for n in res.notices]
     return {
+        "warnings": merge(notices),
         "weights_kept": study.weights_kept,
         "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
         "config_hash": cfg.config_hash(), "synthetic": bool(study.data.synthetic),
