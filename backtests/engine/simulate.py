@@ -20,6 +20,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
+from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
 from backtests.engine.schedule import AssetBars, ScheduleArrays, decision_arrays, window_schedule
 from backtests.windows import Window
 
@@ -93,23 +94,15 @@ def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts]) ->
 
 
 def _kernel(close: np.ndarray, size: np.ndarray, price: np.ndarray, fees: np.ndarray, slippage: np.ndarray,
-            n_syms: int, init_cash: float) -> np.ndarray:
-    """Run vectorbt's compiled from-orders kernel; returns its order records."""
-    from vectorbt.portfolio import nb as pnb  # heavy import kept out of the CLI's fast paths
-    from vectorbt.portfolio.dispatch import simulate_from_orders
-    from vectorbt.portfolio.enums import CallSeqType, Direction, SizeType
-
+            n_syms: int, init_cash: float, engine: str | None = None) -> np.ndarray:
+    """Run vectorbt's compiled from-orders kernel (Rust engine when available); returns its order records."""
     n_rows, n_cols = close.shape
     group_lens = np.full(n_cols // n_syms, n_syms, dtype=np.int64)
-    call_seq = pnb.build_call_seq((n_rows, n_cols), group_lens, call_seq_type=CallSeqType.Default)
     max_orders = max(1, int(np.count_nonzero(~np.isnan(size))))
-    records, _ = simulate_from_orders(
-        (n_rows, n_cols), group_lens, np.full(len(group_lens), float(init_cash)), call_seq,
-        size, price, np.asarray(SizeType.TargetPercent), np.asarray(Direction.Both), fees,
-        np.asarray(0.0), slippage, np.asarray(MIN_SIZE), np.asarray(np.inf), np.asarray(np.nan),
-        np.asarray(0.0), np.asarray(False), np.asarray(True), np.asarray(False), np.asarray(False),
-        np.asarray(np.inf), close, auto_call_seq=True, ffill_val_price=True, update_value=False,
-        max_orders=max_orders, max_logs=1, flex_2d=True,
+    records, _ = from_orders(
+        (n_rows, n_cols), group_lens, np.full(len(group_lens), float(init_cash)), engine=engine,
+        size=size, price=price, size_type=SIZE_TARGET_PERCENT, direction=DIRECTION_BOTH, fees=fees,
+        slippage=slippage, min_size=MIN_SIZE, close=close, max_orders=max_orders,
     )
     return records
 
