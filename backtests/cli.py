@@ -125,7 +125,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     cat = load_builtin()
     rows = [{"id": e.id, "kind": e.kind, "market": e.market, "date": e.date.date().isoformat(),
-             "timing": e.timing, "label": e.label} for e in sorted(cat.events.values(), key=lambda e: (e.kind, e.date))]
+             "timing": e.timing, "label": e.label, "time_utc": e.time_utc.isoformat(), "time_rule": e.time_rule,
+             "time_source": e.time_source, "shock": e.shock}
+            for e in sorted(cat.events.values(), key=lambda e: (e.kind, e.date))]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

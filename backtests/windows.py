@@ -1,10 +1,15 @@
 """Shock events and the windows around them, counted in the defining market's sessions.
 
 An :class:`Event` has a UTC instant (from its date, timing and optional local time). Its t = 0 is
-the first session of its market that *closes after* that instant, i.e. the first session that can
-react: an after-close earnings release on D has t = 0 on the next session; an intraday crash has
-t = 0 on its own session. A :class:`Window` spans sessions t = -pre .. +post, from the open of the
-first to the close of the last, in UTC.
+the first session of its market that *closes at or after* that instant, i.e. the first session
+that can react: an after-close earnings release on D has t = 0 on the next session; an intraday
+crash has t = 0 on its own session. A :class:`Window` spans sessions t = -pre .. +post, from the
+open of the first to the close of the last, in UTC.
+
+Event times are never invented. An intraday event has a local time only when a source reports it
+(``time_source`` says which, see docs/catalogue.md); without one it is stamped at the close of its
+session, the first instant at which it is certainly known. ``before_open`` and ``after_close``
+events are stamped one minute before the open / after the close of their date's session.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from backtests.calendars import MARKETS, get_market, session_bounds, sessions
 from backtests.errors import WindowError
 
 TIMINGS = ("before_open", "intraday", "after_close")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+
+
+def parse_time_local(text: Any, where: str) -> str:
+    """A local time ``HH:MM[:SS]`` (24 h), checked; a :class:`WindowError` naming ``where`` otherwise."""
+    t = str(text).strip()
+    if not TIME_RE.match(t):
+        raise WindowError(f"time_local {t!r} is not a time of day HH:MM[:SS] (00:00..23:59)", where=where)
+    return t
 
 
 @dataclass(frozen=True)
@@ -43,7 +57,15 @@ class Event:
     timing
         ``before_open``, ``intraday`` or ``after_close``.
     time_local
-        ``HH:MM`` local time when known (intraday events).
+        ``HH:MM[:SS]`` local time when a source reports it (intraday events). Without it an
+        intraday event is stamped at its session's close (see :attr:`time_utc`).
+    time_source
+        Where :attr:`time_local` comes from (a citation, a user file, the config); ``None`` when
+        the event has no reported time.
+    shock
+        Id of the shock this event belongs to when one shock is seen from several markets
+        (DeepSeek R1 in New York on 2025-01-27 and in Seoul on 2025-01-31 share ``deepseek_r1``):
+        events of one shock are one cluster for event-level statistics. ``None``: its own shock.
     attrs
         Extra attributes from the catalogue (e.g. ``verification`` of an earnings date).
     scheduled
@@ -61,22 +83,36 @@ class Event:
     description: str = ""
     attrs: tuple[tuple[str, str], ...] = ()
     scheduled: bool = False
+    time_source: str | None = None
+    shock: str | None = None
 
     @property
     def time_utc(self) -> pd.Timestamp:
-        """The UTC instant the news reached the market."""
+        """The UTC instant the news is known in the market.
+
+        The reported local time when there is one; else one minute before the open
+        (``before_open``), one minute after the close (``after_close``), or the session close
+        (``intraday`` with no reported time: known by then at the latest).
+        """
         market = get_market(self.market)
         day = pd.DatetimeIndex([self.date])
         opens, closes = session_bounds(self.market, day)
         if self.time_local:
-            h, m = (int(x) for x in self.time_local.split(":")[:2])
-            local = self.date + pd.Timedelta(hours=h, minutes=m)
+            h, m, *sec = (int(x) for x in self.time_local.split(":"))
+            local = self.date + pd.Timedelta(hours=h, minutes=m, seconds=sec[0] if sec else 0)
             return local.tz_localize(market.tz).tz_convert("UTC")
         if self.timing == "before_open":
             return opens[0] - pd.Timedelta(minutes=1)
         if self.timing == "after_close":
             return closes[0] + pd.Timedelta(minutes=1)
-        return opens[0] + (closes[0] - opens[0]) / 2
+        return closes[0]
+
+    @property
+    def time_rule(self) -> str:
+        """How :attr:`time_utc` was set: ``reported``, ``before_open``, ``after_close`` or ``session_close``."""
+        if self.time_local:
+            return "reported"
+        return self.timing if self.timing in ("before_open", "after_close") else "session_close"
 
     def attr(self, name: str, default: str | None = None) -> str | None:
         return dict(self.attrs).get(name, default)
@@ -112,6 +148,11 @@ class Window:
         return self.event.market
 
     @property
+    def shock(self) -> str | None:
+        """The shock this window's event belongs to (see :attr:`Event.shock`)."""
+        return self.event.shock
+
+    @property
     def start_utc(self) -> pd.Timestamp:
         return self.opens[0]
 
@@ -131,7 +172,8 @@ class Window:
         return {
             "id": self.id, "label": self.event.label, "kind": self.event.kind, "market": self.market,
             "event_date": self.event.date.date().isoformat(), "event_time_utc": self.event.time_utc.isoformat(),
-            "timing": self.event.timing, "pre": self.pre, "post": self.post,
+            "timing": self.event.timing, "time_rule": self.event.time_rule,
+            "time_source": self.event.time_source, "shock": self.event.shock, "pre": self.pre, "post": self.post,
             "t0_session": self.t0_session.date().isoformat(),
             "start_utc": self.start_utc.isoformat(), "end_utc": self.end_utc.isoformat(),
             "sessions": int(len(self.sessions)),
@@ -175,14 +217,19 @@ class Catalogue:
         """All events as a DataFrame (id, label, kind, market, date, timing, time_utc, ...)."""
         rows = [
             {"id": e.id, "label": e.label, "kind": e.kind, "market": e.market, "date": e.date,
-             "timing": e.timing, "time_utc": e.time_utc, "scheduled": e.scheduled, **dict(e.attrs)}
+             "timing": e.timing, "time_utc": e.time_utc, "scheduled": e.scheduled, "time_rule": e.time_rule,
+             "time_source": e.time_source, "shock": e.shock, **dict(e.attrs)}
             for e in self.events.values()
         ]
-        cols = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled"]
+        cols = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled", "time_rule",
+                "time_source", "shock"]
         return pd.DataFrame(rows, columns=None if rows else cols)
 
 
-def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, Any] | None = None) -> Event:
+def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, Any] | None = None,
+                        time_source: str | None = None) -> Event:
+    """An :class:`Event` from a catalogue/file mapping; ``time_source`` is the default provenance of
+    a ``time_local`` that comes without its own ``time_source``."""
     d = {**(defaults or {}), **{k: v for k, v in item.items() if v not in (None, "")}}
     missing = [k for k in ("id", "kind", "market", "date") if k not in d]
     if missing:
@@ -191,15 +238,23 @@ def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, An
         date = pd.Timestamp(str(d["date"])).normalize()
     except ValueError:
         raise WindowError(f"event {d['id']!r} has an unreadable date {d['date']!r}", where=where) from None
-    known = {"id", "label", "kind", "market", "date", "timing", "time_local", "description", "scheduled"}
+    known = {"id", "label", "kind", "market", "date", "timing", "time_local", "description", "scheduled",
+             "time_source", "shock"}
     sched = d.get("scheduled", "earnings" in str(d["kind"]))
     if isinstance(sched, str):
         sched = sched.strip().lower() in {"1", "true", "yes"}
+    time_local = parse_time_local(d["time_local"], where) if "time_local" in d else None
+    source = str(d["time_source"]).strip() if "time_source" in d else (time_source if time_local else None)
+    if time_local and not source:
+        raise WindowError(f"event {d['id']!r} has time_local {time_local} without a time_source (where the time "
+                          "comes from); drop the time to stamp the event at its session close", where=where)
+    timing = "intraday" if time_local else str(d.get("timing", "intraday"))
     attrs = tuple(sorted((str(k), str(v)) for k, v in d.items() if k not in known))
     return Event(
         id=str(d["id"]), label=str(d.get("label", d["id"])), kind=str(d["kind"]), market=str(d["market"]),
-        date=date, timing=str(d.get("timing", "intraday")), time_local=d.get("time_local"),
+        date=date, timing=timing, time_local=time_local,
         description=str(d.get("description", "")).strip(), attrs=attrs, scheduled=bool(sched),
+        time_source=source, shock=str(d["shock"]) if "shock" in d else None,
     )
 
 
@@ -252,7 +307,8 @@ def load_event_file(
         for item in items or []:
             if not isinstance(item, dict):
                 raise WindowError("each event must be a mapping", where=name)
-            cat.add(_event_from_mapping({**item, **forced}, name, defaults), where=name)
+            cat.add(_event_from_mapping({**item, **forced}, name, defaults, time_source=f"user file {name}"),
+                    where=name)
             added += 1
         return added
     with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -273,8 +329,9 @@ def load_event_file(
                 item["label"] = item.pop("event")
             raw_time = item.pop("time_kst", None) or item.get("time_local")
             if raw_time:
-                m = re.search(r"(\d{1,2}):(\d{2})", str(raw_time))
-                item["time_local"] = f"{int(m.group(1)):02d}:{m.group(2)}" if m else None
+                # "~12:40" (approximate) and "14:14:30" are read; the seconds are kept
+                m = re.search(r"(\d{1,2}):(\d{2})(:\d{2})?", str(raw_time))
+                item["time_local"] = f"{int(m.group(1)):02d}:{m.group(2)}{m.group(3) or ''}" if m else None
                 if m:
                     item["timing"] = "intraday"
             item.update(forced)
@@ -284,7 +341,8 @@ def load_event_file(
                 item["id"] = f"{prefix}_{re.sub(r'[^0-9]', '_', str(row[date_col]).strip())}"
             if "label" not in item:
                 item["label"] = f"{k or path.stem} {row[date_col]}"
-            cat.add(_event_from_mapping(item, f"{name}:{lineno}"), where=f"{name}:{lineno}")
+            src = f"user file {name}:{lineno}" + (f" ({item['source']})" if item.get("source") else "")
+            cat.add(_event_from_mapping(item, f"{name}:{lineno}", time_source=src), where=f"{name}:{lineno}")
             added += 1
     return added
 
@@ -294,7 +352,7 @@ def make_window(event: Event, pre: int, post: int, window_id: str | None = None)
     when = event.time_utc
     span = pd.Timedelta(days=7 * (pre + post) // 4 + 30)
     sched = sessions(event.market, event.date - span, event.date + span)
-    after = sched.index[(pd.DatetimeIndex(sched["close"]) > when)] if len(sched) else sched.index
+    after = sched.index[(pd.DatetimeIndex(sched["close"]) >= when)] if len(sched) else sched.index
     if len(after) == 0:
         raise WindowError(f"no session of {event.market} after {when.isoformat()} in the calendar",
                           where=window_id or event.id)
@@ -320,17 +378,25 @@ def windows_from_refs(refs: Iterable[Any], cat: Catalogue, default_pre: int, def
     for ref in refs:
         pre = default_pre if ref.pre is None else ref.pre
         post = default_post if ref.post is None else ref.post
+        time_local = getattr(ref, "time_local", None)
+        given = parse_time_local(time_local, "time_local") if time_local else None
         if ref.kind is not None:
             events = cat.of_kind(ref.kind)
             if not events:
                 raise WindowError(f"no catalogue event of kind {ref.kind!r} (kinds: {', '.join(cat.kinds())})")
         elif ref.date is not None:
             ev = Event(id=ref.id, label=ref.label or ref.id, kind="custom", market=ref.market,
-                       date=pd.Timestamp(ref.date), timing=ref.timing)
+                       date=pd.Timestamp(ref.date), timing="intraday" if given else ref.timing,
+                       time_local=given, time_source="study config (windows)" if given else None,
+                       shock=getattr(ref, "shock", None))
             cat.add(ev)
             events = [ev]
         else:
             events = [cat.get(ref.id)]
+            if given:  # the user's own time replaces the catalogue's (or the session-close stamp)
+                ev = replace(events[0], time_local=given, timing="intraday", time_source="study config (windows)")
+                cat.events[ev.id] = ev
+                events = [ev]
         for ev in events:
             if ev.id not in out:
                 w = make_window(ev, pre, post)

@@ -90,6 +90,10 @@ class WindowRef(Strict):
         "intraday", description="Explicit event: when the news reached the market on that date."
     )
     label: str | None = None
+    time_local: str | None = Field(
+        None, pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", description="Local HH:MM[:SS] at which the news was known (your own source). Without it an intraday "
+        "event with no reported time is stamped at its session close. Also overrides a catalogue event's time.")
+    shock: str | None = Field(None, description="Explicit event: id of the shock it belongs to (one cluster).")
     pre: int | None = Field(None, ge=0, description="Sessions before t=0 (defining market); default from window_defaults.")
     post: int | None = Field(None, ge=0, description="Sessions after t=0 (defining market).")
 
@@ -100,6 +104,8 @@ class WindowRef(Strict):
             raise ValueError("give either 'kind' or 'id' (with optional date/market), not both")
         if self.kind is None and self.id is None:
             raise ValueError("a window needs 'id' (catalogue or new) or 'kind'")
+        if self.kind is not None and self.time_local is not None:
+            raise ValueError("'time_local' goes with one event ('id'), not with a 'kind'")
         if explicit and self.market is None:
             raise ValueError("an explicit window (with 'date') needs 'market'")
         if self.market is not None and not explicit:

@@ -11,7 +11,7 @@ from backtests.cli import main
 from backtests.data.cache import Cache
 from backtests.data.importer import import_path, plan_file
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.quality import check_bars, enforce
 from backtests.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
 
 
 def bars(close, market="XNYS", start="2025-01-02", **cols) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from backtests.data.importer import import_path
 from backtests.data.sources import load_market_data
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data"
+from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 REPLAYS = ["replay_deepseek_2025", "replay_kospi_crash_2026", "replay_micron_earnings"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.strategy import StrategyContext, expand_grid
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("SCARE_SHARED_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 def shared(*parts: str) -> Path:
