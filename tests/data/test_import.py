@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ from backtests.cli import main
 from backtests.data.cache import Cache
 from backtests.data.importer import import_path, plan_file
 
-from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
+SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 @pytest.fixture()

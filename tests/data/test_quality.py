@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.quality import check_bars, enforce
 from backtests.errors import DataError
 
-from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
+SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 def bars(close, market="XNYS", start="2025-01-02", **cols) -> pd.DataFrame:

@@ -3,6 +3,7 @@ check the replay studies' known facts on the data they ran on."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from backtests.data.importer import import_path
 from backtests.data.sources import load_market_data
 
 REPO = Path(__file__).resolve().parents[2]
-from conftest import SHARED_DATA as SHARED  # noqa: E402 - $SCARE_SHARED_DATA aware
+SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 REPLAYS = ["replay_deepseek_2025", "replay_kospi_crash_2026", "replay_micron_earnings"]
 
