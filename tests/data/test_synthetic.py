@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -93,12 +92,6 @@ def test_labelled_synthetic(md, md4h):
     assert kinds["EWY"] == ("XNYS", "USD", "etf")
     assert kinds["USDT-USD"] == ("CRYPTO", "USD", "stablecoin")
     assert kinds["BTC-USD"] == ("CRYPTO", "USD", "crypto")
-
-
-def test_fast_once_calendars_are_loaded(md):
-    t0 = time.perf_counter()
-    generate()
-    assert time.perf_counter() - t0 < 1.5
 
 
 def test_bad_arguments_are_data_errors():
