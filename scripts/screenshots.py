@@ -1,16 +1,19 @@
 """Screenshots of the tearsheet for the README and docs/tearsheet.md, with headless Chromium.
 
-    python scripts/screenshots.py [--out docs/img] [--keep RUNS_DIR]
+    python scripts/screenshots.py [--out docs/img] [--keep RUNS_DIR] [--data-cache DIR]
 
-Runs the default study and the fade_kospi_halt study (synthetic data, a few seconds each) into a
-temporary folder, then photographs parts of their tearsheets. To show one part of a long page,
-a copy of the page gets a style that hides everything else (Chromium's --screenshot always
-captures from the top). Needs Debian's ``chromium`` (``apt-get install -y chromium``).
+Runs the default study (synthetic data, a few seconds) and, when a data cache is given
+(``--data-cache`` or ``SCARE_DATA_CACHE``; build one with ``scare data import ../shared/data
+--cache DIR``), the KOSPI crash replay on real data, into a temporary folder, then photographs
+their first screens (1400 x 900, what a reader sees on opening the page) and parts of the default
+study. To show one part of a long page, a copy of the page gets a style that hides everything else
+(Chromium's --screenshot always captures from the top). Needs Debian's ``chromium``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -21,27 +24,26 @@ sys.path.insert(0, str(ROOT))
 from backtests.cli import main as scare  # noqa: E402
 from backtests.report.browser import find_chromium, screenshot  # noqa: E402
 
-# (png name, study config, window size, sections to keep: None = the page from its top,
-#  else (strategy section id, [its subsection ids]) )
+REPLAY = "replay_kospi_crash_2026"
+# (png name, study config, window size, what to keep: None = the page from its top,
+#  else (section id, [its child section ids] or None for all of it) )
 SHOTS = [
-    ("tearsheet-top.png", "scare_trades", (1400, 1250), None),
-    ("tearsheet-strategy.png", "fade_kospi_halt", (1400, 1250),
-     ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-equity-and-drawdown", "s-fade-kospi-halt-around-the-event"])),
-    ("tearsheet-sweep.png", "fade_kospi_halt", (1400, 1020),
-     ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-per-window", "s-fade-kospi-halt-parameter-sweep"])),
-    ("tearsheet-trades.png", "fade_kospi_halt", (1400, 1100),
-     ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-top-10-parameter-sets", "s-fade-kospi-halt-trades"])),
-    ("tearsheet-data.png", "scare_trades", (1400, 1300), ("s-data", None)),
+    ("tearsheet-top.png", "scare_trades", (1400, 900), None),
+    ("tearsheet-replay-top.png", REPLAY, (1400, 900), None),
+    ("tearsheet-events.png", "scare_trades", (1400, 1020),
+     ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-shock-by-shock"])),
+    ("tearsheet-risk.png", "scare_trades", (1400, 1250),
+     ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-returns-and-risk", "s-fade-kospi-halt-sweep"])),
+    ("tearsheet-data.png", "scare_trades", (1400, 700), ("s-data", None)),
 ]
 
 
 def focus(html: str, keep: tuple[str, list[str] | None]) -> str:
-    """The page with everything but one section (and some of its subsections) hidden."""
+    """The page with everything but one section (and some of its child sections) hidden."""
     sec, subs = keep
     css = f"main>*{{display:none!important}}main>#{sec}{{display:block!important;margin-top:0}}"
     if subs:
-        css += f"#{sec}>section{{display:none}}" + "".join(f"#{sec}>#{s}{{display:block}}" for s in subs)
-        css += f"#{sec}>dl.facts{{display:none}}"
+        css += f"#{sec}>*{{display:none}}" + "".join(f"#{sec}>#{s}{{display:block}}" for s in subs)
     return html.replace("</head>", f"<style>{css}</style></head>", 1)
 
 
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"), help="folder for the PNG files")
     ap.add_argument("--keep", help="write the study runs here instead of a temporary folder")
+    ap.add_argument("--data-cache", default=os.environ.get("SCARE_DATA_CACHE"),
+                    help="real-data cache for the replay study (default: $SCARE_DATA_CACHE; without one it is skipped)")
     args = ap.parse_args(argv)
     if find_chromium() is None:
         print("screenshots: no Chromium found (apt-get install -y chromium)", file=sys.stderr)
@@ -59,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         runs = Path(args.keep) if args.keep else Path(tmp)
         done: dict[str, Path] = {}
         for name, study, window, keep in SHOTS:
+            if study == REPLAY and not args.data_cache:
+                print(f"screenshots: {name} skipped (no --data-cache / SCARE_DATA_CACHE for the replay study)",
+                      file=sys.stderr)
+                continue
             if study not in done:
                 run = runs / study
-                code = scare(["run", str(ROOT / "configs" / f"{study}.yaml"), "--out", str(run), "--no-progress"])
+                cmd = ["run", str(ROOT / "configs" / f"{study}.yaml"), "--out", str(run), "--no-progress"]
+                if study == REPLAY:
+                    os.environ["SCARE_DATA_CACHE"] = str(args.data_cache)
+                    cmd.append("--offline")
+                code = scare(cmd)
                 if code:
                     return code
                 done[study] = run

@@ -58,7 +58,7 @@ def _custom(chain: Chain, windows: dict[str, dict[str, Any]]) -> list[list[str]]
 
 
 def equity_figure(chains: list[tuple[str, Chain, str]], bench_name: str | None,
-                  windows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                  windows: dict[str, dict[str, Any]], x_title: str = "periods") -> dict[str, Any]:
     """Cumulative return (top) and underwater curve (bottom) of chained windows.
 
     ``chains``: (name, chain, color) per line; the first chain's benchmark is drawn too.
@@ -92,65 +92,12 @@ def equity_figure(chains: list[tuple[str, Chain, str]], bench_name: str | None,
     ticks = _window_ticks(first, windows)
     shapes = _boundaries(first)
     layout = base_layout(
-        460, hovermode="x unified", shapes=shapes,
+        370, hovermode="x unified", shapes=shapes,
         xaxis=_axis(domain=[0, 1], anchor="y", showticklabels=False, showgrid=False, **{k: v for k, v in ticks.items()}),
         yaxis=_axis(domain=[0.36, 1], tickformat=".1%", title={"text": "cumulative return"}),
-        xaxis2=_axis(domain=[0, 1], anchor="y2", matches="x", showgrid=False, title={"text": "windows chained in time order (event date at each window's start)"}, **ticks),
+        xaxis2=_axis(domain=[0, 1], anchor="y2", matches="x", showgrid=False, title={"text": x_title, "font": {"size": 11}}, **ticks),
         yaxis2=_axis(domain=[0, 0.28], tickformat=".1%", title={"text": "drawdown"}, rangemode="tozero"),
     )
-    return {"data": data, "layout": layout}
-
-
-def event_time_figure(lines: dict[str, list[tuple[int, float]]], windows: dict[str, dict[str, Any]],
-                      max_lines: int = 60) -> dict[str, Any]:
-    """One line per event (cumulative return by session t relative to the event) and their mean."""
-    data: list[dict[str, Any]] = []
-    by_t: dict[int, list[float]] = {}
-    for i, (wid, pts) in enumerate(sorted(lines.items(), key=lambda kv: windows.get(kv[0], {}).get("event_date") or kv[0])):
-        for t, v in pts:
-            if not is_missing(v):
-                by_t.setdefault(t, []).append(v)
-        if i >= max_lines:
-            continue
-        w = windows.get(wid, {})
-        name = f"{wid} ({w.get('event_date', '')})" if w.get("event_date") else wid
-        data.append({"type": "scatter", "mode": "lines+markers", "name": esc(name),
-                     "x": [t for t, _ in pts], "y": [v for _, v in pts], "marker": {"size": 4},
-                     "line": {"color": LINE_COLORS[i % len(LINE_COLORS)], "width": 1.5,
-                              "dash": DASHES[(i // len(LINE_COLORS)) % len(DASHES)]},
-                     "opacity": 0.85,
-                     "hovertemplate": f"{esc(w.get('label') or wid)}<br>t=%{{x}}: %{{y:.2%}}<extra></extra>"})
-    ts = sorted(by_t)
-    mean = [float(np.mean(by_t[t])) for t in ts]
-    data.append({"type": "scatter", "mode": "lines", "name": f"mean of {len(lines)} events", "x": ts, "y": mean,
-                 "line": {"color": OKABE_ITO["black"], "width": 3.5},
-                 "hovertemplate": "mean<br>t=%{x}: %{y:.2%}<extra></extra>"})
-    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": 0, "x1": 0, "y0": 0, "y1": 1,
-               "line": {"color": OKABE_ITO["vermillion"], "width": 1, "dash": "dot"}},
-              {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 0, "y1": 0,
-               "line": {"color": "#999", "width": 1}}]
-    layout = base_layout(400, shapes=shapes, hovermode="closest",
-                         xaxis=_axis(title={"text": "sessions relative to the event (t = 0: event session)"}, dtick=1 if len(ts) <= 40 else None),
-                         yaxis=_axis(tickformat=".1%", title={"text": "cumulative return"}),
-                         legend={"orientation": "v", "x": 1.01, "y": 1, "font": {"size": 11}},
-                         margin={"l": 64, "r": 8, "t": 20, "b": 48})
-    return {"data": data, "layout": layout}
-
-
-def rolling_sharpe_figure(chain: Chain, window: int, ppy: float, windows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    r = pd.Series(chain.returns)
-    roll = r.rolling(window)
-    sd = roll.std(ddof=1)
-    sr = (roll.mean() / sd.where(sd > 1e-12)) * math.sqrt(ppy)
-    x = list(range(len(r)))
-    data = [{"type": "scatter", "mode": "lines", "name": f"rolling {window}-period Sharpe", "x": x, "y": sr.to_numpy(),
-             "line": {"color": OKABE_ITO["blue"], "width": 2}, "customdata": _custom(chain, windows),
-             "hovertemplate": "Sharpe %{y:.2f}<br>%{customdata[0]} · %{customdata[1]}<extra></extra>"}]
-    shapes = _boundaries(chain) + [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 0, "y1": 0,
-                                    "line": {"color": "#999", "width": 1}}]
-    layout = base_layout(300, shapes=shapes, hovermode="x unified", showlegend=False,
-                         xaxis=_axis(title={"text": "windows chained in time order"}, **_window_ticks(chain, windows)),
-                         yaxis=_axis(title={"text": "annualized Sharpe"}))
     return {"data": data, "layout": layout}
 
 
@@ -264,3 +211,28 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
             f"combination's values; {len(pairs)} pair{'s' if len(pairs) > 1 else ''}"
             f"{' (choose in the menu)' if len(pairs) > 1 else ''}.")
     return {"data": [heat], "layout": layout}, expl
+
+
+def add_fills(fig: dict[str, Any], chain: Chain, trades: pd.DataFrame, view: Any) -> None:
+    """Mark the trades' entry and exit fills on an equity figure's top panel, at the period whose
+    end is the first at or after the fill; the hover gives the fill instant (UTC and market time)
+    and the kind of fill."""
+    if trades is None or trades.empty or not len(chain.times):
+        return
+    from backtests.report.page import when_text
+
+    eq = chain.equity - 1.0
+    for col, kind_col, name, sym, color in (("entry_time", "entry_kind", "entry fills", "triangle-up", OKABE_ITO["green"]),
+                                            ("exit_time", "exit_kind", "exit fills", "triangle-down", OKABE_ITO["vermillion"])):
+        t = pd.to_datetime(trades[col], utc=True)
+        ok = t.notna().to_numpy()
+        if not ok.any():
+            continue
+        pos = np.minimum(chain.times.searchsorted(pd.DatetimeIndex(t[ok])), len(chain.times) - 1)
+        sub = trades[ok]
+        text = [esc(f"{r.side} {r.symbol}: {when_text(getattr(r, col), view.symbol_tz(str(r.symbol)))}, "
+                    f"{getattr(r, kind_col) or 'fill'}") for r in sub.itertuples(index=False)]
+        fig["data"].append({"type": "scatter", "mode": "markers", "name": name, "x": pos.tolist(), "y": eq[pos],
+                            "text": text, "marker": {"symbol": sym, "size": 8, "color": color,
+                                                     "line": {"color": "#000", "width": 0.5}},
+                            "hovertemplate": "%{text}<extra></extra>"})

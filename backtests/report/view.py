@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 MARKET_TZ = {"XKRX": "Asia/Seoul", "XNYS": "America/New_York", "CRYPTO": "UTC"}
+BASELINE_PLUGINS = frozenset({"buy_and_hold"})
 MARKET_PPY = {"XKRX": 252.0, "XNYS": 252.0, "CRYPTO": 365.0}
 
 
@@ -73,6 +74,22 @@ class StrategyView:
     best: int | None = None
     default: int | None = None
     anchor: str = ""
+    baselines: list["StrategyView"] = field(default_factory=list)  # buy-and-hold runs folded in here
+    baseline_for: str | None = None  # label of the strategy this one is folded into
+
+    @property
+    def is_baseline(self) -> bool:
+        """A buy-and-hold plug-in: a reference, not a trade idea."""
+        return str(self.summary.get("name") or "") in BASELINE_PLUGINS
+
+    @property
+    def windows(self) -> tuple[str, ...]:
+        return tuple(sorted(str(w) for w in self.summary.get("windows") or []))
+
+    def event_level(self, combo: int | None) -> dict[str, Any] | None:
+        """metrics.json ``strategies[].event_level[combo]`` (None when this run has none)."""
+        el = (self.summary.get("event_level") or {}).get(str(combo)) if combo is not None else None
+        return el if isinstance(el, dict) else None
 
     @property
     def rank_by(self) -> str:
@@ -114,6 +131,27 @@ class StudyView:
             sv = by_label.setdefault(str(r.get("strategy")), StrategyView({}, str(r.get("strategy"))))
             sv.runs.setdefault(int(r.get("combo", -1)), []).append(r)
         self.strategies = list(by_label.values())
+        self.warnings: list[dict[str, Any]] = [w for w in metrics.get("warnings") or [] if isinstance(w, dict)]
+        self._fold_baselines()
+
+    def _fold_baselines(self) -> None:
+        """Attach each buy-and-hold strategy to the trade strategies that run on the same windows;
+        one that matches none keeps a section of its own."""
+        trades = [sv for sv in self.strategies if not sv.is_baseline]
+        for b in self.strategies:
+            if not b.is_baseline:
+                continue
+            hosts = [sv for sv in trades if sv.windows and sv.windows == b.windows]
+            for h in hosts:
+                h.baselines.append(b)
+            if hosts:
+                b.baseline_for = hosts[0].label
+
+    def warnings_for(self, label: str) -> list[dict[str, Any]]:
+        return [w for w in self.warnings if str(w.get("strategy")) == label]
+
+    def warning_count(self, label: str) -> int:
+        return len(self.warnings_for(label))
 
     # ------------------------------------------------------------------ time
     def ppy(self, sv: StrategyView) -> float:
@@ -262,13 +300,21 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
     A trade opens when a position leaves zero and closes when it returns to zero (a flip closes
     one trade and opens the next). Adds to a position average its entry price; partial exits
     average its exit price. ``ret`` is the price return in the trade's direction, before fees.
+    Times are fill instants (``fill_time`` when saved, else the order's ``time``); ``entry_decision``
+    / ``exit_decision`` keep the decision stamps and ``entry_kind`` / ``exit_kind`` the fill kind
+    (a ``kind`` column of ``orders``, when given).
     """
     cols = ["run", "window", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
-            "ret", "fees", "size"]
+            "ret", "fees", "size", "entry_decision", "exit_decision", "entry_kind", "exit_kind"]
     need = {"run", "time", "symbol", "side", "size", "price"}
     if orders is None or orders.empty or not need <= set(orders.columns):
         return pd.DataFrame(columns=cols)
-    sub = orders[orders["run"].astype(str).isin(set(run_ids))]
+    sub = orders[orders["run"].astype(str).isin(set(run_ids))].copy()
+    sub["decision"] = sub["time"]
+    if "fill_time" in sub.columns:
+        sub["time"] = sub["fill_time"].where(sub["fill_time"].notna(), sub["time"])
+    if "kind" not in sub.columns:
+        sub["kind"] = None
     rows: list[dict[str, Any]] = []
     for (run, sym), g in sub.groupby(["run", "symbol"], sort=False):
         g = g.sort_values("time", kind="stable")
@@ -284,7 +330,8 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
             if cur is None or abs(pos) <= tol:
                 cur = {"run": run, "window": getattr(o, "window", None), "symbol": sym,
                        "dir": 1.0 if signed > 0 else -1.0, "entry_time": o.time, "eq": size,
-                       "en": size * price, "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee}
+                       "en": size * price, "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee,
+                       "entry_decision": o.decision, "entry_kind": o.kind}
                 pos = signed
                 continue
             if signed * cur["dir"] > 0:  # adding
@@ -300,12 +347,14 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
             pos += signed
             if abs(pos) <= tol or pos * cur["dir"] < 0:
                 cur["exit_time"] = o.time
+                cur["exit_decision"], cur["exit_kind"] = o.decision, o.kind
                 rows.append(cur)
                 left = size - closed
                 if left > tol:
                     cur = {"run": run, "window": getattr(o, "window", None), "symbol": sym,
                            "dir": -cur["dir"], "entry_time": o.time, "eq": left, "en": left * price,
-                           "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee * left / size}
+                           "xq": 0.0, "xn": 0.0, "exit_time": None, "fees": fee * left / size,
+                           "entry_decision": o.decision, "entry_kind": o.kind}
                 else:
                     cur, pos = None, 0.0
         if cur is not None and abs(pos) > 1e-9 * max(abs(pos), 1.0):
@@ -318,6 +367,105 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
         out.append({"run": t["run"], "window": t["window"], "symbol": t["symbol"],
                     "side": "long" if t["dir"] > 0 else "short", "entry_time": t["entry_time"],
                     "entry_price": entry, "exit_time": t["exit_time"], "exit_price": exit_, "ret": ret,
-                    "fees": t["fees"], "size": t["eq"]})
+                    "fees": t["fees"], "size": t["eq"], "entry_decision": t.get("entry_decision"),
+                    "exit_decision": t.get("exit_decision"), "entry_kind": t.get("entry_kind"),
+                    "exit_kind": t.get("exit_kind")})
     frame = pd.DataFrame(out, columns=cols)
     return frame.sort_values(["entry_time", "symbol"], kind="stable").reset_index(drop=True) if len(frame) else frame
+
+
+# ---------------------------------------------------------------------- calendar time
+def calendar_chain(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: list[dict[str, Any]]) -> Chain | None:
+    """A combination's runs as one calendar-time series (the pooling of docs/metrics.md).
+
+    Each UTC period appears once; where windows overlap, the period's return is the equal-capital
+    average of the concurrent windows' returns; periods in no window are not periods. ``windows``
+    names the window(s) open in each period (``a + b`` when they overlap); ``starts`` marks where
+    each window's first period falls.
+    """
+    cols = [str(r.get("id")) for r in runs if str(r.get("id")) in returns.columns]
+    if not cols:
+        return None
+    sub = returns[cols]
+    live = sub.notna()
+    keep = live.any(axis=1).to_numpy()
+    if not keep.any():
+        return None
+    sub, live = sub[keep], live[keep]
+    ret = sub.mean(axis=1, skipna=True).to_numpy(dtype=float)
+    win_of = {str(r.get("id")): str(r.get("window")) for r in runs}
+    names = [" + ".join(win_of[c] for c in row.index[row.to_numpy()]) for _, row in live.iterrows()] \
+        if len(cols) > 1 else [win_of[cols[0]]] * len(sub)
+    first = {c: int(np.argmax(live[c].to_numpy())) for c in cols if live[c].any()}
+    starts = sorted({(pos, win_of[c]) for c, pos in first.items()})
+    dedup: dict[int, str] = {}
+    for pos, wid in starts:
+        dedup[pos] = f"{dedup[pos]} + {wid}" if pos in dedup else wid
+    bench = None
+    if benchmark is not None and all(c in benchmark.columns for c in cols):
+        b = benchmark[cols][keep].where(live)
+        bench = b.mean(axis=1, skipna=True).to_numpy(dtype=float)
+    return Chain(ret, pd.DatetimeIndex(sub.index), names, sorted(dedup.items()), bench)
+
+
+def drawdown_periods(equity: np.ndarray, times: pd.DatetimeIndex, top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` deepest drawdowns of an equity curve (wealth, starting at 1 before the first period).
+
+    Each: ``start`` (last peak before it, None = the start), ``trough``, ``end`` (first period back
+    at the peak, None = not recovered), ``depth`` (fraction, negative), ``periods`` (peak to
+    recovery, or to the last period).
+    """
+    if not len(equity):
+        return []
+    wealth = np.concatenate([[1.0], equity])
+    peak = np.maximum.accumulate(wealth)
+    under = wealth < peak * (1 - 1e-12)
+    out: list[dict[str, Any]] = []
+    i, n = 1, len(wealth)
+    while i < n:
+        if not under[i]:
+            i += 1
+            continue
+        s = i - 1  # index of the peak in `wealth`
+        j = i
+        while j < n and under[j]:
+            j += 1
+        seg = wealth[i:j] / peak[i:j] - 1.0
+        k = i + int(np.argmin(seg))
+        out.append({"start": times[s - 1] if s >= 1 else None, "trough": times[k - 1],
+                    "end": times[j - 1] if j < n else None, "depth": float(seg.min()),
+                    "periods": (j - s) if j < n else (n - 1 - s)})
+        i = j
+    out.sort(key=lambda d: d["depth"])
+    return out[:top]
+
+
+# ---------------------------------------------------------------------- fills
+def fill_kinds(orders: pd.DataFrame, symbol_market: dict[str, str]) -> pd.Series:
+    """Open / close / auction / intraday per order: ``fill_kind`` when the engine saved it, else
+    inferred from ``fill_time`` against the symbol's session open and close ("open*" etc.: the
+    star says inferred). Crypto fills are "bar" (no session)."""
+    if orders is None or orders.empty:
+        return pd.Series([], dtype=object)
+    if "fill_kind" in orders.columns:
+        return orders["fill_kind"].astype(str).where(orders["fill_kind"].notna(), "\u2013")
+    when = pd.to_datetime(orders["fill_time"] if "fill_time" in orders.columns else orders["time"], utc=True)
+    out = pd.Series("\u2013", index=orders.index, dtype=object)
+    for sym, idx in orders.groupby("symbol", sort=False).groups.items():
+        market = symbol_market.get(str(sym))
+        t = pd.DatetimeIndex(when.loc[idx])
+        if not market:
+            continue
+        if market == "CRYPTO":
+            out.loc[idx] = "bar*"
+            continue
+        try:
+            from backtests.calendars import session_bounds
+
+            local = t.tz_convert(market_tz(market)).tz_localize(None).normalize()
+            opens, closes = session_bounds(market, local)
+        except Exception:  # unknown market: leave it undetermined
+            continue
+        kind = np.where(t == opens, "open*", np.where(t == closes, "close*", "intraday*"))
+        out.loc[idx] = kind
+    return out

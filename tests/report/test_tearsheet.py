@@ -47,16 +47,20 @@ def test_run_writes_a_self_contained_tearsheet(default_run: Path) -> None:
     assert "cdn.plot.ly/plotly" not in html
     assert "Content-Security-Policy" in rest and "default-src 'none'" in rest
     assert rest.count("<script") == 4  # error hook, figure data, plotly.js, boot
-    for heading in ("Summary", "Strategy: hold_qqq", "Equity and drawdown", "Around the event", "Per window",
-                    "Rolling Sharpe", "Parameter sweep", "Top 10 parameter sets", "Trades", "Data", "Symbols",
-                    "Shock windows"):
+    for heading in ("Verdict", "Strategy: hold_qqq", "Strategy: fade_kospi_halt", "Returns and risk", "Per window",
+                    "Parameter sweep", "Top 10 distinct parameter sets", "Trades (", "Trade statistics and costs",
+                    "Drawdown periods", "Data", "Symbols (", "Shock windows ("):
         assert f">{heading}" in rest, heading
+    # baselines on the same windows are folded into their strategy, not sections of their own
+    assert "Strategy: hold_kodex200" not in rest and "Strategy: hold_btc" not in rest
+    assert "baseline hold_kodex200" in rest and "baseline hold_btc" in rest
     assert 'class="section-error"' not in rest
     assert "SYNTHETIC DATA." in rest and "[SYNTHETIC]" in rest
     manifest = json.loads((default_run / "manifest.json").read_text())
     assert manifest["config_hash"] in rest and "Study config (as run)" in rest
     # every explanation line is there: one per section
     assert rest.count('class="explain"') >= 10
+    assert rest.index(">Verdict<") < rest.index(">Strategy: fade_kospi_halt")
 
 
 def test_every_chart_div_has_a_figure_with_data(default_run: Path) -> None:
@@ -66,21 +70,23 @@ def test_every_chart_div_has_a_figure_with_data(default_run: Path) -> None:
     assert divs and {f for _, f in divs} == set(figs)
     for name, fig in figs.items():
         assert fig["data"], name
-        assert any(len(t.get("y") or t.get("z") or []) for t in fig["data"]), name
+        assert any(len(t.get("y") or t.get("z") or t.get("x") or []) for t in fig["data"]), name
         assert fig["layout"]["autosize"] is True  # responsive: width follows the window
+        # the label travels with the chart: an exported PNG still says SYNTHETIC and what it shows
+        title = fig["layout"]["title"]["text"]
+        assert "SYNTHETIC DATA" in title and "<b>" in title, (name, title)
 
 
-def test_summary_and_tables_are_formatted_for_people(default_run: Path) -> None:
+def test_tables_are_formatted_for_people(default_run: Path) -> None:
     html = (default_run / "tearsheet.html").read_text(encoding="utf-8")
     metrics = json.loads((default_run / "metrics.json").read_text())
     best = next(p for p in metrics["pooled"] if p["combo"] == metrics["strategies"][0]["best_combo"])
     tr = best["metrics"]["total_return"]
     assert f"{tr * 100:,.2f}%" in html
-    boot = best["trust"]["bootstrap"]
-    assert f"{boot['sharpe_lower']:,.2f} to {boot['sharpe_upper']:,.2f}" in html
-    # trades list: UTC and New York local time of QQQ
+    # trades list: fill instants in UTC and New York local time of QQQ, with the kind of fill
     assert "EST" in html or "EDT" in html
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d</span></td>", html)
+    assert re.search(r"<td class=\"\">(open|close)\*?</td>", html)
 
 
 def test_formatting_helpers() -> None:
@@ -143,6 +149,7 @@ def test_renders_with_missing_pieces() -> None:
     minimal = {"study": "empty", "strategies": [], "pooled": [], "runs": []}
     html = render_tearsheet(minimal, {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None, plotly_js=STUB_JS)
     assert "<h1>empty" in html and "No strategy produced results." in html
+    assert "No named warnings in this run" in html
     html = render_tearsheet({}, {}, None, None, None, None, plotly_js=STUB_JS)
     assert html.startswith("<!doctype html>")
 
@@ -151,7 +158,7 @@ def test_renders_without_returns_or_orders(default_run: Path) -> None:
     parts = load_run(default_run)
     html = render_tearsheet(parts["metrics"], parts["manifest"], pd.DataFrame(), parts["weights"],
                             pd.DataFrame(), None, plotly_js=STUB_JS)
-    assert "No returns saved for this strategy." in html and "No orders were saved" in html
+    assert "No returns saved for this strategy." in html and "No orders saved." in html
     assert 'class="section-error"' not in html
 
 
@@ -162,7 +169,7 @@ def test_a_broken_section_does_not_lose_the_page(default_run: Path) -> None:
     metrics["strategies"][0]["event_time"] = {"1": {"windows": {"deepseek_r1": "garbage"}}}
     html = render_tearsheet(metrics, parts["manifest"], parts["returns"], parts["weights"], parts["orders"],
                             parts["benchmark"], plotly_js=STUB_JS)
-    assert "Summary</h2>" in html and "Data</h2>" in html and "Equity and drawdown" in html
+    assert "Verdict</h2>" in html and "Data</h2>" in html and "Returns and risk" in html
 
 
 def test_round_trips() -> None:
@@ -219,4 +226,4 @@ def test_large_sweep_renders_fast_and_small() -> None:
     figs = figures(html)
     heat = next(f for f in figs.values() if f["data"][0]["type"] == "heatmap")
     assert len(heat["data"][0]["z"]) == 100 and len(heat["data"][0]["z"][0]) == 100
-    assert "10 of 10,000 parameter sets." in html
+    assert "The top 10 distinct results (10 of 10,000 parameter sets)" in html

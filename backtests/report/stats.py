@@ -1,0 +1,200 @@
+"""What quantstats and pyfolio users expect, sized for short windows: the metrics of the pooled
+(calendar-time) series with the annualization rule, the return distribution, drawdown periods,
+rolling volatility and beta, trade statistics, and costs gross against net.
+
+Annualization rule: an annualized figure (annual return and volatility, Sharpe, Sortino, Calmar,
+alpha, information ratio) is shown only when the series it is computed on has at least one year
+of periods (``n_periods >= periods_per_year``: 252 sessions, 365 crypto days, 2,190 4-hour crypto
+bars); below that the page shows the per-period figure (Sharpe, Sortino and information ratio
+divided by sqrt(periods per year), volatility likewise) and a dash with the reason for the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.report.charts import _axis, base_layout
+from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, pct
+from backtests.report.page import Page, na, table, when
+from backtests.report.view import Chain, StrategyView, StudyView, drawdown_periods, round_trips, underwater
+
+ANNUALIZED = {"annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "alpha", "information_ratio"}
+PER_PERIOD = {"sharpe": "Sharpe / period", "sortino": "Sortino / period", "information_ratio": "IR / period",
+              "annual_volatility": "Vol. / period"}
+ROWS = [["total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "omega",
+         "max_drawdown", "value_at_risk", "conditional_value_at_risk"],
+        ["skew", "kurtosis", "alpha", "beta", "information_ratio", "excess_return", "hit_rate", "profit_factor",
+         "exposure", "n_periods"]]
+ROLLING_MIN = 10
+
+
+def long_enough(n_periods: Any, ppy: float) -> bool:
+    """The annualization rule: at least one year of periods."""
+    return not is_missing(n_periods) and float(n_periods) >= ppy
+
+
+def metric_cell(rec: dict[str, Any], key: str, ppy: float) -> str:
+    m = rec.get("metrics") or {}
+    reason = (rec.get("nan_reasons") or {}).get(key)
+    v = m.get(key)
+    if key in ANNUALIZED and not long_enough(m.get("n_periods"), ppy):
+        if key in PER_PERIOD and not is_missing(v):
+            pp = float(v) / math.sqrt(ppy)
+            shown = pct(pp) if key == "annual_volatility" else num(pp, digits=3)
+            return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{shown}<sup>p</sup></span>'
+        return (f'<span class="na" title="not annualized: {count(m.get("n_periods"))} periods, under one year '
+                f'({ppy:,.0f} periods)">{DASH}</span>')
+    return metric(key, v, reason)
+
+
+def metrics_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str, Any], float]]) -> str:
+    """Rows: the sets (best, default, baselines); columns: the metrics."""
+    out = ""
+    for keys in ROWS:
+        head = ["Set"] + [label(k) for k in keys]
+        out += table(head, [[esc(name)] + [metric_cell(rec, k, ppy) for k in keys] for name, rec, ppy in sets], "metrics", num_from=1)
+    return (out
+            + '<p class="note">On the calendar-time series (each UTC period once, overlapping windows averaged). '
+              '<sup>p</sup>: per period, not annualized: the series is shorter than one year (docs/tearsheet.md).</p>')
+
+
+# ---------------------------------------------------------------------- charts
+def distribution_figure(ch: Chain, name: str) -> dict[str, Any]:
+    r = ch.returns[np.isfinite(ch.returns)]
+    var = float(np.quantile(r, 0.05)) if len(r) else 0.0
+    cvar = float(r[r <= var].mean()) if len(r) and (r <= var).any() else var
+    nb = int(min(60, max(10, round(math.sqrt(len(r)) * 2))))
+    data = [{"type": "histogram", "x": r, "nbinsx": nb, "name": esc(name), "marker": {"color": OKABE_ITO["blue"],
+             "line": {"color": "#fff", "width": 0.5}}, "hovertemplate": "%{x}: %{y} periods<extra></extra>"}]
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": v, "x1": v, "y0": 0, "y1": 1,
+               "line": {"color": c, "width": 1.5, "dash": d}}
+              for v, c, d in ((var, OKABE_ITO["vermillion"], "dash"), (cvar, OKABE_ITO["vermillion"], "dot"), (0, "#666", "solid"))]
+    ann = [{"text": f"VaR 5% {var:.2%} (dashed) · CVaR {cvar:.2%} (dotted) · {len(r):,d} periods", "xref": "paper",
+            "yref": "paper", "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+            "font": {"size": 11, "color": "#555"}}]
+    layout = base_layout(270, shapes=shapes, annotations=ann, showlegend=False, bargap=0.02,
+                         xaxis=_axis(tickformat=".1%", title={"text": "return per period"}),
+                         yaxis=_axis(title={"text": "periods"}))
+    return {"data": data, "layout": layout}
+
+
+def rolling_figure(ch: Chain, k: int, windows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from backtests.report.charts import _custom, _window_ticks
+
+    r = pd.Series(ch.returns)
+    vol = r.rolling(k).std(ddof=1)
+    x = list(range(len(r)))
+    custom = _custom(ch, windows)
+    data = [{"type": "scatter", "mode": "lines", "name": f"volatility per period ({k})", "x": x, "y": vol.to_numpy(),
+             "line": {"color": OKABE_ITO["blue"], "width": 2}, "customdata": custom,
+             "hovertemplate": "vol %{y:.2%}<br>%{customdata[0]}<extra></extra>"}]
+    if ch.benchmark is not None:
+        b = pd.Series(ch.benchmark)
+        cov = r.rolling(k).cov(b)
+        var = b.rolling(k).var()
+        beta = cov / var.where(var > 1e-14)
+        data.append({"type": "scatter", "mode": "lines", "name": f"beta to benchmark ({k})", "x": x, "y": beta.to_numpy(),
+                     "yaxis": "y2", "line": {"color": OKABE_ITO["orange"], "width": 2}, "customdata": custom,
+                     "hovertemplate": "beta %{y:.2f}<br>%{customdata[0]}<extra></extra>"})
+    layout = base_layout(280, hovermode="x unified",
+                         xaxis=_axis(title={"text": "calendar-time periods (event date at each window's start)"},
+                                     **_window_ticks(ch, windows)),
+                         yaxis=_axis(tickformat=".1%", title={"text": "volatility"}, rangemode="tozero"),
+                         yaxis2=_axis(overlaying="y", side="right", title={"text": "beta"}, showgrid=False))
+    return {"data": data, "layout": layout}
+
+
+def rolling_block(page: Page, view: StudyView, sv: StrategyView, ch: Chain | None) -> str:
+    n = 0 if ch is None else len(ch.returns)
+    k = max(ROLLING_MIN, min(63, n // 4))
+    if ch is None or n < 3 * k:
+        return na(f"Too short for rolling volatility and beta: {n:,d} periods (needs {3 * ROLLING_MIN:,d}).")
+    return (f'<p class="note">Window {k} periods on the calendar-time series; volatility per period.</p>'
+            + page.chart(rolling_figure(ch, k, view.windows), f"{sv.label}-rolling", f"{sv.label}: rolling volatility and beta"))
+
+
+def drawdown_table(ch: Chain | None) -> str:
+    if ch is None:
+        return na("No returns saved.")
+    dds = drawdown_periods(ch.equity, ch.times)
+    if not dds:
+        return '<p class="ok">No drawdown.</p>'
+    rows = [[pct(d["depth"]), when(d["start"], missing="start"), when(d["trough"]), when(d["end"], missing="not recovered"),
+             count(d["periods"])] for d in dds]
+    return table(["Depth", "Peak (UTC)", "Trough", "Recovered", "Periods"], rows, right={0, 4})
+
+
+# ---------------------------------------------------------------------- trades and costs
+def trade_stats(trades: pd.DataFrame) -> str:
+    r = trades["ret"].dropna() if len(trades) else pd.Series(dtype=float)
+    if r.empty:
+        return na("No closed trades.")
+    win, loss = r[r > 0], r[r < 0]
+    hold = (pd.to_datetime(trades["exit_time"], utc=True) - pd.to_datetime(trades["entry_time"], utc=True)).dropna()
+    hours = hold.dt.total_seconds() / 3600.0
+    payoff = (win.mean() / -loss.mean()) if len(win) and len(loss) else math.nan
+    items = [("Closed trades", count(len(r))), ("Win rate", pct((r > 0).mean())), ("Average win", pct(win.mean() if len(win) else math.nan)),
+             ("Average loss", pct(loss.mean() if len(loss) else math.nan)), ("Payoff (avg win / avg loss)", num(payoff)),
+             ("Expectancy (mean per trade)", pct(r.mean(), signed=True)), ("Best / worst", f"{pct(r.max())} / {pct(r.min())}"),
+             ("Holding time, median", f"{hours.median() / 24:,.1f} days" if len(hours) else DASH),
+             ("Holding time, longest", f"{hours.max() / 24:,.1f} days" if len(hours) else DASH)]
+    return table(["Trade statistic", "Value"], [[esc(k), v] for k, v in items], right={1})
+
+
+def _rates(view: StudyView, symbol: str, costs: dict[str, Any]) -> dict[str, float]:
+    market = view.symbols.get(symbol, {}).get("market")
+    spec = dict((costs.get("markets") or {}).get(market, {}))
+    spec.update((costs.get("symbols") or {}).get(symbol, {}) or {})
+    return {k: float(spec.get(k) or 0.0) for k in ("commission_bps", "sell_tax_bps", "slippage_bps", "borrow_rate")}
+
+
+def costs_table(view: StudyView, orders: pd.DataFrame, trades: pd.DataFrame, costs: dict[str, Any] | None) -> str:
+    """Fees split into commission and sell tax, and the slippage inside the fill prices, estimated from
+    the config's cost rates; borrow and financing are charged in the returns, not per order."""
+    if orders is None or orders.empty:
+        return na("No orders saved.")
+    value = (orders["size"].abs() * orders["price"]).astype(float)
+    fees = orders["fees"].astype(float) if "fees" in orders.columns else pd.Series(0.0, index=orders.index)
+    comm = tax = slip = 0.0
+    sells = orders["side"].astype(str).str.lower() == "sell"
+    for sym, idx in orders.groupby("symbol", sort=False).groups.items():
+        rt = _rates(view, str(sym), costs or {})
+        c, t, s = rt["commission_bps"] / 1e4, rt["sell_tax_bps"] / 1e4, rt["slippage_bps"] / 1e4
+        f, v, sl = fees.loc[idx], value.loc[idx], sells.loc[idx]
+        share_tax = np.where(sl, t / (c + t) if c + t > 0 else 0.0, 0.0)
+        tax += float((f * share_tax).sum())
+        comm += float((f * (1 - share_tax)).sum())
+        slip += float((v * np.where(sl, s / (1 - s), s / (1 + s))).sum()) if s < 1 else 0.0
+    traded = float(value.sum())
+    gross = trades["ret"].dropna() if len(trades) else pd.Series(dtype=float)
+    net = ((trades["ret"] - trades["fees"] / (trades["size"] * trades["entry_price"])).dropna()
+           if len(trades) and "size" in trades.columns else pd.Series(dtype=float))
+    rows = [["Commission (fees)", num(comm), pct(comm / traded if traded else math.nan)],
+            ["Sell tax (KRX)", num(tax), pct(tax / traded if traded else math.nan)],
+            ["Slippage (in fill prices)", num(slip), pct(slip / traded if traded else math.nan)],
+            ["Borrow and financing", '<span class="na" title="charged on calendar time in the returns, not itemized per order">in returns</span>', ""],
+            ["<b>Total itemized</b>", f"<b>{num(comm + tax + slip)}</b>", pct((comm + tax + slip) / traded if traded else math.nan)]]
+    out = table(["Cost (USD, this set's orders)", "USD", "of traded value"], rows, right={1, 2})
+    if len(gross):
+        out += (f'<p class="note">Mean trade return: gross of fees {pct(gross.mean(), signed=True)}, net of fees '
+                f'{pct(net.mean(), signed=True) if len(net) else DASH} (slippage is in both: it is in the fill prices). '
+                f'Traded value {num(traded, digits=0)} USD. Commission, tax and slippage are split with the '
+                'config\'s cost rates.</p>')
+    return out
+
+
+def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(this set's orders, its round trips)."""
+    runs = [str(r.get("id")) for r in sv.runs.get(combo, [])] if combo is not None else []
+    if orders is None or orders.empty or not runs:
+        return pd.DataFrame(columns=list(orders.columns) if orders is not None else []), round_trips(pd.DataFrame(), [])
+    sub = orders[orders["run"].astype(str).isin(set(runs))]
+    return sub, round_trips(sub, runs)
+
+
+__all__ = ["metrics_table", "distribution_figure", "rolling_block", "drawdown_table", "trade_stats", "costs_table",
+           "set_trades", "long_enough", "underwater"]
