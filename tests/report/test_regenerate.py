@@ -67,7 +67,7 @@ def test_optional_files_may_be_absent(run_copy: Path) -> None:
     (run_copy / "benchmark.parquet").unlink()
     (run_copy / "orders.parquet").unlink()
     html = regenerate(run_copy).read_text(encoding="utf-8")
-    assert "No orders were saved" in html and 'class="section-error"' not in html
+    assert "No orders saved." in html and 'class="section-error"' not in html
 
 
 def test_failed_render_keeps_the_old_tearsheet(run_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
