@@ -18,7 +18,7 @@ from backtests.notices import Notice
 from backtests.outputs.jsonfmt import clean_json
 from backtests.plan import StrategyPlan, StudyPlan
 from backtests.results import StrategyResult
-from backtests.sweep import Checkpoints, ChunkTask, WindowBlock, chunk_size, run_chunks
+from backtests.sweep import Checkpoints, ChunkTask, Executor, WindowBlock, chunk_size, run_chunks
 
 ORDER_COLUMNS = ["run", "window", "time", "fill_time", "symbol", "side", "size", "price", "fees"]
 
@@ -104,8 +104,11 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
 
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
                  tick: Callable[[int], None], checkpoints: Checkpoints | None = None,
-                 keep_weights: bool = True) -> StrategyResult:
-    """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep`."""
+                 keep_weights: bool = True, executor: Executor | None = None) -> StrategyResult:
+    """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep`.
+
+    ``executor`` is the study's (one Dask cluster per run); without one, chunks run in-process.
+    """
     cfg = plan.config
     traded = sp.strategy.traded_symbols
     sub = data.select(sp.symbols())
@@ -121,8 +124,7 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
             windows=sp.windows, costs=costs, fill=cfg.execution.fill, init_cash=cfg.execution.init_cash,
             exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights)))
     blocks: list[WindowBlock] = []
-    for _, chunk_blocks in run_chunks(tasks, cfg.executor.kind, cfg.executor.address,
-                                      checkpoints or Checkpoints(None), tick):
+    for _, chunk_blocks in run_chunks(tasks, executor or Executor("local"), checkpoints or Checkpoints(None), tick):
         blocks.extend(chunk_blocks)
     return assemble(sp, blocks, traded)
 

@@ -34,3 +34,5 @@ class StudyResult:
     out_dir: Path | None = None
     elapsed: float = 0.0
     weights_kept: str = "all"
+    #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.Checkpoints.summary`)
+    checkpoints: dict[str, Any] = field(default_factory=dict)

@@ -10,20 +10,28 @@ atomically.
 from __future__ import annotations
 
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import pandas as pd
 
 from backtests.config.loader import LoadedConfig
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
 from backtests.errors import DataError, Interrupted
 from backtests.evaluate import score_result
+from backtests.digest import scare_digest
 from backtests.execution import run_strategy, selected_weights, weights_mode
-from backtests.outputs import check_destination, data_fingerprint, write_outputs
+from backtests.outputs import data_fingerprint, write_outputs
+from backtests.outputs.folder import RunFolder, note
 from backtests.plan import StudyPlan, check_series, plan_study
 from backtests.progress import Progress
 from backtests.results import StrategyResult, StudyResult
-from backtests.sweep import Checkpoints
+from backtests.sweep import Checkpoints, Executor
 
 
 # ----------------------------------------------------------------------------- checks
@@ -55,56 +63,85 @@ def check_windows(plan: StudyPlan, data: MarketData) -> None:
 
 
 # ----------------------------------------------------------------------------- the study
-def checkpoint_folder(target: Path, config_hash: str, data_fp: str) -> Path:
-    """Where finished chunks of a run into ``target`` are kept until it completes."""
-    return target.parent / f".{target.name}.chunks-{config_hash}-{data_fp[:8]}"
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM during a run behaves like Ctrl-C: staging removed, finished chunks kept, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool | None = True,
               write: bool = True, offline: bool = False, resume: bool = False) -> StudyResult:
     """Run a validated study config end to end (see module docstring).
 
-    With ``write``, finished chunks are checkpointed beside the output folder; Ctrl-C raises
-    :class:`Interrupted` and ``resume=True`` later computes only the missing chunks.
+    With ``write``, the output folder is checked and locked before any work (see
+    :mod:`backtests.outputs.folder`) and finished chunks are checkpointed inside it; Ctrl-C (or
+    SIGTERM) raises :class:`Interrupted` and ``resume=True`` later computes only the chunks that
+    are missing or were computed by other code, config or data.
     """
     t0 = time.perf_counter()
     plan = plan_study(loaded)
     cfg = plan.config
     check_series(plan, declared_series(cfg.data, loaded.base_dir))
-    data = load_market_data(cfg.data, loaded.base_dir, offline=offline)
-    check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
-    check_windows(plan, data)
-    events = plan.catalogue.frame()
     target = out_dir or Path(cfg.output.dir.replace("{name}", cfg.name))
-    ckpt_dir = None
-    if write:
-        check_destination(target)
-        ckpt_dir = checkpoint_folder(target, cfg.config_hash(), data_fingerprint(data))
-        if not resume and ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)
-    checkpoints = Checkpoints(ckpt_dir)
+    with ExitStack() as stack:
+        stack.enter_context(_terminate_as_interrupt())
+        folder = stack.enter_context(RunFolder(target)) if write else None
+        data = load_market_data(cfg.data, loaded.base_dir, offline=offline)
+        check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
+        check_windows(plan, data)
+        events = plan.catalogue.frame()
+        checkpoints = Checkpoints(None)
+        if folder is not None:
+            if not resume and folder.chunks.exists():
+                shutil.rmtree(folder.chunks)
+                note(f"discarded the checkpoints of an earlier unfinished run in {folder.path} (--resume reuses them)")
+            checkpoints = Checkpoints(folder.chunks, {"config_hash": cfg.config_hash(), "data": data_fingerprint(data),
+                                                      "scare_code": scare_digest()})
+        try:
+            study = _run(plan, data, events, checkpoints, progress, t0)
+            if folder is not None:
+                study.out_dir = write_outputs(study, folder.path)
+        except KeyboardInterrupt:
+            kept = checkpoints.count()
+            where = f"; {kept} finished chunk(s) kept in {checkpoints.folder}, re-run with --resume to finish" if kept \
+                else ""
+            if not kept and checkpoints.folder is not None:
+                shutil.rmtree(checkpoints.folder, ignore_errors=True)
+            raise Interrupted(f"interrupted{where}") from None
+        except BaseException:
+            if checkpoints.folder is not None:
+                shutil.rmtree(checkpoints.folder, ignore_errors=True)
+            raise
+        if checkpoints.folder is not None:
+            shutil.rmtree(checkpoints.folder, ignore_errors=True)
+    return study
+
+
+def _run(plan: StudyPlan, data: MarketData, events: pd.DataFrame, checkpoints: Checkpoints,
+         progress: bool | None, t0: float) -> StudyResult:
+    cfg = plan.config
     keep_weights = weights_mode(plan, data) == "all"
     total = sum(len(sp.grid) for sp in plan.strategies)
     results: list[StrategyResult] = []
-    try:
-        with Progress(total=total, enabled=progress, desc=cfg.name) as bar:
-            for sp in plan.strategies:
-                bar.set_postfix(sp.label)
-                results.append(run_strategy(sp, data, plan, events, bar.update, checkpoints, keep_weights))
-    except KeyboardInterrupt:
-        kept = checkpoints.count()
-        where = f"; {kept} finished chunk(s) kept in {ckpt_dir}, re-run with --resume to finish" if kept else ""
-        raise Interrupted(f"interrupted{where}") from None
+    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
+            Progress(total=total, enabled=progress, desc=cfg.name) as bar:
+        for sp in plan.strategies:
+            bar.set_postfix(sp.label)
+            results.append(run_strategy(sp, data, plan, events, bar.update, checkpoints, keep_weights, executor))
     for res in results:
         combos = score_result(res, data, cfg)
         if not keep_weights and combos:
             res.weights = selected_weights(res.plan, data, plan, events, combos)
-    study = StudyResult(plan, data, results, elapsed=time.perf_counter() - t0,
-                        weights_kept="all" if keep_weights else "best")
-    if write:
-        study.out_dir = write_outputs(study, target)
-        if ckpt_dir is not None:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return study
-
-
+    return StudyResult(plan, data, results, elapsed=time.perf_counter() - t0,
+                       weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary())

@@ -6,17 +6,21 @@ list of numpy :class:`WindowBlock` objects. Chunks run in-process (``executor: l
 distributed cluster (``executor: dask``); either way the blocks are assembled in a canonical order
 (combination, then window), so chunked, unchunked and distributed runs give identical results.
 
-Finished chunks can be kept in a checkpoint folder; an interrupted run re-run with ``--resume``
-only computes the chunks that are missing.
+Finished chunks can be kept in a checkpoint folder (:class:`Checkpoints`: numpy ``.npz`` files read
+with ``allow_pickle=False``, each stamped with the digest of the config, the data and the code that
+computed it); an interrupted run re-run with ``--resume`` only computes the chunks that are missing
+or do not match. One :class:`Executor` serves a whole study: a Dask local cluster is started once
+per run, not per strategy.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import uuid
 from collections.abc import Callable, Iterator
+from types import TracebackType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.calendars import periods_per_year
+from backtests.digest import strategy_digest
 from backtests.data.market_data import MarketData, asof
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.periods import period_returns
@@ -166,92 +171,259 @@ def _total_ram() -> int | None:
 
 
 # ----------------------------------------------------------------------------- checkpoints
-class Checkpoints:
-    """Finished chunks on disk, keyed by strategy label, chunk bounds and config hash."""
+#: Version of the checkpoint file layout (part of every chunk's key).
+CHECKPOINT_FORMAT = 1
+_ARRAYS = ("combos", "ends", "returns", "bench", "entries", "exposure", "turnover", "n_orders", "stamps", "held",
+           "target")
 
-    def __init__(self, folder: Path | None) -> None:
+
+def _digest_arrays(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _encode_blocks(blocks: list[WindowBlock]) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Blocks as plain arrays (no object arrays: loadable with ``allow_pickle=False``) + JSON meta."""
+    arrays: dict[str, np.ndarray] = {}
+    metas = []
+    for i, b in enumerate(blocks):
+        for name in _ARRAYS:
+            value = getattr(b, name)
+            if value is not None:
+                arrays[f"{i}.{name}"] = np.asarray(value)
+        columns = []
+        for j, (col, s) in enumerate(b.orders.items()):
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                arr, kind = s.to_numpy(), "array"
+            else:  # text columns (symbol, side): fixed-width unicode, restored to their pandas dtype
+                values = s.tolist()
+                if not all(isinstance(v, str) for v in values):
+                    raise TypeError(f"orders column {col!r} holds non-text objects; cannot checkpoint it")
+                arr, kind = np.array(values, dtype=str) if values else np.zeros(0, dtype="<U1"), "text"
+            arrays[f"{i}.orders.{j}"] = arr
+            columns.append({"name": str(col), "kind": kind, "dtype": str(s.dtype)})
+        metas.append({"window": b.window, "ppy": float(b.ppy), "orders": columns, "notices": b.notices,
+                      "present": [n for n in _ARRAYS if getattr(b, n) is not None]})
+    return arrays, metas
+
+
+def _decode_blocks(arrays: dict[str, np.ndarray], metas: list[dict[str, Any]]) -> list[WindowBlock]:
+    blocks = []
+    for i, m in enumerate(metas):
+        fields = {n: (arrays[f"{i}.{n}"] if n in m["present"] else None) for n in _ARRAYS}
+        orders = pd.DataFrame({c["name"]: (arrays[f"{i}.orders.{j}"] if c["kind"] == "array"
+                                           else pd.Series(arrays[f"{i}.orders.{j}"].tolist(), dtype=object)
+                                           .astype(c["dtype"]))
+                               for j, c in enumerate(m["orders"])})
+        blocks.append(WindowBlock(window=m["window"], ppy=m["ppy"], orders=orders, notices=m["notices"], **fields))
+    return blocks
+
+
+class Checkpoints:
+    """Finished chunks on disk, each stamped with what computed it; never executable.
+
+    A chunk is one ``.npz`` file (plain numeric and fixed-width text arrays, read with
+    ``allow_pickle=False``; the JSON ``meta`` member holds the notices and the orders' dtypes).
+    Its *key* names the run context (``context``: config hash, data fingerprint, scare's code
+    digest), the strategy label and the digest of the strategy's code, the chunk bounds and the
+    weights mode; a SHA-256 of its arrays detects damage. :meth:`load` returns ``None`` for anything
+    that does not match (recomputed by the caller) and records why in :attr:`recomputed`; other
+    files in the folder (a planted ``.pkl``) are never opened.
+
+    Parameters
+    ----------
+    folder
+        Where chunks are kept (``None``: no checkpoints).
+    context
+        JSON-ready facts every chunk of this run shares.
+    """
+
+    def __init__(self, folder: Path | None, context: dict[str, Any] | None = None) -> None:
         self.folder = folder
+        self.context = dict(context or {})
+        self.reused = 0
+        #: ``(strategy label, file name, reason)`` of every checkpoint found but not reused
+        self.recomputed: list[tuple[str, str, str]] = []
 
     def _path(self, label: str, lo: int, hi: int) -> Path:
         assert self.folder is not None
         tag = hashlib.sha256(label.encode()).hexdigest()[:10]
-        return self.folder / f"{tag}-{lo:09d}-{hi:09d}.pkl"
+        return self.folder / f"{tag}-{lo:09d}-{hi:09d}.npz"
 
-    def load(self, label: str, lo: int, hi: int) -> list[WindowBlock] | None:
+    def key(self, task: ChunkTask, lo: int, hi: int) -> dict[str, Any]:
+        """What a chunk's results depend on (compared whole on load)."""
+        code, what = strategy_digest(type(task.strategy))
+        return {"format": CHECKPOINT_FORMAT, **self.context, "strategy": task.label, "strategy_code": code,
+                "strategy_code_of": what, "lo": lo, "hi": hi, "keep_weights": bool(task.keep_weights)}
+
+    def load(self, task: ChunkTask, lo: int, hi: int) -> list[WindowBlock] | None:
+        """The chunk's blocks if a checkpoint with exactly this key and intact arrays exists."""
         if self.folder is None:
             return None
-        p = self._path(label, lo, hi)
-        if not p.is_file():
+        p = self._path(task.label, lo, hi)
+        if not p.is_file() or p.is_symlink():
             return None
+        key = self.key(task, lo, hi)
         try:
-            with p.open("rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError):
-            return None  # a torn checkpoint is recomputed
+            with np.load(p, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"][()]))
+                if meta.get("key") != key:
+                    return self._refuse(task.label, p, _mismatch(meta.get("key"), key))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+            if _digest_arrays(arrays) != meta["sha256"]:
+                return self._refuse(task.label, p, "its arrays do not match their digest (damaged or edited)")
+            blocks = _decode_blocks(arrays, meta["blocks"])
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is recomputed, never trusted
+            return self._refuse(task.label, p, f"not a readable scare checkpoint ({type(exc).__name__})")
+        self.reused += 1
+        return blocks
 
-    def save(self, label: str, lo: int, hi: int, blocks: list[WindowBlock]) -> None:
+    def _refuse(self, label: str, path: Path, reason: str) -> None:
+        self.recomputed.append((label, path.name, reason))
+        return None
+
+    def save(self, task: ChunkTask, lo: int, hi: int, blocks: list[WindowBlock]) -> None:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        p = self._path(label, lo, hi)
-        tmp = p.with_suffix(f".tmp-{uuid.uuid4().hex[:6]}")
-        with tmp.open("wb") as fh:
-            pickle.dump(blocks, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, p)
+        arrays, metas = _encode_blocks(blocks)
+        meta = {"key": self.key(task, lo, hi), "sha256": _digest_arrays(arrays), "blocks": metas}
+        p = self._path(task.label, lo, hi)
+        tmp = p.with_name(f"{p.stem}.tmp-{uuid.uuid4().hex[:6]}.npz")
+        try:
+            with tmp.open("wb") as fh:
+                np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+            os.replace(tmp, p)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def count(self) -> int:
-        return len(list(self.folder.glob("*.pkl"))) if self.folder and self.folder.is_dir() else 0
+        """Chunk files in the folder."""
+        if not self.folder or not self.folder.is_dir():
+            return 0
+        return sum(1 for p in self.folder.glob("*.npz") if ".tmp-" not in p.name)
+
+    def summary(self) -> dict[str, Any]:
+        """For the manifest: chunks reused and chunks found but recomputed (with the reason)."""
+        return {"reused": self.reused,
+                "recomputed": [{"strategy": s, "file": f, "reason": r} for s, f, r in self.recomputed]}
+
+
+def _mismatch(found: Any, want: dict[str, Any]) -> str:
+    if not isinstance(found, dict):
+        return "it carries no key"
+    names = {"strategy_code": "the strategy's code changed", "scare_code": "scare's code changed",
+             "config_hash": "the config changed", "data": "the data changed"}
+    diff = [k for k in want if found.get(k) != want[k]]
+    said = [names[k] for k in diff if k in names]
+    return "; ".join(said) if said else f"computed with other {', '.join(diff) or 'settings'}"
 
 
 # ----------------------------------------------------------------------------- executors
-def _dask_client(address: str | None) -> Any:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConfigError("executor 'dask' needs the dask extra: pip install 'scare[dask]'",
-                          where="executor.kind") from None
-    if address:
+class Executor:
+    """Where a study's chunks run: in this process, or on Dask.
+
+    ``kind="dask"`` without an address starts **one** local cluster for the whole run (on first
+    use, so a run resumed entirely from checkpoints starts none): worker processes, no dashboard,
+    scheduler on 127.0.0.1. :meth:`close` (or leaving the ``with`` block, on any exit path) shuts
+    the client and the cluster down, workers included. With an address, the cluster is the
+    user's: only the client is closed.
+    """
+
+    def __init__(self, kind: str = "local", address: str | None = None) -> None:
+        self.kind = kind
+        self.address = address
+        self._client: Any = None
+        self._cluster: Any = None
+        #: local clusters started (tests check there is at most one per run)
+        self.clusters_started = 0
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _dask(self) -> Any:
+        if self._client is not None:
+            return self._client
         try:
-            return Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}",
-                              where="executor.address") from None
-    return Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None))
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("executor 'dask' needs the dask extra: pip install 'scare[dask]'",
+                              where="executor.kind") from None
+        if self.address:
+            try:
+                self._client = Client(self.address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {self.address}: {exc}",
+                                  where="executor.address") from None
+            return self._client
+        workers = max(1, min(2, os.cpu_count() or 1))
+        self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=None, worker_dashboard_address=None)
+        self.clusters_started += 1
+        self._client = Client(self._cluster)
+        return self._client
+
+    def map(self, todo: list[tuple[int, int, ChunkTask]]) -> Iterator[tuple[int, int, ChunkTask, list[WindowBlock]]]:
+        """Compute chunks; yields ``(lo, hi, task, blocks)`` in completion order."""
+        if self.kind != "dask":
+            for lo, hi, t in todo:
+                yield lo, hi, t, compute_chunk(t)
+            return
+        client = self._dask()
+        from distributed import as_completed
+
+        futures = {client.submit(compute_chunk, t, pure=False): (lo, hi, t) for lo, hi, t in todo}
+        try:
+            for fut in as_completed(list(futures)):
+                lo, hi, t = futures[fut]
+                yield lo, hi, t, fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
 
 
-def run_chunks(tasks: list[tuple[int, int, ChunkTask]], kind: str, address: str | None,
-               checkpoints: Checkpoints, done: Callable[[int], None]) -> Iterator[tuple[int, list[WindowBlock]]]:
-    """Yield ``(lo, blocks)`` for every chunk, from checkpoints or computed (locally or on Dask)."""
+def run_chunks(tasks: list[tuple[int, int, ChunkTask]], executor: Executor, checkpoints: Checkpoints,
+               done: Callable[[int], None]) -> Iterator[tuple[int, list[WindowBlock]]]:
+    """Yield ``(lo, blocks)`` for every chunk, from checkpoints or computed by ``executor``."""
     todo = []
+    refused = len(checkpoints.recomputed)
     for lo, hi, task in tasks:
-        cached = checkpoints.load(task.label, lo, hi)
+        cached = checkpoints.load(task, lo, hi)
         if cached is not None:
             done(hi - lo)
             yield lo, cached
         else:
             todo.append((lo, hi, task))
-    if not todo:
-        return
-    if kind == "dask":
-        client = _dask_client(address)
-        try:
-            futures = {client.submit(compute_chunk, t, pure=False): (lo, hi, t) for lo, hi, t in todo}
-            from distributed import as_completed
-
-            for fut in as_completed(list(futures)):
-                lo, hi, t = futures[fut]
-                blocks = fut.result()
-                checkpoints.save(t.label, lo, hi, blocks)
-                done(hi - lo)
-                yield lo, blocks
-        finally:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        return
-    for lo, hi, t in todo:
-        blocks = compute_chunk(t)
-        checkpoints.save(t.label, lo, hi, blocks)
+    _say_recomputed(checkpoints.recomputed[refused:])
+    for lo, hi, t, blocks in executor.map(todo):
+        checkpoints.save(t, lo, hi, blocks)
         done(hi - lo)
         yield lo, blocks
+
+
+def _say_recomputed(items: list[tuple[str, str, str]]) -> None:
+    if not items:
+        return
+    from backtests.outputs.folder import note
+
+    by_reason: dict[tuple[str, str], int] = {}
+    for label, _, reason in items:
+        by_reason[(label, reason)] = by_reason.get((label, reason), 0) + 1
+    for (label, reason), n in by_reason.items():
+        note(f"{label}: {n} checkpoint(s) not reused ({reason}): recomputed")

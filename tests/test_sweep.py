@@ -50,15 +50,15 @@ def test_interrupted_run_resumes_with_only_missing_chunks(tmp_path, cli, monkeyp
     monkeypatch.setattr(sweep, "compute_chunk", flaky)
     code, _, err = cli("run", CFG, "--out", out, "--no-progress", "--set", GRID, "--set", "executor.chunk_runs=2")
     assert code == 130 and "--resume" in err and "1 finished chunk" in err
-    assert not out.exists()
+    assert [p.name for p in out.iterdir()] == [".scare-chunks"]  # nothing visible, no lock, no staging
     calls.clear()
     monkeypatch.setattr(sweep, "compute_chunk", lambda t: (calls.append(t.grid.index[0]), real(t))[1])
     code, _, err = cli("run", CFG, "--out", out, "--no-progress", "--set", GRID, "--set", "executor.chunk_runs=2",
                        "--resume")
     assert code == 0, err
     assert 0 not in calls and len(calls) == 4  # the first chunk came from its checkpoint
-    assert _metrics(out) == _metrics(full)
-    assert not list(tmp_path.glob(".out.chunks-*"))
+    assert (out / "metrics.json").read_bytes() == (full / "metrics.json").read_bytes()
+    assert not (out / ".scare-chunks").exists() and not list(tmp_path.glob(".*"))
 
 
 @pytest.mark.slow
@@ -71,3 +71,168 @@ def test_dask_local_cluster_gives_identical_results(tmp_path, cli):
     assert code == 0, err
     assert _metrics(a) == _metrics(b)
     assert (a / "returns.parquet").read_bytes() == (b / "returns.parquet").read_bytes()
+
+
+# ----------------------------------------------------------------------------- checkpoints
+PLUGIN = '''
+import pandas as pd
+from backtests.strategy import FloatParam, Role, Strategy
+
+
+class Hold(Strategy):
+    name = "resume_probe_hold"
+    roles = {{"asset": Role("QQQ")}}
+    windows = ("ai_shock",)
+    weight = FloatParam(1.0, low=-1.0, high=1.0)
+
+    def weights(self, ctx, weight):
+        out = ctx.empty_weights()
+        out[ctx.symbol("asset")] = {expr}
+        return out
+'''
+
+
+def _plugin_config(tmp_path, monkeypatch, expr):
+    """A study over a plug-in module in tmp_path; re-importable after each edit (like a new process)."""
+    import importlib
+    import sys
+
+    mod = tmp_path / "resume_probe.py"
+    mod.write_text(PLUGIN.format(expr=expr))
+    sys.modules.pop("resume_probe", None)
+    importlib.invalidate_caches()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    from backtests.strategy.registry import discover
+
+    discover.cache_clear()
+    cfg = tmp_path / "probe.yaml"
+    cfg.write_text("name: probe\nwindows: [deepseek_r1, kospi_crash_2026]\nbenchmark: SPY\nstrategies:\n"
+                   "  - {name: 'resume_probe:Hold', label: probe, params: {weight: [0.25, 0.5, 0.75, 1.0]}}\n")
+    return cfg
+
+
+def _interrupt_at(monkeypatch, n):
+    real = sweep.compute_chunk
+    calls = []
+
+    def flaky(task):
+        calls.append(task.grid.index[0])
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(sweep, "compute_chunk", flaky)
+    return real
+
+
+def test_resume_after_editing_the_strategy_recomputes_with_the_new_code(tmp_path, cli, monkeypatch):
+    new_code = "weight * 0.5"
+    fresh, out = tmp_path / "fresh", tmp_path / "out"
+    cfg = _plugin_config(tmp_path, monkeypatch, new_code)
+    args = ["--no-progress", "--set", "executor.chunk_runs=2"]
+    assert cli("run", cfg, "--out", fresh, *args)[0] == 0
+
+    cfg = _plugin_config(tmp_path, monkeypatch, "weight")  # the old code, interrupted after 2 of 4 chunks
+    real = _interrupt_at(monkeypatch, 3)
+    code, _, err = cli("run", cfg, "--out", out, *args)
+    assert code == 130 and "2 finished chunk(s) kept" in err
+
+    cfg = _plugin_config(tmp_path, monkeypatch, new_code)  # edit the strategy, then resume
+    computed = []
+    monkeypatch.setattr(sweep, "compute_chunk", lambda t: (computed.append(t.grid.index[0]), real(t))[1])
+    code, _, err = cli("run", cfg, "--out", out, *args, "--resume")
+    assert code == 0, err
+    assert "probe: 2 checkpoint(s) not reused (the strategy's code changed): recomputed" in err
+    assert sorted(computed) == [0, 1, 2, 3]  # chunk_runs=2 over 2 windows: one combination per chunk
+    assert (out / "metrics.json").read_bytes() == (fresh / "metrics.json").read_bytes()
+    manifest = json.loads((out / "manifest.json").read_text())
+    digest = manifest["code"]["strategies"]["probe"]
+    assert digest["hashed"] == "file:resume_probe.py" and len(digest["digest"]) == 64
+    assert len(manifest["code"]["scare"]) == 64
+    assert [r["reason"] for r in manifest["checkpoints"]["recomputed"]] == ["the strategy's code changed"] * 2
+
+
+class _Planted:
+    """Unpickling this creates a file: proof that a pickle was executed."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (open, (self.sentinel, "w"))
+
+
+def test_resume_never_unpickles_and_recomputes_tampered_chunks(tmp_path, cli, monkeypatch):
+    import pickle
+
+    import numpy as np
+
+    full, out = tmp_path / "full", tmp_path / "out"
+    args = ["--no-progress", "--set", GRID, "--set", "executor.chunk_runs=2"]
+    assert cli("run", CFG, "--out", full, *args)[0] == 0
+    real = _interrupt_at(monkeypatch, 4)
+    assert cli("run", CFG, "--out", out, *args)[0] == 130
+    chunks = sorted((out / ".scare-chunks").glob("*.npz"))
+    assert len(chunks) == 3
+    sentinel = tmp_path / "pwned"
+    planted = pickle.dumps(_Planted(sentinel))
+    (out / ".scare-chunks" / "evil.pkl").write_bytes(planted)
+    (out / ".scare-chunks" / (chunks[0].stem.split("-")[0] + "-000000000-000000001.pkl")).write_bytes(planted)
+    chunks[0].write_bytes(planted)  # a pickle where a chunk should be
+    with np.load(chunks[1], allow_pickle=False) as z:  # an edited chunk, its metadata left as it was
+        members = {k: z[k] for k in z.files}
+    returns = next(k for k in members if k.endswith(".returns"))
+    members[returns] = members[returns] + 0.01
+    with chunks[1].open("wb") as fh:
+        np.savez(fh, **members)
+
+    computed = []
+    monkeypatch.setattr(sweep, "compute_chunk", lambda t: (computed.append(t.grid.index[0]), real(t))[1])
+    code, _, err = cli("run", CFG, "--out", out, *args, "--resume")
+    assert code == 0, err
+    assert not sentinel.exists()
+    assert "1 checkpoint(s) not reused (not a readable scare checkpoint (ValueError)): recomputed" in err
+    assert "1 checkpoint(s) not reused (its arrays do not match their digest (damaged or edited)): recomputed" in err
+    assert sorted(computed) == [0, 1, 3, 4]  # chunk 2 was intact and reused
+    assert (out / "metrics.json").read_bytes() == (full / "metrics.json").read_bytes()
+
+
+def test_checkpoint_round_trip_keeps_every_field(tmp_path):
+    """Blocks (orders with text columns, notices, optional arrays) come back exactly."""
+    import numpy as np
+    import pandas as pd
+
+    from backtests.notices import Notice
+
+    orders = pd.DataFrame({"combo": np.array([0, 1]), "symbol": np.array(["QQQ", "SPY"]), "row": np.array([0, 3]),
+                           "size": [1.5, -2.0], "price": [10.0, 11.0], "fees": [0.0, 0.1],
+                           "side": np.where(np.array([0, 1]) == 0, "buy", "sell"),
+                           "fill_time": np.array([5, 6], dtype=np.int64)})
+    blocks = [sweep.WindowBlock(
+        window="w1", combos=np.array([3, 4]), ends=np.array([1, 2], dtype=np.int64), returns=np.ones((2, 2)),
+        bench=None, ppy=252.0, entries=np.array([1, 0]), exposure=np.array([0.5, 0.0]), turnover=np.zeros(2),
+        n_orders=np.array([1, 1]), stamps=np.array([7, 8], dtype=np.int64), held=np.zeros((2, 2, 1)),
+        target=None, orders=orders, notices=[Notice("weights_clipped", "clipped", window="w1", count=2).record()]),
+        sweep.WindowBlock(window="w2", combos=np.array([3, 4]), ends=np.array([], dtype=np.int64),
+                          returns=np.zeros((0, 2)), bench=np.zeros(0), ppy=6.5, entries=np.zeros(2, int),
+                          exposure=np.zeros(2), turnover=np.zeros(2), n_orders=np.zeros(2, int),
+                          stamps=np.array([], dtype=np.int64), held=None, target=None, orders=orders.iloc[:0])]
+
+    class Task:
+        label, keep_weights = "x", True
+        strategy = object()
+
+    ck = sweep.Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "d", "scare_code": "s"})
+    ck.save(Task, 0, 2, blocks)
+    back = ck.load(Task, 0, 2)
+    assert back is not None and len(back) == 2
+    for a, b in zip(blocks, back):
+        for f in ("window", "ppy", "notices"):
+            assert getattr(a, f) == getattr(b, f)
+        for f in sweep._ARRAYS:
+            x, y = getattr(a, f), getattr(b, f)
+            assert (x is None and y is None) or (np.array_equal(x, y) and x.dtype == y.dtype)
+        pd.testing.assert_frame_equal(a.orders, b.orders)
+    other = sweep.Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "CHANGED", "scare_code": "s"})
+    assert other.load(Task, 0, 2) is None and other.recomputed[0][2] == "the data changed"

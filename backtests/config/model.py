@@ -292,5 +292,10 @@ class StudyConfig(Strict):
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of :meth:`canonical_json`."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+        """First 16 hex digits of the SHA-256 of :meth:`canonical_json` without ``executor``.
+
+        Where and in what chunks the sweep runs does not change a result, so it does not change
+        the hash (metrics.json is byte-identical across local, chunked and Dask runs).
+        """
+        doc = self.model_dump(mode="json", exclude={"executor"})
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

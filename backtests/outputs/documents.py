@@ -75,6 +75,19 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
     }
 
 
+def code_digests(study: StudyResult) -> dict[str, Any]:
+    """SHA-256 of scare's own code and of each strategy's (see :mod:`backtests.digest`)."""
+    from backtests.digest import scare_digest, strategy_digest
+
+    strategies = {}
+    for res in study.strategies:
+        cls = type(res.plan.strategy)
+        digest, what = strategy_digest(cls)
+        strategies[res.plan.label] = {"class": f"{cls.__module__}.{cls.__qualname__}", "digest": digest,
+                                      "hashed": what}
+    return {"scare": scare_digest(), "strategies": strategies}
+
+
 def manifest_document(study: StudyResult) -> dict[str, Any]:
     import importlib.metadata as md
 
@@ -93,6 +106,8 @@ def manifest_document(study: StudyResult) -> dict[str, Any]:
         "platform": platform.platform(), "versions": versions,
         "synthetic": bool(study.data.synthetic), "data": data_summary(study.data, cfg),
         "data_fingerprints": study.data.fingerprint(),
+        "code": code_digests(study),
+        "checkpoints": study.checkpoints or {"reused": 0, "recomputed": []},
         "files": ["metrics.json", "returns.parquet", "benchmark.parquet", "weights.parquet", "orders.parquet",
                   "manifest.json", "tearsheet.html"],
     }
