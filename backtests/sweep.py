@@ -365,8 +365,10 @@ class Executor:
                                   where="executor.address") from None
             return self._client
         workers = max(1, min(2, os.cpu_count() or 1))
+        # No dashboard; the scheduler's bare HTTP server (health checks) on a free local port, not 8787.
         self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                     dashboard_address=None, worker_dashboard_address=None)
+                                     dashboard_address=None, worker_dashboard_address=None,
+                                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         self.clusters_started += 1
         self._client = Client(self._cluster)
         return self._client

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -11,12 +13,6 @@ from tests.conftest import ROOT
 
 CFG = ROOT / "tests" / "configs" / "small.yaml"
 GRID = "strategies.0.params.weight=[0.25, 0.5, 0.75, 1.0, -0.5]"
-
-
-def _metrics(out):
-    doc = json.loads((out / "metrics.json").read_text())
-    doc.pop("config_hash")
-    return doc
 
 
 def test_chunk_size_respects_limits():
@@ -30,7 +26,7 @@ def test_chunked_equals_unchunked(tmp_path, cli):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli("run", CFG, "--out", a, "--no-progress", "--set", GRID)[0] == 0
     assert cli("run", CFG, "--out", b, "--no-progress", "--set", GRID, "--set", "executor.chunk_runs=1")[0] == 0
-    assert _metrics(a) == _metrics(b)
+    assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
     assert (a / "returns.parquet").read_bytes() == (b / "returns.parquet").read_bytes()
     assert (a / "weights.parquet").read_bytes() == (b / "weights.parquet").read_bytes()
 
@@ -61,16 +57,56 @@ def test_interrupted_run_resumes_with_only_missing_chunks(tmp_path, cli, monkeyp
     assert not (out / ".scare-chunks").exists() and not list(tmp_path.glob(".*"))
 
 
+TWO = """name: two
+windows: [deepseek_r1, kospi_crash_2026]
+benchmark: SPY
+strategies:
+  - {name: buy_and_hold, label: hold_qqq, roles: {asset: QQQ}, params: {weight: [0.25, 0.5, 1.0]}}
+  - {name: buy_and_hold, label: hold_spy, roles: {asset: SPY}, params: {weight: [0.5, -0.5]}}
+"""
+
+
 @pytest.mark.slow
-def test_dask_local_cluster_gives_identical_results(tmp_path, cli):
-    pytest.importorskip("distributed")
-    a, b = tmp_path / "local", tmp_path / "dask"
-    base = ["--no-progress", "--set", GRID, "--set", "executor.chunk_runs=2"]
-    assert cli("run", CFG, "--out", a, *base)[0] == 0
-    code, _, err = cli("run", CFG, "--out", b, *base, "--executor", "dask")
+def test_dask_one_local_cluster_per_run_identical_bytes_nothing_left(tmp_path, cli, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    psutil = pytest.importorskip("psutil")
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(TWO)
+    clusters = []
+
+    class Counted(distributed.LocalCluster):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            port = self.scheduler.services["dashboard"].port  # distributed's name for its HTTP server
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10)
+            clusters.append((self, port))
+
+    monkeypatch.setattr(distributed, "LocalCluster", Counted)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert cli("run", cfg, "--out", local, "--no-progress")[0] == 0  # one chunk per strategy, in-process
+    code, _, err = cli("run", cfg, "--out", dask, "--no-progress", "--set", "executor.chunk_runs=2",
+                       "--executor", "dask")
     assert code == 0, err
-    assert _metrics(a) == _metrics(b)
-    assert (a / "returns.parquet").read_bytes() == (b / "returns.parquet").read_bytes()
+    assert len(clusters) == 1  # one cluster for both strategies (5 chunks), no dashboard
+    assert clusters[0][0].status.name == "closed" and clusters[0][1] != 8787
+    # multiprocessing's resource tracker lives as long as this process (it ends with `scare`): not a worker
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+    assert not left, left
+    for name in ("metrics.json", "returns.parquet", "weights.parquet"):
+        assert (local / name).read_bytes() == (dask / name).read_bytes(), name
+
+
+def test_executor_settings_do_not_change_the_config_hash():
+    from backtests.config import load_config
+
+    base = load_config(CFG, []).config.config_hash()
+    for extra in (["executor.kind=dask"], ["executor.chunk_runs=7"], ["executor.memory_limit_gb=0.5"],
+                  ["executor.address=tcp://h:8786"]):
+        assert load_config(CFG, extra).config.config_hash() == base
+    assert load_config(CFG, ["execution.fill=close"]).config.config_hash() != base
 
 
 # ----------------------------------------------------------------------------- checkpoints

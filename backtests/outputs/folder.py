@@ -217,7 +217,8 @@ class RunFolder:
             note(f"removed {len(stale)} staging folder(s) left in {self.path} by a run that was killed")
 
     def _close(self, failed: bool) -> None:
-        RunFolder.held.pop(self.path, None)
+        if RunFolder.held.get(self.path) is self:
+            del RunFolder.held[self.path]
         if self._fd is not None:
             try:
                 os.unlink(self.path / LOCK)
