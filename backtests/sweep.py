@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -368,7 +369,8 @@ class Executor:
         # No dashboard; the scheduler's bare HTTP server (health checks) on a free local port, not 8787.
         self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                      dashboard_address=None, worker_dashboard_address=None,
-                                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+                                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                                     silence_logs=logging.ERROR)  # not "worker killed after 4 s" at close
         self.clusters_started += 1
         self._client = Client(self._cluster)
         return self._client
