@@ -248,19 +248,23 @@ def _align_benchmark(returns: Any, benchmark: Any, shape: tuple[int, int]) -> np
 
 def periods_per_year_array(periods_per_year: Any, panel: Panel) -> np.ndarray:
     """One positive annualization factor per column (a scalar, a Series by label or an array)."""
-    n = panel.n_columns
+    return ppy_per_column(periods_per_year, panel.n_columns, panel.labels)
+
+
+def ppy_per_column(periods_per_year: Any, n: int, labels: pd.Index | None) -> np.ndarray:
+    """:func:`periods_per_year_array` for ``n`` columns labelled ``labels`` (None: by position)."""
     if isinstance(periods_per_year, pd.Series):
-        if panel.labels is None:
+        if labels is None:
             if len(periods_per_year) != n:
                 raise ValueError("periods_per_year has the wrong length")
             ppy = periods_per_year.to_numpy(dtype=float)
         else:
-            missing = panel.labels.difference(periods_per_year.index)
+            missing = labels.difference(periods_per_year.index)
             if len(missing):
                 raise ValueError(
                     "periods_per_year has no value for run(s) " + ", ".join(map(str, missing[:5]))
                 )
-            ppy = periods_per_year.reindex(panel.labels).to_numpy(dtype=float)
+            ppy = periods_per_year.reindex(labels).to_numpy(dtype=float)
     else:
         ppy = np.asarray(periods_per_year, dtype=float)
         if ppy.ndim == 0:

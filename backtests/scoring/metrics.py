@@ -27,7 +27,10 @@ from backtests.scoring._panel import (
     UNDEFINED,
     Panel,
     Returns,
+    _align_benchmark,
     periods_per_year_array,
+    ppy_per_column,
+    sorted_quantile,
 )
 
 Reasons = list[tuple[np.ndarray, str]]
@@ -172,8 +175,12 @@ def _k_hit_rate(p: Panel) -> Kernel:
     return _finalize(val, [_too_few(p.n, 1), (nonzero == 0, "no non-zero returns")])
 
 
+def _bench_reasons_n(n: np.ndarray, need: int) -> Reasons:
+    return [(n == 0, NO_OVERLAP), (n < need, f"fewer than {need} overlapping observations")]
+
+
 def _bench_reasons(p: Panel, need: int) -> Reasons:
-    return [(p.n == 0, NO_OVERLAP), (p.n < need, f"fewer than {need} overlapping observations")]
+    return _bench_reasons_n(p.n, need)
 
 
 def _k_beta(p: Panel) -> tuple[np.ndarray, Reasons]:
@@ -475,6 +482,101 @@ def _table_kernels(p: Panel, ppy: np.ndarray, risk_free: float) -> dict[str, Ker
     }
 
 
+def _tail_stats(values: np.ndarray, n: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, ...]:
+    """5th and 95th percentiles and the CVaR tail mean of each column, sorting a chunk at a time.
+
+    The same expressions as the panel kernels on the same sorted values (NaN sorts last, after a
+    column's observations), with a ``(T, chunk)`` temporary instead of a ``(T, N)`` one.
+    """
+    cols = values.shape[1]
+    lo, hi, cvar = (np.full(cols, np.nan) for _ in range(3))
+    k = np.floor((n - 1) * 0.05).astype(np.intp) + 1
+    for start in range(0, cols, chunk):
+        sl = slice(start, min(start + chunk, cols))
+        s = np.sort(values[:, sl], axis=0)
+        nn = n[sl]
+        lo[sl] = sorted_quantile(s, nn, 0.05)
+        hi[sl] = sorted_quantile(s, nn, 0.95)
+        ok = nn >= 1
+        if ok.any():
+            kk = k[sl]
+            csum = np.cumsum(np.where(np.isnan(s[: kk[ok].max()]), 0.0, s[: kk[ok].max()]), axis=0)
+            part = np.full(nn.shape[0], np.nan)
+            part[ok] = csum[kk[ok] - 1, np.flatnonzero(ok)] / kk[ok]
+            cvar[sl] = part
+    return lo, hi, cvar
+
+
+def _compiled_table(values: np.ndarray, ppy: np.ndarray, risk_free: float,
+                    bench: np.ndarray | None) -> dict[str, Kernel]:
+    """:func:`_table_kernels` (+ benchmark metrics) from one compiled pass over ``(T, N)`` returns.
+
+    Same results bit for bit; memory: the returns (and benchmark) arrays plus per-run vectors.
+    Each expression below is the one of the panel kernel it mirrors, on per-run arrays.
+    """
+    from backtests.scoring import kernels as kn
+
+    st = dict(zip(kn.STATS, kn.run_stats(values, float(risk_free))))
+    n = st["n"].astype(np.int64)
+    end = st["final_wealth"]  # 1 for a run without observations, like the panel's flat wealth
+    mean, std = st["mean"], st["std"]
+    constant = st["constant"].astype(bool)
+    m2, m3, m4 = st["m2"], st["m3"], st["m4"]
+    few1, few2 = _too_few(n, 1), _too_few(n, 2)
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ann = _finalize(np.power(np.maximum(end, 0.0), _div(ppy, n)) - 1.0,
+                        [few1, (end < 0, "terminal wealth is negative")])
+        downside = np.sqrt(_div(st["downside"], n)) * np.sqrt(ppy)
+        sortino = _finalize(_div((mean - risk_free) * ppy, downside),
+                            [few2, (downside == 0, "no returns below the threshold")])
+    mdd = _finalize(np.minimum(st["drawdown"], 0.0), [few1])
+    duration = _finalize(st["duration"], [few1])
+    lo, hi, cvar = _tail_stats(values, n)
+    flat = constant | (m2 == 0)
+    kurt = _finalize(_div(m4, m2**2), [_too_few(n, 4), (flat, "zero volatility")])
+    results = {
+        "n_periods": (n.astype(float), []),
+        "total_return": _finalize(end - 1.0, [few1]),
+        "annual_return": ann,
+        "annual_volatility": _finalize(std * np.sqrt(ppy), [few2]),
+        "sharpe": _finalize(_div(mean - risk_free, std) * np.sqrt(ppy), [few2, (std == 0, "zero volatility")]),
+        "sortino": sortino,
+        "calmar": _finalize(_div(ann[0], np.abs(mdd[0])), [*ann[1], (mdd[0] == 0, "no drawdown")]),
+        "omega": _finalize(_div(st["omega_gains"], st["omega_losses"]),
+                           [few1, (st["omega_losses"] == 0, "no returns below the threshold")]),
+        "tail_ratio": _finalize(_div(np.abs(hi), np.abs(lo)), [few1, (lo == 0, "5th percentile is zero")]),
+        "max_drawdown": mdd,
+        "max_drawdown_duration": duration,
+        "value_at_risk": _finalize(lo, [few1]),
+        "conditional_value_at_risk": _finalize(cvar, [few1]),
+        "skew": _finalize(_div(m3, m2**1.5), [_too_few(n, 3), (flat, "zero volatility")]),
+        "kurtosis": kurt,
+        "excess_kurtosis": (kurt[0] - 3.0, kurt[1]),
+        "hit_rate": _finalize(_div(st["positive"], st["nonzero"]),
+                              [few1, (st["nonzero"] == 0, "no non-zero returns")]),
+        "profit_factor": _finalize(_div(st["gains"], st["losses"]), [few1, (st["losses"] == 0, "no losing periods")]),
+    }
+    if bench is None:
+        return results
+    ps = dict(zip(kn.PAIR_STATS, kn.pair_stats(values, bench, float(risk_free))))
+    pn = ps["n"].astype(np.int64)
+    reasons1, reasons2 = _bench_reasons_n(pn, 1), _bench_reasons_n(pn, 2)
+    flat_b = (ps["var"] < 1e-30) | ps["bench_constant"].astype(bool)
+    beta = _finalize(_div(ps["cov"], ps["var"]), [*reasons2, (flat_b, "benchmark has zero variance")])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        alpha = np.power(ps["resid_sum"] / pn + 1.0, ppy) - 1.0
+    a_std = ps["active_std"]
+    results.update(
+        alpha=_finalize(alpha, beta[1]),
+        beta=beta,
+        information_ratio=_finalize(_div(ps["active_mean"], a_std) * np.sqrt(ppy),
+                                    [*reasons2, (a_std == 0, "zero tracking error")]),
+        excess_return=_finalize(ps["final_wealth"] - ps["bench_final_wealth"], reasons1),
+    )
+    return results
+
+
 def _collect_reasons(
     labels: pd.Index, results: dict[str, Kernel]
 ) -> dict[Any, dict[str, str]]:
@@ -499,6 +601,8 @@ def metrics_table(
     periods_per_year: float | pd.Series,
     benchmark: pd.DataFrame | pd.Series | None = None,
     risk_free: float = 0.0,
+    *,
+    compiled: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """Every metric for every run, and why each NaN is NaN.
 
@@ -515,6 +619,10 @@ def metrics_table(
         the run and its benchmark are both present.
     risk_free : float
         Risk-free return per period (used by sharpe, sortino, omega and alpha), default 0.
+    compiled : bool
+        Compute the table in one compiled pass per run (:mod:`backtests.scoring.kernels`, memory:
+        the returns plus per-run vectors) rather than with the panel reductions that define each
+        metric; the results are the same bit for bit.
 
     Returns
     -------
@@ -529,20 +637,33 @@ def metrics_table(
         returns = returns.to_frame()
     if not isinstance(returns, pd.DataFrame):
         raise TypeError("metrics_table takes a DataFrame of returns (one column per run)")
-    p = Panel.from_returns(returns)
-    ppy = periods_per_year_array(periods_per_year, p)
-    results = _table_kernels(p, ppy, risk_free)
+    if not returns.columns.is_unique:
+        raise ValueError("returns has duplicate column labels; run ids must be unique")
+    if compiled:
+        values = returns.to_numpy(copy=False)  # a view of a float64 frame (no second panel)
+        if values.dtype != np.float64:
+            values = returns.to_numpy(dtype=float, na_value=np.nan)
+        ppy = ppy_per_column(periods_per_year, values.shape[1], returns.columns)
+        bench = None if benchmark is None else _align_benchmark(returns, benchmark, values.shape)
+        results = _compiled_table(values, ppy, risk_free, bench)
+        n = results["n_periods"][0]
+    else:  # the reference: numpy reductions on compacted panels (tests compare the two)
+        p = Panel.from_returns(returns)
+        ppy = periods_per_year_array(periods_per_year, p)
+        results = _table_kernels(p, ppy, risk_free)
+        if benchmark is not None:
+            pb = Panel.from_pair(returns, benchmark)
+            results.update(
+                alpha=_k_alpha(pb, ppy, risk_free),
+                beta=_k_beta(pb),
+                information_ratio=_k_information_ratio(pb, ppy),
+                excess_return=_k_excess_return(pb),
+            )
+        n = p.n
     if benchmark is not None:
-        pb = Panel.from_pair(returns, benchmark)
-        results.update(
-            alpha=_k_alpha(pb, ppy, risk_free),
-            beta=_k_beta(pb),
-            information_ratio=_k_information_ratio(pb, ppy),
-            excess_return=_k_excess_return(pb),
-        )
         for key in BENCHMARK_KEYS:  # an empty run is "no observations", not a benchmark problem
             values, flags = results[key]
-            results[key] = (values, [(p.n == 0, NO_OBS), *flags])
+            results[key] = (values, [(n == 0, NO_OBS), *flags])
     table = pd.DataFrame({k: v for k, (v, _) in results.items()}, index=returns.columns)
     table["n_periods"] = table["n_periods"].astype(np.int64)
     return table, _collect_reasons(returns.columns, results)

@@ -1,0 +1,319 @@
+"""Compiled reductions behind :func:`backtests.scoring.metrics.metrics_table` (plain arrays in and out).
+
+One pass per run column computes every sum, extreme, order statistic and running state the
+metrics need; :mod:`backtests.scoring.metrics` turns these per-run numbers into metrics with the
+same numpy expressions as its reference (panel) implementation, so the table is bit-identical to
+it (tests/scoring/test_scoring_kernels.py).
+
+Bit-identical needs numpy's summation order: a reduction along axis 0 of a ``(T, N)`` array adds
+row after row when ``N > 1`` but uses numpy's pairwise summation when ``N == 1`` (the reduced axis
+is then contiguous). :func:`_sum` reproduces both. Elementwise steps inside the loops are the
+ones numpy materializes as arrays before reducing (``c * c``, ``1 + r``, ...); numba does not fuse
+them into fused multiply-adds (no fastmath).
+
+Memory: no ``(T, N)`` temporaries; per column a few length-``T`` buffers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+#: Rows of the array returned by :func:`run_stats` (per-run quantities, one column per run).
+STATS = (
+    "n", "final_wealth", "mean", "std", "constant", "m2", "m3", "m4", "drawdown", "duration",
+    "downside", "omega_gains", "omega_losses", "gains", "losses", "positive", "nonzero",
+)
+#: Rows of the array returned by :func:`pair_stats` (returns paired with their benchmark).
+PAIR_STATS = (
+    "n", "cov", "var", "bench_constant", "resid_sum", "active_mean", "active_std", "final_wealth",
+    "bench_final_wealth",
+)
+
+_FLAGS = dict(cache=True, nogil=True, error_model="numpy")
+# One compiled specialization for every layout (C, F, strided, broadcast, read-only), so a first
+# run compiles (or loads from the cache) each kernel once.
+_ARR = types.Array(types.float64, 2, "A", readonly=True)
+_OUT = types.Array(types.float64, 2, "C")
+
+#: Columns read together (row by row) so that a row-major ``(T, N)`` array is read sequentially.
+TILE = 64
+
+
+@njit(**_FLAGS)
+def _block(a, lo, n):  # numpy's pairwise_sum (loops_utils.h) on at most 128 values, unroll 8
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - (n % 8)
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(**_FLAGS)
+def _pairwise(a, n):
+    """numpy's pairwise sum of ``a[:n]``: halves (multiples of 8) down to blocks of 128.
+
+    Written with an explicit stack: numba cannot cache recursive functions.
+    """
+    if n <= 128:
+        return _block(a, 0, n)
+    los = np.empty(64, dtype=np.int64)
+    lens = np.empty(64, dtype=np.int64)
+    stage = np.zeros(64, dtype=np.int64)
+    left = np.empty(64)
+    sp = 0
+    los[0], lens[0], stage[0] = 0, n, 0
+    ret = 0.0
+    while True:
+        lo, m = los[sp], lens[sp]
+        half = m // 2
+        half -= half % 8
+        if m <= 128:
+            ret = _block(a, lo, m)
+        elif stage[sp] == 0:
+            stage[sp] = 1
+            sp += 1
+            los[sp], lens[sp], stage[sp] = lo, half, 0
+            continue
+        elif stage[sp] == 1:
+            left[sp] = ret
+            stage[sp] = 2
+            sp += 1
+            los[sp], lens[sp], stage[sp] = lo + half, m - half, 0
+            continue
+        else:
+            ret = left[sp] + ret
+        if sp == 0:
+            return ret
+        sp -= 1
+
+
+@njit(**_FLAGS)
+def _sum(a, n, pairwise):
+    """Sum of ``a[:n]`` in numpy's order for an axis-0 reduction (see module docstring)."""
+    if pairwise:
+        return 0.0 + _pairwise(a, n)
+    s = 0.0
+    for i in range(n):
+        s += a[i]
+    return s
+
+
+@njit(**_FLAGS)
+def _max(a, b):  # np.maximum: NaN propagates
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@njit(**_FLAGS)
+def _min(a, b):  # np.minimum: NaN propagates
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
+@njit(**_FLAGS)
+def _moments(v, n, pairwise, tmp):
+    """(mean, sample std (ddof=1, NaN below 2, 0 when constant), constant, m2, m3, m4) of v[:n]."""
+    for i in range(n):
+        tmp[i] = v[i]
+    mean = _sum(tmp, n, pairwise) / n
+    hi, lo = -np.inf, np.inf
+    for i in range(n):
+        hi = _max(hi, v[i])
+        lo = _min(lo, v[i])
+    constant = n >= 1 and hi == lo
+    for i in range(n):
+        c = v[i] - mean
+        tmp[i] = c * c
+    s2 = _sum(tmp, n, pairwise)
+    std = np.sqrt(s2 / (n - 1)) if n >= 2 else np.nan
+    if constant and n >= 2:
+        std = 0.0
+    m2 = s2 / n
+    for i in range(n):
+        c = v[i] - mean
+        c2 = c * c
+        tmp[i] = c2 * c
+    m3 = _sum(tmp, n, pairwise) / n
+    for i in range(n):
+        c = v[i] - mean
+        c2 = c * c
+        tmp[i] = c2 * c2
+    m4 = _sum(tmp, n, pairwise) / n
+    return mean, std, constant, m2, m3, m4
+
+
+@njit(**_FLAGS)
+def _load_tile(x, j0, tile):
+    """Copy columns ``j0 .. j0 + TILE`` of ``x`` (any layout) into rows of ``tile``."""
+    t_rows, n_cols = x.shape
+    stop = min(j0 + TILE, n_cols)
+    if x.strides[0] >= x.strides[1]:  # row-major: read along rows
+        for t in range(t_rows):
+            for j in range(j0, stop):
+                tile[j - j0, t] = x[t, j]
+    else:
+        for j in range(j0, stop):
+            for t in range(t_rows):
+                tile[j - j0, t] = x[t, j]
+
+
+@njit([_OUT(_ARR, types.float64)], **_FLAGS)
+def run_stats(x, rf):
+    """Per-run quantities of a ``(T, N)`` returns array (NaN = no observation); rows of :data:`STATS`.
+
+    ``rf`` is the per-period risk-free return (also the Sortino threshold; the Omega threshold is
+    ``rf`` plus 0). Sums follow numpy's axis-0 order. Quantiles are left to numpy's sort, several
+    times faster than numba's on short columns.
+    """
+    t_rows, n_cols = x.shape
+    pairwise = n_cols == 1
+    out = np.full((len(STATS), n_cols), np.nan)
+    v = np.empty(t_rows)
+    tmp = np.empty(t_rows)
+    tile = np.empty((TILE, t_rows))
+    for j in range(n_cols):
+        jj = j % TILE
+        if jj == 0:
+            _load_tile(x, j, tile)
+        n = 0
+        for t in range(t_rows):
+            r = tile[jj, t]
+            if r == r:
+                v[n] = r
+                n += 1
+        out[0, j] = n
+        wealth, peak, drawdown = 1.0, 1.0, np.inf
+        run, longest = 0, 0
+        for i in range(n):
+            wealth = wealth * (1.0 + v[i]) if i else 1.0 + v[i]
+            peak = _max(peak, _max(wealth, 1.0)) if i else _max(wealth, 1.0)
+            drawdown = _min(drawdown, wealth / peak - 1.0) if i else wealth / peak - 1.0
+            if wealth < peak:
+                run += 1
+                longest = max(longest, run)
+            else:
+                run = 0
+        out[1, j] = wealth
+        if n == 0 and t_rows > 0:
+            drawdown = 0.0  # an empty column among others: flat wealth
+        out[8, j] = drawdown
+        out[9, j] = longest
+        mean, std, constant, m2, m3, m4 = _moments(v, n, pairwise, tmp)
+        out[2, j], out[3, j], out[4, j] = mean, std, constant
+        out[5, j], out[6, j], out[7, j] = m2, m3, m4
+        for i in range(n):
+            d = _min(v[i] - rf, 0.0)
+            tmp[i] = d * d
+        out[10, j] = _sum(tmp, n, pairwise)
+        for i in range(n):
+            a = (v[i] - rf) - 0.0
+            tmp[i] = a if a > 0 else 0.0
+        out[11, j] = _sum(tmp, n, pairwise)
+        for i in range(n):
+            a = (v[i] - rf) - 0.0
+            tmp[i] = a if a < 0 else 0.0
+        out[12, j] = -_sum(tmp, n, pairwise)
+        positive, nonzero = 0, 0
+        for i in range(n):
+            tmp[i] = v[i] if v[i] > 0 else 0.0
+            positive += v[i] > 0
+            nonzero += v[i] != 0
+        out[13, j] = _sum(tmp, n, pairwise)
+        for i in range(n):
+            tmp[i] = v[i] if v[i] < 0 else 0.0
+        out[14, j] = -_sum(tmp, n, pairwise)
+        out[15, j], out[16, j] = positive, nonzero
+    return out
+
+
+@njit([_OUT(_ARR, _ARR, types.float64)], **_FLAGS)
+def pair_stats(x, b, rf):
+    """Per-run quantities of returns paired row by row with a benchmark; rows of :data:`PAIR_STATS`.
+
+    ``x`` and ``b`` are ``(T, N)``; only rows where both are present count. ``resid_sum`` uses the
+    beta ``cov / var``, NaN where beta is undefined (fewer than 2 rows, flat benchmark).
+    """
+    t_rows, n_cols = x.shape
+    pairwise = n_cols == 1
+    out = np.full((len(PAIR_STATS), n_cols), np.nan)
+    v = np.empty(t_rows)
+    w = np.empty(t_rows)
+    tmp = np.empty(t_rows)
+    act = np.empty(t_rows)
+    tile_x = np.empty((TILE, t_rows))
+    tile_b = np.empty((TILE, t_rows))
+    for j in range(n_cols):
+        jj = j % TILE
+        if jj == 0:
+            _load_tile(x, j, tile_x)
+            _load_tile(b, j, tile_b)
+        n = 0
+        for t in range(t_rows):
+            r, q = tile_x[jj, t], tile_b[jj, t]
+            if r == r and q == q:
+                v[n] = r
+                w[n] = q
+                n += 1
+        out[0, j] = n
+        for i in range(n):
+            tmp[i] = w[i]
+        bmean = _sum(tmp, n, pairwise) / n
+        for i in range(n):
+            tmp[i] = (w[i] - bmean) * v[i]
+        cov = _sum(tmp, n, pairwise) / n
+        for i in range(n):
+            d = w[i] - bmean
+            tmp[i] = d * d
+        var = _sum(tmp, n, pairwise) / n
+        hi, lo = -np.inf, np.inf
+        for i in range(n):
+            hi = _max(hi, w[i])
+            lo = _min(lo, w[i])
+        bconst = n >= 1 and hi == lo
+        out[1, j], out[2, j], out[3, j] = cov, var, bconst
+        beta = cov / var
+        if n < 2 or var < 1e-30 or bconst or not np.isfinite(beta):
+            beta = np.nan
+        for i in range(n):
+            tmp[i] = (v[i] - rf) - beta * (w[i] - rf)
+        out[4, j] = _sum(tmp, n, pairwise)
+        n_act = 0
+        for i in range(n):
+            a = v[i] - w[i]
+            if a == a:  # inf - inf is no observation of the active return either
+                act[n_act] = a
+                n_act += 1
+        mean, std, _, _, _, _ = _moments(act, n_act, pairwise, tmp)
+        out[5, j], out[6, j] = mean, std
+        wealth, bwealth = 1.0, 1.0
+        for i in range(n):
+            wealth = wealth * (1.0 + v[i]) if i else 1.0 + v[i]
+            bwealth = bwealth * (1.0 + w[i]) if i else 1.0 + w[i]
+        out[7, j], out[8, j] = wealth, bwealth
+    return out
