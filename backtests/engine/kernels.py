@@ -5,10 +5,11 @@
 version and the inputs are supported, and on vectorbt's numba kernel otherwise. Both give the same
 order records, bit for bit (tests/engine/test_kernels.py).
 
-The Rust path calls ``vectorbt_rust`` directly with the checks vectorbt's dispatcher
-(``vectorbt.portfolio.dispatch.simulate_from_orders``) makes, because importing anything under
-``vectorbt`` imports the whole package (pandas accessors, plotting, ccxt when installed): seconds
-at every start for a kernel that needs none of it.
+The Rust path calls ``vectorbt_rust`` with the checks of vectorbt's own dispatcher
+(``vectorbt.portfolio.dispatch.simulate_from_orders``: exact dtypes, flexible shapes, no random
+rejections, vectorbt-rust at vectorbt's major.minor) and reports which engine ran. The Rust
+extension itself imports ``vectorbt.portfolio.enums`` (for its record dtypes), so either path
+imports the vectorbt package at the first kernel call, not before.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def from_orders(
     if use_rust:
         records, _ = _rust().simulate_from_orders_rs(shape, group_lens, init_cash, call_seq, *args, **kwargs)
         return records, "rust"
-    from vectorbt.portfolio.nb import simulate_from_orders_nb  # imports all of vectorbt
+    from vectorbt.portfolio.nb import simulate_from_orders_nb
 
     records, _ = simulate_from_orders_nb(shape, group_lens, init_cash, call_seq, *args, **kwargs)
     return records, "numba"
