@@ -13,6 +13,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import resolve_costs
+from backtests.engine.schedule import Limits
 from backtests.evaluate import run_id
 from backtests.notices import Notice
 from backtests.outputs.jsonfmt import clean_json
@@ -20,7 +21,7 @@ from backtests.plan import StrategyPlan, StudyPlan
 from backtests.results import StrategyResult
 from backtests.sweep import Checkpoints, ChunkTask, Executor, WindowBlock, chunk_size, run_chunks
 
-ORDER_COLUMNS = ["run", "window", "time", "fill_time", "symbol", "side", "size", "price", "fees"]
+ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "side", "size", "price", "fees"]
 
 
 def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
@@ -43,7 +44,7 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
     ends = np.unique(np.concatenate([b.ends for b in blocks])) if blocks else np.array([], dtype=np.int64)
     R = np.full((len(ends), n_runs), np.nan)
     B = np.full((len(ends), n_runs), np.nan)
-    meta = {k: np.zeros(n_runs) for k in ("ppy", "entries", "exposure", "turnover", "n_orders")}
+    meta = {k: np.zeros(n_runs) for k in ("ppy", "entries", "exposure", "turnover", "n_orders", "n_clipped")}
     weight_parts, order_parts = [], []
     for b in blocks:
         cols = b.combos.astype(np.int64) * n_w + wpos[b.window]
@@ -54,6 +55,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         meta["ppy"][cols] = b.ppy
         for k in ("entries", "exposure", "turnover", "n_orders"):
             meta[k][cols] = getattr(b, k)
+        if b.clipped is not None:
+            meta["n_clipped"][cols] = b.clipped
         if b.held is not None and len(b.stamps):
             r, k, s_ = b.held.shape
             # run-major within the block (run, then time, then symbol): a stable sort on the run
@@ -68,7 +71,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
             order_parts.append(pd.DataFrame({
                 "run_code": o["combo"].to_numpy(dtype=np.int64) * n_w + wpos[b.window],
                 "window": b.window, "time": b.stamps[o["row"].to_numpy()],
-                "fill_time": o["fill_time"].to_numpy(dtype=np.int64), "symbol": o["symbol"].to_numpy(),
+                "fill_time": o["fill_time"].to_numpy(dtype=np.int64),
+                "fill_kind": o["fill_kind"].to_numpy() if "fill_kind" in o else "close",
+                "symbol": o["symbol"].to_numpy(),
                 "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
                 "fees": o["fees"].to_numpy()}))
     index = pd.DatetimeIndex(ends, tz="UTC", name="time")
@@ -77,7 +82,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
     runs = pd.DataFrame({
         "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
         "ppy": meta["ppy"], "entries": meta["entries"].astype(np.int64), "exposure": meta["exposure"],
-        "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64)}, index=pd.Index(ids, name="id"))
+        "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64),
+        "n_clipped": meta["n_clipped"].astype(np.int64)}, index=pd.Index(ids, name="id"))
     if weight_parts:
         wl = pd.concat(weight_parts, ignore_index=True)
         wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
@@ -102,6 +108,14 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
     return StrategyResult(sp, returns, benchmark, runs, weights, orders, notices=notices)
 
 
+def execution_limits(cfg, markets: list[str]) -> Limits:
+    """The study's leverage limits for symbols of ``markets`` (``execution`` and ``costs.markets``)."""
+    caps = {m: float(spec.max_leverage) for m, spec in cfg.costs.markets.items() if spec.max_leverage is not None}
+    ex = cfg.execution
+    return Limits(max_leverage=float(ex.max_leverage), market_caps=caps, markets=tuple(markets),
+                  financing_rate=float(ex.financing_rate), on_unfillable=ex.on_unfillable)
+
+
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
                  tick: Callable[[int], None], checkpoints: Checkpoints | None = None,
                  keep_weights: bool = True, executor: Executor | None = None) -> StrategyResult:
@@ -113,6 +127,7 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
     traded = sp.strategy.traded_symbols
     sub = data.select(sp.symbols())
     costs = resolve_costs(cfg.costs, sub.info, traded)
+    limits = execution_limits(cfg, [sub.info[s].market for s in traded])
     rows = max((int(((sub.index > w.start_utc) & (sub.index <= w.end_utc)).sum()) for w in sp.windows), default=1)
     size = chunk_size(len(sp.grid), rows, len(sp.windows), len(traded), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)
@@ -122,7 +137,8 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
         tasks.append((lo, hi, ChunkTask(
             label=sp.label, strategy=sp.strategy, data=sub, events=events, grid=sp.grid.iloc[lo:hi],
             windows=sp.windows, costs=costs, fill=cfg.execution.fill, init_cash=cfg.execution.init_cash,
-            exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights)))
+            exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights,
+            limits=limits, entry=getattr(sp.strategy, "episode_entry", "state"))))
     blocks: list[WindowBlock] = []
     for _, chunk_blocks in run_chunks(tasks, executor or Executor("local"), checkpoints or Checkpoints(None), tick):
         blocks.extend(chunk_blocks)

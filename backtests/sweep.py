@@ -34,6 +34,7 @@ from backtests.digest import strategy_digest
 from backtests.data.market_data import MarketData, asof
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.periods import period_returns
+from backtests.engine.schedule import Limits, UnfillableOrder
 from backtests.engine.simulate import simulate
 from backtests.errors import ConfigError, StrategyError
 from backtests.strategy.base import Strategy
@@ -63,6 +64,10 @@ class ChunkTask:
     exit_at_window_end: bool
     benchmark: str | None
     keep_weights: bool = True
+    #: leverage limits, financing and on_unfillable (engine); None = no borrowing, errors
+    limits: Limits | None = None
+    #: the strategy's ``episode_entry`` ("change" or "state")
+    entry: str = "state"
 
 
 @dataclass
@@ -85,6 +90,8 @@ class WindowBlock:
     orders: pd.DataFrame  # combo (global), symbol, row, side, size, price, fees
     #: named warnings met in this window (JSON-ready :meth:`Notice.record` dicts)
     notices: list[dict] = field(default_factory=list)
+    #: (k,) targets or fills clipped to the leverage limits (``on_unfillable: clip``)
+    clipped: np.ndarray | None = None
 
 
 def check_weights(weights: pd.DataFrame, label: str, traded: list[str]) -> pd.DataFrame:
@@ -122,9 +129,15 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     local_grid.index.name = "combo"
     weights = check_weights(strategy.target_weights(ctx, local_grid), task.label, traded)
     n = len(local_grid)
-    results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,
-                       init_cash=task.init_cash, exit_at_window_end=task.exit_at_window_end,
-                       keep_weights=task.keep_weights)
+    try:
+        results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,
+                           init_cash=task.init_cash, exit_at_window_end=task.exit_at_window_end,
+                           keep_weights=task.keep_weights, entry=task.entry, limits=task.limits)
+    except UnfillableOrder as exc:
+        params = local_grid.iloc[exc.combo].to_dict() if len(local_grid) > exc.combo else {}
+        raise UnfillableOrder(
+            f"{task.label} {params} at {exc.stamp.isoformat()} on {exc.symbol}: {exc.detail}",
+            exc.combo, exc.stamp, exc.symbol) from None
     combos = task.grid.index.to_numpy()
     blocks = []
     for res in results:
@@ -139,7 +152,7 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
             bench=benchmark_periods(task.data, task.benchmark, w, ends) if task.benchmark else None,
             ppy=periods_per_year(w.market, task.data.frequency), entries=res.entries, exposure=res.exposure,
             turnover=res.turnover, n_orders=n_orders, stamps=res.stamps, held=res.held, target=res.target,
-            orders=orders,
+            orders=orders, notices=list(res.notices or []), clipped=res.clipped,
         ))
     return blocks
 

@@ -95,6 +95,7 @@ def handwritten_vbt(weights: pd.DataFrame, frame: pd.DataFrame, window, init_cas
     part = frame.loc[(frame.index > window.start_utc) & (frame.index <= window.end_utc)]
     w = weights.droplevel("symbol", axis=1)
     tgt = w.shift(1).reindex(part.index).fillna(0.0)  # decided at the previous close
+    tgt.iloc[0] = 0.0  # decided before the window's start: a window is an episode and starts flat
     tgt.iloc[-1] = 0.0  # flat at the window's end
     size = tgt.where(tgt.ne(tgt.shift(1).fillna(0.0)))  # an order only when the target changes
     price = np.repeat(part["open"].to_numpy()[:, None], w.shape[1], axis=1)

@@ -21,6 +21,7 @@ class BuyAndHold(Strategy):
     """Hold a fixed weight in one symbol."""
 
     name = "buy_and_hold"
+    episode_entry = "state"  # holds its weight in every window from the first decision
     roles = {"asset": Role("SPY", doc="The symbol to hold.")}
     windows = ("ai_shock",)
 

@@ -76,6 +76,7 @@ class FadeKospiHalt(Strategy):
     """Buy the KOSPI proxy (or EWY) after a Level-1 circuit-breaker crash; exit after N sessions."""
 
     name = "fade_kospi_halt"
+    episode_entry = "change"  # a position comes from a trigger: never carried into a later window
     summary = "Buy KODEX 200 or EWY after a KOSPI Level-1 circuit-breaker crash; hold a few sessions."
     roles = {
         "index": Role("^KS11", doc="KOSPI index: the trigger (read, not traded).",

@@ -49,6 +49,7 @@ class MACross(Strategy):
     """Long while the fast SMA is above the slow SMA, else flat."""
 
     name = "ma_cross"
+    episode_entry = "state"  # the cross is re-read at every bar
     summary = "Long 1.0 while SMA(fast) > SMA(slow) of the asset's close, else flat."
     roles = {"asset": Role("SPY", doc="The symbol traded and whose closes drive the averages.")}
 

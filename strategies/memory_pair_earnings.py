@@ -75,6 +75,8 @@ class MemoryPairEarnings(Strategy):
                       series=("close",)),
     }
     windows = (EARNINGS_KIND,)
+    episode_entry = "change"  # a position comes from an entry signal: never carried into a later window
+    paired_legs = True  # long one leg, short the other: filled together (execution.legs)
 
     lookback = IntParam(60, low=10, high=750, unit="sessions", doc="Regression and z-score window (MU sessions).")
     entry_z = FloatParam(2.0, low=0.1, high=10.0, unit="std dev", doc="Enter when |z| exceeds this.")

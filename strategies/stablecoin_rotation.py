@@ -73,6 +73,7 @@ class StablecoinRotation(Strategy):
     """Hold BTC/ETH; switch to a stablecoin while long liquidations are abnormally high."""
 
     name = "stablecoin_rotation"
+    episode_entry = "state"  # risk-on/off is a regime re-read at every bar
     summary = "Hold BTC/ETH; rotate into a stablecoin while long liquidations spike, back after a cool-down."
     roles = {
         "btc": Role("BTC-USD", doc="Lead risk asset: liquidations, price confirmations.", series=("close", LIQ)),

@@ -201,7 +201,10 @@ class MarketCosts(Strict):
     commission_bps: float = Field(ge=0, description="Commission per trade, both sides.")
     sell_tax_bps: float = Field(0.0, ge=0, description="Transaction tax on sells only (Korea).")
     slippage_bps: float = Field(ge=0, description="Adverse price move per fill.")
-    borrow_rate: float = Field(0.0, ge=0, description="Annual borrow rate paid on short value (0.03 = 3%/yr).")
+    borrow_rate: float = Field(0.0, ge=0, le=10, description="Annual borrow rate paid on short value (0.03 = 3%/yr).")
+    max_leverage: float | None = Field(
+        None, gt=0, le=100, description="Maximum gross exposure (sum of |weights|) to this market's symbols, as a "
+        "multiple of equity; default: only the study's execution.max_leverage applies.")
 
 
 def _default_costs() -> dict[str, MarketCosts]:
@@ -229,6 +232,15 @@ class ExecutionConfig(Strict):
     )
     init_cash: float = Field(1_000_000.0, gt=0, description="Starting capital per run, USD.")
     exit_at_window_end: bool = Field(True, description="Flatten every position at the close of the window's last bar.")
+    max_leverage: float = Field(
+        1.0, gt=0, le=100, description="Maximum gross exposure (sum of |weights|, shorts included) of any target, as "
+        "a multiple of equity; cash may go down to -(max_leverage - 1) x equity (1 = no borrowing).")
+    financing_rate: float = Field(
+        0.05, ge=0, le=10, description="Annual rate paid on borrowed cash (negative cash), on calendar time.")
+    on_unfillable: Literal["error", "clip"] = Field(
+        "error", description="A target beyond the leverage allowed, or an order that cannot be filled in full: "
+        "'error' stops the study naming strategy, combination, stamp and symbol; 'clip' scales it down "
+        "(counted in metrics as n_clipped and listed in warnings as clipped_order).")
 
 
 class ScoringConfig(Strict):

@@ -2,29 +2,88 @@
 
 Rules (the heart of "no look-ahead in execution"):
 
-1. A decision stamped ``tau`` fills at the asset's first bar stamped strictly after ``tau``; the
+1. **Episodes.** Each window is its own episode: it starts flat, and only decisions stamped inside
+   it (``tau >= window.start_utc``) open or change its positions. With ``entry == "change"`` (the
+   default for event-driven strategies) a target the strategy set *before* the window start and
+   still holds is not carried in: the episode stays flat until the strategy changes its target
+   inside the window. With ``entry == "state"`` (strategies whose target at every stamp is a fresh
+   decision from the data known then: buy-and-hold, a moving-average filter) the target stated at
+   the window's first decision stamp opens the position.
+2. A decision stamped ``tau`` fills at the asset's first bar stamped strictly after ``tau``; the
    target in force at a bar is the latest decision before it. Decisions made while the asset's
    market is closed or halted wait for its next bar.
-2. The fill price is that bar's open when ``fill == "open"`` and the bar opened after the decision
-   was made (``open_time > tau``), otherwise its close. "Made" means when the target last changed,
+3. The fill price is that bar's open when ``fill == "open"`` and the bar opened after the decision
+   was made (``open_time > tau``), otherwise its close (a decision made during the session is a
+   market-on-close order, ``fill_kind`` "auction"; a decision at the open instant itself fills at
+   the close, "close"; a bar without an open price falls back to its
+   close and is counted as an ``open_fill_fallback``). "Made" means when the target last changed,
    so a target set at the New York close and unchanged since still fills at Seoul's next open.
-3. An order is sent only when the target changes; positions drift with prices in between.
-4. Each window starts flat; with ``exit_at_window_end`` every position is closed at the close of the
-   asset's last bar in the window.
+4. An order is sent only when the target changes; positions drift with prices in between.
+5. With ``exit_at_window_end`` every position is closed at the close of the asset's last bar in
+   the window.
+6. **Leverage.** The target vector of every decision (all symbols of one combination) must fit the
+   study's maximum gross leverage and each market's: ``sum |w|`` over all symbols, and over the
+   symbols of each market. A target beyond it is an error (:class:`UnfillableOrder`) or, with
+   ``on_unfillable == "clip"``, scaled down to fit (and counted).
+7. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
+   asset known at the fill instant (open prices count from their open instant, closes from their
+   close stamp): ``val_price`` for vectorbt's kernel.
 
 Sells pay the sell-side tax; whether a fill is a sell is known from the sign of the target change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from backtests.engine.costs import SymbolCosts
+from backtests.errors import ScareInputError
 
 NEVER = np.iinfo(np.int64).min
+#: ``fill_kind`` codes of the order records.
+FILL_KINDS = ("open", "close", "auction")
+OPEN, CLOSE, AUCTION = 0, 1, 2
+
+
+class UnfillableOrder(ScareInputError):
+    """A target beyond the allowed leverage, or an order the simulator could not fill in full.
+
+    ``combo`` (local combination index), ``stamp`` (UTC) and ``symbol`` say where; the sweep adds
+    the strategy label and the combination's parameters before it reaches the user.
+    """
+
+    def __init__(self, message: str, combo: int, stamp: pd.Timestamp, symbol: str) -> None:
+        self.combo, self.stamp, self.symbol, self.detail = int(combo), stamp, symbol, message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Leverage limits of a study, resolved per simulated symbol.
+
+    Attributes
+    ----------
+    max_leverage
+        Maximum gross exposure ``sum |w|`` of a target, as a multiple of equity (1 = no borrowing).
+        It also sizes the credit line: cash may go down to ``-(max_leverage - 1) * equity``.
+    market_caps
+        ``{market: max gross exposure of that market's symbols}`` (only the markets given).
+    markets
+        Market of each simulated symbol (same order as the symbols).
+    financing_rate
+        Annual rate paid on borrowed cash (negative cash), per unit of calendar time.
+    on_unfillable
+        ``"error"`` or ``"clip"``.
+    """
+
+    max_leverage: float = 1.0
+    market_caps: dict[str, float] = field(default_factory=dict)
+    markets: tuple[str, ...] = ()
+    financing_rate: float = 0.0
+    on_unfillable: str = "error"
 
 
 @dataclass
@@ -36,6 +95,22 @@ class AssetBars:
     open: np.ndarray
     close: np.ndarray
 
+    def observations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every instant a price of this asset becomes known, and that price (NaN opens dropped).
+
+        Returns
+        -------
+        (times, prices)
+            Sorted int64 ns UTC instants (each bar's open instant, then its close stamp) and USD
+            prices.
+        """
+        t = np.column_stack([self.open_times, self.stamps]).ravel()
+        p = np.column_stack([self.open, self.close]).ravel()
+        ok = np.isfinite(p)
+        t, p = t[ok], p[ok]
+        order = np.argsort(t, kind="stable")
+        return t[order], p[order]
+
 
 @dataclass
 class ScheduleArrays:
@@ -46,7 +121,18 @@ class ScheduleArrays:
     size: np.ndarray  # target weight where an order is sent, NaN elsewhere
     price: np.ndarray  # fill price where an order is sent, NaN elsewhere
     fees: np.ndarray  # fee fraction of each order
-    at_open: np.ndarray  # bool: the order fills at the bar's open
+    kind: np.ndarray  # int8 fill kind (OPEN, CLOSE, AUCTION) where an order is sent
+    val_price: np.ndarray | None = None  # valuation price of every symbol at rows with orders
+
+
+@dataclass
+class ScheduleStats:
+    """What one window's schedule did, per combination (counts over all symbols)."""
+
+    entries: np.ndarray  # positions opened (flat to non-zero)
+    clipped_targets: np.ndarray  # decisions scaled down to the leverage limit (clip mode)
+    dropped: np.ndarray  # combos whose target in force at the window start was not carried in
+    open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
 
 
 def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
@@ -59,8 +145,8 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
     weights
         Index: UTC decision stamps (sorted); columns MultiIndex (combo, symbol), combos 0..n-1.
     start, end
-        Only decisions before ``end`` matter, and of those before ``start`` only the state they
-        leave (the values and change times at the last one are kept exactly).
+        Only decisions before ``end`` matter, and of those before ``start`` only the last one (it
+        says which targets were in force at the start, so an episode can tell them apart).
 
     Returns
     -------
@@ -96,6 +182,91 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
     return tau[lo:], vals[lo:].reshape(shape), changed_at[lo:].reshape(shape)
 
 
+def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray, start: int,
+                    entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The decisions of one episode: those stamped at or after ``start``, with inherited targets removed.
+
+    Parameters
+    ----------
+    tau, values, changed_at
+        From :func:`decision_arrays`.
+    start
+        Window start, int64 ns UTC.
+    entry
+        ``"change"``: a target set before ``start`` (``changed_at < start``) counts as flat until
+        the strategy changes it; ``"state"``: every in-window decision states its target afresh
+        (its "made" time is then at least the first in-window decision stamp).
+
+    Returns
+    -------
+    (tau_w, values_w, made_w, dropped)
+        Decisions from ``start`` on: stamps (k,), targets (k, combos, symbols), when each target was
+        made (k, combos, symbols); ``dropped`` (combos,) bool: a non-zero target set before the
+        start was in force at the first in-window decision and was not carried in.
+    """
+    lo = int(np.searchsorted(tau, start, side="left"))
+    tau_w, vals, made = tau[lo:], values[lo:], changed_at[lo:]
+    n_combos = values.shape[1]
+    if not len(tau_w):
+        return tau_w, vals, made, np.zeros(n_combos, dtype=bool)
+    if entry == "state":
+        return tau_w, vals, np.maximum(made, tau_w[0]), np.zeros(n_combos, dtype=bool)
+    inherited = made < start
+    dropped = (inherited[0] & (vals[0] != 0.0)).any(axis=1)
+    return tau_w, np.where(inherited, 0.0, vals), made, dropped
+
+
+def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
+    """Factor (<= 1) that brings each decision's target vector within the leverage limits.
+
+    Parameters
+    ----------
+    values
+        (k, combos, symbols) target weights.
+
+    Returns
+    -------
+    numpy.ndarray
+        (k, combos) factor: 1 where the targets fit, ``cap / exposure`` (the tightest limit)
+        where they do not. Gross exposure is ``sum |w|``; a short needs the same margin as a long
+        of the same value.
+    """
+    gross = np.abs(values)
+    scale = np.ones(values.shape[:2])
+    tol = 1e-12
+    total = gross.sum(axis=2)
+    over = total > limits.max_leverage * (1 + tol)
+    scale = np.where(over, limits.max_leverage / np.where(over, total, 1.0), scale)
+    mk = np.asarray(limits.markets, dtype=object)
+    for market, cap in sorted(limits.market_caps.items()):
+        m = mk == market
+        if not m.any():
+            continue
+        sub = gross[:, :, m].sum(axis=2)
+        over = sub > cap * (1 + tol)
+        scale = np.minimum(scale, np.where(over, cap / np.where(over, sub, 1.0), 1.0))
+    return scale
+
+
+def _leverage_message(vec: np.ndarray, symbols: list[str], limits: Limits) -> tuple[str, str]:
+    """(message, symbol) for a target vector beyond the limits."""
+    gross = float(np.abs(vec).sum())
+    sym = symbols[int(np.argmax(np.abs(vec)))]
+    if gross > limits.max_leverage * (1 + 1e-12):
+        return (f"target gross exposure {gross:g}x (sum of |weights|) is beyond the study's maximum leverage "
+                f"execution.max_leverage = {limits.max_leverage:g}; raise it, or set "
+                f"execution.on_unfillable: clip to scale such targets down (counted and warned)"), sym
+    mk = np.asarray(limits.markets, dtype=object)
+    for market, cap in sorted(limits.market_caps.items()):
+        m = mk == market
+        sub = float(np.abs(vec[m]).sum())
+        if sub > cap * (1 + 1e-12):
+            sym = symbols[int(np.flatnonzero(m)[np.argmax(np.abs(vec[m]))])]
+            return (f"target gross exposure {sub:g}x to {market} is beyond costs.markets.{market}.max_leverage = "
+                    f"{cap:g}; raise it, or set execution.on_unfillable: clip"), sym
+    return "target beyond the leverage limits", sym
+
+
 def window_schedule(
     rows: np.ndarray,
     assets: list[AssetBars],
@@ -106,7 +277,11 @@ def window_schedule(
     fill: str,
     exit_at_end: bool,
     out: ScheduleArrays,
-) -> np.ndarray:
+    start: int | None = None,
+    entry: str = "state",
+    limits: Limits | None = None,
+    symbols: list[str] | None = None,
+) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -119,14 +294,39 @@ def window_schedule(
         From :func:`decision_arrays`.
     out
         Arrays to fill (already NaN/0-initialised by the caller).
+    start
+        Window start (int64 ns UTC); None = the first row (no decision is before it).
+    entry
+        ``"change"`` or ``"state"`` (see :func:`episode_targets`).
+    limits
+        Leverage limits (None: no check).
+    symbols
+        Names of the assets (for messages).
 
     Returns
     -------
-    numpy.ndarray
-        (combos,) number of positions opened (flat to non-zero), over all symbols.
+    ScheduleStats
     """
-    n_rows, n_combos = len(rows), values.shape[1]
+    n_rows, n_combos, n_syms = len(rows), values.shape[1], len(assets)
+    symbols = symbols or [str(j) for j in range(n_syms)]
+    if start is None:
+        start = int(tau[0]) if len(tau) else 0
+    tau, values, changed_at, dropped = episode_targets(tau, values, changed_at, start, entry)
+    clipped = np.zeros(n_combos, dtype=np.int64)
+    if limits is not None and len(tau):
+        last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
+        scale = leverage_scale(values, limits)
+        bad = (scale < 1.0) & (tau < last_bar)[:, None]  # decisions after the last bar never fill
+        if bad.any():
+            if limits.on_unfillable != "clip":
+                k, c = np.argwhere(bad)[0]
+                msg, sym = _leverage_message(values[k, c], symbols, limits)
+                raise UnfillableOrder(msg, int(c), pd.Timestamp(int(tau[k]), tz="UTC"), sym)
+            clipped = bad.sum(axis=0).astype(np.int64)
+            values = values * np.where(bad, scale, 1.0)[:, :, None]
     entries = np.zeros(n_combos, dtype=np.int64)
+    fallback: dict[str, int] = {}
+    instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
     for j, (bars, cost) in enumerate(zip(assets, costs)):
         if len(bars.stamps) == 0:
             continue
@@ -134,25 +334,60 @@ def window_schedule(
         col = np.full(n_rows, np.nan)
         col[at] = bars.close
         out.close[:, j] = pd.Series(col).ffill().bfill().to_numpy()
-        # latest decision strictly before each bar
+        # latest in-episode decision strictly before each bar
         pos = np.searchsorted(tau, bars.stamps, side="left") - 1
         has = pos >= 0
         safe = np.clip(pos, 0, None)
-        tgt = np.where(has[:, None], values[safe, :, j], 0.0)  # (k, combos)
-        made = np.where(has[:, None], changed_at[safe, :, j], NEVER)
+        tgt = np.where(has[:, None], values[safe, :, j], 0.0) if len(tau) else np.zeros((len(at), n_combos))
+        made = np.where(has[:, None], changed_at[safe, :, j], NEVER) if len(tau) else \
+            np.full((len(at), n_combos), NEVER)
         if exit_at_end:
             tgt[-1, :] = 0.0
         prev = np.empty_like(tgt)
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         order = tgt != prev
-        use_open = (fill == "open") & (bars.open_times[:, None] > made) & np.isfinite(bars.open)[:, None]
+        has_open = np.isfinite(bars.open)[:, None]
+        before_open = bars.open_times[:, None] > made
+        use_open = (fill == "open") & before_open & has_open
         if exit_at_end:
             use_open[-1, :] = False
+        during = bars.open_times[:, None] < made  # decided while the session was open: market-on-close
+        kind = np.where(use_open, OPEN, np.where(during, AUCTION, CLOSE)).astype(np.int8)
+        if fill == "open":
+            fb = order & before_open & ~has_open
+            if exit_at_end:
+                fb[-1, :] = False
+            n_fb = int(fb.sum())
+            if n_fb:
+                fallback[symbols[j]] = n_fb
         px = np.where(use_open, bars.open[:, None], bars.close[:, None])
         out.size[at, :, j] = np.where(order, tgt, np.nan)
         out.price[at, :, j] = np.where(order, px, np.nan)
         out.fees[at, :, j] = cost.commission + np.where(tgt < prev, cost.sell_tax, 0.0)
-        out.at_open[at, :, j] = use_open & order
+        out.kind[at, :, j] = np.where(order, kind, -1)
+        if instants is not None:
+            t_fill = np.where(use_open, bars.open_times[:, None], bars.stamps[:, None])
+            sub = instants[at]
+            instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
-    return entries
+    if instants is not None:
+        _valuation(instants, assets, out.val_price)
+    return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, open_fallback=fallback)
+
+
+def _valuation(instants: np.ndarray, assets: list[AssetBars], val_price: np.ndarray) -> None:
+    """Fill ``val_price`` (rows, combos, symbols) at every (row, combo) with an order: the latest
+    price of each asset known at that row's earliest fill instant (NaN: none known yet)."""
+    live = instants != np.iinfo(np.int64).max
+    if not live.any():
+        return
+    t = instants[live]
+    for j, bars in enumerate(assets):
+        ot, op = bars.observations()
+        if not len(ot):
+            continue
+        k = np.searchsorted(ot, t, side="right") - 1
+        v = np.where(k >= 0, op[np.clip(k, 0, None)], np.nan)
+        col = val_price[:, :, j]  # a view: writing into it fills val_price
+        col[live] = v

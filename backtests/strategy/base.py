@@ -54,6 +54,16 @@ class Strategy:
     params: ClassVar[dict[str, Param]] = {}
     #: Window ids or event kinds the strategy is meant for (used by ``scare list``).
     windows: ClassVar[tuple[str, ...]] = ()
+    #: How a window (an episode, which starts flat) treats a target the strategy set before the
+    #: window's start: ``"state"`` (the default: the target at every stamp is a fresh decision
+    #: from the data known then, e.g. buy-and-hold or a trend filter, so the target stated at the
+    #: window's first decision opens it) or ``"change"`` (event-driven strategies, whose target
+    #: is the consequence of an earlier trigger: it is not carried in, and only a target change
+    #: stamped inside the window opens a position). See docs/strategies.md.
+    episode_entry: ClassVar[str] = "state"
+    #: True when the traded roles form a pair (a hedged long/short): with ``execution.legs: auto``
+    #: the engine then fills all legs of a decision together (see docs/strategies.md).
+    paired_legs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

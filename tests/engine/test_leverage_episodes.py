@@ -1,0 +1,241 @@
+"""Episodes, leverage with financing, valuation at the fill instant, fill kinds: hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.data.frames import daily_bars
+from backtests.data.market_data import MarketData, SymbolInfo
+from backtests.engine.costs import SymbolCosts
+from backtests.engine.schedule import Limits, UnfillableOrder
+from backtests.engine.simulate import NS_PER_YEAR, simulate
+from backtests.errors import ScareInputError
+from backtests.windows import Event, make_window
+
+FREE = SymbolCosts(commission=0.0, sell_tax=0.0, slippage=0.0, borrow_rate=0.0)
+CASH = 1_000_000.0
+US_DATES = ["2026-06-16", "2026-06-17", "2026-06-18", "2026-06-22", "2026-06-23", "2026-06-24", "2026-06-25"]
+
+
+def us_data() -> MarketData:
+    bars = daily_bars(pd.DataFrame({"open": [100, 101, 102, 103, 104, 110, 120],
+                                    "close": [100.5, 101.5, 102.5, 103.5, 105, 111, 119]},
+                                   index=pd.DatetimeIndex(US_DATES)), "XNYS")
+    return MarketData({"A": bars}, {"A": SymbolInfo("A", "XNYS")})
+
+
+def window(market="XNYS", date="2026-06-22", pre=2, post=3):
+    return make_window(Event("w", "w", "custom", market, pd.Timestamp(date), "before_open"), pre, post)
+
+
+def weights(index, values, symbols=("A",), combos=1) -> pd.DataFrame:
+    cols = pd.MultiIndex.from_product([range(combos), list(symbols)])
+    return pd.DataFrame(np.asarray(values, dtype=float).reshape(len(index), -1), index=index, columns=cols)
+
+
+def lev(x: float, **kw) -> Limits:
+    return Limits(max_leverage=x, markets=("XNYS",), **kw)
+
+
+# ------------------------------------------------------------------------------ leverage
+def test_two_x_long_borrows_and_pays_financing_on_calendar_time():
+    md = us_data()
+    idx = md.bars["A"].index
+    rate = 0.365
+    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE},
+                      limits=lev(2.0, financing_rate=rate))
+    buy = res.orders.iloc[0]
+    units = 2 * CASH / 104.0  # 2x equity at the 06-23 open
+    assert buy["size"] == pytest.approx(units, rel=1e-12)
+    assert list(res.orders["symbol"]) == ["A", "A"]  # the credit line is bookkeeping, not an order
+    rets = res.returns[:, 0]
+    v3 = CASH + units * (105.0 - 104.0)  # cash is -CASH after the buy
+    assert rets[3] == pytest.approx(v3 / CASH - 1, rel=1e-12)  # no financing before the first close
+    assert res.held[3, 0, 0] == pytest.approx(units * 105.0 / v3, rel=1e-12)
+    v4 = units * 111.0 - CASH
+    day = 24 * 3600 * 1e9 / NS_PER_YEAR
+    borrowed = units * 105.0 / v3 - 1.0  # negative cash as a fraction of value over 06-23 -> 06-24
+    assert rets[4] == pytest.approx(v4 / v3 - 1 - rate * borrowed * day, rel=1e-10)
+    # without financing the same path is the plain 2x price path
+    (free,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE},
+                       limits=lev(2.0, financing_rate=0.0))
+    assert np.prod(1 + free.returns[:, 0]) == pytest.approx((units * 119.0 - CASH) / CASH, rel=1e-12)
+
+
+def test_target_beyond_max_leverage_is_an_error_naming_stamp_and_symbol():
+    md = us_data()
+    idx = md.bars["A"].index
+    with pytest.raises(UnfillableOrder) as err:
+        simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE}, limits=lev(1.0))
+    assert isinstance(err.value, ScareInputError)
+    assert err.value.symbol == "A" and err.value.combo == 0
+    assert err.value.stamp == idx[3]
+    assert "max_leverage" in str(err.value)
+
+
+def test_short_of_fifty_is_bounded():
+    md = us_data()
+    idx = md.bars["A"].index
+    with pytest.raises(UnfillableOrder, match="50x"):
+        simulate(md, ["A"], weights(idx, [0, 0, 0, -50, -50, -50, -50]), 1, [window()], {"A": FREE},
+                 limits=lev(2.0))
+
+
+def test_clip_scales_the_target_down_and_counts_it():
+    md = us_data()
+    idx = md.bars["A"].index
+    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 3, 3, 3, 3]), 1, [window()], {"A": FREE},
+                      limits=lev(1.5, on_unfillable="clip"))
+    assert res.orders.iloc[0]["size"] == pytest.approx(1.5 * CASH / 104.0, rel=1e-12)
+    assert res.clipped[0] == 3  # decisions at 06-22, 06-23, 06-24 (06-25's never fills)
+    codes = [n["code"] for n in res.notices]
+    assert "clipped_order" in codes
+
+
+def test_per_market_cap_applies_to_that_markets_symbols():
+    md = us_data()
+    idx = md.bars["A"].index
+    limits = Limits(max_leverage=3.0, market_caps={"XNYS": 1.5}, markets=("XNYS",))
+    with pytest.raises(UnfillableOrder, match="costs.markets.XNYS.max_leverage"):
+        simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE}, limits=limits)
+
+
+def test_buy_beyond_cash_after_legging_is_not_silent():
+    # B (Seoul) is bought before A (New York) is sold: with no borrowing the buy cannot be filled
+    k_dates = pd.DatetimeIndex(["2026-06-22", "2026-06-23", "2026-06-24", "2026-06-25"])
+    kb = daily_bars(pd.DataFrame({"open": [10.0] * 4, "close": [10.0] * 4}, index=k_dates), "XKRX")
+    ub = daily_bars(pd.DataFrame({"open": [50.0] * 4, "close": [50.0] * 4}, index=k_dates), "XNYS")
+    md = MarketData({"A": ub, "B": kb}, {"A": SymbolInfo("A", "XNYS"), "B": SymbolInfo("B", "XKRX")})
+    idx = md.index
+    # long A from the first stamp; switched to B at the New York close of 06-22: B fills at the
+    # 06-23 Seoul open, hours before A can be sold at the 06-23 New York open
+    a = np.where(idx < pd.Timestamp("2026-06-22 20:00", tz="UTC"), 1.0, 0.0)
+    vals = np.column_stack([a, 1.0 - a])
+    win = make_window(Event("k", "k", "custom", "XKRX", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
+    limits = Limits(1.0, markets=("XNYS", "XKRX"))
+    with pytest.raises(UnfillableOrder, match="could not be filled in full") as err:
+        simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE}, limits=limits)
+    assert err.value.symbol == "B"
+    (res,) = simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE},
+                      limits=Limits(1.0, markets=("XNYS", "XKRX"), on_unfillable="clip"))
+    assert res.clipped[0] == 1
+    assert [n["code"] for n in res.notices] == ["clipped_order"]
+    # with a 2x credit line it fills in full (cash is negative until A is sold)
+    (ok,) = simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE},
+                     limits=Limits(2.0, markets=("XNYS", "XKRX")))
+    b = ok.orders[ok.orders["symbol"] == "B"].iloc[0]
+    assert b["size"] == pytest.approx(CASH / 10.0, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------ episodes
+def test_a_window_does_not_inherit_a_position_decided_before_it():
+    md = us_data()
+    idx = md.bars["A"].index
+    # decided at the 06-16 close (before the window's 06-17 open), exited at the 06-23 close
+    vals = [1, 1, 1, 1, 0, 0, 0]
+    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="change")
+    assert len(res.orders) == 0
+    assert np.all(res.returns == 0.0)
+    # as a state strategy the first in-window decision (06-17 close) opens it at the 06-18 open
+    (st,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="state")
+    assert st.orders["price"].tolist() == [102.0, 110.0]  # 06-18 open; exit decided at the 06-23 close
+
+
+def test_a_change_inside_the_window_opens_it():
+    md = us_data()
+    idx = md.bars["A"].index
+    vals = [1, 1, 1, 0.5, 0.5, 0.5, 0.5]  # held from before; changed to 0.5 at the 06-22 close
+    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="change")
+    assert res.orders["price"].tolist() == [104.0, 119.0]
+    assert res.orders.iloc[0]["size"] == pytest.approx(0.5 * CASH / 104.0, rel=1e-12)
+
+
+def test_overlapping_windows_are_separate_episodes():
+    md = us_data()
+    idx = md.bars["A"].index
+    vals = [0, 0, 1, 1, 1, 1, 1]  # decided at the 06-18 close
+    early = window(date="2026-06-18", pre=1, post=2)  # 06-17..06-23
+    late = window(date="2026-06-23", pre=1, post=1)  # 06-22..06-24: starts after the decision
+    a, b = simulate(md, ["A"], weights(idx, vals), 1, [early, late], {"A": FREE}, entry="change")
+    assert a.orders["price"].tolist() == [103.0, 105.0]  # bought at the 06-22 open, out at the 06-23 close
+    assert len(b.orders) == 0
+    assert [n["code"] for n in b.notices] == ["carried_target_dropped"]
+
+
+# ------------------------------------------------------------------- valuation at the fill instant
+def _three_assets() -> MarketData:
+    dates = pd.DatetimeIndex(["2026-06-22", "2026-06-23", "2026-06-24", "2026-06-25", "2026-06-26"])
+    k = daily_bars(pd.DataFrame({"open": [10, 11, 9, 12, 13.0], "close": [10.5, 10, 11, 12.5, 12]}, index=dates), "XKRX")
+    n = daily_bars(pd.DataFrame({"open": [100, 90, 120, 95, 101.0], "close": [95, 110, 100, 105, 99]}, index=dates), "XNYS")
+    c = daily_bars(pd.DataFrame({"open": [50, 60, 45, 70, 55.0], "close": [60, 45, 70, 55, 65]}, index=dates), "CRYPTO")
+    return MarketData({"K": k, "N": n, "C": c}, {"K": SymbolInfo("K", "XKRX"), "N": SymbolInfo("N", "XNYS"),
+                                                  "C": SymbolInfo("C", "CRYPTO")})
+
+
+def _latest(md: MarketData, sym: str, t: int) -> float:
+    """Latest price of ``sym`` known at instant ``t`` (opens at their open instant, closes at their stamp)."""
+    b = md.bars[sym]
+    obs = sorted([(int(o.value), float(p)) for o, p in zip(pd.DatetimeIndex(b["open_time"]), b["open"])] +
+                 [(int(s.value), float(p)) for s, p in zip(b.index, b["close"])])
+    known = [p for (ti, p) in obs if ti <= t]
+    return known[-1]
+
+
+def test_three_asset_rebalance_is_sized_at_the_latest_prices_of_every_asset():
+    md = _three_assets()
+    syms = ["K", "N", "C"]
+    idx = md.index
+    first = np.array([0.2, 0.3, 0.4])
+    second = np.array([0.5, 0.2, 0.1])
+    t1 = pd.Timestamp("2026-06-24 07:00", tz="UTC")
+    vals = np.where((idx < t1)[:, None], first, second)
+    win = make_window(Event("x", "x", "custom", "XNYS", pd.Timestamp("2026-06-24"), "before_open"), 2, 2)
+    costs = {s: FREE for s in syms}
+    (res,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs,
+                      limits=Limits(1.0, markets=("XKRX", "XNYS", "CRYPTO")))
+    orders = res.orders.sort_values(["row", "fill_time"], kind="stable")
+    assert len(orders) >= 6
+    cash, pos = CASH, dict.fromkeys(syms, 0.0)
+    target_at = {}
+    for row, grp in orders.groupby("row", sort=True):
+        t = int(grp["fill_time"].min())
+        value = cash + sum(pos[s] * _latest(md, s, t) for s in syms if pos[s])
+        for o in grp.itertuples():
+            signed = o.size if o.side == "buy" else -o.size
+            stamp = res.stamps[row]
+            tgt = res.target[row, 0, syms.index(o.symbol)]
+            target_at[(row, o.symbol)] = tgt
+            if not (row == len(res.stamps) - 1 or tgt == 0.0):
+                # held weight at the fill instant equals the target (zero costs: exactly)
+                assert (pos[o.symbol] + signed) * o.price / value == pytest.approx(tgt, rel=1e-10), (stamp, o.symbol)
+        for o in grp.itertuples():
+            signed = o.size if o.side == "buy" else -o.size
+            pos[o.symbol] += signed
+            cash -= signed * o.price
+    assert {s for (_, s) in target_at} == set(syms)
+
+
+# ------------------------------------------------------------------------------ fill kinds
+def test_fill_kinds_open_close_and_auction():
+    md = us_data()
+    stamp = pd.Timestamp("2026-06-23 15:00", tz="UTC")  # during the 06-23 session
+    idx = md.bars["A"].index.union(pd.DatetimeIndex([stamp]))
+    vals = [0, 0, 0, 0, 1, 1, 1, 1]
+    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE})
+    assert res.orders["fill_kind"].tolist() == ["auction", "close"]
+    assert res.orders["fill_time"].iloc[0] == md.bars["A"].index[4].value
+    (res2,) = simulate(md, ["A"], weights(md.bars["A"].index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": FREE})
+    assert res2.orders["fill_kind"].tolist() == ["open", "close"]
+    assert res2.orders["fill_time"].iloc[0] == pd.Timestamp(md.bars["A"]["open_time"].iloc[4]).value
+
+
+def test_open_fill_on_close_only_data_is_a_named_fallback():
+    bars = daily_bars(pd.DataFrame({"close": [100.0, 101, 102, 103, 104, 110, 120]},
+                                   index=pd.DatetimeIndex(US_DATES)), "XNYS")
+    md = MarketData({"A": bars}, {"A": SymbolInfo("A", "XNYS")})
+    (res,) = simulate(md, ["A"], weights(bars.index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": FREE})
+    assert res.orders["fill_kind"].tolist() == ["close", "close"]
+    (fb,) = [n for n in res.notices if n["code"] == "open_fill_fallback"]
+    assert fb["symbol"] == "A" and fb["count"] == 1
