@@ -116,8 +116,9 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     table["n_orders"] = sr.runs["n_orders"].to_numpy()
     table["exposure"] = sr.runs["exposure"].to_numpy()
     table["turnover"] = sr.runs["turnover"].to_numpy()
-    if "n_clipped" in sr.runs:
-        table["n_clipped"] = sr.runs["n_clipped"].to_numpy()
+    for key in ("n_clipped", "legs_traded", "legging_gap_hours"):  # engine statistics, when present
+        if key in sr.runs:
+            table[key] = sr.runs[key].to_numpy()
     combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
     run_records = []
     for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
@@ -138,7 +139,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         bench = pd.DataFrame(bvals, index=chain_idx, columns=sr.grid.index)
     if n_w == 1:
         # one window: each combination's pooled series is its only run's series
-        pooled = table[[c for c in table.columns if c not in ("n_trades", "n_orders", "exposure", "turnover", "n_clipped")]]
+        engine_only = ("n_trades", "n_orders", "exposure", "turnover", "n_clipped", "legs_traded", "legging_gap_hours")
+        pooled = table[[c for c in table.columns if c not in engine_only]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:

@@ -45,6 +45,10 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
     R = np.full((len(ends), n_runs), np.nan)
     B = np.full((len(ends), n_runs), np.nan)
     meta = {k: np.zeros(n_runs) for k in ("ppy", "entries", "exposure", "turnover", "n_orders", "n_clipped")}
+    paired = any(b.legs_traded is not None for b in blocks)
+    if paired:
+        meta["legs_traded"] = np.zeros(n_runs)
+        meta["legging_gap_hours"] = np.full(n_runs, np.nan)
     weight_parts, order_parts = [], []
     for b in blocks:
         cols = b.combos.astype(np.int64) * n_w + wpos[b.window]
@@ -57,6 +61,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
             meta[k][cols] = getattr(b, k)
         if b.clipped is not None:
             meta["n_clipped"][cols] = b.clipped
+        if paired and b.legs_traded is not None:
+            meta["legs_traded"][cols] = b.legs_traded
+            meta["legging_gap_hours"][cols] = b.legging_gap_hours
         if b.held is not None and len(b.stamps):
             r, k, s_ = b.held.shape
             # run-major within the block (run, then time, then symbol): a stable sort on the run
@@ -84,6 +91,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
         "ppy": meta["ppy"], "entries": meta["entries"].astype(np.int64), "exposure": meta["exposure"],
         "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64),
         "n_clipped": meta["n_clipped"].astype(np.int64)}, index=pd.Index(ids, name="id"))
+    if paired:
+        runs["legs_traded"] = meta["legs_traded"].astype(np.int64)
+        runs["legging_gap_hours"] = meta["legging_gap_hours"]
     if weight_parts:
         wl = pd.concat(weight_parts, ignore_index=True)
         wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
@@ -128,6 +138,10 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
     sub = data.select(sp.symbols())
     costs = resolve_costs(cfg.costs, sub.info, traded)
     limits = execution_limits(cfg, [sub.info[s].market for s in traded])
+    paired = bool(getattr(sp.strategy, "paired_legs", False)) and len(traded) > 1
+    legs = cfg.execution.legs
+    if legs == "auto":
+        legs = "together" if paired else "independent"
     rows = max((int(((sub.index > w.start_utc) & (sub.index <= w.end_utc)).sum()) for w in sp.windows), default=1)
     size = chunk_size(len(sp.grid), rows, len(sp.windows), len(traded), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)
@@ -138,7 +152,7 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
             label=sp.label, strategy=sp.strategy, data=sub, events=events, grid=sp.grid.iloc[lo:hi],
             windows=sp.windows, costs=costs, fill=cfg.execution.fill, init_cash=cfg.execution.init_cash,
             exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights,
-            limits=limits, entry=getattr(sp.strategy, "episode_entry", "state"))))
+            limits=limits, entry=getattr(sp.strategy, "episode_entry", "state"), legs=legs, paired=paired)))
     blocks: list[WindowBlock] = []
     for _, chunk_blocks in run_chunks(tasks, executor or Executor("local"), checkpoints or Checkpoints(None), tick):
         blocks.extend(chunk_blocks)

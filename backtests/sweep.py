@@ -68,6 +68,10 @@ class ChunkTask:
     limits: Limits | None = None
     #: the strategy's ``episode_entry`` ("change" or "state")
     entry: str = "state"
+    #: "together" or "independent" (``execution.legs`` resolved for the strategy)
+    legs: str = "independent"
+    #: the strategy declares its legs a pair (``paired_legs``)
+    paired: bool = False
 
 
 @dataclass
@@ -92,6 +96,9 @@ class WindowBlock:
     notices: list[dict] = field(default_factory=list)
     #: (k,) targets or fills clipped to the leverage limits (``on_unfillable: clip``)
     clipped: np.ndarray | None = None
+    #: (k,) paired strategies: legs traded in the episode, hours between the legs' first fills
+    legs_traded: np.ndarray | None = None
+    legging_gap_hours: np.ndarray | None = None
 
 
 def check_weights(weights: pd.DataFrame, label: str, traded: list[str]) -> pd.DataFrame:
@@ -132,7 +139,8 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     try:
         results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,
                            init_cash=task.init_cash, exit_at_window_end=task.exit_at_window_end,
-                           keep_weights=task.keep_weights, entry=task.entry, limits=task.limits)
+                           keep_weights=task.keep_weights, entry=task.entry, limits=task.limits,
+                           legs=task.legs, paired=task.paired)
     except UnfillableOrder as exc:
         params = local_grid.iloc[exc.combo].to_dict() if len(local_grid) > exc.combo else {}
         raise UnfillableOrder(
@@ -153,6 +161,7 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
             ppy=periods_per_year(w.market, task.data.frequency), entries=res.entries, exposure=res.exposure,
             turnover=res.turnover, n_orders=n_orders, stamps=res.stamps, held=res.held, target=res.target,
             orders=orders, notices=list(res.notices or []), clipped=res.clipped,
+            legs_traded=res.legs_traded, legging_gap_hours=res.legging_gap_hours,
         ))
     return blocks
 

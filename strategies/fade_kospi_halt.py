@@ -30,7 +30,10 @@ Triggers while a position is open are ignored.
 Exit: after ``hold`` sessions of the vehicle's market with the position on (a session filled at its
 open counts, a session filled at its close does not), or earlier at the close of a vehicle bar whose
 close is ``stop_loss`` percent below / ``take_profit`` percent above the entry price (the fill bar's
-open, or its close when the fill is at the close); the exit order fills at the next bar.
+open, or its close when the fill is at the close); the exit order fills at the next bar. On
+close-only data the scheduled exit is decided one close earlier, so it fills at the close that
+ends the ``hold``-th session (a market-on-close order): ``hold: 1`` is one session of exposure with
+or without opens.
 
 Parameters (units)
 ------------------
@@ -223,6 +226,12 @@ class FadeKospiHalt(Strategy):
                     entry = v_open[f] if at_open else v_close[f]
                     first = f if at_open else f + 1
                     e_hold = first + hold - 1  # bar whose close stamps the exit decision
+                    if not at_open:
+                        # the exit would fill at the next bar's close when that bar has no open
+                        # (close-only data): decide the scheduled exit one close earlier, a
+                        # market-on-close order, so `hold` sessions are held with or without opens
+                        nxt = np.clip(e_hold + 1, 0, n_v - 1)
+                        e_hold = np.where(np.isfinite(v_open[nxt]), e_hold, e_hold - 1)
                     last = min(first + max_hold, n_v)
                     path = v_close[f:last] / entry - 1.0
                     offs = np.arange(f, last)

@@ -237,6 +237,10 @@ class ExecutionConfig(Strict):
         "a multiple of equity; cash may go down to -(max_leverage - 1) x equity (1 = no borrowing).")
     financing_rate: float = Field(
         0.05, ge=0, le=10, description="Annual rate paid on borrowed cash (negative cash), on calendar time.")
+    legs: Literal["auto", "together", "independent"] = Field(
+        "auto", description="'together': all legs of a decision fill at the first instant at which every leg can "
+        "fill; 'independent': each leg at its own next bar; 'auto': together for strategies that declare their "
+        "legs a pair (paired_legs), independent otherwise.")
     on_unfillable: Literal["error", "clip"] = Field(
         "error", description="A target beyond the leverage allowed, or an order that cannot be filled in full: "
         "'error' stops the study naming strategy, combination, stamp and symbol; 'clip' scales it down "

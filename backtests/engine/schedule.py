@@ -25,7 +25,12 @@ Rules (the heart of "no look-ahead in execution"):
    study's maximum gross leverage and each market's: ``sum |w|`` over all symbols, and over the
    symbols of each market. A target beyond it is an error (:class:`UnfillableOrder`) or, with
    ``on_unfillable == "clip"``, scaled down to fit (and counted).
-7. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
+7. **Paired legs.** With ``common`` instants given (``execution.legs: together``), each decision
+   is released at the first instant after it at which every leg can fill (an open instant with an
+   open price, when fills at the open are asked, or a close stamp, shared by all legs), so all legs
+   fill at that instant at its prices. A decision after the last common instant of the window (legs
+   whose sessions never overlap, such as KRX and NYSE, have none) fills leg by leg, and is counted.
+8. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
    asset known at the fill instant (open prices count from their open instant, closes from their
    close stamp): ``val_price`` for vectorbt's kernel.
 
@@ -101,15 +106,17 @@ class AssetBars:
         Returns
         -------
         (times, prices)
-            Sorted int64 ns UTC instants (each bar's open instant, then its close stamp) and USD
-            prices.
+            Sorted int64 ns UTC instants (each bar's open instant and its close stamp) and USD
+            prices. Where a bar opens at the instant the previous one closed (crypto), the close
+            comes last, so it is the latest price at that instant (the price a fill there gets).
         """
-        t = np.column_stack([self.open_times, self.stamps]).ravel()
-        p = np.column_stack([self.open, self.close]).ravel()
+        n = len(self.stamps)
+        t = np.concatenate([self.open_times, self.stamps])
+        p = np.concatenate([self.open, self.close])
+        order = np.lexsort((np.repeat([0, 1], n), t))
+        t, p = t[order], p[order]
         ok = np.isfinite(p)
-        t, p = t[ok], p[ok]
-        order = np.argsort(t, kind="stable")
-        return t[order], p[order]
+        return t[ok], p[ok]
 
 
 @dataclass
@@ -132,6 +139,7 @@ class ScheduleStats:
     entries: np.ndarray  # positions opened (flat to non-zero)
     clipped_targets: np.ndarray  # decisions scaled down to the leverage limit (clip mode)
     dropped: np.ndarray  # combos whose target in force at the window start was not carried in
+    legged: np.ndarray | None = None  # decisions that could not be filled together (legs: together)
     open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
 
 
@@ -216,6 +224,44 @@ def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray,
     return tau_w, np.where(inherited, 0.0, vals), made, dropped
 
 
+def common_instants(assets: list[AssetBars], fill: str) -> np.ndarray:
+    """Instants (int64 ns UTC, sorted) at which every asset of ``assets`` can fill an order.
+
+    An asset can fill at each of its close stamps and, when ``fill == "open"``, at each open
+    instant that has an open price. Empty when the assets' sessions never meet (e.g. KRX and NYSE).
+    """
+    out: np.ndarray | None = None
+    for b in assets:
+        t = b.stamps
+        if fill == "open":
+            t = np.union1d(t, b.open_times[np.isfinite(b.open)])
+        out = t if out is None else np.intersect1d(out, t, assume_unique=True)
+    return np.array([], dtype=np.int64) if out is None else out.astype(np.int64)
+
+
+def release_times(x: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map decision instants to one nanosecond before the first common instant after each.
+
+    Parameters
+    ----------
+    x
+        int64 ns instants (any shape; ``NEVER`` stays ``NEVER``).
+    common
+        Sorted common instants (:func:`common_instants`).
+
+    Returns
+    -------
+    (mapped, ok)
+        ``mapped`` = ``common[k] - 1`` with ``common[k]`` the first common instant ``> x`` (the
+        next-bar rule then fills every leg exactly at ``common[k]``), or ``x`` itself where there
+        is none; ``ok`` is True where a common instant was found.
+    """
+    k = np.searchsorted(common, x, side="right")
+    ok = (k < len(common)) & (x != NEVER)
+    mapped = np.where(ok, common[np.clip(k, 0, max(len(common) - 1, 0))] - 1 if len(common) else x, x)
+    return mapped.astype(np.int64), ok
+
+
 def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
     """Factor (<= 1) that brings each decision's target vector within the leverage limits.
 
@@ -281,6 +327,7 @@ def window_schedule(
     entry: str = "state",
     limits: Limits | None = None,
     symbols: list[str] | None = None,
+    common: np.ndarray | None = None,
 ) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
@@ -302,6 +349,9 @@ def window_schedule(
         Leverage limits (None: no check).
     symbols
         Names of the assets (for messages).
+    common
+        Common fill instants of all legs (:func:`common_instants`) to fill every decision's legs
+        together; None fills each asset at its own next bar.
 
     Returns
     -------
@@ -324,6 +374,15 @@ def window_schedule(
                 raise UnfillableOrder(msg, int(c), pd.Timestamp(int(tau[k]), tz="UTC"), sym)
             clipped = bad.sum(axis=0).astype(np.int64)
             values = values * np.where(bad, scale, 1.0)[:, :, None]
+    legged = None
+    if common is not None and len(tau):
+        last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
+        change = np.empty(values.shape[:2], dtype=bool)
+        change[0] = (values[0] != 0.0).any(axis=1)
+        change[1:] = (values[1:] != values[:-1]).any(axis=2)
+        tau, ok = release_times(tau, common)
+        changed_at, _ = release_times(changed_at, common)
+        legged = (change & ~ok[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
     entries = np.zeros(n_combos, dtype=np.int64)
     fallback: dict[str, int] = {}
     instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
@@ -373,7 +432,8 @@ def window_schedule(
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
     if instants is not None:
         _valuation(instants, assets, out.val_price)
-    return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, open_fallback=fallback)
+    return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, legged=legged,
+                         open_fallback=fallback)
 
 
 def _valuation(instants: np.ndarray, assets: list[AssetBars], val_price: np.ndarray) -> None:

@@ -35,7 +35,8 @@ from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
 from backtests.engine.schedule import (
-    FILL_KINDS, AssetBars, Limits, ScheduleArrays, UnfillableOrder, decision_arrays, window_schedule,
+    FILL_KINDS, AssetBars, Limits, ScheduleArrays, UnfillableOrder, common_instants, decision_arrays,
+    window_schedule,
 )
 from backtests.notices import Notice
 from backtests.windows import Window
@@ -74,6 +75,10 @@ class WindowResult:
     clipped
         (combos,) targets scaled down to the leverage limit plus orders filled short of their size
         (``on_unfillable: clip``; always 0 with ``error``).
+    legs_traded, legging_gap_hours
+        Paired strategies only (else None), per combination: how many of the symbols traded in
+        this episode, and the hours between the first fill of the first leg and the first fill of
+        the last leg (NaN when fewer than two legs traded).
     notices
         Named warnings of this window (JSON-ready :meth:`Notice.record` dicts).
     """
@@ -89,6 +94,8 @@ class WindowResult:
     orders: pd.DataFrame
     clipped: np.ndarray | None = None
     notices: list[dict] | None = None
+    legs_traded: np.ndarray | None = None
+    legging_gap_hours: np.ndarray | None = None
 
 
 def asset_bars(data: MarketData, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> AssetBars:
@@ -220,6 +227,8 @@ def simulate(
     keep_weights: bool = True,
     entry: str = "state",
     limits: Limits | None = None,
+    legs: str = "independent",
+    paired: bool = False,
 ) -> list[WindowResult]:
     """Simulate a strategy's target weights over windows for all its combinations at once.
 
@@ -237,6 +246,13 @@ def simulate(
     limits
         Leverage limits, financing and what to do with unfillable orders (None: ``Limits()``,
         no borrowing, errors).
+    legs
+        ``"together"``: every decision's legs fill at the first instant at which all of them can
+        fill (see :func:`backtests.engine.schedule.common_instants`); ``"independent"``: each at
+        its own next bar.
+    paired
+        The strategy declares its legs a pair: report legs traded and the legging gap per episode,
+        and warn about episodes in which only some legs traded.
 
     Returns
     -------
@@ -283,9 +299,10 @@ def simulate(
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=view(size), price=view(price), fees=view(fees), kind=view(kind),
             val_price=view(val_price) if val_price is not None else None)
+        common = common_instants(bars[w], fill) if legs == "together" and n_syms > 1 else None
         stats.append(window_schedule(rows[w], bars[w], tau, values, changed_at, sym_costs, fill,
                                      exit_at_window_end, sched, start=windows[w].start_utc.value, entry=entry,
-                                     limits=limits, symbols=symbols))
+                                     limits=limits, symbols=symbols, common=common))
         if r:
             full = np.ones((r, gw))
             full[:, :n_syms] = sched.close
@@ -399,10 +416,43 @@ def simulate(
                         "clipped_order", f"{n_j} order(s) filled short of their size: a buy was limited by the cash "
                         f"and credit line (execution.max_leverage = {limits.max_leverage:g})", window=win.id,
                         symbol=symbols[j], count=n_j).record())
+        legs_traded = gap = None
+        if paired:
+            legs_traded, gap = leg_stats(o_combo, o_sym, orders["fill_time"].to_numpy(dtype=np.int64),
+                                         n_combos, n_syms)
+            one = int(((legs_traded > 0) & (legs_traded < n_syms)).sum())
+            if one:
+                notices.append(Notice("pair_one_leg", f"{one} pair episode(s) traded only some of their "
+                                      f"{n_syms} legs: an unhedged position, not a pair", window=win.id,
+                                      count=one).record())
+        if st.legged is not None and st.legged.any():
+            n_leg = int((st.legged > 0).sum())
+            notices.append(Notice("legs_not_together", f"{n_leg} episode(s) had decisions that could not fill all "
+                                  "legs at one instant (no instant after them at which every leg trades, e.g. "
+                                  "sessions that never overlap): those legs filled one after the other",
+                                  window=win.id, count=n_leg).record())
         results.append(WindowResult(window=win, stamps=rows[w], returns=rets, held=held, target=target,
                                     entries=st.entries, exposure=exposure, turnover=turnover, orders=orders,
-                                    clipped=clipped, notices=notices))
+                                    clipped=clipped, notices=notices, legs_traded=legs_traded,
+                                    legging_gap_hours=gap))
     return results
+
+
+def leg_stats(combo: np.ndarray, sym: np.ndarray, fill_time: np.ndarray, n_combos: int, n_syms: int,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per combination: legs (symbols) with at least one fill, and the legging gap in hours.
+
+    The gap is the time between the first fill of the first leg and the first fill of the last leg
+    to trade (NaN with fewer than two legs traded).
+    """
+    first = np.full((n_combos, n_syms), np.iinfo(np.int64).max)
+    np.minimum.at(first, (combo, sym), fill_time)
+    traded = first != np.iinfo(np.int64).max
+    n = traded.sum(axis=1)
+    lo = np.where(traded, first, np.iinfo(np.int64).max).min(axis=1)
+    hi = np.where(traded, first, np.iinfo(np.int64).min).max(axis=1)
+    gap = np.where(n >= 2, (hi - lo).astype("float64") / 3.6e12, np.nan)
+    return n.astype(np.int64), gap
 
 
 def _window_notices(win: Window, st, symbols: list[str]) -> list[dict]:

@@ -175,11 +175,12 @@ def _three_assets() -> MarketData:
 
 
 def _latest(md: MarketData, sym: str, t: int) -> float:
-    """Latest price of ``sym`` known at instant ``t`` (opens at their open instant, closes at their stamp)."""
+    """Latest price of ``sym`` known at instant ``t`` (opens at their open instant, closes at their
+    stamp; a close and the next bar's open at the same instant: the close, the price filled there)."""
     b = md.bars[sym]
-    obs = sorted([(int(o.value), float(p)) for o, p in zip(pd.DatetimeIndex(b["open_time"]), b["open"])] +
-                 [(int(s.value), float(p)) for s, p in zip(b.index, b["close"])])
-    known = [p for (ti, p) in obs if ti <= t]
+    obs = sorted([(int(o.value), 0, float(p)) for o, p in zip(pd.DatetimeIndex(b["open_time"]), b["open"])] +
+                 [(int(s.value), 1, float(p)) for s, p in zip(b.index, b["close"])])
+    known = [p for (ti, _, p) in obs if ti <= t]
     return known[-1]
 
 
@@ -239,3 +240,66 @@ def test_open_fill_on_close_only_data_is_a_named_fallback():
     assert res.orders["fill_kind"].tolist() == ["close", "close"]
     (fb,) = [n for n in res.notices if n["code"] == "open_fill_fallback"]
     assert fb["symbol"] == "A" and fb["count"] == 1
+
+
+# ------------------------------------------------------------------------------ paired legs
+def _ny_and_4h_crypto() -> MarketData:
+    dates = pd.DatetimeIndex(["2026-06-22", "2026-06-23", "2026-06-24", "2026-06-25"])
+    n = daily_bars(pd.DataFrame({"open": [100, 101, 102, 103.0], "close": [100.5, 101.5, 102.5, 103.5]},
+                                index=dates), "XNYS")
+    stamps = pd.date_range("2026-06-22 04:00", "2026-06-26 00:00", freq="4h", tz="UTC")
+    px = 50.0 + np.arange(len(stamps))
+    c = pd.DataFrame({"open": px - 0.5, "close": px, "open_time": stamps - pd.Timedelta(hours=4)},
+                     index=pd.DatetimeIndex(stamps, name="time"))
+    return MarketData({"N": n, "C": c}, {"N": SymbolInfo("N", "XNYS"), "C": SymbolInfo("C", "CRYPTO")})
+
+
+def test_pair_decided_at_0630_utc_fills_both_legs_at_the_first_common_instant():
+    md = _ny_and_4h_crypto()
+    syms = ["N", "C"]
+    decided = pd.Timestamp("2026-06-23 06:30", tz="UTC")
+    idx = md.index.union(pd.DatetimeIndex([decided]))
+    vals = np.where((idx >= decided)[:, None], [0.5, -0.5], [0.0, 0.0])
+    win = make_window(Event("p", "p", "custom", "XNYS", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
+    costs = {s: FREE for s in syms}
+    lim = Limits(1.0, markets=("XNYS", "CRYPTO"))
+    (tog,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, legs="together", paired=True)
+    entry = tog.orders.groupby("symbol").first()
+    # New York opens at 13:30 UTC (not a 4-hour crypto stamp); the New York close at 20:00 UTC is
+    # one: the first instant at which both legs trade
+    common = pd.Timestamp("2026-06-23 20:00", tz="UTC").value
+    assert entry.loc["N", "fill_time"] == common and entry.loc["C", "fill_time"] == common
+    assert entry.loc["N", "price"] == 101.5  # N's 06-23 close
+    c = md.bars["C"]
+    assert entry.loc["C", "price"] == c.loc[pd.Timestamp(common, tz="UTC"), "close"]
+    assert tog.legs_traded[0] == 2 and tog.legging_gap_hours[0] == 0.0
+    assert not [n for n in tog.notices if n["code"] in ("pair_one_leg", "legs_not_together")]
+    # both legs sized at the same valuation: equal and opposite value at the fill
+    assert entry.loc["N", "size"] * entry.loc["N", "price"] == pytest.approx(0.5 * CASH, rel=1e-12)
+    assert entry.loc["C", "size"] * entry.loc["C", "price"] == pytest.approx(0.5 * CASH, rel=1e-12)
+    # independent legs: N at the 13:30 UTC open, C at the 08:00 UTC close, 5.5 hours apart
+    (ind,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, paired=True)
+    first = ind.orders.groupby("symbol").first()
+    assert first.loc["N", "fill_time"] == pd.Timestamp("2026-06-23 13:30", tz="UTC").value
+    assert first.loc["C", "fill_time"] == pd.Timestamp("2026-06-23 08:00", tz="UTC").value
+    assert ind.legging_gap_hours[0] == pytest.approx(5.5)
+
+
+def test_pair_without_a_common_instant_is_flagged_and_a_one_leg_episode_is_counted():
+    k_dates = pd.DatetimeIndex(["2026-06-22", "2026-06-23", "2026-06-24", "2026-06-25"])
+    kb = daily_bars(pd.DataFrame({"open": [10.0] * 4, "close": [10.0] * 4}, index=k_dates), "XKRX")
+    ub = daily_bars(pd.DataFrame({"open": [50.0] * 4, "close": [50.0] * 4}, index=k_dates), "XNYS")
+    md = MarketData({"U": ub, "K": kb}, {"U": SymbolInfo("U", "XNYS"), "K": SymbolInfo("K", "XKRX")})
+    syms = ["U", "K"]
+    idx = md.index
+    win = make_window(Event("k", "k", "custom", "XNYS", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
+    costs = {s: FREE for s in syms}
+    lim = Limits(1.0, markets=("XNYS", "XKRX"))
+    # decided at the 06-24 Seoul close: U fills at the 06-24 New York open, K only at its 06-25 close
+    # (the window's last K bar: flat there), so only U ever trades
+    vals = np.where((idx >= pd.Timestamp("2026-06-24 06:30", tz="UTC"))[:, None], [0.5, -0.5], [0.0, 0.0])
+    (res,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, legs="together",
+                      paired=True)
+    codes = sorted(n["code"] for n in res.notices)
+    assert codes == ["legs_not_together", "pair_one_leg"]
+    assert res.legs_traded[0] == 1 and np.isnan(res.legging_gap_hours[0])

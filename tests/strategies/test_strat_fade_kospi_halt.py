@@ -83,8 +83,27 @@ def test_daily_trigger_kodex_enters_next_session_and_holds_n_sessions():
 
 def test_close_only_vehicle_counts_sessions_from_the_fill_at_close():
     w = weights(FadeKospiHalt(), make_data(kodex_open=False), {"use_catalogue": False, "hold": 2})
-    # no open price: the fill is 08-06's close, so the sessions held are 08-07 and 08-08
-    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+    # no open price: the fill is 08-06's close, so the sessions held are 08-07 and 08-08; the exit
+    # is decided at the 08-07 close (scheduled) and fills at the 08-08 close (market-on-close)
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+
+
+def test_hold_one_on_close_only_data_is_one_session_of_exposure():
+    from backtests.engine.costs import SymbolCosts
+    from backtests.engine.simulate import simulate
+    from backtests.windows import Event, make_window
+
+    md = make_data(kodex_open=False, kodex_close={"2024-08-06": 10.0, "2024-08-07": 11.0, "2024-08-08": 12.1})
+    w = weights(FadeKospiHalt(), md, {"use_catalogue": False, "hold": 1})
+    win = make_window(Event("c", "c", "custom", "XKRX", CRASH, "intraday"), 1, 5)
+    free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
+    usd = MarketData(bars=md.bars, info={**md.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})  # no FX needed
+    w = pd.concat({0: w[[KODEX, EWY]]}, axis=1)  # (combo, symbol) columns, as the engine takes them
+    (res,) = simulate(usd, [KODEX, EWY], w, 1, [win], {KODEX: free, EWY: free}, entry="change")
+    o = res.orders
+    assert pd.DatetimeIndex(o["fill_time"], tz="UTC").tolist() == [krx("2024-08-06"), krx("2024-08-07")]
+    # bought at the 08-06 close, sold at the 08-07 close: one session (+10%), not two (+21%)
+    assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(0.10, rel=1e-9)
 
 
 def test_ewy_enters_the_same_new_york_session():
@@ -293,10 +312,11 @@ def test_replay_2026_06_23_kodex_enters_the_next_session():
     kodex_stamps = data.bars[KODEX].index
     fill = kodex_stamps[kodex_stamps > t][0]
     assert fill == krx("2026-06-24")  # the order fills in the next Seoul session
-    # close-only KODEX: filled at 06-24's close, sessions 06-25 and 06-26 held, exit decided at 06-26's close,
-    # where 06-26's own Level-1 drop (-9.0% low) triggers again
+    # close-only KODEX: filled at 06-24's close, sessions 06-25 and 06-26 held: the exit is decided at
+    # 06-25's close and fills at 06-26's close; 06-26's own Level-1 drop (-9.0% low) then triggers again
     c = changes(w[[KODEX]])
-    assert list(c.loc["2026-06-20":"2026-06-27"].index) == [t]
+    assert list(c.loc["2026-06-20":"2026-06-27"].index) == [t, krx("2026-06-25"), krx("2026-06-26")]
+    assert w.loc[krx("2026-06-25"), KODEX] == 0.0
     assert w.loc[krx("2026-06-26"), KODEX] == 1.0
 
 
