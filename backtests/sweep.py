@@ -197,7 +197,7 @@ def _total_ram() -> int | None:
 #: Version of the checkpoint file layout (part of every chunk's key).
 CHECKPOINT_FORMAT = 1
 _ARRAYS = ("combos", "ends", "returns", "bench", "entries", "exposure", "turnover", "n_orders", "stamps", "held",
-           "target")
+           "target", "clipped", "legs_traded", "legging_gap_hours")
 
 
 def _digest_arrays(arrays: dict[str, np.ndarray]) -> str:
