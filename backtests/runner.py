@@ -9,7 +9,6 @@ atomically.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
@@ -22,16 +21,16 @@ import pandas as pd
 from backtests.config.loader import LoadedConfig
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
-from backtests.errors import DataError, Interrupted
+from backtests.errors import DataError
 from backtests.evaluate import score_result
 from backtests.digest import scare_digest
 from backtests.execution import run_strategy, selected_weights, weights_mode
 from backtests.outputs import data_fingerprint, write_outputs
-from backtests.outputs.folder import RunFolder, note
+from backtests.outputs.folder import RunFolder
 from backtests.plan import StudyPlan, check_series, plan_study
 from backtests.progress import Progress
 from backtests.results import StrategyResult, StudyResult
-from backtests.sweep import Checkpoints, Executor
+from backtests.sweep import Checkpoints, Executor, checkpointing
 
 
 # ----------------------------------------------------------------------------- checks
@@ -101,30 +100,11 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
         check_windows(plan, data)
         events = plan.catalogue.frame()
-        checkpoints = Checkpoints(None)
+        context = {"config_hash": cfg.config_hash(), "data": data_fingerprint(data), "scare_code": scare_digest()}
+        checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
+        study = _run(plan, data, events, checkpoints, progress, t0)
         if folder is not None:
-            if not resume and folder.chunks.exists():
-                shutil.rmtree(folder.chunks)
-                note(f"discarded the checkpoints of an earlier unfinished run in {folder.path} (--resume reuses them)")
-            checkpoints = Checkpoints(folder.chunks, {"config_hash": cfg.config_hash(), "data": data_fingerprint(data),
-                                                      "scare_code": scare_digest()})
-        try:
-            study = _run(plan, data, events, checkpoints, progress, t0)
-            if folder is not None:
-                study.out_dir = write_outputs(study, folder.path)
-        except KeyboardInterrupt:
-            kept = checkpoints.count()
-            where = f"; {kept} finished chunk(s) kept in {checkpoints.folder}, re-run with --resume to finish" if kept \
-                else ""
-            if not kept and checkpoints.folder is not None:
-                shutil.rmtree(checkpoints.folder, ignore_errors=True)
-            raise Interrupted(f"interrupted{where}") from None
-        except BaseException:
-            if checkpoints.folder is not None:
-                shutil.rmtree(checkpoints.folder, ignore_errors=True)
-            raise
-        if checkpoints.folder is not None:
-            shutil.rmtree(checkpoints.folder, ignore_errors=True)
+            study.out_dir = write_outputs(study, folder.path)
     return study
 
 

@@ -19,8 +19,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,7 @@ from backtests.engine.costs import SymbolCosts
 from backtests.engine.periods import period_returns
 from backtests.engine.schedule import Limits, UnfillableOrder
 from backtests.engine.simulate import simulate
-from backtests.errors import ConfigError, StrategyError
+from backtests.errors import ConfigError, Interrupted, StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 from backtests.windows import Window
@@ -334,6 +336,36 @@ class Checkpoints:
         """For the manifest: chunks reused and chunks found but recomputed (with the reason)."""
         return {"reused": self.reused,
                 "recomputed": [{"strategy": s, "file": f, "reason": r} for s, f, r in self.recomputed]}
+
+
+@contextmanager
+def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) -> Iterator[Checkpoints]:
+    """The checkpoints of one run, cleaned up on every exit path.
+
+    Without ``resume`` the chunks of an earlier unfinished run are discarded (and said). On Ctrl-C
+    (``KeyboardInterrupt``; the runner turns SIGTERM into one) finished chunks are kept and
+    :class:`~backtests.errors.Interrupted` names them; on success or on an error they are removed.
+    """
+    from backtests.outputs.folder import note
+
+    if folder is not None and not resume and folder.exists():
+        shutil.rmtree(folder)
+        note(f"discarded the checkpoints of an earlier unfinished run in {folder.parent} (--resume reuses them)")
+    checkpoints = Checkpoints(folder, context)
+    try:
+        yield checkpoints
+    except KeyboardInterrupt:
+        kept = checkpoints.count()
+        if not kept and folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        where = f"; {kept} finished chunk(s) kept in {folder}, re-run with --resume to finish" if kept else ""
+        raise Interrupted(f"interrupted{where}") from None
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _mismatch(found: Any, want: dict[str, Any]) -> str:

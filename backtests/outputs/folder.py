@@ -238,18 +238,20 @@ class RunFolder:
         self._created = []
 
     # ------------------------------------------------------------------ writing
-    def write(self, writers: dict[str, Callable[[Path], None]]) -> Path:
+    def write(self, writers: dict[str, Callable[[Path], None]], update: bool = False) -> Path:
         """Run each ``writer(path)`` into a staging folder, then move the files into the folder.
 
-        Replaces only files the folder's marker lists; see the module docstring.
+        Replaces only files the folder's marker lists; see the module docstring. With ``update``
+        (``scare report`` redrawing the tearsheet) the other files the marker lists are kept and
+        stay listed; otherwise they are the previous run's and are removed.
         """
         for name in writers:
             if not _SAFE_NAME.match(name) or _own_entry(name):
                 raise ValueError(f"not a run file name: {name!r}")
         marker = read_marker(self.path)
         old = set(marker["files"]) if marker else set()
-        new = set(writers)
-        for name in sorted(new):
+        new = set(writers) | (old if update else set())
+        for name in sorted(writers):
             target = self.path / name
             if target.is_symlink() or (target.exists() and not target.is_file()):
                 raise ScareInputError(f"{name} in the output folder is not a plain file; scare will not replace it",
@@ -276,7 +278,8 @@ class RunFolder:
         try:
             self._write_marker(stage, sorted(old | new), complete=False)
             for name in sorted(new):
-                os.replace(stage / name, self.path / name)
+                if (stage / name).exists():
+                    os.replace(stage / name, self.path / name)
             for name in sorted(old - new):
                 gone = self.path / name
                 if gone.is_file() and not gone.is_symlink():
@@ -302,11 +305,11 @@ class RunFolder:
         os.replace(tmp, self.path / MARKER)
 
 
-def write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], None]]) -> Path:
-    """Write a run's files into ``out_dir`` (see :class:`RunFolder`); uses the run's lock if held."""
+def write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], None]], update: bool = False) -> Path:
+    """Write a run's files into ``out_dir`` (see :meth:`RunFolder.write`); uses the run's lock if held."""
     path = resolve_out(out_dir)
     folder = RunFolder.held.get(path)
     if folder is not None:
-        return folder.write(writers)
+        return folder.write(writers, update)
     with RunFolder(path) as folder:
-        return folder.write(writers)
+        return folder.write(writers, update)

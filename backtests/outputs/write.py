@@ -44,4 +44,5 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
     if study.plan.config.output.tearsheet:
         writers["tearsheet.html"] = lambda p: p.write_text(
             render_tearsheet(metrics, manifest, returns, weights, orders, benchmark), encoding="utf-8")
+    manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
     return write_atomically(out_dir, writers)

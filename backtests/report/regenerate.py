@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.errors import ScareInputError
+from backtests.outputs.folder import MARKER, write_atomically
 
 #: (file, required). Optional files may be absent (older runs); when present they must be readable.
 FILES = (("metrics.json", True), ("manifest.json", True), ("returns.parquet", True),
@@ -107,7 +108,10 @@ def regenerate(run_dir: Path) -> Path:
                             parts["orders"], parts["benchmark"])
     out = run_dir / "tearsheet.html"
     try:
-        write_replacing(out, html)
+        if (run_dir / MARKER).exists():  # a run folder: under its lock, and listed in its marker
+            write_atomically(run_dir, {out.name: lambda p: p.write_text(html, encoding="utf-8")}, update=True)
+        else:  # a folder copied without its hidden marker, or from scare 0.1
+            write_replacing(out, html)
     except OSError as exc:
         raise ScareInputError(f"cannot be written: {exc.strerror or exc}", where=str(out)) from None
     return out

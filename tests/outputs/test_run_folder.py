@@ -238,3 +238,23 @@ def test_sigterm_keeps_finished_chunks_and_leaves_no_staging_or_lock(tmp_path):
     done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (out / "metrics.json").is_file() and not (out / CHUNKS).exists() and not (out / LOCK).exists()
+
+
+def test_scare_report_updates_the_marker_and_keeps_the_other_files(tmp_path, cli):
+    out = tmp_path / "run"
+    assert cli("run", CFG, "--out", out, "--no-progress", "--set", "output.tearsheet=false")[0] == 0
+    files = json.loads((out / MARKER).read_text())["files"]
+    assert "tearsheet.html" not in files
+    assert json.loads((out / "manifest.json").read_text())["files"] == files
+    code, _, err = cli("report", out)
+    assert code == 0, err
+    assert json.loads((out / MARKER).read_text())["files"] == sorted([*files, "tearsheet.html"])
+    assert all((out / f).is_file() for f in files)
+
+
+def test_update_writes_one_file_and_keeps_the_rest_listed(tmp_path):
+    out = tmp_path / "run"
+    write_atomically(out, {"metrics.json": _text("1"), "returns.parquet": _text("r")})
+    write_atomically(out, {"tearsheet.html": _text("t")}, update=True)
+    assert json.loads((out / MARKER).read_text())["files"] == ["metrics.json", "returns.parquet", "tearsheet.html"]
+    assert (out / "metrics.json").read_text() == "1"
