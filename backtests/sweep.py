@@ -207,7 +207,7 @@ def _digest_arrays(arrays: dict[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.tobytes())
+        h.update(a.reshape(-1).view(np.uint8))  # the array's bytes, without a copy
     return h.hexdigest()
 
 
@@ -225,10 +225,9 @@ def _encode_blocks(blocks: list[WindowBlock]) -> tuple[dict[str, np.ndarray], li
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
                 arr, kind = s.to_numpy(), "array"
             else:  # text columns (symbol, side): fixed-width unicode, restored to their pandas dtype
-                values = s.tolist()
-                if not all(isinstance(v, str) for v in values):
+                if len(s) and pd.api.types.infer_dtype(s, skipna=False) != "string":
                     raise TypeError(f"orders column {col!r} holds non-text objects; cannot checkpoint it")
-                arr, kind = np.array(values, dtype=str) if values else np.zeros(0, dtype="<U1"), "text"
+                arr, kind = np.asarray(s.to_numpy(), dtype=str) if len(s) else np.zeros(0, dtype="<U1"), "text"
             arrays[f"{i}.orders.{j}"] = arr
             columns.append({"name": str(col), "kind": kind, "dtype": str(s.dtype)})
         metas.append({"window": b.window, "ppy": float(b.ppy), "orders": columns, "notices": b.notices,

@@ -27,6 +27,7 @@ fails before writing anything into it.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -215,6 +216,13 @@ class RunFolder:
             shutil.rmtree(e, ignore_errors=True)
         if stale:
             note(f"removed {len(stale)} staging folder(s) left in {self.path} by a run that was killed")
+        # scare 0.1 staged and checkpointed (as pickles) beside the folder: report, do not touch
+        legacy = sorted(p.name for kind in ("chunks", "staging", "old")
+                        for p in self.path.parent.glob(f".{glob.escape(self.path.name)}.{kind}-*"))
+        if legacy:
+            more = ", ..." if len(legacy) > 1 else ""
+            note(f"{len(legacy)} folder(s) beside {self.path} look left by scare 0.1 ({legacy[0]}{more}); "
+                 "this scare never reads them: delete them")
 
     def _close(self, failed: bool) -> None:
         if RunFolder.held.get(self.path) is self:

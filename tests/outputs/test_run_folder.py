@@ -122,8 +122,11 @@ def test_stale_staging_of_a_killed_run_is_removed_by_the_next(tmp_path, capsys):
     stale.mkdir()
     (stale / "metrics.json").write_text("half")
     (out / LOCK).write_text("999999\n")  # a killed run's lock file (the kernel released its lock)
+    legacy = tmp_path / ".run.chunks-0123456789abcdef-01234567"  # scare 0.1's pickled checkpoints
+    legacy.mkdir()
     write_atomically(out, {"metrics.json": _text("2")})
-    assert "removed 1 staging folder(s)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "removed 1 staging folder(s)" in err and "1 folder(s) beside" in err and legacy.is_dir()
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "metrics.json"]
 
 
