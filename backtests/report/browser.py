@@ -68,9 +68,10 @@ def _page_requests(net_log: Path) -> list[str]:
 
 def load(html_path: Path, *, budget_ms: int = 15000, timeout: float = 120.0,
          window: tuple[int, int] = (1400, 1000), browser: str | None = None,
-         screenshot_to: Path | None = None) -> PageLoad:
+         screenshot_to: Path | None = None, fragment: str = "") -> PageLoad:
     """Load a local HTML file, run its scripts, and return the DOM, console and requests
-    (and, with ``screenshot_to``, save a PNG of the top ``window`` pixels in the same load)."""
+    (and, with ``screenshot_to``, save a PNG of the top ``window`` pixels in the same load).
+    ``fragment`` is appended to the URL (``draw-all``: the tearsheet draws every chart at once)."""
     exe = browser or find_chromium()
     if exe is None:
         raise FileNotFoundError("no Chromium found (install Debian's chromium package)")
@@ -82,7 +83,7 @@ def load(html_path: Path, *, budget_ms: int = 15000, timeout: float = 120.0,
         if screenshot_to is not None:
             Path(screenshot_to).parent.mkdir(parents=True, exist_ok=True)
             cmd.append(f"--screenshot={Path(screenshot_to).resolve()}")
-        cmd.append(Path(html_path).resolve().as_uri())
+        cmd.append(Path(html_path).resolve().as_uri() + (f"#{fragment}" if fragment else ""))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace")
         console = [m.group(1).strip() for line in proc.stderr.splitlines() if (m := CONSOLE.search(line))]
         requests = _page_requests(net) if net.exists() else []

@@ -164,7 +164,7 @@ def mean_interval(lines: dict[str, list[tuple[int, float]]], cluster_of: dict[st
                   confidence: float = 0.95) -> tuple[list[int], list[float], list[float]] | None:
     """Interval of the mean event-time path with clusters as the units: the events of a cluster
     are averaged first, then mean ± t(n_clusters − 1) × sd / √n_clusters. None below 3 clusters."""
-    from scipy import stats
+    from scipy.special import stdtrit  # Student t quantile; scipy.stats costs seconds to import
 
     by_t: dict[int, dict[str, list[float]]] = {}
     for wid, pts in lines.items():
@@ -178,7 +178,7 @@ def mean_interval(lines: dict[str, list[tuple[int, float]]], cluster_of: dict[st
         if len(cm) < 3:
             continue
         sd = float(np.std(cm, ddof=1))
-        half = float(stats.t.ppf(0.5 + confidence / 2, len(cm) - 1)) * sd / math.sqrt(len(cm))
+        half = float(stdtrit(len(cm) - 1, 0.5 + confidence / 2)) * sd / math.sqrt(len(cm))
         m = float(np.mean(cm))
         ts.append(t)
         lo.append(m - half)
@@ -249,22 +249,22 @@ def shock_figure(eps: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]
            if not is_missing(e.get("shock")) and not is_missing(e.get("return"))]
     if len(pts) < 3:
         return None, f"Fewer than 3 episodes with a shock size ({len(pts)}): no fit."
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
 
     x = np.array([p[0] for p in pts])
     y = np.array([p[1] for p in pts])
     if np.ptp(x) == 0:
         return None, "Every episode has the same shock size: no fit."
-    X = sm.add_constant(x)
+    X = np.column_stack([np.ones_like(x), x])
     groups = [p[2] or p[3] for p in pts]
     n_cl = len(set(groups))
     try:
         if n_cl >= 3:
             codes = np.unique(groups, return_inverse=True)[1]
-            fit = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": codes})
+            fit = OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": codes})
             how = f"cluster-robust over {n_cl} clusters"
         else:
-            fit = sm.OLS(y, X).fit()
+            fit = OLS(y, X).fit()
             how = "plain OLS (fewer than 3 clusters)"
         lo, hi = fit.conf_int(0.05)[1]
         slope = float(fit.params[1])

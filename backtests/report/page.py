@@ -1,5 +1,9 @@
 """Page building blocks of the tearsheet: sections, tables, chart slots, the page's CSS and JS.
 
+Charts are drawn when they come near the viewport (an IntersectionObserver; all at once before
+printing, or when the page's URL ends in ``#draw-all``), so the first screen, which holds the
+verdict and no chart, is ready before the charts further down are drawn.
+
 Every chart goes through :meth:`Page.chart`, which writes the chart's title and the data label
 (``SYNTHETIC DATA`` or the real sources) into the figure itself (its plotly title), so a chart
 exported as PNG from the page keeps both.
@@ -46,7 +50,9 @@ class Page:
         layout["margin"] = margin
         fig["layout"] = layout
         self.figures[fid] = fig
-        return (f'<div class="{"chart " + cls if cls else "chart"}" id="{fid}" data-fig="{fid}" role="img" aria-label="{esc(title)}">'
+        height = layout.get("height")
+        style = f' style="min-height:{int(height)}px"' if isinstance(height, (int, float)) else ""  # no jump when drawn late
+        return (f'<div class="{"chart " + cls if cls else "chart"}" id="{fid}" data-fig="{fid}"{style} role="img" aria-label="{esc(title)}">'
                 f'<noscript>Charts need JavaScript.</noscript></div>')
 
     def anchor(self, text: str, level: int = 2, short: str | None = None) -> str:
@@ -192,10 +198,16 @@ function finish(){var b=document.body;b.setAttribute('data-charts',divs.length+'
  b.setAttribute('data-js-errors',String((window.__scareErrors||[]).length));
  b.setAttribute('data-height',String(document.documentElement.scrollHeight));}
 if(typeof Plotly==='undefined'){divs.forEach(function(d){d.textContent='Charts could not load (plotly.js missing).';});failed=divs.length;finish();return;}
-divs.forEach(function(div){var f=figs[div.getAttribute('data-fig')];
+function draw(div){if(div.getAttribute('data-state'))return;div.setAttribute('data-state','drawing');
+ var f=figs[div.getAttribute('data-fig')];
  try{Plotly.newPlot(div,f.data,f.layout,cfg).then(function(){done++;div.setAttribute('data-drawn','1');finish();},
    function(e){failed++;div.textContent='Chart failed: '+e;console.error(e);finish();});}
- catch(e){failed++;div.textContent='Chart failed: '+e;console.error(e);finish();}});
+ catch(e){failed++;div.textContent='Chart failed: '+e;console.error(e);finish();}}
+var all=function(){divs.forEach(draw);};
+if(location.hash.indexOf('draw-all')>=0||typeof IntersectionObserver==='undefined'){all();}
+else{var io=new IntersectionObserver(function(es){es.forEach(function(e){if(e.isIntersecting){io.unobserve(e.target);draw(e.target);}});},
+ {rootMargin:'800px 0px'});divs.forEach(function(d){io.observe(d);});}
+window.addEventListener('beforeprint',all);window.__scareDrawAll=all;
 document.querySelectorAll('details').forEach(function(d){d.addEventListener('toggle',function(){
  if(d.open){d.querySelectorAll('div.chart[data-drawn]').forEach(function(c){Plotly.Plots.resize(c);});}});});
 finish();})();"""

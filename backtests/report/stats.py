@@ -187,12 +187,17 @@ def costs_table(view: StudyView, orders: pd.DataFrame, trades: pd.DataFrame, cos
     return out
 
 
-def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(this set's orders, its round trips)."""
+def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None,
+               symbol_market: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(this set's orders with their fill ``kind``, its round trips)."""
+    from backtests.report.view import fill_kinds
+
     runs = [str(r.get("id")) for r in sv.runs.get(combo, [])] if combo is not None else []
     if orders is None or orders.empty or not runs:
         return pd.DataFrame(columns=list(orders.columns) if orders is not None else []), round_trips(pd.DataFrame(), [])
     sub = orders[orders["run"].astype(str).isin(set(runs))]
+    if len(sub):
+        sub = sub.assign(kind=fill_kinds(sub, symbol_market or {}))
     return sub, round_trips(sub, runs)
 
 

@@ -17,7 +17,7 @@ from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct
 from backtests.report.page import Page, fold, grid, guarded, na, section, table, when, when_text
 from backtests.report.verdict import warnings_table
-from backtests.report.view import StrategyView, StudyView, calendar_chain, fill_kinds
+from backtests.report.view import StrategyView, StudyView, calendar_chain
 
 MAX_TRADES = 200
 MAX_WINDOW_ROWS = 200
@@ -42,11 +42,16 @@ def identical_groups(sv: StrategyView, limit: int = TOP_N) -> list[list[dict[str
                     key=lambda rec: float(rec["trust"]["rank"]))[:GROUP_SCAN]
     groups: dict[str, list[dict[str, Any]]] = {}
     order: list[str] = []
+    last_metric: Any = None
     for rec in ranked:
         key = json.dumps(rec.get("metrics") or {}, sort_keys=True, default=str)
+        value = (rec.get("metrics") or {}).get(sv.rank_by)
         if key not in groups:
             if len(order) >= limit:
+                if value != last_metric:
+                    break  # identical sets share the ranking metric: no later set can join a group
                 continue
+            last_metric = value
             groups[key] = []
             order.append(key)
         groups[key].append(rec)
@@ -130,8 +135,11 @@ def trials_figure(view: StudyView, sv: StrategyView) -> tuple[dict[str, Any] | N
         ann.append({"text": f"{name} {float(v):.3f}", "x": v, "y": 1 if name != "best" else 0.9, "xref": "x",
                     "yref": "paper", "yanchor": "bottom", "xanchor": "left" if name == "best" else "right",
                     "showarrow": False, "font": {"size": 11, "color": color}})
+    marks = [float(v) for v in (sr0, best_sr) if not is_missing(v)]
+    lo, hi = min([edges[0]] + marks), max([edges[-1]] + marks)
+    pad = 0.05 * (hi - lo or 1.0)
     layout = base_layout(280, shapes=shapes, annotations=ann, bargap=0.05,
-                         xaxis=_axis(title={"text": "Sharpe ratio per period (not annualized)"}),
+                         xaxis=_axis(title={"text": "Sharpe ratio per period (not annualized)"}, range=[lo - pad, hi + pad]),
                          yaxis=_axis(title={"text": "trials"}))
     return {"data": data, "layout": layout}, src
 
@@ -233,11 +241,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
     if sv.baselines:
         facts.append("<b>baseline</b> " + ", ".join(esc(b.label) for b in sv.baselines) + " (same windows, folded in here)")
     parts = [f'<p class="facts-line">{" · ".join(facts)}</p>']
-    sub_orders, trades = stats.set_trades(orders, sv, combo)
-    if len(trades):
-        kinds = fill_kinds(sub_orders, {k: str(v.get("market")) for k, v in view.symbols.items()})
-        sub_orders = sub_orders.assign(kind=kinds)
-        _, trades = stats.set_trades(sub_orders, sv, combo)
+    sub_orders, trades = stats.set_trades(orders, sv, combo, {k: str(v.get("market")) for k, v in view.symbols.items()})
     wl = view.warnings_for(sv.label)
     if wl:
         parts.append(f'<div id="{esc(sv.anchor)}-warnings">' + fold(f'<span style="color:#8a3b00">{len(wl):,d} named '

@@ -205,7 +205,8 @@ def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dic
         cells.cell(el_p + "/win_rate"),
         cells.cell(el_p + "/p_value", "p"),
         f'{cells.cell(loco_p + "/mean", signed=True, reason=cells.get(loco_p + "/nan_reason"))}'
-        f'<br><span class="note">won {cells.cell(loco_p + "/win_rate")}</span>',
+        f'<br><span class="note">in sample {cells.cell(loco_p + "/in_sample_mean", signed=True)}'
+        f' · won {cells.cell(loco_p + "/win_rate")}</span>',
         cells.cell(loco_p + "/gap", "pct", reason=cells.get(loco_p + "/nan_reason")),
         f'{cells.cell(trust_p + "/dsr", "num", reason=cells.get(trust_p + "/notes"))}<br><span class="note">{n_text}</span>',
         cells.cell(f"/strategies/{si}/pbo", "num", reason="one parameter set: nothing to overfit" if len(sv.pooled) <= 1 else None),
@@ -240,12 +241,13 @@ def verdict(page: Page, view: StudyView, warnings_html: str) -> str:
     if not rows:
         return section("Verdict", "No strategy produced results.", warnings_html, page.anchor("Verdict"))
     headers = ["Strategy and set", "Traded / events", "Mean per event", f"{pct(conf).replace('.00', '')} interval",
-               "Median", "Win rate", "p (cluster SE)", "Out of sample (LOCO)", "In − out gap", "DSR", "PBO"]
+               "Median", "Win rate", "p (cluster SE)", "Out of sample (LOCO, per cluster)", "In − out gap", "DSR", "PBO"]
     body = verdict_table(headers, rows)
     note = ("" if any_events else f'<p class="note">Event-level columns: {esc(NOT_IN_RUN)}.</p>')
     explain = ("Each strategy's best-ranked set judged shock by shock: simple return per event (window), the mean's "
                "cluster-bootstrap interval (overlapping windows or one shock in two markets = one cluster), and out "
-               "of sample (each cluster held out, parameters chosen on the rest). DSR deflates for N distinct sets "
+               "of sample (each cluster held out, parameters chosen on the rest; mean of the clusters' returns, against "
+               "the in-sample best's on the same clusters). DSR deflates for N distinct sets "
                "tried; PBO: chance the in-sample best is below median out of sample. Grey: buy-and-hold baseline.")
     return section("Verdict", explain, warnings_html + body + note, page.anchor("Verdict"))
 

@@ -394,8 +394,11 @@ def calendar_chain(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: 
     sub, live = sub[keep], live[keep]
     ret = sub.mean(axis=1, skipna=True).to_numpy(dtype=float)
     win_of = {str(r.get("id")): str(r.get("window")) for r in runs}
-    names = [" + ".join(win_of[c] for c in row.index[row.to_numpy()]) for _, row in live.iterrows()] \
-        if len(cols) > 1 else [win_of[cols[0]]] * len(sub)
+    if len(cols) > 1:
+        wins = np.array([win_of[c] for c in cols], dtype=object)
+        names = [" + ".join(wins[row]) for row in live.to_numpy()]
+    else:
+        names = [win_of[cols[0]]] * len(sub)
     first = {c: int(np.argmax(live[c].to_numpy())) for c in cols if live[c].any()}
     starts = sorted({(pos, win_of[c]) for c, pos in first.items()})
     dedup: dict[int, str] = {}

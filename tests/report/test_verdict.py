@@ -57,7 +57,7 @@ def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
     for k in ("n_events", "n_clusters", "n_traded", "mean", "ci_low", "ci_high", "median", "win_rate", "p_value"):
         assert el + k in keys, k
         assert "/strategies/#/baseline/event_level/" + k in keys or k == "n_clusters", k
-    for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap",
+    for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap", "/strategies/#/oos/loco/in_sample_mean",
               "/pooled/#/trust/dsr", "/pooled/#/trust/n_trials", "/pooled/#/trust/n_trials_raw", "/strategies/#/pbo"):
         assert k in keys, k
     # one row per trade strategy plus the unmatched baseline; folded baselines are not rows of their own
