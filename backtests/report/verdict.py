@@ -211,15 +211,24 @@ def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dic
         f'{cells.cell(trust_p + "/dsr", "num", reason=cells.get(trust_p + "/notes"))}<br><span class="note">{n_text}</span>',
         cells.cell(f"/strategies/{si}/pbo", "num", reason="one parameter set: nothing to overfit" if len(sv.pooled) <= 1 else None),
     ]))
-    rows.append(("reading", [esc(reading(el, _dict(cells.get(loco_p)), cells.get(f"{trust_p}/dsr"),
-                    cells.get(f"/strategies/{si}/pbo"),
-                    (base or {}).get("event_level") if isinstance(base, dict) and not sv.is_baseline else None,
-                    (base or {}).get("symbol") if isinstance(base, dict) else None))]))
+    # baselines: the contract's block (long the first traded symbol over the same episodes), then the
+    # buy-and-hold strategies of the config that run on the same windows (their own event level)
+    bases: list[tuple[str, str, str]] = []  # (label html, pointer of an EventLevel, symbol or label)
     if isinstance(base, dict) and not sv.is_baseline:
-        bp = f"/strategies/{si}/baseline/event_level"
+        bases.append((f'baseline: <span title="{esc(base.get("rule") or "")}">long {esc(base.get("symbol") or "?")}, '
+                      'same episodes</span>', f"/strategies/{si}/baseline/event_level", str(base.get("symbol") or "")))
+    strat_index = {str(x.get("label", x.get("name"))): i for i, x in enumerate(view.metrics.get("strategies") or [])}
+    for b in sv.baselines:
+        bi, bc = strat_index.get(b.label), (b.best if b.best is not None else b.default)
+        if bi is not None and bc is not None and _dict(cells.get(f"/strategies/{bi}/event_level/{bc}")):
+            bases.append((f'baseline: {esc(b.label)} <span class="note">(buy_and_hold, same windows)</span>',
+                          f"/strategies/{bi}/event_level/{bc}", b.label))
+    first = _dict(cells.get(bases[0][1])) if bases else None
+    rows.append(("reading", [esc(reading(el, _dict(cells.get(loco_p)), cells.get(f"{trust_p}/dsr"),
+                                         cells.get(f"/strategies/{si}/pbo"), first, bases[0][2] if bases else None))]))
+    for lab, bp, _ in bases:
         rows.append(("base", [
-            f'baseline: <span title="{esc(base.get("rule") or "")}">long {esc(base.get("symbol") or "?")}, same windows</span>',
-            f'{cells.cell(bp + "/n_traded", "count")} / {cells.cell(bp + "/n_events", "count")}',
+            lab, f'{cells.cell(bp + "/n_traded", "count")} / {cells.cell(bp + "/n_events", "count")}',
             cells.cell(bp + "/mean", signed=True), f'{cells.cell(bp + "/ci_low", signed=True)} to {cells.cell(bp + "/ci_high", signed=True)}',
             cells.cell(bp + "/median", signed=True), cells.cell(bp + "/win_rate"), cells.cell(bp + "/p_value", "p"),
             "", "", "", "",

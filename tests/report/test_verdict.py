@@ -40,28 +40,36 @@ def parts(default_run: Path) -> dict:
     return load_run(default_run)
 
 
-def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
-    metrics = add_contract_keys(parts["metrics"])
-    v = verdict_html(render(parts, metrics))
+def check_verdict_numbers(metrics: dict, v: str) -> set[str]:
+    """Every keyed verdict cell shows its metrics.json value; returns the keys (indices as #)."""
     cells = CELL.findall(v)
-    assert len(cells) > 60
     keys = set()
     for cls, pointer, kind, text in cells:
         value = resolve(metrics, pointer)  # every pointer names a key that exists
-        keys.add(re.sub(r"/\d+/", "/#/", pointer))
+        keys.add(re.sub(r"/\d+(/|$)", r"/#\1", pointer))
         if cls == "na":
             assert value is None or (isinstance(value, float) and not math.isfinite(value)), (pointer, value)
             continue
         assert text in {fmt_value(value, kind, signed=True), fmt_value(value, kind)}, (pointer, value, text)
+    return keys
+
+
+def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
+    metrics = add_contract_keys(parts["metrics"])
+    v = verdict_html(render(parts, metrics))
+    assert len(CELL.findall(v)) > 60
+    keys = check_verdict_numbers(metrics, v)
     el = "/strategies/#/event_level/#/"
     for k in ("n_events", "n_clusters", "n_traded", "mean", "ci_low", "ci_high", "median", "win_rate", "p_value"):
         assert el + k in keys, k
         assert "/strategies/#/baseline/event_level/" + k in keys or k == "n_clusters", k
-    for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap", "/strategies/#/oos/loco/in_sample_mean",
+    for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap",
+              "/strategies/#/oos/loco/in_sample_mean",
               "/pooled/#/trust/dsr", "/pooled/#/trust/n_trials", "/pooled/#/trust/n_trials_raw", "/strategies/#/pbo"):
         assert k in keys, k
     # one row per trade strategy plus the unmatched baseline; folded baselines are not rows of their own
-    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 3
+    # (baselines: the contract's block for the 3 trade strategies, plus the 2 folded buy-and-hold runs)
+    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 5
     assert ">hold_kodex200<" not in v
     # the reading line is the reading of the numbers
     fade = next(s for s in metrics["strategies"] if s["label"] == "fade_kospi_halt")
@@ -72,8 +80,28 @@ def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
     assert text.replace("&", "&amp;") in v
 
 
+def test_verdict_of_a_real_run_is_its_metrics(parts: dict) -> None:
+    """On the default study as scare runs it (no stand-in keys): every verdict number is its key."""
+    metrics = parts["metrics"]
+    if not any(s.get("event_level") for s in metrics["strategies"]):
+        pytest.skip("this scare does not write event-level results yet")
+    v = verdict_html(render(parts, metrics))
+    keys = check_verdict_numbers(metrics, v)
+    for k in ("/strategies/#/event_level/#/mean", "/strategies/#/event_level/#/ci_low", "/strategies/#/event_level/#/win_rate",
+              "/strategies/#/oos/loco/mean", "/pooled/#/trust/dsr", "/pooled/#/trust/n_trials", "/strategies/#/pbo"):
+        assert k in keys, k
+    fade = next(i for i, s in enumerate(metrics["strategies"]) if s["label"] == "fade_kospi_halt")
+    best = metrics["strategies"][fade]["best_combo"]
+    mean = metrics["strategies"][fade]["event_level"][str(best)]["mean"]
+    assert f'data-key="/strategies/{fade}/event_level/{best}/mean" data-kind="pct">{fmt_value(mean, "pct", True)}<' in v
+
+
 def test_verdict_without_event_level_keys_says_so(parts: dict) -> None:
-    html = render(parts, parts["metrics"])  # a run without the 0.2 event-level keys
+    metrics = copy.deepcopy(parts["metrics"])
+    for s in metrics["strategies"]:
+        for k in ("event_level", "oos", "baseline", "trials", "clusters"):
+            s.pop(k, None)
+    html = render(parts, metrics)  # a run without the 0.2 event-level keys
     v = verdict_html(html)
     assert NOT_IN_RUN in v
     assert 'title="not in this run&#x27;s metrics.json"' in v
