@@ -322,11 +322,11 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
     asset = es.get("asset") if isinstance(es.get("asset"), dict) else None
     strat = (es.get("strategy") or {}).get(str(combo)) if combo is not None else None
     fig = car_figure(asset, strat, sv.label)
-    car = (page.chart(fig, f"{sv.label}-car", f"{sv.label}: CAAR of the asset and of the strategy") if fig
+    car = (page.chart(fig, f"{sv.label}-car", f"{sv.label}: CAAR, asset and strategy") if fig
            else na("No event study in this run (no benchmark or too few estimation sessions)."))
     cells.append(car)
     sfig, sexpl = shock_figure(eps)
-    cells.append((page.chart(sfig, f"{sv.label}-shock", f"{sv.label}: shock size against episode result")
+    cells.append((page.chart(sfig, f"{sv.label}-shock", f"{sv.label}: shock size vs result")
                   + f'<p class="note">{sexpl}</p>') if sfig else na(
         "Shock size against result: " + (sexpl if source == "event_level" else "not available in this run "
                                          "(no event-level episodes with shock sizes).")))

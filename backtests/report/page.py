@@ -44,9 +44,11 @@ class Page:
         tag = f'<span style="color:{color};font-weight:bold">{esc(self.data_label)}</span>' if self.data_label else ""
         layout["title"] = {"text": f"<b>{esc(title)}</b>" + (f"  ·  {tag}" if tag else ""), "x": 0.005,
                            "xanchor": "left", "xref": "container", "y": 0.995, "yref": "container",
-                           "yanchor": "top", "font": {"size": 13}}
+                           "yanchor": "top", "font": {"size": 12.5}}
         margin = dict(layout.get("margin") or {"l": 64, "r": 24, "t": 28, "b": 48})
         margin["t"] = max(int(margin.get("t", 28)), 64)
+        # the plotly menu stands on the right edge, so it never covers the title and data label
+        layout["modebar"] = {"orientation": "v", "bgcolor": "rgba(255,255,255,0.85)", "color": "#999"}
         layout["margin"] = margin
         fig["layout"] = layout
         self.figures[fid] = fig

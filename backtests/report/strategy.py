@@ -245,7 +245,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
     wl = view.warnings_for(sv.label)
     if wl:
         parts.append(f'<div id="{esc(sv.anchor)}-warnings">' + fold(f'<span style="color:#8a3b00">{len(wl):,d} named '
-                     f'warning{"s" if len(wl) > 1 else ""} for this strategy</span>', warnings_table(wl), open_=True) + "</div>")
+                     f'warning{"s" if len(wl) > 1 else ""} for this strategy</span>', warnings_table(wl)) + "</div>")
     eid = page.anchor(f"{sv.label} shock by shock", level=3, short="shock by shock")
     parts.append(section("Shock by shock", f"The {which} set's return per event (bars, colored by cluster; diamonds: the "
                          "baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
