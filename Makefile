@@ -1,27 +1,42 @@
-# Set-up and everyday commands. Every target creates .venv and installs the project when needed.
+# Set-up and everyday commands. Every target creates .venv and installs what it needs when needed:
+# `make demo` the runtime only (no ccxt/yfinance: vectorbt imports ccxt whenever it is installed),
+# `make test` the runtime plus the test extras. Either order works on a fresh clone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUNTIME := $(VENV)/.stamp-runtime
+TESTS := $(VENV)/.stamp-test
 OUT ?= runs/demo
 
-.PHONY: demo test bench install browser clean
+.PHONY: demo test bench install warm browser clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Runtime install, then compile (and cache) scare's numba kernels so a user's first run does not.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m backtests.warm
+	touch $@
+
+# The test extras on top of the runtime (ccxt, yfinance, empyrical, dask, backtesting.py, pytest).
+$(TESTS): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+install: $(RUNTIME)
 
-demo: $(STAMP)
+warm: $(RUNTIME)
+	$(BIN)/python -m backtests.warm
+
+demo: $(RUNTIME)
 	$(BIN)/scare run configs/scare_trades.yaml --out $(OUT)
 
-test: $(STAMP)
+test: $(TESTS)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(TESTS)
 	$(BIN)/python -m benchmarks
 
 # Debian's chromium for the tearsheet browser test (needs root and the package registry).

@@ -1,5 +1,3 @@
-import sys
+from backtests.cli import entry
 
-from backtests.cli import main
-
-sys.exit(main())
+entry()
