@@ -16,6 +16,10 @@ from backtests.notices import data_notice, merge
 from backtests.results import StudyResult
 
 SCHEMA_VERSION = 1
+#: Above this many runs in a study, ``metrics.json`` keeps the run records of each strategy's
+#: ranked top, best and default combinations only, and every run goes to ``runs.parquet``.
+RUNS_IN_JSON_MAX = 10_000
+RUNS_FILE = "runs.parquet"
 
 
 def data_fingerprint(data: MarketData) -> str:
@@ -57,8 +61,10 @@ def intraday_gaps(data: MarketData) -> list[dict[str, Any]]:
 def metrics_document(study: StudyResult) -> dict[str, Any]:
     cfg = study.plan.config
     runs, pooled, strategies = [], [], []
+    n_runs = sum(len(res.scored["runs"]) for res in study.strategies)
+    large = n_runs > RUNS_IN_JSON_MAX
     for res in study.strategies:
-        runs.extend(res.scored["runs"])
+        runs.extend(kept_runs(res.scored) if large else res.scored["runs"])
         pooled.extend(res.scored["pooled"])
         strategies.append({**res.scored["summary"], "roles": res.plan.strategy.symbols,
                            "benchmark": res.plan.benchmark, "windows": [w.id for w in res.plan.windows]})
@@ -71,8 +77,18 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
         "config_hash": cfg.config_hash(), "synthetic": bool(study.data.synthetic),
         "data": data_summary(study.data, cfg), "windows": windows, "strategies": strategies,
+        "n_runs": n_runs, "runs_file": RUNS_FILE if large else None,
         "runs": runs, "pooled": pooled,
     }
+
+
+def kept_runs(scored: dict[str, Any]) -> list[dict[str, Any]]:
+    """A strategy's run records a reader of a large sweep needs: those of its ranked top (the
+    ``ranking`` list), best and default combinations, in run order."""
+    summary = scored["summary"]
+    keep = {r["combo"] for r in summary.get("ranking") or []}
+    keep |= {c for c in (summary.get("best_combo"), summary.get("default_combo")) if c is not None}
+    return [r for r in scored["runs"] if r["combo"] in keep]
 
 
 def code_digests(study: StudyResult) -> dict[str, Any]:

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
-from backtests.outputs.documents import manifest_document, metrics_document
+from backtests.outputs.documents import RUNS_FILE, manifest_document, metrics_document
 from backtests.outputs.folder import write_atomically
-from backtests.outputs.jsonfmt import dumps
+from backtests.outputs.jsonfmt import clean_json, dumps
 from backtests.results import StudyResult
+
+
+def benchmark_column(strategy: str, window: str) -> str:
+    """Column of ``benchmark.parquet`` holding a strategy's benchmark over one window."""
+    return f"{strategy}|{window}"
+
+
+def benchmark_frame(study: StudyResult, index: pd.Index) -> pd.DataFrame:
+    """The benchmark's returns once per (strategy, window), on ``index``.
+
+    Every run of a strategy in a window has the same benchmark series (the benchmark over that
+    window's periods), so the file holds it once, not once per run: columns
+    :func:`benchmark_column` ``(label, window)``, in the order of the strategies and their windows.
+    """
+    cols: dict[str, pd.Series] = {}
+    for r in study.strategies:
+        if r.benchmark is None:
+            continue
+        first = r.runs["window"].drop_duplicates()  # the first run of each window
+        for rid, window in first.items():
+            cols[benchmark_column(r.plan.label, str(window))] = r.benchmark[rid]
+    frame = pd.DataFrame(cols).reindex(index=index) if cols else pd.DataFrame(index=index)
+    frame.index.name = "time"
+    return frame
 
 
 def write_outputs(study: StudyResult, out_dir: Path) -> Path:
@@ -23,26 +50,54 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
     returns = pd.concat([r.returns for r in study.strategies], axis=1, sort=True) if study.strategies else pd.DataFrame()
     returns = returns.sort_index()
     returns.index.name = "time"
-    bench_parts = [r.benchmark for r in study.strategies if r.benchmark is not None]
-    benchmark = pd.concat(bench_parts, axis=1, sort=True).reindex(index=returns.index) if bench_parts else pd.DataFrame(
-        index=returns.index)
-    benchmark.index.name = "time"
+    benchmark = benchmark_frame(study, returns.index)
     weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)
     orders = pd.concat([r.orders for r in study.strategies], ignore_index=True)
 
-    def parquet(frame: pd.DataFrame) -> Callable[[Path], None]:
-        return lambda p: frame.to_parquet(p, index=frame.index.name is not None)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scare-parquet") as pool:
+        # parquet encoding (pyarrow, outside the GIL) overlaps the JSON documents and the tearsheet
+        def parquet(frame: pd.DataFrame) -> Callable[[Path], None]:
+            encoded: Future[bytes] = pool.submit(_parquet_bytes, frame)
+            return lambda p: p.write_bytes(encoded.result())
 
-    writers: dict[str, Callable[[Path], None]] = {
-        "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
-        "returns.parquet": parquet(returns),
-        "benchmark.parquet": parquet(benchmark),
-        "weights.parquet": parquet(weights),
-        "orders.parquet": parquet(orders),
-        "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
-    }
-    if study.plan.config.output.tearsheet:
-        writers["tearsheet.html"] = lambda p: p.write_text(
-            render_tearsheet(metrics, manifest, returns, weights, orders, benchmark), encoding="utf-8")
-    manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
-    return write_atomically(out_dir, writers)
+        writers: dict[str, Callable[[Path], None]] = {
+            "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
+            "returns.parquet": parquet(returns),
+            "benchmark.parquet": parquet(benchmark),
+            "weights.parquet": parquet(weights),
+            "orders.parquet": parquet(orders),
+            "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
+        }
+        if metrics["runs_file"]:
+            writers[RUNS_FILE] = parquet(runs_table(study))
+        if study.plan.config.output.tearsheet:
+            writers["tearsheet.html"] = lambda p: p.write_text(
+                render_tearsheet(metrics, manifest, returns, weights, orders, benchmark), encoding="utf-8")
+        manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
+        return write_atomically(out_dir, writers)
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=frame.index.name is not None)
+    return buf.getvalue()
+
+
+def _compact_json(value: dict) -> str:
+    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def runs_table(study: StudyResult) -> pd.DataFrame:
+    """Every run of the study, one row each (``runs.parquet``): the fields of metrics.json's run
+    records, ``params`` and ``nan_reasons`` as JSON text, one column per metric."""
+    records = [r for res in study.strategies for r in res.scored["runs"]]
+    head = pd.DataFrame({
+        "id": [r["id"] for r in records], "strategy": [r["strategy"] for r in records],
+        "strategy_name": [r["strategy_name"] for r in records],
+        "combo": pd.array([r["combo"] for r in records], dtype="int64"),
+        "window": [r["window"] for r in records],
+        "params": [_compact_json(r["params"]) for r in records],
+        "nan_reasons": [_compact_json(r["nan_reasons"]) for r in records],
+    })
+    metrics = pd.DataFrame.from_records([r["metrics"] for r in records])
+    return pd.concat([head, metrics], axis=1)

@@ -108,13 +108,27 @@ class StrategyView:
         return sorted(k for k, s in values.items() if len(s) > 1)
 
 
+def _per_run(benchmark: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
+    """benchmark.parquet holds one column per ``"<strategy>|<window>"`` (scare 0.2); index it by run id.
+
+    A file with one column per run id (scare 0.1) is returned as it is.
+    """
+    runs = [r for r in metrics.get("runs") or [] if isinstance(r, dict)]
+    pairs = [(str(r.get("id")), f"{r.get('strategy')}|{r.get('window')}") for r in runs]
+    pairs = [(rid, col) for rid, col in pairs if col in benchmark.columns and rid not in benchmark.columns]
+    if not pairs:
+        return benchmark
+    values = benchmark[[col for _, col in pairs]].to_numpy(dtype=float)
+    return pd.DataFrame(values, index=benchmark.index, columns=[rid for rid, _ in pairs])
+
+
 class StudyView:
     """Indexes over metrics.json plus the return tables."""
 
     def __init__(self, metrics: dict[str, Any], returns: pd.DataFrame | None, benchmark: pd.DataFrame | None):
         self.metrics = metrics
         self.returns = returns if returns is not None else pd.DataFrame()
-        self.benchmark = benchmark if benchmark is not None and len(benchmark.columns) else None
+        self.benchmark = _per_run(benchmark, metrics) if benchmark is not None and len(benchmark.columns) else None
         self.data = metrics.get("data") or {}
         self.windows: dict[str, dict[str, Any]] = {
             str(w.get("id")): w for w in metrics.get("windows") or [] if isinstance(w, dict)}
