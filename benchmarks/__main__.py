@@ -8,7 +8,6 @@ Results go to ``benchmarks/results/<UTC timestamp>.json`` (git-ignored) with the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from benchmarks.common import describe_machine, machine_info  # noqa: E402
+from benchmarks.common import describe_machine, machine_info, save_results  # noqa: E402
 
 SECTIONS = ("vs_vectorbt", "vs_backtesting", "cold_start", "scaling", "others")
 
@@ -125,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table, flush=True)
     out = args.out or Path(__file__).resolve().parent / "results" / (
         datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "") + ".json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results["markdown"] = table
-    out.write_text(json.dumps(results, indent=2, default=str))
+    save_results(results, table, out)
     print(f"\nresults: {out} ({results['elapsed_s']} s)")
     return 0
 

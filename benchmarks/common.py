@@ -6,6 +6,7 @@ Nothing here is timed itself; every helper builds inputs that the timed code the
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import platform
 import statistics
@@ -260,4 +261,12 @@ def run_runner(plan, data, score: bool = True) -> dict[str, float]:
                 n_resamples=cfg.scoring.bootstrap_samples, confidence=cfg.scoring.confidence, seed=cfg.seed)
             out["score_s"] = time.perf_counter() - t1
         out["result"] = res  # type: ignore[assignment]
+    return out
+
+
+def save_results(results: dict[str, Any], table: str, out: Path) -> Path:
+    """Write a benchmark's JSON (with its markdown table) to ``out`` and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results["markdown"] = table
+    out.write_text(json.dumps(results, indent=2, default=str))
     return out

@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "worker":
         print(json.dumps(worker(args.path, args.combos, args.data)))
         return 0
-    from benchmarks.common import machine_info
+    from benchmarks.common import machine_info, save_results
 
     rounds = args.rounds or (2 if args.quick else 3)
     result: dict[str, Any] = {"command": "python -m benchmarks.ladder" + (" --quick" if args.quick else ""),
@@ -353,10 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     result["loadavg_end"] = list(os.getloadavg())
     text = markdown(result)
     print(text)
-    out = ROOT / "benchmarks" / "results" / f"ladder-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result["markdown"] = text
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = save_results(result, text, ROOT / "benchmarks" / "results" /
+                       f"ladder-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json")
     print(f"\nresults: {out}")
     return 0
 
