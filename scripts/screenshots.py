@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if find_chromium() is None:
         print("screenshots: no Chromium found (apt-get install -y chromium)", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    out = Path(args.out).resolve()
+    os.chdir(ROOT)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="scare-shots-") as tmp:
         runs = Path(args.keep) if args.keep else Path(tmp)
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if study not in done:
                 run = runs / study
-                cmd = ["run", str(ROOT / "configs" / f"{study}.yaml"), "--out", str(run), "--no-progress"]
+                # a path relative to the repository, as a user would type it (the page shows it)
+                cmd = ["run", f"configs/{study}.yaml", "--out", str(run.resolve()), "--no-progress"]
                 if study == REPLAY:
                     os.environ["SCARE_DATA_CACHE"] = str(args.data_cache)
                     cmd.append("--offline")
