@@ -294,6 +294,15 @@ def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
     return scale
 
 
+def _surely_within(values: np.ndarray, limits: Limits) -> bool:
+    """Cheap sufficient test: every target fits when symbols x the largest |weight| fits the tightest cap."""
+    if not values.size:
+        return True
+    big = max(float(values.max()), -float(values.min()))
+    caps = [limits.max_leverage] + [c for m, c in limits.market_caps.items() if m in limits.markets]
+    return big * values.shape[2] <= min(caps)
+
+
 def _leverage_message(vec: np.ndarray, symbols: list[str], limits: Limits) -> tuple[str, str]:
     """(message, symbol) for a target vector beyond the limits."""
     gross = float(np.abs(vec).sum())
@@ -363,7 +372,7 @@ def window_schedule(
         start = int(tau[0]) if len(tau) else 0
     tau, values, changed_at, dropped = episode_targets(tau, values, changed_at, start, entry)
     clipped = np.zeros(n_combos, dtype=np.int64)
-    if limits is not None and len(tau):
+    if limits is not None and len(tau) and not _surely_within(values, limits):
         last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
         scale = leverage_scale(values, limits)
         bad = (scale < 1.0) & (tau < last_bar)[:, None]  # decisions after the last bar never fill
@@ -406,15 +415,17 @@ def window_schedule(
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         order = tgt != prev
-        has_open = np.isfinite(bars.open)[:, None]
+        has_open = np.isfinite(bars.open)
         before_open = bars.open_times[:, None] > made
-        use_open = (fill == "open") & before_open & has_open
+        use_open = before_open & has_open[:, None] if fill == "open" else np.zeros_like(before_open)
         if exit_at_end:
             use_open[-1, :] = False
-        during = bars.open_times[:, None] < made  # decided while the session was open: market-on-close
-        kind = np.where(use_open, OPEN, np.where(during, AUCTION, CLOSE)).astype(np.int8)
-        if fill == "open":
-            fb = order & before_open & ~has_open
+        # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
+        # market-on-close order), CLOSE (1) otherwise; bool arithmetic, no temporaries per branch
+        not_open = ~use_open
+        kind = not_open.view(np.int8) + (not_open & (bars.open_times[:, None] < made)).view(np.int8)
+        if fill == "open" and not has_open.all():
+            fb = order & before_open & ~has_open[:, None]
             if exit_at_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())
