@@ -27,6 +27,10 @@ from backtests.errors import DataError
 CRYPTO = "CRYPTO"
 
 
+class CalendarRangeError(DataError):
+    """Dates beyond the years an exchange calendar knows (XKRX: 1956..2050)."""
+
+
 @dataclass(frozen=True)
 class Market:
     """A market and its conventions.
@@ -145,7 +149,11 @@ def sessions(code: str, start: pd.Timestamp | str, end: pd.Timestamp | str) -> p
             index=pd.DatetimeIndex(days, name="session"),
         )
     get_market(code)
-    sched = _schedule_for(code, start, end)
+    try:
+        sched = _schedule_for(code, start, end)
+    except ValueError as exc:  # exchange_calendars: beyond the years it records holidays for
+        raise CalendarRangeError(f"the {code} calendar cannot cover {start.date()}..{end.date()}: "
+                                 f"{str(exc).splitlines()[0]}", where=code) from None
     return sched.loc[start:end]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from backtests.calendars import MARKETS, get_market, session_bounds, sessions
+from backtests.calendars import MARKETS, CalendarRangeError, get_market, session_bounds, sessions
 from backtests.errors import WindowError
 
 TIMINGS = ("before_open", "intraday", "after_close")
@@ -303,6 +303,8 @@ def load_event_file(
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise WindowError(f"YAML syntax error: {exc}", where=name) from None
+        except ValueError as exc:  # a date YAML cannot build, e.g. 2026-02-30
+            raise WindowError(f"impossible value in the file: {exc}", where=name) from None
         items = doc.get("events", []) if isinstance(doc, dict) else doc
         for item in items or []:
             if not isinstance(item, dict):
@@ -349,18 +351,25 @@ def load_event_file(
 
 def make_window(event: Event, pre: int, post: int, window_id: str | None = None) -> Window:
     """The window of ``pre`` sessions before and ``post`` after the event's t = 0 session."""
-    when = event.time_utc
-    span = pd.Timedelta(days=7 * (pre + post) // 4 + 30)
-    sched = sessions(event.market, event.date - span, event.date + span)
+    where = window_id or event.id
+    if pre < 0 or post < 0:
+        raise WindowError(f"pre and post count sessions and cannot be negative (pre={pre}, post={post})", where=where)
+    try:
+        when = event.time_utc
+        span = pd.Timedelta(days=7 * (pre + post) // 4 + 30)
+        sched = sessions(event.market, event.date - span, event.date + span)
+    except (CalendarRangeError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        what = exc.bare_message if isinstance(exc, CalendarRangeError) else "dates out of range"
+        raise WindowError(f"pre: {pre} and post: {post} sessions around {event.date.date()} reach outside the "
+                          f"market calendar: {what}", where=where) from None
     after = sched.index[(pd.DatetimeIndex(sched["close"]) >= when)] if len(sched) else sched.index
     if len(after) == 0:
-        raise WindowError(f"no session of {event.market} after {when.isoformat()} in the calendar",
-                          where=window_id or event.id)
+        raise WindowError(f"no session of {event.market} after {when.isoformat()} in the calendar", where=where)
     t0 = sched.index.get_loc(after[0])
     lo, hi = t0 - pre, t0 + post
     if lo < 0 or hi >= len(sched):
         raise WindowError(f"the {event.market} calendar does not cover {pre} sessions before and {post} after",
-                          where=window_id or event.id)
+                          where=where)
     part = sched.iloc[lo : hi + 1]
     return Window(
         id=window_id or event.id, event=event, pre=pre, post=post,

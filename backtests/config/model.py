@@ -68,6 +68,9 @@ class DataConfig(Strict):
         description="{currency: FX symbol quoted as currency per USD}.",
     )
     exclude_dates: tuple[Date, ...] = Field((), description="Local dates dropped from every symbol.")
+    closed_session_bars: Literal["error", "drop"] = Field(
+        "error", description="A daily bar on a date its market is closed (a holiday): 'error' stops the run "
+        "naming the file and date; 'drop' removes it with a named warning (closed_session_bar_dropped).")
 
     @model_validator(mode="after")
     def _files_need_files(self) -> DataConfig:

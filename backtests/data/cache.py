@@ -616,7 +616,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     exactly what is missing (symbol, series, frequency, dates) and the command that would fill it.
     """
     from backtests.data.market_data import MarketData, SymbolInfo
-    from backtests.data.quality import check_bars, enforce
+    from backtests.data.quality import vet
 
     cache = Cache(resolve_root(getattr(cfg, "cache_dir", None)))
     freq = norm_freq(cfg.frequency)
@@ -666,7 +666,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
 
     bars: dict[str, pd.DataFrame] = {}
     info: dict[str, SymbolInfo] = {}
-    warnings: list[str] = list(notes)
+    warnings: list[Any] = list(notes)
     excl = pd.DatetimeIndex([pd.Timestamp(d) for d in getattr(cfg, "exclude_dates", ())])
     for sym, entry in chosen.items():
         frame = _read_or_refetch(cache, entry, offline, providers, warnings)
@@ -682,8 +682,9 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
         for extra in EXTRA_SERIES:
             frame = _merge_extra(cache, frame, sym, extra, freq, meta.market, start, end, excl, offline,
                                  providers, warnings)
-        warnings.extend(enforce(check_bars(frame, sym, meta.market, meta.kind, freq),
-                                where=f"{sym} ({cache.path_of(entry)})"))
+        frame, notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(entry)})",
+                           closed=getattr(cfg, "closed_session_bars", "error"))
+        warnings.extend(notes)
         bars[sym] = frame
         info[sym] = SymbolInfo(sym, meta.market, meta.currency, meta.kind,
                                source=f"cache:{entry['source']} ({entry.get('origin', '')})", name=meta.name)

@@ -233,6 +233,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from backtests.data.quality import check_bars
 
     cache = _cache(args)
@@ -249,7 +251,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 frame = cache.read(e)
             except DataError:
                 continue
-            for f in check_bars(frame, e["symbol"], e["market"], e.get("kind", "equity"), e["frequency"]):
+            for f in check_bars(frame, e["symbol"], e["market"], e.get("kind", "equity"), e["frequency"],
+                                now=pd.Timestamp.now(tz="UTC")):
                 print(f"{'QERROR' if f.level == 'error' else 'QWARN':7} {key}: {f.message} [{f.check}]")
     bad = [p for p in problems if p.level == "bad"]
     orphans = [p for p in problems if p.level == "orphan"]

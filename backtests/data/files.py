@@ -19,6 +19,7 @@ close are dropped with a warning; anything else malformed is a :class:`DataError
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,23 +42,36 @@ METADATA_COLUMNS = ("source", "source_commit", "source_snapshot", "scaled_factor
 
 @dataclass
 class LoadedFile:
-    """Bars read from one file, stamped, plus the warnings met on the way."""
+    """Bars read from one file, stamped, plus the warnings met on the way.
+
+    ``labels`` names each kept row where it is in the file (``line 12`` of a CSV, ``row 11`` of a
+    parquet file), aligned with ``frame``, so quality errors can point at it.
+    """
 
     frame: pd.DataFrame
     layout: str
     warnings: list[str] = field(default_factory=list)
+    labels: np.ndarray | None = None
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame."""
     if not path.is_file():
         raise DataError("data file not found", where=str(path))
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        try:
             return pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
+            raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
+    try:
         return pd.read_csv(path, encoding="utf-8-sig")
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read file: {str(exc).splitlines()[0]}", where=str(path)) from None
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+        raise DataError(f"cannot read CSV file: {_first_line(exc)}", where=str(path)) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def detect_layout(columns: list[str]) -> str:
@@ -160,6 +174,8 @@ def load_file(
     raw = read_table(path)
     if raw.empty:
         raise DataError("file has no rows", where=where)
+    csv = path.suffix.lower() not in {".parquet", ".pq"}
+    labels = np.array([f"line {i + 2}" if csv else f"row {i + 1}" for i in range(len(raw))], dtype=object)
     try:
         lay = detect_layout(list(raw.columns)) if layout == "auto" else layout
     except DataError as exc:
@@ -173,25 +189,38 @@ def load_file(
         empty = df["close"].isna()
         if empty.any():
             warnings.append(f"{where}: dropped {int(empty.sum())} row(s) with an empty close "
-                            f"(first {df.index[empty.to_numpy()][0].date()})")
+                            f"(first {df.index[empty.to_numpy()][0].date()}, {labels[empty.to_numpy()][0]})")
             df = df.loc[~empty.to_numpy()]
+            labels = labels[~empty.to_numpy()]
     local = df.index.tz_convert(None) if df.index.tz is not None else df.index
+    if local.hasnans:
+        i = int(np.flatnonzero(local.isna())[0])
+        raise DataError(f"field date: empty date ({labels[i]})", where=where)
     keep = np.ones(len(df), dtype=bool)
     if start is not None:
         keep &= local >= pd.Timestamp(start)
     if end is not None:
         keep &= local < pd.Timestamp(end) + pd.Timedelta(days=1)
     df = df.loc[keep]
+    labels = labels[keep]
     if df.empty:
         raise DataError("no rows left in the requested date range", where=where)
+    # a row dated after today is a typo or a file from the future, and beyond the exchange calendars
+    late = np.flatnonzero(np.asarray(local[keep] > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)))
+    if late.size:
+        raise DataError(f"field date: {late.size} row(s) dated after today, first {local[keep][late[0]].date()} "
+                        f"({labels[late[0]]}) [future]", where=where)
     bar = parse_frequency(frequency)
-    if bar is None:
-        if convention == "utc_open":
-            df.index = df.index.tz_convert("UTC").tz_localize(None)
-        frame = daily_bars(df, market, close_time=close_time)
-    else:
-        frame = intraday_bars(df, frequency, stamped_at="open")
-    return LoadedFile(frame=frame, layout=lay, warnings=warnings)
+    try:
+        if bar is None:
+            if convention == "utc_open":
+                df.index = df.index.tz_convert("UTC").tz_localize(None)
+            frame = daily_bars(df, market, close_time=close_time)
+        else:
+            frame = intraday_bars(df, frequency, stamped_at="open")
+    except DataError as exc:  # a date outside the exchange calendar's range
+        raise DataError(f"field date: {exc.bare_message}", where=where) from None
+    return LoadedFile(frame=frame, layout=lay, warnings=warnings, labels=labels)
 
 
 def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] | None = None) -> set[str]:
@@ -201,12 +230,15 @@ def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] |
     if path.suffix.lower() in {".parquet", ".pq"}:
         import pyarrow.parquet as pq
 
-        header = list(pq.read_schema(path).names)
+        try:
+            header = list(pq.read_schema(path).names)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
+            raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
     else:
         try:
             header = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"cannot read header: {exc}", where=str(path)) from None
+        except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+            raise DataError(f"cannot read CSV header: {_first_line(exc)}", where=str(path)) from None
     try:
         lay = detect_layout(header) if layout == "auto" else layout
     except DataError as exc:

@@ -165,15 +165,25 @@ def _header(path: Path) -> list[str]:
     return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
 
 
+class UnreadableFile(DataError):
+    """A file named like data (``.csv``, ``.parquet``) whose header cannot be read."""
+
+
 def plan_file(path: Path, root: Path | None = None) -> ImportSpec | str:
-    """The spec a file imports under, or the reason it is skipped."""
+    """The spec a file imports under, or the reason it is skipped.
+
+    Raises :class:`UnreadableFile` for a ``.csv``/``.parquet`` file that cannot be read (random
+    bytes, a truncated download): that is a failed import, not a file to pass over.
+    """
     if path.suffix.lower() not in DATA_SUFFIXES:
         return "not a CSV or parquet file"
     rel_parts = path.relative_to(root).parts[:-1] if root is not None and root in path.parents else ()
     try:
         header = _header(path)
     except Exception as exc:  # noqa: BLE001 - report, never crash a folder import
-        return f"cannot read header ({type(exc).__name__})"
+        text = str(exc).strip().splitlines()
+        raise UnreadableFile(f"cannot read the file as {path.suffix.lower().lstrip('.')} ({type(exc).__name__}"
+                             f"{': ' + text[0][:160] if text else ''})", where=str(path)) from None
     if "events" in rel_parts or EVENT_COLUMNS & set(header):
         return "event list, not bars (use it in a study's events_files)"
     stem = path.stem
@@ -222,7 +232,7 @@ def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True) 
                       merge=False, close_time=spec.close_time, extra={"layout": loaded.layout})
     warnings = [w.replace(where + ": ", "") for w in loaded.warnings]
     if check and spec.series in {"bars", "bars_unadj"}:
-        for f in check_bars(frame, spec.symbol, spec.market, spec.kind, spec.frequency):
+        for f in check_bars(frame, spec.symbol, spec.market, spec.kind, spec.frequency, now=pd.Timestamp.now(tz="UTC")):
             if f.level == "error":
                 warnings.append(f"will be refused at load: {f.message} [{f.check}]")
             elif f.check in {"split", "possible_split", "ohlc", "stale"}:
@@ -247,7 +257,11 @@ def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None
         if f.name.startswith(".") or f.name.lower() in {"readme.md", "sources.md"} and f.suffix.lower() == ".md":
             results.append(ImportResult(str(f), "skipped", "not a data file"))
             continue
-        planned = plan_file(f, root)
+        try:
+            planned = plan_file(f, root)
+        except UnreadableFile as exc:
+            results.append(ImportResult(str(f), "failed", exc.bare_message))
+            continue
         if isinstance(planned, str):
             if not overrides:
                 results.append(ImportResult(str(f), "skipped", planned))

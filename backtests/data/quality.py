@@ -4,22 +4,31 @@ Each check returns :class:`Finding` objects, ``error`` (the run stops: :func:`en
 :class:`~backtests.errors.DataError` naming the symbol and file) or ``warning`` (carried into
 ``MarketData.warnings``, hence the manifest, ``metrics.json`` ``data.warnings`` and the tearsheet).
 
-=================  ======================================================  ========================
-check              what                                                    level
-=================  ======================================================  ========================
-``timezone``       stamps not tz-aware/sorted/unique, bar opens after its   error
-                   close, daily dates mostly on non-sessions (dates shifted
-                   by a time zone), intraday bars mostly outside the
-                   session
-``non_positive``   a price <= 0 (yfinance adjustment artefacts)             error
-``split``          close/previous close beyond x3 or below x1/3 for an     error
-                   equity, ETF or index (an unadjusted split)
-``possible_split`` a move within 2% of an exact 2:1, 3:1, 1:2, 1:3 ratio    warning
-``ohlc``           high below open/close/low, or low above them             warning (error if >5%)
-``off_calendar``   a few bars on dates that are not sessions                warning
-``gap``            sessions of the market with no bar                      warning
-``stale``          the same close for 5+ bars in a row; zero volume        warning
-=================  ======================================================  ========================
+====================  ======================================================  ========================
+check                 what                                                    level
+====================  ======================================================  ========================
+``timezone``          stamps not tz-aware/sorted/unique, bar opens after its   error
+                      close, daily dates mostly on non-sessions (dates shifted
+                      by a time zone), intraday bars mostly outside the
+                      session
+``future``            a bar dated after today (UTC; not for synthetic data)   error
+``non_finite``        a price that is +-inf                                    error
+``non_positive``      a price <= 0 (yfinance adjustment artefacts)             error
+``bad_price``         open/close more than 1% outside the bar's high..low, or  error
+                      high more than 1% below low
+``split``             close/previous close beyond x3 or below x1/3 for an     error
+                      equity, ETF or index (an unadjusted split)
+``possible_split``    a move within 2% of an exact 2:1, 3:1, 1:2, 1:3 ratio    warning
+``ohlc``              high/low not enclosing open/close by less than 1%        warning (error if >5%)
+``closed_session``    a daily bar on a date the market is closed (a holiday,   error, or dropped with a
+                      a weekend; not for FX and crypto)                        warning (``data.closed_session_bars: drop``)
+``gap``               sessions of the market with no bar                      warning
+``stale``             the same close for 5+ bars in a row; zero volume        warning
+====================  ======================================================  ========================
+
+Every source (``files``, ``cache``, ``synthetic``) goes through :func:`vet`, so the same data gets
+the same verdict wherever it comes from. Errors name the symbol, the file (``where``) and, for
+files, the line of the first bad row (``labels``), the date and the field.
 
 Stablecoins, FX and ``series`` (indicators, funding, open interest) skip the split and stale checks;
 FX rates are checked for gaps against weekdays, crypto against every UTC day.
@@ -34,6 +43,7 @@ import pandas as pd
 
 from backtests.calendars import CRYPTO, get_market, parse_frequency, sessions
 from backtests.errors import DataError
+from backtests.notices import Notice
 
 PRICES = ("open", "high", "low", "close")
 SPLIT_KINDS = {"equity", "etf", "index"}
@@ -41,6 +51,9 @@ STALE_SKIP = {"stablecoin", "series", "fx"}
 STALE_RUN = 5
 SPLIT_LIMIT = 3.0
 OHLC_ERROR_SHARE = 0.05
+#: open/close this far outside high..low (relative) is a wrong price, not rounding
+BAD_PRICE_TOL = 0.01
+CLOSED_POLICIES = ("error", "drop")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,10 @@ class Finding:
 
     def text(self) -> str:
         return f"{self.symbol}: {self.message} [{self.check}]"
+
+    def notice(self) -> Notice:
+        """A warning finding as a named warning (code ``data_<check>``)."""
+        return Notice(f"data_{self.check}", self.text(), symbol=self.symbol)
 
 
 def _d(ts: pd.Timestamp) -> str:
@@ -71,12 +88,25 @@ def local_dates(frame: pd.DataFrame, market: str) -> pd.DatetimeIndex:
 
 
 def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equity",
-               frequency: str = "1D") -> list[Finding]:
-    """Every check of the module table on one symbol's stamped bars."""
+               frequency: str = "1D", labels: np.ndarray | None = None,
+               now: pd.Timestamp | None = None) -> list[Finding]:
+    """Every check of the module table on one symbol's stamped bars.
+
+    Parameters
+    ----------
+    labels
+        Optional per-row names (``line 12`` of a CSV), aligned with ``frame``, used in messages.
+    now
+        UTC instant after which a bar is "in the future" (``None``: no such check, e.g. for
+        synthetic data generated ahead of the calendar).
+    """
     out: list[Finding] = []
 
     def add(level: str, check: str, msg: str) -> None:
         out.append(Finding(level, check, symbol, msg))
+
+    def at(i: int) -> str:
+        return f"{_d(local[i])}" + (f" ({labels[i]})" if labels is not None else "")
 
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
@@ -92,6 +122,11 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
     if out:
         return out
     local = local_dates(frame, market)
+    if now is not None:
+        late = np.flatnonzero(np.asarray(idx > now + pd.Timedelta(days=1)))
+        if late.size:
+            add("error", "future", f"field date: {late.size} bar(s) dated after today, first {at(late[0])}")
+            return out
     if "open_time" in frame.columns:
         ot = pd.DatetimeIndex(frame["open_time"])
         bad = np.flatnonzero(np.asarray(ot > idx))
@@ -99,6 +134,16 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
             add("error", "timezone", f"{bad.size} bar(s) open after they close (first {idx[bad[0]].isoformat()})")
 
     # -- prices (a plain series such as a sentiment index may be 0 or negative)
+    for col in PRICES:
+        if col not in frame.columns:
+            continue
+        v = frame[col].to_numpy(dtype="float64", na_value=np.nan)
+        inf = np.flatnonzero(np.isinf(v))
+        if inf.size:
+            add("error", "non_finite", f"field {col}: {v[inf[0]]:g} on {at(inf[0])}"
+                + (f" and {inf.size - 1} more row(s)" if inf.size > 1 else ""))
+    if any(f.check == "non_finite" for f in out):
+        return out
     for col in PRICES if kind != "series" else ():
         if col not in frame.columns:
             continue
@@ -121,6 +166,19 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
             top = np.fmax(c, o) if o is not None else c
             bot = np.fmin(c, o) if o is not None else c
             wrong = (h < top - tol) | (lo > bot + tol) | (h < lo - tol)
+            gross = (top > h * (1 + BAD_PRICE_TOL)) | (bot < lo * (1 - BAD_PRICE_TOL)) | (lo > h * (1 + BAD_PRICE_TOL))
+        bad = np.flatnonzero(gross)
+        if bad.size:
+            i = int(bad[0])
+            vals = {"open": o[i] if o is not None else np.nan, "high": h[i], "low": lo[i], "close": c[i]}
+            fld, ref = next(((f, r) for f, r in (("close", "high"), ("open", "high"), ("close", "low"),
+                                                 ("open", "low"), ("low", "high"))
+                             if (vals[f] > vals[r] * (1 + BAD_PRICE_TOL) if r == "high"
+                                 else vals[f] < vals[r] * (1 - BAD_PRICE_TOL))), ("close", "high"))
+            add("error", "bad_price", f"field {fld}: {vals[fld]:g} on {at(i)} is outside the bar's range "
+                f"({vals[fld] / vals[ref]:.3g}x the {ref} {vals[ref]:g})"
+                + (f"; {bad.size - 1} more such row(s)" if bad.size > 1 else ""))
+            return out
         bad = np.flatnonzero(wrong)
         if bad.size:
             share = bad.size / len(frame)
@@ -170,7 +228,7 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
     # -- calendar
     bar = parse_frequency(frequency)
     if bar is None:
-        out.extend(_daily_calendar(frame, symbol, market, kind, local))
+        out.extend(_daily_calendar(frame, symbol, market, kind, local, labels))
     else:
         out.extend(_intraday_calendar(frame, symbol, market, bar))
     return out
@@ -187,8 +245,20 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist()))
 
 
+def closed_mask(local: pd.DatetimeIndex, market: str, kind: str) -> np.ndarray:
+    """Rows whose local date is not a session of ``market`` (crypto and FX: never).
+
+    FX rates are quoted around the clock and fixed on exchange holidays (FRED's New York noon rate
+    on a KRX holiday; Yahoo labels some bars by a Sunday in London), so they have no closed days.
+    """
+    if market == CRYPTO or kind == "fx" or len(local) == 0:
+        return np.zeros(len(local), dtype=bool)
+    open_days = pd.DatetimeIndex(sessions(market, local.min(), local.max()).index)
+    return ~np.asarray(local.isin(open_days))
+
+
 def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
-                    local: pd.DatetimeIndex) -> list[Finding]:
+                    local: pd.DatetimeIndex, labels: np.ndarray | None = None) -> list[Finding]:
     out: list[Finding] = []
     first, last = local.min(), local.max()
     if market == CRYPTO:
@@ -198,18 +268,21 @@ def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
     else:
         expected = pd.DatetimeIndex(sessions(market, first, last).index)
     have = pd.DatetimeIndex(local.unique())
-    off = have.difference(expected)
-    if market != CRYPTO and len(off):
+    closed = np.flatnonzero(closed_mask(local, market, kind))
+    if closed.size:
+        off = pd.DatetimeIndex(local[closed].unique())
         share = len(off) / len(have)
         weekend = int((off.day_of_week >= 5).sum())
-        if share > 0.2 and len(have) >= 10:
+        if share > 0.2 and len(have) >= 10 and market != CRYPTO:
             out.append(Finding("error", "timezone", symbol,
                                f"{len(off)} of {len(have)} bars ({weekend} on weekends) fall on dates that are not "
                                f"{market} sessions: dates look shifted by a time zone (first {_d(off[0])})"))
         else:
-            shown = ", ".join(_d(d) for d in off[:5]) + (" ..." if len(off) > 5 else "")
-            out.append(Finding("warning", "off_calendar", symbol,
-                               f"{len(off)} bar(s) on dates that are not {market} sessions: {shown}"))
+            shown = ", ".join(_d(local[i]) + (f" ({labels[i]})" if labels is not None else "") for i in closed[:5])
+            shown += " ..." if closed.size > 5 else ""
+            out.append(Finding("error", "closed_session", symbol,
+                               f"field date: {closed.size} bar(s) on dates {market} is closed: {shown}; "
+                               "remove them, or set data.closed_session_bars: drop"))
     missing = expected.difference(have)
     if len(missing):
         pos = expected.get_indexer(missing)
@@ -262,3 +335,55 @@ def enforce(findings: list[Finding], where: str | None = None) -> list[str]:
         msg = "; ".join(f"{f.message} [{f.check}]" for f in errors)
         raise DataError(f"bad data for {sym}: {msg}", where=where or sym)
     return [f.text() for f in findings if f.level == "warning"]
+
+
+def vet(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equity", frequency: str = "1D", *,
+        where: str | None = None, labels: np.ndarray | None = None, closed: str = "error",
+        synthetic: bool = False) -> tuple[pd.DataFrame, list[Notice]]:
+    """The checks every source runs on every symbol: drop what the config allows, raise on errors.
+
+    Parameters
+    ----------
+    frame
+        One symbol's stamped bars (UTC close stamps, ``open_time`` column).
+    where
+        The file (or cache file) named in errors.
+    labels
+        Per-row names for messages (``line 12``), aligned with ``frame``.
+    closed
+        ``error`` (default): a daily bar on a date the market is closed is an error; ``drop``:
+        such bars are removed with a ``closed_session_bar_dropped`` warning.
+    synthetic
+        Generated data: no "dated after today" check (the replay is generated ahead of the calendar).
+
+    Returns
+    -------
+    (frame, notices)
+        The bars kept and the named warnings (``data_<check>`` codes, see docs/outputs.md).
+
+    Raises
+    ------
+    DataError
+        One line naming ``where``, the symbol, the first bad row and the field.
+    """
+    if closed not in CLOSED_POLICIES:
+        raise DataError(f"unknown closed_session_bars {closed!r} (use error or drop)", where="data.closed_session_bars")
+    notices: list[Notice] = []
+    idx = frame.index
+    daily = parse_frequency(frequency) is None
+    usable = isinstance(idx, pd.DatetimeIndex) and idx.tz is not None and len(frame) > 0
+    if closed == "drop" and daily and usable:
+        local = local_dates(frame, market)
+        mask = closed_mask(local, market, kind)
+        if mask.any():
+            dates = ", ".join(_d(d) for d in pd.DatetimeIndex(local[mask]).unique()[:5])
+            n = int(mask.sum())
+            notices.append(Notice("closed_session_bar_dropped",
+                                  f"{where or symbol}: dropped {n} bar(s) of {symbol} on dates {market} is closed: "
+                                  f"{dates}{' ...' if n > 5 else ''}", symbol=symbol, count=n))
+            frame = frame.loc[~mask]
+            labels = labels[~mask] if labels is not None else None
+    now = None if synthetic else pd.Timestamp.now(tz="UTC")
+    findings = check_bars(frame, symbol, market, kind, frequency, labels=labels, now=now)
+    enforce(findings, where=where or symbol)
+    return frame, notices + [f.notice() for f in findings if f.level == "warning"]

@@ -9,6 +9,7 @@ means "never touch the network" (only the cache source can fetch).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 
 from backtests.data.files import load_file
 from backtests.data.market_data import MarketData, SymbolInfo
+from backtests.data.quality import local_dates, vet
 from backtests.errors import DataError
 
 
@@ -26,10 +28,30 @@ def _resolve(base_dir: Path, path: str) -> Path:
 
 
 def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
-    """The embedded synthetic replay (deterministic for a seed)."""
+    """The embedded synthetic replay (deterministic for a seed), through the same checks as real data."""
     from backtests.data import synthetic
 
-    return synthetic.generate(seed=cfg.seed, frequency=cfg.frequency)
+    md = synthetic.generate(seed=cfg.seed, frequency=cfg.frequency)
+    policy = getattr(cfg, "closed_session_bars", "error")
+    for sym in list(md.bars):
+        i = md.info[sym]
+        md.bars[sym], notes = vet(md.bars[sym], sym, i.market, i.kind, md.frequency, where=f"synthetic {sym}",
+                                  closed=policy, synthetic=True)
+        md.warnings.extend(notes)
+    for sym in list(md.intraday):
+        i = md.info[sym]
+        md.intraday[sym], notes = vet(md.intraday[sym], sym, i.market, i.kind, _intraday_freq(md.intraday[sym]),
+                                      where=f"synthetic {sym} (intraday)", synthetic=True)
+        md.warnings.extend(notes)
+    return md
+
+
+def _intraday_freq(frame: pd.DataFrame) -> str:
+    """The bar length of intraday bars, as a pandas frequency string (``5min``)."""
+    if len(frame) == 0:
+        return "5min"
+    step = pd.Series(frame.index - pd.DatetimeIndex(frame["open_time"])).median()
+    return f"{int(step / pd.Timedelta(minutes=1))}min"
 
 
 def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
@@ -38,9 +60,10 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
     intraday: dict[str, pd.DataFrame] = {}
     info: dict[str, SymbolInfo] = {}
     extras: list[tuple[Any, pd.DataFrame]] = []
-    warnings: list[str] = []
+    warnings: list[Any] = []
     start = pd.Timestamp(cfg.start) if cfg.start else None
     end = pd.Timestamp(cfg.end) if cfg.end else None
+    excl = pd.DatetimeIndex([pd.Timestamp(d) for d in cfg.exclude_dates])
     for spec in cfg.files:
         path = _resolve(base_dir, spec.path)
         # FX keeps a month before `start`: the first converted bar needs a rate known before it.
@@ -48,6 +71,15 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
         loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
                            first, end, require_close=spec.merge_into is None)
         warnings.extend(loaded.warnings)
+        frame, labels = loaded.frame, loaded.labels
+        if len(excl):  # excluded dates go before the checks (a known bad day can be cut out)
+            keep = ~np.asarray(local_dates(frame, spec.market).isin(excl))
+            frame, labels = frame.loc[keep], (labels[keep] if labels is not None else None)
+        kind = "series" if spec.merge_into is not None else spec.kind
+        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, spec.frequency,
+                           where=str(path), labels=labels, closed=cfg.closed_session_bars)
+        warnings.extend(notes)
+        loaded = replace(loaded, frame=frame)
         if spec.merge_into is not None:
             extras.append((spec, loaded.frame))
             continue
@@ -134,7 +166,7 @@ def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketD
     md = loader(cfg, base_dir, offline)
     if cfg.source not in ("files", "cache") and (cfg.start or cfg.end):  # those two clip while loading
         md = _clip(md, cfg.start, cfg.end)
-    if cfg.exclude_dates:
+    if cfg.exclude_dates and cfg.source not in ("files", "cache"):  # those two drop them before the checks
         md = _exclude(md, [pd.Timestamp(d) for d in cfg.exclude_dates])
     return md
 

@@ -37,7 +37,8 @@ def data_summary(data: MarketData, cfg: Any) -> dict[str, Any]:
         "label": "SYNTHETIC replay of documented shocks (not market data)" if data.synthetic else "market data",
         "seed": cfg.data.seed if cfg.data.source == "synthetic" else None,
         "frequency": data.frequency, "fingerprint": combined, "symbols": data.describe(),
-        "warnings": list(data.warnings),
+        # text here (the list is older than named warnings); codes are in metrics.json `warnings`
+        "warnings": [w if isinstance(w, str) else w.message for w in data.warnings],
     }
 
 

@@ -38,8 +38,20 @@ def test_each_check_fires():
     c = np.linspace(100, 110, 40)
     assert checks(check_bars(bars(np.r_[c[:10], -1.0, c[11:]]), "X", "XNYS"), "error") == ["non_positive"]
     f = bars(c, open=c, high=c * 1.01, low=c * 0.99)
-    f.iloc[5, f.columns.get_loc("high")] = c[5] * 0.9  # high below close
+    f.iloc[5, f.columns.get_loc("high")] = c[5] * 0.995  # high a little below close: rounding, a warning
     assert checks(check_bars(f, "X", "XNYS"), "warning") == ["ohlc"]
+    f.iloc[5, f.columns.get_loc("high")] = c[5] * 0.9  # close 11% above the high: a wrong price
+    found = check_bars(f, "X", "XNYS")
+    assert checks(found, "error") == ["bad_price"] and found[0].message.startswith("field close: ")
+    inf = bars(np.r_[c[:3], np.inf, c[4:]])
+    found = check_bars(inf, "X", "XNYS", labels=np.array([f"line {i + 2}" for i in range(40)]))
+    assert checks(found, "error") == ["non_finite"] and "inf on " in found[0].message and "(line 5)" in found[0].message
+    future = bars(c)
+    assert checks(check_bars(future, "X", "XNYS", now=future.index[30]), "error") == ["future"]
+    holiday = daily_bars(pd.DataFrame({"close": [1.0, 1.0, 1.0]}, index=pd.DatetimeIndex(
+        ["2025-07-03", "2025-07-04", "2025-07-07"])), "XNYS")  # Independence Day
+    found = check_bars(holiday, "X", "XNYS")
+    assert checks(found, "error") == ["closed_session"] and "2025-07-04" in found[0].message
     jump = np.r_[c[:20], c[20:] / 10]
     found = check_bars(bars(jump), "X", "XNYS", "etf")
     assert checks(found, "error") == ["split"] and "1:9.9" in found[0].message
@@ -94,7 +106,11 @@ def test_sk_hynix_close_only_negative_prices_are_caught():
     with pytest.raises(DataError, match="non-positive close"):
         enforce(found)
     later = load_file(path, "XKRX", start=pd.Timestamp("2003-01-01")).frame
-    assert checks(check_bars(later, "000660.KS_SKHynix", "XKRX"), "error") == []
+    # after the negative stretch, yfinance's rows on KRX holidays remain (the last on 2015-08-14)
+    (err,) = [x for x in check_bars(later, "000660.KS_SKHynix", "XKRX") if x.level == "error"]
+    assert err.check == "closed_session" and "bar(s) on dates XKRX is closed" in err.message
+    clean = load_file(path, "XKRX", start=pd.Timestamp("2015-08-15")).frame
+    assert checks(check_bars(clean, "000660.KS_SKHynix", "XKRX"), "error") == []
 
 
 @pytest.mark.shared_data

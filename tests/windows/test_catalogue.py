@@ -117,3 +117,17 @@ def test_asof_of_an_empty_series_is_nan():
     at = pd.DatetimeIndex(["2025-01-01"], tz="UTC")
     empty = pd.Series([float("nan")], index=pd.DatetimeIndex(["2024-01-01"], tz="UTC"))
     assert asof(empty, at).isna().all()
+
+
+@pytest.mark.parametrize("pre, post", [(100000, 10), (3, 100000)])
+def test_a_window_beyond_the_calendar_is_a_window_error_naming_pre_and_post(pre, post):
+    with pytest.raises(WindowError, match=rf"kospi_crash_2026: pre: {pre} and post: {post} sessions around "
+                                          r"2026-06-23 reach outside the market calendar"):
+        make_window(load_builtin().get("kospi_crash_2026"), pre, post)
+
+
+def test_an_impossible_date_in_an_event_file_is_a_window_error(tmp_path):
+    p = tmp_path / "ev.yaml"
+    p.write_text("events:\n  - {id: y, kind: k, market: XKRX, date: 2026-02-30}\n")
+    with pytest.raises(WindowError, match="impossible value in the file"):
+        load_event_file(load_builtin(), p)
