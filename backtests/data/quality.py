@@ -116,9 +116,9 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         add("error", "empty", "no bars")
         return out
     if idx.has_duplicates:
-        add("error", "timezone", f"duplicate stamp {idx[idx.duplicated()][0].isoformat()} (two bars at one instant)")
+        add("error", "timezone", f"duplicate timestamp {idx[idx.duplicated()][0].isoformat()} (two bars at one instant)")
     if not idx.is_monotonic_increasing:
-        add("error", "timezone", "stamps are not in time order")
+        add("error", "timezone", "timestamps are not sorted (not in time order)")
     if out:
         return out
     local = local_dates(frame, market)
@@ -151,8 +151,9 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         bad = np.flatnonzero(v <= 0)
         if bad.size:
             add("error", "non_positive",
-                f"{bad.size} non-positive {col} value(s) from {_d(local[bad[0]])} to {_d(local[bad[-1]])} "
-                f"(first {v[bad[0]]:g}); start the data after {_d(local[bad[-1]])} (data.start) or fix the file")
+                f"field {col}: non-positive {col} {v[bad[0]]:g} on {at(bad[0])}"
+                + (f"; {bad.size} such rows from {_d(local[bad[0]])} to {_d(local[bad[-1]])}" if bad.size > 1 else "")
+                + f"; start the data after {_d(local[bad[-1]])} (data.start) or fix the file")
     if any(f.check == "non_positive" for f in out):
         return out  # ratios below are meaningless on negative prices
     cols = [c for c in PRICES if c in frame.columns]

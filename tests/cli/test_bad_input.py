@@ -99,7 +99,10 @@ def _file_study(tmp_path: Path, frame: pd.DataFrame | None, extra: str = "", tex
 
 
 def _mu_frame() -> pd.DataFrame:
-    days = pd.bdate_range("2024-12-02", "2025-02-28")
+    from backtests.calendars import sessions
+
+    # NYSE sessions, not business days: a bar on Christmas is itself an error (closed_session)
+    days = sessions("XNYS", "2024-12-02", "2025-02-28").index
     return pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "open": 100.0, "high": 101.0, "low": 99.0,
                          "close": 100.5, "volume": 1e6})
 

@@ -102,7 +102,7 @@ def test_sk_hynix_close_only_negative_prices_are_caught():
     found = check_bars(f, "000660.KS_SKHynix", "XKRX")
     err = [x for x in found if x.level == "error"]
     assert [x.check for x in err] == ["non_positive"]
-    assert "778 non-positive close" in err[0].message and "2002-12-26" in err[0].message
+    assert "778 such rows" in err[0].message and "2002-12-26" in err[0].message
     with pytest.raises(DataError, match="non-positive close"):
         enforce(found)
     later = load_file(path, "XKRX", start=pd.Timestamp("2003-01-01")).frame
