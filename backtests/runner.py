@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.config.loader import LoadedConfig
+from backtests.data.coverage import check_windows
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
-from backtests.errors import DataError
 from backtests.evaluate import score_result
 from backtests.digest import scare_digest
 from backtests.execution import run_strategy, selected_weights, weights_mode
@@ -31,34 +31,6 @@ from backtests.plan import StudyPlan, check_series, plan_study
 from backtests.progress import Progress
 from backtests.results import StrategyResult, StudyResult
 from backtests.sweep import Checkpoints, Executor, checkpointing
-
-
-# ----------------------------------------------------------------------------- checks
-def check_windows(plan: StudyPlan, data: MarketData) -> None:
-    """Each strategy's traded symbols have bars inside each of its windows.
-
-    A window named by id without data is an error; windows selected by kind that the data does
-    not cover are dropped (with a warning in the data section). A strategy left with no window
-    is an error.
-    """
-    for sp in plan.strategies:
-        keep = []
-        for w in sp.windows:
-            syms = sp.strategy.traded_symbols
-            have = [s for s in syms if ((data.bars[s].index > w.start_utc) & (data.bars[s].index <= w.end_utc)).any()]
-            if have:
-                keep.append(w)
-                continue
-            msg = (f"window {w.id!r} ({w.start_utc.date()}..{w.end_utc.date()}) has no sessions in the data for "
-                   f"{', '.join(syms)} (strategy {sp.label})")
-            if not w.by_kind:
-                raise DataError(msg, where=f"windows.{w.id}")
-            data.warnings.append(f"{msg}: skipped")
-        if not keep:
-            raise DataError(f"strategy {sp.label!r} has no window covered by the data", where=f"strategies.{sp.index}")
-        sp.windows = keep
-    used = {w.id for sp in plan.strategies for w in sp.windows}
-    plan.windows = [w for w in plan.windows if w.id in used]
 
 
 # ----------------------------------------------------------------------------- the study

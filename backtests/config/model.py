@@ -146,6 +146,10 @@ def _window_item(value: Any) -> Any:
 class WindowDefaults(Strict):
     pre: int = Field(5, ge=0, description="Default sessions before the event.")
     post: int = Field(10, ge=0, description="Default sessions after the event.")
+    partial: Literal["error", "trim", "drop"] = Field(
+        "error", description="A window that runs past the end (or before the start) of the data: 'error' stops "
+        "the study, 'trim' cuts it to the sessions the data covers (warning window_trimmed), 'drop' leaves it out "
+        "(warning window_dropped). Never padded with made-up returns.")
 
 
 # ----------------------------------------------------------------------------- strategies
