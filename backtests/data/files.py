@@ -107,17 +107,18 @@ def _normalise(raw: pd.DataFrame, layout: str, mapping: dict[str, str], where: s
                             where=where)
         df[ours] = raw[theirs]
     if layout == "coinglass" and "datetime_utc" in df.columns:
-        time = pd.to_datetime(df["datetime_utc"], utc=True)
+        tcol, parse = "datetime_utc", lambda v: pd.to_datetime(v, utc=True)
     elif layout == "coinglass" and "time_ms" in df.columns:
-        time = pd.to_datetime(df["time_ms"], unit="ms", utc=True)
+        tcol, parse = "time_ms", lambda v: pd.to_datetime(pd.to_numeric(v, errors="raise"), unit="ms", utc=True)
     else:
         tcol = mapping.get("time") or next((c for c in TIME_COLUMNS if c in df.columns), None)
         if tcol is None:
-            raise DataError(f"no date/time column (have: {', '.join(raw.columns)})", where=where)
-        try:
-            time = pd.to_datetime(df[tcol], format="mixed")
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"unreadable dates in column {tcol!r}: {exc}", where=where) from None
+            raise DataError(f"no date/time column (have: {', '.join(map(str, raw.columns))})", where=where)
+        parse = lambda v: pd.to_datetime(v, format="mixed")  # noqa: E731
+    try:
+        time = parse(df[tcol])
+    except (ValueError, TypeError, OverflowError) as exc:  # DateParseError, OutOfBoundsDatetime are ValueErrors
+        raise DataError(f"field {tcol}: unreadable dates ({_first_line(exc)})", where=where) from None
     convention = "utc_open" if layout == "coinglass" else "local_date"
     df = df.drop(columns=[c for c in ("date", "Date", "datetime_utc", "time_ms", "time", "datetime", "timestamp")
                           if c in df.columns and c not in mapping])
