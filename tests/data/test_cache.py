@@ -13,6 +13,7 @@ from backtests.calendars import sessions
 from backtests.cli import main
 from backtests.config.model import DataConfig
 from backtests.data import cache as cache_mod
+from backtests.data import store as store_mod
 from backtests.data.cache import Cache, fetch, load_market_data, missing_ranges, validate_symbol
 from backtests.data.frames import daily_bars
 from backtests.data.providers import Fetched, Meta, guess_meta
@@ -121,7 +122,7 @@ def test_a_write_killed_halfway_keeps_the_old_data(tmp_path, monkeypatch):
         fh.flush()
         raise Killed()
 
-    monkeypatch.setattr(cache_mod, "_write_bytes", half)
+    monkeypatch.setattr(store_mod, "_write_bytes", half)  # the one place bytes hit the disk
     with pytest.raises(Killed):
         fetch(c, "MU", "bars", "1D", "2025-01-02", "2025-02-28", provider=prov)
     monkeypatch.undo()

@@ -1,0 +1,521 @@
+"""The cache folder itself: names, manifest, atomic writes and checked reads.
+
+(How studies read it and how missing data is fetched: :mod:`backtests.data.cache`.)
+
+Layout (see ``data_cache/README.md``)::
+
+    data_cache/
+      manifest.json                                  one entry per (source, symbol, series, frequency)
+      <source>/<symbol>/<series>-<frequency>.<sha12>.parquet
+
+* ``source``: ``yfinance``, ``ccxt_<exchange>``, ``coinglass`` or ``import``; ``series``: ``bars``,
+  ``bars_unadj``, ``liquidations``, ``funding``. A parquet file holds *stamped* bars (UTC close
+  stamps as index ``time``, an ``open_time`` column, numeric columns), ready for
+  :class:`~backtests.data.market_data.MarketData`.
+* The manifest entry records the covered local-date ranges (what was asked of the provider, or the
+  span of an imported file), rows, first/last stamp, fetch time, source and library version,
+  provenance, what the symbol is (market, currency, kind, name) and the file's SHA-256.
+* Writes are atomic: the parquet bytes go to a temporary file in the same folder, are flushed to
+  disk and renamed to a name that contains their hash; only then is the manifest (also written
+  then renamed) switched to the new file, and the old file removed. A write killed at any point
+  leaves the previous file and manifest intact (at worst an orphan that ``verify`` reports and
+  ``verify --fix`` removes).
+* Every read checks the SHA-256. A mismatch is never used: offline it is an error naming the file,
+  online a fetched entry is refetched; an imported one must be imported again.
+* Symbols, sources, series and frequencies are validated, and every path is checked to lie inside
+  the cache folder, so no name can write outside it (``../x``, ``/etc/passwd``, NUL bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.calendars import CRYPTO, get_market, parse_frequency, sessions
+from backtests.data.providers import Meta
+from backtests.errors import DataError
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+DEFAULT_DIR = "data_cache"
+ENV_DIR = "SCARE_DATA_CACHE"
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^=._\-]{0,63}$")
+SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+SERIES_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+FREQ_RE = re.compile(r"^[0-9]{1,4}[A-Za-z]{1,4}$")
+#: Which source serves a symbol when several hold it (first that covers the range wins).
+SOURCE_ORDER = ("yfinance", "ccxt_", "coinglass", "import")
+TMP_MARK = ".tmp-"
+
+
+# ------------------------------------------------------------------------------ names
+def validate_symbol(symbol: Any) -> str:
+    """A symbol safe as a folder name, or a :class:`DataError` naming it."""
+    if not isinstance(symbol, str) or "\x00" in symbol or not SYMBOL_RE.match(symbol) or ".." in symbol:
+        raise DataError("invalid symbol: use letters, digits and ^ = . _ - (at most 64, no '..', no '/')",
+                        where=repr(symbol))
+    return symbol
+
+
+def _validate(kind: str, value: Any, rx: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or "\x00" in value or not rx.match(value):
+        raise DataError(f"invalid {kind}", where=repr(value))
+    return value
+
+
+def norm_freq(frequency: str) -> str:
+    """Canonical frequency label: ``1D`` for daily, else pandas' own (``4h``, ``5min``)."""
+    bar = parse_frequency(frequency)
+    if bar is None:
+        return "1D"
+    label = _validate("frequency", str(frequency).strip(), FREQ_RE)
+    minutes = bar / pd.Timedelta(minutes=1)
+    if minutes == int(minutes):
+        m = int(minutes)
+        return f"{m // 60}h" if m % 60 == 0 else f"{m}min"
+    return label
+
+
+def entry_key(source: str, symbol: str, series: str, frequency: str) -> str:
+    return f"{source}/{symbol}/{series}/{norm_freq(frequency)}"
+
+
+def resolve_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``$SCARE_DATA_CACHE`` for the default, else ``cache_dir`` (relative = CWD)."""
+    raw = str(cache_dir) if cache_dir not in (None, "") else DEFAULT_DIR
+    if raw == DEFAULT_DIR and os.environ.get(ENV_DIR):
+        raw = os.environ[ENV_DIR]
+    p = Path(raw).expanduser()
+    return p if p.is_absolute() else Path.cwd() / p
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _today() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+
+
+def merge_intervals(ranges: Iterable[tuple[pd.Timestamp, pd.Timestamp]]) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Union of inclusive date ranges; adjacent days are joined."""
+    items = sorted((pd.Timestamp(a).normalize(), pd.Timestamp(b).normalize()) for a, b in ranges)
+    out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for a, b in items:
+        if b < a:
+            continue
+        if out and a <= out[-1][1] + pd.Timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def expected_days(market: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Local dates that should have a bar: the market's sessions (every day for crypto)."""
+    if market == CRYPTO:
+        return pd.date_range(start, end, freq="D")
+    return pd.DatetimeIndex(sessions(market, start, end).index)
+
+
+def missing_ranges(covered: list[tuple[pd.Timestamp, pd.Timestamp]], market: str, start: pd.Timestamp,
+                   end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Stretches of ``start..end`` whose sessions no covered range includes."""
+    days = expected_days(market, pd.Timestamp(start), pd.Timestamp(end))
+    if len(days) == 0:
+        return []
+    inside = np.zeros(len(days), dtype=bool)
+    for a, b in covered:
+        inside |= (days >= a) & (days <= b)
+    out = []
+    miss = ~inside
+    if not miss.any():
+        return []
+    m = np.concatenate([[False], miss, [False]]).astype(np.int8)
+    d = np.diff(m)
+    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1):
+        out.append((days[s], days[e]))
+    return out
+
+
+def local_dates(frame: pd.DataFrame, market: str) -> pd.DatetimeIndex:
+    from backtests.data.quality import local_dates as _ld
+
+    return _ld(frame, market)
+
+
+# ------------------------------------------------------------------------------ the store
+@dataclass
+class Problem:
+    """One finding of :meth:`Cache.verify`."""
+
+    level: str  # "bad" (entry unusable) | "orphan" (file nobody points at) | "quality"
+    path: str
+    message: str
+    key: str | None = None
+
+    def text(self) -> str:
+        return f"{self.level.upper():7} {self.path}: {self.message}"
+
+
+@dataclass
+class StoreResult:
+    key: str
+    action: str  # "new" | "updated" | "unchanged" | "replaced"
+    entry: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+class Cache:
+    """The cache folder: manifest, atomic writes, checked reads."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # -- paths
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def _inside(self, path: Path) -> Path:
+        root = self.root.resolve()
+        full = path.resolve()
+        if full != root and root not in full.parents:
+            raise DataError("path escapes the cache folder", where=str(path))
+        return path
+
+    def file_for(self, source: str, symbol: str, series: str, frequency: str, digest: str) -> Path:
+        _validate("source", source, SOURCE_RE)
+        validate_symbol(symbol)
+        _validate("series", series, SERIES_RE)
+        freq = norm_freq(frequency)
+        return self._inside(self.root / source / symbol / f"{series}-{freq}.{digest[:12]}.parquet")
+
+    # -- manifest
+    def manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.is_file():
+            return {"version": MANIFEST_VERSION, "entries": {}}
+        try:
+            doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cache manifest is unreadable ({exc}); run `scare data verify --fix` to rebuild it "
+                            "from the files", where=str(self.manifest_path)) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), dict):
+            raise DataError("cache manifest has no 'entries'", where=str(self.manifest_path))
+        return doc
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return dict(self.manifest()["entries"])
+
+    def _write_manifest(self, doc: dict[str, Any]) -> None:
+        doc = {"version": MANIFEST_VERSION, "entries": dict(sorted(doc["entries"].items()))}
+        data = json.dumps(doc, indent=1, sort_keys=True).encode()
+        atomic_write(self.manifest_path, data)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise writers (two `scare data` processes) with an advisory lock where the OS has one."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = open(self.root / ".lock", "a+b")  # noqa: SIM115 - closed below
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except (ImportError, OSError):
+                pass
+            yield
+        finally:
+            fh.close()
+
+    # -- reading
+    def path_of(self, entry: dict[str, Any]) -> Path:
+        return self._inside(self.root / entry["file"])
+
+    def read(self, entry: dict[str, Any]) -> pd.DataFrame:
+        """The bars of an entry, after checking its SHA-256 (a mismatch is a :class:`DataError`)."""
+        path = self.path_of(entry)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise DataError("cached file is missing; run `scare data verify`", where=str(path)) from None
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise CorruptError("checksum mismatch: the cached file changed or is damaged and will not be used; "
+                               "`scare data verify` lists it, refetch or re-import it", where=str(path))
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds
+            raise CorruptError(f"unreadable parquet ({type(exc).__name__})", where=str(path)) from None
+        idx = pd.DatetimeIndex(frame.index)
+        frame.index = (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")).as_unit("ns")
+        frame.index.name = "time"
+        if "open_time" in frame.columns:
+            ot = pd.DatetimeIndex(frame["open_time"])
+            frame["open_time"] = (ot.tz_localize("UTC") if ot.tz is None else ot.tz_convert("UTC")).as_unit("ns")
+        return frame
+
+    def find(self, symbol: str, frequency: str, series: str = "bars", source: str | None = None
+             ) -> list[dict[str, Any]]:
+        """Entries for a symbol/series/frequency, in :data:`SOURCE_ORDER` (or only ``source``)."""
+        freq = norm_freq(frequency)
+        hits = [e for e in self.entries().values()
+                if e["symbol"] == symbol and e["series"] == series and e["frequency"] == freq
+                and (source is None or e["source"] == source)]
+        return sorted(hits, key=lambda e: (source_rank(e["source"]), e["source"]))
+
+    # -- writing
+    def store(self, source: str, symbol: str, series: str, frequency: str, frame: pd.DataFrame, meta: Meta,
+              covered: Iterable[tuple[pd.Timestamp, pd.Timestamp]], source_version: str, origin: str,
+              merge: bool = True, close_time: str | None = None, extra: dict[str, Any] | None = None
+              ) -> StoreResult:
+        """Write (merging with what is cached unless ``merge=False``) and switch the manifest to it."""
+        _validate("source", source, SOURCE_RE)
+        validate_symbol(symbol)
+        _validate("series", series, SERIES_RE)
+        freq = norm_freq(frequency)
+        get_market(meta.market)
+        key = entry_key(source, symbol, series, freq)
+        frame = _clean_frame(frame, where=f"{key}")
+        with self.locked():
+            doc = self.manifest()
+            old = doc["entries"].get(key)
+            cov = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in covered]
+            action = "new"
+            if old is not None:
+                action = "updated" if merge else "replaced"
+                if merge:
+                    try:
+                        prev = self.read(old)
+                        frame = pd.concat([prev.loc[~prev.index.isin(frame.index)], frame]).sort_index()
+                        cov = cov + [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in old.get("covered", [])]
+                    except DataError:
+                        action = "replaced"  # a damaged file is not merged into new data
+            cov = merge_intervals(cov)
+            first, last = (frame.index[0], frame.index[-1]) if len(frame) else (None, None)
+            stable = {
+                "source": source, "symbol": symbol, "series": series, "frequency": freq,
+                "rows": int(len(frame)), "columns": [c for c in frame.columns if c != "open_time"],
+                "first": first.isoformat() if first is not None else None,
+                "last": last.isoformat() if last is not None else None,
+                "covered": [[str(a.date()), str(b.date())] for a, b in cov],
+                "source_version": source_version, "origin": origin,
+                "market": meta.market, "currency": meta.currency, "kind": meta.kind, "name": meta.name,
+                "close_time": close_time, **(extra or {}),
+            }
+            data = frame_bytes(frame, {"key": key, "entry": stable})
+            digest = hashlib.sha256(data).hexdigest()
+            if old is not None and old.get("sha256") == digest and _intact(self, old):
+                return StoreResult(key, "unchanged", old)
+            path = self.file_for(source, symbol, series, freq, digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+            entry = {**stable, "file": path.relative_to(self.root).as_posix(), "sha256": digest,
+                     "bytes": len(data), "fetched_at": _now()}
+            doc["entries"][key] = entry
+            self._write_manifest(doc)
+            if old is not None and old.get("file") != entry["file"]:
+                with contextlib.suppress(OSError, DataError):
+                    self.path_of(old).unlink()
+        return StoreResult(key, action, entry)
+
+    def remove(self, keys: Iterable[str]) -> list[str]:
+        """Drop entries and their files; returns the keys removed."""
+        removed = []
+        with self.locked():
+            doc = self.manifest()
+            for key in keys:
+                e = doc["entries"].pop(key, None)
+                if e is None:
+                    continue
+                with contextlib.suppress(OSError, DataError):
+                    self.path_of(e).unlink()
+                removed.append(key)
+            self._write_manifest(doc)
+            self._prune_dirs()
+        return removed
+
+    def _prune_dirs(self) -> None:
+        for d in sorted((p for p in self.root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only empty folders go
+
+    def data_files(self) -> list[Path]:
+        """Every file under the cache that looks like ours (parquet or a temporary write)."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for p in self.root.rglob("*"):
+            if p.is_file() and p.parent != self.root and (p.suffix == ".parquet" or TMP_MARK in p.name):
+                out.append(p)
+        out.extend(p for p in self.root.glob(f".{MANIFEST}{TMP_MARK}*"))
+        return sorted(out)
+
+    # -- integrity
+    def verify(self, fix: bool = False) -> list[Problem]:
+        """Check every entry's file and hash; list orphans. ``fix`` drops bad entries and orphans."""
+        problems: list[Problem] = []
+        try:
+            entries = self.entries()
+        except DataError as exc:
+            problems.append(Problem("bad", str(self.manifest_path), exc.bare_message))
+            if fix:
+                entries = self._rebuild_from_files()
+                problems.append(Problem("fixed", str(self.manifest_path), f"rebuilt from {len(entries)} file(s)"))
+            return problems
+        referenced = set()
+        bad_keys = []
+        for key, e in sorted(entries.items()):
+            try:
+                path = self.path_of(e)
+            except DataError as exc:
+                problems.append(Problem("bad", str(e.get("file")), exc.bare_message, key))
+                bad_keys.append(key)
+                continue
+            referenced.add(path.resolve())
+            try:
+                self.read(e)
+            except DataError as exc:
+                problems.append(Problem("bad", str(path), exc.bare_message, key))
+                bad_keys.append(key)
+        for p in self.data_files():
+            if p.resolve() not in referenced:
+                why = "left by an interrupted write" if TMP_MARK in p.name else "not in the manifest"
+                problems.append(Problem("orphan", str(p), why))
+        if fix:
+            if bad_keys:
+                self.remove(bad_keys)
+            for pr in problems:
+                if pr.level == "orphan":
+                    with contextlib.suppress(OSError):
+                        Path(pr.path).unlink()
+            self._prune_dirs()
+        return problems
+
+    def _rebuild_from_files(self) -> dict[str, dict[str, Any]]:
+        """A fresh manifest from the parquet files' embedded entry metadata (``scare data verify --fix``)."""
+        entries: dict[str, dict[str, Any]] = {}
+        for p in self.data_files():
+            if TMP_MARK in p.name:
+                continue
+            try:
+                import pyarrow.parquet as pq
+
+                meta = pq.read_schema(p).metadata or {}
+                info = json.loads(meta.get(b"scare", b"{}"))
+                data = p.read_bytes()
+            except Exception:  # noqa: BLE001
+                continue
+            if not info.get("key"):
+                continue
+            e = dict(info["entry"])
+            mtime = datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).replace(microsecond=0).isoformat()
+            e.update(file=p.relative_to(self.root).as_posix(), sha256=hashlib.sha256(data).hexdigest(),
+                     bytes=len(data), fetched_at=mtime)
+            entries[info["key"]] = e
+        with self.locked():
+            self._write_manifest({"entries": entries})
+        return entries
+
+    def clear(self, symbols: Iterable[str] = (), source: str | None = None) -> list[str]:
+        """Remove entries (all, or of ``symbols`` / ``source``) and leftovers; keeps README.md."""
+        syms = set(symbols)
+        keys = [k for k, e in self.entries().items()
+                if (not syms or e["symbol"] in syms) and (source is None or e["source"] == source)]
+        removed = self.remove(keys)
+        if not syms and source is None:
+            for p in self.data_files():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            self._prune_dirs()
+        return removed
+
+
+def _intact(cache: Cache, entry: dict[str, Any]) -> bool:
+    try:
+        return hashlib.sha256(cache.path_of(entry).read_bytes()).hexdigest() == entry.get("sha256")
+    except (OSError, DataError):
+        return False
+
+
+class CorruptError(DataError):
+    """A cached file whose bytes do not match the manifest."""
+
+
+def source_rank(source: str) -> int:
+    for i, prefix in enumerate(SOURCE_ORDER):
+        if source == prefix or (prefix.endswith("_") and source.startswith(prefix)):
+            return i
+    return len(SOURCE_ORDER)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _write_bytes(fh, data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _write_bytes(fh: Any, data: bytes) -> None:
+    """The one place bytes hit the disk (tests replace it to simulate a write killed halfway)."""
+    fh.write(data)
+
+
+def _clean_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+        raise DataError("internal: cache frames need a tz-aware UTC index", where=where)
+    if "open_time" not in frame.columns:
+        raise DataError("internal: cache frames need an 'open_time' column", where=where)
+    out = frame.copy()
+    out.index = pd.DatetimeIndex(out.index).tz_convert("UTC").as_unit("ns")
+    out.index.name = "time"
+    out = out.loc[~out.index.duplicated(keep="last")].sort_index()
+    for c in out.columns:
+        if c == "open_time":
+            out[c] = pd.DatetimeIndex(out[c]).tz_convert("UTC").as_unit("ns")
+        else:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    return out
+
+
+def frame_bytes(frame: pd.DataFrame, entry_meta: dict[str, Any] | None = None) -> bytes:
+    """Parquet bytes of a frame; ``entry_meta`` (stable manifest fields) is embedded so a lost
+    manifest can be rebuilt from the files (``scare data verify --fix``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    if entry_meta is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[b"scare"] = json.dumps(entry_meta, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
