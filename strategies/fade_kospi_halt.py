@@ -20,7 +20,8 @@ Trigger (first one per Seoul session, the index role's market):
   session close (only then is the low known), so the fill is the next Seoul open, or the New York
   open of the same day for EWY (Korea's crash is over before New York opens).
 * **Catalogue halts** (``use_catalogue``): events of kind ``krx_circuit_breaker`` trigger at their
-  ``time_utc`` (the reported halt time). They are unscheduled and never used before that instant.
+  ``time_utc`` (the reported halt time, or the session close when no time was reported, as for
+  2026-06-23). They are unscheduled and never used before that instant.
 
 Entry: ``size`` (or the volatility-targeted size, see below) of portfolio value in the ``vehicle``:
 ``kodex200`` = the ``kodex`` role (KODEX 200 ETF, ``069500.KS``), ``ewy`` = the ``ewy`` role (iShares
