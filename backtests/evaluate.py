@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,17 @@ class StrategyRuns:
         The parameter grid (rows = combos).
     default_combo
         Row of ``grid`` holding the declared defaults, or None when not swept.
+    windows
+        The :class:`~backtests.windows.Window` objects (UTC spans, optional ``shock`` id) by which
+        episodes are clustered and pooled in calendar time; without them the spans are read off
+        the returns (first to last period of each window) and no shock ids are known.
+    orders
+        The runs' fills (``run``, ``fill_time``), for each episode's first and last fill.
+    tradable_from
+        Per window id, the first instant a fill was possible (see :func:`first_fill`): benchmark
+        returns of periods ending at or before it are left out of every benchmark comparison.
+    shocks
+        Per window id, the defining asset's t = 0 return (reported with each episode).
     """
 
     label: str
@@ -60,6 +71,10 @@ class StrategyRuns:
     runs: pd.DataFrame
     grid: pd.DataFrame
     default_combo: int | None
+    windows: list[Any] | None = None
+    orders: pd.DataFrame | None = None
+    tradable_from: dict[str, pd.Timestamp] | None = None
+    shocks: dict[str, float | None] = field(default_factory=dict)
 
 
 def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -78,30 +93,72 @@ def params_of(grid: pd.DataFrame, combo: int) -> dict[str, Any]:
     return {k: clean_json(v) for k, v in grid.loc[combo].items()}
 
 
-def chained_matrix(values: np.ndarray, index: pd.DatetimeIndex, n_combos: int, windows: list[str],
-                   ) -> tuple[np.ndarray, pd.MultiIndex]:
-    """Chain each combination's windows into one column (windows in order of their first period).
+def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, windows: list[str], n_w: int,
+                     tradable_from: dict[str, pd.Timestamp] | None) -> np.ndarray:
+    """Benchmark returns with the periods before each window's first possible fill set to NaN."""
+    if not tradable_from:
+        return bench
+    out = bench.copy()
+    t = index.as_unit("ns").asi8
+    for w, wid in enumerate(windows):
+        first = tradable_from.get(wid)
+        if first is not None:
+            out[t <= pd.Timestamp(first).as_unit("ns").value, w::n_w] = np.nan
+    return out
 
-    ``values`` is (periods, runs) with runs in canonical order (combination-major, window-minor);
-    the rows of window ``w`` are the periods where its first run has a value.
-    """
-    n_w = len(windows)
-    rows = [np.flatnonzero(~np.isnan(values[:, w])) for w in range(n_w)]
-    order = sorted(range(n_w), key=lambda w: (rows[w][0] if len(rows[w]) else len(index), w))
-    parts = [values[rows[w]][:, w::n_w] for w in order]
-    chained = np.vstack(parts) if parts else np.empty((0, n_combos))
-    idx = pd.MultiIndex.from_arrays(
-        [np.concatenate([[windows[w]] * len(rows[w]) for w in order]) if order else [],
-         index[np.concatenate([rows[w] for w in order])] if order else index[:0]], names=["window", "time"])
-    return chained, idx
+
+def _pool_onto(values: np.ndarray, rows: np.ndarray, n_c: int, n_w: int, is_open: np.ndarray) -> np.ndarray:
+    """Calendar-pool ``values`` (same layout as the returns) onto the returns' pooled ``rows``."""
+    pooled, prow = scoring.calendar_pool(values, n_c, n_w, is_open)
+    out = np.full((rows.size, n_c), np.nan)
+    if rows.size == 0 or prow.size == 0:
+        return out
+    pos = np.searchsorted(rows, prow)
+    hit = (pos < rows.size) & (rows[np.minimum(pos, rows.size - 1)] == prow)
+    out[pos[hit]] = pooled[hit]
+    return out
+
+
+def _score_fn(metric: str, pooled: pd.DataFrame, bench: pd.DataFrame | None, ppy: float, rf: float):
+    """The ranking metric of every combination on a subset of the pooled rows (a bool mask)."""
+    x = pooled.to_numpy(dtype=float, na_value=np.nan)
+    if metric == "sharpe":
+        from backtests.scoring import _panel
+        from backtests.scoring import metrics as _m
+
+        return lambda m: _m._k_sharpe(_panel.Panel(x[m]), np.ones(x.shape[1]), rf)[0]
+
+    def full(m: np.ndarray) -> np.ndarray:
+        table, _ = scoring.metrics_table(pooled.iloc[m], ppy, None if bench is None else bench.iloc[m], rf)
+        return table[metric].to_numpy(dtype=float)
+
+    return full
+
+
+def _trials(ranking: pd.DataFrame, pooled: pd.DataFrame, distinct: Any, ppy: float) -> dict[str, Any]:
+    """The trials block: raw and distinct counts, DSR's SR0 and the distinct Sharpe histogram."""
+    sr = pooled["sharpe"].to_numpy(dtype=float)[distinct.first] / np.sqrt(ppy)
+    finite = sr[np.isfinite(sr)]
+    counts, edges = np.histogram(finite, bins=20) if finite.size else (np.zeros(0, int), np.zeros(0))
+    star = ranking["sharpe_star"].iloc[0] if len(ranking) else np.nan
+    return {
+        "n_raw": int(len(pooled)), "n_distinct": int(distinct.n), "sr0": clean_json(star),
+        "best_sharpe": clean_json(finite.max()) if finite.size else None,
+        "sharpe_hist": {"edges": [clean_json(e) for e in edges], "counts": [int(c) for c in counts]},
+        "units": "per-period Sharpe",
+    }
 
 
 def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_blocks: int,
-                   n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
-    """Score one strategy: per-run records, pooled records, ranking, trust statistics.
+                   n_resamples: int, confidence: float, seed: int, min_train_clusters: int = 2,
+                   ) -> dict[str, Any]:
+    """Score one strategy: per-run records, calendar-time pooled records, event-level statistics,
+    ranking with honest trial counts, and out-of-sample results by event cluster.
 
     Runs must be in canonical order (combination-major, then window) with every combination
-    covering every window, as the runner assembles them.
+    covering every window, as the runner assembles them. Returns ``runs``, ``pooled`` and
+    ``summary`` (JSON-ready) and, for the caller only, ``calendar`` (the pooled calendar-time
+    returns, one column per combination), ``calendar_benchmark`` and ``clusters``.
     """
     windows = list(dict.fromkeys(sr.runs["window"]))
     n_w, n_c = len(windows), len(sr.grid)
@@ -111,7 +168,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     # periods per year of a combination's pooled series: the most common among its windows
     ppy = float(ppy_runs.iloc[:n_w].mode().iloc[0])
     rf = risk_free / ppy if risk_free else 0.0
-    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, sr.benchmark, rf)
+    R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
+    index = sr.returns.index
+    B = None
+    if sr.benchmark is not None:
+        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, windows, n_w,
+                             sr.tradable_from)
+    bench_runs = None if B is None else pd.DataFrame(B, index=index, columns=sr.returns.columns)
+    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, bench_runs, rf)
     table["n_trades"] = sr.runs["entries"].to_numpy()
     table["n_orders"] = sr.runs["n_orders"].to_numpy()
     table["exposure"] = sr.runs["exposure"].to_numpy()
@@ -128,23 +192,28 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
             "window": windows[j % n_w], "metrics": metrics, "nan_reasons": dict(reasons.get(rid, {})),
         })
 
-    # pooled across windows, per combo
-    R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
-    chained_vals, chain_idx = chained_matrix(R, sr.returns.index, n_c, windows)
-    chained = pd.DataFrame(chained_vals, index=chain_idx, columns=sr.grid.index)
+    # events: spans, clusters, calendar-time pooling
+    if sr.windows is not None:
+        by_id = {str(w.id): w for w in sr.windows}
+        spans = scoring.spans_of([by_id[w] for w in windows])
+    else:
+        spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
+    clusters = scoring.event_clusters(spans)
+    is_open = scoring.open_mask(index, spans)
+    pooled_vals, rows = scoring.calendar_pool(R, n_c, n_w, is_open)
+    pooled_index = index[rows]
+    calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index)
     bench = None
-    if sr.benchmark is not None:
-        bvals, _ = chained_matrix(np.where(np.isnan(R), np.nan, sr.benchmark.to_numpy(dtype=float, na_value=np.nan)),
-                                  sr.returns.index, n_c, windows)
-        bench = pd.DataFrame(bvals, index=chain_idx, columns=sr.grid.index)
-    if n_w == 1:
+    if B is not None:
+        bench = pd.DataFrame(_pool_onto(B, rows, n_c, n_w, is_open), index=pooled_index, columns=sr.grid.index)
+    if n_w == 1 and rows.size == int((~np.isnan(R)).any(axis=1).sum()):
         # one window: each combination's pooled series is its only run's series
         engine_only = ("n_trades", "n_orders", "exposure", "turnover", "n_clipped", "legs_traded", "legging_gap_hours")
         pooled = table[[c for c in table.columns if c not in engine_only]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:
-        pooled, preasons = scoring.metrics_table(chained, ppy, bench, rf)
+        pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
     per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
     counted = ~np.isnan(per_window)
     with np.errstate(invalid="ignore"):
@@ -154,9 +223,15 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         pooled["window_positive_fraction"] = np.where(counted.any(axis=1),
                                                      (per_window > 0).sum(axis=1) / np.maximum(counted.sum(axis=1), 1),
                                                      np.nan)
+    traded = sr.runs["n_orders"].to_numpy().reshape(n_c, n_w) > 0
+    events, ev_reasons = scoring.event_table(per_window, traded, clusters.code, clusters.n)
+    pooled["n_events"] = events["n_events"].to_numpy()
+    pooled["n_clusters"] = events["n_clusters"].to_numpy()
+    distinct = scoring.distinct_columns(pooled_vals)
     eng = sr.runs[["entries", "exposure", "turnover"]].to_numpy(dtype=float).reshape(n_c, n_w, 3)
-    ranking = scoring.rank_sweep(pooled, ppy, metric=rank_by if rank_by in pooled.columns else "sharpe",
-                                 returns=chained if n_c >= 2 else None, n_blocks=pbo_blocks)
+    metric_col = rank_by if rank_by in pooled.columns else "sharpe"
+    ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
+                                 n_blocks=pbo_blocks, distinct=distinct)
     pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64)
     pooled["exposure"] = eng[:, :, 1].mean(axis=1)
     pooled["turnover_mean"] = eng[:, :, 2].mean(axis=1)
@@ -164,31 +239,51 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     chosen = list(ranking.index[:TOP_K])
     if sr.default_combo is not None and sr.default_combo not in chosen:
         chosen.append(sr.default_combo)
-    boot = scoring.bootstrap_ci(chained[chosen], np.full(len(chosen), ppy), n_resamples=n_resamples,
+    boot = scoring.bootstrap_ci(calendar[chosen], np.full(len(chosen), ppy), n_resamples=n_resamples,
                                 confidence=confidence, seed=seed)
     boot_records = dict(zip(boot.index, frame_records(boot)))
     rk = ranking.reindex(pooled.index)
-    trust_table = rk[["rank", "dsr", "pbo", "n_trials", "sharpe_star"]]
-    trust_rows = frame_records(trust_table)
+    trust_rows = frame_records(rk[["rank", "dsr", "pbo", "n_trials", "n_trials_raw", "sharpe_star"]])
+    n_identical = distinct.n_identical
     notes = rk["notes"].tolist()
+    event_rows = frame_records(events)
     pooled_records = []
-    for c, (metrics, trust) in enumerate(zip(frame_records(pooled), trust_rows)):
+    for c, (metrics, trust, ev) in enumerate(zip(frame_records(pooled), trust_rows, event_rows)):
         trust["notes"] = notes[c] or None
         if c in boot_records:
             trust["bootstrap"] = {**boot_records[c], "confidence": confidence}
+        ev["nan_reason"] = ev_reasons[c]
         pooled_records.append({
             "id": combo_id(sr.label, combo_params[c]), "strategy": sr.label, "strategy_name": sr.name,
             "combo": c, "params": combo_params[c], "is_default": c == sr.default_combo, "metrics": metrics,
-            "trust": trust, "nan_reasons": dict(preasons.get(c, {})),
+            "events": ev, "trust": trust, "n_identical": int(n_identical[c]),
+            "nan_reasons": dict(preasons.get(c, {})),
         })
     best = ranking.index[0] if len(ranking) and not pd.isna(ranking.iloc[0]["rank"]) else None
-    metric_col = rank_by if rank_by in ranking.columns else "sharpe"
+    best = None if best is None else int(best)
+    detail = [c for c in dict.fromkeys([best, sr.default_combo]) if c is not None]
+    episodes_of = _episode_records(sr, windows, clusters, per_window, traded)
+    event_level = {
+        str(c): scoring.event_level(per_window[c], traded[c], clusters.code, clusters.ids,
+                                    n_resamples=n_resamples, confidence=confidence, seed=seed,
+                                    episodes=episodes_of(c))
+        for c in detail
+    }
+    row_cluster = clusters.code[np.argmax(is_open[rows], axis=1)] if rows.size else np.zeros(0, np.int64)
+    cl_means = scoring.cluster_means(per_window, clusters.code, clusters.n)
+    cl_counts = np.bincount(clusters.code, minlength=clusters.n)
+    oos = scoring.out_of_sample(row_cluster, cl_means, cl_counts, clusters.ids,
+                                _score_fn(metric_col, calendar, bench, ppy, rf), best,
+                                lambda c: combo_params[c], min_train_clusters)
     summary = {
         "label": sr.label, "name": sr.name, "n_combinations": int(n_c), "n_windows": int(n_w),
         "n_runs": int(len(sr.runs)), "rank_by": rank_by,
         "pbo": clean_json(ranking["pbo"].iloc[0]) if len(ranking) else None, "pbo_blocks": pbo_blocks,
-        "periods_per_year": ppy, "best_combo": None if best is None else int(best),
+        "periods_per_year": ppy, "best_combo": best,
         "default_combo": sr.default_combo,
+        "n_events": int(n_w), "n_clusters": int(clusters.n), "clusters": clusters.records,
+        "trials": _trials(ranking, pooled, distinct, ppy),
+        "event_level": event_level, "oos": oos,
         "ranking": [
             {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]),
              rank_by: clean_json(ranking.loc[c, metric_col]), "dsr": clean_json(ranking.loc[c, "dsr"]),
@@ -196,24 +291,64 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
             for c in ranking.index[:TOP_K]
         ],
     }
-    return {"runs": run_records, "pooled": pooled_records, "summary": summary}
+    return {"runs": run_records, "pooled": pooled_records, "summary": summary,
+            "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters}
+
+
+def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_window: np.ndarray,
+                     traded: np.ndarray):
+    """Per-episode records of one combination: window, cluster, return, fills, shock."""
+    n_w = len(windows)
+    fills: dict[str, tuple[str, str]] = {}
+    if sr.orders is not None and len(sr.orders):
+        o = pd.DataFrame({"run": sr.orders["run"].astype(str).to_numpy(),
+                          "fill_time": pd.DatetimeIndex(sr.orders["fill_time"])})
+        g = o.groupby("run", sort=True)["fill_time"]
+        lo, hi = g.min(), g.max()
+        fills = {r: (lo[r].isoformat(), hi[r].isoformat()) for r in lo.index}
+    ids = list(sr.returns.columns)
+
+    def records(c: int) -> list[dict[str, Any]]:
+        out = []
+        for w, wid in enumerate(windows):
+            rid = str(ids[c * n_w + w])
+            entry, exit_ = fills.get(rid, (None, None))
+            out.append({"window": wid, "cluster": clusters.ids[clusters.code[w]],
+                        "return": clean_json(per_window[c, w]), "traded": bool(traded[c, w]),
+                        "entry_utc": entry, "exit_utc": exit_, "shock": clean_json(sr.shocks.get(wid))})
+        return out
+
+    return records
 
 
 def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
-    """Cumulative return by event time (t = -pre..+post) per window for the given combos."""
+    """Cumulative return by event time per window for the given combos (a chart, not a statistic).
+
+    Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them); ``mean`` is the
+    average of the lines at each event time of the range every line covers, ``mean_t``
+    (``-min pre .. +min post``), so windows of different lengths line up on t = 0.
+    """
     out: dict[str, Any] = {}
     for combo in combos:
-        lines = {}
+        lines, times = {}, {}
         for rid, meta in runs[runs["combo"] == combo].iterrows():
             w = windows[meta["window"]]
             r = returns[rid].dropna()
             if len(r) != len(w.sessions):
                 continue
-            cum = (1.0 + r.to_numpy()).cumprod() - 1.0
-            lines[meta["window"]] = [clean_json(x) for x in cum]
+            lines[meta["window"]] = (1.0 + r.to_numpy()).cumprod() - 1.0
+            times[meta["window"]] = np.arange(-w.pre, w.post + 1)
         if lines:
-            arr = np.array(list(lines.values()), dtype=float)
-            out[str(combo)] = {"windows": lines, "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)]}
+            pre = min(-t[0] for t in times.values())
+            post = min(t[-1] for t in times.values())
+            arr = np.array([line[(-pre - t[0]):(-pre - t[0]) + pre + post + 1]
+                            for line, t in zip(lines.values(), times.values())], dtype=float)
+            out[str(combo)] = {
+                "windows": {k: [clean_json(x) for x in v] for k, v in lines.items()},
+                "t": {k: [int(x) for x in v] for k, v in times.items()},
+                "mean_t": list(range(-pre, post + 1)),
+                "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
+            }
     return out
 
 
@@ -307,6 +442,52 @@ def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
     return int(grid.index[hits[0]]) if hits.size else None
 
 
+def first_fill(data: Any, symbols: list[str], traded: list[str], window: Any, fill: str) -> pd.Timestamp | None:
+    """The first instant a fill was possible in ``window`` (UTC), by the engine's rules.
+
+    The first decision is the first bar of any of the strategy's ``symbols`` stamped inside the
+    window span ``(start_utc, end_utc]``; it fills at the first bar of a traded symbol stamped
+    strictly after it, at that bar's open when ``fill == "open"`` and the bar opened after the
+    decision, else at its close. None when no fill was possible.
+    """
+    start, end = window.start_utc.as_unit("ns").value, window.end_utc.as_unit("ns").value
+    firsts = []
+    for sym in symbols:
+        if sym in data.bars:
+            st = data.require(sym).index.as_unit("ns").asi8
+            hit = st[(st > start) & (st <= end)]
+            if hit.size:
+                firsts.append(hit[0])
+    if not firsts:
+        return None
+    tau = min(firsts)
+    fills = []
+    for sym in traded:
+        if sym not in data.bars:
+            continue
+        frame = data.require(sym)
+        st = frame.index.as_unit("ns").asi8
+        k = int(np.searchsorted(st, tau, side="right"))
+        if k >= st.size or st[k] > end:
+            continue
+        opened = frame["open_time"].iloc[k] if "open_time" in frame.columns else None
+        if fill == "open" and opened is not None and not pd.isna(opened) and pd.Timestamp(opened).value > tau:
+            fills.append(pd.Timestamp(opened).value)
+        else:
+            fills.append(st[k])
+    return pd.Timestamp(min(fills), tz="UTC") if fills else None
+
+
+def _t0_move(data: Any, symbol: str, window: Any) -> float | None:
+    """The defining market's t = 0 close-to-close USD return of ``symbol`` (None if unknown)."""
+    try:
+        r = _event_frame(data, symbol, window, 0, 0, 0)
+    except (KeyError, ValueError, IndexError):
+        return None
+    v = float(r.iloc[-1]) if len(r) else float("nan")
+    return v if np.isfinite(v) else None
+
+
 def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     """Score one strategy's assembled runs in place (``res.scored``); return the combos kept in detail.
 
@@ -316,12 +497,21 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     """
     sp = res.plan
     sc = cfg.scoring
+    traded = list(sp.strategy.traded_symbols)
+    symbols = list(dict.fromkeys([*traded, *sp.strategy.symbols.values()]))
+    tradable = {w.id: first_fill(data, symbols, traded, w, cfg.execution.fill) for w in sp.windows}
+    shocks = {w.id: _t0_move(data, traded[0], w) for w in sp.windows} if traded else {}
     res.scored = score_strategy(
         StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid,
-                     default_combo(sp.grid, sp.strategy.params)),
+                     default_combo(sp.grid, sp.strategy.params), windows=list(sp.windows), orders=res.orders,
+                     tradable_from={k: v for k, v in tradable.items() if v is not None}, shocks=shocks),
         risk_free=sc.risk_free, rank_by=sc.rank_by, pbo_blocks=sc.pbo_blocks,
         n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
+        min_train_clusters=sc.walk_forward_min_clusters,
     )
+    calendar = res.scored.pop("calendar")
+    calendar_bench = res.scored.pop("calendar_benchmark")
+    res.scored.pop("clusters")
     s = res.scored["summary"]
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}

@@ -261,6 +261,8 @@ class ScoringConfig(Strict):
     bootstrap_samples: int = Field(1000, ge=100, description="Stationary-bootstrap resamples.")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     estimation_sessions: int = Field(60, ge=10, description="Market-model estimation window before each event.")
+    walk_forward_min_clusters: int = Field(
+        2, ge=1, description="Walk-forward out of sample: fewest earlier event clusters to choose parameters on.")
 
 
 class OutputConfig(Strict):

@@ -5,6 +5,27 @@ Pure functions on plain data (no I/O, no vectorbt). Conventions are documented i
 ``periods_per_year`` explicit, undefined metrics are NaN with a reason (never ``inf`` or 0).
 """
 
+from backtests.scoring.calendar import (
+    Clusters,
+    Distinct,
+    Span,
+    calendar_pool,
+    distinct_columns,
+    event_clusters,
+    open_mask,
+    spans_from_returns,
+    spans_of,
+)
+from backtests.scoring.episodes import (
+    EVENT_KEYS,
+    cluster_bootstrap_ci,
+    cluster_means,
+    cluster_robust_t,
+    cluster_sign_test,
+    event_level,
+    event_table,
+    out_of_sample,
+)
 from backtests.scoring.event_study import EventStudyResult, event_study
 from backtests.scoring.metrics import (
     BENCHMARK_KEYS,
@@ -32,7 +53,7 @@ from backtests.scoring.metrics import (
     total_return,
     value_at_risk,
 )
-from backtests.scoring.pooled import POOLED_KEYS, chain_windows, pool_returns, pooled_metrics
+from backtests.scoring.pooled import POOLED_KEYS, calendar_returns, chain_windows, pool_returns, pooled_metrics
 from backtests.scoring.ranking import rank_sweep
 from backtests.scoring.trust import (
     BOOTSTRAP_COLUMNS,
@@ -45,6 +66,24 @@ from backtests.scoring.trust import (
 )
 
 __all__ = [
+    "EVENT_KEYS",
+    "Clusters",
+    "Distinct",
+    "Span",
+    "calendar_pool",
+    "calendar_returns",
+    "cluster_bootstrap_ci",
+    "cluster_means",
+    "cluster_robust_t",
+    "cluster_sign_test",
+    "distinct_columns",
+    "event_clusters",
+    "event_level",
+    "event_table",
+    "open_mask",
+    "out_of_sample",
+    "spans_from_returns",
+    "spans_of",
     "BENCHMARK_KEYS",
     "BOOTSTRAP_COLUMNS",
     "METRIC_KEYS",

@@ -1,14 +1,15 @@
 """Pool each (strategy, params) combination across its shock windows.
 
-A combination is run once per window; pooling chains its per-window returns in time order
-(windows ordered by their first bar, bars by time within a window) into one series and scores
-that series with :func:`~backtests.scoring.metrics.metrics_table`, next to summaries of the
-per-window total returns.
+A combination is run once per window. :func:`pooled_metrics` scores its **calendar-time**
+series (:func:`calendar_returns`: each UTC period once, overlapping episodes averaged with equal
+capital; see :mod:`backtests.scoring.calendar`) with
+:func:`~backtests.scoring.metrics.metrics_table`, next to summaries of the per-window total
+returns.
 
-The pooled series is indexed by ``(window, time)``: windows that overlap in time keep both
-copies of the shared bars (each window is a separate trade), and combinations of one sweep that
-share the same windows line up row by row, which is what
-:func:`~backtests.scoring.trust.probability_of_backtest_overfitting` needs.
+:func:`pool_returns` and :func:`chain_windows` give the **chained view**, for charts only: the
+per-window returns one after the other in time order, indexed by ``(window, time)``; windows that
+overlap in time keep both copies of the shared bars, so a statistic computed on it counts those
+periods twice.
 
 All combinations are placed in one ``(rows, combos)`` matrix with a single fancy-index
 assignment; nothing loops over runs or combinations.
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.scoring import metrics as _m
+from backtests.scoring.calendar import Span, calendar_pool, open_mask, spans_from_returns
 
 POOLED_KEYS: tuple[str, ...] = (
     "n_windows",
@@ -86,7 +88,7 @@ def pool_returns(
     runs: pd.DataFrame | Mapping[Hashable, tuple[Hashable, Hashable]],
     benchmark: pd.Series | pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Chain each combination's windows into one column.
+    """Chain each combination's windows into one column (the chained view, for charts).
 
     Parameters
     ----------
@@ -137,6 +139,61 @@ def chain_windows(windows: Mapping[Hashable, pd.Series]) -> pd.Series:
     return pooled[0].dropna()
 
 
+def calendar_returns(
+    returns: pd.DataFrame,
+    runs: pd.DataFrame | Mapping[Hashable, tuple[Hashable, Hashable]],
+    benchmark: pd.Series | pd.DataFrame | None = None,
+    spans: list[Span] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Each combination's calendar-time pooled series (see :mod:`backtests.scoring.calendar`).
+
+    Parameters
+    ----------
+    returns, runs, benchmark
+        As :func:`pool_returns`; the index must be sorted UTC period ends.
+    spans
+        One :class:`~backtests.scoring.calendar.Span` per window, in order of first appearance in
+        ``runs``; default: from just before each window's first period end to its last.
+
+    Returns
+    -------
+    (pooled, pooled_benchmark)
+        Index = the kept UTC period ends, one column per combo (first-appearance order).
+    """
+    runs_df = _runs_frame(runs, returns.columns)
+    cc, combos = pd.factorize(runs_df["combo"], sort=False)
+    wc, wins = pd.factorize(runs_df["window"], sort=False)
+    n_c, n_w = len(combos), len(wins)
+    slot = cc * n_w + wc
+    if np.unique(slot).size != slot.size:
+        raise ValueError("runs share a combo and a window: " + ", ".join(map(str, returns.columns[:4])))
+
+    def grid(values: np.ndarray) -> np.ndarray:
+        out = np.full((values.shape[0], n_c * n_w), np.nan)
+        out[:, slot] = values
+        return out
+
+    if spans is None:
+        spans = spans_from_returns(returns, list(runs_df["window"]))
+    is_open = open_mask(pd.DatetimeIndex(returns.index), spans)
+    vals, rows = calendar_pool(grid(returns.to_numpy(dtype=float, na_value=np.nan)), n_c, n_w, is_open)
+    index = returns.index[rows]
+    pooled = pd.DataFrame(vals, index=index, columns=pd.Index(combos, name="combo"))
+    if benchmark is None:
+        return pooled, None
+    if isinstance(benchmark, pd.Series):
+        b = np.broadcast_to(benchmark.reindex(returns.index).to_numpy(dtype=float, na_value=np.nan)[:, None],
+                            returns.shape)
+    else:
+        b = benchmark.reindex(index=returns.index, columns=returns.columns).to_numpy(dtype=float, na_value=np.nan)
+    b = np.where(np.isnan(returns.to_numpy(dtype=float, na_value=np.nan)), np.nan, b)
+    bvals, brows = calendar_pool(grid(b), n_c, n_w, is_open)
+    bfull = np.full((len(rows), n_c), np.nan)
+    pos = np.searchsorted(rows, brows)
+    bfull[pos] = bvals
+    return pooled, pd.DataFrame(bfull, index=index, columns=pooled.columns)
+
+
 def pooled_metrics(
     returns: pd.DataFrame,
     runs: pd.DataFrame | Mapping[Hashable, tuple[Hashable, Hashable]],
@@ -144,7 +201,7 @@ def pooled_metrics(
     benchmark: pd.Series | pd.DataFrame | None = None,
     risk_free: float = 0.0,
 ) -> tuple[pd.DataFrame, dict[Any, dict[str, str]]]:
-    """Metrics of each combination's chained returns plus per-window summaries.
+    """Metrics of each combination's calendar-time pooled returns plus per-window summaries.
 
     Parameters
     ----------
@@ -158,15 +215,15 @@ def pooled_metrics(
     Returns
     -------
     table : pd.DataFrame
-        Rows = combo ids; columns = the metric keys of ``metrics_table`` computed on the chained
-        series (``n_periods`` = its length), then :data:`POOLED_KEYS`: ``n_windows`` (windows
+        Rows = combo ids; columns = the metric keys of ``metrics_table`` computed on the
+        calendar-time series (``n_periods`` = its length: each UTC period once), then :data:`POOLED_KEYS`: ``n_windows`` (windows
         with at least one return), the mean and median of the per-window ``total_return`` and
         the fraction of those windows with a positive total return.
     reasons : dict
         ``{combo: {metric: reason}}`` for every NaN.
     """
     runs_df = _runs_frame(runs, returns.columns)
-    pooled, pooled_bench = pool_returns(returns, runs_df, benchmark)
+    pooled, pooled_bench = calendar_returns(returns, runs_df, benchmark)
     table, reasons = _m.metrics_table(pooled, periods_per_year, pooled_bench, risk_free)
     per_window = pd.Series(
         np.asarray(_m.total_return(returns.to_numpy(dtype=float, na_value=np.nan))),

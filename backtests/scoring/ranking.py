@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from backtests.scoring import trust
+from backtests.scoring.calendar import Distinct, distinct_columns
 
-RANK_COLUMNS: tuple[str, ...] = ("rank", "dsr", "pbo", "n_trials", "sharpe_star", "notes")
+RANK_COLUMNS: tuple[str, ...] = ("rank", "dsr", "pbo", "n_trials", "n_trials_raw", "n_identical",
+                                 "sharpe_star", "notes")
 
 
 def _order(values: np.ndarray) -> np.ndarray:
@@ -29,6 +31,7 @@ def rank_sweep(
     n_blocks: int = 8,
     pbo_metric: str = "sharpe",
     n_trials: int | None = None,
+    distinct: Distinct | None = None,
 ) -> pd.DataFrame:
     """Sort a sweep by a metric and attach DSR and PBO.
 
@@ -52,16 +55,23 @@ def rank_sweep(
         Selection metric inside PBO (a name accepted by
         :func:`~backtests.scoring.trust.probability_of_backtest_overfitting`).
     n_trials : int, optional
-        Number of trials for DSR; default ``len(pooled)`` (every combination run, NaN Sharpe
-        ratios included). The trial Sharpe variance uses the finite per-period Sharpe ratios.
+        Number of trials for DSR; default the number of **distinct** pooled return series (see
+        ``distinct``), NaN Sharpe ratios included. The trial Sharpe variance uses the finite
+        per-period Sharpe ratios of one member per distinct series.
+    distinct : Distinct, optional
+        Rows of ``pooled`` grouped by bit-identical pooled returns; default computed from
+        ``returns`` (every row its own series without ``returns``). PBO runs on one column per
+        group, the first in row order.
 
     Returns
     -------
     pd.DataFrame
         ``pooled`` sorted by ``metric`` (descending, stable, NaN last) with leading columns
         ``rank`` (1 = best; NaN metric -> no rank), ``dsr``, ``pbo`` (the same for every row:
-        it is a property of the sweep), ``n_trials``, ``sharpe_star`` (the expected maximum
-        per-period Sharpe ratio DSR tests against) and ``notes`` (why ``dsr``/``pbo`` are NaN).
+        it is a property of the sweep), ``n_trials`` (distinct series), ``n_trials_raw`` (rows),
+        ``n_identical`` (rows with this row's series, itself included), ``sharpe_star`` (the
+        expected maximum per-period Sharpe ratio DSR tests against) and ``notes`` (why
+        ``dsr``/``pbo`` are NaN).
     """
     if metric not in pooled.columns:
         raise ValueError(f"metric {metric!r} is not a column of the pooled table")
@@ -76,9 +86,14 @@ def rank_sweep(
         raise ValueError("periods_per_year must be finite and positive for every row")
 
     notes = np.full(len(pooled), "", dtype=object)
+    if distinct is None:
+        if returns is not None:
+            distinct = distinct_columns(returns[list(pooled.index)].to_numpy(dtype=float, na_value=np.nan))
+        else:
+            distinct = Distinct(np.arange(len(pooled)), np.arange(len(pooled)), np.ones(len(pooled), np.int64))
     sr = pooled["sharpe"].to_numpy(dtype=float) / np.sqrt(ppy)
-    count, var = trust.trial_sharpe_stats(sr)
-    n_trials = count if n_trials is None else int(n_trials)
+    _, var = trust.trial_sharpe_stats(sr[distinct.first])
+    n_trials = distinct.n if n_trials is None else int(n_trials)
     if np.isfinite(var):
         sr_star = trust.expected_max_sharpe(n_trials, var)
         dsr = np.asarray(
@@ -95,17 +110,23 @@ def rank_sweep(
     else:
         sr_star = float("nan")
         dsr = np.full(len(pooled), np.nan)
-        notes[:] = "dsr: fewer than 2 finite trial Sharpe ratios"
+        notes[:] = ("dsr: every combination has the same returns" if distinct.n == 1 and len(pooled) > 1
+                    else "dsr: fewer than 2 finite trial Sharpe ratios among the distinct series")
 
     pbo = float("nan")
     pbo_note = "pbo: no pooled returns given" if returns is None else ""
     if returns is not None:
-        try:
-            pbo = trust.probability_of_backtest_overfitting(
-                returns[list(pooled.index)], n_blocks=n_blocks, metric=pbo_metric
-            ).pbo
-        except ValueError as exc:  # too few rows or columns for CSCV: a data condition
-            pbo_note = f"pbo: {exc}"
+        if distinct.n < 2:
+            pbo_note = ("pbo: every combination has the same returns" if len(pooled) > 1
+                        else "pbo: PBO needs at least 2 columns (trials), got 1")
+        else:
+            try:
+                reps = [pooled.index[i] for i in distinct.first]
+                pbo = trust.probability_of_backtest_overfitting(
+                    returns[reps], n_blocks=n_blocks, metric=pbo_metric
+                ).pbo
+            except ValueError as exc:  # too few rows or columns for CSCV: a data condition
+                pbo_note = f"pbo: {exc}"
     if pbo_note:
         notes = np.array([f"{n}; {pbo_note}" if n else pbo_note for n in notes], dtype=object)
 
@@ -119,6 +140,8 @@ def rank_sweep(
             "dsr": dsr[order],
             "pbo": pbo,
             "n_trials": n_trials,
+            "n_trials_raw": len(pooled),
+            "n_identical": distinct.n_identical[order],
             "sharpe_star": sr_star,
             "notes": notes[order],
         },

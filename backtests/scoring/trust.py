@@ -219,28 +219,32 @@ def _split_sharpes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-period Sharpe of every column in and out of sample, for all splits at once.
 
-    Per-block counts, sums and sums of squares (centred on each column's mean for accuracy)
-    are added up by a 0/1 split-membership matrix, so all splits cost two matrix products.
+    Per-block counts, sums and sums of squares are added up per split. Ties must be exact: two
+    columns with bit-identical returns on a split's rows get bit-identical scores, so the returns
+    are centred on one scalar shared by every column (not on each column's own mean, which would
+    make identical in-sample blocks differ in the last bits) and the block sums are added row by
+    row in a fixed order (no BLAS product, whose summation order may differ between columns).
     """
     valid = ~np.isnan(x)
-    centre = np.nanmean(np.where(valid, x, np.nan), axis=0) if valid.any() else np.zeros(x.shape[1])
-    centre = np.where(np.isfinite(centre), centre, 0.0)
+    centre = float(np.mean(x[valid])) if valid.any() else 0.0
+    centre = centre if np.isfinite(centre) else 0.0
     xc = np.where(valid, x - centre, 0.0)
     cnt = np.stack([valid[b].sum(0) for b in blocks]).astype(float)
     s1 = np.stack([xc[b].sum(0) for b in blocks])
     s2 = np.stack([(xc[b] ** 2).sum(0) for b in blocks])
-    member = np.zeros((len(splits), len(blocks)))
-    for k, ins in enumerate(splits):
-        member[k, list(ins)] = 1.0
+    all_blocks = set(range(len(blocks)))
 
-    def sharpe(m: np.ndarray) -> np.ndarray:
-        n, a, b = m @ cnt, m @ s1, m @ s2
+    def sharpe(chosen: list[int]) -> np.ndarray:
+        idx = np.asarray(sorted(chosen))
+        n, a, b = cnt[idx].sum(0), s1[idx].sum(0), s2[idx].sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             var = (b - a * a / n) / (n - 1)
             sd = np.sqrt(np.where((n >= 2) & (var > 1e-12 * b / n), var, np.nan))
             return (centre + a / n) / sd
 
-    return sharpe(member), sharpe(1.0 - member)
+    is_scores = np.stack([sharpe(list(ins)) for ins in splits])
+    oos_scores = np.stack([sharpe(sorted(all_blocks - set(ins))) for ins in splits])
+    return is_scores, oos_scores
 
 
 def _logits(is_scores: np.ndarray, oos_scores: np.ndarray) -> np.ndarray:

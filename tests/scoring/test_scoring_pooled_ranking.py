@@ -46,10 +46,16 @@ def test_pooled_metrics_and_window_summaries():
     assert reasons == {}
 
 
-def test_overlapping_windows_stay_separate_trades():
+def test_chained_view_keeps_both_copies_but_pooled_metrics_count_each_period_once():
     r = pd.DataFrame({"w1": [0.01, 0.02, np.nan], "w2": [np.nan, 0.03, 0.04]}, index=IDX[:3])
-    pooled, _ = sc.pool_returns(r, {"w1": ("A", "w1"), "w2": ("A", "w2")})
-    np.testing.assert_allclose(pooled["A"], [0.01, 0.02, 0.03, 0.04])  # the shared bar twice
+    runs = {"w1": ("A", "w1"), "w2": ("A", "w2")}
+    pooled, _ = sc.pool_returns(r, runs)
+    np.testing.assert_allclose(pooled["A"], [0.01, 0.02, 0.03, 0.04])  # chart view: the shared bar twice
+    cal, _ = sc.calendar_returns(r, runs)
+    np.testing.assert_allclose(cal["A"], [0.01, (0.02 + 0.03) / 2, 0.04])  # calendar time: once, averaged
+    table, _ = sc.pooled_metrics(r, runs, 252)
+    assert table.loc["A", "n_periods"] == 3
+    assert table.loc["A", "total_return"] == pytest.approx(1.01 * 1.025 * 1.04 - 1)
 
 
 def test_chain_windows_single_combo():
@@ -111,7 +117,8 @@ def test_rank_sweep_sorts_and_attaches_dsr_and_pbo():
     assert ranked.index[0] == "p11"
     assert list(ranked["rank"]) == list(range(1, 31))
     assert (np.diff(ranked["sharpe"].to_numpy()) <= 0).all()
-    assert list(ranked.columns[:6]) == ["rank", "dsr", "pbo", "n_trials", "sharpe_star", "notes"]
+    assert list(ranked.columns[:8]) == ["rank", "dsr", "pbo", "n_trials", "n_trials_raw", "n_identical",
+                                       "sharpe_star", "notes"]
     assert (ranked["n_trials"] == 30).all()
     sr = table["sharpe"] / np.sqrt(252)
     star = sc.expected_max_sharpe(30, float(np.var(sr, ddof=1)))

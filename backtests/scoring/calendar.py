@@ -1,0 +1,264 @@
+"""Events as the unit: window clusters, calendar-time pooling and distinct return series.
+
+A combination is run once per window (an *episode*). Pooling its episodes into one record must
+not count a period or a trade twice, so:
+
+* **Clusters.** Windows whose UTC spans ``[start_utc, end_utc]`` overlap (transitively), or that
+  carry the same ``shock`` id (one shock seen from two markets), form one cluster. Clusters are
+  the independent units of every event-level test. Ids are ``c1, c2, ...`` in order of their
+  first window start.
+* **Calendar time.** The pooled series of a combination has one row per UTC period end at which
+  at least one of its episodes is *open* (the period end lies in the window span
+  ``(start_utc, end_utc]``) and at least one open episode has a return. That row's return is the
+  equal-capital mean over the open episodes: an open episode whose own scoring periods end
+  elsewhere (a Seoul-session episode seen at a New York close) adds 0 at that row and books its
+  return at its own period end, so every episode's return enters once, at the weight of the
+  portfolio share it held. Without overlaps this is the plain chain of the windows in time order.
+* **Distinct series.** Combinations whose pooled series are bit-identical (a stop that never
+  fires) are one trial for DSR and one column for PBO.
+
+Everything is vectorized over combinations: a sweep of 100,000 combinations is a handful of
+array operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Span:
+    """One window as the scoring stage sees it: id, UTC span and optional shock id."""
+
+    id: str
+    start_utc: pd.Timestamp
+    end_utc: pd.Timestamp
+    shock: str | None = None
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Windows grouped into independent clusters.
+
+    Attributes
+    ----------
+    code
+        Cluster number (0-based, chronological) of each window, in the order the spans were given.
+    records
+        JSON-ready ``{"id", "windows", "start_utc", "end_utc", "reason"}`` per cluster, in
+        chronological order; ``reason`` is ``"same shock"`` when two of its windows share a shock
+        id, ``"overlap"`` when they are linked only by overlapping spans, ``"single"`` for one window.
+    """
+
+    code: np.ndarray
+    records: list[dict[str, Any]]
+
+    @property
+    def n(self) -> int:
+        return len(self.records)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.records]
+
+
+def spans_of(windows: Sequence[Any]) -> list[Span]:
+    """:class:`Span` of each :class:`~backtests.windows.Window` (``shock`` read if it has one)."""
+    out = []
+    for w in windows:
+        shock = getattr(w, "shock", None)
+        if shock is None:
+            shock = getattr(getattr(w, "event", None), "shock", None)
+        out.append(Span(str(w.id), pd.Timestamp(w.start_utc), pd.Timestamp(w.end_utc),
+                        None if shock in (None, "") else str(shock)))
+    return out
+
+
+def spans_from_returns(returns: pd.DataFrame, window_of_column: Sequence[str]) -> list[Span]:
+    """Spans read off the data when no window objects are at hand: each window from just before
+    its first period end to its last (over the columns of that window)."""
+    vals = ~np.isnan(returns.to_numpy(dtype=float, na_value=np.nan))
+    codes, names = pd.factorize(pd.Index(window_of_column), sort=False)
+    out = []
+    for k, name in enumerate(names):
+        rows = np.flatnonzero(vals[:, codes == k].any(axis=1))
+        if rows.size:
+            start = returns.index[rows[0]] - pd.Timedelta(1, "ns")
+            end = returns.index[rows[-1]]
+        else:
+            start = end = pd.Timestamp(0, tz="UTC")
+        out.append(Span(str(name), start, end))
+    return out
+
+
+def event_clusters(spans: Sequence[Span]) -> Clusters:
+    """Group windows into clusters: overlapping spans (transitively) and equal shock ids.
+
+    Two closed spans ``[s1, e1]`` and ``[s2, e2]`` overlap when ``s2 <= e1`` and ``s1 <= e2``.
+    """
+    n = len(spans)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    order = sorted(range(n), key=lambda i: (spans[i].start_utc, i))
+    reach, head = None, None
+    for i in order:  # sweep in start order: overlap with the running group's furthest end
+        if reach is not None and spans[i].start_utc <= reach:
+            union(head, i)
+            reach = max(reach, spans[i].end_utc)
+        else:
+            head, reach = i, spans[i].end_utc
+    by_shock: dict[str, int] = {}
+    shared = set()
+    for i, s in enumerate(spans):
+        if s.shock is not None:
+            if s.shock in by_shock:
+                union(by_shock[s.shock], i)
+                shared.add(s.shock)
+            else:
+                by_shock[s.shock] = i
+    roots = [find(i) for i in range(n)]
+    groups: dict[int, list[int]] = {}
+    for i in order:
+        groups.setdefault(roots[i], []).append(i)
+    # chronological: by the first start, ties by the first window's position
+    ranked = sorted(groups.values(), key=lambda m: (spans[m[0]].start_utc, m[0]))
+    code = np.empty(n, dtype=np.int64)
+    records = []
+    for k, members in enumerate(ranked):
+        code[members] = k
+        shocks = [spans[i].shock for i in members if spans[i].shock is not None]
+        if len(members) == 1:
+            reason = "single"
+        elif any(shocks.count(s) > 1 for s in set(shocks)):
+            reason = "same shock"
+        else:
+            reason = "overlap"
+        records.append({
+            "id": f"c{k + 1}", "windows": [spans[i].id for i in members],
+            "start_utc": min(spans[i].start_utc for i in members).isoformat(),
+            "end_utc": max(spans[i].end_utc for i in members).isoformat(), "reason": reason,
+        })
+    return Clusters(code, records)
+
+
+def open_mask(index: pd.DatetimeIndex, spans: Sequence[Span]) -> np.ndarray:
+    """``(T, W)`` bool: period end ``index[t]`` lies in window ``w``'s span ``(start, end]``."""
+    t = index.as_unit("ns").asi8[:, None]
+    start = np.array([s.start_utc.as_unit("ns").value for s in spans], dtype=np.int64)
+    end = np.array([s.end_utc.as_unit("ns").value for s in spans], dtype=np.int64)
+    return (t > start[None, :]) & (t <= end[None, :])
+
+
+def calendar_pool(values: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar-time pooled returns of every combination.
+
+    Parameters
+    ----------
+    values
+        ``(T, n_combos * n_windows)`` per-period returns, runs combination-major then window
+        (NaN outside a run's window or where it has no period end).
+    is_open
+        ``(T, n_windows)`` from :func:`open_mask`.
+
+    Returns
+    -------
+    (pooled, rows)
+        ``pooled`` is ``(len(rows), n_combos)``: per kept row the mean over the open episodes
+        (an open episode without a return at that row adds 0); NaN where no open episode of that
+        combination has a return. ``rows`` are the kept row positions: at least one open episode
+        with a return.
+    """
+    t = values.shape[0]
+    v3 = values.reshape(t, n_combos, n_windows)
+    marked = ~np.isnan(v3)
+    if n_windows == 1:
+        has = marked[:, :, 0] & is_open[:, :1]
+        rows = np.flatnonzero(has.any(axis=1))
+        return np.where(has[rows], v3[rows, :, 0], np.nan), rows
+    op = is_open[:, None, :]
+    has = (marked & op).any(axis=2)
+    rows = np.flatnonzero(has.any(axis=1))
+    v3, op, has = v3[rows], op[rows], has[rows]
+    n_open = op.sum(axis=2)
+    total = np.where(op, np.nan_to_num(v3, nan=0.0), 0.0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.where(has, total / n_open, np.nan)
+    return pooled, rows
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """Combinations grouped by bit-identical pooled series.
+
+    Attributes
+    ----------
+    code
+        Group of each column (0-based, in order of first appearance).
+    first
+        Column of each group's first member (ascending).
+    size
+        Members per group.
+    """
+
+    code: np.ndarray
+    first: np.ndarray
+    size: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.first.size)
+
+    @property
+    def n_identical(self) -> np.ndarray:
+        """Per column, how many columns (itself included) have the same series."""
+        return self.size[self.code]
+
+
+def distinct_columns(values: np.ndarray) -> Distinct:
+    """Group the columns of a ``(T, N)`` matrix by exact equality (NaN equal to NaN, -0 == 0)."""
+    t, n = values.shape
+    if n == 0:
+        return Distinct(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if t == 0:
+        return Distinct(np.zeros(n, np.int64), np.zeros(1, np.int64), np.array([n], np.int64))
+    canon = np.asarray(values, dtype=float) + 0.0  # a new array without -0.0
+    nan = np.isnan(canon)
+    if nan.any():
+        canon[nan] = np.nan  # one NaN bit pattern
+    # a position-weighted 64-bit hash of the bits groups the columns; members are then checked
+    # bit for bit against their group's first column (a collision falls back to a full sort)
+    bits = canon.view(np.uint64)
+    mult = np.random.default_rng(20260623).integers(1, 2**63, size=t, dtype=np.uint64) | np.uint64(1)
+    h = mult @ bits
+    _, first_sorted, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    rep = first_sorted[inverse]
+    dup = np.flatnonzero(rep != np.arange(n))
+    if dup.size and not (bits[:, dup] == bits[:, rep[dup]]).all():
+        rows = np.ascontiguousarray(canon.T)
+        keys = rows.view(np.dtype((np.void, t * rows.itemsize))).ravel()
+        _, first_sorted, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+    order = np.argsort(first_sorted, kind="stable")  # groups by first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    code = rank[inverse].astype(np.int64)
+    return Distinct(code, first_sorted[order].astype(np.int64),
+                    np.bincount(code, minlength=order.size).astype(np.int64))
