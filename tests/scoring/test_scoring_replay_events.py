@@ -1,0 +1,77 @@
+"""Events as the unit on the real replay data (skipped without ../shared/data or $SCARE_SHARED_DATA):
+the DeepSeek shock is one cluster, the KOSPI replay pools each period once."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtests.cli import main
+from backtests.data.cache import ENV_DIR, Cache
+from backtests.data.importer import import_path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is absent")
+    root = tmp_path_factory.mktemp("events_cache")
+    import_path(Cache(root), SHARED)
+    mp = pytest.MonkeyPatch()
+    mp.setenv(ENV_DIR, str(root))
+    out = {}
+    for name in ("replay_deepseek_2025", "replay_kospi_crash_2026"):
+        dest = tmp_path_factory.mktemp(name)
+        assert main(["run", str(REPO / "configs" / f"{name}.yaml"), "--offline", "--no-progress",
+                     "--out", str(dest / "o")]) == 0
+        out[name] = dest / "o"
+    yield out
+    mp.undo()
+
+
+def _strategy(metrics: dict, label: str) -> dict:
+    return next(s for s in metrics["strategies"] if s["label"] == label)
+
+
+def test_deepseek_new_york_and_seoul_are_one_cluster(runs):
+    m = json.loads((runs["replay_deepseek_2025"] / "metrics.json").read_text())
+    for label in ("hold_nvda", "hold_qqq"):
+        s = _strategy(m, label)
+        assert s["n_events"] == 2 and s["n_clusters"] == 1
+        assert sorted(s["clusters"][0]["windows"]) == ["deepseek_r1", "deepseek_r1_krx"]
+        el = next(iter(s["event_level"].values()))
+        assert el["t_stat"] is None and "one cluster" in el["nan_reason"]  # not t = -39.5 from two copies
+        assert s["oos"]["loco"]["mean"] is None
+    # the pooled NVDA record counts each UTC period once
+    ret = pd.read_parquet(runs["replay_deepseek_2025"] / "returns.parquet")
+    for p in (p for p in m["pooled"] if p["strategy"] == "hold_nvda"):
+        ids = [r["id"] for r in m["runs"] if r["strategy"] == "hold_nvda" and r["combo"] == p["combo"]]
+        assert p["metrics"]["n_periods"] == int(ret[ids].notna().any(axis=1).sum())
+        assert p["metrics"]["n_periods"] < int(ret[ids].notna().sum().sum())
+
+
+def test_kospi_replay_pools_each_period_once(runs):
+    m = json.loads((runs["replay_kospi_crash_2026"] / "metrics.json").read_text())
+    s = _strategy(m, "fade_kospi_halt")
+    assert [c["windows"] for c in s["clusters"]] == [
+        ["krx_cb_2026_03_04", "krx_cb_2026_03_09"], ["krx_cb_2026_06_08"],
+        ["kospi_crash_2026", "krx_cb_2026_06_26"]]
+    assert s["trials"]["n_raw"] == 8 and 1 <= s["trials"]["n_distinct"] <= 8
+    runs_by_combo: dict[int, list[dict]] = {}
+    for r in m["runs"]:
+        if r["strategy"] == "fade_kospi_halt":
+            runs_by_combo.setdefault(r["combo"], []).append(r)
+    for p in (p for p in m["pooled"] if p["strategy"] == "fade_kospi_halt"):
+        per_run = sum(r["metrics"]["n_periods"] for r in runs_by_combo[p["combo"]])
+        assert p["metrics"]["n_periods"] < per_run  # the overlapping windows' shared periods once
+        assert p["events"]["n_events"] == 5 and p["events"]["n_clusters"] == 3
+        assert p["trust"]["n_trials"] == s["trials"]["n_distinct"]
