@@ -17,7 +17,18 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
+from backtests.evaluate_events import (
+    _t0_move,
+    asset_event_study,
+    baseline,
+    event_time_view,
+    first_fill,
+    strategy_event_study,
+)
 from backtests.outputs.jsonfmt import clean_json
+
+__all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "first_fill", "run_id",
+           "score_result", "score_strategy"]
 
 TOP_K = 10
 
@@ -158,7 +169,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     Runs must be in canonical order (combination-major, then window) with every combination
     covering every window, as the runner assembles them. Returns ``runs``, ``pooled`` and
     ``summary`` (JSON-ready) and, for the caller only, ``calendar`` (the pooled calendar-time
-    returns, one column per combination), ``calendar_benchmark`` and ``clusters``.
+    returns, one column per combination), ``calendar_benchmark``, ``clusters`` and
+    ``benchmark_runs`` (the per-run benchmark with the untradable periods blanked).
     """
     windows = list(dict.fromkeys(sr.runs["window"]))
     n_w, n_c = len(windows), len(sr.grid)
@@ -292,7 +304,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         ],
     }
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
-            "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters}
+            "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
+            "benchmark_runs": bench_runs}
 
 
 def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_window: np.ndarray,
@@ -321,115 +334,6 @@ def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_wi
     return records
 
 
-def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
-    """Cumulative return by event time per window for the given combos (a chart, not a statistic).
-
-    Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them); ``mean`` is the
-    average of the lines at each event time of the range every line covers, ``mean_t``
-    (``-min pre .. +min post``), so windows of different lengths line up on t = 0.
-    """
-    out: dict[str, Any] = {}
-    for combo in combos:
-        lines, times = {}, {}
-        for rid, meta in runs[runs["combo"] == combo].iterrows():
-            w = windows[meta["window"]]
-            r = returns[rid].dropna()
-            if len(r) != len(w.sessions):
-                continue
-            lines[meta["window"]] = (1.0 + r.to_numpy()).cumprod() - 1.0
-            times[meta["window"]] = np.arange(-w.pre, w.post + 1)
-        if lines:
-            pre = min(-t[0] for t in times.values())
-            post = min(t[-1] for t in times.values())
-            arr = np.array([line[(-pre - t[0]):(-pre - t[0]) + pre + post + 1]
-                            for line, t in zip(lines.values(), times.values())], dtype=float)
-            out[str(combo)] = {
-                "windows": {k: [clean_json(x) for x in v] for k, v in lines.items()},
-                "t": {k: [int(x) for x in v] for k, v in times.items()},
-                "mean_t": list(range(-pre, post + 1)),
-                "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
-            }
-    return out
-
-
-def _event_frame(data: Any, symbol: str, window: Any, pre: int, post: int, estimation: int) -> pd.Series:
-    """USD close-to-close returns of ``symbol`` by event time t = -pre-estimation..post, measured
-    at the defining market's session closes (as-of prices)."""
-    from backtests.calendars import sessions
-    from backtests.data.market_data import asof
-
-    t0 = window.t0_session
-    span = pd.Timedelta(days=int((pre + estimation) * 1.6) + 20)
-    sched = sessions(window.market, t0 - span, window.sessions[-1])
-    k0 = sched.index.get_loc(t0)
-    lo = k0 - pre - estimation - 1
-    if lo < 0:
-        return pd.Series(dtype=float)
-    closes = pd.DatetimeIndex(sched["close"].iloc[lo: k0 + post + 1])
-    px = asof(data.to_usd(symbol, "close"), closes).to_numpy()
-    rets = px[1:] / px[:-1] - 1.0
-    return pd.Series(rets, index=np.arange(-pre - estimation, post + 1))
-
-
-def asset_event_study(data: Any, symbol: str, benchmark: str | None, windows: list[Any], estimation: int) -> dict[str, Any]:
-    """Market-model event study of a strategy's primary asset around its windows.
-
-    Windows are aligned on t = 0 with the shortest common ``[-pre, post]``; the market model is
-    fitted on ``estimation`` sessions before each event window.
-    """
-    if not benchmark or not windows:
-        return {"symbol": symbol, "reason": "no benchmark" if not benchmark else "no windows"}
-    pre, post = min(w.pre for w in windows), min(w.post for w in windows)
-    rets = {w.id: _event_frame(data, symbol, w, pre, post, estimation) for w in windows}
-    bench = {w.id: _event_frame(data, benchmark, w, pre, post, estimation) for w in windows}
-    res = scoring.event_study(rets, bench, pre=pre, post=post, estimation_length=estimation)
-    return {
-        "symbol": symbol, "benchmark": benchmark, "model": "market model (OLS alpha + beta)",
-        "estimation_sessions": estimation, "pre": pre, "post": post,
-        "caar": clean_json(res.caar), "t_stat": clean_json(res.t_stat), "p_value": clean_json(res.p_value),
-        "n_events": int(res.n_events), "fraction_positive": clean_json(res.fraction_positive),
-        "car": {k: clean_json(v) for k, v in res.car.items()},
-        "caar_path": [clean_json(v) for v in res.caar_path.to_numpy()],
-        "dropped": dict(res.dropped),
-    }
-
-
-def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: pd.DataFrame,
-                         windows: dict[str, Any], combo: int) -> dict[str, Any]:
-    """Per-window cumulative excess return (strategy minus benchmark, market-adjusted model) of
-    one combination in event time, with CAAR, its cross-sectional t-statistic and the fraction of
-    windows with a positive result."""
-    from scipy.stats import t as student_t
-
-    sel = runs[runs["combo"] == combo]
-    cars, paths = {}, []
-    pre = min(windows[w].pre for w in sel["window"])
-    post = min(windows[w].post for w in sel["window"])
-    for rid, meta in sel.iterrows():
-        w = windows[meta["window"]]
-        r = returns[rid].dropna().to_numpy()
-        if len(r) != len(w.sessions):
-            continue  # intraday studies: event time is not one period per session
-        b = benchmark[rid].reindex(returns[rid].dropna().index).to_numpy() if benchmark is not None else np.zeros_like(r)
-        ex = (r - np.nan_to_num(b))[w.pre - pre: w.pre + post + 1]
-        cars[meta["window"]] = float(ex.sum())
-        paths.append(np.cumsum(ex))
-    if not cars:
-        return {"combo": combo, "reason": "event time needs one period per session (daily data)"}
-    car = np.array(list(cars.values()))
-    n = len(car)
-    sd = car.std(ddof=1) if n > 1 else np.nan
-    t_stat = car.mean() / (sd / np.sqrt(n)) if n > 1 and sd > 0 else np.nan
-    p = 2 * student_t.sf(abs(t_stat), n - 1) if np.isfinite(t_stat) else np.nan
-    return {
-        "combo": combo, "model": "market-adjusted (strategy minus benchmark)", "pre": pre, "post": post,
-        "caar": clean_json(float(car.mean())), "t_stat": clean_json(t_stat), "p_value": clean_json(p),
-        "n_events": n, "fraction_positive": clean_json(float((car > 0).mean())),
-        "car": {k: clean_json(v) for k, v in cars.items()},
-        "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
-    }
-
-
 def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
     """Grid row whose every value equals the declared default (``params``: name -> Param), if any."""
     defaults = {n: p.default for n, p in params.items()}
@@ -440,52 +344,6 @@ def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
         mask &= (grid[n] == d).to_numpy()
     hits = np.flatnonzero(mask)
     return int(grid.index[hits[0]]) if hits.size else None
-
-
-def first_fill(data: Any, symbols: list[str], traded: list[str], window: Any, fill: str) -> pd.Timestamp | None:
-    """The first instant a fill was possible in ``window`` (UTC), by the engine's rules.
-
-    The first decision is the first bar of any of the strategy's ``symbols`` stamped inside the
-    window span ``(start_utc, end_utc]``; it fills at the first bar of a traded symbol stamped
-    strictly after it, at that bar's open when ``fill == "open"`` and the bar opened after the
-    decision, else at its close. None when no fill was possible.
-    """
-    start, end = window.start_utc.as_unit("ns").value, window.end_utc.as_unit("ns").value
-    firsts = []
-    for sym in symbols:
-        if sym in data.bars:
-            st = data.require(sym).index.as_unit("ns").asi8
-            hit = st[(st > start) & (st <= end)]
-            if hit.size:
-                firsts.append(hit[0])
-    if not firsts:
-        return None
-    tau = min(firsts)
-    fills = []
-    for sym in traded:
-        if sym not in data.bars:
-            continue
-        frame = data.require(sym)
-        st = frame.index.as_unit("ns").asi8
-        k = int(np.searchsorted(st, tau, side="right"))
-        if k >= st.size or st[k] > end:
-            continue
-        opened = frame["open_time"].iloc[k] if "open_time" in frame.columns else None
-        if fill == "open" and opened is not None and not pd.isna(opened) and pd.Timestamp(opened).value > tau:
-            fills.append(pd.Timestamp(opened).value)
-        else:
-            fills.append(st[k])
-    return pd.Timestamp(min(fills), tz="UTC") if fills else None
-
-
-def _t0_move(data: Any, symbol: str, window: Any) -> float | None:
-    """The defining market's t = 0 close-to-close USD return of ``symbol`` (None if unknown)."""
-    try:
-        r = _event_frame(data, symbol, window, 0, 0, 0)
-    except (KeyError, ValueError, IndexError):
-        return None
-    v = float(r.iloc[-1]) if len(r) else float("nan")
-    return v if np.isfinite(v) else None
 
 
 def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
@@ -511,14 +369,23 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     )
     calendar = res.scored.pop("calendar")
     calendar_bench = res.scored.pop("calendar_benchmark")
+    bench_runs = res.scored.pop("benchmark_runs")
     res.scored.pop("clusters")
     s = res.scored["summary"]
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}
     s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
+    if traded:
+        s["baseline"] = baseline(data, symbols, traded[0], list(sp.windows), cfg.execution.fill,
+                                 n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed)
+        # the shock of each baseline episode is the same t = 0 move as the strategy's
+        for e in s["baseline"]["event_level"]["episodes"]:
+            e["shock"] = clean_json(shocks.get(e["window"]))
     s["event_study"] = {
         "asset": asset_event_study(data, sp.strategy.traded_symbols[0], sp.benchmark, sp.windows,
                                    sc.estimation_sessions),
-        "strategy": {str(c): strategy_event_study(res.returns, res.benchmark, res.runs, by_id, c) for c in combos},
+        "strategy": {str(c): strategy_event_study(
+            res.returns, bench_runs, res.runs, by_id, c, calendar[c],
+            None if calendar_bench is None else calendar_bench[c]) for c in combos},
     }
     return combos

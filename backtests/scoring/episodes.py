@@ -116,11 +116,11 @@ def cluster_robust_t(returns: np.ndarray, cluster: np.ndarray) -> tuple[float, f
     if n_g < 2:
         return float("nan"), float("nan"), "fewer than 2 clusters (all episodes in one cluster)"
     if np.all(r == r[0]):
-        return float("nan"), float("nan"), "episode returns do not vary"
+        return float("nan"), float("nan"), "returns do not vary"
     fit = sm.OLS(r, np.ones((r.size, 1))).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
     t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
     if not (np.isfinite(t) and np.isfinite(p)):
-        return float("nan"), float("nan"), "episode returns do not vary across clusters"
+        return float("nan"), float("nan"), "returns do not vary across clusters"
     return t, p, None
 
 

@@ -54,6 +54,9 @@ class EventStudyResult:
         fit), ``residual_std`` (ddof=2) and ``n_event`` (event-window returns present).
     dropped
         ``{window_id: reason}`` for windows left out.
+    residuals
+        Market-model residuals in the estimation window, index ``t`` (estimation event times),
+        one column per window (NaN where a return is missing or the window was dropped).
     """
 
     abnormal: pd.DataFrame
@@ -67,6 +70,7 @@ class EventStudyResult:
     fraction_positive: float
     model: pd.DataFrame
     dropped: dict[str, str] = field(default_factory=dict)
+    residuals: pd.DataFrame | None = None
 
 
 def _frame(data: EventReturns, what: str) -> pd.DataFrame:
@@ -198,4 +202,6 @@ def event_study(
         fraction_positive=float((kept > 0).mean()) if n else float("nan"),
         model=model,
         dropped=dropped,
+        residuals=pd.DataFrame(np.where(both & keep[None, :], re - alpha - beta * be, np.nan),
+                               index=pd.Index(est_times, name="t"), columns=r.columns),
     )

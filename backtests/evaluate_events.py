@@ -1,0 +1,267 @@
+"""Event studies and event-time views of one strategy's runs (the data-facing half of scoring).
+
+:mod:`backtests.evaluate` scores the runs; this module adds what needs market data or the
+windows' calendars: the first possible fill of each window (for benchmark comparisons over
+tradable periods), the defining asset's t = 0 move, the event-time chart, and the market-model
+event studies with their test battery (:mod:`backtests.scoring.event_tests`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests import scoring
+from backtests.outputs.jsonfmt import clean_json
+from backtests.scoring import event_tests
+
+def _first_decision(data: Any, symbols: list[str], window: Any) -> int | None:
+    """ns stamp of the first bar of any of ``symbols`` inside the window span (start, end]."""
+    start, end = window.start_utc.as_unit("ns").value, window.end_utc.as_unit("ns").value
+    firsts = []
+    for sym in symbols:
+        if sym in data.bars:
+            st = data.require(sym).index.as_unit("ns").asi8
+            hit = st[(st > start) & (st <= end)]
+            if hit.size:
+                firsts.append(int(hit[0]))
+    return min(firsts) if firsts else None
+
+def _fill_bar(data: Any, sym: str, tau: int, window: Any, fill: str) -> tuple[int, int, str] | None:
+    """(bar position, fill instant ns, "open" | "close") of the first fill of ``sym`` after ``tau``."""
+    if sym not in data.bars:
+        return None
+    frame = data.require(sym)
+    st = frame.index.as_unit("ns").asi8
+    k = int(np.searchsorted(st, tau, side="right"))
+    if k >= st.size or st[k] > window.end_utc.as_unit("ns").value:
+        return None
+    opened = frame["open_time"].iloc[k] if "open_time" in frame.columns else None
+    if fill == "open" and opened is not None and not pd.isna(opened) and pd.Timestamp(opened).value > tau \
+            and "open" in frame.columns and np.isfinite(frame["open"].iloc[k]):
+        return k, int(pd.Timestamp(opened).value), "open"
+    return k, int(st[k]), "close"
+
+def first_fill(data: Any, symbols: list[str], traded: list[str], window: Any, fill: str) -> pd.Timestamp | None:
+    """The first instant a fill was possible in ``window`` (UTC), by the engine's rules.
+
+    The first decision is the first bar of any of the strategy's ``symbols`` stamped inside the
+    window span ``(start_utc, end_utc]``; it fills at the first bar of a traded symbol stamped
+    strictly after it, at that bar's open when ``fill == "open"`` and the bar opened after the
+    decision, else at its close. None when no fill was possible.
+    """
+    tau = _first_decision(data, symbols, window)
+    if tau is None:
+        return None
+    fills = [f[1] for f in (_fill_bar(data, s, tau, window, fill) for s in traded) if f is not None]
+    return pd.Timestamp(min(fills), tz="UTC") if fills else None
+
+BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
+                 "strategy's first decision in the window, next bar of {symbol}, open or close as "
+                 "execution.fill), sold at the close of its last bar in the window; USD, before costs")
+
+def baseline(data: Any, symbols: list[str], symbol: str, windows: list[Any], fill: str, *,
+             n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    """Buy-and-hold of ``symbol`` over the same episodes as the strategy, as an EventLevel."""
+
+    rets, recs = [], []
+    close = data.to_usd(symbol, "close")
+    opens = data.to_usd(symbol, "open") if "open" in data.require(symbol).columns else None
+    for w in windows:
+        tau = _first_decision(data, symbols, w)
+        got = None if tau is None else _fill_bar(data, symbol, tau, w, fill)
+        r, entry, exit_ = float("nan"), None, None
+        if got is not None:
+            k, instant, kind = got
+            st = close.index.as_unit("ns").asi8
+            last = int(np.searchsorted(st, w.end_utc.as_unit("ns").value, side="right")) - 1
+            px_in = (opens if kind == "open" and opens is not None else close).iloc[k]
+            px_out = close.iloc[last]
+            if last >= k and np.isfinite(px_in) and np.isfinite(px_out) and px_in > 0:
+                r = float(px_out / px_in - 1.0)
+                entry = pd.Timestamp(instant, tz="UTC").isoformat()
+                exit_ = close.index[last].isoformat()
+        rets.append(r)
+        recs.append((w.id, entry, exit_))
+    codes = scoring.event_clusters(scoring.spans_of(windows))
+    ret = np.array(rets, dtype=float)
+    episodes = [{"window": wid, "cluster": codes.ids[codes.code[i]], "return": clean_json(ret[i]),
+                 "traded": bool(np.isfinite(ret[i])), "entry_utc": e, "exit_utc": x, "shock": None}
+                for i, (wid, e, x) in enumerate(recs)]
+    el = scoring.event_level(ret, np.isfinite(ret), codes.code, codes.ids, n_resamples=n_resamples,
+                             confidence=confidence, seed=seed, episodes=episodes)
+    return {"symbol": symbol, "rule": BASELINE_RULE.format(symbol=symbol), "event_level": el}
+
+def _t0_move(data: Any, symbol: str, window: Any) -> float | None:
+    """The defining market's t = 0 close-to-close USD return of ``symbol`` (None if unknown)."""
+    try:
+        r = _event_frame(data, symbol, window, 0, 0, 0)
+    except (KeyError, ValueError, IndexError):
+        return None
+    v = float(r.iloc[-1]) if len(r) else float("nan")
+    return v if np.isfinite(v) else None
+
+def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
+    """Cumulative return by event time per window for the given combos (a chart, not a statistic).
+
+    Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them); ``mean`` is the
+    average of the lines at each event time of the range every line covers, ``mean_t``
+    (``-min pre .. +min post``), so windows of different lengths line up on t = 0.
+    """
+    out: dict[str, Any] = {}
+    for combo in combos:
+        lines, times = {}, {}
+        for rid, meta in runs[runs["combo"] == combo].iterrows():
+            w = windows[meta["window"]]
+            r = returns[rid].dropna()
+            if len(r) != len(w.sessions):
+                continue
+            lines[meta["window"]] = (1.0 + r.to_numpy()).cumprod() - 1.0
+            times[meta["window"]] = np.arange(-w.pre, w.post + 1)
+        if lines:
+            pre = min(-t[0] for t in times.values())
+            post = min(t[-1] for t in times.values())
+            arr = np.array([line[(-pre - t[0]):(-pre - t[0]) + pre + post + 1]
+                            for line, t in zip(lines.values(), times.values())], dtype=float)
+            out[str(combo)] = {
+                "windows": {k: [clean_json(x) for x in v] for k, v in lines.items()},
+                "t": {k: [int(x) for x in v] for k, v in times.items()},
+                "mean_t": list(range(-pre, post + 1)),
+                "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
+            }
+    return out
+
+def _event_closes(window: Any, pre: int, post: int, estimation: int) -> pd.DatetimeIndex | None:
+    """UTC closes of the defining market's sessions t = -pre-estimation-1 .. post (None: too early)."""
+    from backtests.calendars import sessions
+
+    t0 = window.t0_session
+    span = pd.Timedelta(days=int((pre + estimation) * 1.6) + 20)
+    sched = sessions(window.market, t0 - span, window.sessions[-1])
+    k0 = sched.index.get_loc(t0)
+    lo = k0 - pre - estimation - 1
+    if lo < 0:
+        return None
+    return pd.DatetimeIndex(sched["close"].iloc[lo: k0 + post + 1])
+
+def _event_frame(data: Any, symbol: str, window: Any, pre: int, post: int, estimation: int) -> pd.Series:
+    """USD close-to-close returns of ``symbol`` by event time t = -pre-estimation..post, measured
+    at the defining market's session closes (as-of prices)."""
+    from backtests.data.market_data import asof
+
+    closes = _event_closes(window, pre, post, estimation)
+    if closes is None:
+        return pd.Series(dtype=float)
+    px = asof(data.to_usd(symbol, "close"), closes).to_numpy()
+    rets = px[1:] / px[:-1] - 1.0
+    return pd.Series(rets, index=np.arange(-pre - estimation, post + 1))
+
+def _cluster_codes(windows: list[Any]) -> dict[str, int]:
+    cl = scoring.event_clusters(scoring.spans_of(windows))
+    return {w.id: int(c) for w, c in zip(windows, cl.code)}
+
+def asset_event_study(data: Any, symbol: str, benchmark: str | None, windows: list[Any], estimation: int) -> dict[str, Any]:
+    """Market-model event study of a strategy's primary asset around its windows, with the test
+    battery of :mod:`backtests.scoring.event_tests` (clusters of the windows as in scoring).
+
+    Windows are aligned on t = 0 with the shortest common ``[-pre, post]``; the market model is
+    fitted on ``estimation`` sessions before each event window. The calendar-time portfolio holds
+    the asset (equal weight) in every event window open at a defining-market close.
+    """
+    if not benchmark or not windows:
+        return {"symbol": symbol, "reason": "no benchmark" if not benchmark else "no windows"}
+    pre, post = min(w.pre for w in windows), min(w.post for w in windows)
+    rets = {w.id: _event_frame(data, symbol, w, pre, post, estimation) for w in windows}
+    bench = {w.id: _event_frame(data, benchmark, w, pre, post, estimation) for w in windows}
+    res = scoring.event_study(rets, bench, pre=pre, post=post, estimation_length=estimation)
+    codes = _cluster_codes(windows)
+    ids = list(res.car.index)
+    port, pb = {}, {}
+    for w in windows:
+        closes = _event_closes(w, pre, post, estimation)
+        if closes is None or w.id in res.dropped or not len(rets[w.id]):
+            continue
+        stamps = closes[-(pre + post + 1):]
+        port[w.id] = pd.Series(rets[w.id].loc[-pre:post].to_numpy(), index=stamps)
+        pb[w.id] = pd.Series(bench[w.id].loc[-pre:post].to_numpy(), index=stamps)
+    tests = event_tests.battery(
+        res.car.to_numpy(), res.model["n_event"].to_numpy(), res.model["residual_std"].to_numpy(),
+        res.residuals.to_numpy(), np.array([codes[i] for i in ids]),
+        *(_calendar_mean(port, pb) if port else (None, None)))
+    return {
+        "symbol": symbol, "benchmark": benchmark, "model": "market model (OLS alpha + beta)",
+        "estimation_sessions": estimation, "pre": pre, "post": post,
+        "caar": clean_json(res.caar), "t_stat": clean_json(res.t_stat), "p_value": clean_json(res.p_value),
+        "n_events": int(res.n_events), "n_clusters": len({codes[i] for i in ids if i not in res.dropped}),
+        "fraction_positive": clean_json(res.fraction_positive),
+        "car": {k: clean_json(v) for k, v in res.car.items()},
+        "caar_path": [clean_json(v) for v in res.caar_path.to_numpy()],
+        "dropped": dict(res.dropped), "tests": _clean(tests),
+    }
+
+def _calendar_mean(port: dict[str, pd.Series], bench: dict[str, pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-weight calendar-time portfolio (mean over the windows open at each stamp)."""
+    p = pd.concat(port, axis=1, sort=True)
+    b = pd.concat(bench, axis=1, sort=True).reindex(index=p.index, columns=p.columns)
+    b = b.where(p.notna())
+    return p.mean(axis=1).to_numpy(), b.mean(axis=1).to_numpy()
+
+def _clean(tests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {k: {kk: clean_json(vv) for kk, vv in v.items()} for k, v in tests.items()}
+
+NO_ESTIMATION = "needs an estimation window: the strategy has returns only inside its windows"
+
+def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: pd.DataFrame,
+                         windows: dict[str, Any], combo: int, calendar: pd.Series | None = None,
+                         calendar_benchmark: pd.Series | None = None) -> dict[str, Any]:
+    """Per-window cumulative excess return (strategy minus benchmark, market-adjusted model) of
+    one combination in event time, with CAAR, its cross-sectional t-statistic (events as if
+    independent, as in 0.1), the fraction of windows with a positive result and the test battery:
+    ``t`` with clusters as the independent unit, the calendar-time test on the combination's
+    calendar-time pooled series (``calendar``) against its pooled benchmark; BMP, Kolari-Pynnönen,
+    GRANK and the generalized sign test need an estimation window the strategy does not have.
+
+    ``benchmark`` should hold NaN before each window's first possible fill (as scoring passes
+    it): those periods then add no excess return."""
+    from scipy.stats import t as student_t
+
+    sel = runs[runs["combo"] == combo]
+    cars, paths = {}, []
+    pre = min(windows[w].pre for w in sel["window"])
+    post = min(windows[w].post for w in sel["window"])
+    for rid, meta in sel.iterrows():
+        w = windows[meta["window"]]
+        r = returns[rid].dropna().to_numpy()
+        if len(r) != len(w.sessions):
+            continue  # intraday studies: event time is not one period per session
+        b = benchmark[rid].reindex(returns[rid].dropna().index).to_numpy() if benchmark is not None else np.zeros_like(r)
+        ex = (r - np.nan_to_num(b))[w.pre - pre: w.pre + post + 1]
+        cars[meta["window"]] = float(ex.sum())
+        paths.append(np.cumsum(ex))
+    if not cars:
+        return {"combo": combo, "reason": "event time needs one period per session (daily data)"}
+    car = np.array(list(cars.values()))
+    n = len(car)
+    sd = car.std(ddof=1) if n > 1 else np.nan
+    t_stat = car.mean() / (sd / np.sqrt(n)) if n > 1 and sd > 0 else np.nan
+    p = 2 * student_t.sf(abs(t_stat), n - 1) if np.isfinite(t_stat) else np.nan
+    codes = _cluster_codes([windows[w] for w in sel["window"]])
+    cluster = np.array([codes[w] for w in cars])
+    tests = {
+        "t": event_tests.cluster_t(car, cluster),
+        **{k: event_tests._nan(NO_ESTIMATION) for k in ("bmp", "kolari_pynnonen", "grank", "generalized_sign")},
+        "calendar_time": event_tests.calendar_time(
+            calendar.to_numpy(), None if calendar_benchmark is None else calendar_benchmark.to_numpy())
+        if calendar is not None else event_tests._nan("no calendar-time series"),
+    }
+    return {
+        "combo": combo, "model": "market-adjusted (strategy minus benchmark)", "pre": pre, "post": post,
+        "caar": clean_json(float(car.mean())), "t_stat": clean_json(t_stat), "p_value": clean_json(p),
+        "n_events": n, "n_clusters": int(np.unique(cluster).size),
+        "fraction_positive": clean_json(float((car > 0).mean())),
+        "car": {k: clean_json(v) for k, v in cars.items()},
+        "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
+        "tests": _clean(tests),
+    }
