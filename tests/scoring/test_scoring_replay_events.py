@@ -20,22 +20,23 @@ SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or REPO.parent / "shared" / "d
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 
+def _run(name: str, tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp(name) / "o"
+    args = ["run", str(REPO / "configs" / f"{name}.yaml"), "--offline", "--no-progress", "--out", str(dest)]
+    assert main(args) == 0
+    return dest
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """The two replays run on a cache imported from the shared data (once for this module)."""
     if not SHARED.is_dir():
         pytest.skip("../shared/data is absent")
     root = tmp_path_factory.mktemp("events_cache")
     import_path(Cache(root), SHARED)
-    mp = pytest.MonkeyPatch()
-    mp.setenv(ENV_DIR, str(root))
-    out = {}
-    for name in ("replay_deepseek_2025", "replay_kospi_crash_2026"):
-        dest = tmp_path_factory.mktemp(name)
-        assert main(["run", str(REPO / "configs" / f"{name}.yaml"), "--offline", "--no-progress",
-                     "--out", str(dest / "o")]) == 0
-        out[name] = dest / "o"
-    yield out
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_DIR, str(root))
+        yield {n: _run(n, tmp_path_factory) for n in ("replay_deepseek_2025", "replay_kospi_crash_2026")}
 
 
 def _strategy(metrics: dict, label: str) -> dict:
