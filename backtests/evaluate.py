@@ -104,17 +104,25 @@ def params_of(grid: pd.DataFrame, combo: int) -> dict[str, Any]:
     return {k: clean_json(v) for k, v in grid.loc[combo].items()}
 
 
-def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, windows: list[str], n_w: int,
+def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
                      tradable_from: dict[str, pd.Timestamp] | None) -> np.ndarray:
-    """Benchmark returns with the periods before each window's first possible fill set to NaN."""
+    """Benchmark returns with NaN in every period that starts before its window's first possible
+    fill: a period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
+    start for its first period) is at or after that instant, so the benchmark is measured only
+    over time in which the strategy could have held a position throughout."""
     if not tradable_from:
         return bench
     out = bench.copy()
     t = index.as_unit("ns").asi8
-    for w, wid in enumerate(windows):
-        first = tradable_from.get(wid)
-        if first is not None:
-            out[t <= pd.Timestamp(first).as_unit("ns").value, w::n_w] = np.nan
+    for w, sp in enumerate(spans):
+        first = tradable_from.get(sp.id)
+        if first is None:
+            continue
+        cols = slice(w, None, n_w)
+        rows = np.flatnonzero(~np.isnan(bench[:, cols]).all(axis=1))
+        starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
+        early = rows[starts < pd.Timestamp(first).as_unit("ns").value]
+        out[early, cols] = np.nan
     return out
 
 
@@ -182,9 +190,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     rf = risk_free / ppy if risk_free else 0.0
     R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
     index = sr.returns.index
+    if sr.windows is not None:
+        by_id = {str(w.id): w for w in sr.windows}
+        spans = scoring.spans_of([by_id[w] for w in windows])
+    else:
+        spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
     B = None
     if sr.benchmark is not None:
-        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, windows, n_w,
+        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, spans, n_w,
                              sr.tradable_from)
     bench_runs = None if B is None else pd.DataFrame(B, index=index, columns=sr.returns.columns)
     table, reasons = scoring.metrics_table(sr.returns, ppy_runs, bench_runs, rf)
@@ -204,12 +217,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
             "window": windows[j % n_w], "metrics": metrics, "nan_reasons": dict(reasons.get(rid, {})),
         })
 
-    # events: spans, clusters, calendar-time pooling
-    if sr.windows is not None:
-        by_id = {str(w.id): w for w in sr.windows}
-        spans = scoring.spans_of([by_id[w] for w in windows])
-    else:
-        spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
+    # events: clusters, calendar-time pooling
     clusters = scoring.event_clusters(spans)
     is_open = scoring.open_mask(index, spans)
     pooled_vals, rows = scoring.calendar_pool(R, n_c, n_w, is_open)

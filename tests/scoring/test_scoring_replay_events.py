@@ -75,3 +75,14 @@ def test_kospi_replay_pools_each_period_once(runs):
         assert p["metrics"]["n_periods"] < per_run  # the overlapping windows' shared periods once
         assert p["events"]["n_events"] == 5 and p["events"]["n_clusters"] == 3
         assert p["trust"]["n_trials"] == s["trials"]["n_distinct"]
+
+
+def test_holding_the_benchmark_has_no_excess_return_over_the_tradable_span(runs):
+    # hold_ewy against EWY: compared only from each window's first possible fill, the excess is
+    # the trading cost (was +16.5% from the bars before the first fills) and beta is 1
+    m = json.loads((runs["replay_kospi_crash_2026"] / "metrics.json").read_text())
+    for r in (r for r in m["runs"] if r["strategy"] == "hold_ewy"):
+        assert abs(r["metrics"]["excess_return"]) < 1e-3
+        assert r["metrics"]["beta"] == pytest.approx(1.0, abs=0.01)
+    pooled = next(p for p in m["pooled"] if p["strategy"] == "hold_ewy")
+    assert abs(pooled["metrics"]["excess_return"]) < 5e-3

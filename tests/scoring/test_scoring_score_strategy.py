@@ -86,8 +86,9 @@ def test_pooled_is_calendar_time_each_period_once():
 def test_benchmark_comparison_starts_at_the_first_possible_fill():
     vals = {(0, "a"): [0.0, 0.02, -0.01, 0.03], (0, "b"): B, (0, "c"): [0.0, -0.01, 0.02]}
     bench = np.array([0.05, 0.01, 0.02, 0.01, 0.0, 0.01, 0.0, 0.04, 0.01, -0.01])
-    # first fills: window a after period 0, c after period 7; b has none recorded (all periods count)
-    sr = sweep(vals, 1, bench=bench, tradable_from={"a": IDX[0], "c": IDX[7]})
+    # first fills: window a at the end of its period 0, c inside its first period (7): a period
+    # counts only when it starts at or after the fill; b has none recorded (all periods count)
+    sr = sweep(vals, 1, bench=bench, tradable_from={"a": IDX[0], "c": IDX[7] - pd.Timedelta(hours=3)})
     out = score_strategy(sr, **KW)
     cal, cb = out["calendar"][0].to_numpy(), out["calendar_benchmark"][0].to_numpy()
     # pooled benchmark: equal-capital over open episodes, an untradable episode adds 0
