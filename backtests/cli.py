@@ -1,7 +1,8 @@
 """``scare``: the command line.
 
-Exit codes: 0 success; 2 bad input (config, data, arguments) with one line on stderr naming the
-file, field or symbol; 130 interrupted. Anything else is a bug and keeps its traceback.
+Exit codes: 0 success; 2 bad input (config, data, arguments, a plug-in's error) with one line on
+stderr naming the file, field or symbol; 130 interrupted. Anything else is a bug and keeps its
+traceback. ``SCARE_DEBUG=1`` also prints the traceback behind a one-line error.
 ``scare --help``, ``validate``, ``list`` and ``schema`` never import vectorbt.
 """
 
@@ -13,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from backtests.errors import Interrupted, ScareInputError
 
@@ -35,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study config and write results + tearsheet")
     run.add_argument("config", help="study YAML (e.g. configs/scare_trades.yaml)")
     run.add_argument("--out", help="output folder (default: output.dir of the config)")
+    run.add_argument("--cache", metavar="DIR",
+                     help="data cache folder for data.source 'cache' (overrides data.cache_dir; "
+                          "default: $SCARE_DATA_CACHE or ./data_cache)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--resume", action="store_true",
                      help="finish an interrupted run: reuse the chunks it completed")
@@ -44,17 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(run)
 
     val = sub.add_parser("validate", help="check a study config without running it")
-    val.add_argument("config")
+    val.add_argument("config", help="study YAML to check (schema, strategies, grids, windows, limits)")
     _add_overrides(val)
 
     sub.add_parser("schema", help="print the JSON Schema of study configs")
 
     lst = sub.add_parser("list", help="list available strategies or windows")
-    lst.add_argument("what", choices=["strategies", "windows"])
+    lst.add_argument("what", choices=["strategies", "windows"],
+                     help="strategies (with roles and parameters) or windows (the built-in event catalogue)")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     rep = sub.add_parser("report", help="regenerate tearsheet.html from a run folder")
-    rep.add_argument("run_dir")
+    rep.add_argument("run_dir", help="a run folder written by `scare run` (holds metrics.json)")
 
     from backtests.data.cli import add_data_parser  # `scare data ...` lives with the data package
 
@@ -72,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + ([f"executor.kind={args.executor}"] if args.executor else [])
     loaded = load_config(args.config, overrides)
+    if args.cache:
+        loaded = with_cache_dir(loaded, args.cache)
     out = Path(args.out) if args.out else None
     study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline,
                       resume=args.resume)
@@ -82,6 +90,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results:   {study.out_dir}")
     print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
     return 0
+
+
+def with_cache_dir(loaded: Any, cache: str) -> Any:
+    """``loaded`` with ``data.cache_dir`` replaced by ``--cache`` (errors about it name ``--cache``)."""
+    from dataclasses import replace
+
+    cfg = loaded.config
+    config = cfg.model_copy(update={"data": cfg.data.model_copy(update={"cache_dir": cache})})
+    loaded.source.overridden.add(("data", "cache_dir"))
+    return replace(loaded, config=config)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -172,10 +190,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return COMMANDS[args.command](args)
     except ScareInputError as exc:
+        if os.environ.get("SCARE_DEBUG"):
+            import traceback
+
+            traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever a plug-in's message holds
         if isinstance(exc, Interrupted):
-            print(f"scare: {exc}", file=sys.stderr)
+            print(f"scare: {message}", file=sys.stderr)
             return 130
-        print(f"scare: error: {exc}", file=sys.stderr)
+        print(f"scare: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scare: interrupted", file=sys.stderr)

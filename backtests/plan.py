@@ -6,6 +6,7 @@ pydantic schema; errors still point at the config's file, line and field path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import pandas as pd
 
 from backtests.config.loader import LoadedConfig
 from backtests.config.model import StrategySpec
-from backtests.errors import ConfigError, ScareInputError
+from backtests.errors import ScareInputError, StrategyError
 from backtests.strategy.base import Strategy
-from backtests.strategy.params import expand_grid
+from backtests.strategy.params import build_grid, grid_axes
 from backtests.strategy.registry import resolve
+from backtests.strategy.validate import guard, params_checker
 from backtests.windows import Catalogue, Window, load_builtin, load_event_file, windows_from_refs
 
 
@@ -61,7 +63,11 @@ class StudyPlan:
         return list(dict.fromkeys(out))
 
 
-def _reraise(loaded: LoadedConfig, loc: tuple, exc: ScareInputError) -> ConfigError:
+def _reraise(loaded: LoadedConfig, loc: tuple, exc: ScareInputError) -> ScareInputError:
+    """The error at the config's ``loc``; a plug-in's own file:line (``exc.where``) stays first."""
+    if exc.where:
+        at = loaded.source.error(loc, "")
+        return type(exc)(f"{exc.bare_message} (config: {at.where}, {'.'.join(map(str, loc))})", where=exc.where)
     return loaded.source.error(loc, exc.bare_message)
 
 
@@ -91,7 +97,8 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
             raise _reraise(loaded, ("windows", i), exc) from None
     by_id = {w.id: w for w in windows}
 
-    plans: list[StrategyPlan] = []
+    # Pass 1: resolve every strategy, its parameter values and windows; nothing large is built yet.
+    staged = []
     labels: set[str] = set()
     for i, spec in enumerate(cfg.strategies):
         loc = ("strategies", i)
@@ -99,22 +106,16 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
             cls = resolve(spec.name)
         except ScareInputError as exc:
             raise _reraise(loaded, loc + ("name",), exc) from None
+        label = spec.label or spec.name
         try:
-            strategy = cls(spec.roles)
+            strategy = guard(cls, label, "__init__()", cls, spec.roles)
         except ScareInputError as exc:
             raise _reraise(loaded, loc + ("roles",), exc) from None
         try:
-            grid = expand_grid(cls.params, spec.params, cls.name)
+            axes = grid_axes(cls.params, spec.params, cls.name)
         except ScareInputError as exc:
             bad = next((k for k in spec.params if k in exc.bare_message), None)
             raise _reraise(loaded, loc + (("params", bad) if bad else ("params",)), exc) from None
-        if cls.check_params.__func__ is not Strategy.check_params.__func__:  # overridden
-            for combo in grid.to_dict("records"):
-                try:
-                    cls.check_params(combo)
-                except ValueError as exc:
-                    raise loaded.source.error(loc + ("params",), f"{cls.name}: {exc}") from None
-        label = spec.label or spec.name
         if label in labels:
             raise loaded.source.error(loc + ("label",), f"two strategies are labelled {label!r}; give each a unique label")
         labels.add(label)
@@ -128,9 +129,49 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
                     raise loaded.source.error(
                         loc + ("windows",), f"window {key!r} is not among the study's windows ({', '.join(by_id)})")
                 chosen.extend(w for w in match if w not in chosen)
+        staged.append((i, spec, cls, strategy, label, axes, chosen))
+    check_run_count(loaded, [(i, label, math.prod(len(a) for a in axes), len(chosen))
+                             for i, _, _, _, label, axes, chosen in staged])
+
+    # Pass 2: build the grids and run the strategies' own cross-parameter checks.
+    plans: list[StrategyPlan] = []
+    for i, spec, cls, strategy, label, axes, chosen in staged:
+        loc = ("strategies", i)
+        try:
+            grid = build_grid(cls.params, axes, cls.name)
+            checker = params_checker(cls, strategy)
+        except ScareInputError as exc:
+            raise _reraise(loaded, loc + ("params",), exc) from None
+        if checker is not None:
+            for n, combo in enumerate(grid.to_dict("records")):
+                try:
+                    guard(strategy, label, "check_params()", checker, combo)
+                except StrategyError as exc:
+                    cause = exc.__cause__
+                    if isinstance(cause, ValueError) and not isinstance(cause, ScareInputError):
+                        raise loaded.source.error(loc + ("params",), f"{cls.name}: {cause} "
+                                                  f"(combination {n}: {combo})") from None
+                    raise _reraise(loaded, loc + ("params",), exc) from None
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
     return StudyPlan(loaded, cat, windows, plans)
+
+
+def check_run_count(loaded: LoadedConfig, sizes: list[tuple[int, str, int, int]]) -> None:
+    """Refuse a study with more runs than ``limits.max_runs`` (from grid sizes, before any grid is built).
+
+    ``sizes`` holds ``(strategy index, label, combinations, windows)`` per strategy.
+    """
+    limit = loaded.config.limits.max_runs
+    total = sum(c * w for _, _, c, w in sizes)
+    if total <= limit:
+        return
+    i, label, combos, wins = max(sizes, key=lambda s: s[2] * s[3])
+    raise loaded.source.error(
+        ("strategies", i, "params"),
+        f"the study has {total:,} runs (combinations x windows, all strategies), above limits.max_runs = "
+        f"{limit:,}; the largest is {label!r} with {combos:,} combinations x {wins} windows. Narrow the grids "
+        "or raise limits.max_runs")
 
 
 def check_series(plan: StudyPlan, available: dict[str, set[str]] | None) -> None:

@@ -38,9 +38,10 @@ from backtests.engine.costs import SymbolCosts
 from backtests.engine.periods import period_returns
 from backtests.engine.schedule import Limits, UnfillableOrder
 from backtests.engine.simulate import simulate
-from backtests.errors import ConfigError, Interrupted, StrategyError
+from backtests.errors import ConfigError, Interrupted
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
+from backtests.strategy.validate import check_target_weights, clock_span, definition_line, guard
 from backtests.windows import Window
 
 #: Working memory of one chunk when no limit is given (and never more than a quarter of RAM).
@@ -103,24 +104,6 @@ class WindowBlock:
     legging_gap_hours: np.ndarray | None = None
 
 
-def check_weights(weights: pd.DataFrame, label: str, traded: list[str]) -> pd.DataFrame:
-    """A strategy's output has the promised shape: sorted UTC index, (combo, symbol) columns."""
-    if not isinstance(weights, pd.DataFrame) or not isinstance(weights.index, pd.DatetimeIndex) \
-            or weights.index.tz is None:
-        raise StrategyError(f"{label}: target_weights must return a DataFrame with a UTC DatetimeIndex")
-    if not isinstance(weights.columns, pd.MultiIndex) or weights.columns.nlevels != 2:
-        raise StrategyError(f"{label}: target_weights must return MultiIndex columns (combo, symbol)")
-    extra = set(weights.columns.get_level_values(1)) - set(traded)
-    if extra:
-        raise StrategyError(f"{label}: weights for symbols it does not trade: {sorted(extra)}")
-    w = weights.sort_index()
-    if w.index.has_duplicates:
-        raise StrategyError(f"{label}: duplicate decision stamps in the weights")
-    if np.isinf(w.to_numpy(dtype="float64", na_value=np.nan)).any():
-        raise StrategyError(f"{label}: weights contain inf")
-    return w.set_axis(w.index.tz_convert("UTC").as_unit("ns"))
-
-
 def benchmark_periods(data: MarketData, symbol: str, window: Window, ends: np.ndarray) -> np.ndarray:
     """Benchmark simple returns over the same periods (as-of prices, in USD)."""
     px = data.to_usd(symbol, "close")
@@ -136,7 +119,13 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     ctx = StrategyContext(task.data, strategy.symbols, task.events)
     local_grid = task.grid.reset_index(drop=True)
     local_grid.index.name = "combo"
-    weights = check_weights(strategy.target_weights(ctx, local_grid), task.label, traded)
+    vectorized = type(strategy).target_weights is not Strategy.target_weights
+    made_by = type(strategy).target_weights if vectorized else type(strategy).weights
+    raw = guard(strategy, task.label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
+                ctx, local_grid, at=made_by)
+    weights, notices = check_target_weights(
+        raw, task.label, traded, len(local_grid), clock_span(ctx), task.windows,
+        combo_names=task.grid.index.tolist(), where=definition_line(made_by))
     n = len(local_grid)
     try:
         results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,
@@ -162,7 +151,7 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
             bench=benchmark_periods(task.data, task.benchmark, w, ends) if task.benchmark else None,
             ppy=periods_per_year(w.market, task.data.frequency), entries=res.entries, exposure=res.exposure,
             turnover=res.turnover, n_orders=n_orders, stamps=res.stamps, held=res.held, target=res.target,
-            orders=orders, notices=list(res.notices or []), clipped=res.clipped,
+            orders=orders, notices=list(res.notices or []) + list(notices.get(w.id, [])), clipped=res.clipped,
             legs_traded=res.legs_traded, legging_gap_hours=res.legging_gap_hours,
         ))
     return blocks

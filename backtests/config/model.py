@@ -19,7 +19,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 class Strict(BaseModel):
     """Base: frozen, unknown keys rejected, no silent coercion of strings to numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True,
+                              allow_inf_nan=False)
+
+
+#: Finite ranges of the numeric fields (every number in a config is bounded, see docs/config.md).
+MAX_SESSIONS = 2_520  # ten years of trading sessions
+MAX_SEED = 2**63 - 1
+MAX_BPS = 10_000.0  # 100% of traded value
+MAX_CASH = 1e15
+MAX_PARAM_INT = 10**15
+MAX_RUNS_DEFAULT = 1_000_000
+MAX_RUNS_CEILING = 10**9
+FIRST_DATE = Date(1900, 1, 1)
+LAST_DATE = Date(2199, 12, 31)
+
+
+def _check_date(value: Date | None, what: str = "date") -> Date | None:
+    if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"{what} {value} is outside {FIRST_DATE}..{LAST_DATE}")
+    return value
 
 
 # ----------------------------------------------------------------------------------- data
@@ -44,7 +63,7 @@ class FileSpec(Strict):
     )
     intraday: bool = Field(False, description="Treat as intraday detail for the symbol (not part of the bar panel).")
     close_time: str | None = Field(
-        None, pattern=r"^\d{2}:\d{2}$",
+        None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         description="Local HH:MM at which a daily value is known, instead of the session close "
         "(e.g. 12:00 for FRED's DEXKOUS New York noon rate).",
     )
@@ -56,7 +75,7 @@ class DataConfig(Strict):
     source: Literal["synthetic", "files", "cache"] = Field(
         "synthetic", description="'synthetic' = embedded deterministic replay of the documented shocks."
     )
-    seed: int = Field(20260623, description="Seed of the synthetic generator.")
+    seed: int = Field(20260623, ge=0, le=MAX_SEED, description="Seed of the synthetic generator.")
     frequency: str = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
     start: Date | None = Field(None, description="First local date to keep (inclusive).")
     end: Date | None = Field(None, description="Last local date to keep (inclusive).")
@@ -71,6 +90,18 @@ class DataConfig(Strict):
     closed_session_bars: Literal["error", "drop"] = Field(
         "error", description="A daily bar on a date its market is closed (a holiday): 'error' stops the run "
         "naming the file and date; 'drop' removes it with a named warning (closed_session_bar_dropped).")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _date_range(cls, v: Date | None) -> Date | None:
+        return _check_date(v)
+
+    @field_validator("exclude_dates")
+    @classmethod
+    def _dates_range(cls, v: tuple[Date, ...]) -> tuple[Date, ...]:
+        for d in v:
+            _check_date(d)
+        return v
 
     @model_validator(mode="after")
     def _files_need_files(self) -> DataConfig:
@@ -97,8 +128,14 @@ class WindowRef(Strict):
         None, pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", description="Local HH:MM[:SS] at which the news was known (your own source). Without it an intraday "
         "event with no reported time is stamped at its session close. Also overrides a catalogue event's time.")
     shock: str | None = Field(None, description="Explicit event: id of the shock it belongs to (one cluster).")
-    pre: int | None = Field(None, ge=0, description="Sessions before t=0 (defining market); default from window_defaults.")
-    post: int | None = Field(None, ge=0, description="Sessions after t=0 (defining market).")
+    pre: int | None = Field(None, ge=0, le=MAX_SESSIONS,
+                            description="Sessions before t=0 (defining market); default from window_defaults.")
+    post: int | None = Field(None, ge=0, le=MAX_SESSIONS, description="Sessions after t=0 (defining market).")
+
+    @field_validator("date")
+    @classmethod
+    def _date_range(cls, v: Date | None) -> Date | None:
+        return _check_date(v)
 
     @model_validator(mode="after")
     def _one_way(self) -> WindowRef:
@@ -144,8 +181,8 @@ def _window_item(value: Any) -> Any:
 
 
 class WindowDefaults(Strict):
-    pre: int = Field(5, ge=0, description="Default sessions before the event.")
-    post: int = Field(10, ge=0, description="Default sessions after the event.")
+    pre: int = Field(5, ge=0, le=MAX_SESSIONS, description="Default sessions before the event.")
+    post: int = Field(10, ge=0, le=MAX_SESSIONS, description="Default sessions after the event.")
     partial: Literal["error", "trim", "drop"] = Field(
         "error", description="A window that runs past the end (or before the start) of the data: 'error' stops "
         "the study, 'trim' cuts it to the sessions the data covers (warning window_trimmed), 'drop' leaves it out "
@@ -156,9 +193,9 @@ class WindowDefaults(Strict):
 class RangeSpec(Strict):
     """An inclusive arithmetic range of parameter values: start, start+step, ..., <= stop."""
 
-    start: float
-    stop: float
-    step: float = Field(gt=0)
+    start: float = Field(ge=-MAX_PARAM_INT, le=MAX_PARAM_INT)
+    stop: float = Field(ge=-MAX_PARAM_INT, le=MAX_PARAM_INT)
+    step: float = Field(gt=0, le=MAX_PARAM_INT)
 
     @model_validator(mode="after")
     def _order(self) -> RangeSpec:
@@ -198,6 +235,11 @@ class StrategySpec(Strict):
         for key, val in v.items():
             if isinstance(val, list) and not val:
                 raise ValueError(f"parameter {key!r} has an empty list: the grid would be empty")
+            for item in val if isinstance(val, list) else [val]:
+                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_PARAM_INT:
+                    raise ValueError(f"parameter {key!r}: {item} is outside +-{MAX_PARAM_INT:.0e}")
+                if isinstance(item, str) and len(item) > 1_000:
+                    raise ValueError(f"parameter {key!r}: a text value longer than 1,000 characters")
         return v
 
 
@@ -205,9 +247,9 @@ class StrategySpec(Strict):
 class MarketCosts(Strict):
     """Trading costs of one market, in basis points of traded value (1 bp = 0.01%)."""
 
-    commission_bps: float = Field(ge=0, description="Commission per trade, both sides.")
-    sell_tax_bps: float = Field(0.0, ge=0, description="Transaction tax on sells only (Korea).")
-    slippage_bps: float = Field(ge=0, description="Adverse price move per fill.")
+    commission_bps: float = Field(ge=0, le=MAX_BPS, description="Commission per trade, both sides.")
+    sell_tax_bps: float = Field(0.0, ge=0, le=MAX_BPS, description="Transaction tax on sells only (Korea).")
+    slippage_bps: float = Field(ge=0, le=MAX_BPS, description="Adverse price move per fill.")
     borrow_rate: float = Field(0.0, ge=0, le=10, description="Annual borrow rate paid on short value (0.03 = 3%/yr).")
     max_leverage: float | None = Field(
         None, gt=0, le=100, description="Maximum gross exposure (sum of |weights|) to this market's symbols, as a "
@@ -228,7 +270,7 @@ def _default_costs() -> dict[str, MarketCosts]:
 class CostsConfig(Strict):
     markets: dict[Literal["XKRX", "XNYS", "CRYPTO"], MarketCosts] = Field(default_factory=_default_costs)
     symbols: dict[str, MarketCosts] = Field(default_factory=dict, description="Per-symbol overrides.")
-    long_yield: dict[str, float] = Field(
+    long_yield: dict[str, Annotated[float, Field(ge=-1.0, le=10.0)]] = Field(
         default_factory=dict, description="Annual yield earned on long value per symbol (e.g. {USDT-USD: 0.04})."
     )
 
@@ -237,7 +279,7 @@ class ExecutionConfig(Strict):
     fill: Literal["open", "close"] = Field(
         "open", description="Fill at the next bar's open (when it opened after the decision) or its close."
     )
-    init_cash: float = Field(1_000_000.0, gt=0, description="Starting capital per run, USD.")
+    init_cash: float = Field(1_000_000.0, gt=0, le=MAX_CASH, description="Starting capital per run, USD.")
     exit_at_window_end: bool = Field(True, description="Flatten every position at the close of the window's last bar.")
     max_leverage: float = Field(
         1.0, gt=0, le=100, description="Maximum gross exposure (sum of |weights|, shorts included) of any target, as "
@@ -255,14 +297,16 @@ class ExecutionConfig(Strict):
 
 
 class ScoringConfig(Strict):
-    risk_free: float = Field(0.0, description="Annual risk-free rate for Sharpe/Sortino.")
+    risk_free: float = Field(0.0, ge=-1.0, le=1.0, description="Annual risk-free rate for Sharpe/Sortino.")
     rank_by: str = Field("sharpe", description="Metric used to rank a sweep.")
-    pbo_blocks: int = Field(8, ge=2, description="Blocks S for CSCV probability of backtest overfitting.")
-    bootstrap_samples: int = Field(1000, ge=100, description="Stationary-bootstrap resamples.")
+    pbo_blocks: int = Field(8, ge=2, le=16, multiple_of=2,
+                            description="Blocks S (even) for CSCV probability of backtest overfitting.")
+    bootstrap_samples: int = Field(1000, ge=100, le=100_000, description="Stationary-bootstrap resamples.")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
-    estimation_sessions: int = Field(60, ge=10, description="Market-model estimation window before each event.")
+    estimation_sessions: int = Field(60, ge=10, le=MAX_SESSIONS,
+                                     description="Market-model estimation window before each event.")
     walk_forward_min_clusters: int = Field(
-        2, ge=1, description="Walk-forward out of sample: fewest earlier event clusters to choose parameters on.")
+        2, ge=1, le=10_000, description="Walk-forward out of sample: fewest earlier event clusters to choose parameters on.")
 
 
 class OutputConfig(Strict):
@@ -278,8 +322,19 @@ class OutputConfig(Strict):
 class ExecutorConfig(Strict):
     kind: Literal["local", "dask"] = "local"
     address: str | None = None
-    chunk_runs: int | None = Field(None, ge=1, description="Runs per simulation chunk (default: sized to memory).")
-    memory_limit_gb: float | None = Field(None, gt=0)
+    chunk_runs: int | None = Field(None, ge=1, le=MAX_RUNS_CEILING,
+                                   description="Runs per simulation chunk (default: sized to memory).")
+    memory_limit_gb: float | None = Field(None, gt=0, le=100_000)
+
+
+class LimitsConfig(Strict):
+    """Safety limits, checked before anything large is built."""
+
+    max_runs: int = Field(
+        MAX_RUNS_DEFAULT, ge=1, le=MAX_RUNS_CEILING,
+        description="Most runs (combinations x windows, summed over strategies) a study may have; "
+        "checked from the grid sizes before any grid is built.",
+    )
 
 
 class StudyConfig(Strict):
@@ -287,7 +342,7 @@ class StudyConfig(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Study name (used in output paths).")
     description: str = ""
-    seed: int = Field(12345, description="Seed for every random step of scoring (bootstrap).")
+    seed: int = Field(12345, ge=0, le=MAX_SEED, description="Seed for every random step of scoring (bootstrap).")
     data: DataConfig = Field(default_factory=DataConfig)
     events_files: tuple[EventFileSpec, ...] = Field(
         (), description="Extra event catalogues (YAML or CSV) merged into the built-in one."
@@ -301,6 +356,7 @@ class StudyConfig(Strict):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @field_validator("windows", mode="before")
     @classmethod
@@ -314,7 +370,8 @@ class StudyConfig(Strict):
 
     def canonical_json(self) -> str:
         """The config as canonical JSON (sorted keys): what the run id hashes."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # the limits only decide whether a study may run, never what it computes
+        return json.dumps(self.model_dump(mode="json", exclude={"limits"}), sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of :meth:`canonical_json` without ``executor``.

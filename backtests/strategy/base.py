@@ -7,7 +7,9 @@ Write :meth:`Strategy.weights` for one parameter combination (simple), or overri
 
 Weights are fractions of portfolio value (1.0 = fully long, -0.5 = short half the value) decided at
 each UTC stamp of the decision index; NaN means "no new decision" (the previous target stands),
-leading NaN means flat.
+leading NaN means flat. What is returned is checked by :mod:`backtests.strategy.validate`: finite,
+on the strategy's clock, one column per traded symbol and combination; a combination with only NaN
+is an error, a window with only NaN is a named warning (docs/strategies.md).
 """
 
 from __future__ import annotations
@@ -102,7 +104,10 @@ class Strategy:
     def check_params(cls, combo: Mapping[str, Any]) -> None:
         """Cross-parameter checks for one combination; raise ``ValueError(message)`` when invalid.
 
-        Override to reject combinations such as an exit threshold above the entry threshold.
+        Override (as a classmethod, like here) to reject combinations such as an exit threshold
+        above the entry threshold. It runs for every combination at ``scare validate``, before any
+        data loads. A plain method ``def check_params(self, combo)`` is accepted too and is called
+        on the configured strategy (roles resolved).
         """
 
     @classmethod
@@ -139,10 +144,11 @@ class Strategy:
             Index: UTC decision stamps; columns: MultiIndex ``(combo, symbol)`` with ``combo`` the
             grid's index values and ``symbol`` each of :attr:`traded_symbols`.
         """
+        from backtests.strategy.validate import check_combo_frame
+
         frames = []
         for combo, row in grid.iterrows():
-            w = self.weights(ctx, **row.to_dict())
-            w = w.reindex(columns=self.traded_symbols)
+            w = check_combo_frame(self.weights(ctx, **row.to_dict()), self, self.name, combo)
             w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
             frames.append(w)
         if not frames:

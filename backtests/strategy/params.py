@@ -50,7 +50,8 @@ class Param:
         try:
             v = self.convert(value)
         except (TypeError, ValueError):
-            raise StrategyError(f"parameter {label!r} expects {self.kind}, got {value!r}") from None
+            raise StrategyError(f"parameter {label!r} expects {'a finite ' if self.kind == 'float' else ''}"
+                                f"{self.kind}, got {value!r}") from None
         if self.choices is not None and v not in self.choices:
             raise StrategyError(f"parameter {label!r} must be one of {list(self.choices)}, got {value!r}")
         if self.low is not None and v < self.low:
@@ -91,7 +92,7 @@ class FloatParam(Param):
         if isinstance(value, bool):
             raise TypeError
         f = float(value)
-        if math.isnan(f):
+        if not math.isfinite(f):
             raise ValueError
         return f
 
@@ -127,6 +128,37 @@ def _values_of(spec: Any) -> list[Any]:
     return [spec]
 
 
+def grid_axes(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str) -> list[list[Any]]:
+    """The validated, de-duplicated values of each declared parameter (declaration order).
+
+    Cheap (no product is built): the grid size is ``math.prod(len(a) for a in axes)``, so callers
+    can check limits before :func:`build_grid` allocates anything.
+    """
+    unknown = [k for k in spec if k not in params]
+    if unknown:
+        raise StrategyError(
+            f"strategy {owner!r} has no parameter {unknown[0]!r} (has: {', '.join(params) or 'none'})"
+        )
+    axes: list[list[Any]] = []
+    for name, p in params.items():
+        raw = _values_of(spec[name]) if name in spec else [p.default]
+        if not raw:
+            raise StrategyError(f"strategy {owner!r}: parameter {name!r} has an empty grid")
+        axes.append(list(dict.fromkeys(p.check(v, f"{owner}.") for v in raw)))
+    return axes
+
+
+def build_grid(params: Mapping[str, Param], axes: list[list[Any]], owner: str) -> pd.DataFrame:
+    """Cartesian product of ``axes`` (from :func:`grid_axes`), one row per combination."""
+    total = math.prod(len(a) for a in axes)
+    if total > MAX_COMBINATIONS:
+        raise StrategyError(f"strategy {owner!r}: grid has {total:,} combinations (max {MAX_COMBINATIONS:,})")
+    rows = list(itertools.product(*axes)) if axes else [()]
+    grid = pd.DataFrame(rows, columns=list(params))
+    grid.index = pd.RangeIndex(len(grid), name="combo")
+    return grid
+
+
 def expand_grid(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str) -> pd.DataFrame:
     """Cartesian product of the configured values, validated, one row per combination.
 
@@ -145,22 +177,4 @@ def expand_grid(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str
         Columns in declaration order, a RangeIndex ``combo`` 0..n-1. Duplicate combinations (the
         same values given twice) are dropped, keeping the first.
     """
-    unknown = [k for k in spec if k not in params]
-    if unknown:
-        raise StrategyError(
-            f"strategy {owner!r} has no parameter {unknown[0]!r} (has: {', '.join(params) or 'none'})"
-        )
-    axes: list[list[Any]] = []
-    for name, p in params.items():
-        raw = _values_of(spec[name]) if name in spec else [p.default]
-        if not raw:
-            raise StrategyError(f"strategy {owner!r}: parameter {name!r} has an empty grid")
-        vals = list(dict.fromkeys(p.check(v, f"{owner}.") for v in raw))
-        axes.append(vals)
-    total = math.prod(len(a) for a in axes)
-    if total > MAX_COMBINATIONS:
-        raise StrategyError(f"strategy {owner!r}: grid has {total:,} combinations (max {MAX_COMBINATIONS:,})")
-    rows = list(itertools.product(*axes)) if axes else [()]
-    grid = pd.DataFrame(rows, columns=list(params))
-    grid.index = pd.RangeIndex(len(grid), name="combo")
-    return grid
+    return build_grid(params, grid_axes(params, spec, owner), owner)

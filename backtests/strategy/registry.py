@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import pkgutil
 from functools import lru_cache
 from importlib.metadata import entry_points
+from types import ModuleType
 
 from backtests.errors import StrategyError
 from backtests.strategy.base import Strategy
+from backtests.strategy.validate import plugin_call
 
 ENTRY_POINT_GROUP = "scare.strategies"
 
@@ -40,26 +43,46 @@ def discover() -> dict[str, type[Strategy]]:
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             if info.name.startswith("_"):
                 continue
-            module = importlib.import_module(f"strategies.{info.name}")
+            module = _import(f"strategies.{info.name}")
             for cls in _strategies_in(module):
                 found.setdefault(cls.name, cls)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
+        with plugin_call(f"entry point {ep.name!r} ({ep.value})", "import", [_module_file(ep.module)]):
             cls = ep.load()
-        except Exception as exc:  # a broken third-party plug-in must not hide the others
-            raise StrategyError(f"entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from None
         if isinstance(cls, type) and issubclass(cls, Strategy):
             found.setdefault(cls.name or ep.name, cls)
     return found
 
 
+def _module_file(name: str) -> str | None:
+    """The source file a module would be imported from, without importing it (None if unknown)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    except Exception:  # noqa: BLE001 - a parent package that fails on import: reported by _import
+        return None
+    return spec.origin if spec is not None and spec.origin not in (None, "built-in", "frozen") else None
+
+
+def _import(name: str) -> ModuleType:
+    """Import a plug-in module; its failures (any exception, ``sys.exit``) are one-line errors."""
+    with plugin_call(f"module {name!r}", "import", [_module_file(name)]):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not (exc.name and (name == exc.name or name.startswith(exc.name + "."))):
+                raise  # a module the plug-in imports is missing: point at the plug-in's line
+            missing = str(exc)
+    raise StrategyError(f"cannot import module {name!r}: {missing}")
+
+
 def load_path(path: str) -> type[Strategy]:
     """Load ``package.module:Class``."""
     mod_name, _, cls_name = path.partition(":")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise StrategyError(f"cannot import module {mod_name!r}: {exc}") from None
+    if not mod_name or not cls_name:
+        raise StrategyError(f"{path!r}: expected 'package.module:Class'")
+    module = _import(mod_name)
     cls = getattr(module, cls_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise StrategyError(f"{path!r} is not a Strategy subclass")

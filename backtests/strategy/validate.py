@@ -1,0 +1,346 @@
+"""Guard every call into plug-in code and check what it returns.
+
+Two jobs, both so that a strategy's mistake is one line naming the strategy and a place, never a
+traceback and never a silently different backtest:
+
+* :func:`plugin_call` runs a plug-in method (import, ``__init__``, ``check_params``,
+  ``weights``/``target_weights``). An exception becomes a :class:`StrategyError` pointing at the
+  last line of the plug-in's own file in the traceback; ``sys.exit()`` is an error naming the
+  strategy (a plug-in may not end the process); ``KeyboardInterrupt`` is left alone, it is the user
+  pressing Ctrl-C and the runner treats it as an interruption.
+* :func:`check_target_weights` checks a strategy's weights against the contract of
+  :mod:`backtests.strategy.base` (rules listed in docs/strategies.md, "What weights must look like").
+
+Set ``SCARE_DEBUG=1`` to see the full traceback of a plug-in's error as well.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.errors import ScareInputError, StrategyError
+
+#: A weight above this in absolute value is not a portfolio fraction a study can mean (the study's
+#: own leverage limit, when set, is checked by the engine).
+MAX_ABS_WEIGHT = 1e6
+
+
+# ------------------------------------------------------------------------------- locations
+def source_file(obj: Any) -> str | None:
+    """The ``.py`` file that defines a class, function or module (None when unknown)."""
+    try:
+        f = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except (TypeError, OSError):
+        mod = sys.modules.get(getattr(obj, "__module__", "") or "")
+        f = getattr(mod, "__file__", None)
+    return str(Path(f).resolve()) if f else None
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
+def definition_line(func: Any) -> str | None:
+    """``file:line`` of the ``def`` of ``func`` (a plug-in method)."""
+    func = inspect.unwrap(getattr(func, "__func__", func))
+    f = source_file(func)
+    if f is None:
+        return None
+    try:
+        line = inspect.getsourcelines(func)[1]
+    except (OSError, TypeError):
+        return _shown(f)
+    return f"{_shown(f)}:{line}"
+
+
+def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool = False) -> str | None:
+    """``file:line`` of the last traceback frame inside one of ``files`` (the plug-in's own code),
+    else (unless ``own_only``) of the last frame outside scare and the standard library, else None."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    wanted = {str(Path(f).resolve()) for f in files if f}
+    for fr in reversed(frames):
+        if fr.filename and str(Path(fr.filename).resolve()) in wanted:
+            return f"{_shown(fr.filename)}:{fr.lineno}"
+    if own_only:
+        return None
+    scare = str(Path(__file__).resolve().parents[1])
+    for fr in reversed(frames):
+        name = fr.filename or ""
+        if name.startswith("<") or str(Path(name).resolve()).startswith((scare, sys.prefix, sys.base_prefix)):
+            continue
+        return f"{_shown(name)}:{fr.lineno}"
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: str | None = None) -> Iterator[None]:
+    """Run plug-in code; turn its exceptions and ``sys.exit`` into one :class:`StrategyError`.
+
+    Parameters
+    ----------
+    owner
+        How to name the plug-in in the message, e.g. ``"strategy 'fade'"`` or ``"module 'my.mod'"``.
+    what
+        The call, e.g. ``"weights()"``, ``"import"``.
+    files
+        The plug-in's source file(s): the error points at the last line inside them.
+    fallback
+        ``file:line`` to name when no frame is in the plug-in (e.g. the method's ``def`` line).
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except ScareInputError as exc:
+        # scare's own checks (a role the config names wrongly, ...) keep their message; raised
+        # while running the plug-in's code they also say where in it
+        where = None if exc.where else raise_site(exc, files, own_only=True)
+        if where is None:
+            raise
+        raise type(exc)(f"{owner}: {exc.bare_message}", where=where) from exc
+    except SystemExit as exc:
+        where = raise_site(exc, files) or fallback
+        raise StrategyError(f"{owner} called sys.exit({exc.code!r}) in {what}: a plug-in must raise an "
+                            "exception or return, never end the process", where=where) from exc
+    except Exception as exc:  # noqa: BLE001 - any bug of a plug-in is reported, not a traceback
+        where = raise_site(exc, files) or fallback
+        message = _one_line(str(exc))
+        raise StrategyError(f"{owner} failed in {what}: {type(exc).__name__}"
+                            + (f": {message}" if message else ""), where=where) from exc
+
+
+def strategy_files(strategy: Any) -> list[str | None]:
+    """Source files of a strategy's class and of every base class outside scare."""
+    cls = strategy if isinstance(strategy, type) else type(strategy)
+    scare = str(Path(__file__).resolve().parents[1])
+    out = [source_file(k) for k in cls.__mro__ if k is not object]
+    return [f for f in dict.fromkeys(out) if f and not f.startswith(scare)]
+
+
+def guard(strategy: Any, label: str, what: str, func: Callable[..., Any], *args: Any,
+          at: Any = None, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)`` inside :func:`plugin_call` for ``strategy`` (named ``label``);
+    ``at`` is the method whose ``def`` line to name when no frame is in the plug-in's files."""
+    with plugin_call(f"strategy {label!r}", what, strategy_files(strategy), definition_line(at or func)):
+        return func(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------ check_params
+def params_checker(cls: type, strategy: Any) -> Callable[[dict[str, Any]], None] | None:
+    """The strategy's ``check_params``, callable with one combination, or None when not overridden.
+
+    Documented as a classmethod; a plain method (``def check_params(self, combo)``) or a
+    staticmethod is accepted as well and called on the configured instance.
+    """
+    from backtests.strategy.base import Strategy
+
+    raw = inspect.getattr_static(cls, "check_params", None)
+    if raw is None or raw is Strategy.__dict__["check_params"]:
+        return None
+    bound = getattr(strategy, "check_params", None)
+    if not callable(bound):
+        raise StrategyError(f"strategy {cls.__name__!r}: check_params is not a method",
+                            where=definition_line(cls))
+    return bound
+
+
+# ------------------------------------------------------------------------------- one weights()
+def check_combo_frame(frame: Any, strategy: Any, label: str, combo: Any) -> pd.DataFrame:
+    """What one ``weights()`` call returned: a DataFrame with exactly the traded symbols as columns."""
+    where = definition_line(type(strategy).weights)
+    traded = list(strategy.traded_symbols)
+    if not isinstance(frame, pd.DataFrame):
+        hint = ""
+        if isinstance(frame, pd.Series):
+            hint = f" (a Series: return a DataFrame with one column per traded symbol, e.g. s.to_frame({traded[0]!r}))" \
+                if traded else " (a Series)"
+        raise StrategyError(f"strategy {label!r}: weights() returned {type(frame).__name__}{hint} for combination "
+                            f"{combo}; expected a DataFrame with columns {traded}", where=where)
+    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+        raise StrategyError(f"strategy {label!r}: weights() must be indexed by UTC stamps (normally ctx.index), "
+                            f"got {type(frame.index).__name__}{'' if isinstance(frame.index, pd.DatetimeIndex) else ''}"
+                            f"{' without a time zone' if isinstance(frame.index, pd.DatetimeIndex) else ''} "
+                            f"for combination {combo}", where=where)
+    cols = list(frame.columns)
+    extra = [c for c in cols if c not in traded]
+    if extra:
+        raise StrategyError(f"strategy {label!r}: weights() has a column for {extra[0]!r}, which is not one of "
+                            f"its traded symbols {traded} (declare it as a role)", where=where)
+    missing = [s for s in traded if s not in cols]
+    if missing:
+        raise StrategyError(f"strategy {label!r}: weights() has no column for traded symbol {missing[0]!r} "
+                            "(give 0.0 for flat)", where=where)
+    if len(set(cols)) != len(cols):
+        raise StrategyError(f"strategy {label!r}: weights() has duplicate columns", where=where)
+    return frame[traded]
+
+
+# ---------------------------------------------------------------------------- target_weights
+def _stamp(ns: int) -> str:
+    return pd.Timestamp(int(ns), tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def clock_span(ctx: Any) -> tuple[int, int] | None:
+    """First and last UTC ns stamps a strategy's decisions may carry: its bars (``ctx.index``)
+    and any intraday bars of its symbols."""
+    stamps = [ctx.index.asi8] if len(ctx.index) else []
+    for sym in dict.fromkeys(ctx.symbols.values()):
+        intra = ctx.data.intraday.get(sym)
+        if intra is not None and len(intra):
+            stamps.append(pd.DatetimeIndex(intra.index).as_unit("ns").asi8)
+    if not stamps:
+        return None
+    return int(min(s.min() for s in stamps)), int(max(s.max() for s in stamps))
+
+
+def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: int,
+                         span: tuple[int, int] | None = None, windows: Sequence[Any] = (),
+                         combo_names: Sequence[Any] | None = None, where: str | None = None,
+                         ) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]]]:
+    """Check a strategy's ``target_weights`` output; return it normalised, with per-window notices.
+
+    Parameters
+    ----------
+    weights
+        What ``target_weights(ctx, grid)`` returned.
+    label
+        The strategy's label in the study (named in every message).
+    traded
+        Its traded symbols: the columns' ``symbol`` level must be exactly these.
+    n_combos
+        Rows of the grid it was given: the ``combo`` level must be exactly ``0..n_combos-1``.
+    span
+        ``(first, last)`` UTC ns of the strategy's clock (:func:`clock_span`); stamps outside are errors.
+    windows
+        The windows it runs on (``id``, ``start_utc``, ``end_utc``): each needs a decision stamp inside.
+    combo_names
+        How to name combination ``i`` in messages (default: its number).
+    where
+        ``file:line`` the errors point at (the plug-in method that made the weights).
+
+    Returns
+    -------
+    (weights, notices)
+        Weights sorted by stamp, index UTC ns, columns ``(combo, symbol)`` for every combination and
+        traded symbol, float64; ``{window id: [Notice records]}`` for windows where some
+        combinations made no decision (see docs/strategies.md).
+
+    Raises
+    ------
+    StrategyError
+        Naming the strategy, and the first bad stamp, combination or symbol.
+    """
+    def _Err(message: str) -> StrategyError:  # noqa: N802 - reads as the exception it builds
+        return StrategyError(message, where=where)
+
+    who = f"strategy {label!r}"
+
+    def name(k: int) -> str:
+        return f"combination {combo_names[k] if combo_names is not None else k}"
+
+    if not isinstance(weights, pd.DataFrame):
+        raise _Err(f"{who}: target_weights returned {type(weights).__name__}, expected a DataFrame")
+    if not isinstance(weights.index, pd.DatetimeIndex) or weights.index.tz is None:
+        got = type(weights.index).__name__ if not isinstance(weights.index, pd.DatetimeIndex) else "tz-naive stamps"
+        raise _Err(f"{who}: target_weights must return a DataFrame with a UTC DatetimeIndex (got {got})")
+    if weights.index.hasnans:
+        raise _Err(f"{who}: the weights' index has NaT stamps")
+    if not isinstance(weights.columns, pd.MultiIndex) or weights.columns.nlevels != 2:
+        raise _Err(f"{who}: target_weights must return MultiIndex columns (combo, symbol)")
+    syms = weights.columns.get_level_values(1)
+    extra = [s for s in dict.fromkeys(syms) if s not in traded]
+    if extra:
+        raise _Err(f"{who}: weights for {extra[0]!r}, which is not one of its traded symbols {traded} "
+                            "(declare it as a role)")
+    if weights.columns.has_duplicates:
+        raise _Err(f"{who}: duplicate (combo, symbol) columns in the weights")
+    want = pd.MultiIndex.from_product([range(n_combos), traded], names=["combo", "symbol"])
+    if not weights.columns.equals(want):
+        have = set(weights.columns.tolist())
+        missing = next((c for c in want if c not in have), None)
+        if missing is not None:
+            raise _Err(f"{who}: no weights for {name(missing[0])}, symbol {missing[1]!r} "
+                                "(give 0.0 for flat)")
+        stray = next(c for c in weights.columns if c not in set(want.tolist()))
+        raise _Err(f"{who}: weights for combination {stray[0]!r}, which is not in the grid "
+                            f"(combinations are 0..{n_combos - 1})")
+    bad_dtype = [c for c, dt in weights.dtypes.items() if dt.kind not in "fiub"]
+    if bad_dtype:
+        c = bad_dtype[0]
+        raise _Err(f"{who}: non-numeric weights ({name(c[0])}, {c[1]!r} has dtype {weights.dtypes[c]})")
+    w = weights.reindex(columns=want) if not weights.columns.equals(want) else weights
+    w = w.set_axis(w.index.tz_convert("UTC").as_unit("ns")).sort_index()
+    tau = w.index.asi8
+    if w.index.has_duplicates:
+        dup = tau[np.flatnonzero(tau[1:] == tau[:-1])[0]]
+        raise _Err(f"{who}: duplicate decision stamp {_stamp(dup)} in the weights")
+    vals = w.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(vals)
+    bad = (~finite & ~np.isnan(vals)) | (finite & (np.abs(np.where(finite, vals, 0.0)) > MAX_ABS_WEIGHT))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise _Err(f"{who}: weight {float(vals[r, c])!r} at {_stamp(tau[r])} for {name(c // len(traded))}, "
+                            f"{traded[c % len(traded)]!r} (weights must be finite fractions of portfolio value)")
+    if span is not None and len(tau):
+        lo, hi = span
+        if tau[0] < lo:
+            raise _Err(f"{who}: a decision stamped {_stamp(tau[0])}, before the first bar it can see "
+                                f"({_stamp(lo)}): weights must be on the strategy's clock (ctx.index)")
+        if tau[-1] > hi:
+            raise _Err(f"{who}: a decision stamped {_stamp(tau[-1])}, after the last bar it can see "
+                                f"({_stamp(hi)}): weights must be on the strategy's clock (ctx.index)")
+    n_sym = max(1, len(traded))
+    per_combo = finite.reshape(len(tau), n_combos, n_sym).any(axis=(0, 2)) if len(tau) else np.zeros(n_combos, bool)
+    if n_combos and not per_combo.all():
+        k = int(np.flatnonzero(~per_combo)[0])
+        raise _Err(f"{who}: {name(k)} has only NaN weights (NaN means 'no new decision'; "
+                            "return 0.0 for flat)")
+    notices: dict[str, list[dict[str, Any]]] = {}
+    if windows:
+        first = np.where(finite.any(axis=0), finite.argmax(axis=0), len(tau))  # first decided row per column
+        from backtests.notices import Notice
+
+        for win in windows:
+            a = int(np.searchsorted(tau, win.start_utc.value, side="left"))
+            b = int(np.searchsorted(tau, win.end_utc.value, side="right"))
+            if a == b:
+                before = f"; the last before it is {_stamp(tau[a - 1])}" if a else ""
+                raise _Err(f"{who}: no decision stamp inside window {win.id!r} "
+                                    f"({_stamp(win.start_utc.value)}..{_stamp(win.end_utc.value)}){before}: "
+                                    "weights must be on the strategy's clock (ctx.index)")
+            none_inside = ~finite[a:b].any(axis=0)
+            if not none_inside.any():
+                continue
+            carried = (none_inside & (first < a)).reshape(n_combos, n_sym).any(axis=1)
+            undecided = (none_inside & (first >= a)).reshape(n_combos, n_sym).any(axis=1) & ~carried
+            recs = []
+            if carried.any():
+                recs.append(Notice(
+                    "weights_carried_in", "only NaN weights inside the window: targets decided before it "
+                    "were carried in (NaN means 'no new decision')", strategy=label, window=win.id,
+                    count=int(carried.sum())).record())
+            if undecided.any():
+                recs.append(Notice(
+                    "weights_undecided", "no decision before or inside the window: read as flat "
+                    "(leading NaN means flat)", strategy=label, window=win.id,
+                    count=int(undecided.sum())).record())
+            notices[win.id] = recs
+    return w, notices

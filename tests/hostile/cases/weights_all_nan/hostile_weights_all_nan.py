@@ -1,0 +1,18 @@
+"""Hostile plug-in: weights all nan."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from backtests.strategy import Strategy
+from backtests.strategy.base import Role
+from backtests.strategy.params import FloatParam
+
+
+class S(Strategy):
+    name = "weights_all_nan"
+    roles = {"asset": Role("QQQ")}
+
+    def weights(self, ctx, **params):
+        return ctx.empty_weights() * np.nan

@@ -1,0 +1,19 @@
+"""Hostile plug-in: weights only before window."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from backtests.strategy import Strategy
+from backtests.strategy.base import Role
+from backtests.strategy.params import FloatParam
+
+
+class S(Strategy):
+    name = "weights_only_before_window"
+    roles = {"asset": Role("QQQ")}
+
+    def weights(self, ctx, **params):
+        w = ctx.empty_weights() + 1.0
+        return w.iloc[:20]
