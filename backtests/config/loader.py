@@ -149,7 +149,8 @@ def _check_expansion(root: yaml.Node, name: str) -> None:
         if done:
             on_path.discard(key)
             size[key] = 1 + sum(size[id(c)] for c in children)
-            height[key] = 1 + max((height[id(c)] for c in children), default=0)
+            collection = isinstance(node, (yaml.SequenceNode, yaml.MappingNode))
+            height[key] = int(collection) + max((height[id(c)] for c in children), default=0)
             if size[key] > MAX_YAML_NODES:
                 raise ConfigError(f"YAML expands to more than {MAX_YAML_NODES:,} values once aliases are "
                                   "followed", where=_at(name, node.start_mark))

@@ -50,22 +50,28 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     _cache_opt(f)
 
     i = acts.add_parser("import", help="import a CSV/parquet file or a whole folder")
-    i.add_argument("path")
+    i.add_argument("path", help="a CSV or parquet file, or a folder (imported recursively; files the rules "
+                                "do not recognise are listed as skipped)")
     i.add_argument("--symbol", help="symbol for a single file (default: recognised or the file name)")
-    i.add_argument("--market", choices=["XKRX", "XNYS", "CRYPTO"])
-    i.add_argument("--currency")
-    i.add_argument("--kind", choices=["equity", "etf", "index", "fx", "crypto", "stablecoin", "series"])
-    i.add_argument("--series", choices=["bars", "bars_unadj", "funding", "liquidations"])
-    i.add_argument("--frequency")
-    i.add_argument("--layout", choices=["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"])
+    i.add_argument("--market", choices=["XKRX", "XNYS", "CRYPTO"],
+                   help="calendar that stamps the bars (default: recognised from the symbol, e.g. .KS -> XKRX)")
+    i.add_argument("--currency", help="quote currency, e.g. KRW (default: the market's, USD for XNYS/CRYPTO)")
+    i.add_argument("--kind", choices=["equity", "etf", "index", "fx", "crypto", "stablecoin", "series"],
+                   help="what the symbol is (default: recognised from the symbol; FRED files are 'series')")
+    i.add_argument("--series", choices=["bars", "bars_unadj", "funding", "liquidations"],
+                   help="which series of the symbol the file holds (default: bars)")
+    i.add_argument("--frequency", help="bar frequency: 1D, 4h, 1h, 5min ... (default: from a _4h/_5m file-name "
+                                       "suffix, else 1D)")
+    i.add_argument("--layout", choices=["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"],
+                   help="column layout (default: auto, recognised from the header)")
     i.add_argument("--column", action="append", default=[], metavar="OURS=THEIRS",
                    help="column mapping, e.g. --column close='Adj Close' (repeatable)")
     i.add_argument("--close-time", metavar="HH:MM", help="local time a daily value is known (FRED fixings)")
     _cache_opt(i)
 
     ls = acts.add_parser("list", help="what is cached: ranges, rows, sizes")
-    ls.add_argument("symbols", nargs="*")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("symbols", nargs="*", help="only these symbols (default: all)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
     _cache_opt(ls)
 
     v = acts.add_parser("verify", help="check every cached file's checksum; name bad and orphan files")
@@ -74,7 +80,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     _cache_opt(v)
 
     c = acts.add_parser("clear", help="remove cached data")
-    c.add_argument("symbols", nargs="*")
+    c.add_argument("symbols", nargs="*", help="symbols to remove (or use --source / --all)")
     c.add_argument("--source", help="only entries of this source (yfinance, ccxt_binance, coinglass, import)")
     c.add_argument("--all", action="store_true", help="remove everything (keeps data_cache/README.md)")
     _cache_opt(c)
