@@ -126,7 +126,7 @@ def test_alias_bombs(tmp_path, levels, width):
 AWKWARD = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-    st.sampled_from(["2026-02-30", "1000-01-01", "9999-12-31", "25:00", "XNYS", "QQQ", "buy_and_hold", "{name}"]),
+    st.sampled_from(["2026-02-30", "1000-01-01", "9999-12-31", "2049-12-01", "25:00", "XNYS", "XKRX", "QQQ", "buy_and_hold", "{name}"]),
     st.dates().map(lambda d: d.isoformat()),
     st.lists(st.integers(-5, 10**6), max_size=3), st.dictionaries(st.sampled_from(["start", "stop", "step"]),
                                                                   st.floats(-1e6, 1e12), max_size=3),
