@@ -17,7 +17,6 @@ Set ``SCARE_DEBUG=1`` to see the full traceback of a plug-in's error as well.
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -211,6 +210,22 @@ def clock_span(ctx: Any) -> tuple[int, int] | None:
     return int(min(s.min() for s in stamps)), int(max(s.max() for s in stamps))
 
 
+def _first_absurd(vals: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first weight that is +-inf or above :data:`MAX_ABS_WEIGHT` in size.
+
+    Two NaN-ignoring reductions without temporaries; the (slow) search only runs on failure.
+    """
+    if vals.size == 0:
+        return None
+    flat = vals.ravel(order="K")  # memory order: a view, whatever the layout
+    hi, lo = np.fmax.reduce(flat), np.fmin.reduce(flat)
+    if not (hi > MAX_ABS_WEIGHT or lo < -MAX_ABS_WEIGHT):
+        return None
+    with np.errstate(invalid="ignore"):
+        r, c = np.argwhere(np.abs(vals) > MAX_ABS_WEIGHT)[0]
+    return int(r), int(c)
+
+
 def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: int,
                          span: tuple[int, int] | None = None, windows: Sequence[Any] = (),
                          combo_names: Sequence[Any] | None = None, where: str | None = None,
@@ -265,11 +280,10 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
         raise _Err(f"{who}: the weights' index has NaT stamps")
     if not isinstance(weights.columns, pd.MultiIndex) or weights.columns.nlevels != 2:
         raise _Err(f"{who}: target_weights must return MultiIndex columns (combo, symbol)")
-    syms = weights.columns.get_level_values(1)
-    extra = [s for s in dict.fromkeys(syms) if s not in traded]
+    extra = [s for s in weights.columns.get_level_values(1).unique() if s not in traded]
     if extra:
         raise _Err(f"{who}: weights for {extra[0]!r}, which is not one of its traded symbols {traded} "
-                            "(declare it as a role)")
+                   "(declare it as a role)")
     if weights.columns.has_duplicates:
         raise _Err(f"{who}: duplicate (combo, symbol) columns in the weights")
     want = pd.MultiIndex.from_product([range(n_combos), traded], names=["combo", "symbol"])
@@ -278,14 +292,14 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
         missing = next((c for c in want if c not in have), None)
         if missing is not None:
             raise _Err(f"{who}: no weights for {name(missing[0])}, symbol {missing[1]!r} "
-                                "(give 0.0 for flat)")
+                       "(give 0.0 for flat)")
         stray = next(c for c in weights.columns if c not in set(want.tolist()))
         raise _Err(f"{who}: weights for combination {stray[0]!r}, which is not in the grid "
-                            f"(combinations are 0..{n_combos - 1})")
-    bad_dtype = [c for c, dt in weights.dtypes.items() if dt.kind not in "fiub"]
-    if bad_dtype:
-        c = bad_dtype[0]
-        raise _Err(f"{who}: non-numeric weights ({name(c[0])}, {c[1]!r} has dtype {weights.dtypes[c]})")
+                   f"(combinations are 0..{n_combos - 1})")
+    if any(dt.kind not in "fiub" for dt in set(weights.dtypes.tolist())):
+        pos = next(i for i, dt in enumerate(weights.dtypes.tolist()) if dt.kind not in "fiub")
+        c = weights.columns[pos]
+        raise _Err(f"{who}: non-numeric weights ({name(c[0])}, {c[1]!r} has dtype {weights.dtypes.iloc[pos]})")
     w = weights.reindex(columns=want) if not weights.columns.equals(want) else weights
     w = w.set_axis(w.index.tz_convert("UTC").as_unit("ns")).sort_index()
     tau = w.index.asi8
@@ -294,28 +308,29 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
         raise _Err(f"{who}: duplicate decision stamp {_stamp(dup)} in the weights")
     vals = w.to_numpy(dtype="float64", na_value=np.nan)
     finite = np.isfinite(vals)
-    bad = (~finite & ~np.isnan(vals)) | (finite & (np.abs(np.where(finite, vals, 0.0)) > MAX_ABS_WEIGHT))
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
+    bad_at = _first_absurd(vals)
+    if bad_at is not None:
+        r, c = bad_at
         raise _Err(f"{who}: weight {float(vals[r, c])!r} at {_stamp(tau[r])} for {name(c // len(traded))}, "
-                            f"{traded[c % len(traded)]!r} (weights must be finite fractions of portfolio value)")
+                   f"{traded[c % len(traded)]!r} (weights must be finite fractions of portfolio value)")
     if span is not None and len(tau):
         lo, hi = span
         if tau[0] < lo:
             raise _Err(f"{who}: a decision stamped {_stamp(tau[0])}, before the first bar it can see "
-                                f"({_stamp(lo)}): weights must be on the strategy's clock (ctx.index)")
+                       f"({_stamp(lo)}): weights must be on the strategy's clock (ctx.index)")
         if tau[-1] > hi:
             raise _Err(f"{who}: a decision stamped {_stamp(tau[-1])}, after the last bar it can see "
-                                f"({_stamp(hi)}): weights must be on the strategy's clock (ctx.index)")
+                       f"({_stamp(hi)}): weights must be on the strategy's clock (ctx.index)")
     n_sym = max(1, len(traded))
-    per_combo = finite.reshape(len(tau), n_combos, n_sym).any(axis=(0, 2)) if len(tau) else np.zeros(n_combos, bool)
+    decided = finite.any(axis=0)  # per column
+    per_combo = decided.reshape(n_combos, n_sym).any(axis=1) if len(tau) else np.zeros(n_combos, bool)
     if n_combos and not per_combo.all():
         k = int(np.flatnonzero(~per_combo)[0])
         raise _Err(f"{who}: {name(k)} has only NaN weights (NaN means 'no new decision'; "
-                            "return 0.0 for flat)")
+                   "return 0.0 for flat)")
     notices: dict[str, list[dict[str, Any]]] = {}
     if windows:
-        first = np.where(finite.any(axis=0), finite.argmax(axis=0), len(tau))  # first decided row per column
+        first = None  # first decided row per column, computed when a window needs it
         from backtests.notices import Notice
 
         for win in windows:
@@ -324,11 +339,13 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
             if a == b:
                 before = f"; the last before it is {_stamp(tau[a - 1])}" if a else ""
                 raise _Err(f"{who}: no decision stamp inside window {win.id!r} "
-                                    f"({_stamp(win.start_utc.value)}..{_stamp(win.end_utc.value)}){before}: "
-                                    "weights must be on the strategy's clock (ctx.index)")
+                           f"({_stamp(win.start_utc.value)}..{_stamp(win.end_utc.value)}){before}: "
+                           "weights must be on the strategy's clock (ctx.index)")
             none_inside = ~finite[a:b].any(axis=0)
             if not none_inside.any():
                 continue
+            if first is None:
+                first = np.where(decided, finite.argmax(axis=0), len(tau))
             carried = (none_inside & (first < a)).reshape(n_combos, n_sym).any(axis=1)
             undecided = (none_inside & (first >= a)).reshape(n_combos, n_sym).any(axis=1) & ~carried
             recs = []
