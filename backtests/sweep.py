@@ -125,7 +125,7 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
                 ctx, local_grid, at=made_by)
     weights, notices = check_target_weights(
         raw, task.label, traded, len(local_grid), clock_span(ctx), task.windows,
-        combo_names=task.grid.index.tolist(), where=definition_line(made_by))
+        combo_names=task.grid.index.tolist(), where=definition_line(made_by), entry=task.entry)
     n = len(local_grid)
     try:
         results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,

@@ -229,6 +229,7 @@ def _first_absurd(vals: np.ndarray) -> tuple[int, int] | None:
 def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: int,
                          span: tuple[int, int] | None = None, windows: Sequence[Any] = (),
                          combo_names: Sequence[Any] | None = None, where: str | None = None,
+                         entry: str = "state",
                          ) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]]]:
     """Check a strategy's ``target_weights`` output; return it normalised, with per-window notices.
 
@@ -250,6 +251,9 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
         How to name combination ``i`` in messages (default: its number).
     where
         ``file:line`` the errors point at (the plug-in method that made the weights).
+    entry
+        The strategy's ``episode_entry``: with ``"change"`` the engine does not carry a target set
+        before a window into it, so a window with only NaN inside is flat (``weights_undecided``).
 
     Returns
     -------
@@ -346,8 +350,8 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
                 continue
             if first is None:
                 first = np.where(decided, finite.argmax(axis=0), len(tau))
-            carried = (none_inside & (first < a)).reshape(n_combos, n_sym).any(axis=1)
-            undecided = (none_inside & (first >= a)).reshape(n_combos, n_sym).any(axis=1) & ~carried
+            carried = (none_inside & (first < a)).reshape(n_combos, n_sym).any(axis=1) & (entry != "change")
+            undecided = none_inside.reshape(n_combos, n_sym).any(axis=1) & ~carried
             recs = []
             if carried.any():
                 recs.append(Notice(
@@ -356,8 +360,8 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
                     count=int(carried.sum())).record())
             if undecided.any():
                 recs.append(Notice(
-                    "weights_undecided", "no decision before or inside the window: read as flat "
-                    "(leading NaN means flat)", strategy=label, window=win.id,
+                    "weights_undecided", "no decision inside the window (only NaN) and none carried into it: "
+                    "read as flat", strategy=label, window=win.id,
                     count=int(undecided.sum())).record())
             notices[win.id] = recs
     return w, notices

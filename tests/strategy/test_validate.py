@@ -36,6 +36,9 @@ def test_nan_inside_a_window_is_a_named_warning_with_counts():
     assert codes == {("w1", "weights_carried_in"): 2, ("w1", "weights_undecided"): 1,
                      ("w2", "weights_carried_in"): 2}
     assert w.index.equals(STAMPS.as_unit("ns")) and w.dtypes.eq("float64").all()
+    # episode_entry "change": the engine carries nothing into a window, so all three are flat there
+    _, notices = check_target_weights(frame(v, 3), "s", ["A"], 3, windows=[window("w1", 5, 7)], entry="change")
+    assert [(r["code"], r["count"]) for r in notices["w1"]] == [("weights_undecided", 3)]
 
 
 def test_leading_nan_and_extra_stamps_between_bars_are_allowed():
