@@ -370,14 +370,15 @@ class StudyConfig(Strict):
 
     def canonical_json(self) -> str:
         """The config as canonical JSON (sorted keys): what the run id hashes."""
-        # the limits only decide whether a study may run, never what it computes
-        return json.dumps(self.model_dump(mode="json", exclude={"limits"}), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of :meth:`canonical_json` without ``executor``.
+        """First 16 hex digits of the SHA-256 of :meth:`canonical_json` without ``executor`` and
+        ``limits``.
 
         Where and in what chunks the sweep runs does not change a result, so it does not change
-        the hash (metrics.json is byte-identical across local, chunked and Dask runs).
+        the hash (metrics.json is byte-identical across local, chunked and Dask runs); nor do the
+        safety limits, which only decide whether a study may run.
         """
-        doc = self.model_dump(mode="json", exclude={"executor"})
+        doc = self.model_dump(mode="json", exclude={"executor", "limits"})
         return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
