@@ -86,10 +86,7 @@ def cache_root() -> Path:
 def _build_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
     import exchange_calendars as xcals  # imported lazily: it costs ~0.3 s
 
-    try:
-        cal = xcals.get_calendar(code, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
-    except ValueError as exc:  # e.g. "XKRX holidays are only recorded to the year 2050"
-        raise DataError(f"{code} calendar: {' '.join(str(exc).split())}") from None
+    cal = xcals.get_calendar(code, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
     sched = cal.schedule[["open", "close"]].copy()
     sched.index = pd.DatetimeIndex(sched.index).tz_localize(None).normalize().as_unit("ns")
     sched.index.name = "session"
