@@ -21,6 +21,7 @@ from backtests.evaluate_events import (
     _t0_move,
     asset_event_study,
     baseline,
+    distinct_entries,
     event_time_view,
     first_fill,
     strategy_event_study,
@@ -252,7 +253,9 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     metric_col = rank_by if rank_by in pooled.columns else "sharpe"
     ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
                                  n_blocks=pbo_blocks, distinct=distinct)
-    pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64)
+    # one trigger inside two overlapping windows is one real trade: counted once (orders known)
+    distinct_trades = distinct_entries(sr.orders, dict(zip(sr.returns.columns, sr.runs["combo"].to_numpy())), n_c)
+    pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64) if distinct_trades is None else distinct_trades
     pooled["exposure"] = eng[:, :, 1].mean(axis=1)
     pooled["turnover_mean"] = eng[:, :, 2].mean(axis=1)
     # Bootstrap for the best TOP_K and the default combination.
