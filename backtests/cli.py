@@ -46,7 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", choices=["local", "dask"], help="where chunks run (overrides executor.kind)")
     run.add_argument("--offline", action="store_true",
                      help="never touch the network; name exactly what is missing from the cache")
+    run.add_argument("--no-audit", action="store_true",
+                     help="skip the look-ahead audit of strategies not audited before (the manifest says so)")
+    run.add_argument("--audit-budget", type=float, default=None, metavar="SECONDS",
+                     help="time for the look-ahead audit of the whole study (default 10)")
     _add_overrides(run)
+
+    aud = sub.add_parser(
+        "audit", help="check a study's strategies for look-ahead (truncate the data at many cuts, compare decisions)",
+        description="Re-run every strategy of STUDY on the data truncated at cuts chosen where look-ahead hides "
+                    "(before every catalogue event, before the largest moves, where any decision changes, seeded "
+                    "random stamps) and compare its decisions up to each cut with the full run. Prints the verdict, "
+                    "the first changed decision and the data channel responsible; exit 2 when a strategy looks "
+                    "ahead. Verdicts are cached, so the next `scare run` does not audit again.")
+    aud.add_argument("config", metavar="STUDY", help="study YAML (e.g. configs/scare_trades.yaml)")
+    aud.add_argument("--strategy", action="append", default=[], metavar="LABEL",
+                     help="audit only this strategy label (repeatable; default: all)")
+    aud.add_argument("--budget", type=float, default=20.0, metavar="SECONDS",
+                     help="time per strategy (default 20); the report says how many cuts it covered")
+    aud.add_argument("--cuts", type=int, default=None, metavar="N",
+                     help="check exactly the first N cuts in priority order instead of a time budget")
+    aud.add_argument("--seed", type=int, default=0, help="seed of the random cuts and of the cut order (default 0)")
+    aud.add_argument("--json", action="store_true", help="machine-readable reports")
+    aud.add_argument("--offline", action="store_true", help="never touch the network")
+    _add_overrides(aud)
 
     val = sub.add_parser("validate", help="check a study config without running it")
     val.add_argument("config", help="study YAML to check (schema, strategies, grids, windows, limits)")
@@ -81,8 +104,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.cache:
         loaded = with_cache_dir(loaded, args.cache)
     out = Path(args.out) if args.out else None
+    audit = {"audit": not args.no_audit}
+    if args.audit_budget is not None:
+        audit["audit_budget"] = args.audit_budget
     study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline,
-                      resume=args.resume)
+                      resume=args.resume, **audit)
     n_runs = sum(len(r.runs) for r in study.strategies)
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
@@ -100,6 +126,28 @@ def with_cache_dir(loaded: Any, cache: str) -> Any:
     config = cfg.model_copy(update={"data": cfg.data.model_copy(update={"cache_dir": cache})})
     loaded.source.overridden.add(("data", "cache_dir"))
     return replace(loaded, config=config)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from backtests.audit.stage import audit_config
+    from backtests.config import load_config
+
+    if args.cuts is not None and args.cuts < 1:
+        raise ScareInputError(f"--cuts must be at least 1, got {args.cuts}")
+    if args.budget <= 0:
+        raise ScareInputError(f"--budget must be positive, got {args.budget:g}")
+    reports = audit_config(load_config(args.config, args.overrides), budget=args.budget, max_cuts=args.cuts,
+                           seed=args.seed, only=args.strategy or None, offline=args.offline)
+    if args.json:
+        print(json.dumps([r.record() for r in reports], indent=2, default=str))
+    else:
+        for r in reports:
+            print(r.text())
+    bad = [r for r in reports if r.verdict in ("fail", "nondeterministic")]
+    if bad:
+        print(f"scare: error: {bad[0].line()}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -172,7 +220,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     return run_data_command(args)
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
+COMMANDS = {"run": cmd_run, "audit": cmd_audit, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
             "report": cmd_report, "data": cmd_data}
 
 

@@ -36,3 +36,5 @@ class StudyResult:
     weights_kept: str = "all"
     #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.Checkpoints.summary`)
     checkpoints: dict[str, Any] = field(default_factory=dict)
+    #: the look-ahead audit section (:func:`backtests.audit.stage.audit_study`)
+    audit: dict[str, Any] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtests.audit.stage import RUN_BUDGET, audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.data.coverage import check_windows
 from backtests.data.market_data import MarketData
@@ -52,13 +53,16 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool | None = True,
-              write: bool = True, offline: bool = False, resume: bool = False) -> StudyResult:
+              write: bool = True, offline: bool = False, resume: bool = False, audit: bool = True,
+              audit_budget: float = RUN_BUDGET) -> StudyResult:
     """Run a validated study config end to end (see module docstring).
 
     With ``write``, the output folder is checked and locked before any work (see
     :mod:`backtests.outputs.folder`) and finished chunks are checkpointed inside it; Ctrl-C (or
     SIGTERM) raises :class:`Interrupted` and ``resume=True`` later computes only the chunks that
-    are missing or were computed by other code, config or data.
+    are missing or were computed by other code, config or data. With ``audit``, strategies not
+    audited before are checked for look-ahead first (``audit_budget`` seconds in all) and a failing
+    one refuses the run (:mod:`backtests.audit.stage`).
     """
     t0 = time.perf_counter()
     plan = plan_study(loaded)
@@ -72,16 +76,17 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
         check_windows(plan, data)
         events = plan.catalogue.frame()
+        audited = audit_study(plan, data, events, enabled=audit, budget=audit_budget)
         context = {"config_hash": cfg.config_hash(), "data": data_fingerprint(data), "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
-        study = _run(plan, data, events, checkpoints, progress, t0)
+        study = _run(plan, data, events, checkpoints, progress, t0, audited)
         if folder is not None:
             study.out_dir = write_outputs(study, folder.path)
     return study
 
 
 def _run(plan: StudyPlan, data: MarketData, events: pd.DataFrame, checkpoints: Checkpoints,
-         progress: bool | None, t0: float) -> StudyResult:
+         progress: bool | None, t0: float, audited: dict) -> StudyResult:
     cfg = plan.config
     keep_weights = weights_mode(plan, data) == "all"
     total = sum(len(sp.grid) for sp in plan.strategies)
@@ -96,4 +101,5 @@ def _run(plan: StudyPlan, data: MarketData, events: pd.DataFrame, checkpoints: C
         if not keep_weights and combos:
             res.weights = selected_weights(res.plan, data, plan, events, combos)
     return StudyResult(plan, data, results, elapsed=time.perf_counter() - t0,
-                       weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary())
+                       weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary(),
+                       audit=audited)

@@ -125,6 +125,7 @@ def manifest_document(study: StudyResult) -> dict[str, Any]:
         "data_fingerprints": study.data.fingerprint(),
         "code": code_digests(study),
         "checkpoints": study.checkpoints or {"reused": 0, "recomputed": []},
+        "audit": {k: v for k, v in study.audit.items() if k != "reports"},
         "files": ["metrics.json", "returns.parquet", "benchmark.parquet", "weights.parquet", "orders.parquet",
                   "manifest.json", "tearsheet.html"],
     }

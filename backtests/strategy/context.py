@@ -1,13 +1,56 @@
-"""What a strategy sees: its symbols' data, the event catalogue, and helpers for alignment."""
+"""What a strategy sees: its symbols' data, the event catalogue, and helpers for alignment.
+
+Events are point-in-time: every row of :meth:`StrategyContext.events` carries ``known_from_utc``,
+the instant from which the event is public. An unscheduled event (a crash, a halt) is known from
+the instant it happened (``time_utc``, or a later ``known_from_utc`` given by the catalogue);
+a scheduled one (an earnings date) is known in advance (``known_from_utc`` is NaT). The look-ahead
+audit (:mod:`backtests.audit`) removes every unscheduled event not yet known at each cut, so a
+strategy that acts on one before ``known_from_utc`` is caught.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData, asof
 from backtests.errors import StrategyError
+
+
+EVENT_COLUMNS = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled", "known_from_utc"]
+
+
+def _utc(values: pd.Series) -> pd.DatetimeIndex:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return pd.DatetimeIndex(values).tz_convert("UTC")
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+
+
+def event_known_from(events: pd.DataFrame) -> pd.Series:
+    """UTC instant from which each event is public: NaT for scheduled events (known in advance).
+
+    An unscheduled event is known from its ``known_from_utc`` when the catalogue gives one, else
+    from its ``time_utc`` (never earlier than ``time_utc``).
+    """
+    n = len(events)
+    nat = np.iinfo(np.int64).min
+    when = _utc(events["time_utc"]).as_unit("ns").asi8.copy() if "time_utc" in events else np.full(n, nat)
+    if "known_from_utc" in events:
+        given = _utc(events["known_from_utc"]).as_unit("ns").asi8
+        later = (given != nat) & ((given > when) | (when == nat))
+        when[later] = given[later]
+    sched = events["scheduled"].to_numpy() if "scheduled" in events else np.zeros(n, bool)
+    when[np.array([x is True or (x == x and x is not None and bool(x)) for x in sched], dtype=bool)] = nat
+    stamps = pd.DatetimeIndex(when.view("M8[ns]")).tz_localize("UTC")
+    return pd.Series(stamps, index=events.index, name="known_from_utc")
+
+
+def events_known_at(events: pd.DataFrame, t: pd.Timestamp) -> np.ndarray:
+    """Boolean mask: the events public at instant ``t`` (scheduled ones always)."""
+    known = pd.DatetimeIndex(event_known_from(events))
+    return known.isna() | (known <= t)
 
 
 class StrategyContext:
@@ -20,7 +63,8 @@ class StrategyContext:
     symbols
         ``{role: symbol}`` resolved from the strategy defaults and the config.
     events
-        The event catalogue as a DataFrame (``id, label, kind, market, date, timing, time_utc``).
+        The event catalogue as a DataFrame (``id, label, kind, market, date, timing, time_utc,
+        scheduled`` and any extra fields); ``known_from_utc`` is added (see module docstring).
 
     Notes
     -----
@@ -33,8 +77,11 @@ class StrategyContext:
     def __init__(self, data: MarketData, symbols: Mapping[str, str], events: pd.DataFrame | None = None) -> None:
         self.data = data
         self.symbols = dict(symbols)
-        self._events = events if events is not None else pd.DataFrame(
-            columns=["id", "label", "kind", "market", "date", "timing", "time_utc"])
+        ev = events.copy() if events is not None else pd.DataFrame(columns=EVENT_COLUMNS)
+        if "scheduled" not in ev:
+            ev["scheduled"] = ev["kind"].astype(str).str.contains("earnings") if "kind" in ev else False
+        ev["known_from_utc"] = event_known_from(ev)
+        self._events = ev
         idx = pd.DatetimeIndex([], tz="UTC").as_unit("ns")
         for sym in dict.fromkeys(self.symbols.values()):
             idx = idx.union(data.require(sym).index)
@@ -84,14 +131,33 @@ class StrategyContext:
         return asof(values, self.index if index is None else index)
 
     # ------------------------------------------------------------------ events
-    def events(self, kind: str | None = None) -> pd.DataFrame:
+    def events(self, kind: str | None = None, known_at: pd.Timestamp | None = None) -> pd.DataFrame:
         """Catalogue events (all, or of one ``kind``), sorted by ``time_utc``.
 
-        Scheduled events (earnings dates) are known in advance; unscheduled ones (crashes, halts)
-        must only be acted on from their ``time_utc`` on.
+        Every row has ``known_from_utc``: NaT for scheduled events (earnings dates, public in
+        advance, usable before they happen), else the UTC instant from which the event is public.
+        A decision stamped before an unscheduled event's ``known_from_utc`` must not depend on it:
+        pass ``known_at`` to get only the events public at that instant, or use
+        :meth:`known_events` to align them on the decision clock.
         """
         ev = self._events if kind is None else self._events[self._events["kind"] == kind]
+        if known_at is not None:
+            ev = ev[events_known_at(ev, pd.Timestamp(known_at))]
         return ev.sort_values(["time_utc", "id"]).reset_index(drop=True)
+
+    def known_events(self, kind: str | None = None, index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+        """The latest *unscheduled* event public at each stamp of ``index`` (default :attr:`index`).
+
+        One row per stamp with the event's fields (``id``, ``time_utc``, ``known_from_utc``, ...),
+        all NaN/None until the first event of ``kind`` becomes public: the point-in-time way to
+        act on crashes and halts (a decision at a stamp sees exactly the events known then).
+        """
+        at = self.index if index is None else index
+        ev = self.events(kind)
+        ev = ev[ev["known_from_utc"].notna()].sort_values(["known_from_utc", "id"], kind="stable")
+        pos = pd.DatetimeIndex(ev["known_from_utc"]).as_unit("ns").searchsorted(at, side="right") - 1
+        rows = ev.reset_index(drop=True).reindex(np.where(pos >= 0, pos, -1))
+        return rows.set_axis(at)
 
     def empty_weights(self, columns: list[str] | None = None) -> pd.DataFrame:
         """A zero weight frame on :attr:`index` with the role symbols (or ``columns``) as columns."""

@@ -19,7 +19,7 @@ def data():
 
 def test_ma_cross_has_no_lookahead(data):
     cuts = assert_no_lookahead(MACross(), data, {"fast": [3, 10], "slow": [5, 30]}, n_cuts=4)
-    assert len(cuts) == 4
+    assert len(cuts) >= 4
 
 
 def test_ma_cross_weights_match_the_definition(data):

@@ -50,7 +50,7 @@ def test_registry_finds_builtins_and_suggests():
 
 def test_example_strategy_has_no_lookahead(data):
     cuts = assert_no_lookahead(BuyAndHold({"asset": "QQQ"}), data, {"weight": [0.5, 1.0]}, n_cuts=4)
-    assert len(cuts) == 4
+    assert len(cuts) >= 4
 
 
 def test_lookahead_helper_catches_a_peeking_strategy(data):

@@ -1,0 +1,107 @@
+"""Compare the decisions of a truncated run with the full run, and name the channel responsible.
+
+Every decision up to the cut is compared, for every combination and symbol: the ones that fired
+(entries, exits) and the ones that did not (a zero that would have become a one is a difference
+too). NaN ("no new decision") equals NaN; numbers are equal within ``1e-9`` relative and ``1e-12``
+absolute (a look-ahead that moves a weight by less is not one that matters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtests.audit.truncate import Channel, truncate
+from backtests.data.market_data import MarketData
+from backtests.strategy.base import Strategy
+from backtests.strategy.context import StrategyContext
+
+RTOL, ATOL = 1e-9, 1e-12
+
+
+def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | None,
+              label: str) -> pd.DataFrame:
+    """The strategy's target weights for the whole grid (one call), checked like a run's."""
+    from backtests.sweep import check_weights  # the run's own output checks
+
+    ctx = StrategyContext(data, strategy.symbols, events)
+    w = check_weights(strategy.target_weights(ctx, grid), label, strategy.traded_symbols)
+    return w.astype("float64")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first decision (earliest stamp, then column order) that differs."""
+
+    stamp: pd.Timestamp
+    combo: object
+    symbol: str
+    full: float | None
+    other: float | None
+    count: int  # how many (stamp, combo, symbol) decisions differ up to the cut
+
+
+def _num(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
+
+
+def first_difference(full: pd.DataFrame, other: pd.DataFrame, t: pd.Timestamp) -> Difference | None:
+    """The first decision stamped ``<= t`` on which ``full`` and ``other`` disagree, or None."""
+    a = full.loc[:t]
+    b = other.loc[:t]
+    idx = a.index if a.index.equals(b.index) else a.index.union(b.index)
+    cols = full.columns
+    A = a.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+    B = b.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isclose(A, B, rtol=RTOL, atol=ATOL, equal_nan=True)
+    extra = [c for c in other.columns if c not in set(cols)]
+    if not bad.any():
+        if extra and other.loc[:t, extra].notna().to_numpy().any():
+            c = extra[0]
+            s = other.loc[:t, c].first_valid_index()
+            return Difference(s, c[0], c[1], None, _num(float(other.at[s, c])), 1)
+        return None
+    r, c = np.argwhere(bad)[0]
+    combo, symbol = cols[c]
+    return Difference(idx[r], combo, str(symbol), _num(A[r, c]), _num(B[r, c]), int(bad.sum()))
+
+
+def attribute(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | None,
+              label: str, full: pd.DataFrame, t: pd.Timestamp, chans: list[Channel]) -> tuple[list[str], str, int]:
+    """Which channels make the decisions up to ``t`` differ.
+
+    First each channel is truncated alone: those that reproduce a difference are responsible. When
+    none does (the cheat needs several channels together), each channel is left whole in turn with
+    all the others truncated: those whose whole version removes the difference are responsible.
+
+    Returns
+    -------
+    (channel ids, method, strategy calls made)
+        ``method`` is ``"alone"``, ``"left whole"`` or ``"jointly"`` (no single channel found).
+    """
+    calls = 0
+    alone = []
+    for ch in chans:
+        d, ev = truncate(data, events, t, only=[ch.id])
+        calls += 1
+        try:
+            w = decisions(strategy, d, grid, ev, label)
+        except Exception:  # a strategy may fail on mismatched channels: not evidence either way
+            continue
+        if first_difference(full, w, t) is not None:
+            alone.append(ch.id)
+    if alone:
+        return alone, "alone", calls
+    whole = []
+    for ch in chans:
+        d, ev = truncate(data, events, t, keep=[ch.id])
+        calls += 1
+        try:
+            w = decisions(strategy, d, grid, ev, label)
+        except Exception:
+            continue
+        if first_difference(full, w, t) is None:
+            whole.append(ch.id)
+    return (whole, "left whole", calls) if whole else ([c.id for c in chans], "jointly", calls)
