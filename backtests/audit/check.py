@@ -49,6 +49,111 @@ def _finding(diff: Difference, cut: Cut, grid: pd.DataFrame, chans: list[str], l
                    channel_labels=labels, attribution=how)
 
 
+class Audit:
+    """One strategy's audit in two phases: :meth:`__init__` runs the full grid (the reference
+    decisions) and chooses the cuts; :meth:`run` checks cuts within a bound. When a cut changes a
+    decision, the full grid is run again: if that second full run differs from the first, the
+    strategy is nondeterministic (verdict ``nondeterministic``), not looking ahead.
+
+    The study stage uses the two phases to share one time budget fairly between strategies of very
+    different cost (see :func:`backtests.audit.stage.audit_study`). Parameters as
+    :func:`audit_strategy`.
+    """
+
+    def __init__(self, strategy: Strategy, data: MarketData, params: Mapping[str, Any] | pd.DataFrame | None = None,
+                 events: pd.DataFrame | None = None, *, cuts: Sequence[pd.Timestamp] | None = None, seed: int = 0,
+                 n_random: int = 10, n_moves: int = 5,
+                 focus: Sequence[tuple[pd.Timestamp, pd.Timestamp]] = (), label: str | None = None) -> None:
+        t0 = time.perf_counter()
+        self.strategy, self.data, self.label = strategy, data, label or strategy.name
+        self.grid = params if isinstance(params, pd.DataFrame) else expand_grid(
+            strategy.params, dict(params or {}), strategy.name)
+        self.timeline = prepare_events(events)
+        self.events = None if self.timeline is None else self.timeline.events
+        self.full = decisions(strategy, data, self.grid, self.events, self.label)
+        self.calls = 1
+        #: seconds of one full-grid call (the slowest seen)
+        self.per_call = time.perf_counter() - t0
+        if cuts is not None:
+            self.cuts = [Cut(pd.Timestamp(t), "given", ["given cut"]) for t in cuts]
+            kinds: tuple[str, ...] = ("given",)
+        else:
+            self.cuts = choose_cuts(self.full, data, self.events, strategy.traded_symbols, seed=seed,
+                                    n_random=n_random, n_moves=n_moves, focus=focus)
+            kinds = KINDS
+        counts = {k: {"checked": 0, "candidates": sum(c.kind == k for c in self.cuts)} for k in kinds}
+        self.report = AuditReport(strategy=self.label, source=source_of(type(strategy)), verdict="pass",
+                                  combinations=len(self.grid), decision_stamps=len(self.full), cuts=counts, seed=seed)
+        self.seconds = time.perf_counter() - t0
+
+    def _nondeterministic(self) -> bool:
+        """Run the full grid again; on any difference record the ``nondeterministic`` verdict."""
+        again = decisions(self.strategy, self.data, self.grid, self.events, self.label)
+        self.calls += 1
+        diff = first_difference(self.full, again, self.full.index[-1]) if len(self.full) else None
+        if diff is None:
+            return False
+        cut = Cut(self.full.index[-1], "rerun", ["the same full data, run twice"])
+        self.report.verdict = "nondeterministic"
+        self.report.finding = _finding(diff, cut, self.grid, ["nondeterminism"],
+                                       ["nondeterminism (same data, two runs)"], "rerun")
+        return True
+
+    def run(self, budget: float | None = DEFAULT_BUDGET, max_cuts: int | None = None) -> AuditReport:
+        """Check the next cuts in order until one fails, ``max_cuts`` more are done, or the next one
+        would overrun ``budget`` seconds (counted from the start of the audit, full runs included;
+        at least one cut is checked per call). May be called again to check more cuts."""
+        t_start = time.perf_counter()
+        report = self.report
+        report.budget_seconds = budget if max_cuts is None else None
+        report.max_cuts = max_cuts
+        done = 0
+        for cut in self.cuts:
+            spent = self.seconds + time.perf_counter() - t_start
+            if max_cuts is not None:
+                if done >= max_cuts:
+                    break
+            elif budget is not None and done > 0 and spent + self.per_call > budget:
+                break
+            done += 1
+            report.cuts[cut.kind]["checked"] += 1
+            report.cut_stamps.append(cut.t.isoformat())
+            d, ev = truncate(self.data, self.timeline, cut.t)
+            c0 = time.perf_counter()
+            self.calls += 1
+            try:
+                w = decisions(self.strategy, d, self.grid, ev, self.label)
+            except Exception as exc:  # judged below: a cut the strategy cannot run on proves nothing
+                report.skipped.append({"cut_utc": cut.t.isoformat(), "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            self.per_call = max(self.per_call, time.perf_counter() - c0)
+            diff = first_difference(self.full, w, cut.t)
+            if diff is None:
+                continue
+            if self._nondeterministic():
+                break
+            chans = channels(self.data, dict(self.strategy.symbols), self.events)
+            ids, how, n = attribute(self.strategy, self.data, self.grid, self.timeline, self.label, self.full,
+                                    cut.t, chans)
+            self.calls += n
+            by_id = {c.id: c.label for c in chans}
+            report.verdict = "fail"
+            report.finding = _finding(diff, cut, self.grid, ids, [by_id[i] for i in ids], how)
+            break
+        self.cuts = self.cuts[done:] if report.verdict == "pass" else []
+        if report.verdict in ("pass", "error") and report.checked:
+            report.verdict = "error" if len(report.skipped) == report.checked else "pass"
+        self.seconds += time.perf_counter() - t_start
+        report.calls = self.calls
+        report.seconds = round(self.seconds, 3)
+        return report
+
+    @property
+    def finished(self) -> bool:
+        """No cut left to check (all checked, or a finding stopped the audit)."""
+        return not self.cuts
+
+
 def audit_strategy(
     strategy: Strategy,
     data: MarketData,
@@ -98,69 +203,6 @@ def audit_strategy(
     AuditReport
         Verdict, first finding, cuts checked per kind, cost.
     """
-    t0 = time.perf_counter()
-    label = label or strategy.name
-    events = prepare_events(events)
-    grid = params if isinstance(params, pd.DataFrame) else expand_grid(
-        strategy.params, dict(params or {}), strategy.name)
-    full = decisions(strategy, data, grid, events, label)
-    again = decisions(strategy, data, grid, events, label)
-    calls = 2
-    per_call = (time.perf_counter() - t0) / 2
-    if cuts is not None:
-        chosen = [Cut(pd.Timestamp(t), "given", ["given cut"]) for t in cuts]
-        kinds: tuple[str, ...] = ("given",)
-    else:
-        chosen = choose_cuts(full, data, events, strategy.traded_symbols, seed=seed, n_random=n_random,
-                             n_moves=n_moves, focus=focus)
-        kinds = KINDS
-    counts = {k: {"checked": 0, "candidates": sum(c.kind == k for c in chosen)} for k in kinds}
-    report = AuditReport(strategy=label, source=source_of(type(strategy)), verdict="pass",
-                         combinations=len(grid), decision_stamps=len(full), cuts=counts,
-                         budget_seconds=budget if max_cuts is None else None, max_cuts=max_cuts, seed=seed)
-    roles = dict(strategy.symbols)
-
-    diff = first_difference(full, again, full.index[-1]) if len(full) else None
-    if diff is not None:
-        cut = Cut(full.index[-1], "rerun", ["the same full data, run twice"])
-        report.verdict = "nondeterministic"
-        report.finding = _finding(diff, cut, grid, ["nondeterminism"], ["nondeterminism (same data, two runs)"],
-                                  "rerun")
-        chosen = []
-
-    done = 0
-    for cut in chosen:
-        spent = time.perf_counter() - t0
-        if max_cuts is not None:
-            if done >= max_cuts:
-                break
-        elif budget is not None and done > 0 and spent + per_call > budget:
-            break
-        done += 1
-        counts[cut.kind]["checked"] += 1
-        report.cut_stamps.append(cut.t.isoformat())
-        d, ev = truncate(data, events, cut.t)
-        c0 = time.perf_counter()
-        try:
-            w = decisions(strategy, d, grid, ev, label)
-        except Exception as exc:  # judged below: a cut the strategy cannot run on proves nothing
-            report.skipped.append({"cut_utc": cut.t.isoformat(), "error": f"{type(exc).__name__}: {exc}"})
-            calls += 1
-            continue
-        calls += 1
-        per_call = max(per_call, time.perf_counter() - c0)
-        diff = first_difference(full, w, cut.t)
-        if diff is None:
-            continue
-        chans = channels(data, roles, events)
-        ids, how, n = attribute(strategy, data, grid, events, label, full, cut.t, chans)
-        calls += n
-        by_id = {c.id: c.label for c in chans}
-        report.verdict = "fail"
-        report.finding = _finding(diff, cut, grid, ids, [by_id[i] for i in ids], how)
-        break
-    if report.verdict == "pass" and done and len(report.skipped) == done:
-        report.verdict = "error"
-    report.calls = calls
-    report.seconds = round(time.perf_counter() - t0, 3)
-    return report
+    audit = Audit(strategy, data, params, events, cuts=cuts, seed=seed, n_random=n_random, n_moves=n_moves,
+                  focus=focus, label=label)
+    return audit.run(budget=budget, max_cuts=max_cuts)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtests.audit.truncate import Channel, truncate
+from backtests.audit.truncate import Channel, Timeline, truncate
 from backtests.data.market_data import MarketData
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
@@ -21,11 +21,13 @@ from backtests.strategy.context import StrategyContext
 RTOL, ATOL = 1e-9, 1e-12
 
 
-def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | None,
+def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | Timeline | None,
               label: str) -> pd.DataFrame:
     """The strategy's target weights for the whole grid (one call), checked like a run's."""
     from backtests.sweep import check_weights  # the run's own output checks
 
+    if isinstance(events, Timeline):
+        events = events.events
     ctx = StrategyContext(data, strategy.symbols, events)
     w = check_weights(strategy.target_weights(ctx, grid), label, strategy.traded_symbols)
     return w.astype("float64")
@@ -49,18 +51,21 @@ def _num(x: float) -> float | None:
 
 def first_difference(full: pd.DataFrame, other: pd.DataFrame, t: pd.Timestamp) -> Difference | None:
     """The first decision stamped ``<= t`` on which ``full`` and ``other`` disagree, or None."""
-    a = full.loc[:t]
-    b = other.loc[:t]
-    idx = a.index if a.index.equals(b.index) else a.index.union(b.index)
+    a = full.iloc[: int(np.searchsorted(full.index.asi8, t.value, side="right"))]
+    b = other.iloc[: int(np.searchsorted(other.index.asi8, t.value, side="right"))]
     cols = full.columns
-    A = a.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
-    B = b.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+    if a.index.equals(b.index) and b.columns.equals(cols):
+        idx, A, B = a.index, a.to_numpy(dtype="float64"), b.to_numpy(dtype="float64")
+    else:
+        idx = a.index.union(b.index)
+        A = a.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+        B = b.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isclose(A, B, rtol=RTOL, atol=ATOL, equal_nan=True)
     extra = [c for c in other.columns if c not in set(cols)]
     if not bad.any():
-        if extra and other.loc[:t, extra].notna().to_numpy().any():
-            c = extra[0]
-            s = other.loc[:t, c].first_valid_index()
+        if extra and b[extra].notna().to_numpy().any():
+            c = next(x for x in extra if b[x].notna().any())
+            s = b[c].first_valid_index()
             return Difference(s, c[0], c[1], None, _num(float(other.at[s, c])), 1)
         return None
     r, c = np.argwhere(bad)[0]
@@ -68,7 +73,7 @@ def first_difference(full: pd.DataFrame, other: pd.DataFrame, t: pd.Timestamp) -
     return Difference(idx[r], combo, str(symbol), _num(A[r, c]), _num(B[r, c]), int(bad.sum()))
 
 
-def attribute(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | None,
+def attribute(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: Timeline | None,
               label: str, full: pd.DataFrame, t: pd.Timestamp, chans: list[Channel]) -> tuple[list[str], str, int]:
     """Which channels make the decisions up to ``t`` differ.
 

@@ -9,7 +9,8 @@ says how many of each kind were checked):
    instant before its ``time_utc`` and, for an unscheduled one, before its ``known_from_utc``):
    catches acting early on a crash, a halt or an earnings reaction.
 2. ``move``: just before the largest moves of each traded symbol (the close before each of its
-   ``n_moves`` largest absolute close-to-close returns): catches peeks that fire only on big days.
+   ``n_moves`` largest absolute close-to-close log returns), largest first: catches peeks that
+   fire only on big days.
 3. ``random``: ``n_random`` stamps of the decision clock drawn with a seeded generator.
 4. ``decision``: every stamp at which any combination's decision changes (entries, exits, resizes
    of the full run): catches a signal computed from later data wherever it acts. Decisions that
@@ -75,24 +76,26 @@ def event_cuts(events: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timesta
 
 
 def move_cuts(data: MarketData, symbols: Sequence[str], n_moves: int) -> list[tuple[pd.Timestamp, str]]:
-    """The stamp before each of the ``n_moves`` largest absolute close-to-close moves per symbol."""
-    out = []
+    """The stamp before each of the ``n_moves`` largest absolute close-to-close moves per symbol,
+    largest first (the symbols interleaved: each one's largest, then each one's second, ...)."""
+    per: list[list[tuple[pd.Timestamp, str, float]]] = []
     for sym in symbols:
         close = data.series(sym, "close").astype("float64").dropna()
         if len(close) < 3:
             continue
         r = np.abs(np.diff(np.log(close.to_numpy())))
         top = np.argsort(-r, kind="stable")[:n_moves]
-        for j in top:
-            out.append((close.index[j], f"before the {r[j] * 100:.1f}% move of {sym} at {close.index[j + 1].isoformat()}"))
-    return out
+        per.append([(close.index[j], f"before the {r[j] * 100:.1f}% move of {sym} at {close.index[j + 1].isoformat()}",
+                     float(r[j])) for j in top])
+    return [(t, why) for rank in range(n_moves) for moves in per if rank < len(moves) for t, why, _ in [moves[rank]]]
 
 
 def _ordered(stamps: Iterable[tuple[pd.Timestamp, str]], focus: Sequence[tuple[pd.Timestamp, pd.Timestamp]],
-             rng: np.random.Generator) -> list[tuple[pd.Timestamp, str]]:
+             rng: np.random.Generator | None) -> list[tuple[pd.Timestamp, str]]:
     items = list(stamps)
-    perm = rng.permutation(len(items)) if items else np.array([], dtype=int)
-    items = [items[i] for i in perm]
+    if rng is not None:
+        perm = rng.permutation(len(items)) if items else np.array([], dtype=int)
+        items = [items[i] for i in perm]
 
     def inside(t: pd.Timestamp) -> bool:
         return any(a <= t <= b for a, b in focus)
@@ -131,7 +134,8 @@ def choose_cuts(weights: pd.DataFrame, data: MarketData, events: pd.DataFrame | 
         "random": [(clock[int(i)], "random stamp") for i in sorted(picks)],
         "decision": [(t, "a decision changes") for t in decision_changes(weights) if t < end],
     }
-    queues = {kind: _ordered(sources[kind], focus, rng) for kind in KINDS}
+    # moves keep their order, largest first; the other kinds are shuffled (seeded)
+    queues = {kind: _ordered(sources[kind], focus, None if kind == "move" else rng) for kind in KINDS}
     cuts: dict[pd.Timestamp, Cut] = {}
     for rank in range(max(len(q) for q in queues.values())):
         for kind in KINDS:  # round robin: one cut of each kind in turn

@@ -124,7 +124,7 @@ class AuditReport:
                     f"cut (first at {first['cut_utc']}: {first['error']})")
         f = self.finding
         assert f is not None
-        params = ", ".join(f"{k}={v}" for k, v in f.params.items())
+        params = ", ".join(f"{k}={v}" for k, v in f.params.items()) or "no parameters"
         if self.verdict == "nondeterministic":
             return (f"strategy {self.strategy!r} ({self.source}) is nondeterministic: two runs on the same data "
                     f"disagree at {f.stamp_utc} for {f.symbol} (combination {f.combo}: {params}): "
@@ -138,11 +138,12 @@ class AuditReport:
         """A few lines for ``scare audit``: the verdict, what was checked, what it cost."""
         lines = [self.line()]
         kinds = ", ".join(f"{k} {v['checked']}/{v['candidates']}" for k, v in self.cuts.items())
-        bound = f"budget {self.budget_seconds:.1f} s" if self.max_cuts is None else f"max {self.max_cuts} cuts"
+        bound = (f"max {self.max_cuts} cuts" if self.max_cuts is not None else
+                 "no bound" if self.budget_seconds is None else f"budget {self.budget_seconds:.1f} s")
         lines.append(f"    cuts checked/candidates: {kinds} ({bound}, seed {self.seed})")
         lines.append(f"    {self.combinations} combinations x {self.decision_stamps} decision stamps; "
                      f"{self.calls} strategy calls in {self.seconds:.2f} s")
-        if self.checked < self.candidates:
+        if self.verdict == "pass" and self.checked < self.candidates:
             lines.append(f"    NOT exhaustive: {self.candidates - self.checked} candidate cuts left unchecked "
                          f"(raise --budget or --cuts)")
         if self.skipped:

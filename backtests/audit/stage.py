@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.audit.cache import load_verdict, store_verdict, verdict_key
-from backtests.audit.check import audit_strategy
+from backtests.audit.check import Audit
 from backtests.audit.report import AuditReport
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
@@ -59,28 +59,54 @@ def audit_study(plan: StudyPlan, data: MarketData, events: pd.DataFrame, enabled
         return {"enabled": False, "note": "look-ahead audit skipped (--no-audit)", "strategies": [], "reports": []}
     todo = [sp for sp in plan.strategies if only is None or sp.label in only]
     deadline = time.perf_counter() + budget
-    rows: list[dict[str, Any]] = []
-    reports: list[AuditReport] = []
-    for n, sp in enumerate(todo):
+    keys, reports, audits = {}, {}, {}
+    for sp in todo:
         sub = data.select(sp.symbols())
-        key = verdict_key(sp.strategy, sub, sp.grid, events)
-        report = None if force else load_verdict(key)
+        keys[sp.label] = verdict_key(sp.strategy, sub, sp.grid, events)
+        cached = None if force else load_verdict(keys[sp.label])
+        if cached is not None:
+            reports[sp.label] = cached
+            continue
+        audits[sp.label] = Audit(sp.strategy, sub, sp.grid, events, seed=seed, label=sp.label,
+                                 focus=[(w.start_utc, w.end_utc) for w in sp.windows])
+    _share(audits, deadline, max_cuts)
+    rows: list[dict[str, Any]] = []
+    for sp in todo:
         stored = None
-        if report is None:
-            share = max(deadline - time.perf_counter(), 0.0) / (len(todo) - n)
-            report = audit_strategy(sp.strategy, sub, sp.grid, events, budget=share, max_cuts=max_cuts, seed=seed,
-                                    focus=[(w.start_utc, w.end_utc) for w in sp.windows], label=sp.label)
-            stored = store_verdict(key, report)
-        reports.append(report)
+        if sp.label in audits:
+            report = audits[sp.label].report
+            report.budget_seconds, report.max_cuts = (budget, None) if max_cuts is None else (None, max_cuts)
+            stored = store_verdict(keys[sp.label], report)
+            reports[sp.label] = report
+        report = reports[sp.label]
         rows.append({"strategy": sp.label, "verdict": report.verdict, "cached": report.cached,
                      "cuts_checked": report.checked, "cuts_candidates": report.candidates,
-                     "calls": report.calls, "seconds": report.seconds, "key": key["key"],
+                     "calls": report.calls, "seconds": report.seconds, "key": keys[sp.label]["key"],
                      "cache_written": bool(report.cached or stored is not None),
                      "finding": report.line() if report.finding is not None else None})
+    for sp in todo:
+        report = reports[sp.label]
         if refuse and report.verdict in ("fail", "nondeterministic"):
             raise LookAheadRefused(f"refused by the look-ahead audit (skip with --no-audit): {report.line()}",
                                    where=f"strategies.{sp.index}")
-    return {"enabled": True, "budget_seconds": budget, "strategies": rows, "reports": reports}
+    return {"enabled": True, "budget_seconds": budget if max_cuts is None else None, "max_cuts": max_cuts,
+            "strategies": rows, "reports": [reports[sp.label] for sp in todo]}
+
+
+def _share(audits: dict[str, Audit], deadline: float, max_cuts: int | None) -> None:
+    """Check cuts of all audits in rounds, one cut each per round, so that every strategy gets as
+    many cuts as the time allows whatever its cost; a strategy whose next cut would overrun the
+    deadline stops there (at least one cut each). With ``max_cuts``, each checks that many."""
+    live = [a for a in audits.values() if not a.finished]
+    rounds = 0
+    while live:
+        rounds += 1
+        for a in live:
+            if max_cuts is None and a.report.checked > 0 and time.perf_counter() + a.per_call > deadline:
+                continue
+            a.run(budget=None, max_cuts=1)
+        live = [a for a in live if not a.finished and a.report.verdict == "pass"
+                and (rounds < max_cuts if max_cuts is not None else time.perf_counter() + a.per_call <= deadline)]
 
 
 def audit_config(loaded: Any, budget: float = 20.0, max_cuts: int | None = None, seed: int = 0,

@@ -47,7 +47,7 @@ class Channel:
     label: str
 
 
-def channels(data: MarketData, roles: Mapping[str, str], events: pd.DataFrame | None) -> list[Channel]:
+def channels(data: MarketData, roles: Mapping[str, str], events: pd.DataFrame | Timeline | None) -> list[Channel]:
     """Every channel of ``data`` (and the catalogue) a strategy with ``roles`` ({role: symbol}) can read."""
     by_symbol: dict[str, list[str]] = {}
     for role, sym in roles.items():
@@ -73,35 +73,59 @@ def channels(data: MarketData, roles: Mapping[str, str], events: pd.DataFrame | 
     return out
 
 
-def prepare_events(events: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The catalogue with ``time_utc`` as UTC datetimes and ``known_from_utc`` filled in (done once
-    per audit, so that truncating it at each cut is cheap)."""
-    if events is None or not len(events):
+class Timeline:
+    """The catalogue prepared once per audit so that its state at any cut is cheap to get.
+
+    ``at(t)`` is the catalogue as known at ``t`` (see module docstring); cuts that see the same
+    events share one frame.
+    """
+
+    def __init__(self, events: pd.DataFrame) -> None:
+        ev = events.reset_index(drop=True).copy()
+        ev["time_utc"] = pd.DatetimeIndex(pd.to_datetime(ev["time_utc"], utc=True)).as_unit("ns")
+        if "scheduled" not in ev:
+            ev["scheduled"] = ev["kind"].astype(str).str.contains("earnings")
+        ev["known_from_utc"] = event_known_from(ev)
+        self.events = ev
+        known = pd.DatetimeIndex(ev["known_from_utc"])
+        self._known = known.asi8
+        self._scheduled = known.isna()
+        self._when = pd.DatetimeIndex(ev["time_utc"]).asi8
+        self._outcome = [c for c in ev.columns if c not in SCHEDULE_FIELDS]
+        self._memo: dict[bytes, pd.DataFrame] = {}
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def at(self, t: pd.Timestamp) -> pd.DataFrame:
+        v = pd.Timestamp(t).value
+        keep = self._scheduled | (self._known <= v)
+        ahead = self._scheduled & (self._when > v)
+        memo = keep.tobytes() + ahead.tobytes()
+        if memo not in self._memo:
+            out = self.events[keep]
+            blank = ahead[keep]
+            if blank.any() and self._outcome:
+                out = out.copy()
+                for c in self._outcome:
+                    col = out[c].to_numpy(dtype=object, copy=True)
+                    col[blank] = None
+                    out[c] = col
+            self._memo[memo] = out
+        return self._memo[memo]
+
+
+def prepare_events(events: pd.DataFrame | Timeline | None) -> Timeline | None:
+    """A :class:`Timeline` of the catalogue (None when there are no events)."""
+    if events is None or isinstance(events, Timeline):
         return events
-    out = events.reset_index(drop=True).copy()
-    out["time_utc"] = pd.DatetimeIndex(pd.to_datetime(out["time_utc"], utc=True)).as_unit("ns")
-    if "scheduled" not in out:
-        out["scheduled"] = out["kind"].astype(str).str.contains("earnings")
-    out["known_from_utc"] = event_known_from(out)
-    return out
+    return Timeline(events) if len(events) else None
 
 
-def truncate_events(events: pd.DataFrame | None, t: pd.Timestamp) -> pd.DataFrame | None:
+def truncate_events(events: pd.DataFrame | Timeline | None, t: pd.Timestamp) -> pd.DataFrame | None:
     """The catalogue as known at ``t`` (see module docstring)."""
-    if events is None or not len(events):
-        return events
-    known = pd.DatetimeIndex(event_known_from(events))
-    keep = np.asarray(known.isna() | (known <= t))
-    out = events[keep]
-    ahead = np.asarray(known[keep].isna() & (pd.DatetimeIndex(pd.to_datetime(out["time_utc"], utc=True)) > t))
-    outcome = [c for c in out.columns if c not in SCHEDULE_FIELDS]
-    if ahead.any() and outcome:
-        out = out.copy()
-        for c in outcome:
-            col = out[c].to_numpy(dtype=object, copy=True)
-            col[ahead] = None
-            out[c] = col
-    return out
+    line = prepare_events(events)
+    return None if line is None else line.at(t)
 
 
 def _cut(frame: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
@@ -109,7 +133,7 @@ def _cut(frame: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
     return frame.iloc[:n]
 
 
-def truncate(data: MarketData, events: pd.DataFrame | None, t: pd.Timestamp,
+def truncate(data: MarketData, events: pd.DataFrame | Timeline | None, t: pd.Timestamp,
              only: Iterable[str] | None = None, keep: Iterable[str] = ()) -> tuple[MarketData, pd.DataFrame | None]:
     """``(data, events)`` with channels truncated at ``t``.
 
@@ -138,6 +162,15 @@ def truncate(data: MarketData, events: pd.DataFrame | None, t: pd.Timestamp,
         ids = (f"bars:{sym}", f"fx:{sym}") if sym in fx_syms else (f"bars:{sym}",)
         bars[sym] = _cut(frame, t) if hit(*ids) else frame
     intraday = {sym: _cut(f, t) if hit(f"intraday:{sym}") else f for sym, f in data.intraday.items()}
-    ev = truncate_events(events, t) if hit("events") else events
-    return MarketData(bars=bars, info=dict(data.info), frequency=data.frequency, synthetic=data.synthetic,
-                      intraday=intraday, fx=dict(data.fx), warnings=list(data.warnings)), ev
+    line = prepare_events(events)
+    ev = None if line is None else line.at(t) if hit("events") else line.events
+    return _derived(data, bars, intraday), ev
+
+
+def _derived(data: MarketData, bars: dict[str, pd.DataFrame], intraday: dict[str, pd.DataFrame]) -> MarketData:
+    """A MarketData of row prefixes of ``data``'s validated frames, without validating them again
+    (a prefix of valid bars is valid; validation would cost more than many strategies)."""
+    out = object.__new__(MarketData)
+    out.__dict__.update(bars=bars, info=dict(data.info), frequency=data.frequency, synthetic=data.synthetic,
+                        intraday=intraday, fx=dict(data.fx), warnings=list(data.warnings))
+    return out
