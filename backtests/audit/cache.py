@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtests.audit.report import AuditReport
@@ -30,23 +32,47 @@ from backtests.strategy.base import Strategy
 FORMAT = 1
 
 
-def _data_digest(data: MarketData, events: pd.DataFrame | None) -> str:
-    parts = [f"{k}:{v}" for k, v in sorted(data.fingerprint().items())]
-    parts += [f"intraday:{s}:{len(f)}:{f.index.asi8[-1] if len(f) else 0}" for s, f in sorted(data.intraday.items())]
-    if events is not None and len(events):
-        parts.append(events.astype(str).to_csv(index=False))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def events_digest(events: pd.DataFrame | None) -> str:
+    """SHA-256 of the event catalogue as the strategies see it."""
+    text = "" if events is None or not len(events) else events.astype(str).to_csv(index=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def verdict_key(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | None) -> dict[str, Any]:
-    """What a verdict depends on (all strings), and its ``key`` (SHA-256 over them)."""
+def _data_digest(data: MarketData, symbols: Iterable[str]) -> str:
+    """SHA-256 over the fingerprints of ``symbols`` (plus the FX series they need) and their
+    intraday bars. Uses ``data.fingerprint()``, computed once per MarketData."""
+    syms = list(dict.fromkeys(symbols))
+    for s in list(syms):
+        cur = data.info[s].currency if s in data.info else "USD"
+        if cur in data.fx and data.fx[cur] not in syms:
+            syms.append(data.fx[cur])
+    fp = data.fingerprint()
+    h = hashlib.sha256()
+    for s in sorted(syms):
+        h.update(f"{s}:{fp.get(s)};".encode())
+        frame = data.intraday.get(s)
+        if frame is not None:
+            h.update(np.asarray(frame.index.asi8).tobytes())
+            for col in sorted(c for c in frame.columns if c != "open_time"):
+                h.update(col.encode() + frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
+    return h.hexdigest()
+
+
+def verdict_key(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | str | None,
+                symbols: Iterable[str] | None = None) -> dict[str, Any]:
+    """What a verdict depends on (all strings), and its ``key`` (SHA-256 over them).
+
+    ``symbols``: the symbols the strategy sees (default: all of ``data``); ``events``: the
+    catalogue frame or its :func:`events_digest`.
+    """
     code, what = strategy_digest(type(strategy))
     parts = {
         "format": str(FORMAT), "strategy_digest": code, "strategy_hashed": what, "scare_digest": scare_digest(),
         "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
         "roles": json.dumps(strategy.symbols, sort_keys=True),
         "grid": hashlib.sha256(grid.to_csv().encode()).hexdigest(),
-        "data": _data_digest(data, events),
+        "data": _data_digest(data, data.symbols if symbols is None else symbols),
+        "events": events if isinstance(events, str) else events_digest(events),
     }
     parts["key"] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return parts

@@ -8,6 +8,8 @@ absolute (a look-ahead that moves a weight by less is not one that matters).
 
 from __future__ import annotations
 
+import inspect
+import traceback
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 
 from backtests.audit.truncate import Channel, Timeline, truncate
 from backtests.data.market_data import MarketData
+from backtests.errors import ScareInputError, StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 
@@ -29,8 +32,27 @@ def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
     if isinstance(events, Timeline):
         events = events.events
     ctx = StrategyContext(data, strategy.symbols, events)
-    w = check_weights(strategy.target_weights(ctx, grid), label, strategy.traded_symbols)
-    return w.astype("float64")
+    try:
+        out = strategy.target_weights(ctx, grid)
+    except ScareInputError:
+        raise
+    except Exception as exc:  # the plug-in's own bug: one line pointing at its file and line
+        raise StrategyError(f"{label}: target_weights raised {type(exc).__name__}: {exc}",
+                            where=_plugin_site(exc, type(strategy))) from exc
+    return check_weights(out, label, strategy.traded_symbols).astype("float64")
+
+
+def _plugin_site(exc: BaseException, cls: type) -> str | None:
+    """``file:line`` of the deepest traceback frame inside the file defining ``cls``."""
+    try:
+        own = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    site = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if own and frame.filename == own:
+            site = f"{frame.filename}:{frame.lineno}"
+    return site
 
 
 @dataclass(frozen=True)

@@ -66,12 +66,15 @@ def event_cuts(events: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timesta
     known = event_known_from(events)
     for i in range(len(events)):
         eid = str(events["id"].iloc[i])
-        for stamp, what in ((when.iloc[i], "before"), (known.iloc[i], "before it was public:")):
+        stamps = [(when.iloc[i], f"before event {eid}")]
+        if pd.notna(known.iloc[i]) and known.iloc[i] != when.iloc[i]:
+            stamps.append((known.iloc[i], f"before event {eid} became public"))
+        for stamp, why in stamps:
             if pd.isna(stamp):
                 continue
             t = stamp - ONE_NS
             if start <= t < end:
-                out.append((t, f"{what} event {eid}" if what == "before" else f"{what} {eid}"))
+                out.append((t, why))
     return out
 
 

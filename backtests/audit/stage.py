@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.audit.cache import load_verdict, store_verdict, verdict_key
+from backtests.audit.cache import events_digest, load_verdict, store_verdict, verdict_key
 from backtests.audit.check import Audit
 from backtests.audit.report import AuditReport
 from backtests.data.market_data import MarketData
@@ -60,14 +60,14 @@ def audit_study(plan: StudyPlan, data: MarketData, events: pd.DataFrame, enabled
     todo = [sp for sp in plan.strategies if only is None or sp.label in only]
     deadline = time.perf_counter() + budget
     keys, reports, audits = {}, {}, {}
+    ev_digest = events_digest(events)
     for sp in todo:
-        sub = data.select(sp.symbols())
-        keys[sp.label] = verdict_key(sp.strategy, sub, sp.grid, events)
+        keys[sp.label] = verdict_key(sp.strategy, data, sp.grid, ev_digest, symbols=sp.symbols())
         cached = None if force else load_verdict(keys[sp.label])
         if cached is not None:
             reports[sp.label] = cached
             continue
-        audits[sp.label] = Audit(sp.strategy, sub, sp.grid, events, seed=seed, label=sp.label,
+        audits[sp.label] = Audit(sp.strategy, data.select(sp.symbols()), sp.grid, events, seed=seed, label=sp.label,
                                  focus=[(w.start_utc, w.end_utc) for w in sp.windows])
     _share(audits, deadline, max_cuts)
     rows: list[dict[str, Any]] = []
