@@ -108,27 +108,18 @@ def attribute(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
     (channel ids, method, strategy calls made)
         ``method`` is ``"alone"``, ``"left whole"`` or ``"jointly"`` (no single channel found).
     """
-    calls = 0
-    alone = []
-    for ch in chans:
-        d, ev = truncate(data, events, t, only=[ch.id])
-        calls += 1
+    def differs(**which: list[str]) -> bool | None:
+        """True/False: the decisions up to ``t`` differ from the full run; None: the strategy raised."""
+        d, ev = truncate(data, events, t, **which)
         try:
             w = decisions(strategy, d, grid, ev, label)
         except Exception:  # a strategy may fail on mismatched channels: not evidence either way
-            continue
-        if first_difference(full, w, t) is not None:
-            alone.append(ch.id)
+            return None
+        return first_difference(full, w, t) is not None
+
+    alone = [ch.id for ch in chans if differs(only=[ch.id])]
     if alone:
-        return alone, "alone", calls
-    whole = []
-    for ch in chans:
-        d, ev = truncate(data, events, t, keep=[ch.id])
-        calls += 1
-        try:
-            w = decisions(strategy, d, grid, ev, label)
-        except Exception:
-            continue
-        if first_difference(full, w, t) is None:
-            whole.append(ch.id)
+        return alone, "alone", len(chans)
+    whole = [ch.id for ch in chans if differs(keep=[ch.id]) is False]
+    calls = 2 * len(chans)
     return (whole, "left whole", calls) if whole else ([c.id for c in chans], "jointly", calls)

@@ -133,4 +133,7 @@ def audit_config(loaded: Any, budget: float = 20.0, max_cuts: int | None = None,
     n = len(chosen) if chosen else len(plan.strategies)
     section = audit_study(plan, data, plan.catalogue.frame(), budget=budget * n, force=True, max_cuts=max_cuts,
                           seed=seed, only=chosen, refuse=False)
+    for r in section["reports"]:
+        if r.max_cuts is None:
+            r.budget_seconds = budget  # the per-strategy figure the user gave (shared in turns)
     return section["reports"]
