@@ -69,7 +69,7 @@ def test_cheats_are_caught_within_a_small_cut_budget(path):
 def test_honest_controls_pass_every_cut(path):
     cls, _ = load_plugin(path)
     data, events = world()
-    for seed in SEEDS[:2]:
+    for seed in SEEDS[:1]:  # exhaustive: every candidate cut is checked, whatever the seed
         report = audit_strategy(cls(), data, None, events, budget=None, seed=seed)
         assert report.verdict == "pass", report.text()
         assert report.checked == report.candidates > 10
@@ -207,7 +207,7 @@ def replay():
     from backtests.data.synthetic import generate
     from backtests.windows import load_builtin
 
-    return generate(start="2025-09-01", end="2026-08-31"), load_builtin().frame()
+    return generate(start="2026-01-02", end="2026-08-31"), load_builtin().frame()
 
 
 @pytest.mark.parametrize("name,params", [
