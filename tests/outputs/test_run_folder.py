@@ -224,8 +224,10 @@ def test_sigterm_keeps_finished_chunks_and_leaves_no_staging_or_lock(tmp_path):
                    "  - {name: 'sigterm_probe:Slow', label: slow, params: {weight: [0.5, 1.0]}}\n")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
+    # --no-audit: the probe sleeps on every call after the first, and the look-ahead audit calls it
+    # several times before the run starts
     cmd = [sys.executable, "-m", "backtests", "run", str(cfg), "--out", str(out), "--no-progress",
-           "--set", "executor.chunk_runs=1"]
+           "--set", "executor.chunk_runs=1", "--no-audit"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
     while not list((out / CHUNKS).glob("*.npz")):  # the first chunk is saved; the second one sleeps
