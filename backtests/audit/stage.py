@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -90,14 +89,6 @@ def audit_study(plan: StudyPlan, data: MarketData, events: pd.DataFrame, enabled
         if refuse and report.verdict in ("fail", "nondeterministic"):
             raise LookAheadRefused(f"refused by the look-ahead audit (skip with --no-audit): {report.line()}",
                                    where=f"strategies.{sp.index}")
-    if refuse and audits:  # scare run: say once what the first audit of these strategies covered
-        short = [f"{r['strategy']} {r['cuts_checked']}/{r['cuts_candidates']}" for r in rows
-                 if not r["cached"] and r["cuts_checked"] < r["cuts_candidates"]]
-        odd = [f"{r['strategy']}: {r['verdict']}" for r in rows if not r["cached"] and r["verdict"] != "pass"]
-        print(f"scare: look-ahead audit of {len(audits)} strategy(ies) "
-              f"{'passed' if not odd else '(' + '; '.join(odd) + ')'} in {sum(a.seconds for a in audits.values()):.1f} s"
-              + (f"; not exhaustive within --audit-budget {budget:g} s (cuts checked/candidates: "
-                 f"{', '.join(short)}; `scare audit` checks more)" if short else ""), file=sys.stderr)
     return {"enabled": True, "budget_seconds": budget if max_cuts is None else None, "max_cuts": max_cuts,
             "strategies": rows, "reports": [reports[sp.label] for sp in todo]}
 
