@@ -27,7 +27,7 @@ RTOL, ATOL = 1e-9, 1e-12
 def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | Timeline | None,
               label: str) -> pd.DataFrame:
     """The strategy's target weights for the whole grid (one call), checked like a run's."""
-    from backtests.sweep import check_weights  # the run's own output checks
+    from backtests.strategy.validate import check_target_weights  # the run's own output checks
 
     if isinstance(events, Timeline):
         events = events.events
@@ -39,7 +39,9 @@ def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
     except Exception as exc:  # the plug-in's own bug: one line pointing at its file and line
         raise StrategyError(f"{label}: target_weights raised {type(exc).__name__}: {exc}",
                             where=_plugin_site(exc, type(strategy))) from exc
-    return check_weights(out, label, strategy.traded_symbols).astype("float64")
+    # neither windows nor the clock span are checked here: a cut truncates one channel at a time
+    weights, _ = check_target_weights(out, label, list(strategy.traded_symbols), len(grid))
+    return weights.astype("float64")
 
 
 def _plugin_site(exc: BaseException, cls: type) -> str | None:
