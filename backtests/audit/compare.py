@@ -8,8 +8,6 @@ absolute (a look-ahead that moves a weight by less is not one that matters).
 
 from __future__ import annotations
 
-import inspect
-import traceback
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +15,6 @@ import pandas as pd
 
 from backtests.audit.truncate import Channel, Timeline, truncate
 from backtests.data.market_data import MarketData
-from backtests.errors import ScareInputError, StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 
@@ -27,34 +24,20 @@ RTOL, ATOL = 1e-9, 1e-12
 def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | Timeline | None,
               label: str) -> pd.DataFrame:
     """The strategy's target weights for the whole grid (one call), checked like a run's."""
-    from backtests.strategy.validate import check_target_weights  # the run's own output checks
+    from backtests.strategy.validate import check_target_weights, definition_line, guard  # the run's own checks
 
     if isinstance(events, Timeline):
         events = events.events
     ctx = StrategyContext(data, strategy.symbols, events)
-    try:
-        out = strategy.target_weights(ctx, grid)
-    except ScareInputError:
-        raise
-    except Exception as exc:  # the plug-in's own bug: one line pointing at its file and line
-        raise StrategyError(f"{label}: target_weights raised {type(exc).__name__}: {exc}",
-                            where=_plugin_site(exc, type(strategy))) from exc
+    vectorized = type(strategy).target_weights is not Strategy.target_weights
+    made_by = type(strategy).target_weights if vectorized else type(strategy).weights
+    # the plug-in's own bug: one line pointing at its file and line, exactly as in a run
+    out = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
+                ctx, grid, at=made_by)
     # neither windows nor the clock span are checked here: a cut truncates one channel at a time
-    weights, _ = check_target_weights(out, label, list(strategy.traded_symbols), len(grid))
+    weights, _ = check_target_weights(out, label, list(strategy.traded_symbols), len(grid),
+                                      where=definition_line(made_by))
     return weights.astype("float64")
-
-
-def _plugin_site(exc: BaseException, cls: type) -> str | None:
-    """``file:line`` of the deepest traceback frame inside the file defining ``cls``."""
-    try:
-        own = inspect.getsourcefile(cls)
-    except TypeError:
-        return None
-    site = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if own and frame.filename == own:
-            site = f"{frame.filename}:{frame.lineno}"
-    return site
 
 
 @dataclass(frozen=True)
