@@ -17,7 +17,7 @@ $(BIN)/python:
 # Runtime install, then compile (and cache) scare's numba kernels so a user's first run does not.
 $(RUNTIME): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python -m backtests.warm
+	$(BIN)/python -m backtests.orchestration.warm
 	touch $@
 
 # The test extras on top of the runtime (ccxt, yfinance, empyrical, dask, backtesting.py, pytest).
@@ -28,7 +28,7 @@ $(TESTS): $(RUNTIME)
 install: $(RUNTIME)
 
 warm: $(RUNTIME)
-	$(BIN)/python -m backtests.warm
+	$(BIN)/python -m backtests.orchestration.warm
 
 demo: $(RUNTIME)
 	$(BIN)/scare run configs/scare_trades.yaml --out $(OUT)

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_config": "backtests.config",
     "StudyConfig": "backtests.config",
-    "run_study": "backtests.runner",
+    "run_study": "backtests.orchestration.runner",
     "MarketData": "backtests.data.market_data",
     "SymbolInfo": "backtests.data.market_data",
     "Strategy": "backtests.strategy",

@@ -1,3 +1,3 @@
-from backtests.cli import entry
+from backtests.orchestration.cli import entry
 
 entry()

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(prog="bench_audit")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
-    from backtests.calendars import cache_root
+    from backtests.time.calendars import cache_root
 
     with tempfile.TemporaryDirectory(prefix="scare-bench-audit-") as tmp:
         base = Path(tmp) / "calendars"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.config.model import DataConfig
 from backtests.data.cache import Cache, fetch, load_market_data
 from backtests.data.importer import import_path

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repo importable (and 
 
 from backtests.data.synthetic import generate  # noqa: E402
 from backtests.strategy import StrategyContext, expand_grid  # noqa: E402
-from backtests.windows import load_builtin  # noqa: E402
+from backtests.time.windows import load_builtin  # noqa: E402
 from strategies.fade_kospi_halt import FadeKospiHalt  # noqa: E402
 from strategies.memory_pair_earnings import MemoryPairEarnings  # noqa: E402
 from strategies.stablecoin_rotation import StablecoinRotation  # noqa: E402

@@ -135,7 +135,7 @@ def intraday_data(symbol: str = "SPY", seed: int = 7, year: int = 2025):
     Bars are generated per session (09:30-16:00 ET, 78 bars; half days shorter), labelled by
     their open and stamped at their end by :func:`backtests.data.frames.intraday_bars`.
     """
-    from backtests.calendars import sessions
+    from backtests.time.calendars import sessions
     from backtests.data.frames import intraday_bars
     from backtests.data.market_data import MarketData, SymbolInfo
 
@@ -180,8 +180,8 @@ def span_window(data, symbol: str, last: int | None = None, window_id: str = "be
     Daily data: sessions are the bars' sessions. Intraday: sessions are the distinct session
     dates of the bars (opens/closes from the calendar).
     """
-    from backtests.calendars import sessions
-    from backtests.windows import Event, Window
+    from backtests.time.calendars import sessions
+    from backtests.time.windows import Event, Window
 
     frame = data.require(symbol)
     market = data.market_of(symbol)
@@ -214,7 +214,7 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
     import yaml
 
     from backtests.config import load_config
-    from backtests.plan import plan_study
+    from backtests.config.plan import plan_study
 
     spec = {
         "name": "bench_ma_cross",
@@ -241,8 +241,8 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
 
 def run_runner(plan, data, score: bool = True) -> dict[str, float]:
     """The runner's per-strategy path (strategy -> engine -> bookkeeping [-> scoring]), timed by stage."""
-    from backtests.evaluate import StrategyRuns, default_combo, score_strategy
-    from backtests.execution import run_strategy, weights_mode
+    from backtests.scoring.evaluate import StrategyRuns, default_combo, score_strategy
+    from backtests.sweep.assemble import run_strategy, weights_mode
 
     cfg = plan.config
     events = plan.catalogue.frame()

@@ -232,7 +232,7 @@ def _report():
     sys.stderr.write("BENCH_MODULES " + json.dumps(heavy) + "\\n")
 atexit.register(_report)
 sys.argv = ["scare"] + {argv!r}
-from backtests.cli import main
+from backtests.orchestration.cli import main
 try:
     code = main()
 except SystemExit as e:

@@ -263,7 +263,7 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
 def startup(rounds: int, out_dir: Path) -> dict[str, Any]:
     """Whole processes, alternating: a warm ``scare run`` of the default study against a bare
     ``import vectorbt``, light commands against ``import pandas``, and a first run with an empty
-    numba cache (what ``python -m backtests.warm`` at install avoids) against a later one."""
+    numba cache (what ``python -m backtests.orchestration.warm`` at install avoids) against a later one."""
     py = sys.executable
     scare = [py, "-m", "backtests"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backtests.cli import main as scare  # noqa: E402
+from backtests.orchestration.cli import main as scare  # noqa: E402
 from backtests.report.browser import find_chromium, screenshot  # noqa: E402
 
 REPLAY = "replay_kospi_crash_2026"

@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 from ta.volatility import AverageTrueRange
 
-from backtests.calendars import local_session_dates
+from backtests.time.calendars import local_session_dates
 from backtests.strategy import BoolParam, ChoiceParam, FloatParam, IntParam, Role, Strategy, StrategyContext
 
 VEHICLES = {"kodex200": "kodex", "ewy": "ewy"}
@@ -258,6 +258,6 @@ class FadeKospiHalt(Strategy):
 
 
 def _tz(market: str) -> str:
-    from backtests.calendars import get_market
+    from backtests.time.calendars import get_market
 
     return get_market(market).tz

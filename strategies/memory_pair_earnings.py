@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.strategy import ChoiceParam, FloatParam, IntParam, Role, Strategy, StrategyContext
 
 EARNINGS_KIND = "micron_earnings"

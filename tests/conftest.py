@@ -23,7 +23,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def cli(capsys):
     """Run ``scare`` in-process: returns (exit code, stdout, stderr)."""
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main([str(a) for a in args])

@@ -25,7 +25,7 @@ strategies:
 
 @pytest.fixture(scope="module")
 def large_run(tmp_path_factory):
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     base = tmp_path_factory.mktemp("large")
     cfg = base / "large.yaml"
@@ -68,7 +68,7 @@ def test_benchmark_is_stored_once_per_strategy_and_window(large_run):
 
 
 def test_tearsheet_regenerates_from_a_large_sweep_folder(large_run):
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     (large_run / "tearsheet.html").unlink()
     assert main(["report", str(large_run)]) == 0
@@ -77,7 +77,7 @@ def test_tearsheet_regenerates_from_a_large_sweep_folder(large_run):
 
 
 def test_small_studies_keep_every_run_in_metrics_json(tmp_path):
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
     from tests.conftest import ROOT
 
     assert main(["run", str(ROOT / "tests" / "configs" / "small.yaml"), "--out", str(tmp_path / "o"),

@@ -13,7 +13,7 @@ ENTRY = """
 import atexit, sys
 atexit.register(lambda: print("atexit ran", flush=True))
 sys.argv = ["scare", *sys.argv[1:]]
-from backtests.cli import entry
+from backtests.orchestration.cli import entry
 entry()
 """
 
@@ -41,7 +41,7 @@ def test_entry_keeps_the_bad_input_exit_code(tmp_path):
 
 
 def test_light_commands_do_not_import_the_engine():
-    code = ("import sys; from backtests.cli import main; main(['schema']); "
+    code = ("import sys; from backtests.orchestration.cli import main; main(['schema']); "
             "print(sorted(m for m in ('vectorbt', 'numba', 'plotly', 'backtests.engine.kernels') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)

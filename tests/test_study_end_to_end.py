@@ -15,7 +15,7 @@ CONTRACT = {"metrics.json", "returns.parquet", "weights.parquet", "manifest.json
 
 @pytest.fixture(scope="module")
 def default_runs(tmp_path_factory):
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     base = tmp_path_factory.mktemp("runs")
     outs = []

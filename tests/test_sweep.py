@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-import backtests.sweep as sweep
+import backtests.sweep.chunks as sweep
 from tests.conftest import ROOT
 
 CFG = ROOT / "tests" / "configs" / "small.yaml"

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.audit.report import AuditReport
-from backtests.calendars import cache_root
+from backtests.time.calendars import cache_root
 from backtests.data.market_data import MarketData
 from backtests.digest import scare_digest, strategy_digest
 from backtests.strategy.base import Strategy

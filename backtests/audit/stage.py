@@ -16,7 +16,7 @@ from backtests.audit.check import Audit
 from backtests.audit.report import AuditReport
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
-from backtests.plan import StudyPlan
+from backtests.config.plan import StudyPlan
 
 #: default time budget of the audit inside ``scare run``, seconds for the whole study
 RUN_BUDGET = 10.0
@@ -116,8 +116,8 @@ def audit_config(loaded: Any, budget: float = 20.0, max_cuts: int | None = None,
     ``budget`` is seconds per strategy; every strategy is audited and reported (none refused here).
     """
     from backtests.data.sources import declared_series, load_market_data
-    from backtests.plan import check_series, plan_study
-    from backtests.runner import check_windows
+    from backtests.config.plan import check_series, plan_study
+    from backtests.data.coverage import check_windows
 
     plan = plan_study(loaded)
     labels = [sp.label for sp in plan.strategies]

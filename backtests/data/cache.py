@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import parse_frequency
+from backtests.time.calendars import parse_frequency
 from backtests.data.providers import EXTRA_SERIES, Fetched, Meta, ProviderError, guess_meta
 from backtests.data.store import (  # noqa: F401 - the public names of the store, re-exported
     DEFAULT_DIR, ENV_DIR, FREQ_RE, MANIFEST, MANIFEST_VERSION, SERIES_RE, SOURCE_ORDER, SOURCE_RE, SYMBOL_RE,

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.errors import DataError
 from backtests.notices import Notice
 
 if TYPE_CHECKING:
     from backtests.data.market_data import MarketData
-    from backtests.windows import Window
+    from backtests.time.windows import Window
 
 PARTIAL = ("error", "trim", "drop")
 

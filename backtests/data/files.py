@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import parse_frequency
+from backtests.time.calendars import parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.errors import DataError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backtests.calendars import parse_frequency, session_bounds
+from backtests.time.calendars import parse_frequency, session_bounds
 
 
 def daily_bars(table: pd.DataFrame, market: str, close_time: str | None = None) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def daily_bars(table: pd.DataFrame, market: str, close_time: str | None = None) 
     dates = pd.DatetimeIndex(pd.to_datetime(table.index)).tz_localize(None).normalize()
     opens, closes = session_bounds(market, dates)
     if close_time is not None:
-        from backtests.calendars import get_market
+        from backtests.time.calendars import get_market
 
         h, m = (int(x) for x in close_time.split(":"))
         local = dates + pd.Timedelta(hours=h, minutes=m)
@@ -73,7 +73,7 @@ def utc_open_bars(table: pd.DataFrame, freq: str, market: str = "CRYPTO") -> pd.
     Daily bars (``1D``) are UTC days: the day's label is its date and it is stamped at its session
     close (for crypto, the next midnight UTC); intraday bars are stamped at their end.
     """
-    from backtests.calendars import parse_frequency
+    from backtests.time.calendars import parse_frequency
 
     if parse_frequency(freq) is None:
         idx = pd.DatetimeIndex(table.index)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.calendars import CRYPTO
+from backtests.time.calendars import CRYPTO
 from backtests.data.cache import Cache, validate_symbol
 from backtests.data.files import detect_layout, load_file
 from backtests.data.providers import Meta, guess_meta

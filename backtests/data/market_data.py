@@ -1,6 +1,6 @@
 """MarketData: bars for symbols of several markets on one UTC time axis.
 
-Each symbol keeps its own bars (index: UTC close stamps, see :mod:`backtests.calendars`) with the
+Each symbol keeps its own bars (index: UTC close stamps, see :mod:`backtests.time.calendars`) with the
 columns ``open, high, low, close, volume`` (``close`` required, the rest optional), an ``open_time``
 column (UTC instant the bar opened) and any extra numeric series (liquidations, funding, ...).
 :meth:`MarketData.panel` aligns one field across symbols on the union of all stamps; a symbol has
@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import get_market
+from backtests.time.calendars import get_market
 from backtests.errors import DataError
 
 PRICE_FIELDS = ("open", "high", "low", "close")

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import CRYPTO, get_market, parse_frequency, sessions
+from backtests.time.calendars import CRYPTO, get_market, parse_frequency, sessions
 from backtests.errors import DataError
 from backtests.notices import Notice
 

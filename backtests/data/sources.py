@@ -130,7 +130,7 @@ def declared_series(cfg: Any, base_dir: Path) -> dict[str, set[str]] | None:
     Used to reject a study whose strategy needs a series (say liquidations) the data lacks before
     anything loads. ``None`` when it cannot be known in advance (the cache is checked after load).
     """
-    from backtests.calendars import parse_frequency
+    from backtests.time.calendars import parse_frequency
 
     if cfg.source == "synthetic":
         if parse_frequency(cfg.frequency) is not None:
@@ -172,7 +172,7 @@ def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketD
 
 
 def _local_dates(md: MarketData, sym: str, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    from backtests.calendars import local_session_dates
+    from backtests.time.calendars import local_session_dates
 
     return local_session_dates(md.info[sym].market, index)
 

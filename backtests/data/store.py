@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import CRYPTO, get_market, parse_frequency, sessions
+from backtests.time.calendars import CRYPTO, get_market, parse_frequency, sessions
 from backtests.data.providers import Meta
 from backtests.errors import DataError
 

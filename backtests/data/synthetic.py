@@ -166,7 +166,7 @@ def generate(seed: int = DEFAULT_SEED, frequency: str = "1D", start: str = "2024
 
 def _print_calibration(md: MarketData) -> None:  # pragma: no cover - a convenience for people
     """Print the calibrated figures as measured from ``md`` (``python -m backtests.data.synthetic``)."""
-    from backtests.calendars import local_session_dates
+    from backtests.time.calendars import local_session_dates
 
     def rel(sym: str, date: str, field: str = "close") -> float:
         frame = md.bars[sym]

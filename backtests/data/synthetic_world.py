@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import CRYPTO, sessions
+from backtests.time.calendars import CRYPTO, sessions
 from backtests.data.market_data import SymbolInfo
 
 SPAN = ("2023-01-02", "2027-12-31")  # internal generation span; start/end must lie inside it

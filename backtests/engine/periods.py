@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtests.calendars import parse_frequency
-from backtests.windows import Window
+from backtests.time.calendars import parse_frequency
+from backtests.time.windows import Window
 
 
 def period_returns(stamps: np.ndarray, returns: np.ndarray, window: Window, frequency: str) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ from backtests.engine.schedule import (
     window_schedule,
 )
 from backtests.notices import Notice
-from backtests.windows import Window
+from backtests.time.windows import Window
 
 NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
 #: vectorbt's default minimum order size (kept so results match ``Portfolio.from_orders``).

@@ -13,7 +13,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.notices import data_notice, merge
-from backtests.results import StudyResult
+from backtests.sweep.results import StudyResult
 
 SCHEMA_VERSION = 1
 #: Above this many runs in a study, ``metrics.json`` keeps the run records of each strategy's

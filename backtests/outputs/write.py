@@ -12,8 +12,8 @@ import pandas as pd
 
 from backtests.outputs.documents import RUNS_FILE, manifest_document, metrics_document
 from backtests.outputs.folder import write_atomically
-from backtests.outputs.jsonfmt import clean_json, dumps
-from backtests.results import StudyResult
+from backtests.jsonfmt import clean_json, dumps
+from backtests.sweep.results import StudyResult
 
 
 def benchmark_column(strategy: str, window: str) -> str:

@@ -20,9 +20,9 @@ MARKET_PPY = {"XKRX": 252.0, "XNYS": 252.0, "CRYPTO": 365.0}
 
 
 def periods_per_year(market: str | None, frequency: str | None) -> float:
-    """Periods per year of a market at a bar frequency (backtests.calendars when it knows it)."""
+    """Periods per year of a market at a bar frequency (backtests.time.calendars when it knows it)."""
     try:
-        from backtests.calendars import periods_per_year as ppy
+        from backtests.time.calendars import periods_per_year as ppy
 
         return float(ppy(market or "XNYS", frequency or "1D"))
     except Exception:  # unknown market in an old or foreign run folder: fall back
@@ -31,7 +31,7 @@ def periods_per_year(market: str | None, frequency: str | None) -> float:
 
 def market_tz(market: str | None) -> str:
     try:
-        from backtests.calendars import get_market
+        from backtests.time.calendars import get_market
 
         return get_market(market or "").tz
     except Exception:
@@ -279,7 +279,7 @@ class StudyView:
                     closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
                     have = closes.tz_convert(tz).tz_localize(None).normalize()
                 else:
-                    from backtests.calendars import sessions
+                    from backtests.time.calendars import sessions
 
                     lo = start.tz_convert(tz).tz_localize(None).normalize()
                     hi = end.tz_convert(tz).tz_localize(None).normalize()
@@ -477,7 +477,7 @@ def fill_kinds(orders: pd.DataFrame, symbol_market: dict[str, str]) -> pd.Series
             out.loc[idx] = "bar*"
             continue
         try:
-            from backtests.calendars import session_bounds
+            from backtests.time.calendars import session_bounds
 
             local = t.tz_convert(market_tz(market)).tz_localize(None).normalize()
             opens, closes = session_bounds(market, local)

@@ -5,7 +5,7 @@ Pure functions on plain data (no I/O, no vectorbt). Conventions are documented i
 ``periods_per_year`` explicit, undefined metrics are NaN with a reason (never ``inf`` or 0).
 """
 
-from backtests.scoring.calendar import (
+from backtests.scoring.calendar_time import (
     Clusters,
     Distinct,
     Span,

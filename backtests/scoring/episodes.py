@@ -2,7 +2,7 @@
 
 An *episode* is one run of a combination over one window; its return is the run's total return
 (``prod(1 + r) - 1`` over the window's periods). Episodes are grouped into clusters
-(:func:`backtests.scoring.calendar.event_clusters`); every test here treats clusters, not
+(:func:`backtests.scoring.calendar_time.event_clusters`); every test here treats clusters, not
 episodes, as independent:
 
 * ``t_stat``/``p_value``: the mean episode return regressed on a constant with cluster-robust

@@ -2,7 +2,7 @@
 
 A combination is run once per window. :func:`pooled_metrics` scores its **calendar-time**
 series (:func:`calendar_returns`: each UTC period once, overlapping episodes averaged with equal
-capital; see :mod:`backtests.scoring.calendar`) with
+capital; see :mod:`backtests.scoring.calendar_time`) with
 :func:`~backtests.scoring.metrics.metrics_table`, next to summaries of the per-window total
 returns.
 
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.scoring import metrics as _m
-from backtests.scoring.calendar import Span, calendar_pool, open_mask, spans_from_returns
+from backtests.scoring.calendar_time import Span, calendar_pool, open_mask, spans_from_returns
 
 POOLED_KEYS: tuple[str, ...] = (
     "n_windows",
@@ -145,14 +145,14 @@ def calendar_returns(
     benchmark: pd.Series | pd.DataFrame | None = None,
     spans: list[Span] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Each combination's calendar-time pooled series (see :mod:`backtests.scoring.calendar`).
+    """Each combination's calendar-time pooled series (see :mod:`backtests.scoring.calendar_time`).
 
     Parameters
     ----------
     returns, runs, benchmark
         As :func:`pool_returns`; the index must be sorted UTC period ends.
     spans
-        One :class:`~backtests.scoring.calendar.Span` per window, in order of first appearance in
+        One :class:`~backtests.scoring.calendar_time.Span` per window, in order of first appearance in
         ``runs``; default: from just before each window's first period end to its last.
 
     Returns

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.scoring import trust
-from backtests.scoring.calendar import Distinct, distinct_columns
+from backtests.scoring.calendar_time import Distinct, distinct_columns
 
 RANK_COLUMNS: tuple[str, ...] = ("rank", "dsr", "pbo", "n_trials", "n_trials_raw", "n_identical",
                                  "sharpe_star", "notes")

@@ -80,7 +80,7 @@ def assert_no_lookahead(
     if isinstance(events, str):
         if events != CATALOGUE:
             raise ValueError(f"events must be a DataFrame, None or {CATALOGUE!r}, got {events!r}")
-        from backtests.windows import load_builtin
+        from backtests.time.windows import load_builtin
 
         events = load_builtin().frame()
     report = audit_strategy(strategy, data, params, events, budget=budget, max_cuts=max_cuts, cuts=cuts,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 

@@ -205,7 +205,7 @@ def test_helper_raises_with_the_finding_and_passes_events_by_default():
 @pytest.fixture(scope="module")
 def replay():
     from backtests.data.synthetic import generate
-    from backtests.windows import load_builtin
+    from backtests.time.windows import load_builtin
 
     return generate(start="2026-01-02", end="2026-08-31"), load_builtin().frame()
 

@@ -99,7 +99,7 @@ def _file_study(tmp_path: Path, frame: pd.DataFrame | None, extra: str = "", tex
 
 
 def _mu_frame() -> pd.DataFrame:
-    from backtests.calendars import sessions
+    from backtests.time.calendars import sessions
 
     # NYSE sessions, not business days: a bar on Christmas is itself an error (closed_session)
     days = sessions("XNYS", "2024-12-02", "2025-02-28").index

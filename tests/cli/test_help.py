@@ -6,7 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from backtests.cli import build_parser
+from backtests.orchestration.cli import build_parser
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str = "scare"):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendars import sessions
-from backtests.cli import main
+from backtests.time.calendars import sessions
+from backtests.orchestration.cli import main
 from backtests.config.model import DataConfig
 from backtests.data import cache as cache_mod
 from backtests.data import store as store_mod

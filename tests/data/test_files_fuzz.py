@@ -64,7 +64,7 @@ def _run(path: Path, market: str, frequency: str, layout: str) -> None:
 def folder():
     with tempfile.TemporaryDirectory(prefix="scare-fuzz-") as d:
         # warm the calendars once so an example's time is the loader's, not the first schedule build
-        from backtests.calendars import sessions
+        from backtests.time.calendars import sessions
 
         for m in ("XKRX", "XNYS"):
             sessions(m, "1990-01-01", "2030-12-31")
@@ -113,7 +113,7 @@ def test_random_bytes_never_crash(folder, data, suffix, prefix):
 
 def test_a_large_clean_file_stays_within_the_memory_bound(folder):
     """The bound holds for real sizes too: 10 years of daily bars (2,500 rows) load under 64 MB."""
-    from backtests.calendars import sessions
+    from backtests.time.calendars import sessions
 
     days = sessions("XNYS", "2015-01-02", "2024-12-31").index
     c = 100 * np.cumprod(1 + 0.001 * np.sin(np.arange(len(days))))

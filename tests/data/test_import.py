@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 from backtests.data.cache import Cache
 from backtests.data.importer import import_path, plan_file
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.data.files import load_file
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.quality import check_bars, enforce

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 from backtests.config import load_config
 from backtests.data.cache import ENV_DIR, Cache
 from backtests.data.importer import import_path

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendars import local_session_dates
+from backtests.time.calendars import local_session_dates
 from backtests.data.market_data import asof
 from backtests.data.synthetic import generate
 from backtests.errors import DataError

@@ -10,7 +10,7 @@ from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.simulate import simulate
-from backtests.windows import Event, make_window
+from backtests.time.windows import Event, make_window
 
 FREE = SymbolCosts(commission=0.0, sell_tax=0.0, slippage=0.0, borrow_rate=0.0)
 CASH = 1_000_000.0

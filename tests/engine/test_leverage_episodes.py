@@ -12,7 +12,7 @@ from backtests.engine.costs import SymbolCosts
 from backtests.engine.schedule import Limits, UnfillableOrder
 from backtests.engine.simulate import NS_PER_YEAR, simulate
 from backtests.errors import ScareInputError
-from backtests.windows import Event, make_window
+from backtests.time.windows import Event, make_window
 
 FREE = SymbolCosts(commission=0.0, sell_tax=0.0, slippage=0.0, borrow_rate=0.0)
 CASH = 1_000_000.0

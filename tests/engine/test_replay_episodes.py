@@ -12,7 +12,7 @@ from backtests.engine.costs import SymbolCosts
 from backtests.engine.simulate import simulate
 from backtests.strategy import expand_grid
 from backtests.strategy.context import StrategyContext
-from backtests.windows import Event, make_window
+from backtests.time.windows import Event, make_window
 from strategies.fade_kospi_halt import FadeKospiHalt
 
 KS, KODEX, EWY = "^KS11", "069500.KS", "EWY"

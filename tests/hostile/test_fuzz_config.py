@@ -50,7 +50,7 @@ def _warm() -> None:
     import tempfile
 
     from backtests.config import load_config
-    from backtests.plan import plan_study
+    from backtests.config.plan import plan_study
 
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "good.yaml").write_text(GOOD)
@@ -85,7 +85,7 @@ def _load(tmp_path: Path, text: str | bytes, plan: bool = False) -> None:
             tracemalloc.stop()
     if plan:
         from backtests.data.sources import declared_series
-        from backtests.plan import check_series, plan_study
+        from backtests.config.plan import check_series, plan_study
 
         try:
             p = plan_study(loaded)

@@ -10,7 +10,7 @@ Cases are data files (see tests/hostile/README.md to add one):
 The expected message fragments and the commands to try are in ``# expect:`` / ``# commands:`` /
 ``# args:`` comment lines of the config, or in ``NAME.expect`` (``configs/``) or ``MANIFEST``
 (``cases/NAME/``) for configs that cannot hold comments. Cases run in-process through
-``backtests.cli.main``; a few run as real processes at the end (memory and exit code as the shell
+``backtests.orchestration.cli.main``; a few run as real processes at the end (memory and exit code as the shell
 sees them).
 """
 
@@ -110,7 +110,7 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def previous_run(tmp_path_factory) -> Path:
     """A real, finished run folder: hostile runs pointed at it must leave it byte-identical."""
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     root = tmp_path_factory.mktemp("previous")
     cfg = root / "good.yaml"
@@ -172,7 +172,7 @@ def _forget_modules(folder: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_input(case: Case, sandbox: Path, capsys, monkeypatch):
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     cfg = _install(case, sandbox)
     monkeypatch.syspath_prepend(str(cfg.parent))
@@ -233,7 +233,7 @@ def test_alias_bomb_in_a_real_process(tmp_path):
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc/self/status (VmHWM) to measure the child's own peak memory")
     # VmHWM is the peak of this process image (ru_maxrss would include the forked parent's pages)
-    driver = ("import re, sys\nfrom backtests.cli import main\ncode = main(['validate', sys.argv[1]])\n"
+    driver = ("import re, sys\nfrom backtests.orchestration.cli import main\ncode = main(['validate', sys.argv[1]])\n"
               "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\nsys.exit(code)\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", driver, str(cfg)], env=env, capture_output=True, text=True,
@@ -253,7 +253,7 @@ def test_sys_exit_in_weights_is_exit_2_in_a_real_process(tmp_path):
 
 def test_keyboard_interrupt_in_plugin_is_an_interruption(tmp_path, capsys, monkeypatch):
     """Ctrl-C while a plug-in computes is what it is: exit 130, 'interrupted', not a plug-in error."""
-    from backtests.cli import main
+    from backtests.orchestration.cli import main
 
     (tmp_path / "hostile_ctrl_c.py").write_text(
         "from backtests.strategy import Strategy\nfrom backtests.strategy.base import Role\n\n\n"

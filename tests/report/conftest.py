@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STUDY = ROOT / "configs" / "scare_trades.yaml"

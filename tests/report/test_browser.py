@@ -12,7 +12,7 @@ import pytest
 
 from backtests.report import render_tearsheet
 from backtests.report.browser import chart_report, find_chromium, load
-from backtests.report.regenerate import load_run
+from backtests.outputs.regenerate import load_run
 
 pytestmark = [
     pytest.mark.browser,

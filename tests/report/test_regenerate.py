@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 from backtests.errors import ScareInputError
-from backtests.report import regenerate as regen_mod
-from backtests.report.regenerate import regenerate
+from backtests.outputs import regenerate as regen_mod
+from backtests.outputs.regenerate import regenerate
 
 
 def report(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 from backtests.report import render_tearsheet
 from backtests.report.fmt import count, metric, num, pct, script_json
-from backtests.report.regenerate import load_run
+from backtests.outputs.regenerate import load_run
 from backtests.report.view import round_trips
 
 DEFAULT_STUDY = Path(__file__).resolve().parents[2] / "configs" / "scare_trades.yaml"

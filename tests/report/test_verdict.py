@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from backtests.report import render_tearsheet
-from backtests.report.regenerate import load_run
+from backtests.outputs.regenerate import load_run
 from backtests.report.stats import metric_cell
 from backtests.report.strategy import identical_groups
 from backtests.report.tearsheet import data_label

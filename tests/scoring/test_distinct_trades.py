@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from backtests.evaluate_events import distinct_entries
+from backtests.scoring.evaluate_events import distinct_entries
 
 
 def _orders(rows):

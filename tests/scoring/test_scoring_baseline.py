@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.evaluate_events import baseline, first_fill
+from backtests.scoring.evaluate_events import baseline, first_fill
 
 CLOSES = pd.DatetimeIndex([pd.Timestamp("2026-03-02 21:00", tz="UTC") + pd.Timedelta(days=k) for k in range(6)])
 

@@ -14,7 +14,7 @@ from scipy.stats import norm, rankdata
 from scipy.stats import t as student_t
 
 from backtests import scoring as sc
-from backtests.scoring.calendar import Span
+from backtests.scoring.calendar_time import Span
 
 T = pd.Timestamp
 
@@ -49,7 +49,7 @@ def test_touching_spans_overlap_but_disjoint_do_not():
 
 
 def test_window_objects_without_a_shock_attribute():
-    class W:  # what backtests.windows.Window looks like before the data helper's `shock` lands
+    class W:  # what backtests.time.windows.Window looks like before the data helper's `shock` lands
         def __init__(self, i, a, b):
             self.id, self.start_utc, self.end_utc = i, T(a, tz="UTC"), T(b, tz="UTC")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtests.cli import main
+from backtests.orchestration.cli import main
 from backtests.data.cache import ENV_DIR, Cache
 from backtests.data.importer import import_path
 

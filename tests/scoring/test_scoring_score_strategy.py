@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.evaluate import StrategyRuns, event_time_view, score_strategy
+from backtests.scoring.evaluate import StrategyRuns, event_time_view, score_strategy
 
 DAY = pd.Timedelta(days=1)
 IDX = pd.DatetimeIndex([pd.Timestamp("2026-01-05 21:00", tz="UTC") + k * DAY for k in range(10)])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.strategy import StrategyContext, expand_grid

@@ -32,7 +32,7 @@ def test_config_validates_and_its_grids_pass_check_params(name):
 
 @pytest.mark.parametrize("name", SEEDS)
 def test_config_plans(name):
-    plan_mod = pytest.importorskip("backtests.plan")
+    plan_mod = pytest.importorskip("backtests.config.plan")
     plan = plan_mod.plan_study(load_config(ROOT / "configs" / f"{name}.yaml"))
     assert any(sp.strategy.name == name for sp in plan.strategies)
     assert plan.windows

@@ -91,7 +91,7 @@ def test_close_only_vehicle_counts_sessions_from_the_fill_at_close():
 def test_hold_one_on_close_only_data_is_one_session_of_exposure():
     from backtests.engine.costs import SymbolCosts
     from backtests.engine.simulate import simulate
-    from backtests.windows import Event, make_window
+    from backtests.time.windows import Event, make_window
 
     md = make_data(kodex_open=False, kodex_close={"2024-08-06": 10.0, "2024-08-07": 11.0, "2024-08-08": 12.1})
     w = weights(FadeKospiHalt(), md, {"use_catalogue": False, "hold": 1})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from backtests.strategy import StrategyContext
-from backtests.windows import load_builtin
+from backtests.time.windows import load_builtin
 from strategies.fade_kospi_halt import FadeKospiHalt
 from strategies.memory_pair_earnings import MemoryPairEarnings
 from strategies.stablecoin_rotation import StablecoinRotation

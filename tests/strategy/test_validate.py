@@ -121,7 +121,7 @@ GOOD = textwrap.dedent("""\
 
 def _plan(tmp_path, text, *overrides):
     from backtests.config import load_config
-    from backtests.plan import plan_study
+    from backtests.config.plan import plan_study
 
     p = tmp_path / "s.yaml"
     p.write_text(text)

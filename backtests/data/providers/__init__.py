@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
-from backtests.calendars import CRYPTO
+from backtests.time.calendars import CRYPTO
 from backtests.errors import DataError
 
 T = TypeVar("T")

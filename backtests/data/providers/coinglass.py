@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import parse_frequency
+from backtests.time.calendars import parse_frequency
 from backtests.data.frames import utc_open_bars
 from backtests.data.providers import (
     Fetched,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import parse_frequency
+from backtests.time.calendars import parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.data.providers import (
     Fetched,
@@ -96,7 +96,7 @@ def normalize_download(raw: pd.DataFrame | None, symbol: str, frequency: str, ma
         df = df.loc[~df.index.duplicated(keep="last")]
         return daily_bars(df.sort_index(), market)
     if idx.tz is None:
-        from backtests.calendars import get_market
+        from backtests.time.calendars import get_market
 
         idx = idx.tz_localize(get_market(market).tz)
     df = df.set_axis(idx).sort_index()
@@ -173,7 +173,7 @@ class YahooProvider:
 
 def _clip_local(frame: pd.DataFrame, market: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Keep bars whose open lies in local dates start..end, and only bars already closed."""
-    from backtests.calendars import get_market
+    from backtests.time.calendars import get_market
 
     tz = get_market(market).tz
     local = pd.DatetimeIndex(frame["open_time"]).tz_convert(tz).tz_localize(None).normalize()

@@ -1,6 +1,6 @@
 """Run one strategy's sweep: chunk it, simulate every chunk, assemble the blocks in canonical order.
 
-Canonical order is combination-major, then window (as :func:`backtests.evaluate.run_id`), so
+Canonical order is combination-major, then window (as :func:`backtests.scoring.evaluate.run_id`), so
 chunked, unchunked, resumed and distributed runs give the same tables.
 """
 
@@ -14,12 +14,12 @@ import pandas as pd
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import resolve_costs
 from backtests.engine.schedule import Limits
-from backtests.evaluate import run_id
+from backtests.scoring.evaluate import run_id
 from backtests.notices import Notice
-from backtests.outputs.jsonfmt import clean_json
-from backtests.plan import StrategyPlan, StudyPlan
-from backtests.results import StrategyResult
-from backtests.sweep import Checkpoints, ChunkTask, Executor, WindowBlock, chunk_size, run_chunks
+from backtests.jsonfmt import clean_json
+from backtests.config.plan import StrategyPlan, StudyPlan
+from backtests.sweep.results import StrategyResult
+from backtests.sweep.chunks import Checkpoints, ChunkTask, Executor, WindowBlock, chunk_size, run_chunks
 
 ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "side", "size", "price", "fees"]
 
@@ -129,7 +129,7 @@ def execution_limits(cfg, markets: list[str]) -> Limits:
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
                  tick: Callable[[int], None], checkpoints: Checkpoints | None = None,
                  keep_weights: bool = True, executor: Executor | None = None) -> StrategyResult:
-    """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep`.
+    """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep.chunks`.
 
     ``executor`` is the study's (one Dask cluster per run); without one, chunks run in-process.
     """

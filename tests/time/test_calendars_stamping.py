@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from backtests.calendars import local_session_dates, periods_per_year, session_bounds, sessions, stamp_daily
+from backtests.time.calendars import local_session_dates, periods_per_year, session_bounds, sessions, stamp_daily
 
 
 def test_krx_closed_for_lunar_new_year_2025():

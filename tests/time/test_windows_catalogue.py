@@ -7,7 +7,7 @@ import pytest
 
 from backtests.data.market_data import asof
 from backtests.errors import WindowError
-from backtests.windows import load_builtin, load_event_file, make_window
+from backtests.time.windows import load_builtin, load_event_file, make_window
 
 
 def test_after_close_event_has_t0_on_the_next_session():
@@ -41,7 +41,7 @@ def test_every_reported_time_in_the_catalogue_names_its_source():
 
 
 def test_an_event_file_time_without_a_source_is_refused_in_the_builtin_format(tmp_path):
-    from backtests.windows import Catalogue, _event_from_mapping
+    from backtests.time.windows import Catalogue, _event_from_mapping
 
     item = {"id": "x", "kind": "k", "market": "XKRX", "date": "2026-06-23", "time_local": "10:50"}
     with pytest.raises(WindowError, match="without a time_source"):
@@ -57,7 +57,7 @@ def test_an_event_file_time_without_a_source_is_refused_in_the_builtin_format(tm
 
 def test_a_user_time_in_the_config_overrides_the_session_close():
     from backtests.config.model import WindowRef
-    from backtests.windows import windows_from_refs
+    from backtests.time.windows import windows_from_refs
 
     cat = load_builtin()
     (w,) = windows_from_refs([WindowRef(id="kospi_crash_2026", time_local="10:50")], cat, 1, 1)

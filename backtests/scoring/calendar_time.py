@@ -68,7 +68,7 @@ class Clusters:
 
 
 def spans_of(windows: Sequence[Any]) -> list[Span]:
-    """:class:`Span` of each :class:`~backtests.windows.Window` (``shock`` read if it has one)."""
+    """:class:`Span` of each :class:`~backtests.time.windows.Window` (``shock`` read if it has one)."""
     out = []
     for w in windows:
         shock = getattr(w, "shock", None)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.calendars import periods_per_year
+from backtests.time.calendars import periods_per_year
 from backtests.digest import strategy_digest
 from backtests.data.market_data import MarketData, asof
 from backtests.engine.costs import SymbolCosts
@@ -42,7 +42,7 @@ from backtests.errors import ConfigError, Interrupted
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.validate import check_target_weights, clock_span, definition_line, guard
-from backtests.windows import Window
+from backtests.time.windows import Window
 
 #: Working memory of one chunk when no limit is given (and never more than a quarter of RAM).
 DEFAULT_LIMIT_BYTES = 2e9

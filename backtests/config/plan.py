@@ -19,7 +19,7 @@ from backtests.strategy.base import Strategy
 from backtests.strategy.params import build_grid, grid_axes
 from backtests.strategy.registry import resolve
 from backtests.strategy.validate import guard, params_checker
-from backtests.windows import Catalogue, Window, load_builtin, load_event_file, windows_from_refs
+from backtests.time.windows import Catalogue, Window, load_builtin, load_event_file, windows_from_refs
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``python -m backtests.warm``: compile and cache scare's numba kernels once, at install.
+"""``python -m backtests.orchestration.warm``: compile and cache scare's numba kernels once, at install.
 
 numba compiles a kernel the first time it is called and caches the machine code next to its
 source (``__pycache__``, or ``$NUMBA_CACHE_DIR``); without this step a user's first ``scare run``

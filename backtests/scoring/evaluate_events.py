@@ -1,6 +1,6 @@
 """Event studies and event-time views of one strategy's runs (the data-facing half of scoring).
 
-:mod:`backtests.evaluate` scores the runs; this module adds what needs market data or the
+:mod:`backtests.scoring.evaluate` scores the runs; this module adds what needs market data or the
 windows' calendars: the first possible fill of each window (for benchmark comparisons over
 tradable periods), the defining asset's t = 0 move, the event-time chart, and the market-model
 event studies with their test battery (:mod:`backtests.scoring.event_tests`).
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
-from backtests.outputs.jsonfmt import clean_json
+from backtests.jsonfmt import clean_json
 from backtests.scoring import event_tests
 
 def _first_decision(data: Any, symbols: list[str], window: Any) -> int | None:
@@ -135,7 +135,7 @@ def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str
 
 def _event_closes(window: Any, pre: int, post: int, estimation: int) -> pd.DatetimeIndex | None:
     """UTC closes of the defining market's sessions t = -pre-estimation-1 .. post (None: too early)."""
-    from backtests.calendars import sessions
+    from backtests.time.calendars import sessions
 
     t0 = window.t0_session
     span = pd.Timedelta(days=int((pre + estimation) * 1.6) + 20)

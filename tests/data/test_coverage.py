@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendars import sessions
+from backtests.time.calendars import sessions
 from backtests.data.coverage import check_windows
 from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.errors import DataError
-from backtests.windows import Event, make_window
+from backtests.time.windows import Event, make_window
 
 
 def bars(market: str, first: str, last: str) -> pd.DataFrame:

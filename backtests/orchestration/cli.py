@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tearsheet.html from a run folder")
     rep.add_argument("run_dir", help="a run folder written by `scare run` (holds metrics.json)")
 
-    from backtests.data.cli import add_data_parser  # `scare data ...` lives with the data package
+    from backtests.orchestration.data_cli import add_data_parser  # `scare data ...` lives with the data package
 
     add_data_parser(sub)
     return parser
@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import gc
 
     from backtests.config import load_config
-    from backtests.runner import run_study
+    from backtests.orchestration.runner import run_study
 
     gc.freeze()  # the modules just imported live until exit: keep them out of every collection
 
@@ -153,7 +153,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from backtests.config import load_config
     from backtests.data.sources import declared_series
-    from backtests.plan import check_series, plan_study
+    from backtests.config.plan import check_series, plan_study
 
     loaded = load_config(args.config, args.overrides)
     plan = plan_study(loaded)
@@ -191,7 +191,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 unit = f" [{p['unit']}]" if p.get("unit") else ""
                 print(f"    {name}: {p['type']} = {p['default']!r}{rng}{ch}{unit}  {p.get('doc', '')}".rstrip())
         return 0
-    from backtests.windows import load_builtin
+    from backtests.time.windows import load_builtin
 
     cat = load_builtin()
     rows = [{"id": e.id, "kind": e.kind, "market": e.market, "date": e.date.date().isoformat(),
@@ -207,7 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from backtests.report.regenerate import regenerate
+    from backtests.outputs.regenerate import regenerate
 
     path = regenerate(Path(args.run_dir))
     print(f"tearsheet: {path}")
@@ -215,7 +215,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from backtests.data.cli import run_data_command
+    from backtests.orchestration.data_cli import run_data_command
 
     return run_data_command(args)
 

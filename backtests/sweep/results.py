@@ -10,7 +10,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.notices import Notice
-from backtests.plan import StrategyPlan, StudyPlan
+from backtests.config.plan import StrategyPlan, StudyPlan
 
 
 @dataclass
@@ -34,7 +34,7 @@ class StudyResult:
     out_dir: Path | None = None
     elapsed: float = 0.0
     weights_kept: str = "all"
-    #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.Checkpoints.summary`)
+    #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.chunks.Checkpoints.summary`)
     checkpoints: dict[str, Any] = field(default_factory=dict)
     #: the look-ahead audit section (:func:`backtests.audit.stage.audit_study`)
     audit: dict[str, Any] = field(default_factory=dict)

@@ -23,15 +23,15 @@ from backtests.config.loader import LoadedConfig
 from backtests.data.coverage import check_windows
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
-from backtests.evaluate import score_result
+from backtests.scoring.evaluate import score_result
 from backtests.digest import scare_digest
-from backtests.execution import run_strategy, selected_weights, weights_mode
+from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.outputs import data_fingerprint, write_outputs
 from backtests.outputs.folder import RunFolder
-from backtests.plan import StudyPlan, check_series, plan_study
-from backtests.progress import Progress
-from backtests.results import StrategyResult, StudyResult
-from backtests.sweep import Checkpoints, Executor, checkpointing
+from backtests.config.plan import StudyPlan, check_series, plan_study
+from backtests.orchestration.progress import Progress
+from backtests.sweep.results import StrategyResult, StudyResult
+from backtests.sweep.chunks import Checkpoints, Executor, checkpointing
 
 
 # ----------------------------------------------------------------------------- the study

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from backtests.calendars import MARKETS, CalendarRangeError, get_market, session_bounds, sessions
+from backtests.time.calendars import MARKETS, CalendarRangeError, get_market, session_bounds, sessions
 from backtests.errors import WindowError
 
 TIMINGS = ("before_open", "intraday", "after_close")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
-from backtests.evaluate_events import (
+from backtests.scoring.evaluate_events import (
     _t0_move,
     asset_event_study,
     baseline,
@@ -26,7 +26,7 @@ from backtests.evaluate_events import (
     first_fill,
     strategy_event_study,
 )
-from backtests.outputs.jsonfmt import clean_json
+from backtests.jsonfmt import clean_json
 
 __all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "first_fill", "run_id",
            "score_result", "score_strategy"]
@@ -64,7 +64,7 @@ class StrategyRuns:
     default_combo
         Row of ``grid`` holding the declared defaults, or None when not swept.
     windows
-        The :class:`~backtests.windows.Window` objects (UTC spans, optional ``shock`` id) by which
+        The :class:`~backtests.time.windows.Window` objects (UTC spans, optional ``shock`` id) by which
         episodes are clustered and pooled in calendar time; without them the spans are read off
         the returns (first to last period of each window) and no shock ids are known.
     orders
@@ -360,7 +360,7 @@ def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
 def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     """Score one strategy's assembled runs in place (``res.scored``); return the combos kept in detail.
 
-    ``res`` is a :class:`backtests.results.StrategyResult`, ``data`` the study's MarketData and
+    ``res`` is a :class:`backtests.sweep.results.StrategyResult`, ``data`` the study's MarketData and
     ``cfg`` the study config (its ``scoring`` section and seed). The returned combos (best, then
     default) are those whose event-time paths, event studies and per-bar weights are reported.
     """

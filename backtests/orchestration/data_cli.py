@@ -107,7 +107,7 @@ def study_jobs(config: str) -> tuple[Any, list[tuple[str, str]], str | None, str
     from backtests.config import load_config
     from backtests.data.cache import parse_spec
     from backtests.data.providers import guess_meta
-    from backtests.plan import plan_study
+    from backtests.config.plan import plan_study
 
     loaded = load_config(config, [])
     cfg = loaded.config
