@@ -164,6 +164,18 @@ class Window:
     def t0_session(self) -> pd.Timestamp:
         return self.sessions[self.pre]
 
+    def contains(self, stamps: Any) -> Any:
+        """Which UTC ``stamps`` belong to this window: those in ``(start_utc, end_utc]``.
+
+        The one membership rule of the framework (engine rows, coverage, pooling, first fill).
+        ``stamps`` is a :class:`pandas.DatetimeIndex` or an int64 ns array; returns a bool array of
+        the same length.
+        """
+        if isinstance(stamps, pd.DatetimeIndex):
+            stamps = stamps.as_unit("ns").asi8
+        lo, hi = self.start_utc.as_unit("ns").value, self.end_utc.as_unit("ns").value
+        return (stamps > lo) & (stamps <= hi)
+
     @property
     def event_times(self) -> range:
         return range(-self.pre, self.post + 1)
