@@ -93,6 +93,21 @@ def as_bars(frame: pd.DataFrame, bar: pd.Timedelta | str | None = None, where: s
                 frame["low"].to_numpy(dtype=float), close)
 
 
+#: Relative slack on price comparisons, so a print exactly at a level computed in floating point
+#: (11000 * 1.1 = 12100.000000000002) counts as reaching it.
+REL_EPS = 1e-12
+
+
+def at_or_below(x: np.ndarray | float, level: float) -> np.ndarray | bool:
+    """``x <= level`` up to floating-point rounding of ``level``."""
+    return np.asarray(x) <= level + abs(level) * REL_EPS
+
+
+def at_or_above(x: np.ndarray | float, level: float) -> np.ndarray | bool:
+    """``x >= level`` up to floating-point rounding of ``level``."""
+    return np.asarray(x) >= level - abs(level) * REL_EPS
+
+
 def first_persistent(bars: Bars, held: np.ndarray, t_from: int, persistence: int) -> tuple[int, int] | None:
     """First instant a condition has held for ``persistence`` ns, from bars that lie entirely in it.
 

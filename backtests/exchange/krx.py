@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import DataError
-from backtests.exchange.bars import Bars, as_bars, first_persistent, first_print_at_or_after, first_touch, value_at
+from backtests.exchange.bars import (Bars, as_bars, at_or_above, at_or_below, first_persistent,
+                                    first_print_at_or_after, first_touch, value_at)
 from backtests.exchange.rules import (KRX_SIDECAR, KRX_VI, CircuitBreakerRegime, SidecarRegime, ViRegime,
                                       krx_cb_regime, krx_price_limit, regime_for)
 from backtests.exchange.schedule import session_bounds_ns, session_day, session_regime
@@ -55,9 +56,9 @@ def apply_circuit_breakers(tl: Timeline, bars: Bars, prev_close: float, reg: Cir
             level_value = min(level_value, previous_value * (1.0 - lv.extra_below_previous))
         session = bars.between(t_from, continuous_end)
         if reg.persistence > 0:
-            hit = first_persistent(session, session.high <= level_value, t_from, reg.persistence)
+            hit = first_persistent(session, at_or_below(session.high, level_value), t_from, reg.persistence)
         else:
-            hit = first_touch(session, session.low <= level_value, t_from)
+            hit = first_touch(session, at_or_below(session.low, level_value), t_from)
         if hit is None:
             if reg.needs_previous_level:
                 break
@@ -187,10 +188,10 @@ def krx_sidecar_events(futures_bars: pd.DataFrame, futures_base: float, date: pd
     found: list[tuple[int, StateEvent]] = []
     for side, sign in (("sell", -1.0), ("buy", 1.0)):
         level = futures_base * (1.0 + sign * reg.futures_move)
-        held = fut.high <= level if sign < 0 else fut.low >= level
+        held = at_or_below(fut.high, level) if sign < 0 else at_or_above(fut.low, level)
         if idx is not None:
             ilevel = index_base * (1.0 + sign * reg.index_move)  # type: ignore[operator]
-            held = held & ((idx.high <= ilevel) if sign < 0 else (idx.low >= ilevel))
+            held = held & (at_or_below(idx.high, ilevel) if sign < 0 else at_or_above(idx.low, ilevel))
         hit = first_persistent(fut, held, t_from, reg.persistence)
         if hit is None:
             continue
@@ -306,13 +307,13 @@ def _volatility_interruptions(tl: Timeline, bars: Bars, base: float, reg: ViRegi
         if k > 0 and session.starts[k] == session.ends[k - 1]:
             prev = float(session.close[k - 1])
             jump = float(session.open[k]) / prev - 1.0
-            if abs(jump) >= rate:
+            if abs(jump) >= rate * (1 - 1e-9):
                 fired = ("vi_dynamic", s, float(session.open[k]), prev * (1 + np.sign(jump) * rate))
         if fired is None and reg.static is not None:
             up, down = reference * (1 + reg.static), reference * (1 - reg.static)
-            if session.high[k] >= up or session.low[k] <= down:
-                fired = ("vi_static", e, float(session.high[k] if session.high[k] >= up else session.low[k]),
-                         up if session.high[k] >= up else down)
+            hit_up, hit_down = bool(at_or_above(session.high[k], up)), bool(at_or_below(session.low[k], down))
+            if hit_up or hit_down:
+                fired = ("vi_static", e, float(session.high[k] if hit_up else session.low[k]), up if hit_up else down)
         if fired is None:
             continue
         code, instant, value, level = fired

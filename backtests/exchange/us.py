@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import DataError
-from backtests.exchange.bars import as_bars, first_print_at_or_after
+from backtests.exchange.bars import as_bars, at_or_above, at_or_below, first_print_at_or_after
 from backtests.exchange.krx import apply_circuit_breakers
 from backtests.exchange.rules import US_LULD, US_MWCB, CircuitBreakerRegime, LuldRegime, regime_for
 from backtests.exchange.schedule import session_bounds_ns, session_day
@@ -139,13 +139,13 @@ def luld_state(symbol_bars: pd.DataFrame, prev_close: float, date: pd.Timestamp 
         if bands is None:
             continue
         lower, upper = bands
-        side = "down" if bars.low[k] <= lower else "up" if bars.high[k] >= upper else None
+        side = "down" if at_or_below(bars.low[k], lower) else "up" if at_or_above(bars.high[k], upper) else None
         if side is None:
             continue
         band = lower if side == "down" else upper
         state = StateEvent("luld_limit_state", e, reg.id, value=band, threshold=band, symbol=symbol,
                            note=f"limit {side} at {band:.2f} (reference {reference:.2f})")
-        stuck = bars.close[k] <= lower if side == "down" else bars.close[k] >= upper
+        stuck = at_or_below(bars.close[k], lower) if side == "down" else at_or_above(bars.close[k], upper)
         if not stuck:
             tl = paint(tl, e, e, State.CONTINUOUS, events=(state,))
             continue
