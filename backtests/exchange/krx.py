@@ -18,7 +18,7 @@ from backtests.exchange.bars import (Bars, as_bars, at_or_above, at_or_below, fi
 from backtests.exchange.rules import (KRX_SIDECAR, KRX_VI, CircuitBreakerRegime, SidecarRegime, ViRegime,
                                       krx_cb_regime, krx_price_limit, regime_for)
 from backtests.exchange.schedule import session_bounds_ns, session_day, session_regime
-from backtests.exchange.states import Lock, State, StateEvent, Timeline, paint, paint_lock
+from backtests.exchange.states import Lock, State, StateEvent, Timeline, paint, paint_lock, with_events
 
 MARKET = "XKRX"
 
@@ -161,7 +161,7 @@ def krx_sidecar_events(futures_bars: pd.DataFrame, futures_base: float, date: pd
     """The sidecar of one session (program trading paused 5 minutes), as events only.
 
     A sidecar does not stop other orders, so it changes no state: add its events to a timeline with
-    :func:`with_events`. KOSPI: KOSPI 200 futures +-5% from their base price held 1 minute. KOSDAQ:
+    :func:`~backtests.exchange.states.with_events`. KOSPI: KOSPI 200 futures +-5% from their base price held 1 minute. KOSDAQ:
     KOSDAQ 150 futures +-6% and the KOSDAQ 150 index +-3% (``index_bars``, ``index_base``), both
     held 1 minute. Once a day, not in the first 5 minutes nor the last 40 minutes of the session.
 
@@ -202,11 +202,6 @@ def krx_sidecar_events(futures_bars: pd.DataFrame, futures_base: float, date: pd
                                           note=f"{reg.futures} program {side} orders paused until "
                                                f"{pd.Timestamp(instant + reg.pause, tz='UTC').tz_convert('Asia/Seoul'):%H:%M:%S} KST")))
     return (min(found, key=lambda x: x[0])[1],) if found else ()
-
-
-def with_events(tl: Timeline, events: tuple[StateEvent, ...]) -> Timeline:
-    """``tl`` with recorded-only ``events`` added (states unchanged)."""
-    return replace(tl, events=tuple(sorted(tl.events + tuple(events), key=lambda e: (e.instant, e.code))))
 
 
 def krx_price_limits(base_price: np.ndarray | float, date: pd.Timestamp | str, leverage: float = 1.0,

@@ -199,24 +199,29 @@ def make_timeline(market: str, edges, codes, uncross=None, locks=None, events=()
                     tuple(sorted(events, key=lambda ev: (ev.instant, ev.code))), derived_from, symbol)
 
 
-def paint(tl: Timeline, start: int, end: int, code: State, *, uncross: int = NAT, lock: Lock | None = None,
+def with_events(tl: Timeline, events: tuple[StateEvent, ...]) -> Timeline:
+    """``tl`` with recorded-only ``events`` added (states unchanged: e.g. a KRX sidecar)."""
+    return replace(tl, events=tuple(sorted(tl.events + tuple(events), key=lambda ev: (ev.instant, ev.code))))
+
+
+def paint(tl: Timeline, start: int, end: int, code: State | None, *, uncross: int = NAT, lock: Lock | None = None,
           events: tuple[StateEvent, ...] = ()) -> Timeline:
     """A copy of ``tl`` with ``[start, end)`` set to ``code`` (clipped to the timeline).
 
-    ``uncross`` is recorded on the painted segment (auctions); ``lock=None`` keeps the existing
-    locks, a :class:`Lock` overrides them. Painting outside the timeline only adds the events.
+    ``code=None`` keeps the states (and auction prints); ``uncross`` is recorded on the painted
+    segment (auctions); ``lock=None`` keeps the existing locks, a :class:`Lock` overrides them.
+    Painting an empty or outside interval only adds the events.
     """
     start, end = max(int(start), tl.start), min(int(end), tl.end)
     if start >= end:
-        return replace(tl, events=tuple(sorted(tl.events + tuple(events), key=lambda ev: (ev.instant, ev.code))))
+        return with_events(tl, events)
     cuts = np.unique(np.concatenate([tl.edges, [start, end]]))
     seg = np.searchsorted(tl.edges, cuts[:-1], side="right") - 1
-    codes = tl.codes[seg].copy()
-    locks = tl.locks[seg].copy()
-    unc = tl.uncross[seg].copy()
+    codes, locks, unc = tl.codes[seg].copy(), tl.locks[seg].copy(), tl.uncross[seg].copy()
     inside = (cuts[:-1] >= start) & (cuts[:-1] < end)
-    codes[inside] = int(code)
-    unc[inside] = uncross
+    if code is not None:
+        codes[inside] = int(code)
+        unc[inside] = uncross
     if lock is not None:
         locks[inside] = int(lock)
     return make_timeline(tl.market, cuts, codes, unc, locks, tl.events + tuple(events), tl.derived_from, tl.symbol)
@@ -224,15 +229,7 @@ def paint(tl: Timeline, start: int, end: int, code: State, *, uncross: int = NAT
 
 def paint_lock(tl: Timeline, start: int, end: int, lock: Lock, events: tuple[StateEvent, ...] = ()) -> Timeline:
     """A copy of ``tl`` with the lock flag of ``[start, end)`` set to ``lock`` (states unchanged)."""
-    start, end = max(int(start), tl.start), min(int(end), tl.end)
-    if start >= end:
-        return replace(tl, events=tuple(sorted(tl.events + tuple(events), key=lambda ev: (ev.instant, ev.code))))
-    cuts = np.unique(np.concatenate([tl.edges, [start, end]]))
-    seg = np.searchsorted(tl.edges, cuts[:-1], side="right") - 1
-    locks = tl.locks[seg].copy()
-    locks[(cuts[:-1] >= start) & (cuts[:-1] < end)] = int(lock)
-    return make_timeline(tl.market, cuts, tl.codes[seg], tl.uncross[seg], locks, tl.events + tuple(events),
-                         tl.derived_from, tl.symbol)
+    return paint(tl, start, end, None, lock=lock, events=events)
 
 
 def overlay(market_tl: Timeline, symbol_tl: Timeline) -> Timeline:
