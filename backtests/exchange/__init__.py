@@ -20,10 +20,10 @@ docs/exchange.md cites every rule and lists the notice codes.
 from backtests.exchange.admission import Admission, FillKind, Reason, admit, fill_prices
 from backtests.exchange.compare import catalogue_halts, compare_bars, compare_halts
 from backtests.exchange.krx import (krx_daily_symbol_state, krx_halt_from_catalogue, krx_market_state,
-                                    krx_price_limits, krx_sidecar_events, krx_symbol_state, with_events)
+                                    krx_price_limits, krx_sidecar_events, krx_symbol_state)
 from backtests.exchange.schedule import schedule
 from backtests.exchange.short_sale import SHORT_SALE_BANS, load_borrow_overrides, short_sale_allowed
-from backtests.exchange.states import NAT, Lock, State, StateEvent, Timeline, concat, overlay
+from backtests.exchange.states import NAT, Lock, State, StateEvent, Timeline, concat, overlay, with_events
 from backtests.exchange.us import luld_bands, luld_state, us_market_state
 
 __all__ = [

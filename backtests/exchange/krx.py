@@ -161,7 +161,8 @@ def krx_sidecar_events(futures_bars: pd.DataFrame, futures_base: float, date: pd
     """The sidecar of one session (program trading paused 5 minutes), as events only.
 
     A sidecar does not stop other orders, so it changes no state: add its events to a timeline with
-    :func:`~backtests.exchange.states.with_events`. KOSPI: KOSPI 200 futures +-5% from their base price held 1 minute. KOSDAQ:
+    :func:`~backtests.exchange.states.with_events`. KOSPI: KOSPI 200 futures +-5% from their base
+    price held 1 minute. KOSDAQ:
     KOSDAQ 150 futures +-6% and the KOSDAQ 150 index +-3% (``index_bars``, ``index_base``), both
     held 1 minute. Once a day, not in the first 5 minutes nor the last 40 minutes of the session.
 
@@ -198,9 +199,10 @@ def krx_sidecar_events(futures_bars: pd.DataFrame, futures_base: float, date: pd
         instant, k = hit
         if instant > close_ns - reg.cutoff_before_close:
             continue
+        until = pd.Timestamp(instant + reg.pause, tz="UTC").tz_convert("Asia/Seoul")
         found.append((instant, StateEvent(f"sidecar_{side}", instant, reg.id, None, value_at(fut, k), level,
                                           note=f"{reg.futures} program {side} orders paused until "
-                                               f"{pd.Timestamp(instant + reg.pause, tz='UTC').tz_convert('Asia/Seoul'):%H:%M:%S} KST")))
+                                               f"{until:%H:%M:%S} KST")))
     return (min(found, key=lambda x: x[0])[1],) if found else ()
 
 
@@ -368,4 +370,4 @@ def empty_day(date: pd.Timestamp | str) -> Timeline:
 
 
 __all__ = ["apply_circuit_breakers", "krx_market_state", "krx_halt_from_catalogue", "krx_sidecar_events",
-           "with_events", "krx_price_limits", "krx_symbol_state", "krx_daily_symbol_state", "empty_day"]
+           "krx_price_limits", "krx_symbol_state", "krx_daily_symbol_state", "empty_day"]

@@ -211,7 +211,8 @@ def load_borrow_overrides(path: str | Path) -> tuple[BorrowOverride, ...]:
     data, node = safe_yaml(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("borrow"), list):
         raise ConfigError("a borrow-override YAML is a mapping with a list 'borrow:'", where=name)
-    lines = [n.start_mark.line + 1 for k, v in node.value if k.value == "borrow" for n in v.value]  # type: ignore[union-attr]
+    rows_node = next(v for k, v in node.value if k.value == "borrow")  # type: ignore[union-attr]
+    lines = [n.start_mark.line + 1 for n in rows_node.value]
     out = []
     for i, row in enumerate(data["borrow"]):
         where = f"{name}:{lines[i]}" if i < len(lines) else name
