@@ -14,78 +14,14 @@ import pandas as pd
 
 from backtests.errors import DataError
 from backtests.exchange.bars import (Bars, as_bars, at_or_above, at_or_below, first_persistent,
-                                    first_print_at_or_after, first_touch, value_at)
-from backtests.exchange.rules import (KRX_SIDECAR, KRX_VI, CircuitBreakerRegime, SidecarRegime, ViRegime,
-                                      krx_cb_regime, krx_price_limit, regime_for)
+                                    first_print_at_or_after, value_at)
+from backtests.exchange.circuit import apply_circuit_breakers
+from backtests.exchange.rules import (KRX_SIDECAR, KRX_VI, SidecarRegime, ViRegime, krx_cb_regime, krx_price_limit,
+                                      regime_for)
 from backtests.exchange.schedule import session_bounds_ns, session_day, session_regime
-from backtests.exchange.states import Lock, State, StateEvent, Timeline, paint, paint_lock, with_events
+from backtests.exchange.states import Lock, State, StateEvent, Timeline, paint, paint_lock
 
 MARKET = "XKRX"
-
-
-def apply_circuit_breakers(tl: Timeline, bars: Bars, prev_close: float, reg: CircuitBreakerRegime,
-                           open_ns: int, close_ns: int, code: str = "cb") -> Timeline:
-    """Paint a regime's circuit-breaker halts, read off index ``bars``, onto a session timeline.
-
-    Shared by KRX (persistence, levels after the previous one only, reopening call auction) and the
-    US market-wide circuit breakers (no persistence, reopening cross at the end of the halt).
-
-    Parameters
-    ----------
-    tl
-        The session's scheduled timeline.
-    bars
-        Index bars of the session.
-    prev_close
-        The index's previous close (index points).
-    reg
-        The regime in force that day.
-    open_ns, close_ns
-        The session's open and close (UTC int64 ns).
-    code
-        Event-code prefix (``cb`` for KRX, ``mwcb`` for the US).
-    """
-    if not np.isfinite(prev_close) or prev_close <= 0:
-        raise DataError(f"previous close {prev_close!r} must be a positive number", where=reg.index)
-    t_from = open_ns
-    continuous_end = close_ns - reg.continuous_end_before_close
-    previous_value: float | None = None
-    for lv in reg.levels:
-        level_value = prev_close * (1.0 - lv.decline)
-        if lv.extra_below_previous and previous_value is not None:
-            level_value = min(level_value, previous_value * (1.0 - lv.extra_below_previous))
-        session = bars.between(t_from, continuous_end)
-        if reg.persistence > 0:
-            hit = first_persistent(session, at_or_below(session.high, level_value), t_from, reg.persistence)
-        else:
-            hit = first_touch(session, at_or_below(session.low, level_value), t_from)
-        if hit is None:
-            if reg.needs_previous_level:
-                break
-            continue
-        instant, k = hit
-        value = value_at(session, k)
-        cutoff = close_ns - lv.cutoff_before_close if lv.cutoff_before_close is not None else continuous_end
-        if instant > cutoff:
-            tl = paint(tl, instant, instant, State.HALTED, events=(StateEvent(
-                f"{code}_level{lv.level}_excluded", instant, reg.id, lv.level, value, level_value,
-                note=f"{reg.index} at or below {level_value:.2f} but past the cut-off; no halt"),))
-            if reg.needs_previous_level:
-                break
-            continue
-        event = StateEvent(f"{code}_level{lv.level}", instant, reg.id, lv.level, value, level_value,
-                           note=f"{reg.index} {value / prev_close - 1:+.2%} vs previous close")
-        if lv.halt is None:
-            return paint(tl, instant, close_ns, State.HALTED, events=(event,))
-        resume = instant + lv.halt
-        tl = paint(tl, instant, resume, State.HALTED, events=(event,))
-        if lv.reopen_auction:
-            uncross = resume + lv.reopen_auction
-            tl = paint(tl, resume, uncross, State.CALL_REOPEN, uncross=uncross)
-            resume = uncross
-        t_from = resume
-        previous_value = value
-    return tl
 
 
 def krx_market_state(index_bars: pd.DataFrame, prev_close: float, date: pd.Timestamp | str,
@@ -369,5 +305,5 @@ def empty_day(date: pd.Timestamp | str) -> Timeline:
     return replace(session_day(MARKET, d, open_ns, close_ns), derived_from="daily")
 
 
-__all__ = ["apply_circuit_breakers", "krx_market_state", "krx_halt_from_catalogue", "krx_sidecar_events",
+__all__ = ["krx_market_state", "krx_halt_from_catalogue", "krx_sidecar_events",
            "krx_price_limits", "krx_symbol_state", "krx_daily_symbol_state", "empty_day"]

@@ -12,7 +12,7 @@ Everything here is pure: functions return new timelines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 import numpy as np

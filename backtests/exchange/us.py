@@ -19,7 +19,7 @@ import pandas as pd
 
 from backtests.errors import DataError
 from backtests.exchange.bars import as_bars, at_or_above, at_or_below, first_print_at_or_after
-from backtests.exchange.krx import apply_circuit_breakers
+from backtests.exchange.circuit import apply_circuit_breakers
 from backtests.exchange.rules import US_LULD, US_MWCB, CircuitBreakerRegime, LuldRegime, regime_for
 from backtests.exchange.schedule import session_bounds_ns, session_day
 from backtests.exchange.states import State, StateEvent, Timeline, paint

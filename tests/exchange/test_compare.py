@@ -1,6 +1,5 @@
 """Derived state vs the catalogue and the bars: every disagreement is a named notice."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -14,8 +14,8 @@ import pytest
 from backtests.errors import DataError
 from backtests.exchange.admission import FillKind, Reason, admit
 from backtests.exchange.krx import (krx_daily_symbol_state, krx_halt_from_catalogue, krx_market_state,
-                                    krx_price_limits, krx_sidecar_events, krx_symbol_state, with_events)
-from backtests.exchange.states import Lock, State
+                                    krx_price_limits, krx_sidecar_events, krx_symbol_state)
+from backtests.exchange.states import Lock, State, with_events
 
 from .paths import at, clock, linear_bars, states_by_clock, step_bars
 
