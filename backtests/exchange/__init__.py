@@ -18,7 +18,7 @@ docs/exchange.md cites every rule and lists the notice codes.
 """
 
 from backtests.exchange.admission import Admission, FillKind, Reason, admit, fill_prices
-from backtests.exchange.compare import catalogue_halts, compare_bars, compare_halts
+from backtests.exchange.compare import catalogue_halts, compare_bars, compare_daily_halts, compare_halts
 from backtests.exchange.krx import (krx_daily_symbol_state, krx_halt_from_catalogue, krx_market_state,
                                     krx_price_limits, krx_sidecar_events, krx_symbol_state)
 from backtests.exchange.schedule import schedule
@@ -28,7 +28,7 @@ from backtests.exchange.us import luld_bands, luld_state, us_market_state
 
 __all__ = [
     "Admission", "FillKind", "Reason", "admit", "fill_prices", "catalogue_halts", "compare_bars",
-    "compare_halts", "krx_daily_symbol_state", "krx_halt_from_catalogue", "krx_market_state",
+    "compare_daily_halts", "compare_halts", "krx_daily_symbol_state", "krx_halt_from_catalogue", "krx_market_state",
     "krx_price_limits", "krx_sidecar_events", "krx_symbol_state", "with_events", "schedule",
     "SHORT_SALE_BANS", "load_borrow_overrides", "short_sale_allowed", "NAT", "Lock", "State",
     "StateEvent", "Timeline", "concat", "overlay", "luld_bands", "luld_state", "us_market_state",

@@ -8,6 +8,8 @@ Every disagreement is a named :class:`~backtests.notices.Notice` (codes listed i
 - ``bars_during_halt``: the bars show trading inside a derived halt or pause.
 - ``unexplained_bar_gap``: the bars have a gap in continuous trading that no derived halt explains.
 - ``price_outside_limits``: a bar trades beyond the day's price limits (bad data or wrong regime).
+- ``halt_possible_not_recorded``: on daily bars, the low reached the level-1 decline and no halt is
+  recorded (daily bars cannot show whether the fall lasted a minute).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from backtests.errors import DataError
 from backtests.exchange.bars import Bars
+from backtests.exchange.rules import krx_cb_regime
 from backtests.exchange.states import State, Timeline
 from backtests.notices import Notice
 
@@ -140,4 +143,39 @@ def compare_bars(derived: Timeline, bars: Bars, lower: float | None = None, uppe
         if bad.any():
             out.append(Notice("price_outside_limits", f"{int(bad.sum())} bar(s) trade beyond the daily limits "
                               f"[{lower}, {upper}]", symbol=where, count=int(bad.sum())))
+    return out
+
+
+def compare_daily_halts(dates: pd.DatetimeIndex, prev_close: np.ndarray, low: np.ndarray,
+                        recorded: pd.DataFrame, index: str = "KOSPI") -> list[Notice]:
+    """What daily index bars can say about recorded level-1 halts.
+
+    Daily bars cannot prove a circuit breaker (it needs the fall to last a minute), but they can
+    rule one out: a recorded level-1 halt on a day whose low never reached the level-1 decline is
+    ``halt_not_derived``; a day whose low reached it with no halt recorded is
+    ``halt_possible_not_recorded`` (a candidate to check, not a finding).
+
+    Parameters
+    ----------
+    dates
+        Local session dates of the bars.
+    prev_close, low
+        Previous close and the day's low (index points), aligned with ``dates``.
+    recorded
+        Halts from :func:`catalogue_halts`.
+    """
+    out: list[Notice] = []
+    rec_days = set(pd.DatetimeIndex(recorded.loc[recorded["level"] == 1, "date"])) if len(recorded) else set()
+    for d, p, lo in zip(pd.DatetimeIndex(dates).normalize(), np.asarray(prev_close, float), np.asarray(low, float)):
+        reg = krx_cb_regime(d, index)
+        if reg is None or not (np.isfinite(p) and np.isfinite(lo)):
+            continue
+        reached = lo <= p * (1 - reg.levels[0].decline) * (1 + 1e-12)
+        if d in rec_days and not reached:
+            out.append(Notice("halt_not_derived", f"{d.date()}: a level-1 halt is recorded but the low "
+                              f"({lo / p - 1:+.2%}) never reached -{reg.levels[0].decline:.0%}", symbol=index))
+        elif reached and d not in rec_days:
+            out.append(Notice("halt_possible_not_recorded", f"{d.date()}: the low ({lo / p - 1:+.2%}) reached "
+                              f"-{reg.levels[0].decline:.0%} but no halt is recorded (daily bars cannot tell "
+                              f"whether it lasted a minute)", symbol=index))
     return out

@@ -81,3 +81,25 @@ def test_shared_catalogue_halts_fit_the_rules(shared_data):
         assert tl.uncross[list(tl.codes).index(State.CALL_REOPEN)] <= tl.end - 10 * 60 * 10**9
     row = halts[halts["date"] == pd.Timestamp("2026-06-26")].iloc[0]
     assert bool(row["approximate"])  # "~12:40"
+
+
+def test_daily_bars_rule_out_or_flag_halts():
+    from backtests.exchange.compare import compare_daily_halts
+
+    dates = pd.DatetimeIndex(["2026-06-22", "2026-06-23", "2026-06-24"])
+    rec = recorded("10:21", date="2026-06-22")
+    notices = compare_daily_halts(dates, [1000.0, 1000.0, 1000.0], [950.0, 919.0, 990.0], rec)
+    assert codes(notices) == ["halt_not_derived", "halt_possible_not_recorded"]
+
+
+@pytest.mark.shared_data
+def test_shared_kospi_daily_lows_against_the_catalogue(shared_data):
+    from backtests.exchange.compare import compare_daily_halts
+
+    ohlc = pd.read_csv(shared_data / "equities" / "KOSPI_KS11_ohlc.csv", parse_dates=["date"])
+    halts = catalogue_halts(pd.read_csv(shared_data / "events" / "krx_circuit_breakers.csv"), "KOSPI")
+    notices = compare_daily_halts(ohlc["date"][1:], ohlc["close"].to_numpy()[:-1], ohlc["low"].to_numpy()[1:], halts)
+    # every recorded KOSPI halt since 2024 has a low at -8% or below; the two days the data
+    # notes as unverified candidates are the only unrecorded ones
+    assert sorted((n.code, n.message[:10]) for n in notices) == [
+        ("halt_possible_not_recorded", "2026-07-02"), ("halt_possible_not_recorded", "2026-07-07")]
