@@ -142,15 +142,16 @@ def admit(tl: Timeline, instants: np.ndarray, side: np.ndarray | None = None,
     s0 = np.maximum(seg, 0)
     code = tl.codes[s0]
     nxt, closed_between = _next_accepting(tl.codes)
-    now_ok = np.isin(code, np.asarray(ACCEPTING, dtype=np.int8))
+    accepts = np.isin(tl.codes, np.asarray(ACCEPTING, dtype=np.int8))  # per segment, then gathered
+    auction_seg = np.isin(tl.codes, np.asarray(AUCTIONS, dtype=np.int8))
+    now_ok = accepts[s0]
     target = np.where(now_ok, s0, nxt[s0])
     beyond = target >= n
     # A halt that runs into the close (or the timeline's end, always a session close) ends the day:
     # only waits that start while CLOSED cross sessions.
     dies = ~now_ok & (code != State.CLOSED) & (closed_between[s0] | beyond)
     tgt = np.minimum(target, n - 1)
-    tcode = tl.codes[tgt]
-    is_auction = np.isin(tcode, np.asarray(AUCTIONS, dtype=np.int8))
+    is_auction = auction_seg[tgt]
     fill_at = np.where(is_auction, tl.uncross[tgt], np.where(now_ok, t, tl.edges[tgt]))
     kind = np.where(is_auction | ~now_ok, FillKind.AUCTION, FillKind.CONTINUOUS).astype(np.int8)
     reason = np.zeros(len(t), dtype=np.int8)
