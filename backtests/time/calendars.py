@@ -3,7 +3,9 @@
 Convention used everywhere in scare: **a bar is stamped at the UTC instant its close is known**.
 
 - Exchange daily bars: the session close from ``exchange_calendars`` (XKRX 15:30 KST = 06:30 UTC,
-  XNYS 16:00 ET = 20:00 or 21:00 UTC depending on daylight saving). Early closes are honoured.
+  XNYS 16:00 ET = 20:00 or 21:00 UTC depending on daylight saving). Early closes are honoured, and
+  so are the special sessions exchange_calendars misses (KRX exam days 10:00-16:30, election
+  closures: :mod:`backtests.time.special_sessions`).
 - Crypto daily bars (UTC days): stamped at the following midnight UTC (the day's close).
 - Intraday bars of any market: stamped at the bar's end (open stamp + bar length).
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import DataError
+from backtests.time.special_sessions import apply_special_sessions, digest as special_sessions_digest
 
 CRYPTO = "CRYPTO"
 
@@ -92,14 +95,16 @@ def _build_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
     sched.index.name = "session"
     for col in ("open", "close"):
         sched[col] = pd.DatetimeIndex(sched[col]).tz_convert("UTC").as_unit("ns")
-    return sched
+    # exam-day hours and election closures exchange_calendars misses (backtests/time/special_sessions.py)
+    return apply_special_sessions(code, sched)
 
 
 @lru_cache(maxsize=16)
 def _exchange_schedule(code: str, start_year: int, end_year: int) -> pd.DataFrame:
     from importlib.metadata import version
 
-    path = cache_root() / f"calendar-{code}-{start_year}-{end_year}-xcals{version('exchange_calendars')}.parquet"
+    path = cache_root() / (f"calendar-{code}-{start_year}-{end_year}-xcals{version('exchange_calendars')}"
+                           f"-special{special_sessions_digest()}.parquet")
     if path.is_file():
         try:
             return pd.read_parquet(path)
