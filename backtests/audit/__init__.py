@@ -5,7 +5,7 @@ One module per job: :mod:`~backtests.audit.cuts` chooses the cut instants,
 :mod:`~backtests.audit.compare` compares decisions and names the channel responsible,
 :mod:`~backtests.audit.check` runs one strategy's audit within a budget,
 :mod:`~backtests.audit.cache` keeps verdicts, :mod:`~backtests.audit.report` holds the results and
-:mod:`~backtests.audit.stage` audits a study (``scare run``, ``scare audit``).
+:mod:`~backtests.audit.stage` audits a prepared study (``scare run``, ``scare audit``).
 """
 
 from backtests.audit.check import DEFAULT_BUDGET, audit_strategy
