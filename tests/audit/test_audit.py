@@ -15,7 +15,7 @@ from backtests.audit import audit_strategy
 from backtests.audit.cuts import choose_cuts, decision_changes
 from backtests.audit.truncate import prepare_events, truncate, truncate_events
 from backtests.strategy import Role, Strategy, StrategyContext
-from backtests.strategy.lookahead import LookAheadError, assert_no_lookahead
+from backtests.audit import LookAheadError, assert_no_lookahead
 
 SEEDS = (0, 1, 2, 3, 4)
 ROOT = Path(__file__).resolve().parents[2]
