@@ -4,7 +4,7 @@ One module per job: :mod:`~backtests.audit.cuts` chooses the cut instants,
 :mod:`~backtests.audit.truncate` builds the world known at a cut (per channel),
 :mod:`~backtests.audit.compare` compares decisions and names the channel responsible,
 :mod:`~backtests.audit.check` runs one strategy's audit within a budget,
-:mod:`~backtests.audit.cache` keeps verdicts, :mod:`~backtests.audit.report` holds the results and
+:mod:`~backtests.audit.verdicts` keeps verdicts, :mod:`~backtests.audit.report` holds the results and
 :mod:`~backtests.audit.stage` audits a prepared study (``scare run``, ``scare audit``);
 :mod:`~backtests.audit.lookahead` is the same audit as an assertion for a plug-in's own tests.
 """

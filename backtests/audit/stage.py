@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.audit.cache import events_digest, load_verdict, store_verdict, verdict_key
+from backtests.audit.verdicts import events_digest, load_verdict, store_verdict, verdict_key
 from backtests.audit.check import Audit
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError

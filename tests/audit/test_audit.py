@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     """Verdicts go to a fresh folder (the exchange-calendar cache stays where it is)."""
-    import backtests.audit.cache as cache
+    import backtests.audit.verdicts as verdicts
 
-    monkeypatch.setattr(cache, "cache_folder", lambda: tmp_path / "audit")
+    monkeypatch.setattr(verdicts, "cache_folder", lambda: tmp_path / "audit")
 
 
 def _id(p: Path) -> str:
