@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from backtests.config import load_config
 from backtests.orchestration.prepare import PreparedStudy, plan_checked, prepare, prepare_offline
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # The built-in krx_circuit_breaker events include two in March 2020, before the synthetic data
 # starts (2024-01-02): selected by kind, those windows are dropped with a named notice.
@@ -112,3 +115,13 @@ def test_data_fetch_plans_the_study_with_the_same_stages(tmp_path, cli):
         code, out, err = cli(*cmd)
         assert code == 2 and err.count("\n") == 1 and "bad.yaml:" in err and "weight" in err, (cmd, err)
     assert not (tmp_path / "c").exists()
+
+
+def test_data_fetch_asks_for_what_the_planned_study_needs():
+    from backtests.orchestration.data_cli import study_jobs
+
+    cache_dir, jobs, start, end, freq = study_jobs(str(ROOT / "configs" / "replay_deepseek_2025.yaml"))
+    assert (start, end, freq) == ("2025-01-22", "2025-03-31", "1D")
+    assert ("NVDA", "bars") in jobs and ("000660.KS", "bars") in jobs
+    assert ("KRW=X", "bars") in jobs  # the FX series of the Seoul symbols, which the study does not name
+    assert all(series == "bars" for _, series in jobs)
