@@ -27,15 +27,12 @@ import pandas as pd
 
 from backtests.config.loader import LoadedConfig
 from backtests.config.plan import StudyPlan, check_series, plan_study
-from backtests.data.coverage import check_windows
+from backtests.data.coverage import NOTICE_CODES, check_windows
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
 from backtests.data.store import CorruptError
 from backtests.errors import MissingData
 from backtests.notices import Notice, data_notice
-
-#: Codes of the notices stage 5 makes (docs/outputs.md, "Warnings (data codes)").
-COVERAGE_CODES = ("window_dropped", "window_trimmed")
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class PreparedStudy:
     @property
     def coverage_notices(self) -> tuple[Notice, ...]:
         """The windows stage 5 dropped or trimmed."""
-        return tuple(n for n in self.notices if n.code in COVERAGE_CODES)
+        return tuple(n for n in self.notices if n.code in NOTICE_CODES)
 
     @property
     def combinations(self) -> int:
@@ -113,7 +110,7 @@ def plan_checked(loaded: LoadedConfig) -> StudyPlan:
     return plan
 
 
-def checked(plan: StudyPlan, data: MarketData) -> PreparedStudy:
+def check_against_data(plan: StudyPlan, data: MarketData) -> PreparedStudy:
     """Stages 4-5 on data already loaded."""
     check_loaded_series(plan, data)
     check_coverage(plan, data)
@@ -122,7 +119,7 @@ def checked(plan: StudyPlan, data: MarketData) -> PreparedStudy:
 
 def prepare_data(plan: StudyPlan, offline: bool = False) -> PreparedStudy:
     """Stages 3-5 for a plan from :func:`plan_checked`."""
-    return checked(plan, load_data(plan, offline))
+    return check_against_data(plan, load_data(plan, offline))
 
 
 def prepare(loaded: LoadedConfig, offline: bool = False) -> PreparedStudy:
@@ -142,4 +139,4 @@ def prepare_offline(loaded: LoadedConfig) -> PreparedStudy:
         data = load_data(plan, offline=True)
     except (MissingData, CorruptError) as exc:
         return PreparedStudy(plan, None, plan.catalogue.frame(), unchecked=" ".join(str(exc).split()))
-    return checked(plan, data)
+    return check_against_data(plan, data)
