@@ -25,7 +25,7 @@ _LAZY = {
     "FloatParam": "backtests.strategy",
     "BoolParam": "backtests.strategy",
     "ChoiceParam": "backtests.strategy",
-    "assert_no_lookahead": "backtests.strategy.lookahead",
+    "assert_no_lookahead": "backtests.audit",
     "ScareInputError": "backtests.errors",
 }
 

@@ -33,6 +33,11 @@ class DataError(ScareInputError):
     """Market data is missing, malformed or fails a hard quality check."""
 
 
+class MissingData(DataError):
+    """Data a study needs is not in the cache: offline (``--offline``, ``scare validate``) nothing was
+    fetched, so a run with the network may still find it; online the providers could not fill it."""
+
+
 class StrategyError(ScareInputError):
     """A strategy cannot be found, loaded or given the parameters asked for."""
 

@@ -16,27 +16,21 @@ import pandas as pd
 from backtests.audit.truncate import Channel, Timeline, truncate
 from backtests.data.market_data import MarketData
 from backtests.strategy.base import Strategy
-from backtests.strategy.context import StrategyContext
+from backtests.strategy.calls import decide
 
 RTOL, ATOL = 1e-9, 1e-12
 
 
 def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | Timeline | None,
               label: str) -> pd.DataFrame:
-    """The strategy's target weights for the whole grid (one call), checked like a run's."""
-    from backtests.strategy.validate import check_target_weights, definition_line, guard  # the run's own checks
+    """The strategy's target weights for the whole grid (one call), called and checked as in a run
+    (:func:`~backtests.strategy.calls.decide`: a plug-in's bug is one line at its file and line).
 
+    Neither windows nor the clock span are checked here: a cut truncates one channel at a time.
+    """
     if isinstance(events, Timeline):
         events = events.events
-    ctx = StrategyContext(data, strategy.symbols, events)
-    vectorized = type(strategy).target_weights is not Strategy.target_weights
-    made_by = type(strategy).target_weights if vectorized else type(strategy).weights
-    # the plug-in's own bug: one line pointing at its file and line, exactly as in a run
-    out = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
-                ctx, grid, at=made_by)
-    # neither windows nor the clock span are checked here: a cut truncates one channel at a time
-    weights, _ = check_target_weights(out, label, list(strategy.traded_symbols), len(grid),
-                                      where=definition_line(made_by))
+    weights, _ = decide(strategy, label, data, events, grid, check_clock=False)
     return weights.astype("float64")
 
 

@@ -70,7 +70,7 @@ class AuditReport:
     finding
         The first finding (``fail`` and ``nondeterministic`` only).
     cached
-        True when the verdict came from the verdict cache (see :mod:`backtests.audit.cache`).
+        True when the verdict came from the verdict cache (see :mod:`backtests.audit.verdicts`).
     cut_stamps
         The cuts checked (ISO UTC), in the order checked.
     """

@@ -1,7 +1,8 @@
 """The audit stage of a study: audit every strategy not audited before, refuse the ones that cheat.
 
-``scare run`` calls :func:`audit_study` between loading the data and running the strategies;
-``scare audit`` calls it with ``force=True`` (always re-audit, larger budget) and prints the reports.
+``scare run`` calls :func:`audit_study` on the prepared study (plan, data, events) before running the
+strategies; ``scare audit`` calls it with ``force=True`` (always re-audit, larger budget) and prints
+the reports.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.audit.cache import events_digest, load_verdict, store_verdict, verdict_key
+from backtests.audit.verdicts import events_digest, load_verdict, store_verdict, verdict_key
 from backtests.audit.check import Audit
-from backtests.audit.report import AuditReport
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
 from backtests.config.plan import StudyPlan
@@ -34,7 +34,8 @@ def audit_study(plan: StudyPlan, data: MarketData, events: pd.DataFrame, enabled
     Parameters
     ----------
     plan, data, events
-        The study as the runner has it (events: ``Catalogue.frame()``).
+        The prepared study: its plan checked against its data, the data, and the events
+        (``Catalogue.frame()``).
     enabled
         False (``--no-audit``): nothing is audited and the section says so.
     budget
@@ -53,7 +54,7 @@ def audit_study(plan: StudyPlan, data: MarketData, events: pd.DataFrame, enabled
     -------
     dict
         ``{"enabled", "budget_seconds", "strategies": [{label, verdict, cached, ...}], "reports"}``;
-        ``reports`` holds the :class:`AuditReport` objects (dropped from the manifest).
+        ``reports`` holds the :class:`~backtests.audit.report.AuditReport` objects (dropped from the manifest).
     """
     if not enabled:
         return {"enabled": False, "note": "look-ahead audit skipped (--no-audit)", "strategies": [], "reports": []}
@@ -107,33 +108,3 @@ def _share(audits: dict[str, Audit], deadline: float, max_cuts: int | None) -> N
             a.run(budget=None, max_cuts=1)
         live = [a for a in live if not a.finished and a.report.verdict == "pass"
                 and (rounds < max_cuts if max_cuts is not None else time.perf_counter() + a.per_call <= deadline)]
-
-
-def audit_config(loaded: Any, budget: float = 20.0, max_cuts: int | None = None, seed: int = 0,
-                 only: list[str] | None = None, offline: bool = False) -> list[AuditReport]:
-    """``scare audit``: load a study's data and audit its strategies afresh (verdicts are cached).
-
-    ``budget`` is seconds per strategy; every strategy is audited and reported (none refused here).
-    """
-    from backtests.data.sources import declared_series, load_market_data
-    from backtests.config.plan import check_series, plan_study
-    from backtests.data.coverage import check_windows
-
-    plan = plan_study(loaded)
-    labels = [sp.label for sp in plan.strategies]
-    unknown = [x for x in only or [] if x not in labels]
-    if unknown:
-        raise StrategyError(f"no strategy labelled {unknown[0]!r} in the study (have: {', '.join(labels)})",
-                            where="--strategy")
-    check_series(plan, declared_series(plan.config.data, loaded.base_dir))
-    data = load_market_data(plan.config.data, loaded.base_dir, offline=offline)
-    check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
-    check_windows(plan, data)
-    chosen = set(only) if only else None
-    n = len(chosen) if chosen else len(plan.strategies)
-    section = audit_study(plan, data, plan.catalogue.frame(), budget=budget * n, force=True, max_cuts=max_cuts,
-                          seed=seed, only=chosen, refuse=False)
-    for r in section["reports"]:
-        if r.max_cuts is None:
-            r.budget_seconds = budget  # the per-strategy figure the user gave (shared in turns)
-    return section["reports"]

@@ -18,7 +18,8 @@ from backtests.errors import ScareInputError, StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.params import build_grid, grid_axes
 from backtests.strategy.registry import resolve
-from backtests.strategy.validate import guard, params_checker
+from backtests.strategy.calls import params_checker
+from backtests.strategy.guard import guard
 from backtests.time.windows import Catalogue, Window, load_builtin, load_event_file, windows_from_refs
 
 

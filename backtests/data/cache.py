@@ -30,7 +30,7 @@ from backtests.data.store import (  # noqa: F401 - the public names of the store
     expected_days, frame_bytes, local_dates, merge_intervals, missing_ranges, norm_freq, resolve_root,
     source_rank, validate_symbol,
 )
-from backtests.errors import DataError
+from backtests.errors import DataError, MissingData
 
 FX_LOOKBACK_DAYS = 10
 
@@ -173,7 +173,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
         lines = "; ".join(n.text() for n in needs)
         hint = ("fill it with `scare data fetch` (network) or `scare data import PATH`"
                 if offline else "the providers could not fill it")
-        raise DataError(f"missing from the cache{' (offline)' if offline else ''}: {lines}; {hint}", where=where)
+        raise MissingData(f"missing from the cache{' (offline)' if offline else ''}: {lines}; {hint}", where=where)
 
     bars: dict[str, pd.DataFrame] = {}
     info: dict[str, SymbolInfo] = {}

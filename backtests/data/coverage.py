@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from backtests.time.windows import Window
 
 PARTIAL = ("error", "trim", "drop")
+#: Codes of the notices :func:`check_windows` makes (docs/outputs.md, "Warnings (data codes)").
+NOTICE_CODES = ("window_dropped", "window_trimmed")
 
 
 @dataclass(frozen=True)

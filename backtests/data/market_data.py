@@ -10,7 +10,7 @@ NaN at stamps where its market produced no bar (closed, halted, another market's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -309,11 +309,3 @@ def validate_bars(frame: pd.DataFrame, symbol: str, positive: bool = True) -> pd
     if "open_time" not in frame.columns:
         raise DataError("internal: bars need an 'open_time' column (use backtests.data.frames)", where=symbol)
     return frame
-
-
-def merge_info(*mappings: Mapping[str, SymbolInfo]) -> dict[str, SymbolInfo]:
-    """Merge symbol-info mappings; later ones win."""
-    out: dict[str, SymbolInfo] = {}
-    for m in mappings:
-        out.update(m)
-    return out

@@ -129,8 +129,8 @@ def with_cache_dir(loaded: Any, cache: str) -> Any:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from backtests.audit.stage import audit_config
     from backtests.config import load_config
+    from backtests.orchestration.audit_command import audit_config
 
     if args.cuts is not None and args.cuts < 1:
         raise ScareInputError(f"--cuts must be at least 1, got {args.cuts}")
@@ -152,16 +152,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from backtests.config import load_config
-    from backtests.data.sources import declared_series
-    from backtests.config.plan import check_series, plan_study
+    from backtests.orchestration.prepare import prepare_offline
 
-    loaded = load_config(args.config, args.overrides)
-    plan = plan_study(loaded)
-    check_series(plan, declared_series(plan.config.data, loaded.base_dir))
-    combos = sum(len(sp.grid) for sp in plan.strategies)
-    runs = sum(len(sp.grid) * len(sp.windows) for sp in plan.strategies)
-    print(f"{args.config}: OK - {len(plan.strategies)} strategies, {combos} combinations, "
-          f"{len(plan.windows)} windows, {runs} runs")
+    study = prepare_offline(load_config(args.config, args.overrides))
+    plan = study.plan
+    print(f"{args.config}: OK - {len(plan.strategies)} strategies, {study.combinations} combinations, "
+          f"{len(plan.windows)} windows, {study.runs} runs"
+          + (" (windows not checked against the data)" if study.unchecked else ""))
+    for n in study.coverage_notices:
+        print(f"  {n.code}: {n.message}")
+    if study.unchecked:
+        print(f"  not checked against the data (a run loads it first, and may drop or trim windows it does "
+              f"not cover): {study.unchecked}")
     return 0
 
 

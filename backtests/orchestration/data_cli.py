@@ -103,15 +103,15 @@ def run_data_command(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------- fetch
 def study_jobs(config: str) -> tuple[Any, list[tuple[str, str]], str | None, str | None, str]:
-    """(cache_dir, [(symbol, series)], start, end, frequency) a study config needs."""
+    """(cache_dir, [(symbol, series)], start, end, frequency) a study config needs: its plan (the
+    first stages of :mod:`backtests.orchestration.prepare`, before any data loads) says which."""
     from backtests.config import load_config
     from backtests.data.cache import parse_spec
     from backtests.data.providers import guess_meta
-    from backtests.config.plan import plan_study
+    from backtests.orchestration.prepare import plan_checked
 
-    loaded = load_config(config, [])
-    cfg = loaded.config
-    plan = plan_study(loaded)
+    plan = plan_checked(load_config(config, []))
+    cfg = plan.config
     syms: dict[str, set[str]] = {}
     for spec in cfg.data.symbols:
         _, s, series = parse_spec(spec)

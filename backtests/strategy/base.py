@@ -7,7 +7,7 @@ Write :meth:`Strategy.weights` for one parameter combination (simple), or overri
 
 Weights are fractions of portfolio value (1.0 = fully long, -0.5 = short half the value) decided at
 each UTC stamp of the decision index; NaN means "no new decision" (the previous target stands),
-leading NaN means flat. What is returned is checked by :mod:`backtests.strategy.validate`: finite,
+leading NaN means flat. What is returned is checked by :mod:`backtests.strategy.contract`: finite,
 on the strategy's clock, one column per traded symbol and combination; a combination with only NaN
 is an error, a window with only NaN is a named warning (docs/strategies.md).
 """
@@ -22,6 +22,7 @@ import pandas as pd
 
 from backtests.errors import StrategyError
 from backtests.strategy.context import StrategyContext
+from backtests.strategy.contract import check_combo_frame
 from backtests.strategy.params import Param
 
 
@@ -144,8 +145,6 @@ class Strategy:
             Index: UTC decision stamps; columns: MultiIndex ``(combo, symbol)`` with ``combo`` the
             grid's index values and ``symbol`` each of :attr:`traded_symbols`.
         """
-        from backtests.strategy.validate import check_combo_frame
-
         frames = []
         for combo, row in grid.iterrows():
             w = check_combo_frame(self.weights(ctx, **row.to_dict()), self, self.name, combo)

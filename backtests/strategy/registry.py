@@ -17,7 +17,7 @@ from types import ModuleType
 
 from backtests.errors import StrategyError
 from backtests.strategy.base import Strategy
-from backtests.strategy.validate import plugin_call
+from backtests.strategy.guard import plugin_call
 
 ENTRY_POINT_GROUP = "scare.strategies"
 

@@ -40,8 +40,7 @@ from backtests.engine.schedule import Limits, UnfillableOrder
 from backtests.engine.simulate import simulate
 from backtests.errors import ConfigError, Interrupted
 from backtests.strategy.base import Strategy
-from backtests.strategy.context import StrategyContext
-from backtests.strategy.validate import check_target_weights, clock_span, definition_line, guard
+from backtests.strategy.calls import decide
 from backtests.time.windows import Window
 
 #: Working memory of one chunk when no limit is given (and never more than a quarter of RAM).
@@ -116,16 +115,9 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     """Weights, simulation and period returns for one chunk of combinations."""
     strategy = task.strategy
     traded = strategy.traded_symbols
-    ctx = StrategyContext(task.data, strategy.symbols, task.events)
     local_grid = task.grid.reset_index(drop=True)
     local_grid.index.name = "combo"
-    vectorized = type(strategy).target_weights is not Strategy.target_weights
-    made_by = type(strategy).target_weights if vectorized else type(strategy).weights
-    raw = guard(strategy, task.label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
-                ctx, local_grid, at=made_by)
-    weights, notices = check_target_weights(
-        raw, task.label, traded, len(local_grid), clock_span(ctx), task.windows,
-        combo_names=task.grid.index.tolist(), where=definition_line(made_by), entry=task.entry)
+    weights, notices = decide(strategy, task.label, task.data, task.events, task.grid, task.windows, task.entry)
     n = len(local_grid)
     try:
         results = simulate(task.data, traded, weights, n, task.windows, task.costs, fill=task.fill,

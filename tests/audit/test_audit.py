@@ -15,7 +15,7 @@ from backtests.audit import audit_strategy
 from backtests.audit.cuts import choose_cuts, decision_changes
 from backtests.audit.truncate import prepare_events, truncate, truncate_events
 from backtests.strategy import Role, Strategy, StrategyContext
-from backtests.strategy.lookahead import LookAheadError, assert_no_lookahead
+from backtests.audit import LookAheadError, assert_no_lookahead
 
 SEEDS = (0, 1, 2, 3, 4)
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     """Verdicts go to a fresh folder (the exchange-calendar cache stays where it is)."""
-    import backtests.audit.cache as cache
+    import backtests.audit.verdicts as verdicts
 
-    monkeypatch.setattr(cache, "cache_folder", lambda: tmp_path / "audit")
+    monkeypatch.setattr(verdicts, "cache_folder", lambda: tmp_path / "audit")
 
 
 def _id(p: Path) -> str:

@@ -24,9 +24,9 @@ strategies:
 
 @pytest.fixture
 def study(tmp_path, monkeypatch):
-    import backtests.audit.cache as cache
+    import backtests.audit.verdicts as verdicts
 
-    monkeypatch.setattr(cache, "cache_folder", lambda: tmp_path / "verdicts")
+    monkeypatch.setattr(verdicts, "cache_folder", lambda: tmp_path / "verdicts")
     monkeypatch.syspath_prepend(str(CHEATS))
 
     def write(name: str, label: str) -> Path:
@@ -87,7 +87,7 @@ def test_a_changed_strategy_file_is_audited_again(cli, study, tmp_path, monkeypa
         "class Mine(Strategy):\n    name = 'mine'\n    roles = {'asset': Role('QQQ')}\n\n"
         "    def weights(self, ctx):\n        return ctx.empty_weights()\n")
     monkeypatch.syspath_prepend(str(src))
-    from backtests.audit.cache import verdict_key
+    from backtests.audit.verdicts import verdict_key
     from backtests.strategy.registry import load_path
 
     cls = load_path("mine_strat:Mine")

@@ -8,7 +8,7 @@ import pytest
 
 from backtests.data.synthetic import generate
 from backtests.strategy.context import StrategyContext
-from backtests.strategy.lookahead import assert_no_lookahead
+from backtests.audit import assert_no_lookahead
 from strategies.ma_cross import MACross
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
 from backtests.strategy import expand_grid
-from backtests.strategy.lookahead import assert_no_lookahead
+from backtests.audit import assert_no_lookahead
 from strategies.fade_kospi_halt import FadeKospiHalt
 from strat_fixtures import changes, daily, events_frame, info, intraday_bars, session_dates, shared, weights
 

@@ -15,7 +15,7 @@ from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
 from backtests.strategy import StrategyContext, expand_grid
-from backtests.strategy.lookahead import assert_no_lookahead
+from backtests.audit import assert_no_lookahead
 from backtests.time.windows import Catalogue, load_event_file
 from strategies.memory_pair_earnings import MemoryPairEarnings
 from strat_fixtures import changes, daily, events_frame, fixing, info, session_dates, shared, weights

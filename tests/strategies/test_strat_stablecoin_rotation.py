@@ -14,7 +14,7 @@ from backtests.data.frames import intraday_bars
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
 from backtests.strategy import expand_grid
-from backtests.strategy.lookahead import assert_no_lookahead
+from backtests.audit import assert_no_lookahead
 from strategies.stablecoin_rotation import StablecoinRotation
 from strat_fixtures import changes, daily, info, shared, weights
 

@@ -7,7 +7,7 @@ import pytest
 from backtests.data.synthetic import generate
 from backtests.errors import StrategyError
 from backtests.strategy import FloatParam, IntParam, Role, Strategy, expand_grid
-from backtests.strategy.lookahead import LookAheadError, assert_no_lookahead
+from backtests.audit import LookAheadError, assert_no_lookahead
 from backtests.strategy.registry import discover, resolve
 from strategies.buy_and_hold import BuyAndHold
 

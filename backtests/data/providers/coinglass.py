@@ -23,7 +23,7 @@ import pandas as pd
 
 from backtests.time.calendars import parse_frequency
 from backtests.data.frames import utc_open_bars
-from backtests.data.providers import (
+from backtests.data.providers.common import (
     Fetched,
     Meta,
     ProviderError,

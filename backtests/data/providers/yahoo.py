@@ -19,7 +19,7 @@ import pandas as pd
 
 from backtests.time.calendars import parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
-from backtests.data.providers import (
+from backtests.data.providers.common import (
     Fetched,
     Meta,
     ProviderError,

@@ -1,164 +1,32 @@
-"""Guard every call into plug-in code and check what it returns.
+"""The output contract of a strategy: what ``weights``/``target_weights`` must return.
 
-Two jobs, both so that a strategy's mistake is one line naming the strategy and a place, never a
-traceback and never a silently different backtest:
+The rules of :mod:`backtests.strategy.base` (listed in docs/strategies.md, "What weights must look
+like"), checked on what a plug-in returned so that a mistake is one line naming the strategy and
+the first bad stamp, combination or symbol, never a silently different backtest:
 
-* :func:`plugin_call` runs a plug-in method (import, ``__init__``, ``check_params``,
-  ``weights``/``target_weights``). An exception becomes a :class:`StrategyError` pointing at the
-  last line of the plug-in's own file in the traceback; ``sys.exit()`` is an error naming the
-  strategy (a plug-in may not end the process); ``KeyboardInterrupt`` is left alone, it is the user
-  pressing Ctrl-C and the runner treats it as an interruption.
-* :func:`check_target_weights` checks a strategy's weights against the contract of
-  :mod:`backtests.strategy.base` (rules listed in docs/strategies.md, "What weights must look like").
+* :func:`check_combo_frame`: one ``weights()`` call (one combination);
+* :func:`check_target_weights`: the whole grid (finite, on the strategy's clock, every
+  combination and traded symbol, a decision stamp inside every window), normalised, with the
+  named warnings of windows that hold only NaN.
 
-Set ``SCARE_DEBUG=1`` to see the full traceback of a plug-in's error as well.
+Errors point at the plug-in method that made the weights (:func:`~backtests.strategy.guard.definition_line`).
 """
 
 from __future__ import annotations
 
-import inspect
-import sys
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtests.errors import ScareInputError, StrategyError
+from backtests.errors import StrategyError
+from backtests.notices import Notice
+from backtests.strategy.guard import definition_line
 
 #: A weight above this in absolute value is not a portfolio fraction a study can mean (the study's
 #: own leverage limit, when set, is checked by the engine).
 MAX_ABS_WEIGHT = 1e6
-
-
-# ------------------------------------------------------------------------------- locations
-def source_file(obj: Any) -> str | None:
-    """The ``.py`` file that defines a class, function or module (None when unknown)."""
-    try:
-        f = inspect.getsourcefile(obj) or inspect.getfile(obj)
-    except (TypeError, OSError):
-        mod = sys.modules.get(getattr(obj, "__module__", "") or "")
-        f = getattr(mod, "__file__", None)
-    return str(Path(f).resolve()) if f else None
-
-
-def _shown(path: str) -> str:
-    """A path relative to the working directory when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return path
-
-
-def definition_line(func: Any) -> str | None:
-    """``file:line`` of the ``def`` of ``func`` (a plug-in method)."""
-    func = inspect.unwrap(getattr(func, "__func__", func))
-    f = source_file(func)
-    if f is None:
-        return None
-    try:
-        line = inspect.getsourcelines(func)[1]
-    except (OSError, TypeError):
-        return _shown(f)
-    return f"{_shown(f)}:{line}"
-
-
-def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool = False) -> str | None:
-    """``file:line`` of the last traceback frame inside one of ``files`` (the plug-in's own code),
-    else (unless ``own_only``) of the last frame outside scare and the standard library, else None."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    wanted = {str(Path(f).resolve()) for f in files if f}
-    for fr in reversed(frames):
-        if fr.filename and str(Path(fr.filename).resolve()) in wanted:
-            return f"{_shown(fr.filename)}:{fr.lineno}"
-    if own_only:
-        return None
-    scare = str(Path(__file__).resolve().parents[1])
-    for fr in reversed(frames):
-        name = fr.filename or ""
-        if name.startswith("<") or str(Path(name).resolve()).startswith((scare, sys.prefix, sys.base_prefix)):
-            continue
-        return f"{_shown(name)}:{fr.lineno}"
-    return None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-@contextmanager
-def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: str | None = None) -> Iterator[None]:
-    """Run plug-in code; turn its exceptions and ``sys.exit`` into one :class:`StrategyError`.
-
-    Parameters
-    ----------
-    owner
-        How to name the plug-in in the message, e.g. ``"strategy 'fade'"`` or ``"module 'my.mod'"``.
-    what
-        The call, e.g. ``"weights()"``, ``"import"``.
-    files
-        The plug-in's source file(s): the error points at the last line inside them.
-    fallback
-        ``file:line`` to name when no frame is in the plug-in (e.g. the method's ``def`` line).
-    """
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise
-    except ScareInputError as exc:
-        # scare's own checks (a role the config names wrongly, ...) keep their message; raised
-        # while running the plug-in's code they also say where in it
-        where = None if exc.where else raise_site(exc, files, own_only=True)
-        if where is None:
-            raise
-        raise type(exc)(f"{owner}: {exc.bare_message}", where=where) from exc
-    except SystemExit as exc:
-        where = raise_site(exc, files) or fallback
-        raise StrategyError(f"{owner} called sys.exit({exc.code!r}) in {what}: a plug-in must raise an "
-                            "exception or return, never end the process", where=where) from exc
-    except Exception as exc:  # noqa: BLE001 - any bug of a plug-in is reported, not a traceback
-        where = raise_site(exc, files) or fallback
-        message = _one_line(str(exc))
-        raise StrategyError(f"{owner} failed in {what}: {type(exc).__name__}"
-                            + (f": {message}" if message else ""), where=where) from exc
-
-
-def strategy_files(strategy: Any) -> list[str | None]:
-    """Source files of a strategy's class and of every base class outside scare."""
-    cls = strategy if isinstance(strategy, type) else type(strategy)
-    scare = str(Path(__file__).resolve().parents[1])
-    out = [source_file(k) for k in cls.__mro__ if k is not object]
-    return [f for f in dict.fromkeys(out) if f and not f.startswith(scare)]
-
-
-def guard(strategy: Any, label: str, what: str, func: Callable[..., Any], *args: Any,
-          at: Any = None, **kwargs: Any) -> Any:
-    """``func(*args, **kwargs)`` inside :func:`plugin_call` for ``strategy`` (named ``label``);
-    ``at`` is the method whose ``def`` line to name when no frame is in the plug-in's files."""
-    with plugin_call(f"strategy {label!r}", what, strategy_files(strategy), definition_line(at or func)):
-        return func(*args, **kwargs)
-
-
-# ------------------------------------------------------------------------------ check_params
-def params_checker(cls: type, strategy: Any) -> Callable[[dict[str, Any]], None] | None:
-    """The strategy's ``check_params``, callable with one combination, or None when not overridden.
-
-    Documented as a classmethod; a plain method (``def check_params(self, combo)``) or a
-    staticmethod is accepted as well and called on the configured instance.
-    """
-    from backtests.strategy.base import Strategy
-
-    raw = inspect.getattr_static(cls, "check_params", None)
-    if raw is None or raw is Strategy.__dict__["check_params"]:
-        return None
-    bound = getattr(strategy, "check_params", None)
-    if not callable(bound):
-        raise StrategyError(f"strategy {cls.__name__!r}: check_params is not a method",
-                            where=definition_line(cls))
-    return bound
 
 
 # ------------------------------------------------------------------------------- one weights()
@@ -335,8 +203,6 @@ def check_target_weights(weights: Any, label: str, traded: list[str], n_combos: 
     notices: dict[str, list[dict[str, Any]]] = {}
     if windows:
         first = None  # first decided row per column, computed when a window needs it
-        from backtests.notices import Notice
-
         for win in windows:
             a = int(np.searchsorted(tau, win.start_utc.value, side="left"))
             b = int(np.searchsorted(tau, win.end_utc.value, side="right"))

@@ -1,10 +1,11 @@
 """Look-ahead check for a plug-in's own tests: data after ``t`` must not change decisions <= ``t``.
 
 A thin wrapper over the audit that ``scare run`` and ``scare audit`` use
-(:func:`backtests.audit.audit_strategy`), raising instead of reporting::
+(:func:`backtests.audit.check.audit_strategy`), raising instead of reporting (also
+``from backtests import assert_no_lookahead``)::
 
     from backtests.data.synthetic import generate
-    from backtests.strategy.lookahead import assert_no_lookahead
+    from backtests.audit import assert_no_lookahead
 
     data = generate(start="2025-06-02", end="2026-08-31").select(MyStrategy().symbols.values())
     assert_no_lookahead(MyStrategy(), data, {"hold": [1, 3]})
@@ -19,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from backtests.audit.check import audit_strategy
 from backtests.data.market_data import MarketData
 from backtests.strategy.base import Strategy
 
@@ -75,8 +77,6 @@ def assert_no_lookahead(
         With the audit's one-line finding: the first changed decision (stamp, combination,
         symbol), the cut and the data channel responsible.
     """
-    from backtests.audit import audit_strategy
-
     if isinstance(events, str):
         if events != CATALOGUE:
             raise ValueError(f"events must be a DataFrame, None or {CATALOGUE!r}, got {events!r}")

@@ -1,4 +1,4 @@
-"""The rules of backtests.strategy.validate, on small hand-built weights, and the input limits."""
+"""The output contract (backtests.strategy.contract), on small hand-built weights."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.errors import ConfigError, StrategyError
-from backtests.strategy.validate import check_target_weights, params_checker
+from backtests.errors import StrategyError
+from backtests.strategy.contract import check_target_weights
 
 STAMPS = pd.date_range("2025-01-01 21:00", periods=10, freq="D", tz="UTC")
 
@@ -74,86 +74,6 @@ def test_a_window_without_any_decision_stamp_is_an_error():
     w = frame(np.zeros((10, 1)), 1).iloc[:4]
     with pytest.raises(StrategyError, match="no decision stamp inside window 'late'.*last before it is 2025-01-04"):
         check_target_weights(w, "s", ["A"], 1, windows=[window("late", 6, 9)])
-
-
-def test_check_params_may_be_a_classmethod_a_staticmethod_or_a_plain_method():
-    from backtests.strategy import Strategy
-
-    seen = []
-
-    class C(Strategy):
-        name = "c"
-
-        @classmethod
-        def check_params(cls, combo):
-            seen.append(("cls", cls))
-
-    class S(Strategy):
-        name = "s"
-
-        @staticmethod
-        def check_params(combo):
-            seen.append(("static", combo["x"]))
-
-    class M(Strategy):
-        name = "m"
-
-        def check_params(self, combo):
-            seen.append(("self", type(self)))
-
-    for cls in (C, S, M):
-        params_checker(cls, cls())({"x": 1})
-    assert seen == [("cls", C), ("static", 1), ("self", M)]
-    assert params_checker(Strategy, Strategy()) is None
-
-
-# ------------------------------------------------------------------------------- input limits
-GOOD = textwrap.dedent("""\
-    name: t
-    data: {source: synthetic}
-    windows: [deepseek_r1, {kind: micron_earnings}]
-    strategies:
-      - name: buy_and_hold
-        roles: {asset: QQQ}
-        params: {weight: [0.25, 0.5, 1.0]}
-    """)
-
-
-def _plan(tmp_path, text, *overrides):
-    from backtests.config import load_config
-    from backtests.config.plan import plan_study
-
-    p = tmp_path / "s.yaml"
-    p.write_text(text)
-    return plan_study(load_config(p, list(overrides)))
-
-
-def test_max_runs_is_exact_and_not_part_of_the_config_hash(tmp_path):
-    plan = _plan(tmp_path, GOOD)
-    runs = sum(len(sp.grid) * len(sp.windows) for sp in plan.strategies)
-    assert runs == 3 * len(plan.windows)
-    at_limit = _plan(tmp_path, GOOD, f"limits.max_runs={runs}")
-    assert at_limit.config.config_hash() == plan.config.config_hash()
-    with pytest.raises(ConfigError, match=f"has {runs:,} runs .* above limits.max_runs = {runs - 1:,}"):
-        _plan(tmp_path, GOOD, f"limits.max_runs={runs - 1}")
-
-
-def test_yaml_limits_are_exact(tmp_path, monkeypatch):
-    from backtests.config import loader
-
-    monkeypatch.setattr(loader, "MAX_YAML_ALIASES", 3)
-    monkeypatch.setattr(loader, "MAX_YAML_DEPTH", 4)
-    monkeypatch.setattr(loader, "MAX_YAML_NODES", 40)
-    assert loader.safe_yaml("a: &x 1\nb: [*x, *x, *x]\n", "f")[0] == {"a": 1, "b": [1, 1, 1]}
-    with pytest.raises(ConfigError, match="f:2: more than 3 YAML aliases"):
-        loader.safe_yaml("a: &x 1\nb: [*x, *x, *x, *x]\n", "f")
-    assert loader.safe_yaml("a: [[[1]]]\n", "f")[0] == {"a": [[[1]]]}  # 4 levels with the root
-    with pytest.raises(ConfigError, match="nested deeper than 4"):
-        loader.safe_yaml("a: [[[[1]]]]\n", "f")
-    with pytest.raises(ConfigError, match="nested deeper than 4 levels once aliases are followed"):
-        loader.safe_yaml("a: &x [[1]]\nb: [[*x]]\n", "f")
-    with pytest.raises(ConfigError, match="more than 40 values"):
-        loader.safe_yaml("a: &x [1, 2, 3, 4, 5, 6, 7, 8, 9]\nb: [*x, *x, *x]\n", "f")
 
 
 def test_nan_in_a_window_reaches_metrics_json(tmp_path, cli, monkeypatch):

@@ -1,0 +1,57 @@
+"""The computing stages of ``scare run`` on a prepared study: sweep, score, keep weights, gather.
+
+* :func:`keeps_all_weights`: the weights mode (``output.weights``; ``auto`` decides by the size of
+  the sweep, :func:`backtests.sweep.assemble.weights_mode`), decided once per study;
+* :func:`sweep_study`: every strategy's sweep on one executor (one Dask cluster per run) with one
+  progress bar;
+* :func:`score_study`: scores every strategy in place; in ``best`` mode re-simulates the weights of
+  the combinations kept in detail;
+* :func:`study_result`: the :class:`~backtests.sweep.results.StudyResult` handed to the output stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backtests.orchestration.prepare import PreparedStudy
+from backtests.orchestration.progress import Progress
+from backtests.scoring.evaluate import score_result
+from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
+from backtests.sweep.chunks import Checkpoints, Executor
+from backtests.sweep.results import StrategyResult, StudyResult
+
+
+def keeps_all_weights(study: PreparedStudy) -> bool:
+    """True: every run's per-bar weights are kept; False: only the best and default combinations'."""
+    return weights_mode(study.plan, study.data) == "all"
+
+
+def sweep_study(study: PreparedStudy, checkpoints: Checkpoints, keep_weights: bool,
+                progress: bool | None) -> list[StrategyResult]:
+    """Every strategy's combinations x windows, in the plan's order (see :mod:`backtests.sweep`)."""
+    plan, cfg = study.plan, study.plan.config
+    results: list[StrategyResult] = []
+    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
+            Progress(total=study.combinations, enabled=progress, desc=cfg.name) as bar:
+        for sp in plan.strategies:
+            bar.set_postfix(sp.label)
+            results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints, keep_weights,
+                                        executor))
+    return results
+
+
+def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool) -> None:
+    """Score each strategy's runs in place; without all weights, fetch those of the combinations
+    reported in detail (best and default) by simulating them again."""
+    for res in results:
+        combos = score_result(res, study.data, study.plan.config)
+        if not keep_weights and combos:
+            res.weights = selected_weights(res.plan, study.data, study.plan, study.events, combos)
+
+
+def study_result(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool, elapsed: float,
+                 checkpoints: Checkpoints, audited: dict[str, Any]) -> StudyResult:
+    """What the output stage writes."""
+    return StudyResult(study.plan, study.data, results, elapsed=elapsed,
+                       weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary(),
+                       audit=audited)
