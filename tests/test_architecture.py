@@ -19,7 +19,8 @@ PACKAGE = ROOT / "backtests"
 
 #: The pipeline order, first to last. A stage takes what the stages before it produce and knows
 #: nothing of those after it: the config is read before anything else; time (calendars, windows)
-#: is needed to stamp data; strategies read data; the plan resolves strategies and windows before
+#: is needed to stamp data; the exchange's rules (market state, short-sale bans) are facts of time
+#: and markets that data and the engine consult; strategies read data; the plan resolves strategies and windows before
 #: data loads; the engine simulates what the plan holds; the sweep chunks the engine over a grid;
 #: scoring reads the sweep's results; the audit re-runs strategies on prepared studies; the report
 #: renders scored results; outputs write documents and the report; orchestration orders them all.
@@ -28,6 +29,7 @@ PIPELINE: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("backtests", "backtests.errors", "backtests.notices", "backtests.digest", "backtests.jsonfmt")),
     ("config", ("backtests.config", "backtests.config.loader", "backtests.config.model")),
     ("time", ("backtests.time",)),
+    ("exchange", ("backtests.exchange",)),
     ("data", ("backtests.data",)),
     ("strategy", ("backtests.strategy",)),
     ("plan", ("backtests.config.plan",)),
