@@ -28,7 +28,7 @@ def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
 
     if isinstance(events, Timeline):
         events = events.events
-    ctx = StrategyContext(data, strategy.symbols, events)
+    ctx = StrategyContext(data, strategy.symbols, events, traded=strategy.traded_symbols)
     vectorized = type(strategy).target_weights is not Strategy.target_weights
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     # the plug-in's own bug: one line pointing at its file and line, exactly as in a run

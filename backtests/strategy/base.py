@@ -126,6 +126,10 @@ class Strategy:
     def weights(self, ctx: StrategyContext, **params: Any) -> pd.DataFrame:
         """Target weights for ONE parameter combination.
 
+        ``params`` are plain Python values of each parameter's declared type (``IntParam`` an
+        ``int``, ``FloatParam`` a ``float``, ``BoolParam`` a ``bool``, ``ChoiceParam`` a ``str``),
+        whatever the other parameters of the grid are.
+
         Returns
         -------
         pandas.DataFrame
@@ -136,7 +140,9 @@ class Strategy:
     def target_weights(self, ctx: StrategyContext, grid: pd.DataFrame) -> pd.DataFrame:
         """Target weights for every combination of ``grid`` (rows = combinations).
 
-        The default calls :meth:`weights` once per row; override it to vectorize.
+        The default calls :meth:`weights` once per row, with the row's values as plain Python
+        values of their declared types; override it to vectorize. ``grid`` has one column per
+        parameter, of its declared dtype (``int64``, ``float64``, ``bool``, ``str``).
 
         Returns
         -------
@@ -144,11 +150,12 @@ class Strategy:
             Index: UTC decision stamps; columns: MultiIndex ``(combo, symbol)`` with ``combo`` the
             grid's index values and ``symbol`` each of :attr:`traded_symbols`.
         """
+        from backtests.strategy.params import combo_records
         from backtests.strategy.validate import check_combo_frame
 
         frames = []
-        for combo, row in grid.iterrows():
-            w = check_combo_frame(self.weights(ctx, **row.to_dict()), self, self.name, combo)
+        for combo, params in zip(grid.index, combo_records(grid, self.params)):
+            w = check_combo_frame(self.weights(ctx, **params), self, self.name, combo)
             w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
             frames.append(w)
         if not frames:

@@ -116,7 +116,7 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     """Weights, simulation and period returns for one chunk of combinations."""
     strategy = task.strategy
     traded = strategy.traded_symbols
-    ctx = StrategyContext(task.data, strategy.symbols, task.events)
+    ctx = StrategyContext(task.data, strategy.symbols, task.events, traded=traded)
     local_grid = task.grid.reset_index(drop=True)
     local_grid.index.name = "combo"
     vectorized = type(strategy).target_weights is not Strategy.target_weights
