@@ -19,9 +19,12 @@ Trigger (first one per Seoul session, the index role's market):
 * **Daily bars otherwise**: the session's low vs the previous close; the decision is stamped at the
   session close (only then is the low known), so the fill is the next Seoul open, or the New York
   open of the same day for EWY (Korea's crash is over before New York opens).
-* **Catalogue halts** (``use_catalogue``): events of kind ``krx_circuit_breaker`` trigger at their
+* **Catalogue halts** (``use_catalogue``): events of kind ``event_kind`` (default
+  ``krx_circuit_breaker``, the built-in catalogue's KOSPI Level-1 halts) trigger at their
   ``time_utc`` (the reported halt time, or the session close when no time was reported, as for
-  2026-06-23). They are unscheduled and never used before that instant.
+  2026-06-23). They are unscheduled and never used before that instant. ``event_kind`` names any
+  kind of the study's catalogue, e.g. ``circuit_breaker_level1`` for the rows of an events file
+  (``events_files``) that keeps its own kind; an unknown kind stops the study at validation.
 
 Entry: ``size`` (or the volatility-targeted size, see below) of portfolio value in the ``vehicle``:
 ``kodex200`` = the ``kodex`` role (KODEX 200 ETF, ``069500.KS``), ``ewy`` = the ``ewy`` role (iShares
@@ -42,7 +45,9 @@ or without opens.
 Parameters (units)
 ------------------
 threshold : percent below the previous close (8 = KRX Level-1 rule).
-use_catalogue : bool, also trigger on catalogue ``krx_circuit_breaker`` events.
+use_catalogue : bool, also trigger on catalogue events of kind ``event_kind``.
+event_kind : catalogue event kind of the halts (``krx_circuit_breaker``); checked against the
+    study's catalogue (built-in plus ``events_files``).
 vehicle : ``kodex200`` or ``ewy``.
 hold : sessions of the vehicle's market (>= 1).
 stop_loss, take_profit : percent from the entry price (0 = off).
@@ -74,7 +79,8 @@ import pandas as pd
 from ta.volatility import AverageTrueRange
 
 from backtests.time.calendars import local_session_dates, sessions
-from backtests.strategy import BoolParam, ChoiceParam, FloatParam, IntParam, Role, Strategy, StrategyContext
+from backtests.strategy import (BoolParam, ChoiceParam, EventKindParam, FloatParam, IntParam, Role, Strategy,
+                                StrategyContext)
 
 VEHICLES = {"kodex200": "kodex", "ewy": "ewy"}
 CATALOGUE_KIND = "krx_circuit_breaker"
@@ -96,7 +102,8 @@ class FadeKospiHalt(Strategy):
 
     threshold = FloatParam(8.0, low=1.0, high=30.0, unit="percent below previous close",
                            doc="Index drop (intraday low vs previous close) that triggers the trade.")
-    use_catalogue = BoolParam(True, doc="Also trigger on catalogue events of kind krx_circuit_breaker.")
+    use_catalogue = BoolParam(True, doc="Also trigger on catalogue events of kind event_kind.")
+    event_kind = EventKindParam(CATALOGUE_KIND, doc="Catalogue event kind of the halts that trigger (use_catalogue).")
     vehicle = ChoiceParam("kodex200", choices=tuple(VEHICLES), doc="What to buy: KODEX 200 in Seoul or EWY in New York.")
     hold = IntParam(2, low=1, high=60, unit="sessions", doc="Sessions held (of the vehicle's market).")
     stop_loss = FloatParam(0.0, low=0.0, high=99.0, unit="percent below entry", doc="Exit on a close this far below entry (0 = off).")
@@ -117,7 +124,7 @@ class FadeKospiHalt(Strategy):
             raise ValueError("stop_loss and take_profit are distances in percent and must be >= 0 (0 = off)")
 
     # ------------------------------------------------------------------------------ triggers
-    def _triggers(self, ctx: StrategyContext, threshold: float, use_catalogue: bool) -> np.ndarray:
+    def _triggers(self, ctx: StrategyContext, threshold: float, use_catalogue: bool, event_kind: str) -> np.ndarray:
         """Sorted int64 ns decision stamps, at most one per Seoul session."""
         market = ctx.market("index")
         bars = ctx.bars("index")
@@ -147,7 +154,7 @@ class FadeKospiHalt(Strategy):
         cand_t.append(stamps.asi8[dhit])
         cand_k.append(day_key[dhit])
         if use_catalogue:
-            ev = ctx.events(CATALOGUE_KIND)
+            ev = ctx.events(event_kind)
             if len(ev):
                 et = pd.DatetimeIndex(ev["time_utc"]).tz_convert("UTC").as_unit("ns")
                 ek = pd.DatetimeIndex(pd.to_datetime(ev["date"])).tz_localize(None).normalize().as_unit("ns")
@@ -178,14 +185,15 @@ class FadeKospiHalt(Strategy):
         for combo in grid.to_dict("records"):
             self.check_params(combo)
         symbols = self.traded_symbols
-        groups = grid.groupby(["threshold", "use_catalogue"], sort=True).groups
-        triggers = {key: self._triggers(ctx, float(key[0]), bool(key[1])) for key in groups}
+        keys = ["threshold", "use_catalogue", "event_kind"]
+        triggers = {key: self._triggers(ctx, float(key[0]), bool(key[1]), str(key[2]))
+                    for key in grid.groupby(keys, sort=True).groups}
         extra = np.unique(np.concatenate(list(triggers.values()))) if triggers else np.array([], dtype="int64")
         out_index = ctx.index.union(pd.DatetimeIndex(extra, tz="UTC").as_unit("ns"))
         out = np.zeros((len(out_index), len(grid), len(symbols)))
         atr_cache: dict[int, pd.Series] = {}
-        for (threshold, use_cat, vehicle), rows in grid.groupby(["threshold", "use_catalogue", "vehicle"], sort=True).groups.items():
-            trig = triggers[(threshold, use_cat)]
+        for (*key, vehicle), rows in grid.groupby([*keys, "vehicle"], sort=True).groups.items():
+            trig = triggers[tuple(key)]
             if len(trig) == 0:
                 continue
             role = VEHICLES[vehicle]

@@ -9,13 +9,14 @@ A config gives each parameter a scalar, a list, or a ``{start, stop, step}`` ran
 Cartesian product in declaration order (last parameter varies fastest).
 
 Every value keeps its declared type end to end: in the grid frame each column has its parameter's
-:attr:`Param.dtype` (``IntParam`` int64, ``FloatParam`` float64, ``BoolParam`` bool, ``ChoiceParam``
-str), and one combination (:func:`combo_records`, what ``Strategy.weights`` receives as keyword
+:attr:`Param.dtype` (``IntParam`` int64, ``FloatParam`` float64, ``BoolParam`` bool, ``ChoiceParam`` and
+``EventKindParam`` str), and one combination (:func:`combo_records`, what ``Strategy.weights`` receives as keyword
 arguments) holds plain Python ``int``, ``float``, ``bool`` and ``str`` values.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -148,6 +149,49 @@ class ChoiceParam(Param):
         if not isinstance(value, str):
             raise TypeError
         return value
+
+
+class EventKindParam(Param):
+    """The kind of catalogue events a strategy reads (e.g. ``krx_circuit_breaker``).
+
+    A string like a :class:`ChoiceParam`, but its allowed values are the event kinds of the study's
+    catalogue (the built-in one plus the study's ``events_files``), known only when the study is
+    planned: :func:`check_event_kinds` rejects an unknown kind there, with a "did you mean".
+    """
+
+    kind = "event_kind"
+    dtype = "str"
+
+    def __init__(self, default: str, **kw: Any) -> None:
+        super().__init__(default, **kw)
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise TypeError
+        return value
+
+    def native(self, value: Any) -> str:
+        return str(value)
+
+
+def check_event_kinds(params: Mapping[str, Param], axes: list[list[Any]], kinds: Sequence[str], owner: str) -> None:
+    """Every value of an :class:`EventKindParam` (``axes`` from :func:`grid_axes`) is one of ``kinds``.
+
+    Raises
+    ------
+    StrategyError
+        Naming the parameter and the unknown kind, with the closest kind of the catalogue.
+    """
+    known = sorted(kinds)
+    for (name, p), values in zip(params.items(), axes):
+        if not isinstance(p, EventKindParam):
+            continue
+        for v in values:
+            if v not in known:
+                hint = difflib.get_close_matches(v, known, n=1)
+                extra = f"did you mean {hint[0]!r}?" if hint else f"kinds: {', '.join(known) or 'none'}"
+                raise StrategyError(f"parameter '{owner}.{name}': no event of kind {v!r} in the study's "
+                                    f"catalogue ({extra})")
 
 
 def _values_of(spec: Any) -> list[Any]:

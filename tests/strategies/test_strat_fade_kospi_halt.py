@@ -155,6 +155,30 @@ def test_catalogue_halt_triggers_at_its_time_only_when_enabled():
     assert (w.to_numpy() == 0).all()
 
 
+def test_event_kind_names_the_catalogue_kind_that_triggers():
+    ev = events_frame([
+        {"id": "cb", "kind": "krx_circuit_breaker", "market": "XKRX", "date": "2024-07-25", "time_utc": "2024-07-25 01:00"},
+        {"id": "l1", "kind": "circuit_breaker_level1", "market": "XKRX", "date": "2024-07-15",
+         "time_utc": "2024-07-15 02:00"},
+    ])
+    data = make_data(crash_days={"2024-08-05": (99.0, 100.0)})  # no price trigger at all
+    # default: krx_circuit_breaker only (bought at the 07-25 close, held 07-26 and 07-29)
+    w = weights(FadeKospiHalt(), data, {"hold": 2}, events=ev)
+    assert kodex_ewy(w) == {pd.Timestamp("2024-07-25 01:00", tz="UTC"): (1.0, 0.0), krx("2024-07-29"): (0.0, 0.0)}
+    # event_kind: circuit_breaker_level1 only (bought at the 07-15 close, held 07-16 and 07-17)
+    w = weights(FadeKospiHalt(), data, {"hold": 2, "event_kind": "circuit_breaker_level1"}, events=ev)
+    assert kodex_ewy(w) == {pd.Timestamp("2024-07-15 02:00", tz="UTC"): (1.0, 0.0), krx("2024-07-17"): (0.0, 0.0)}
+    # both kinds in one grid: each combination reads its own kind
+    grid = expand_grid(FadeKospiHalt.params, {"hold": 2, "event_kind": ["krx_circuit_breaker", "circuit_breaker_level1"]},
+                       "fade_kospi_halt")
+    assert grid["event_kind"].tolist() == ["krx_circuit_breaker", "circuit_breaker_level1"]
+    from backtests.strategy import StrategyContext
+    s = FadeKospiHalt()
+    both = s.target_weights(StrategyContext(data, s.symbols, ev), grid)
+    assert both[0][KODEX].idxmax() == pd.Timestamp("2024-07-25 01:00", tz="UTC")
+    assert both[1][KODEX].idxmax() == pd.Timestamp("2024-07-15 02:00", tz="UTC")
+
+
 def test_threshold_above_the_drop_does_not_trigger():
     w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "threshold": 10.0})
     assert (w.to_numpy() == 0).all()
@@ -461,3 +485,31 @@ def test_replay_hold_three_ignores_the_halts_on_its_exit_decision_closes():
     kx = data.bars[KODEX]["close"]  # 136415 / 138145 - 1 = -1.25% (the re-triggered trade ran past 06-30)
     assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(kx[krx("2026-06-29")] / kx[krx("2026-06-24")] - 1,
                                                                rel=1e-9)
+
+
+def test_replay_event_kind_reads_the_halts_file_as_it_is(tmp_path):
+    """events_files takes ../shared/data's halts file unconverted (its kind circuit_breaker_level1,
+    its market KOSPI overridden by XKRX); event_kind points the fade at it."""
+    from backtests.config import load_config
+    from backtests.config.plan import plan_study
+
+    path = shared("events", "krx_circuit_breakers.csv")
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"name: cb\nevents_files:\n  - path: {path}\n    market: XKRX\n"
+                   "    where: {kind: [circuit_breaker_level1], market: [KOSPI]}\n"
+                   "windows: [kospi_crash_2026]\nstrategies:\n  - name: fade_kospi_halt\n"
+                   "    params: {event_kind: circuit_breaker_level1}\n")
+    plan = plan_study(load_config(cfg))
+    ev = plan.catalogue.frame()
+    halts = ev[ev["kind"] == "circuit_breaker_level1"]
+    assert len(halts) == 11 and set(halts["market"]) == {"XKRX"}
+    data = _real_data()
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "vehicle": "ewy",
+                                        "event_kind": "circuit_breaker_level1"}, events=ev)
+    entries = list(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
+    times = pd.DatetimeIndex(halts["time_utc"]).sort_values().as_unit("ns")
+    in_range = times[(times >= data.index[0]) & (times <= data.index[-1])]
+    assert len(in_range) == 6 and entries == list(in_range)
+    # the same halts and KST times as the hand-converted file above (which drops seconds: 14:14:30)
+    hand = pd.DatetimeIndex(_halt_events()["time_utc"]).as_unit("ns")
+    assert list(in_range.floor("min")) == list(hand[(hand >= data.index[0]) & (hand <= data.index[-1])])

@@ -154,3 +154,56 @@ def test_rsi_plugin_from_the_docs_runs_through_scare_run(cli, tmp_path, monkeypa
     # the read-only role (SPY) gets no weight column: ctx.empty_weights() holds the traded symbols only
     w = pd.read_parquet(tmp_path / "out" / "weights.parquet")
     assert set(w["symbol"].astype(str)) == {"QQQ"}
+
+
+EVENTS = """events:
+  - {id: l1_a, kind: circuit_breaker_level1, market: XKRX, date: 2026-06-23, label: Level-1 halt}
+"""
+
+
+def _study(tmp_path: Path, kind: str, with_file: bool = True) -> Path:
+    (tmp_path / "halts.yaml").write_text(EVENTS)
+    files = "events_files: [halts.yaml]\n" if with_file else ""
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"name: ek\n{files}windows: [kospi_crash_2026]\nstrategies:\n  - name: fade_kospi_halt\n"
+                   f"    params: {{hold: [1, 2], event_kind: {kind}}}\n")
+    return cfg
+
+
+def test_event_kind_values_are_checked_against_the_study_catalogue(cli, tmp_path):
+    code, out, err = cli("validate", _study(tmp_path, "circuit_breaker_level1"))
+    assert code == 0 and "2 combinations" in out, err
+    code, out, err = cli("validate", _study(tmp_path, "[krx_circuit_breaker, circuit_breaker_level1]"))
+    assert code == 0 and "4 combinations" in out, err
+    # a typo: one line, the config's line and field, and the closest kind
+    code, out, err = cli("validate", _study(tmp_path, "circuit_breaker_levl1"))
+    assert code == 2 and err.count("\n") == 1
+    assert "study.yaml:6: strategies.0.params.event_kind" in err
+    assert "no event of kind 'circuit_breaker_levl1' in the study's catalogue (did you mean 'circuit_breaker_level1'?)" in err
+    # nothing close: the kinds are listed
+    code, _, err = cli("validate", _study(tmp_path, "halts"))
+    assert code == 2 and "(kinds: ai_shock, circuit_breaker_level1, crypto_liquidation, krx_circuit_breaker" in err
+    # the file's kind exists only with the file
+    code, _, err = cli("validate", _study(tmp_path, "circuit_breaker_level1", with_file=False))
+    assert code == 2 and "no event of kind 'circuit_breaker_level1'" in err
+    # not a string: rejected by the parameter itself
+    code, _, err = cli("validate", _study(tmp_path, "3"))
+    assert code == 2 and "'fade_kospi_halt.event_kind' expects event_kind, got 3" in err
+
+
+def test_check_event_kinds_unit():
+    from backtests.strategy import EventKindParam
+    from backtests.strategy.params import check_event_kinds, grid_axes
+    from backtests.errors import StrategyError
+
+    class S(Strategy):
+        name = "s"
+        trigger = EventKindParam("krx_circuit_breaker", doc="what triggers")
+        n = IntParam(1)
+
+    axes = grid_axes(S.params, {"trigger": ["krx_circuit_breaker", "ai_shock"]}, "s")
+    check_event_kinds(S.params, axes, ["ai_shock", "krx_circuit_breaker"], "s")
+    with pytest.raises(StrategyError, match=r"did you mean 'ai_shock'"):
+        check_event_kinds(S.params, grid_axes(S.params, {"trigger": "ai_shok"}, "s"), ["ai_shock"], "s")
+    assert S.params["trigger"].describe()["type"] == "event_kind"
+    assert expand_grid(S.params, {}, "s")["trigger"].dtype == "str"
