@@ -242,9 +242,8 @@ class FadeKospiHalt(Strategy):
         size = base.copy()
         for w in np.unique(aw[vt > 0]):
             if w not in atr_cache:
-                atr_cache[w] = self._size_factor(ctx, int(w)).dropna()  # (backtests' asof fails on all-NaN)
-            atr_pct = atr_cache[w]
-            known = ctx.known_at(atr_pct, pd.DatetimeIndex([tau], tz="UTC")).iloc[0] if len(atr_pct) else np.nan
+                atr_cache[w] = self._size_factor(ctx, int(w))
+            known = ctx.known_at(atr_cache[w], pd.DatetimeIndex([tau], tz="UTC")).iloc[0]  # NaN while warming up
             m = (vt > 0) & (aw == w)
             size[m] = np.minimum(base[m], vt[m] / known) if np.isfinite(known) and known > 0 else np.nan
         return size
