@@ -290,7 +290,9 @@ class _Bars:
         The order fills at the next bar, at its open when it has one, else at its close. Once that bar
         is known (stamped at or before ``tau``) the order has filled. Before, the fill instant comes
         from the calendar: the next session's open when bar ``k`` has an open price, else its close
-        (the next bar itself is not known yet: reading it would look ahead).
+        (the next bar itself is not known yet: reading it would look ahead). A session missing from
+        the vehicle's data delays the real fill past the scheduled one; such gaps are warned as data
+        gaps (docs/data.md).
         """
         kk = np.clip(k, 0, max(self.n - 1, 0))
         nxt = np.clip(k + 1, 0, max(self.n - 1, 0))
