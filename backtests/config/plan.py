@@ -16,7 +16,7 @@ from backtests.config.loader import LoadedConfig
 from backtests.config.model import StrategySpec
 from backtests.errors import ScareInputError, StrategyError
 from backtests.strategy.base import Strategy
-from backtests.strategy.params import build_grid, grid_axes
+from backtests.strategy.params import build_grid, check_event_kinds, grid_axes
 from backtests.strategy.registry import resolve
 from backtests.strategy.calls import params_checker
 from backtests.strategy.guard import guard
@@ -114,6 +114,7 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
             raise _reraise(loaded, loc + ("roles",), exc) from None
         try:
             axes = grid_axes(cls.params, spec.params, cls.name)
+            check_event_kinds(cls.params, axes, cat.kinds(), cls.name)
         except ScareInputError as exc:
             bad = next((k for k in spec.params if k in exc.bare_message), None)
             raise _reraise(loaded, loc + (("params", bad) if bad else ("params",)), exc) from None

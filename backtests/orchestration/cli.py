@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", choices=["strategies", "windows"],
                      help="strategies (with roles and parameters) or windows (the built-in event catalogue)")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.add_argument("--config", metavar="STUDY",
+                     help="also list this study's module:Class plug-ins (strategies) or the events of its "
+                          "events_files (windows)")
 
     rep = sub.add_parser("report", help="regenerate tearsheet.html from a run folder")
     rep.add_argument("run_dir", help="a run folder written by `scare run` (holds metrics.json)")
@@ -176,35 +179,94 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == "strategies":
-        from backtests.strategy.registry import discover
+        return _list_strategies(args)
+    return _list_windows(args)
 
-        items = [cls.describe() for _, cls in sorted(discover().items())]
-        if args.json:
-            print(json.dumps(items, indent=2, default=str))
-            return 0
-        for d in items:
-            print(f"{d['name']}: {d['summary']}")
-            for role, r in d["roles"].items():
-                extra = f" needs {', '.join(r['series'])}" if r["series"] != ["close"] else ""
-                print(f"    role {role} = {r['default']}{'' if r['traded'] else ' (signal only)'}{extra}")
-            for name, p in d["params"].items():
-                rng = f" range {p['range']}" if "range" in p else ""
-                ch = f" choices {p['choices']}" if "choices" in p else ""
-                unit = f" [{p['unit']}]" if p.get("unit") else ""
-                print(f"    {name}: {p['type']} = {p['default']!r}{rng}{ch}{unit}  {p.get('doc', '')}".rstrip())
+
+def _list_strategies(args: argparse.Namespace) -> int:
+    """Built-in (and entry-point) strategies; with ``--config`` also the study's ``module:Class`` plug-ins."""
+    from backtests.strategy.registry import discover
+
+    items = [cls.describe() for _, cls in sorted(discover().items())]
+    plugins: list[dict[str, Any]] = []
+    builtins: list[str] = []
+    if args.config:
+        from backtests.config import load_config
+        from backtests.config.plan import plan_study
+
+        for sp in plan_study(load_config(args.config)).strategies:  # the study must validate
+            if ":" not in sp.spec.name:
+                builtins.append(sp.label)
+                continue
+            known = next((d for d in plugins if d["path"] == sp.spec.name), None)
+            if known is None:
+                known = {**type(sp.strategy).describe(), "path": sp.spec.name, "study": {}}
+                plugins.append(known)
+            known["study"][sp.label] = {"roles": dict(sp.strategy.symbols), "combinations": len(sp.grid)}
+    if args.json:
+        print(json.dumps(items + plugins, indent=2, default=str))
         return 0
+    for d in items:
+        _print_strategy(d["name"], d)
+    if args.config:
+        also = f" (and built-ins: {', '.join(builtins)})" if builtins else ""
+        print(f"\n{args.config}: {len(plugins) or 'no'} module:Class plug-in{'s' if len(plugins) != 1 else ''}{also}")
+        for d in plugins:
+            uses = "; ".join(f"{'' if lab == d['path'] else f'as {lab!r}, '}{u['combinations']} combination"
+                             f"{'s' if u['combinations'] != 1 else ''}" for lab, u in d["study"].items())
+            _print_strategy(f"{d['path']} (name {d['name']!r}; in the study: {uses})", d)
+            for lab, u in d["study"].items():
+                moved = {r: sym for r, sym in u["roles"].items() if sym != d["roles"][r]["default"]}
+                if moved:
+                    print(f"    {lab}: roles " + ", ".join(f"{r} = {sym}" for r, sym in moved.items()))
+    return 0
+
+
+def _print_strategy(title: str, d: dict[str, Any]) -> None:
+    print(f"{title}: {d['summary']}")
+    for role, r in d["roles"].items():
+        extra = f" needs {', '.join(r['series'])}" if r["series"] != ["close"] else ""
+        print(f"    role {role} = {r['default']}{'' if r['traded'] else ' (signal only)'}{extra}")
+    for name, p in d["params"].items():
+        rng = f" range {p['range']}" if "range" in p else ""
+        ch = f" choices {p['choices']}" if "choices" in p else ""
+        unit = f" [{p['unit']}]" if p.get("unit") else ""
+        print(f"    {name}: {p['type']} = {p['default']!r}{rng}{ch}{unit}  {p.get('doc', '')}".rstrip())
+
+
+def _list_windows(args: argparse.Namespace) -> int:
+    """The built-in event catalogue; with ``--config`` the study's catalogue (its events_files merged)."""
     from backtests.time.windows import load_builtin
 
-    cat = load_builtin()
+    builtin = load_builtin()
+    cat = builtin
+    if args.config:
+        from backtests.config import load_config
+        from backtests.config.plan import build_catalogue
+
+        cat = build_catalogue(load_config(args.config))
     rows = [{"id": e.id, "kind": e.kind, "market": e.market, "date": e.date.date().isoformat(),
              "timing": e.timing, "label": e.label, "time_utc": e.time_utc.isoformat(), "time_rule": e.time_rule,
-             "time_source": e.time_source, "shock": e.shock}
+             "time_source": e.time_source, "shock": e.shock,
+             **({"source": "built-in" if builtin.events.get(e.id) == e else "events_files"} if args.config else {})}
             for e in sorted(cat.events.values(), key=lambda e: (e.kind, e.date))]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    for r in rows:
-        print(f"{r['id']:<26} {r['kind']:<20} {r['market']:<7} {r['date']}  {r['timing']:<12} {r['label']}")
+    for src in ("built-in", "events_files"):
+        chosen = [r for r in rows if r.get("source", "built-in") == src]
+        if src == "events_files":
+            if not args.config:
+                break
+            print(f"\n{args.config}: {len(chosen)} event{'s' if len(chosen) != 1 else ''} from its events_files")
+        width = max([26, *(len(r["id"]) for r in chosen)])
+        for r in chosen:
+            print(f"{r['id']:<{width}} {r['kind']:<20} {r['market']:<7} {r['date']}  {r['timing']:<12} {r['label']}")
+    if args.config:
+        gone = [k for k in builtin.events if k not in cat.events]
+        if gone:
+            print(f"built-in events the study's events_files replace: {', '.join(gone)}")
+        print(f"event kinds in the study: {', '.join(cat.kinds())}")
     return 0
 
 

@@ -18,12 +18,14 @@ import pandas as pd
 
 from backtests import scoring
 from backtests.scoring.evaluate_events import (
+    ShockSize,
     _t0_move,
     asset_event_study,
     baseline,
     distinct_entries,
     event_time_view,
     first_fill,
+    shock_fields as _shock,
     strategy_event_study,
 )
 from backtests.jsonfmt import clean_json
@@ -73,7 +75,8 @@ class StrategyRuns:
         Per window id, the first instant a fill was possible (see :func:`first_fill`): benchmark
         returns of periods ending at or before it are left out of every benchmark comparison.
     shocks
-        Per window id, the defining asset's t = 0 return (reported with each episode).
+        Per window id, the defining asset's t = 0 return or why it is missing (:class:`ShockSize`,
+        reported with each episode as ``shock`` and ``shock_reason``).
     """
 
     label: str
@@ -86,7 +89,7 @@ class StrategyRuns:
     windows: list[Any] | None = None
     orders: pd.DataFrame | None = None
     tradable_from: dict[str, pd.Timestamp] | None = None
-    shocks: dict[str, float | None] = field(default_factory=dict)
+    shocks: dict[str, ShockSize] = field(default_factory=dict)
 
 
 def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -339,7 +342,7 @@ def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_wi
             entry, exit_ = fills.get(rid, (None, None))
             out.append({"window": wid, "cluster": clusters.ids[clusters.code[w]],
                         "return": clean_json(per_window[c, w]), "traded": bool(traded[c, w]),
-                        "entry_utc": entry, "exit_utc": exit_, "shock": clean_json(sr.shocks.get(wid))})
+                        "entry_utc": entry, "exit_utc": exit_, **_shock(sr.shocks, wid)})
         return out
 
     return records
@@ -391,7 +394,7 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
                                  n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed)
         # the shock of each baseline episode is the same t = 0 move as the strategy's
         for e in s["baseline"]["event_level"]["episodes"]:
-            e["shock"] = clean_json(shocks.get(e["window"]))
+            e.update(_shock(shocks, e["window"]))
     s["event_study"] = {
         "asset": asset_event_study(data, sp.strategy.traded_symbols[0], sp.benchmark, sp.windows,
                                    sc.estimation_sessions),

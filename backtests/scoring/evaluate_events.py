@@ -8,6 +8,7 @@ event studies with their test battery (:mod:`backtests.scoring.event_tests`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,14 +95,46 @@ def baseline(data: Any, symbols: list[str], symbol: str, windows: list[Any], fil
                              confidence=confidence, seed=seed, episodes=episodes)
     return {"symbol": symbol, "rule": BASELINE_RULE.format(symbol=symbol), "event_level": el}
 
-def _t0_move(data: Any, symbol: str, window: Any) -> float | None:
-    """The defining market's t = 0 close-to-close USD return of ``symbol`` (None if unknown)."""
+@dataclass(frozen=True)
+class ShockSize:
+    """An episode's shock size: the defining market's t = 0 close-to-close USD return of the first
+    traded symbol, or ``value`` None with the ``reason`` it is unknown (never a 0.0 standing in)."""
+
+    value: float | None
+    reason: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The episode record's ``shock`` and ``shock_reason``."""
+        return {"shock": clean_json(self.value), "shock_reason": self.reason}
+
+
+def _t0_move(data: Any, symbol: str, window: Any) -> ShockSize:
+    """The defining market's t = 0 close-to-close USD return of ``symbol``: its last close at or
+    before the t = 0 session's close over its last close at or before the t = -1 close. Missing,
+    with the reason, when ``symbol`` has no bar stamped in between (the same close twice is no
+    move) or none before it."""
     try:
-        r = _event_frame(data, symbol, window, 0, 0, 0)
+        closes = _event_closes(window, 0, 0, 0)
     except (KeyError, ValueError, IndexError):
-        return None
-    v = float(r.iloc[-1]) if len(r) else float("nan")
-    return v if np.isfinite(v) else None
+        closes = None
+    if closes is None:
+        return ShockSize(None, f"the {window.market} calendar does not cover t = -1")
+    px = data.to_usd(symbol, "close").dropna()
+    stamps = px.index.as_unit("ns").asi8
+    prev, t0 = (int(np.searchsorted(stamps, c.value, side="right")) - 1 for c in closes.as_unit("ns"))
+    if t0 < 0 or t0 == prev:
+        return ShockSize(None, f"no bar of {symbol} at t = 0")
+    if prev < 0:
+        return ShockSize(None, f"no bar of {symbol} before t = 0")
+    v = float(px.iloc[t0] / px.iloc[prev] - 1.0)
+    return ShockSize(v) if np.isfinite(v) else ShockSize(None, f"no finite move of {symbol} at t = 0")
+
+def shock_fields(shocks: dict[str, Any], window: str) -> dict[str, Any]:
+    """``shock`` and ``shock_reason`` of one episode record from ``{window id: ShockSize}``."""
+    got = shocks.get(window)
+    if isinstance(got, ShockSize):
+        return got.fields()
+    return ShockSize(None, "not measured").fields() if got is None else ShockSize(float(got)).fields()
 
 def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
     """Cumulative return by event time per window for the given combos (a chart, not a statistic).

@@ -2,9 +2,10 @@
 
 from backtests.strategy.base import Role, Strategy
 from backtests.strategy.context import StrategyContext
-from backtests.strategy.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, expand_grid
+from backtests.strategy.params import (BoolParam, ChoiceParam, EventKindParam, FloatParam, IntParam, Param,
+                                       expand_grid)
 
 __all__ = [
-    "BoolParam", "ChoiceParam", "FloatParam", "IntParam", "Param", "Role", "Strategy",
+    "BoolParam", "ChoiceParam", "EventKindParam", "FloatParam", "IntParam", "Param", "Role", "Strategy",
     "StrategyContext", "expand_grid",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 from backtests.errors import StrategyError
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.contract import check_combo_frame
-from backtests.strategy.params import Param
+from backtests.strategy.params import Param, combo_records
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,10 @@ class Strategy:
     def weights(self, ctx: StrategyContext, **params: Any) -> pd.DataFrame:
         """Target weights for ONE parameter combination.
 
+        ``params`` are plain Python values of each parameter's declared type (``IntParam`` an
+        ``int``, ``FloatParam`` a ``float``, ``BoolParam`` a ``bool``, ``ChoiceParam`` a ``str``),
+        whatever the other parameters of the grid are.
+
         Returns
         -------
         pandas.DataFrame
@@ -137,7 +141,9 @@ class Strategy:
     def target_weights(self, ctx: StrategyContext, grid: pd.DataFrame) -> pd.DataFrame:
         """Target weights for every combination of ``grid`` (rows = combinations).
 
-        The default calls :meth:`weights` once per row; override it to vectorize.
+        The default calls :meth:`weights` once per row, with the row's values as plain Python
+        values of their declared types; override it to vectorize. ``grid`` has one column per
+        parameter, of its declared dtype (``int64``, ``float64``, ``bool``, ``str``).
 
         Returns
         -------
@@ -146,8 +152,8 @@ class Strategy:
             grid's index values and ``symbol`` each of :attr:`traded_symbols`.
         """
         frames = []
-        for combo, row in grid.iterrows():
-            w = check_combo_frame(self.weights(ctx, **row.to_dict()), self, self.name, combo)
+        for combo, params in zip(grid.index, combo_records(grid, self.params)):
+            w = check_combo_frame(self.weights(ctx, **params), self, self.name, combo)
             w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
             frames.append(w)
         if not frames:

@@ -68,7 +68,7 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     """
     local = grid.reset_index(drop=True)
     local.index.name = "combo"
-    ctx = StrategyContext(data, strategy.symbols, events)
+    ctx = StrategyContext(data, strategy.symbols, events, traded=strategy.traded_symbols)
     vectorized = type(strategy).target_weights is not Strategy.target_weights
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     raw = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,

@@ -10,7 +10,7 @@ strategy that acts on one before ``known_from_utc`` is caught.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,10 @@ from backtests.data.market_data import MarketData, asof
 from backtests.errors import StrategyError
 
 
-EVENT_COLUMNS = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled", "known_from_utc"]
+#: Columns of :meth:`StrategyContext.events` (the catalogue's, see ``Catalogue.frame``, then
+#: ``known_from_utc``); an events file may add its own fields after ``shock``.
+EVENT_COLUMNS = ["id", "label", "kind", "market", "date", "timing", "time_utc", "scheduled", "time_rule",
+                 "time_source", "shock", "known_from_utc"]
 
 
 def _utc(values: pd.Series) -> pd.DatetimeIndex:
@@ -54,7 +57,8 @@ def events_known_at(events: pd.DataFrame, t: pd.Timestamp) -> np.ndarray:
 
 
 class StrategyContext:
-    """Read-only view of the data a strategy may use.
+    """Read-only view of the data a strategy may use (the full reference: docs/strategies.md,
+    "The context API").
 
     Parameters
     ----------
@@ -63,21 +67,27 @@ class StrategyContext:
     symbols
         ``{role: symbol}`` resolved from the strategy defaults and the config.
     events
-        The event catalogue as a DataFrame (``id, label, kind, market, date, timing, time_utc,
-        scheduled`` and any extra fields); ``known_from_utc`` is added (see module docstring).
+        The event catalogue as a DataFrame (``Catalogue.frame()``: ``id, label, kind, market, date,
+        timing, time_utc, scheduled, time_rule, time_source, shock`` and any extra fields);
+        ``known_from_utc`` is added (see module docstring).
+    traded
+        The symbols that receive weights (``Strategy.traded_symbols``): the default columns of
+        :meth:`empty_weights`. Default: every role's symbol.
 
     Notes
     -----
-    :attr:`index` is the decision clock: the union of the bar stamps (UTC) of the role symbols.
-    A strategy returns target weights on this index (it may add extra UTC stamps, e.g. the end of an
-    intraday halt); a decision at stamp ``t`` may only use data stamped ``<= t`` and fills at each
-    asset's next bar after ``t``.
+    :attr:`index` is the decision clock: the union of the bar stamps (UTC) of the role symbols,
+    read-only roles included. A strategy returns target weights on this index (it may add extra
+    UTC stamps, e.g. the end of an intraday halt); a decision at stamp ``t`` may only use data
+    stamped ``<= t`` and fills at each asset's next bar after ``t``.
     """
 
-    def __init__(self, data: MarketData, symbols: Mapping[str, str], events: pd.DataFrame | None = None) -> None:
+    def __init__(self, data: MarketData, symbols: Mapping[str, str], events: pd.DataFrame | None = None,
+                 traded: Sequence[str] | None = None) -> None:
         self.data = data
         self.symbols = dict(symbols)
-        ev = events.copy() if events is not None else pd.DataFrame(columns=EVENT_COLUMNS)
+        self.traded = list(dict.fromkeys(self.symbols.values() if traded is None else traded))
+        ev = events.copy() if events is not None else pd.DataFrame(columns=EVENT_COLUMNS[:-1])
         if "scheduled" not in ev:
             ev["scheduled"] = ev["kind"].astype(str).str.contains("earnings") if "kind" in ev else False
         ev["known_from_utc"] = event_known_from(ev)
@@ -89,53 +99,61 @@ class StrategyContext:
 
     # ----------------------------------------------------------------- symbols
     def symbol(self, role: str) -> str:
-        """Symbol playing ``role``."""
+        """Symbol playing ``role`` (a :class:`StrategyError` naming the roles for an unknown one)."""
         try:
             return self.symbols[role]
         except KeyError:
             raise StrategyError(f"no symbol for role {role!r} (roles: {', '.join(self.symbols)})") from None
 
     def market(self, role: str) -> str:
-        """Market code (XKRX, XNYS, CRYPTO) of the role's symbol."""
+        """Market code (``XKRX``, ``XNYS``, ``CRYPTO``) whose calendar stamps the role's bars."""
         return self.data.market_of(self.symbol(role))
 
     # ------------------------------------------------------------------ series
     def bars(self, role: str) -> pd.DataFrame:
-        """All columns of the role's own bars (index: its own UTC stamps)."""
+        """All columns of the role's own bars: index its UTC close stamps, ``open_time`` the UTC
+        instant each bar opened, prices in the symbol's currency, extra series as the data has them."""
         return self.data.require(self.symbol(role))
 
     def series(self, role: str, name: str = "close", usd: bool = False) -> pd.Series:
-        """One column on the role's own bars; ``usd=True`` converts prices through FX as of each stamp."""
+        """One column on the role's own bars; ``usd=True`` converts a price through the FX rate known
+        at each stamp (an ``open`` at the bar's ``open_time``)."""
         sym = self.symbol(role)
         return self.data.to_usd(sym, name) if usd else self.data.series(sym, name)
 
     def close(self, role: str, usd: bool = False) -> pd.Series:
+        """``series(role, "close", usd)``."""
         return self.series(role, "close", usd)
 
     def open(self, role: str, usd: bool = False) -> pd.Series:
+        """``series(role, "open", usd)``: known from the bar's ``open_time``, stamped at its close."""
         return self.series(role, "open", usd)
 
     def high(self, role: str, usd: bool = False) -> pd.Series:
+        """``series(role, "high", usd)``."""
         return self.series(role, "high", usd)
 
     def low(self, role: str, usd: bool = False) -> pd.Series:
+        """``series(role, "low", usd)``."""
         return self.series(role, "low", usd)
 
     def intraday(self, role: str) -> pd.DataFrame | None:
-        """Finer bars of the role's symbol if the data has them (e.g. 5-minute on a crash day)."""
+        """Finer bars of the role's symbol if the data has them (e.g. 5-minute on a crash day), else
+        None: index the UTC bar ends, ``open_time`` the bar starts, prices in the symbol's currency."""
         return self.data.intraday.get(self.symbol(role))
 
     def known_at(self, values: pd.Series, index: pd.DatetimeIndex | None = None) -> pd.Series:
         """Value of ``values`` known at each stamp of ``index`` (default :attr:`index`): the last
-        observation at or before it, never a later one."""
+        non-NaN observation stamped at or before it, never a later one (NaN before the first)."""
         return asof(values, self.index if index is None else index)
 
     # ------------------------------------------------------------------ events
     def events(self, kind: str | None = None, known_at: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Catalogue events (all, or of one ``kind``), sorted by ``time_utc``.
+        """Catalogue events (all, or of one ``kind``), sorted by ``time_utc`` then ``id``.
 
-        Every row has ``known_from_utc``: NaT for scheduled events (earnings dates, public in
-        advance, usable before they happen), else the UTC instant from which the event is public.
+        Columns: :data:`EVENT_COLUMNS` (and an events file's extra fields before
+        ``known_from_utc``). ``known_from_utc`` is NaT for scheduled events (earnings dates, public
+        in advance, usable before they happen), else the UTC instant from which the event is public.
         A decision stamped before an unscheduled event's ``known_from_utc`` must not depend on it:
         pass ``known_at`` to get only the events public at that instant, or use
         :meth:`known_events` to align them on the decision clock.
@@ -148,9 +166,9 @@ class StrategyContext:
     def known_events(self, kind: str | None = None, index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
         """The latest *unscheduled* event public at each stamp of ``index`` (default :attr:`index`).
 
-        One row per stamp with the event's fields (``id``, ``time_utc``, ``known_from_utc``, ...),
-        all NaN/None until the first event of ``kind`` becomes public: the point-in-time way to
-        act on crashes and halts (a decision at a stamp sees exactly the events known then).
+        One row per stamp with the columns of :meth:`events`, all missing (NaN, NaT, None) until the
+        first event of ``kind`` becomes public: the point-in-time way to act on crashes and halts
+        (a decision at a stamp sees exactly the events known then). Scheduled events are left out.
         """
         at = self.index if index is None else index
         ev = self.events(kind)
@@ -160,6 +178,6 @@ class StrategyContext:
         return rows.set_axis(at)
 
     def empty_weights(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """A zero weight frame on :attr:`index` with the role symbols (or ``columns``) as columns."""
-        cols = columns if columns is not None else list(dict.fromkeys(self.symbols.values()))
+        """A zero weight frame on :attr:`index`, one column per traded symbol (or ``columns``)."""
+        cols = columns if columns is not None else list(self.traded)
         return pd.DataFrame(0.0, index=self.index, columns=cols)

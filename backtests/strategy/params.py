@@ -7,15 +7,22 @@ A strategy declares each tunable parameter as a class attribute (freqtrade style
 
 A config gives each parameter a scalar, a list, or a ``{start, stop, step}`` range; the grid is the
 Cartesian product in declaration order (last parameter varies fastest).
+
+Every value keeps its declared type end to end: in the grid frame each column has its parameter's
+:attr:`Param.dtype` (``IntParam`` int64, ``FloatParam`` float64, ``BoolParam`` bool, ``ChoiceParam`` and
+``EventKindParam`` str), and one combination (:func:`combo_records`, what ``Strategy.weights`` receives as keyword
+arguments) holds plain Python ``int``, ``float``, ``bool`` and ``str`` values.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtests.errors import StrategyError
@@ -24,9 +31,15 @@ MAX_COMBINATIONS = 5_000_000
 
 
 class Param:
-    """A tunable parameter: default, type, allowed range or choices, unit and doc."""
+    """A tunable parameter: default, type, allowed range or choices, unit and doc.
+
+    ``kind`` names the type (``scare list strategies``), ``dtype`` is the column dtype of the grid
+    frame, and :meth:`native` turns one grid value back into the plain Python value a strategy's
+    ``weights(ctx, **params)`` receives.
+    """
 
     kind = "any"
+    dtype = "object"
 
     def __init__(self, default: Any, *, low: float | None = None, high: float | None = None,
                  choices: Sequence[Any] | None = None, unit: str = "", doc: str = "") -> None:
@@ -43,6 +56,10 @@ class Param:
 
     def convert(self, value: Any) -> Any:
         return value
+
+    def native(self, value: Any) -> Any:
+        """One grid value as a plain Python value of the declared type (numpy scalars unwrapped)."""
+        return value.item() if isinstance(value, np.generic) else value
 
     def check(self, value: Any, where: str = "") -> Any:
         """Convert and validate one value; raise :class:`StrategyError` naming the parameter."""
@@ -75,6 +92,10 @@ class Param:
 
 class IntParam(Param):
     kind = "int"
+    dtype = "int64"
+
+    def native(self, value: Any) -> int:
+        return int(value)
 
     def convert(self, value: Any) -> int:
         if isinstance(value, bool):
@@ -87,6 +108,10 @@ class IntParam(Param):
 
 class FloatParam(Param):
     kind = "float"
+    dtype = "float64"
+
+    def native(self, value: Any) -> float:
+        return float(value)
 
     def convert(self, value: Any) -> float:
         if isinstance(value, bool):
@@ -99,6 +124,10 @@ class FloatParam(Param):
 
 class BoolParam(Param):
     kind = "bool"
+    dtype = "bool"
+
+    def native(self, value: Any) -> bool:
+        return bool(value)
 
     def convert(self, value: Any) -> bool:
         if isinstance(value, bool):
@@ -108,6 +137,10 @@ class BoolParam(Param):
 
 class ChoiceParam(Param):
     kind = "choice"
+    dtype = "str"
+
+    def native(self, value: Any) -> str:
+        return str(value)
 
     def __init__(self, default: str, choices: Sequence[str], **kw: Any) -> None:
         super().__init__(default, choices=choices, **kw)
@@ -116,6 +149,49 @@ class ChoiceParam(Param):
         if not isinstance(value, str):
             raise TypeError
         return value
+
+
+class EventKindParam(Param):
+    """The kind of catalogue events a strategy reads (e.g. ``krx_circuit_breaker``).
+
+    A string like a :class:`ChoiceParam`, but its allowed values are the event kinds of the study's
+    catalogue (the built-in one plus the study's ``events_files``), known only when the study is
+    planned: :func:`check_event_kinds` rejects an unknown kind there, with a "did you mean".
+    """
+
+    kind = "event_kind"
+    dtype = "str"
+
+    def __init__(self, default: str, **kw: Any) -> None:
+        super().__init__(default, **kw)
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise TypeError
+        return value
+
+    def native(self, value: Any) -> str:
+        return str(value)
+
+
+def check_event_kinds(params: Mapping[str, Param], axes: list[list[Any]], kinds: Sequence[str], owner: str) -> None:
+    """Every value of an :class:`EventKindParam` (``axes`` from :func:`grid_axes`) is one of ``kinds``.
+
+    Raises
+    ------
+    StrategyError
+        Naming the parameter and the unknown kind, with the closest kind of the catalogue.
+    """
+    known = sorted(kinds)
+    for (name, p), values in zip(params.items(), axes):
+        if not isinstance(p, EventKindParam):
+            continue
+        for v in values:
+            if v not in known:
+                hint = difflib.get_close_matches(v, known, n=1)
+                extra = f"did you mean {hint[0]!r}?" if hint else f"kinds: {', '.join(known) or 'none'}"
+                raise StrategyError(f"parameter '{owner}.{name}': no event of kind {v!r} in the study's "
+                                    f"catalogue ({extra})")
 
 
 def _values_of(spec: Any) -> list[Any]:
@@ -154,9 +230,21 @@ def build_grid(params: Mapping[str, Param], axes: list[list[Any]], owner: str) -
     if total > MAX_COMBINATIONS:
         raise StrategyError(f"strategy {owner!r}: grid has {total:,} combinations (max {MAX_COMBINATIONS:,})")
     rows = list(itertools.product(*axes)) if axes else [()]
-    grid = pd.DataFrame(rows, columns=list(params))
+    grid = pd.DataFrame(rows, columns=list(params)).astype({n: p.dtype for n, p in params.items()})
     grid.index = pd.RangeIndex(len(grid), name="combo")
     return grid
+
+
+def combo_records(grid: pd.DataFrame, params: Mapping[str, Param]) -> list[dict[str, Any]]:
+    """Each row of ``grid`` as ``{name: value}`` with plain Python values of the declared types.
+
+    Row-wise access to a frame (``iterrows``, ``iloc[i]``) casts a row to one common dtype, so an
+    ``IntParam`` beside a ``FloatParam`` would come out as a float; this reads column by column.
+    Columns without a declared :class:`Param` keep their values (numpy scalars unwrapped).
+    """
+    plain = Param(None)
+    columns = {n: [params.get(n, plain).native(v) for v in grid[n].to_numpy()] for n in grid.columns}
+    return [{n: columns[n][i] for n in grid.columns} for i in range(len(grid))]
 
 
 def expand_grid(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str) -> pd.DataFrame:
@@ -174,7 +262,8 @@ def expand_grid(params: Mapping[str, Param], spec: Mapping[str, Any], owner: str
     Returns
     -------
     pandas.DataFrame
-        Columns in declaration order, a RangeIndex ``combo`` 0..n-1. Duplicate combinations (the
-        same values given twice) are dropped, keeping the first.
+        Columns in declaration order, each of its parameter's :attr:`Param.dtype`, a RangeIndex
+        ``combo`` 0..n-1. Duplicate combinations (the same values given twice) are dropped, keeping
+        the first.
     """
     return build_grid(params, grid_axes(params, spec, owner), owner)

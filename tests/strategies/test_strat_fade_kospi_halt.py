@@ -155,18 +155,126 @@ def test_catalogue_halt_triggers_at_its_time_only_when_enabled():
     assert (w.to_numpy() == 0).all()
 
 
+def test_event_kind_names_the_catalogue_kind_that_triggers():
+    ev = events_frame([
+        {"id": "cb", "kind": "krx_circuit_breaker", "market": "XKRX", "date": "2024-07-25", "time_utc": "2024-07-25 01:00"},
+        {"id": "l1", "kind": "circuit_breaker_level1", "market": "XKRX", "date": "2024-07-15",
+         "time_utc": "2024-07-15 02:00"},
+    ])
+    data = make_data(crash_days={"2024-08-05": (99.0, 100.0)})  # no price trigger at all
+    # default: krx_circuit_breaker only (bought at the 07-25 close, held 07-26 and 07-29)
+    w = weights(FadeKospiHalt(), data, {"hold": 2}, events=ev)
+    assert kodex_ewy(w) == {pd.Timestamp("2024-07-25 01:00", tz="UTC"): (1.0, 0.0), krx("2024-07-29"): (0.0, 0.0)}
+    # event_kind: circuit_breaker_level1 only (bought at the 07-15 close, held 07-16 and 07-17)
+    w = weights(FadeKospiHalt(), data, {"hold": 2, "event_kind": "circuit_breaker_level1"}, events=ev)
+    assert kodex_ewy(w) == {pd.Timestamp("2024-07-15 02:00", tz="UTC"): (1.0, 0.0), krx("2024-07-17"): (0.0, 0.0)}
+    # both kinds in one grid: each combination reads its own kind
+    grid = expand_grid(FadeKospiHalt.params, {"hold": 2, "event_kind": ["krx_circuit_breaker", "circuit_breaker_level1"]},
+                       "fade_kospi_halt")
+    assert grid["event_kind"].tolist() == ["krx_circuit_breaker", "circuit_breaker_level1"]
+    from backtests.strategy import StrategyContext
+    s = FadeKospiHalt()
+    both = s.target_weights(StrategyContext(data, s.symbols, ev), grid)
+    assert both[0][KODEX].idxmax() == pd.Timestamp("2024-07-25 01:00", tz="UTC")
+    assert both[1][KODEX].idxmax() == pd.Timestamp("2024-07-15 02:00", tz="UTC")
+
+
 def test_threshold_above_the_drop_does_not_trigger():
     w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "threshold": 10.0})
     assert (w.to_numpy() == 0).all()
 
 
-def test_trigger_while_holding_is_ignored_but_one_at_the_exit_stamp_reenters():
+# ------------------------------------------------------------------------------- re-triggers
+# The documented rule: "Triggers while a position is open are ignored." A position is open from its
+# entry decision until its exit order fills (the bar after the exit-decision close).
+def test_trigger_on_the_exit_decision_close_is_ignored():
+    # hold 1: bought at 08-06's open, the exit is decided at 08-06's close and fills at 08-07's open;
+    # the second crash is decided at that same 08-06 close, while the position is open: ignored
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-06": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 1})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-06"): (0.0, 0.0)}
+    # hold 3: sessions 08-06, 08-07, 08-08; a crash on 08-08 lands on the exit-decision close
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-08": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 3})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+    # a crash inside the holding period (08-06) is ignored as before
     crashes = {"2024-08-05": (91.0, 92.0), "2024-08-06": (84.0, 85.0)}
     w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 3})
     assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
-    # hold 1: the first trade's exit decision and the second trigger share 08-06's close
-    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 1})
-    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
+
+
+def test_trigger_after_the_exit_fill_opens_a_new_trade():
+    # hold 3: out at 08-09's open; the 08-09 crash (decided at its close) is a new trade: bought at
+    # 08-12's open, sessions 08-12, 08-13, 08-14, exit decided at 08-14's close
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-09": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "hold": 3})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0),
+                            krx("2024-08-09"): (1.0, 0.0), krx("2024-08-14"): (0.0, 0.0)}
+
+
+def test_ewy_trigger_before_the_exit_fills_is_ignored():
+    # EWY hold 1: bought at 08-05's New York open, exit decided at 08-05's New York close, filled at
+    # 08-06's New York open (13:30 UTC); Seoul's 08-06 crash is known at 06:30 UTC, in between
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-06": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "vehicle": "ewy", "hold": 1})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-05"): (0.0, 0.0)}
+    # Seoul's 08-07 crash comes after that fill: a new trade in the 08-07 New York session
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-07": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "vehicle": "ewy", "hold": 1})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-05"): (0.0, 0.0),
+                            krx("2024-08-07"): (0.0, 1.0), nyse("2024-08-07"): (0.0, 0.0)}
+
+
+def test_intraday_trigger_after_the_exit_filled_at_the_open_is_taken_without_looking_ahead():
+    # hold 1: bought at 08-06's open, exit decided at 08-06's close, sold at 08-07's open (00:00 UTC);
+    # the 08-07 halt at 10:50 KST (01:50 UTC) meets a flat book: bought at 08-07's close (the bar
+    # opened before the decision), held through 08-08, exit decided at 08-08's close
+    data = make_data(intraday=halt_bars("2024-08-07"))
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 1})
+    t = pd.Timestamp("2024-08-07 01:50", tz="UTC")
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-06"): (0.0, 0.0),
+                            t: (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+    # at 01:50 the 08-07 bar (stamped 06:30) is not known yet: the fill instant comes from the calendar
+    cuts = [pd.Timestamp("2024-08-07 00:00", tz="UTC"), t - pd.Timedelta(minutes=1), t, t + pd.Timedelta(hours=1)]
+    assert_no_lookahead(FadeKospiHalt(), data, {"use_catalogue": False, "hold": [1, 2]}, cuts=cuts, events=None)
+
+
+def test_close_only_trigger_at_the_exit_fill_close_is_taken():
+    # close-only KODEX, hold 2: bought at 08-06's close, sessions 08-07 and 08-08; the exit is decided
+    # at 08-07's close and fills at 08-08's close (market-on-close)
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-07": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(kodex_open=False, crash_days=crashes), {"use_catalogue": False, "hold": 2})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}  # 08-07: ignored
+    # a crash decided at 08-08's close, the instant the exit fills, meets a flat book: bought at 08-09's
+    # close, sessions 08-12 and 08-13, exit decided at 08-12's close
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-08": (84.0, 85.0)}
+    w = weights(FadeKospiHalt(), make_data(kodex_open=False, crash_days=crashes), {"use_catalogue": False, "hold": 2})
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0),
+                            krx("2024-08-08"): (1.0, 0.0), krx("2024-08-12"): (0.0, 0.0)}
+
+
+def test_hold_three_is_three_sessions_when_a_halt_lands_on_the_exit_decision():
+    """Issue 21: with hold 3 a trade became 6 sessions (-16.72%) where the rule gives 3 (-7.00%)."""
+    from backtests.engine.costs import SymbolCosts
+    from backtests.engine.simulate import simulate
+    from backtests.time.windows import Event, make_window
+
+    closes = {"2024-08-06": 10.0, "2024-08-07": 10.5, "2024-08-08": 9.8, "2024-08-09": 9.3,
+              "2024-08-12": 9.0, "2024-08-13": 8.6, "2024-08-14": 8.328}
+    crashes = {"2024-08-05": (91.0, 92.0), "2024-08-08": (84.0, 85.0)}
+    md = make_data(kodex_open=False, kodex_close=closes, crash_days=crashes)
+    w = weights(FadeKospiHalt(), md, {"use_catalogue": False, "hold": 3})
+    # close-only: bought at 08-06's close; sessions 08-07, 08-08, 08-09; the exit is decided at 08-08's
+    # close (market-on-close at 08-09's), the same close on which the 08-08 halt is decided: ignored
+    assert kodex_ewy(w) == {krx("2024-08-05"): (1.0, 0.0), krx("2024-08-08"): (0.0, 0.0)}
+    win = make_window(Event("c", "c", "custom", "XKRX", CRASH, "intraday"), 1, 10)
+    free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
+    usd = MarketData(bars=md.bars, info={**md.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})
+    (res,) = simulate(usd, [KODEX, EWY], pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win],
+                      {KODEX: free, EWY: free}, entry="change")
+    assert pd.DatetimeIndex(res.orders["fill_time"], tz="UTC").tolist() == [krx("2024-08-06"), krx("2024-08-09")]
+    # 9.3 / 10.0 - 1 = -7.00% over three sessions (the re-triggered trade ran to 08-14: 8.328 / 10 - 1 = -16.72%)
+    assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(9.3 / 10.0 - 1, rel=1e-9)
 
 
 def test_volatility_target_sizes_with_ta_atr_known_at_the_decision():
@@ -351,3 +459,57 @@ def test_replay_catalogue_halts_from_the_events_file():
     in_range = ev[(ev["time_utc"] >= data.index[0]) & (ev["time_utc"] <= data.index[-1])]
     assert entries == list(pd.DatetimeIndex(in_range["time_utc"]).as_unit("ns"))
     assert pd.Timestamp("2024-08-05 05:14", tz="UTC") in entries  # 14:14 KST
+
+
+def test_replay_hold_three_ignores_the_halts_on_its_exit_decision_closes():
+    """KOSPI 2026 on real closes: 03-09 and 06-26 are Level-1 days three sessions after a trigger."""
+    data = _real_data()
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 3, "vehicle": "kodex200"})
+    c = changes(w[[KODEX]])[KODEX]
+    # 03-04: bought at 03-05's close (close-only), sessions 03-06, 03-09, 03-10; the exit is decided at
+    # 03-09's close, where 03-09's own drop also lands (ignored: the position is open until 03-10's close)
+    assert c.loc["2026-03-01":"2026-03-31"].to_dict() == {krx("2026-03-04"): 1.0, krx("2026-03-09"): 0.0}
+    # 06-23: bought at 06-24's close, sessions 06-25, 06-26, 06-29; 06-26's drop lands on the exit decision
+    assert c.loc["2026-06-20":"2026-07-01"].to_dict() == {krx("2026-06-23"): 1.0, krx("2026-06-26"): 0.0}
+    # the engine books the 06-23 trade in the kospi_crash_2026 window: three sessions, not six
+    from backtests.engine.costs import SymbolCosts
+    from backtests.engine.simulate import simulate
+    from backtests.time.windows import load_builtin, make_window
+
+    win = make_window(load_builtin().get("kospi_crash_2026"), 1, 5)
+    free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
+    usd = MarketData(bars=data.bars, info={**data.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})
+    (res,) = simulate(usd, [KODEX, EWY], pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win],
+                      {KODEX: free, EWY: free}, entry="change")
+    assert pd.DatetimeIndex(res.orders["fill_time"], tz="UTC").tolist() == [krx("2026-06-24"), krx("2026-06-29")]
+    kx = data.bars[KODEX]["close"]  # 136415 / 138145 - 1 = -1.25% (the re-triggered trade ran past 06-30)
+    assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(kx[krx("2026-06-29")] / kx[krx("2026-06-24")] - 1,
+                                                               rel=1e-9)
+
+
+def test_replay_event_kind_reads_the_halts_file_as_it_is(tmp_path):
+    """events_files takes ../shared/data's halts file unconverted (its kind circuit_breaker_level1,
+    its market KOSPI overridden by XKRX); event_kind points the fade at it."""
+    from backtests.config import load_config
+    from backtests.config.plan import plan_study
+
+    path = shared("events", "krx_circuit_breakers.csv")
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"name: cb\nevents_files:\n  - path: {path}\n    market: XKRX\n"
+                   "    where: {kind: [circuit_breaker_level1], market: [KOSPI]}\n"
+                   "windows: [kospi_crash_2026]\nstrategies:\n  - name: fade_kospi_halt\n"
+                   "    params: {event_kind: circuit_breaker_level1}\n")
+    plan = plan_study(load_config(cfg))
+    ev = plan.catalogue.frame()
+    halts = ev[ev["kind"] == "circuit_breaker_level1"]
+    assert len(halts) == 11 and set(halts["market"]) == {"XKRX"}
+    data = _real_data()
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "vehicle": "ewy",
+                                        "event_kind": "circuit_breaker_level1"}, events=ev)
+    entries = list(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
+    times = pd.DatetimeIndex(halts["time_utc"]).sort_values().as_unit("ns")
+    in_range = times[(times >= data.index[0]) & (times <= data.index[-1])]
+    assert len(in_range) == 6 and entries == list(in_range)
+    # the same halts and KST times as the hand-converted file above (which drops seconds: 14:14:30)
+    hand = pd.DatetimeIndex(_halt_events()["time_utc"]).as_unit("ns")
+    assert list(in_range.floor("min")) == list(hand[(hand >= data.index[0]) & (hand <= data.index[-1])])
