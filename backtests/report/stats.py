@@ -2,11 +2,12 @@
 (calendar-time) series with the annualization rule, the return distribution, drawdown periods,
 rolling volatility and beta, trade statistics, and costs gross against net.
 
-Annualization rule: an annualized figure (annual return and volatility, Sharpe, Sortino, Calmar,
-alpha, information ratio) is shown only when the series it is computed on has at least one year
+Annualization rule: an annualized figure (the metric registry's ``annualized`` keys: annual return
+and volatility, Sharpe, Sortino, Calmar, alpha, information ratio) is shown only when the series it is computed on has at least one year
 of periods (``n_periods >= periods_per_year``: 252 sessions, 365 crypto days, 2,190 4-hour crypto
-bars); below that the page shows the per-period figure (Sharpe, Sortino and information ratio
-divided by sqrt(periods per year), volatility likewise) and a dash with the reason for the rest.
+bars); below that the page shows the per-period figure where the registry defines one (Sharpe, Sortino and
+information ratio divided by sqrt(periods per year), volatility likewise) and a dash with the reason
+for the rest.
 """
 
 from __future__ import annotations
@@ -20,15 +21,9 @@ import pandas as pd
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, pct
 from backtests.report.page import Page, na, table, when
+from backtests.scoring import registry
 from backtests.report.view import Chain, StrategyView, StudyView, drawdown_periods, round_trips, underwater
 
-ANNUALIZED = {"annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "alpha", "information_ratio"}
-PER_PERIOD = {"sharpe": "Sharpe / period", "sortino": "Sortino / period", "information_ratio": "IR / period",
-              "annual_volatility": "Vol. / period"}
-ROWS = [["total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "omega",
-         "max_drawdown", "value_at_risk", "conditional_value_at_risk"],
-        ["skew", "kurtosis", "alpha", "beta", "information_ratio", "excess_return", "hit_rate", "profit_factor",
-         "exposure", "n_periods"]]
 ROLLING_MIN = 10
 
 
@@ -41,10 +36,11 @@ def metric_cell(rec: dict[str, Any], key: str, ppy: float) -> str:
     m = rec.get("metrics") or {}
     reason = (rec.get("nan_reasons") or {}).get(key)
     v = m.get(key)
-    if key in ANNUALIZED and not long_enough(m.get("n_periods"), ppy):
-        if key in PER_PERIOD and not is_missing(v):
-            pp = float(v) / math.sqrt(ppy)
-            shown = pct(pp) if key == "annual_volatility" else num(pp, digits=3)
+    info = registry.get(key)
+    if info is not None and info.annualized and not long_enough(m.get("n_periods"), ppy):
+        pp = None if is_missing(v) else registry.per_period_value(key, v, ppy)
+        if pp is not None:
+            shown = pct(pp) if info.fmt == "pct" else num(pp, digits=3)
             return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{shown}<sup>p</sup></span>'
         return (f'<span class="na" title="not annualized: {count(m.get("n_periods"))} periods, under one year '
                 f'({ppy:,.0f} periods)">{DASH}</span>')
@@ -54,7 +50,7 @@ def metric_cell(rec: dict[str, Any], key: str, ppy: float) -> str:
 def metrics_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str, Any], float]]) -> str:
     """Rows: the sets (best, default, baselines); columns: the metrics."""
     out = ""
-    for keys in ROWS:
+    for keys in registry.TEARSHEET_ROWS:
         head = ["Set"] + [label(k) for k in keys]
         out += table(head, [[esc(name)] + [metric_cell(rec, k, ppy) for k in keys] for name, rec, ppy in sets], "metrics", num_from=1)
     return (out

@@ -17,6 +17,7 @@ from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct
 from backtests.report.page import Page, fold, grid, guarded, na, section, table, when, when_text
 from backtests.report.verdict import warnings_table
+from backtests.scoring import registry
 from backtests.report.view import StrategyView, StudyView, calendar_chain
 
 MAX_TRADES = 200
@@ -160,7 +161,7 @@ def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str])
 
 
 # ---------------------------------------------------------------------- tables
-WINDOW_KEYS = ["total_return", "max_drawdown", "excess_return", "hit_rate", "n_trades", "exposure"]
+WINDOW_KEYS = list(registry.WINDOW_ROW)
 
 
 def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: int | None) -> str:

@@ -96,3 +96,16 @@ def test_per_period_value_is_the_annualized_ratio_over_sqrt_ppy():
     assert registry.per_period_value("annual_volatility", 0.32, 256.0) == pytest.approx(0.02)
     assert registry.per_period_value("annual_return", 0.1, 252.0) is None
     assert registry.per_period_value("total_return", 0.1, 252.0) is None
+
+
+def test_docs_list_exactly_the_registry_keys_with_unit_and_annualized_flag():
+    text = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    block = text[text.index(registry.DOCS_BEGIN):text.index(registry.DOCS_END) + len(registry.DOCS_END) + 1]
+    assert block == registry.docs_block(), "docs/metrics.md is out of date: run python scripts/metric_docs.py"
+    rows = [line.split(" | ") for line in block.splitlines() if line.startswith("| `")]
+    listed = {r[0].strip("| `"): (r[3], r[4]) for r in rows}
+    assert listed == {m.key: (m.unit, "yes" if m.annualized else "no") for m in registry.METRICS}
+    # no other table of metric keys in the docs: every `key` row of metrics.md is in the block
+    outside = text.replace(block, "")
+    for m in registry.METRICS:
+        assert f"| `{m.key}` |" not in outside, m.key
