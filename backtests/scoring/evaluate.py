@@ -250,7 +250,9 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     pooled["n_clusters"] = events["n_clusters"].to_numpy()
     distinct = scoring.distinct_columns(pooled_vals)
     eng = sr.runs[["entries", "exposure", "turnover"]].to_numpy(dtype=float).reshape(n_c, n_w, 3)
-    metric_col = rank_by if rank_by in pooled.columns else "sharpe"
+    if rank_by not in pooled.columns:  # config validation (config.plan.check_rank_by) names the bad key
+        raise ValueError(f"rank_by {rank_by!r} is not a pooled metric of strategy {sr.label!r}")
+    metric_col = rank_by
     ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
                                  n_blocks=pbo_blocks, distinct=distinct)
     # one trigger inside two overlapping windows is one real trade: counted once (orders known)

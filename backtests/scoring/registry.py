@@ -269,7 +269,7 @@ def rank_by_problem(key: str, has_benchmark: bool = True) -> str | None:
         return f"{key!r} cannot rank a sweep (the highest ranks first, and for {key} {why}); use one of: " \
                f"{', '.join(allowed)}"
     if m.source == "benchmark" and not has_benchmark:
-        return f"{key!r} needs a benchmark, and this strategy has none"
+        return f"{key!r} needs a benchmark"
     return None
 
 
