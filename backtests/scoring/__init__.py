@@ -28,6 +28,8 @@ _NAMES: dict[str, str] = {
     **dict.fromkeys(("BENCHMARK_KEYS", "METRIC_KEYS", "metrics_table"), "metrics"),
     **dict.fromkeys((m.key for m in registry.METRICS if m.compiled and m.function), "metrics"),
     **dict.fromkeys(("POOLED_KEYS", "calendar_returns", "chain_windows", "pool_returns", "pooled_metrics"), "pooled"),
+    **dict.fromkeys(("PooledView", "drawdown", "drawdown_periods", "pooled_view", "rolling_beta", "rolling_periods",
+                     "rolling_volatility", "wealth"), "paths"),
     "rank_sweep": "ranking",
     **dict.fromkeys(("BOOTSTRAP_COLUMNS", "PBOResult", "bootstrap_ci", "deflated_sharpe_ratio", "expected_max_sharpe",
                      "probabilistic_sharpe_ratio", "probability_of_backtest_overfitting"), "trust"),
