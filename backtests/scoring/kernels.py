@@ -37,7 +37,7 @@ from backtests.scoring._panel import sorted_quantile
 #: Rows of the array returned by :func:`run_stats` (per-run quantities, one column per run).
 STATS = (
     "n", "final_wealth", "mean", "std", "constant", "m2", "m3", "m4", "drawdown", "duration",
-    "downside", "omega_gains", "omega_losses", "gains", "losses", "positive", "nonzero",
+    "downside", "omega_gains", "omega_losses", "gains", "losses", "positive", "nonzero", "drawdown_sq",
 )
 #: Rows of the array returned by :func:`pair_stats` (returns paired with their benchmark).
 PAIR_STATS = (
@@ -229,11 +229,14 @@ def run_stats(x, rf):
             wealth = wealth * (1.0 + v[i]) if i else 1.0 + v[i]
             peak = _max(peak, _max(wealth, 1.0)) if i else _max(wealth, 1.0)
             drawdown = _min(drawdown, wealth / peak - 1.0) if i else wealth / peak - 1.0
+            d = wealth / peak - 1.0
+            tmp[i] = d * d
             if wealth < peak:
                 run += 1
                 longest = max(longest, run)
             else:
                 run = 0
+        out[17, j] = _sum(tmp, n, pairwise)  # squared drawdowns, for the ulcer index
         out[1, j] = wealth
         if n == 0 and t_rows > 0:
             drawdown = 0.0  # an empty column among others: flat wealth
@@ -465,6 +468,10 @@ def finish_value_at_risk(c: Compiled) -> Kernel:
 
 def finish_conditional_value_at_risk(c: Compiled) -> Kernel:
     return finalize(c.tails[2], [c.few1])
+
+
+def finish_ulcer_index(c: Compiled) -> Kernel:
+    return finalize(np.sqrt(div(c.st["drawdown_sq"], c.n)), [c.few1])
 
 
 def _flat(c: Compiled) -> np.ndarray:

@@ -134,6 +134,9 @@ METRICS: tuple[Metric, ...] = (
        "longest run of consecutive periods with `W_t` below the running peak (start wealth 1 counts as a peak; "
        "a stretch ends when wealth is back at or above the peak; an open drawdown counts to the last period)",
        better="lower", needs="1 obs", reference="_k_max_drawdown_duration"),
+    _m("ulcer_index", "Ulcer index", "fraction", "pct",
+       "`sqrt(mean(D_t^2))`, `D_t = W_t / max(1, W_1..W_t) - 1` the drawdown after each period (Martin 1987)",
+       better="lower", needs="1 obs"),
     _m("value_at_risk", "VaR 5%", "fraction per period", "pct",
        "5 % quantile of returns (numpy linear), historical; usually < 0", better="higher", needs="1 obs",
        empyrical="`value_at_risk`", reference="_k_value_at_risk"),
@@ -211,7 +214,7 @@ ANNUALIZED: frozenset[str] = frozenset(m.key for m in METRICS if m.annualized)
 #: The tearsheet's two rows of pooled metrics ("Returns and risk"), in order.
 TEARSHEET_ROWS: tuple[tuple[str, ...], ...] = (
     ("total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "omega",
-     "max_drawdown", "value_at_risk", "conditional_value_at_risk"),
+     "max_drawdown", "ulcer_index", "value_at_risk", "conditional_value_at_risk"),
     ("skew", "kurtosis", "alpha", "beta", "information_ratio", "excess_return", "hit_rate", "profit_factor",
      "exposure", "n_periods"),
 )
