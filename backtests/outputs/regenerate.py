@@ -22,11 +22,11 @@ from backtests.errors import ScareInputError
 from backtests.outputs.folder import MARKER, note, write_atomically
 from backtests.report.view import NO_POOLED_FILE, SavedRun
 
-#: (file, required). Optional files may be absent (older runs); when present they must be readable.
-#: weights.parquet is not read: the page draws nothing from per-bar weights.
+#: (file, required): what the page reads. Optional files may be absent (older runs); when present
+#: they must be readable. weights.parquet and benchmark.parquet are not read: the page draws
+#: nothing from per-bar weights, and the pooled benchmark it draws is in pooled_benchmark.parquet.
 FILES = (("metrics.json", True), ("manifest.json", True), ("returns.parquet", True),
-         ("benchmark.parquet", False), ("pooled.parquet", False), ("pooled_benchmark.parquet", False),
-         ("orders.parquet", False))
+         ("pooled.parquet", False), ("pooled_benchmark.parquet", False), ("orders.parquet", False))
 METRICS_KEYS = ("study", "strategies", "pooled", "runs")
 
 
@@ -81,7 +81,7 @@ def load_run(run_dir: Path) -> SavedRun:
     empty_orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
     return SavedRun(metrics, manifest, frames["returns.parquet"],
                     frames["orders.parquet"] if frames["orders.parquet"] is not None else empty_orders,
-                    frames["benchmark.parquet"], frames["pooled.parquet"], frames["pooled_benchmark.parquet"])
+                    frames["pooled.parquet"], frames["pooled_benchmark.parquet"])
 
 
 def write_replacing(path: Path, text: str) -> None:

@@ -82,7 +82,7 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
         if metrics["runs_file"]:
             writers[RUNS_FILE] = parquet(runs_table(study))
         if study.plan.config.output.tearsheet:
-            saved = SavedRun(metrics, manifest, returns, orders, benchmark, pooled, pooled_benchmark)
+            saved = SavedRun(metrics, manifest, returns, orders, pooled, pooled_benchmark)
             writers["tearsheet.html"] = lambda p: p.write_text(render_tearsheet(saved), encoding="utf-8")
         manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
         return write_atomically(out_dir, writers)

@@ -30,18 +30,18 @@ NO_POOLED_FILE = ("no pooled.parquet (a run folder of scare 0.2): the pooled fig
 class SavedRun:
     """What a run folder holds, as the tearsheet reads it (docs/outputs.md).
 
-    ``metrics`` and ``manifest`` are the documents; ``returns`` (returns.parquet), ``benchmark``
-    (benchmark.parquet), ``orders`` (orders.parquet), ``pooled`` (pooled.parquet: the
-    calendar-time series scoring computed and the paths it drew from them) and
+    ``metrics`` and ``manifest`` are the documents; ``returns`` (returns.parquet: which windows
+    have a return at each pooled period), ``orders`` (orders.parquet), ``pooled`` (pooled.parquet:
+    the calendar-time series scoring computed and the paths it drew from them) and
     ``pooled_benchmark`` (pooled_benchmark.parquet) are frames; any of them may be None (a folder
-    of scare 0.2 has no pooled files: the page says what it omits).
+    of scare 0.2 has no pooled files: the page says what it omits). The page reads nothing else
+    (not benchmark.parquet nor weights.parquet).
     """
 
     metrics: dict[str, Any]
     manifest: dict[str, Any] = field(default_factory=dict)
     returns: pd.DataFrame | None = None
     orders: pd.DataFrame | None = None
-    benchmark: pd.DataFrame | None = None
     pooled: pd.DataFrame | None = None
     pooled_benchmark: pd.DataFrame | None = None
 
@@ -106,20 +106,6 @@ class StrategyView:
         return sorted(k for k, s in values.items() if len(s) > 1)
 
 
-def _per_run(benchmark: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
-    """benchmark.parquet holds one column per ``"<strategy>|<window>"`` (scare 0.2); index it by run id.
-
-    A file with one column per run id (scare 0.1) is returned as it is.
-    """
-    runs = [r for r in metrics.get("runs") or [] if isinstance(r, dict)]
-    pairs = [(str(r.get("id")), f"{r.get('strategy')}|{r.get('window')}") for r in runs]
-    pairs = [(rid, col) for rid, col in pairs if col in benchmark.columns and rid not in benchmark.columns]
-    if not pairs:
-        return benchmark
-    values = benchmark[[col for _, col in pairs]].to_numpy(dtype=float)
-    return pd.DataFrame(values, index=benchmark.index, columns=[rid for rid, _ in pairs])
-
-
 class StudyView:
     """Indexes over metrics.json plus the tables of the run folder."""
 
@@ -128,8 +114,6 @@ class StudyView:
         self.metrics = metrics
         self.manifest = run.manifest or {}
         self.returns = run.returns if run.returns is not None else pd.DataFrame()
-        benchmark = run.benchmark
-        self.benchmark = _per_run(benchmark, metrics) if benchmark is not None and len(benchmark.columns) else None
         self.pooled = run.pooled
         self.pooled_benchmark = run.pooled_benchmark
         self.markets: dict[str, Any] = metrics.get("markets") if isinstance(metrics.get("markets"), dict) else {}
