@@ -25,6 +25,8 @@ from backtests.report import render_tearsheet
 from backtests.report.fmt import pct
 from backtests.scoring import registry
 
+from .test_tearsheet import figures
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "backtests" / "report"
 SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or ROOT.parent / "shared" / "data")
@@ -45,12 +47,6 @@ strategies:
     roles: {asset: NVDA}
     params: {weight: [0.5, 1.0]}
 """
-
-
-def figures(page: str) -> dict:
-    m = re.search(r'<script type="application/json" id="scare-figures">(.*?)</script>', page, re.S)
-    assert m
-    return json.loads(m.group(1))
 
 
 def run_study(config: Path, out: Path, *extra: str) -> Path:
