@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.report.charts import _axis, base_layout
-from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, pct
+from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, metric_text, num, pct
 from backtests.report.page import Page, na, table, when
 from backtests.scoring import registry
 from backtests.report.view import POOLED_CHARTS, Chain, StrategyView, StudyView, round_trips
@@ -83,8 +83,8 @@ def distribution_figure(ch: Chain, name: str, rec: dict[str, Any]) -> dict[str, 
     marks = [(v, OKABE_ITO["vermillion"], d) for v, d in ((var, "dash"), (cvar, "dot")) if not is_missing(v)]
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": v, "x1": v, "y0": 0, "y1": 1,
                "line": {"color": c, "width": 1.5, "dash": d}} for v, c, d in (*marks, (0, "#666", "solid"))]
-    text = (f"VaR 5% {pct(var, 'undefined')} (dashed) · CVaR {pct(cvar, 'undefined')} (dotted) · {len(r):,d} periods"
-            .replace('<span class="na" title="undefined">\u2013</span>', DASH))
+    text = (f"VaR 5% {metric_text('value_at_risk', var)} (dashed) · CVaR "
+            f"{metric_text('conditional_value_at_risk', cvar)} (dotted) · {len(r):,d} periods")
     ann = [{"text": text, "xref": "paper", "yref": "paper", "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom",
             "showarrow": False, "font": {"size": 11, "color": "#555"}}]
     layout = base_layout(270, shapes=shapes, annotations=ann, showlegend=False, bargap=0.02,

@@ -90,6 +90,15 @@ class StrategyView:
         return el if isinstance(el, dict) else None
 
     @property
+    def execution(self) -> dict[str, Any]:
+        """metrics.json ``strategies[].execution`` (the rules the run's engine used; also read under
+        a nested ``summary``), or {} for a run that did not write it."""
+        ex = self.summary.get("execution")
+        if not isinstance(ex, dict) and isinstance(self.summary.get("summary"), dict):
+            ex = self.summary["summary"].get("execution")
+        return ex if isinstance(ex, dict) else {}
+
+    @property
     def rank_by(self) -> str:
         return str(self.summary.get("rank_by") or "sharpe")
 
@@ -163,8 +172,10 @@ class StudyView:
     # ------------------------------------------------------------------ time
     def ppy(self, sv: StrategyView) -> float | None:
         """Periods per year the strategy's metrics were annualized with (metrics.json
-        ``strategies[].periods_per_year``); None when the run did not write it."""
+        ``strategies[].periods_per_year``, else its execution clock's); None when the run wrote neither."""
         v = sv.summary.get("periods_per_year")
+        if v is None:
+            v = (sv.execution.get("clock") or {}).get("periods_per_year") if isinstance(sv.execution.get("clock"), dict) else None
         try:
             v = float(v)
         except (TypeError, ValueError):
@@ -196,8 +207,7 @@ class StudyView:
         ``strategies[].execution.costs`` when the run wrote it; for a run folder written before that
         key, the config in manifest.json resolved by the engine's own rule
         (:func:`backtests.engine.costs.resolve_costs`: a symbol's entry replaces its market's)."""
-        ex = sv.summary.get("execution")
-        costs = ex.get("costs") if isinstance(ex, dict) else None
+        costs = sv.execution.get("costs")
         if isinstance(costs, dict):
             return {str(k): v for k, v in costs.items() if isinstance(v, dict)}, "metrics.json"
         return _config_costs(self.manifest, self.symbols), "the config in manifest.json"

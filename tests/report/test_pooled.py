@@ -231,6 +231,18 @@ def test_market_time_and_periods_per_year_come_from_the_run(toy_run: Path) -> No
     assert "JST" in page
     sharpe = metrics["pooled"][0]["metrics"]["sharpe"]
     assert f"{sharpe:,.2f}" in page and "<sup>p</sup>" not in page.split("Returns and risk", 1)[1].split("</table>", 1)[0]
+    # the execution clock's periods per year when the summary has none; nothing when neither is written
+    from backtests.report.view import StudyView
+
+    for s in metrics["strategies"]:
+        s.pop("periods_per_year")
+        s["execution"] = {"clock": {"markets": ["XNYS", "XKRX"], "periods_per_year": 12.0}}
+    view = StudyView(dataclasses.replace(saved, metrics=metrics))
+    assert view.ppy(view.strategies[0]) == 12.0
+    for s in metrics["strategies"]:
+        s.pop("execution")
+    page = render_tearsheet(dataclasses.replace(saved, metrics=metrics), plotly_js=STUB_JS)
+    assert "periods per year not in this run" in page
 
 
 def test_cost_rates_come_from_the_run_with_the_engines_precedence(toy_run: Path) -> None:

@@ -25,6 +25,12 @@ def test_importing_the_registry_pulls_in_nothing_heavy():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+    # the pure-numpy modules load without the compiled kernels or the statistics libraries
+    code = ("import sys; import backtests.scoring.metrics, backtests.scoring.calendar_time, backtests.scoring.paths; "
+            "print(sorted(m for m in ('numba', 'scipy', 'arch', 'statsmodels') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_table_columns_are_the_registry_keys_in_order():
