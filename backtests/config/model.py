@@ -298,7 +298,8 @@ class ExecutionConfig(Strict):
 
 class ScoringConfig(Strict):
     risk_free: float = Field(0.0, ge=-1.0, le=1.0, description="Annual risk-free rate for Sharpe/Sortino.")
-    rank_by: str = Field("sharpe", description="Metric used to rank a sweep.")
+    rank_by: str = Field("sharpe", description="Metric used to rank a sweep (highest first): a pooled key of the "
+                         "metric registry where higher is better (docs/metrics.md); checked when the config is planned.")
     pbo_blocks: int = Field(8, ge=2, le=16, multiple_of=2,
                             description="Blocks S (even) for CSCV probability of backtest overfitting.")
     bootstrap_samples: int = Field(1000, ge=100, le=100_000, description="Stationary-bootstrap resamples.")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.notices import data_notice, merge
+from backtests.outputs.folder import RUN_FILES
 from backtests.sweep.results import StudyResult
 
 SCHEMA_VERSION = 1
@@ -73,6 +74,7 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
     notices = [data_notice(w) if isinstance(w, str) else w for w in study.data.warnings]
     notices += [n for res in study.strategies for n in res.notices]
     return {
+        "markets": markets_block(study),
         "warnings": merge(notices),
         "weights_kept": study.weights_kept,
         "schema_version": SCHEMA_VERSION, "study": cfg.name, "description": cfg.description,
@@ -81,6 +83,16 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
         "n_runs": n_runs, "runs_file": RUNS_FILE if large else None,
         "runs": runs, "pooled": pooled,
     }
+
+
+def markets_block(study: StudyResult) -> dict[str, dict[str, str]]:
+    """``{market: {"tz": IANA zone}}`` for every market of the study's symbols and windows: what the
+    tearsheet shows local times in (from :mod:`backtests.time.calendars`, written so a reader of the
+    run folder needs no calendar)."""
+    from backtests.time.calendars import get_market
+
+    codes = {info.market for info in study.data.info.values()} | {w.market for w in study.plan.windows}
+    return {code: {"tz": get_market(code).tz} for code in sorted(codes)}
 
 
 def kept_runs(scored: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,6 +138,5 @@ def manifest_document(study: StudyResult) -> dict[str, Any]:
         "code": code_digests(study),
         "checkpoints": study.checkpoints or {"reused": 0, "recomputed": []},
         "audit": {k: v for k, v in study.audit.items() if k != "reports"},
-        "files": ["metrics.json", "returns.parquet", "benchmark.parquet", "weights.parquet", "orders.parquet",
-                  "manifest.json", "tearsheet.html"],
+        "files": sorted(RUN_FILES),  # write_outputs replaces it with the files this run wrote
     }

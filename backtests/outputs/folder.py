@@ -43,9 +43,11 @@ from typing import Any
 
 from backtests.errors import ScareInputError
 
-#: The files DESIGN.md promises; a run also writes benchmark.parquet and orders.parquet.
-CONTRACT_FILES = ("metrics.json", "returns.parquet", "weights.parquet", "manifest.json", "tearsheet.html")
-RUN_FILES = (*CONTRACT_FILES, "benchmark.parquet", "orders.parquet")
+#: The files DESIGN.md promises (pooled.parquet: the calendar-time series the tearsheet draws); a run
+#: also writes benchmark.parquet, pooled_benchmark.parquet and orders.parquet.
+CONTRACT_FILES = ("metrics.json", "returns.parquet", "pooled.parquet", "weights.parquet", "manifest.json",
+                  "tearsheet.html")
+RUN_FILES = (*CONTRACT_FILES, "benchmark.parquet", "pooled_benchmark.parquet", "orders.parquet")
 
 #: The marker of a scare run folder, and its format version.
 MARKER = ".scare-run.json"

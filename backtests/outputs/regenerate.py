@@ -1,7 +1,8 @@
 """``scare report RUN_DIR``: redraw tearsheet.html from a run folder's saved results.
 
-Nothing is re-run and no absolute paths are needed, so a folder copied from another machine
-works. A missing or unreadable file raises :class:`~backtests.errors.ScareInputError` naming it
+Nothing is re-run or recomputed and no absolute paths are needed, so a folder copied from another
+machine works. A folder written by scare 0.2 has no pooled.parquet: the page is drawn from
+metrics.json alone and names the charts it omits, and one line on stderr says so. A missing or unreadable file raises :class:`~backtests.errors.ScareInputError` naming it
 (the CLI prints one line and exits 2). The new page is written to a temporary file beside the
 old one and swapped in with ``os.replace``: if rendering or writing fails, the previous
 tearsheet stays as it was.
@@ -18,11 +19,14 @@ from typing import Any
 import pandas as pd
 
 from backtests.errors import ScareInputError
-from backtests.outputs.folder import MARKER, write_atomically
+from backtests.outputs.folder import MARKER, note, write_atomically
+from backtests.report.view import NO_POOLED_FILE, SavedRun
 
-#: (file, required). Optional files may be absent (older runs); when present they must be readable.
+#: (file, required): what the page reads. Optional files may be absent (older runs); when present
+#: they must be readable. weights.parquet and benchmark.parquet are not read: the page draws
+#: nothing from per-bar weights, and the pooled benchmark it draws is in pooled_benchmark.parquet.
 FILES = (("metrics.json", True), ("manifest.json", True), ("returns.parquet", True),
-         ("benchmark.parquet", False), ("weights.parquet", True), ("orders.parquet", False))
+         ("pooled.parquet", False), ("pooled_benchmark.parquet", False), ("orders.parquet", False))
 METRICS_KEYS = ("study", "strategies", "pooled", "runs")
 
 
@@ -51,8 +55,8 @@ def _parquet(path: Path) -> pd.DataFrame:
         raise ScareInputError(f"is not a readable parquet file ({msg})", where=str(path)) from None
 
 
-def load_run(run_dir: Path) -> dict[str, Any]:
-    """Read a run folder into the arguments of :func:`render_tearsheet`."""
+def load_run(run_dir: Path) -> SavedRun:
+    """Read a run folder into what :func:`~backtests.report.tearsheet.render_tearsheet` draws."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise ScareInputError("run folder does not exist", where=str(run_dir))
@@ -70,14 +74,14 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     for name, _ in FILES[2:]:
         path = run_dir / name
         frames[name] = _parquet(path) if path.is_file() else None
-    returns = frames["returns.parquet"]
-    if returns is not None and len(returns.columns) and not isinstance(returns.index, pd.DatetimeIndex):
-        raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / "returns.parquet"))
+    for name in ("returns.parquet", "pooled.parquet", "pooled_benchmark.parquet"):
+        frame = frames[name]
+        if frame is not None and len(frame.columns) and not isinstance(frame.index, pd.DatetimeIndex):
+            raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / name))
     empty_orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
-    return {"metrics": metrics, "manifest": manifest, "returns": returns,
-            "weights": frames["weights.parquet"],
-            "orders": frames["orders.parquet"] if frames["orders.parquet"] is not None else empty_orders,
-            "benchmark": frames["benchmark.parquet"]}
+    return SavedRun(metrics, manifest, frames["returns.parquet"],
+                    frames["orders.parquet"] if frames["orders.parquet"] is not None else empty_orders,
+                    frames["pooled.parquet"], frames["pooled_benchmark.parquet"])
 
 
 def write_replacing(path: Path, text: str) -> None:
@@ -103,9 +107,10 @@ def regenerate(run_dir: Path) -> Path:
     from backtests.report.tearsheet import render_tearsheet
 
     run_dir = Path(run_dir)
-    parts = load_run(run_dir)
-    html = render_tearsheet(parts["metrics"], parts["manifest"], parts["returns"], parts["weights"],
-                            parts["orders"], parts["benchmark"])
+    saved = load_run(run_dir)
+    if saved.pooled is None and saved.metrics.get("pooled"):
+        note(f"{run_dir}: {NO_POOLED_FILE}")
+    html = render_tearsheet(saved)
     out = run_dir / "tearsheet.html"
     try:
         if (run_dir / MARKER).exists():  # a run folder: under its lock, and listed in its marker

@@ -40,17 +40,26 @@ def benchmark_frame(study: StudyResult, index: pd.Index) -> pd.DataFrame:
     return frame
 
 
+def _by_time(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """Frames side by side on the union of their UTC period ends (index ``time``)."""
+    frames = [f for f in frames if f is not None]
+    out = pd.concat(frames, axis=1, sort=True).sort_index() if frames else pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
+    out.index.name = "time"
+    return out
+
+
 def write_outputs(study: StudyResult, out_dir: Path) -> Path:
-    """Write metrics.json, returns.parquet, weights.parquet, orders.parquet, manifest.json and
-    tearsheet.html atomically."""
-    from backtests.report import render_tearsheet
+    """Write metrics.json, returns.parquet, pooled.parquet, benchmark.parquet,
+    pooled_benchmark.parquet, weights.parquet, orders.parquet, manifest.json and tearsheet.html
+    atomically (:data:`~backtests.outputs.folder.RUN_FILES`)."""
+    from backtests.report import SavedRun, render_tearsheet
 
     metrics = metrics_document(study)
     manifest = manifest_document(study)
-    returns = pd.concat([r.returns for r in study.strategies], axis=1, sort=True) if study.strategies else pd.DataFrame()
-    returns = returns.sort_index()
-    returns.index.name = "time"
+    returns = _by_time([r.returns for r in study.strategies])
     benchmark = benchmark_frame(study, returns.index)
+    pooled = _by_time([r.pooled for r in study.strategies])
+    pooled_benchmark = _by_time([r.pooled_benchmark for r in study.strategies])
     weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)
     orders = pd.concat([r.orders for r in study.strategies], ignore_index=True)
 
@@ -64,6 +73,8 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
             "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
             "returns.parquet": parquet(returns),
             "benchmark.parquet": parquet(benchmark),
+            "pooled.parquet": parquet(pooled),
+            "pooled_benchmark.parquet": parquet(pooled_benchmark),
             "weights.parquet": parquet(weights),
             "orders.parquet": parquet(orders),
             "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
@@ -71,8 +82,8 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
         if metrics["runs_file"]:
             writers[RUNS_FILE] = parquet(runs_table(study))
         if study.plan.config.output.tearsheet:
-            writers["tearsheet.html"] = lambda p: p.write_text(
-                render_tearsheet(metrics, manifest, returns, weights, orders, benchmark), encoding="utf-8")
+            saved = SavedRun(metrics, manifest, returns, orders, pooled, pooled_benchmark)
+            writers["tearsheet.html"] = lambda p: p.write_text(render_tearsheet(saved), encoding="utf-8")
         manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
         return write_atomically(out_dir, writers)
 

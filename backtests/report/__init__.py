@@ -1,5 +1,6 @@
-"""HTML tearsheet rendering."""
+"""HTML tearsheet rendering: the page draws what a run folder holds and computes nothing scoring computed."""
 
 from backtests.report.tearsheet import render_tearsheet
+from backtests.report.view import SavedRun
 
-__all__ = ["render_tearsheet"]
+__all__ = ["SavedRun", "render_tearsheet"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.report.fmt import DASHES, LINE_COLORS, OKABE_ITO, esc, is_missing, label, metric_text, param_value
-from backtests.report.view import Chain, StrategyView, underwater
+from backtests.report.view import Chain, StrategyView
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 GRID = "#e3e3e3"
@@ -59,7 +59,7 @@ def _custom(chain: Chain, windows: dict[str, dict[str, Any]]) -> list[list[str]]
 
 def equity_figure(chains: list[tuple[str, Chain, str]], bench_name: str | None,
                   windows: dict[str, dict[str, Any]], x_title: str = "periods") -> dict[str, Any]:
-    """Cumulative return (top) and underwater curve (bottom) of chained windows.
+    """Cumulative return (top) and drawdown (bottom) of pooled series, as scoring wrote them.
 
     ``chains``: (name, chain, color) per line; the first chain's benchmark is drawn too.
     """
@@ -68,24 +68,24 @@ def equity_figure(chains: list[tuple[str, Chain, str]], bench_name: str | None,
     custom = _custom(first, windows)
     data: list[dict[str, Any]] = []
     for name, ch, color in chains:
-        eq = ch.equity
+        eq = ch.wealth
         data.append({"type": "scatter", "mode": "lines", "name": esc(name), "x": x[:len(eq)], "y": eq - 1.0,
                      "line": {"color": color, "width": 2}, "customdata": custom[:len(eq)], "legendgroup": esc(name),
                      "hovertemplate": f"{esc(name)}: %{{y:.2%}}<br>%{{customdata[0]}} · %{{customdata[1]}}<extra></extra>"})
         data.append({"type": "scatter", "mode": "lines", "name": esc(name) + " drawdown", "x": x[:len(eq)],
-                     "y": underwater(eq), "xaxis": "x2", "yaxis": "y2", "showlegend": False,
+                     "y": ch.drawdown, "xaxis": "x2", "yaxis": "y2", "showlegend": False,
                      "legendgroup": esc(name), "line": {"color": color, "width": 1.5},
                      "fill": "tozeroy" if color == chains[0][2] else None,
                      "fillcolor": "rgba(0,114,178,0.15)", "customdata": custom[:len(eq)],
                      "hovertemplate": f"{esc(name)} drawdown: %{{y:.2%}}<br>%{{customdata[0]}}<extra></extra>"})
-    if first.benchmark is not None and bench_name:
-        beq = first.bench_equity
+    if first.bench_wealth is not None and first.bench_drawdown is not None and bench_name:
+        beq = first.bench_wealth
         bn = f"benchmark {bench_name}"
         data.append({"type": "scatter", "mode": "lines", "name": esc(bn), "x": x, "y": beq - 1.0,
                      "line": {"color": BENCH_COLOR, "width": 1.5, "dash": "dash"}, "customdata": custom,
                      "legendgroup": "bench",
                      "hovertemplate": f"{esc(bn)}: %{{y:.2%}}<br>%{{customdata[0]}}<extra></extra>"})
-        data.append({"type": "scatter", "mode": "lines", "name": esc(bn) + " drawdown", "x": x, "y": underwater(beq),
+        data.append({"type": "scatter", "mode": "lines", "name": esc(bn) + " drawdown", "x": x, "y": first.bench_drawdown,
                      "xaxis": "x2", "yaxis": "y2", "showlegend": False, "legendgroup": "bench",
                      "line": {"color": BENCH_COLOR, "width": 1, "dash": "dash"}, "customdata": custom,
                      "hovertemplate": f"{esc(bn)} drawdown: %{{y:.2%}}<br>%{{customdata[0]}}<extra></extra>"})
@@ -221,7 +221,7 @@ def add_fills(fig: dict[str, Any], chain: Chain, trades: pd.DataFrame, view: Any
         return
     from backtests.report.page import when_text
 
-    eq = chain.equity - 1.0
+    eq = chain.wealth - 1.0
     for col, kind_col, name, sym, color in (("entry_time", "entry_kind", "entry fills", "triangle-up", OKABE_ITO["green"]),
                                             ("exit_time", "exit_kind", "exit fills", "triangle-down", OKABE_ITO["vermillion"])):
         t = pd.to_datetime(trades[col], utc=True)

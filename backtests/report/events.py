@@ -16,7 +16,7 @@ import numpy as np
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, LINE_COLORS, OKABE_ITO, esc, is_missing, num
 from backtests.report.page import Page, na, table, when_text
-from backtests.report.view import StrategyView, StudyView, market_tz
+from backtests.report.view import StrategyView, StudyView
 
 GREY = "#9a9a9a"
 MAX_PATHS = 12  # individual event paths drawn under the fan (beyond that: the fan alone)

@@ -16,17 +16,9 @@ from typing import Any
 
 import numpy as np
 
-DASH = "\u2013"
+from backtests.scoring import registry
 
-#: Metric keys shown as percentages (fractions in metrics.json, see docs/metrics.md).
-PERCENT_KEYS = frozenset({
-    "total_return", "annual_return", "annual_volatility", "max_drawdown", "value_at_risk",
-    "conditional_value_at_risk", "hit_rate", "alpha", "excess_return", "exposure",
-    "window_total_return_mean", "window_total_return_median", "window_positive_fraction",
-    "total_return_lower", "total_return_upper", "return",
-})
-#: Metric keys that are counts.
-COUNT_KEYS = frozenset({"n_periods", "n_trades", "n_orders", "n_windows", "max_drawdown_duration", "n_trials"})
+DASH = "\u2013"
 
 #: Okabe-Ito palette (readable for color-blind readers and in grey-scale print).
 OKABE_ITO = {
@@ -36,18 +28,6 @@ OKABE_ITO = {
 #: Line colors in order (black is kept for means / emphasis, yellow last: it is faint on white).
 LINE_COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442"]
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
-
-LABELS = {
-    "total_return": "Total return", "annual_return": "Annual return", "annual_volatility": "Annual vol.",
-    "sharpe": "Sharpe", "sortino": "Sortino", "calmar": "Calmar", "omega": "Omega",
-    "max_drawdown": "Max drawdown", "max_drawdown_duration": "Max DD duration", "hit_rate": "Hit rate",
-    "profit_factor": "Profit factor", "n_trades": "Trades", "n_periods": "Periods", "n_windows": "Windows",
-    "excess_return": "Excess vs benchmark", "information_ratio": "Information ratio", "alpha": "Alpha",
-    "beta": "Beta", "exposure": "Exposure", "tail_ratio": "Tail ratio", "value_at_risk": "VaR 5%",
-    "conditional_value_at_risk": "CVaR 5%", "window_positive_fraction": "Windows > 0",
-    "window_total_return_mean": "Mean window return", "window_total_return_median": "Median window return",
-}
-
 
 def esc(value: Any) -> str:
     """HTML-escape any value's text (quotes too: safe in attributes)."""
@@ -90,10 +70,11 @@ def count(x: Any, reason: str | None = None) -> str:
 
 
 def metric(key: str, x: Any, reason: str | None = None) -> str:
-    """Format a metric value by its key's units (docs/metrics.md)."""
-    if key in PERCENT_KEYS:
+    """Format a metric value by its key's format in the metric registry (docs/metrics.md)."""
+    kind = registry.fmt(key)
+    if kind == "pct":
         return pct(x, reason)
-    if key in COUNT_KEYS:
+    if kind == "count":
         return count(x, reason)
     return num(x, reason)
 
@@ -102,15 +83,17 @@ def metric_text(key: str, x: Any) -> str:
     """Plain-text version of :func:`metric` (for chart hover text; no HTML)."""
     if is_missing(x):
         return DASH
-    if key in PERCENT_KEYS:
+    kind = registry.fmt(key)
+    if kind == "pct":
         return f"{float(x) * 100:,.2f}%"
-    if key in COUNT_KEYS:
+    if kind == "count":
         return f"{int(round(float(x))):,d}"
     return f"{float(x):,.2f}"
 
 
 def label(key: str) -> str:
-    return LABELS.get(key, key.replace("_", " ").capitalize())
+    """A metric's label (the metric registry's)."""
+    return registry.label(key)
 
 
 def param_value(v: Any) -> str:

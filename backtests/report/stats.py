@@ -2,11 +2,17 @@
 (calendar-time) series with the annualization rule, the return distribution, drawdown periods,
 rolling volatility and beta, trade statistics, and costs gross against net.
 
-Annualization rule: an annualized figure (annual return and volatility, Sharpe, Sortino, Calmar,
-alpha, information ratio) is shown only when the series it is computed on has at least one year
+Everything about the pooled series is read from what scoring wrote: the metrics (VaR and CVaR
+included) from metrics.json, the series and its paths (wealth, drawdown, rolling volatility and
+beta) from pooled.parquet, the drawdown periods from ``strategies[].pooled_detail``. Nothing here
+pools, compounds or measures a drawdown.
+
+Annualization rule: an annualized figure (the metric registry's ``annualized`` keys: annual return
+and volatility, Sharpe, Sortino, Calmar, alpha, information ratio) is shown only when the series it is computed on has at least one year
 of periods (``n_periods >= periods_per_year``: 252 sessions, 365 crypto days, 2,190 4-hour crypto
-bars); below that the page shows the per-period figure (Sharpe, Sortino and information ratio
-divided by sqrt(periods per year), volatility likewise) and a dash with the reason for the rest.
+bars); below that the page shows the per-period figure where the registry defines one (Sharpe, Sortino and
+information ratio divided by sqrt(periods per year), volatility likewise) and a dash with the reason
+for the rest.
 """
 
 from __future__ import annotations
@@ -18,18 +24,11 @@ import numpy as np
 import pandas as pd
 
 from backtests.report.charts import _axis, base_layout
-from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, pct
+from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, metric_text, num, pct
 from backtests.report.page import Page, na, table, when
-from backtests.report.view import Chain, StrategyView, StudyView, drawdown_periods, round_trips, underwater
+from backtests.scoring import registry
+from backtests.report.view import POOLED_CHARTS, Chain, StrategyView, StudyView, round_trips
 
-ANNUALIZED = {"annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "alpha", "information_ratio"}
-PER_PERIOD = {"sharpe": "Sharpe / period", "sortino": "Sortino / period", "information_ratio": "IR / period",
-              "annual_volatility": "Vol. / period"}
-ROWS = [["total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "omega",
-         "max_drawdown", "value_at_risk", "conditional_value_at_risk"],
-        ["skew", "kurtosis", "alpha", "beta", "information_ratio", "excess_return", "hit_rate", "profit_factor",
-         "exposure", "n_periods"]]
-ROLLING_MIN = 10
 
 
 def long_enough(n_periods: Any, ppy: float) -> bool:
@@ -37,24 +36,27 @@ def long_enough(n_periods: Any, ppy: float) -> bool:
     return not is_missing(n_periods) and float(n_periods) >= ppy
 
 
-def metric_cell(rec: dict[str, Any], key: str, ppy: float) -> str:
+def metric_cell(rec: dict[str, Any], key: str, ppy: float | None) -> str:
     m = rec.get("metrics") or {}
     reason = (rec.get("nan_reasons") or {}).get(key)
     v = m.get(key)
-    if key in ANNUALIZED and not long_enough(m.get("n_periods"), ppy):
-        if key in PER_PERIOD and not is_missing(v):
-            pp = float(v) / math.sqrt(ppy)
-            shown = pct(pp) if key == "annual_volatility" else num(pp, digits=3)
+    info = registry.get(key)
+    if info is not None and info.annualized and ppy is None:
+        return f'<span class="na" title="periods per year not in this run\'s metrics.json">{DASH}</span>'
+    if info is not None and info.annualized and not long_enough(m.get("n_periods"), ppy):
+        pp = None if is_missing(v) else registry.per_period_value(key, v, ppy)
+        if pp is not None:
+            shown = pct(pp) if info.fmt == "pct" else num(pp, digits=3)
             return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{shown}<sup>p</sup></span>'
         return (f'<span class="na" title="not annualized: {count(m.get("n_periods"))} periods, under one year '
                 f'({ppy:,.0f} periods)">{DASH}</span>')
     return metric(key, v, reason)
 
 
-def metrics_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str, Any], float]]) -> str:
+def sets_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str, Any], float | None]]) -> str:
     """Rows: the sets (best, default, baselines); columns: the metrics."""
     out = ""
-    for keys in ROWS:
+    for keys in registry.TEARSHEET_ROWS:
         head = ["Set"] + [label(k) for k in keys]
         out += table(head, [[esc(name)] + [metric_cell(rec, k, ppy) for k in keys] for name, rec, ppy in sets], "metrics", num_from=1)
     return (out
@@ -63,19 +65,28 @@ def metrics_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[
 
 
 # ---------------------------------------------------------------------- charts
-def distribution_figure(ch: Chain, name: str) -> dict[str, Any]:
+def omitted(view: StudyView, what: str) -> str:
+    """Why a chart of the pooled series is not drawn."""
+    if not view.has_pooled_file:
+        return na(f"{what}: not drawn, this run folder has no pooled.parquet (scare 0.2); {POOLED_CHARTS} need it.")
+    return na(f"{what}: no pooled series saved for this set.")
+
+
+def distribution_figure(ch: Chain, name: str, rec: dict[str, Any]) -> dict[str, Any]:
+    """Histogram of the pooled returns with the pooled record's VaR and CVaR (5%) marked."""
     r = ch.returns[np.isfinite(ch.returns)]
-    var = float(np.quantile(r, 0.05)) if len(r) else 0.0
-    cvar = float(r[r <= var].mean()) if len(r) and (r <= var).any() else var
+    m = rec.get("metrics") or {}
+    var, cvar = m.get("value_at_risk"), m.get("conditional_value_at_risk")
     nb = int(min(60, max(10, round(math.sqrt(len(r)) * 2))))
     data = [{"type": "histogram", "x": r, "nbinsx": nb, "name": esc(name), "marker": {"color": OKABE_ITO["blue"],
              "line": {"color": "#fff", "width": 0.5}}, "hovertemplate": "%{x}: %{y} periods<extra></extra>"}]
+    marks = [(v, OKABE_ITO["vermillion"], d) for v, d in ((var, "dash"), (cvar, "dot")) if not is_missing(v)]
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": v, "x1": v, "y0": 0, "y1": 1,
-               "line": {"color": c, "width": 1.5, "dash": d}}
-              for v, c, d in ((var, OKABE_ITO["vermillion"], "dash"), (cvar, OKABE_ITO["vermillion"], "dot"), (0, "#666", "solid"))]
-    ann = [{"text": f"VaR 5% {var:.2%} (dashed) · CVaR {cvar:.2%} (dotted) · {len(r):,d} periods", "xref": "paper",
-            "yref": "paper", "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
-            "font": {"size": 11, "color": "#555"}}]
+               "line": {"color": c, "width": 1.5, "dash": d}} for v, c, d in (*marks, (0, "#666", "solid"))]
+    text = (f"VaR 5% {metric_text('value_at_risk', var)} (dashed) · CVaR "
+            f"{metric_text('conditional_value_at_risk', cvar)} (dotted) · {len(r):,d} periods")
+    ann = [{"text": text, "xref": "paper", "yref": "paper", "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom",
+            "showarrow": False, "font": {"size": 11, "color": "#555"}}]
     layout = base_layout(270, shapes=shapes, annotations=ann, showlegend=False, bargap=0.02,
                          xaxis=_axis(tickformat=".1%", title={"text": "return per period"}),
                          yaxis=_axis(title={"text": "periods"}))
@@ -85,21 +96,15 @@ def distribution_figure(ch: Chain, name: str) -> dict[str, Any]:
 def rolling_figure(ch: Chain, k: int, windows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from backtests.report.charts import _custom, _window_ticks
 
-    r = pd.Series(ch.returns)
-    vol = r.rolling(k).std(ddof=1)
-    x = list(range(len(r)))
+    x = list(range(len(ch.returns)))
     custom = _custom(ch, windows)
-    data = [{"type": "scatter", "mode": "lines", "name": f"volatility per period ({k})", "x": x, "y": vol.to_numpy(),
-             "line": {"color": OKABE_ITO["blue"], "width": 2}, "customdata": custom,
+    data = [{"type": "scatter", "mode": "lines", "name": f"volatility per period ({k})", "x": x,
+             "y": ch.rolling_volatility, "line": {"color": OKABE_ITO["blue"], "width": 2}, "customdata": custom,
              "hovertemplate": "vol %{y:.2%}<br>%{customdata[0]}<extra></extra>"}]
-    if ch.benchmark is not None:
-        b = pd.Series(ch.benchmark)
-        cov = r.rolling(k).cov(b)
-        var = b.rolling(k).var()
-        beta = cov / var.where(var > 1e-14)
-        data.append({"type": "scatter", "mode": "lines", "name": f"beta to benchmark ({k})", "x": x, "y": beta.to_numpy(),
-                     "yaxis": "y2", "line": {"color": OKABE_ITO["orange"], "width": 2}, "customdata": custom,
-                     "hovertemplate": "beta %{y:.2f}<br>%{customdata[0]}<extra></extra>"})
+    if ch.rolling_beta is not None:
+        data.append({"type": "scatter", "mode": "lines", "name": f"beta to benchmark ({k})", "x": x,
+                     "y": ch.rolling_beta, "yaxis": "y2", "line": {"color": OKABE_ITO["orange"], "width": 2},
+                     "customdata": custom, "hovertemplate": "beta %{y:.2f}<br>%{customdata[0]}<extra></extra>"})
     layout = base_layout(280, hovermode="x unified",
                          xaxis=_axis(title={"text": "calendar-time periods (event date at each window's start)"},
                                      **_window_ticks(ch, windows)),
@@ -108,23 +113,28 @@ def rolling_figure(ch: Chain, k: int, windows: dict[str, dict[str, Any]]) -> dic
     return {"data": data, "layout": layout}
 
 
-def rolling_block(page: Page, view: StudyView, sv: StrategyView, ch: Chain | None) -> str:
-    n = 0 if ch is None else len(ch.returns)
-    k = max(ROLLING_MIN, min(63, n // 4))
-    if ch is None or n < 3 * k:
-        return na(f"Too short for rolling volatility and beta: {n:,d} periods (needs {3 * ROLLING_MIN:,d}).")
+def rolling_block(page: Page, view: StudyView, sv: StrategyView, ch: Chain | None, combo: int | None) -> str:
+    if ch is None:
+        return omitted(view, "Rolling volatility and beta")
+    rec = view.pooled_detail(sv, combo)
+    k = rec.get("rolling_periods")
+    if not isinstance(k, int) or ch.rolling_volatility is None:
+        why = rec.get("rolling_reason") or "none saved"
+        return na(f"No rolling volatility and beta: {esc(why)} ({len(ch.returns):,d} periods).")
     return (f'<p class="note">Window {k} periods on the calendar-time series; volatility per period.</p>'
             + page.chart(rolling_figure(ch, k, view.windows), f"{sv.label}-rolling", f"{sv.label}: rolling volatility and beta"))
 
 
-def drawdown_table(ch: Chain | None) -> str:
-    if ch is None:
-        return na("No returns saved.")
-    dds = drawdown_periods(ch.equity, ch.times)
+def drawdown_table(view: StudyView, sv: StrategyView, combo: int | None) -> str:
+    """The deepest drawdown periods of the set's pooled series (metrics.json ``pooled_detail``)."""
+    rec = view.pooled_detail(sv, combo)
+    if "drawdowns" not in rec:
+        return omitted(view, "Drawdown periods")
+    dds = [d for d in rec["drawdowns"] or [] if isinstance(d, dict)]
     if not dds:
         return '<p class="ok">No drawdown.</p>'
-    rows = [[pct(d["depth"]), when(d["start"], missing="start"), when(d["trough"]), when(d["end"], missing="not recovered"),
-             count(d["periods"])] for d in dds]
+    rows = [[pct(d.get("depth")), when(d.get("start"), missing="start"), when(d.get("trough")),
+             when(d.get("end"), missing="not recovered"), count(d.get("periods"))] for d in dds]
     return table(["Depth", "Peak (UTC)", "Trough", "Recovered", "Periods"], rows, right={0, 4})
 
 
@@ -145,25 +155,21 @@ def trade_stats(trades: pd.DataFrame) -> str:
     return table(["Trade statistic", "Value"], [[esc(k), v] for k, v in items], right={1})
 
 
-def _rates(view: StudyView, symbol: str, costs: dict[str, Any]) -> dict[str, float]:
-    market = view.symbols.get(symbol, {}).get("market")
-    spec = dict((costs.get("markets") or {}).get(market, {}))
-    spec.update((costs.get("symbols") or {}).get(symbol, {}) or {})
-    return {k: float(spec.get(k) or 0.0) for k in ("commission_bps", "sell_tax_bps", "slippage_bps", "borrow_rate")}
-
-
-def costs_table(view: StudyView, orders: pd.DataFrame, trades: pd.DataFrame, costs: dict[str, Any] | None) -> str:
+def costs_table(view: StudyView, sv: StrategyView, orders: pd.DataFrame, trades: pd.DataFrame) -> str:
     """Fees split into commission and sell tax, and the slippage inside the fill prices, estimated from
-    the config's cost rates; borrow and financing are charged in the returns, not per order."""
+    the cost rates the engine charged (:meth:`StudyView.cost_rates`); borrow and financing are
+    charged in the returns, not per order."""
     if orders is None or orders.empty:
         return na("No orders saved.")
+    rates, source = view.cost_rates(sv)
     value = (orders["size"].abs() * orders["price"]).astype(float)
     fees = orders["fees"].astype(float) if "fees" in orders.columns else pd.Series(0.0, index=orders.index)
     comm = tax = slip = 0.0
     sells = orders["side"].astype(str).str.lower() == "sell"
+    unknown = sorted(str(sym) for sym in orders["symbol"].unique() if str(sym) not in rates)
     for sym, idx in orders.groupby("symbol", sort=False).groups.items():
-        rt = _rates(view, str(sym), costs or {})
-        c, t, s = rt["commission_bps"] / 1e4, rt["sell_tax_bps"] / 1e4, rt["slippage_bps"] / 1e4
+        rt = rates.get(str(sym)) or {}
+        c, t, s = (float(rt.get(k) or 0.0) / 1e4 for k in ("commission_bps", "sell_tax_bps", "slippage_bps"))
         f, v, sl = fees.loc[idx], value.loc[idx], sells.loc[idx]
         share_tax = np.where(sl, t / (c + t) if c + t > 0 else 0.0, 0.0)
         tax += float((f * share_tax).sum())
@@ -183,12 +189,15 @@ def costs_table(view: StudyView, orders: pd.DataFrame, trades: pd.DataFrame, cos
         out += (f'<p class="note">Mean trade return: gross of fees {pct(gross.mean(), signed=True)}, net of fees '
                 f'{pct(net.mean(), signed=True) if len(net) else DASH} (slippage is in both: it is in the fill prices). '
                 f'Traded value {num(traded, digits=0)} USD. Commission, tax and slippage are split with the '
-                'config\'s cost rates.</p>')
+                f'cost rates the engine charged (read from {esc(source)}).</p>')
+    if unknown:
+        out += (f'<p class="note">No cost rates saved for {esc(", ".join(unknown))}: their fees count as commission and '
+                'no slippage is estimated.</p>')
     return out
 
 
 def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None,
-               symbol_market: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               view: StudyView | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(this set's orders with their fill ``kind``, its round trips)."""
     from backtests.report.view import fill_kinds
 
@@ -197,9 +206,10 @@ def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None,
         return pd.DataFrame(columns=list(orders.columns) if orders is not None else []), round_trips(pd.DataFrame(), [])
     sub = orders[orders["run"].astype(str).isin(set(runs))]
     if len(sub):
-        sub = sub.assign(kind=fill_kinds(sub, symbol_market or {}))
+        markets = {k: str(v.get("market")) for k, v in view.symbols.items()} if view is not None else {}
+        sub = sub.assign(kind=fill_kinds(sub, markets, view.market_tz if view is not None else None))
     return sub, round_trips(sub, runs)
 
 
-__all__ = ["metrics_table", "distribution_figure", "rolling_block", "drawdown_table", "trade_stats", "costs_table",
-           "set_trades", "long_enough", "underwater"]
+__all__ = ["sets_table", "distribution_figure", "rolling_block", "drawdown_table", "trade_stats", "costs_table",
+           "set_trades", "long_enough", "omitted"]

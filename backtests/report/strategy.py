@@ -17,7 +17,8 @@ from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct
 from backtests.report.page import Page, fold, grid, guarded, na, section, table, when, when_text
 from backtests.report.verdict import warnings_table
-from backtests.report.view import StrategyView, StudyView, calendar_chain
+from backtests.scoring import registry
+from backtests.report.view import Chain, StrategyView, StudyView
 
 MAX_TRADES = 200
 MAX_WINDOW_ROWS = 200
@@ -111,16 +112,18 @@ def trials_figure(view: StudyView, sv: StrategyView) -> tuple[dict[str, Any] | N
         edges, counts = [float(e) for e in hist["edges"]], [int(c) for c in hist["counts"]]
         src = f"{tr.get('n_distinct', DASH)} distinct of {tr.get('n_raw', DASH)} trials (metrics.json trials)"
         best_sr = tr.get("best_sharpe")
+    elif ppy is None:
+        return None, "No trial histogram in this run's metrics.json, and no periods per year to read its Sharpe ratios per period."
     else:
-        srs = np.array([float(r["metrics"]["sharpe"]) for r in sv.pooled.values()
-                        if not is_missing((r.get("metrics") or {}).get("sharpe"))]) / math.sqrt(ppy)
+        srs = np.array([registry.per_period_value("sharpe", r["metrics"]["sharpe"], ppy) for r in sv.pooled.values()
+                        if not is_missing((r.get("metrics") or {}).get("sharpe"))])
         if len(srs) < 2:
             return None, "Fewer than two trials with a Sharpe ratio: nothing to deflate against."
         counts_, edges_ = np.histogram(srs, bins=int(min(50, max(8, math.sqrt(len(srs)) * 2))))
         edges, counts = edges_.tolist(), counts_.tolist()
         src = f"{len(srs):,d} trials, duplicates included (this run has no distinct-trial histogram)"
         bs = (best.get("metrics") or {}).get("sharpe")
-        best_sr = None if is_missing(bs) else float(bs) / math.sqrt(ppy)
+        best_sr = None if is_missing(bs) else registry.per_period_value("sharpe", bs, ppy)
     mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
     widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
     data = [{"type": "bar", "x": mids, "y": counts, "width": widths, "name": "trials",
@@ -160,7 +163,7 @@ def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str])
 
 
 # ---------------------------------------------------------------------- tables
-WINDOW_KEYS = ["total_return", "max_drawdown", "excess_return", "hit_rate", "n_trades", "exposure"]
+WINDOW_KEYS = list(registry.WINDOW_ROW)
 
 
 def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: int | None) -> str:
@@ -206,14 +209,16 @@ def trades_table(view: StudyView, trades: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------- equity
-def equity_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None, trades: pd.DataFrame) -> str:
-    ch = calendar_chain(view.returns, view.benchmark, sv.runs.get(combo, [])) if combo is not None else None
+def equity_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None, ch: Chain | None,
+                 trades: pd.DataFrame) -> str:
+    """Equity and drawdown of the set's pooled series, its benchmark and its baselines, as scoring
+    wrote them (pooled.parquet, pooled_benchmark.parquet)."""
     if ch is None:
-        return na("No returns saved for this strategy.")
+        return stats.omitted(view, "Equity and drawdown") if sv.runs.get(combo) else na("No returns saved for this strategy.")
     chains = [(f"{'best' if combo == sv.best else 'default'} {sv.label}", ch, OKABE_ITO["blue"])]
     colors = [OKABE_ITO["green"], OKABE_ITO["purple"]]
     for i, b in enumerate(sv.baselines):
-        bc = calendar_chain(view.returns, None, b.runs.get(_best_of(b), []))
+        bc = view.chain(b, _best_of(b))
         if bc is not None and bc.times.equals(ch.times):
             chains.append((f"baseline {b.label}", bc, colors[i % 2]))
     fig = charts.equity_figure(chains, sv.summary.get("benchmark"), view.windows, x_title="calendar-time periods (each "
@@ -223,8 +228,7 @@ def equity_block(page: Page, view: StudyView, sv: StrategyView, combo: int | Non
 
 
 # ---------------------------------------------------------------------- section
-def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.DataFrame,
-                     costs: dict[str, Any] | None) -> str:
+def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.DataFrame) -> str:
     s = sv.summary
     swept = sv.swept()
     combo = _best_of(sv)
@@ -241,7 +245,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
     if sv.baselines:
         facts.append("<b>baseline</b> " + ", ".join(esc(b.label) for b in sv.baselines) + " (same windows, folded in here)")
     parts = [f'<p class="facts-line">{" · ".join(facts)}</p>']
-    sub_orders, trades = stats.set_trades(orders, sv, combo, {k: str(v.get("market")) for k, v in view.symbols.items()})
+    sub_orders, trades = stats.set_trades(orders, sv, combo, view)
     wl = view.warnings_for(sv.label)
     if wl:
         parts.append(f'<div id="{esc(sv.anchor)}-warnings">' + fold(f'<span style="color:#8a3b00">{len(wl):,d} named '
@@ -252,7 +256,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
                          "size against result.", guarded("Events", lambda: events.event_block(page, view, sv, combo)),
                          eid, level=3))
 
-    sets: list[tuple[str, dict[str, Any], float]] = []
+    sets: list[tuple[str, dict[str, Any], float | None]] = []
     ppy = view.ppy(sv)
     if combo is not None and combo in sv.pooled:
         sets.append((f"{which} {sv.label}", sv.pooled[combo], ppy))
@@ -262,25 +266,30 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
         bc = _best_of(b)
         if bc in b.pooled:
             sets.append((f"baseline {b.label}", b.pooled[bc], view.ppy(b)))
-    ch = calendar_chain(view.returns, view.benchmark, sv.runs.get(combo, [])) if combo is not None else None
+    ch = view.chain(sv, combo)
 
     def risk() -> str:
-        dist = (page.chart(stats.distribution_figure(ch, sv.label), f"{sv.label}-dist", f"{sv.label}: return distribution")
-                if ch is not None and len(ch.returns) > 2 else na("Too few periods for a distribution."))
-        return (grid(guarded("Equity", lambda: equity_block(page, view, sv, combo, trades)), dist)
-                + (stats.metrics_table(view, sv, sets) if sets else ""))
+        if ch is None:
+            dist = stats.omitted(view, "Return distribution")
+        elif len(ch.returns) > 2:
+            dist = page.chart(stats.distribution_figure(ch, sv.label, sv.pooled.get(combo) or {}), f"{sv.label}-dist",
+                              f"{sv.label}: return distribution")
+        else:
+            dist = na("Too few periods for a distribution.")
+        return (grid(guarded("Equity", lambda: equity_block(page, view, sv, combo, ch, trades)), dist)
+                + (stats.sets_table(view, sv, sets) if sets else ""))
 
     sid = page.anchor(f"{sv.label} returns and risk", level=3, short="returns and risk")
     parts.append(section("Returns and risk", "The pooled calendar-time series against the benchmark and the baseline "
                          "over the same periods.", guarded("Returns and risk", risk), sid, level=3))
     parts.append(fold(f"Trade statistics and costs, gross against net ({len(trades):,d} trades)",
                       grid(guarded("Trade statistics", lambda: stats.trade_stats(trades)),
-                           guarded("Costs", lambda: stats.costs_table(view, sub_orders, trades, costs)))))
+                           guarded("Costs", lambda: stats.costs_table(view, sv, sub_orders, trades)))))
     parts.append(guarded("Sweep", lambda: sweep_block(page, view, sv, swept)))
     more = (fold("Per window", guarded("Per window", lambda: window_table(view, sv, combo, sv.default)))
             + fold("Drawdown periods and rolling volatility and beta",
-                   grid(guarded("Drawdowns", lambda: stats.drawdown_table(ch)),
-                        guarded("Rolling", lambda: stats.rolling_block(page, view, sv, ch))))
+                   grid(guarded("Drawdowns", lambda: stats.drawdown_table(view, sv, combo)),
+                        guarded("Rolling", lambda: stats.rolling_block(page, view, sv, ch, combo))))
             + fold(f"Trades ({len(trades):,d}): fill instants in UTC and market time, open/close fills",
                    guarded("Trades", lambda: trades_table(view, trades))
                    + '<p class="note">Times are fill instants; kind is the fill (open, close, auction); a star marks a '

@@ -1,7 +1,10 @@
 """The HTML tearsheet: one self-contained file that opens offline and answers, on its first
 screen, "does this trade work across shocks, and how sure am I".
 
-``render_tearsheet`` takes exactly what a run folder holds and returns the page as text:
+``render_tearsheet`` takes exactly what a run folder holds (:class:`~backtests.report.view.SavedRun`)
+and returns the page as text. It reads what scoring computed and computes none of it: pooled
+metrics, drawdowns, VaR/CVaR from metrics.json, the pooled series and its paths from
+pooled.parquet (a scare 0.2 folder has none: the page says which charts it omits). The page has:
 
 - a compact header (study, data label with a SYNTHETIC banner when it is, config hash, versions,
   the config collapsed),
@@ -27,7 +30,7 @@ from backtests.report.fmt import LINE_COLORS, count, esc, num, script_json
 from backtests.report.page import BOOT, CSS, ERROR_HOOK, Page, fold, guarded, section, table
 from backtests.report.strategy import strategy_section
 from backtests.report.verdict import verdict, warnings_block
-from backtests.report.view import StudyView, market_tz
+from backtests.report.view import NO_POOLED_FILE, SavedRun, StudyView
 
 
 def data_label(metrics: dict[str, Any]) -> tuple[str, bool]:
@@ -123,7 +126,7 @@ def data_section(page: Page, view: StudyView) -> str:
         notes += [f"no session: {g}" for g in gaps]
         wrows.append([f'<span title="{esc(w.get("label"))}">{esc(w.get("id"))}</span><br>'
                       f'<span class="params">{esc(w.get("label") or "")}</span>', esc(w.get("kind") or ""),
-                      esc(w.get("market") or ""), event_when(w),
+                      esc(w.get("market") or ""), event_when(w, view.market_tz(w.get("market"))),
                       f'{count(w.get("pre"))} / {count(w.get("post"))}', count(w.get("sessions")),
                       f'<span class="nw">{esc(str(w.get("start_utc") or "")[:10])}</span> to '
                       f'<span class="nw">{esc(str(w.get("end_utc") or "")[:10])}</span>',
@@ -142,8 +145,9 @@ def data_section(page: Page, view: StudyView) -> str:
                    "flagged, and the closures and halts inside the windows.", body, page.anchor("Data"))
 
 
-def event_when(w: dict[str, Any]) -> str:
-    """'2025-01-27 09:29 EST (14:29 UTC) before_open' with the UTC date when it differs."""
+def event_when(w: dict[str, Any], tz: str) -> str:
+    """'2025-01-27 09:29 EST (14:29 UTC) before_open' with the UTC date when it differs (``tz``: the
+    window's market's zone)."""
     ev, date = w.get("event_time_utc"), esc(w.get("event_date") or "")
     timing = f'<br><span class="params">{esc(w.get("timing") or "")}</span>' if w.get("timing") else ""
     if not ev:
@@ -151,28 +155,28 @@ def event_when(w: dict[str, Any]) -> str:
     try:
         t = pd.Timestamp(ev)
         t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-        loc = t.tz_convert(market_tz(w.get("market")))
+        loc = t.tz_convert(tz)
     except (TypeError, ValueError):
         return date + timing
     utc = t.strftime("%H:%M UTC") if t.date() == loc.date() else t.strftime("%Y-%m-%d %H:%M UTC")
     return esc(f"{loc.strftime('%Y-%m-%d %H:%M')} {loc.tzname()} ({utc})") + timing
 
 
-def render_tearsheet(metrics: dict[str, Any], manifest: dict[str, Any], returns: pd.DataFrame,
-                     weights: pd.DataFrame, orders: pd.DataFrame, benchmark: pd.DataFrame | None = None,
-                     *, plotly_js: str | None = None) -> str:
+def render_tearsheet(run: SavedRun, *, plotly_js: str | None = None) -> str:
     """Render a run (the contents of its folder) as one self-contained HTML page.
 
     ``plotly_js`` overrides the embedded plotly.js bundle (tests pass a stub to stay fast);
     by default it is ``plotly.offline.get_plotlyjs()``, included once.
     """
-    manifest = manifest or {}
-    metrics = metrics or {}
+    manifest = run.manifest or {}
+    metrics = run.metrics or {}
+    orders = run.orders
     label_text, synthetic = data_label(metrics)
     page = Page(label_text, synthetic)
-    view = StudyView(metrics, returns, benchmark)
-    costs = (manifest.get("config") or {}).get("costs") if isinstance(manifest.get("config"), dict) else None
+    view = StudyView(run)
     head = guarded("Header", lambda: header(page, metrics, manifest))
+    if not view.has_pooled_file and metrics.get("pooled"):
+        head += f'<p class="banner" role="note"><strong>Older run folder.</strong> {esc(NO_POOLED_FILE)}.</p>'
     shown = [sv for sv in view.strategies if not sv.baseline_for]
     for sv in view.strategies:
         sv.anchor = page.anchor(f"Strategy {sv.label}") if not sv.baseline_for else ""
@@ -182,7 +186,7 @@ def render_tearsheet(metrics: dict[str, Any], manifest: dict[str, Any], returns:
     strat_toc = list(page.toc)
     page.toc.clear()
     verd = guarded("Verdict", lambda: verdict(page, view, guarded("Warnings", lambda: warnings_block(view))))
-    bodies = [guarded(f"Strategy {sv.label}", lambda sv=sv: strategy_section(page, view, sv, orders, costs)) for sv in shown]
+    bodies = [guarded(f"Strategy {sv.label}", lambda sv=sv: strategy_section(page, view, sv, orders)) for sv in shown]
     data = guarded("Data", lambda: data_section(page, view))
     toc = [e for e in [("s-verdict", "Verdict", 2)] + strat_toc + [e for e in page.toc if e[2] == 2 and e[0] == "s-data"]]
     nav = " · ".join(f'<a href="#{esc(sid)}">{esc(text.replace("Strategy ", ""))}</a>' for sid, text, _ in toc)

@@ -1,8 +1,11 @@
-"""Derive what the tearsheet shows from the saved results (no rendering here).
+"""Index what the tearsheet shows in the saved results (no rendering here).
 
-Input is exactly what a run folder holds (metrics.json as a dict, returns/benchmark as wide
-frames keyed by run id, orders as a long frame), so ``scare run`` and ``scare report`` draw the
-same page. Every function tolerates missing pieces (returns None or an empty result).
+Input is exactly what a run folder holds (:class:`SavedRun`: metrics.json as a dict, the return
+tables as wide frames, orders as a long frame), so ``scare run`` and ``scare report`` draw the same
+page. Everything scoring computed is read, never recomputed: the pooled series and its paths from
+pooled.parquet, periods per year and market time zones from metrics.json, cost rates from
+metrics.json (or, for an older run folder, the config resolved by the engine's own rule). Every
+function tolerates missing pieces (returns None or an empty result).
 """
 
 from __future__ import annotations
@@ -14,55 +17,50 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MARKET_TZ = {"XKRX": "Asia/Seoul", "XNYS": "America/New_York", "CRYPTO": "UTC"}
 BASELINE_PLUGINS = frozenset({"buy_and_hold"})
-MARKET_PPY = {"XKRX": 252.0, "XNYS": 252.0, "CRYPTO": 365.0}
+
+#: Charts that need the pooled series of pooled.parquet (absent from run folders of scare 0.2).
+POOLED_CHARTS = "the equity and drawdown curves, the return distribution, the drawdown periods and the rolling " \
+                "volatility and beta"
+NO_POOLED_FILE = ("no pooled.parquet (a run folder of scare 0.2): the pooled figures are read from metrics.json "
+                  f"only, and {POOLED_CHARTS} are omitted; run the study again with this scare to draw them")
 
 
-def periods_per_year(market: str | None, frequency: str | None) -> float:
-    """Periods per year of a market at a bar frequency (backtests.time.calendars when it knows it)."""
-    try:
-        from backtests.time.calendars import periods_per_year as ppy
+@dataclass(frozen=True)
+class SavedRun:
+    """What a run folder holds, as the tearsheet reads it (docs/outputs.md).
 
-        return float(ppy(market or "XNYS", frequency or "1D"))
-    except Exception:  # unknown market in an old or foreign run folder: fall back
-        return MARKET_PPY.get(market or "", 252.0)
+    ``metrics`` and ``manifest`` are the documents; ``returns`` (returns.parquet: which windows
+    have a return at each pooled period), ``orders`` (orders.parquet), ``pooled`` (pooled.parquet:
+    the calendar-time series scoring computed and the paths it drew from them) and
+    ``pooled_benchmark`` (pooled_benchmark.parquet) are frames; any of them may be None (a folder
+    of scare 0.2 has no pooled files: the page says what it omits). The page reads nothing else
+    (not benchmark.parquet nor weights.parquet).
+    """
 
-
-def market_tz(market: str | None) -> str:
-    try:
-        from backtests.time.calendars import get_market
-
-        return get_market(market or "").tz
-    except Exception:
-        return MARKET_TZ.get(market or "", "UTC")
+    metrics: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)
+    returns: pd.DataFrame | None = None
+    orders: pd.DataFrame | None = None
+    pooled: pd.DataFrame | None = None
+    pooled_benchmark: pd.DataFrame | None = None
 
 
 @dataclass
 class Chain:
-    """A combination's windows chained in time order (as the pooled metrics are)."""
+    """A combination's calendar-time pooled series as scoring wrote it (pooled.parquet), one row per
+    UTC period end, with the paths drawn from it; nothing here is computed by the report."""
 
-    returns: np.ndarray  # (n,) period returns
+    returns: np.ndarray  # (n,) pooled returns
     times: pd.DatetimeIndex  # (n,) UTC period ends
-    windows: list[str]  # (n,) window id per period
-    starts: list[tuple[int, str]]  # (position, window id) where each window begins
-    benchmark: np.ndarray | None = None
-
-    @property
-    def equity(self) -> np.ndarray:
-        return np.cumprod(1.0 + np.nan_to_num(self.returns))
-
-    @property
-    def bench_equity(self) -> np.ndarray | None:
-        return None if self.benchmark is None else np.cumprod(1.0 + np.nan_to_num(self.benchmark))
-
-
-def underwater(equity: np.ndarray) -> np.ndarray:
-    """Drawdown from the running peak; starting wealth 1 counts as a peak (docs/metrics.md)."""
-    if not len(equity):
-        return equity
-    peak = np.maximum.accumulate(np.maximum(equity, 1.0))
-    return equity / peak - 1.0
+    wealth: np.ndarray  # (n,) compounded wealth from 1
+    drawdown: np.ndarray  # (n,) drawdown from the running peak (<= 0)
+    windows: list[str]  # (n,) windows with a return at that period end ("a + b" when several)
+    starts: list[tuple[int, str]]  # (position, window id) of each window's first period
+    bench_wealth: np.ndarray | None = None
+    bench_drawdown: np.ndarray | None = None
+    rolling_volatility: np.ndarray | None = None
+    rolling_beta: np.ndarray | None = None
 
 
 @dataclass
@@ -92,6 +90,15 @@ class StrategyView:
         return el if isinstance(el, dict) else None
 
     @property
+    def execution(self) -> dict[str, Any]:
+        """metrics.json ``strategies[].execution`` (the rules the run's engine used; also read under
+        a nested ``summary``), or {} for a run that did not write it."""
+        ex = self.summary.get("execution")
+        if not isinstance(ex, dict) and isinstance(self.summary.get("summary"), dict):
+            ex = self.summary["summary"].get("execution")
+        return ex if isinstance(ex, dict) else {}
+
+    @property
     def rank_by(self) -> str:
         return str(self.summary.get("rank_by") or "sharpe")
 
@@ -108,27 +115,17 @@ class StrategyView:
         return sorted(k for k, s in values.items() if len(s) > 1)
 
 
-def _per_run(benchmark: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
-    """benchmark.parquet holds one column per ``"<strategy>|<window>"`` (scare 0.2); index it by run id.
-
-    A file with one column per run id (scare 0.1) is returned as it is.
-    """
-    runs = [r for r in metrics.get("runs") or [] if isinstance(r, dict)]
-    pairs = [(str(r.get("id")), f"{r.get('strategy')}|{r.get('window')}") for r in runs]
-    pairs = [(rid, col) for rid, col in pairs if col in benchmark.columns and rid not in benchmark.columns]
-    if not pairs:
-        return benchmark
-    values = benchmark[[col for _, col in pairs]].to_numpy(dtype=float)
-    return pd.DataFrame(values, index=benchmark.index, columns=[rid for rid, _ in pairs])
-
-
 class StudyView:
-    """Indexes over metrics.json plus the return tables."""
+    """Indexes over metrics.json plus the tables of the run folder."""
 
-    def __init__(self, metrics: dict[str, Any], returns: pd.DataFrame | None, benchmark: pd.DataFrame | None):
+    def __init__(self, run: SavedRun):
+        metrics = run.metrics or {}
         self.metrics = metrics
-        self.returns = returns if returns is not None else pd.DataFrame()
-        self.benchmark = _per_run(benchmark, metrics) if benchmark is not None and len(benchmark.columns) else None
+        self.manifest = run.manifest or {}
+        self.returns = run.returns if run.returns is not None else pd.DataFrame()
+        self.pooled = run.pooled
+        self.pooled_benchmark = run.pooled_benchmark
+        self.markets: dict[str, Any] = metrics.get("markets") if isinstance(metrics.get("markets"), dict) else {}
         self.data = metrics.get("data") or {}
         self.windows: dict[str, dict[str, Any]] = {
             str(w.get("id")): w for w in metrics.get("windows") or [] if isinstance(w, dict)}
@@ -167,57 +164,107 @@ class StudyView:
     def warning_count(self, label: str) -> int:
         return len(self.warnings_for(label))
 
+    @property
+    def has_pooled_file(self) -> bool:
+        """The run folder has pooled.parquet (written from scare 0.3 on)."""
+        return self.pooled is not None
+
     # ------------------------------------------------------------------ time
-    def ppy(self, sv: StrategyView) -> float:
-        markets = [self.windows.get(r.get("window"), {}).get("market") for rs in list(sv.runs.values())[:1] for r in rs]
-        markets = [m for m in markets if m]
-        market = max(set(markets), key=markets.count) if markets else None
-        return periods_per_year(market, self.data.get("frequency"))
+    def ppy(self, sv: StrategyView) -> float | None:
+        """Periods per year the strategy's metrics were annualized with (metrics.json
+        ``strategies[].periods_per_year``, else its execution clock's); None when the run wrote neither."""
+        v = sv.summary.get("periods_per_year")
+        if v is None:
+            v = (sv.execution.get("clock") or {}).get("periods_per_year") if isinstance(sv.execution.get("clock"), dict) else None
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) and v > 0 else None
+
+    def market_tz(self, market: str | None) -> str:
+        """The IANA zone of a market, from metrics.json ``markets``; a folder written before that key
+        existed asks backtests.time.calendars (where it is defined); an unknown market is UTC."""
+        rec = self.markets.get(str(market)) if market else None
+        if isinstance(rec, dict) and isinstance(rec.get("tz"), str):
+            return rec["tz"]
+        if self.markets or not market:
+            return "UTC"
+        try:
+            from backtests.time.calendars import get_market
+
+            return get_market(market).tz
+        except Exception:  # noqa: BLE001 - an unknown market in a foreign run folder
+            return "UTC"
 
     def symbol_tz(self, symbol: str) -> str:
-        return market_tz(self.symbols.get(symbol, {}).get("market"))
+        return self.market_tz(self.symbols.get(symbol, {}).get("market"))
+
+    # ------------------------------------------------------------------ costs
+    def cost_rates(self, sv: StrategyView) -> tuple[dict[str, dict[str, Any]], str]:
+        """Per symbol the cost rates the engine charged (``commission_bps``, ``sell_tax_bps``,
+        ``slippage_bps``, ...), and where they were read from: metrics.json
+        ``strategies[].execution.costs`` when the run wrote it; for a run folder written before that
+        key, the config in manifest.json resolved by the engine's own rule
+        (:func:`backtests.engine.costs.resolve_costs`: a symbol's entry replaces its market's)."""
+        costs = sv.execution.get("costs")
+        if isinstance(costs, dict):
+            return {str(k): v for k, v in costs.items() if isinstance(v, dict)}, "metrics.json"
+        return _config_costs(self.manifest, self.symbols), "the config in manifest.json"
 
     # ------------------------------------------------------------------ series
+    def pooled_detail(self, sv: StrategyView, combo: int | None) -> dict[str, Any]:
+        """metrics.json ``strategies[].pooled_detail[combo]`` (drawdown periods, rolling window)."""
+        rec = (sv.summary.get("pooled_detail") or {}).get(str(combo)) if combo is not None else None
+        return rec if isinstance(rec, dict) else {}
+
     def chain(self, sv: StrategyView, combo: int | None) -> Chain | None:
-        """The combo's per-window returns chained by each window's first period (ties: run order)."""
-        if combo is None or combo not in sv.runs or self.returns.empty:
+        """The combination's pooled series and paths from pooled.parquet (None when the run folder
+        has none for it: a scare 0.2 folder, or a combination the tearsheet does not show)."""
+        rec = sv.pooled.get(combo) if combo is not None else None
+        pid = str((rec or {}).get("id"))
+        p = self.pooled
+        if p is None or pid not in p.columns or f"{pid}|wealth" not in p.columns:
             return None
-        parts = []
-        for order, run in enumerate(sv.runs[combo]):
-            rid = str(run.get("id"))
-            if rid not in self.returns.columns:
-                continue
-            r = self.returns[rid].dropna()
-            if r.empty:
-                continue
-            b = None
-            if self.benchmark is not None and rid in self.benchmark.columns:
-                b = self.benchmark[rid].reindex(r.index).to_numpy(dtype=float)
-            parts.append((r.index[0], order, str(run.get("window")), r, b))
-        if not parts:
+        r = p[pid].dropna()
+        if r.empty:
             return None
-        parts.sort(key=lambda p: (p[0], p[1]))
-        rets, times, wins, starts, bench = [], [], [], [], []
-        pos = 0
-        has_bench = all(p[4] is not None for p in parts)
-        for _, _, wid, r, b in parts:
-            starts.append((pos, wid))
-            rets.append(r.to_numpy(dtype=float))
-            times.append(r.index)
-            wins.extend([wid] * len(r))
-            if has_bench:
-                bench.append(b)
-            pos += len(r)
-        idx = times[0].append(times[1:]) if len(times) > 1 else times[0]
-        return Chain(np.concatenate(rets), pd.DatetimeIndex(idx), wins, starts,
-                     np.concatenate(bench) if has_bench else None)
+        times = pd.DatetimeIndex(r.index)
+
+        def col(frame: pd.DataFrame | None, name: str) -> np.ndarray | None:
+            if frame is None or name not in frame.columns:
+                return None
+            return frame[name].reindex(times).to_numpy(dtype=float)
+
+        bench = self.pooled_benchmark
+        label = sv.label
+        names, starts = self._window_labels(sv, combo, times)
+        return Chain(r.to_numpy(dtype=float), times, col(p, f"{pid}|wealth"), col(p, f"{pid}|drawdown"), names,
+                     starts, col(bench, f"{label}|wealth"), col(bench, f"{label}|drawdown"),
+                     col(p, f"{pid}|rolling_volatility"), col(p, f"{pid}|rolling_beta"))
+
+    def _window_labels(self, sv: StrategyView, combo: int | None,
+                       times: pd.DatetimeIndex) -> tuple[list[str], list[tuple[int, str]]]:
+        """Per pooled period, the windows with a return there (returns.parquet), and where each
+        window's first period falls: hover text and axis ticks, nothing more."""
+        runs = [(str(r.get("id")), str(r.get("window"))) for r in sv.runs.get(combo, [])]
+        runs = [(rid, w) for rid, w in runs if rid in self.returns.columns]
+        if not runs:
+            return [""] * len(times), []
+        live = self.returns[[rid for rid, _ in runs]].reindex(times).notna().to_numpy()
+        wins = np.array([w for _, w in runs], dtype=object)
+        names = [" + ".join(wins[row]) for row in live]
+        first: dict[int, str] = {}
+        for j, (_, wid) in enumerate(runs):
+            hit = np.flatnonzero(live[:, j])
+            if hit.size:
+                pos = int(hit[0])
+                first[pos] = f"{first[pos]} + {wid}" if pos in first else wid
+        return names, sorted(first.items())
 
     def event_time(self, sv: StrategyView, combo: int | None) -> dict[str, list[tuple[int, float]]]:
-        """{window id: [(t, cumulative return at the close of session t)]} for a combo.
-
-        Uses metrics.json's event_time view when it has the combo; otherwise derives it from the
-        run returns (any bar frequency: the last cumulative value at or before each session close).
-        """
+        """{window id: [(t, cumulative return at the close of session t)]} for a combo, from
+        metrics.json ``strategies[].event_time`` (empty when the run has none for it)."""
         out: dict[str, list[tuple[int, float]]] = {}
         if combo is None:
             return out
@@ -226,21 +273,6 @@ class StudyView:
             w = self.windows.get(wid, {})
             pre = int(w.get("pre", 0) or 0)
             out[wid] = [(i - pre, float(v) if v is not None else math.nan) for i, v in enumerate(values)]
-        if out:
-            return out
-        for run in sv.runs.get(combo, []):
-            rid, wid = str(run.get("id")), str(run.get("window"))
-            w = self.windows.get(wid)
-            if not w or rid not in self.returns.columns:
-                continue
-            r = self.returns[rid].dropna()
-            closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
-            if r.empty or closes.empty:
-                continue
-            cum = (1.0 + r).cumprod() - 1.0
-            at = cum.reindex(cum.index.union(closes)).ffill().reindex(closes)
-            pre = int(w.get("pre", 0) or 0)
-            out[wid] = [(i - pre, float(v)) for i, v in enumerate(at.to_numpy(dtype=float))]
         return out
 
     # ------------------------------------------------------------------ gaps
@@ -273,7 +305,7 @@ class StudyView:
         for market in self.window_markets(str(w.get("id"))):
             if market == "CRYPTO":
                 continue
-            tz = market_tz(market)
+            tz = self.market_tz(market)
             try:
                 if market == w.get("market"):
                     closes = pd.DatetimeIndex(pd.to_datetime(w.get("closes_utc") or [], utc=True))
@@ -294,6 +326,25 @@ class StudyView:
                     f"{run[0].date().isoformat()} to {run[-1].date().isoformat()}"
                 out.append(f"{market} {span} ({len(run)} weekday{'s' if len(run) > 1 else ''})")
         return out
+
+
+def _config_costs(manifest: dict[str, Any], symbols: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Cost rates per symbol from a manifest's config, by the engine's precedence (empty when the
+    manifest holds no readable costs)."""
+    from types import SimpleNamespace
+
+    cfg = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    try:
+        from backtests.config.model import CostsConfig
+        from backtests.engine.costs import BPS, resolve_costs
+
+        costs = CostsConfig.model_validate(cfg.get("costs") or {})
+        info = {s: SimpleNamespace(market=str(v.get("market"))) for s, v in symbols.items()}
+        resolved = resolve_costs(costs, info, list(info))
+    except Exception:  # noqa: BLE001 - a foreign or damaged manifest: no split, said on the page
+        return {}
+    return {s: {"commission_bps": c.commission / BPS, "sell_tax_bps": c.sell_tax / BPS, "slippage_bps": c.slippage / BPS}
+            for s, c in resolved.items()}
 
 
 def _runs_of_days(days: pd.DatetimeIndex) -> list[list[pd.Timestamp]]:
@@ -388,77 +439,8 @@ def round_trips(orders: pd.DataFrame, run_ids: list[str]) -> pd.DataFrame:
     return frame.sort_values(["entry_time", "symbol"], kind="stable").reset_index(drop=True) if len(frame) else frame
 
 
-# ---------------------------------------------------------------------- calendar time
-def calendar_chain(returns: pd.DataFrame, benchmark: pd.DataFrame | None, runs: list[dict[str, Any]]) -> Chain | None:
-    """A combination's runs as one calendar-time series (the pooling of docs/metrics.md).
-
-    Each UTC period appears once; where windows overlap, the period's return is the equal-capital
-    average of the concurrent windows' returns; periods in no window are not periods. ``windows``
-    names the window(s) open in each period (``a + b`` when they overlap); ``starts`` marks where
-    each window's first period falls.
-    """
-    cols = [str(r.get("id")) for r in runs if str(r.get("id")) in returns.columns]
-    if not cols:
-        return None
-    sub = returns[cols]
-    live = sub.notna()
-    keep = live.any(axis=1).to_numpy()
-    if not keep.any():
-        return None
-    sub, live = sub[keep], live[keep]
-    ret = sub.mean(axis=1, skipna=True).to_numpy(dtype=float)
-    win_of = {str(r.get("id")): str(r.get("window")) for r in runs}
-    if len(cols) > 1:
-        wins = np.array([win_of[c] for c in cols], dtype=object)
-        names = [" + ".join(wins[row]) for row in live.to_numpy()]
-    else:
-        names = [win_of[cols[0]]] * len(sub)
-    first = {c: int(np.argmax(live[c].to_numpy())) for c in cols if live[c].any()}
-    starts = sorted({(pos, win_of[c]) for c, pos in first.items()})
-    dedup: dict[int, str] = {}
-    for pos, wid in starts:
-        dedup[pos] = f"{dedup[pos]} + {wid}" if pos in dedup else wid
-    bench = None
-    if benchmark is not None and all(c in benchmark.columns for c in cols):
-        b = benchmark[cols][keep].where(live)
-        bench = b.mean(axis=1, skipna=True).to_numpy(dtype=float)
-    return Chain(ret, pd.DatetimeIndex(sub.index), names, sorted(dedup.items()), bench)
-
-
-def drawdown_periods(equity: np.ndarray, times: pd.DatetimeIndex, top: int = 5) -> list[dict[str, Any]]:
-    """The ``top`` deepest drawdowns of an equity curve (wealth, starting at 1 before the first period).
-
-    Each: ``start`` (last peak before it, None = the start), ``trough``, ``end`` (first period back
-    at the peak, None = not recovered), ``depth`` (fraction, negative), ``periods`` (peak to
-    recovery, or to the last period).
-    """
-    if not len(equity):
-        return []
-    wealth = np.concatenate([[1.0], equity])
-    peak = np.maximum.accumulate(wealth)
-    under = wealth < peak * (1 - 1e-12)
-    out: list[dict[str, Any]] = []
-    i, n = 1, len(wealth)
-    while i < n:
-        if not under[i]:
-            i += 1
-            continue
-        s = i - 1  # index of the peak in `wealth`
-        j = i
-        while j < n and under[j]:
-            j += 1
-        seg = wealth[i:j] / peak[i:j] - 1.0
-        k = i + int(np.argmin(seg))
-        out.append({"start": times[s - 1] if s >= 1 else None, "trough": times[k - 1],
-                    "end": times[j - 1] if j < n else None, "depth": float(seg.min()),
-                    "periods": (j - s) if j < n else (n - 1 - s)})
-        i = j
-    out.sort(key=lambda d: d["depth"])
-    return out[:top]
-
-
 # ---------------------------------------------------------------------- fills
-def fill_kinds(orders: pd.DataFrame, symbol_market: dict[str, str]) -> pd.Series:
+def fill_kinds(orders: pd.DataFrame, symbol_market: dict[str, str], tz_of: Any = None) -> pd.Series:
     """Open / close / auction / intraday per order: ``fill_kind`` when the engine saved it, else
     inferred from ``fill_time`` against the symbol's session open and close ("open*" etc.: the
     star says inferred). Crypto fills are "bar" (no session)."""
@@ -479,7 +461,7 @@ def fill_kinds(orders: pd.DataFrame, symbol_market: dict[str, str]) -> pd.Series
         try:
             from backtests.time.calendars import session_bounds
 
-            local = t.tz_convert(market_tz(market)).tz_localize(None).normalize()
+            local = t.tz_convert(tz_of(market) if tz_of else "UTC").tz_localize(None).normalize()
             opens, closes = session_bounds(market, local)
         except Exception:  # unknown market: leave it undetermined
             continue

@@ -30,7 +30,7 @@ from backtests.scoring.evaluate_events import (
 )
 from backtests.jsonfmt import clean_json
 
-__all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "first_fill", "run_id",
+__all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "first_fill", "pooled_frames", "run_id",
            "score_result", "score_strategy"]
 
 TOP_K = 10
@@ -253,7 +253,9 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     pooled["n_clusters"] = events["n_clusters"].to_numpy()
     distinct = scoring.distinct_columns(pooled_vals)
     eng = sr.runs[["entries", "exposure", "turnover"]].to_numpy(dtype=float).reshape(n_c, n_w, 3)
-    metric_col = rank_by if rank_by in pooled.columns else "sharpe"
+    if rank_by not in pooled.columns:  # config validation (config.plan.check_rank_by) names the bad key
+        raise ValueError(f"rank_by {rank_by!r} is not a pooled metric of strategy {sr.label!r}")
+    metric_col = rank_by
     ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
                                  n_blocks=pbo_blocks, distinct=distinct)
     # one trigger inside two overlapping windows is one real trade: counted once (orders known)
@@ -288,6 +290,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     best = ranking.index[0] if len(ranking) and not pd.isna(ranking.iloc[0]["rank"]) else None
     best = None if best is None else int(best)
     detail = [c for c in dict.fromkeys([best, sr.default_combo]) if c is not None]
+    # what the tearsheet draws of the shown combinations (best, default): paths and drawdown periods
+    views = {c: scoring.pooled_view(calendar[c], None if bench is None else bench[c]) for c in detail}
     episodes_of = _episode_records(sr, windows, clusters, per_window, traded)
     event_level = {
         str(c): scoring.event_level(per_window[c], traded[c], clusters.code, clusters.ids,
@@ -310,6 +314,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         "n_events": int(n_w), "n_clusters": int(clusters.n), "clusters": clusters.records,
         "trials": _trials(ranking, pooled, distinct, ppy),
         "event_level": event_level, "oos": oos,
+        "pooled_detail": {str(c): v.record for c, v in views.items()},
         "ranking": [
             {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]),
              rank_by: clean_json(ranking.loc[c, metric_col]), "dsr": clean_json(ranking.loc[c, "dsr"]),
@@ -319,7 +324,44 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     }
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
-            "benchmark_runs": bench_runs}
+            "benchmark_runs": bench_runs, "views": views}
+
+
+def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:
+    """A study strategy's pooled benchmark: one series, the same for every combination (each window's
+    benchmark is the same for every combination and masked at the same first possible fill); a
+    ValueError if it is not (``score_strategy`` called by hand with per-run benchmarks that differ)."""
+    if bench is None or not bench.shape[1]:
+        return None
+    values = bench.to_numpy()
+    if not np.array_equal(values, np.broadcast_to(values[:, :1], values.shape), equal_nan=True):
+        raise ValueError(f"the pooled benchmark of {label!r} differs between combinations")
+    return bench.iloc[:, 0].rename(None)
+
+
+def pooled_frames(scored: dict[str, Any], label: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The strategy's part of ``pooled.parquet`` and ``pooled_benchmark.parquet`` (docs/outputs.md).
+
+    ``pooled``: one column of calendar-time returns per combination id, and for the shown
+    combinations (best, default) ``<id>|wealth``, ``<id>|drawdown``, ``<id>|rolling_volatility``,
+    ``<id>|rolling_beta``; ``pooled_benchmark``: ``<label>`` (the pooled benchmark's returns),
+    ``<label>|wealth`` and ``<label>|drawdown`` (flat over the rows where it has no return), or
+    None without a benchmark. Index: UTC period ends of the strategy's pooled rows.
+    """
+    calendar = scored["calendar"]
+    ids = [p["id"] for p in scored["pooled"]]
+    parts = [calendar.set_axis(ids, axis=1)]
+    for c, view in scored["views"].items():
+        parts.append(view.series.add_prefix(f"{ids[c]}|").reindex(calendar.index))
+    pooled = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
+    b = _one_benchmark(scored["calendar_benchmark"], label)
+    if b is None:
+        return pooled, None
+    seen = b.dropna()
+    paths = pd.DataFrame({"wealth": scoring.wealth(seen), "drawdown": scoring.drawdown(seen)}, index=seen.index)
+    paths = paths.reindex(b.index).ffill().fillna({"wealth": 1.0, "drawdown": 0.0})
+    bench = pd.concat([b.rename(label), paths.add_prefix(f"{label}|")], axis=1)
+    return pooled, bench
 
 
 def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_window: np.ndarray,
@@ -381,10 +423,12 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
         n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
         min_train_clusters=sc.walk_forward_min_clusters,
     )
+    res.pooled, res.pooled_benchmark = pooled_frames(res.scored, sp.label)
     calendar = res.scored.pop("calendar")
     calendar_bench = res.scored.pop("calendar_benchmark")
     bench_runs = res.scored.pop("benchmark_runs")
-    res.scored.pop("clusters")
+    for key in ("clusters", "views"):
+        res.scored.pop(key)
     s = res.scored["summary"]
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}

@@ -1,9 +1,18 @@
-"""Compiled reductions behind :func:`backtests.scoring.metrics.metrics_table` (plain arrays in and out).
+"""Compiled kernels behind :func:`backtests.scoring.metrics.metrics_table` (plain arrays in and out).
 
-One pass per run column computes every sum, extreme, order statistic and running state the
-metrics need; :mod:`backtests.scoring.metrics` turns these per-run numbers into metrics with the
-same numpy expressions as its reference (panel) implementation, so the table is bit-identical to
-it (tests/scoring/test_scoring_kernels.py).
+Two layers:
+
+* :func:`run_stats` / :func:`pair_stats`: one compiled pass per run column computes every sum,
+  extreme, order statistic and running state the metrics need (rows :data:`STATS` /
+  :data:`PAIR_STATS`);
+* ``finish_<key>``, one per registered metric (:mod:`backtests.scoring.registry`): per-run
+  quantities -> the metric and its NaN reasons, with the same numpy expressions as the metric's
+  reference (panel) kernel in :mod:`backtests.scoring.metrics`, so the table is bit-identical to
+  it (tests/scoring/test_scoring_kernels.py). :class:`Compiled` runs the pass once and each finish
+  once (a finish may read another's result: Calmar reads annual return and max drawdown).
+
+A new metric is a registry entry, its ``finish_<key>`` here (and, when it needs a quantity the
+pass does not yet collect, a row of :data:`STATS` filled in :func:`run_stats`), and its test.
 
 Bit-identical needs numpy's summation order: a reduction along axis 0 of a ``(T, N)`` array adds
 row after row when ``N > 1`` but uses numpy's pairwise summation when ``N == 1`` (the reduced axis
@@ -16,13 +25,19 @@ Memory: no ``(T, N)`` temporaries; per column a few length-``T`` buffers.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from numba import njit, types
+
+from backtests.scoring import registry
+from backtests.scoring._nan import Kernel, bench_reasons, div, finalize, too_few
+from backtests.scoring._panel import sorted_quantile
 
 #: Rows of the array returned by :func:`run_stats` (per-run quantities, one column per run).
 STATS = (
     "n", "final_wealth", "mean", "std", "constant", "m2", "m3", "m4", "drawdown", "duration",
-    "downside", "omega_gains", "omega_losses", "gains", "losses", "positive", "nonzero",
+    "downside", "omega_gains", "omega_losses", "gains", "losses", "positive", "nonzero", "drawdown_sq",
 )
 #: Rows of the array returned by :func:`pair_stats` (returns paired with their benchmark).
 PAIR_STATS = (
@@ -214,11 +229,14 @@ def run_stats(x, rf):
             wealth = wealth * (1.0 + v[i]) if i else 1.0 + v[i]
             peak = _max(peak, _max(wealth, 1.0)) if i else _max(wealth, 1.0)
             drawdown = _min(drawdown, wealth / peak - 1.0) if i else wealth / peak - 1.0
+            d = wealth / peak - 1.0
+            tmp[i] = d * d
             if wealth < peak:
                 run += 1
                 longest = max(longest, run)
             else:
                 run = 0
+        out[17, j] = _sum(tmp, n, pairwise)  # squared drawdowns, for the ulcer index
         out[1, j] = wealth
         if n == 0 and t_rows > 0:
             drawdown = 0.0  # an empty column among others: flat wealth
@@ -317,3 +335,189 @@ def pair_stats(x, b, rf):
             bwealth = bwealth * (1.0 + w[i]) if i else 1.0 + w[i]
         out[7, j], out[8, j] = wealth, bwealth
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# From per-run quantities to metrics: one finish per registered metric
+# ---------------------------------------------------------------------------------------------
+
+
+class Compiled:
+    """One compiled pass over ``(T, N)`` returns and the registered metrics computed from it.
+
+    ``compiled[key]`` is ``(values, reasons)`` of a registered metric (each computed once);
+    :meth:`table` is every metric of ``metrics_table`` in registry order. ``ppy`` is one value per
+    column, ``risk_free`` per period, ``bench`` an optional ``(T, N)`` benchmark row-aligned with
+    ``values``. Memory: the returns (and benchmark) plus per-run vectors.
+    """
+
+    def __init__(self, values: np.ndarray, ppy: np.ndarray, risk_free: float, bench: np.ndarray | None) -> None:
+        self.values, self.ppy, self.rf, self.bench = values, ppy, risk_free, bench
+        self.st = dict(zip(STATS, run_stats(values, float(risk_free))))
+        self.n = self.st["n"].astype(np.int64)
+        self.few1, self.few2 = too_few(self.n, 1), too_few(self.n, 2)
+        self._done: dict[str, Kernel] = {}
+
+    def __getitem__(self, key: str) -> Kernel:
+        if key not in self._done:
+            self._done[key] = globals()[f"finish_{key}"](self)
+        return self._done[key]
+
+    def table(self) -> dict[str, Kernel]:
+        """Every compiled metric in registry order (benchmark keys only with a benchmark)."""
+        return {m.key: self[m.key] for m in registry.METRICS
+                if m.compiled and (m.source == "returns" or self.bench is not None)}
+
+    @cached_property
+    def tails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """5th and 95th percentiles and the CVaR tail mean (:func:`tail_stats`)."""
+        return tail_stats(self.values, self.n)
+
+    @cached_property
+    def pair(self) -> dict[str, np.ndarray]:
+        """:func:`pair_stats` of the returns and the benchmark."""
+        return dict(zip(PAIR_STATS, pair_stats(self.values, self.bench, float(self.rf))))
+
+    @cached_property
+    def pair_n(self) -> np.ndarray:
+        return self.pair["n"].astype(np.int64)
+
+
+def tail_stats(values: np.ndarray, n: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, ...]:
+    """5th and 95th percentiles and the CVaR tail mean of each column, sorting a chunk at a time.
+
+    The same expressions as the panel kernels on the same sorted values (NaN sorts last, after a
+    column's observations), with a ``(T, chunk)`` temporary instead of a ``(T, N)`` one.
+    """
+    cols = values.shape[1]
+    lo, hi, cvar = (np.full(cols, np.nan) for _ in range(3))
+    k = np.floor((n - 1) * 0.05).astype(np.intp) + 1
+    for start in range(0, cols, chunk):
+        sl = slice(start, min(start + chunk, cols))
+        s = np.sort(values[:, sl], axis=0)
+        nn = n[sl]
+        lo[sl] = sorted_quantile(s, nn, 0.05)
+        hi[sl] = sorted_quantile(s, nn, 0.95)
+        ok = nn >= 1
+        if ok.any():
+            kk = k[sl]
+            csum = np.cumsum(np.where(np.isnan(s[: kk[ok].max()]), 0.0, s[: kk[ok].max()]), axis=0)
+            part = np.full(nn.shape[0], np.nan)
+            part[ok] = csum[kk[ok] - 1, np.flatnonzero(ok)] / kk[ok]
+            cvar[sl] = part
+    return lo, hi, cvar
+
+
+def finish_n_periods(c: Compiled) -> Kernel:
+    return c.n.astype(float), []
+
+
+def finish_total_return(c: Compiled) -> Kernel:
+    return finalize(c.st["final_wealth"] - 1.0, [c.few1])  # final wealth 1 for a run without observations
+
+
+def finish_annual_return(c: Compiled) -> Kernel:
+    end = c.st["final_wealth"]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return finalize(np.power(np.maximum(end, 0.0), div(c.ppy, c.n)) - 1.0,
+                        [c.few1, (end < 0, "terminal wealth is negative")])
+
+
+def finish_annual_volatility(c: Compiled) -> Kernel:
+    return finalize(c.st["std"] * np.sqrt(c.ppy), [c.few2])
+
+
+def finish_sharpe(c: Compiled) -> Kernel:
+    std = c.st["std"]
+    return finalize(div(c.st["mean"] - c.rf, std) * np.sqrt(c.ppy), [c.few2, (std == 0, "zero volatility")])
+
+
+def finish_sortino(c: Compiled) -> Kernel:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        downside = np.sqrt(div(c.st["downside"], c.n)) * np.sqrt(c.ppy)
+        return finalize(div((c.st["mean"] - c.rf) * c.ppy, downside),
+                        [c.few2, (downside == 0, "no returns below the threshold")])
+
+
+def finish_calmar(c: Compiled) -> Kernel:
+    ann, mdd = c["annual_return"], c["max_drawdown"]
+    return finalize(div(ann[0], np.abs(mdd[0])), [*ann[1], (mdd[0] == 0, "no drawdown")])
+
+
+def finish_omega(c: Compiled) -> Kernel:
+    losses = c.st["omega_losses"]
+    return finalize(div(c.st["omega_gains"], losses), [c.few1, (losses == 0, "no returns below the threshold")])
+
+
+def finish_tail_ratio(c: Compiled) -> Kernel:
+    lo, hi, _ = c.tails
+    return finalize(div(np.abs(hi), np.abs(lo)), [c.few1, (lo == 0, "5th percentile is zero")])
+
+
+def finish_max_drawdown(c: Compiled) -> Kernel:
+    return finalize(np.minimum(c.st["drawdown"], 0.0), [c.few1])
+
+
+def finish_max_drawdown_duration(c: Compiled) -> Kernel:
+    return finalize(c.st["duration"], [c.few1])
+
+
+def finish_value_at_risk(c: Compiled) -> Kernel:
+    return finalize(c.tails[0], [c.few1])
+
+
+def finish_conditional_value_at_risk(c: Compiled) -> Kernel:
+    return finalize(c.tails[2], [c.few1])
+
+
+def finish_ulcer_index(c: Compiled) -> Kernel:
+    return finalize(np.sqrt(div(c.st["drawdown_sq"], c.n)), [c.few1])
+
+
+def _flat(c: Compiled) -> np.ndarray:
+    return c.st["constant"].astype(bool) | (c.st["m2"] == 0)
+
+
+def finish_skew(c: Compiled) -> Kernel:
+    return finalize(div(c.st["m3"], c.st["m2"] ** 1.5), [too_few(c.n, 3), (_flat(c), "zero volatility")])
+
+
+def finish_kurtosis(c: Compiled) -> Kernel:
+    return finalize(div(c.st["m4"], c.st["m2"] ** 2), [too_few(c.n, 4), (_flat(c), "zero volatility")])
+
+
+def finish_excess_kurtosis(c: Compiled) -> Kernel:
+    kurt = c["kurtosis"]
+    return kurt[0] - 3.0, kurt[1]
+
+
+def finish_hit_rate(c: Compiled) -> Kernel:
+    nonzero = c.st["nonzero"]
+    return finalize(div(c.st["positive"], nonzero), [c.few1, (nonzero == 0, "no non-zero returns")])
+
+
+def finish_profit_factor(c: Compiled) -> Kernel:
+    losses = c.st["losses"]
+    return finalize(div(c.st["gains"], losses), [c.few1, (losses == 0, "no losing periods")])
+
+
+def finish_beta(c: Compiled) -> Kernel:
+    ps = c.pair
+    flat_b = (ps["var"] < 1e-30) | ps["bench_constant"].astype(bool)
+    return finalize(div(ps["cov"], ps["var"]), [*bench_reasons(c.pair_n, 2), (flat_b, "benchmark has zero variance")])
+
+
+def finish_alpha(c: Compiled) -> Kernel:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        alpha = np.power(c.pair["resid_sum"] / c.pair_n + 1.0, c.ppy) - 1.0
+    return finalize(alpha, c["beta"][1])
+
+
+def finish_information_ratio(c: Compiled) -> Kernel:
+    a_std = c.pair["active_std"]
+    return finalize(div(c.pair["active_mean"], a_std) * np.sqrt(c.ppy),
+                    [*bench_reasons(c.pair_n, 2), (a_std == 0, "zero tracking error")])
+
+
+def finish_excess_return(c: Compiled) -> Kernel:
+    return finalize(c.pair["final_wealth"] - c.pair["bench_final_wealth"], bench_reasons(c.pair_n, 1))

@@ -23,41 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.scoring import registry
+from backtests.scoring._nan import NO_OBS, Kernel, Reasons, bench_reasons, div as _div, finalize as _finalize
+from backtests.scoring._nan import too_few as _too_few
 from backtests.scoring._panel import (
     UNDEFINED,
     Panel,
     Returns,
     _align_benchmark,
+    _as_2d,
     periods_per_year_array,
     ppy_per_column,
-    sorted_quantile,
 )
-
-Reasons = list[tuple[np.ndarray, str]]
-Kernel = tuple[np.ndarray, Reasons]
-
-NO_OBS = "no observations"
-NO_OVERLAP = "benchmark does not overlap"
-
-
-def _too_few(n: np.ndarray, need: int) -> tuple[np.ndarray, str]:
-    return n < need, f"fewer than {need} observations" if need > 1 else NO_OBS
-
-
-def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.divide(num, den)
-    return out
-
-
-def _finalize(values: np.ndarray, reasons: Reasons) -> Kernel:
-    """Force every flagged column to NaN and any remaining inf to NaN."""
-    values = np.array(values, dtype=float, copy=True)
-    for mask, _ in reasons:
-        values[mask] = np.nan
-    values[~np.isfinite(values)] = np.nan
-    return values, reasons
-
 
 # ---------------------------------------------------------------------------------------------
 # Kernels: Panel (+ per-column arrays) -> (values, [(mask, reason), ...]), first reason wins.
@@ -175,12 +152,8 @@ def _k_hit_rate(p: Panel) -> Kernel:
     return _finalize(val, [_too_few(p.n, 1), (nonzero == 0, "no non-zero returns")])
 
 
-def _bench_reasons_n(n: np.ndarray, need: int) -> Reasons:
-    return [(n == 0, NO_OVERLAP), (n < need, f"fewer than {need} overlapping observations")]
-
-
 def _bench_reasons(p: Panel, need: int) -> Reasons:
-    return _bench_reasons_n(p.n, need)
+    return bench_reasons(p.n, need)
 
 
 def _k_beta(p: Panel) -> tuple[np.ndarray, Reasons]:
@@ -432,149 +405,46 @@ def excess_return(returns: Returns, benchmark: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# The table
+# The table: one column per registered metric (backtests.scoring.registry)
 # ---------------------------------------------------------------------------------------------
 
 #: Metric keys of :func:`metrics_table`, in column order (benchmark keys only with a benchmark).
-METRIC_KEYS: tuple[str, ...] = (
-    "n_periods",
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "omega",
-    "tail_ratio",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "value_at_risk",
-    "conditional_value_at_risk",
-    "skew",
-    "kurtosis",
-    "excess_kurtosis",
-    "hit_rate",
-    "profit_factor",
-)
-BENCHMARK_KEYS: tuple[str, ...] = ("alpha", "beta", "information_ratio", "excess_return")
+METRIC_KEYS: tuple[str, ...] = registry.METRIC_KEYS
+BENCHMARK_KEYS: tuple[str, ...] = registry.BENCHMARK_KEYS
 
 
-def _table_kernels(p: Panel, ppy: np.ndarray, risk_free: float) -> dict[str, Kernel]:
-    return {
-        "n_periods": (p.n.astype(float), []),
-        "total_return": _k_total_return(p),
-        "annual_return": _k_annual_return(p, ppy),
-        "annual_volatility": _k_annual_volatility(p, ppy),
-        "sharpe": _k_sharpe(p, ppy, risk_free),
-        "sortino": _k_sortino(p, ppy, risk_free),
-        "calmar": _k_calmar(p, ppy),
-        "omega": _k_omega(p, risk_free, 0.0),
-        "tail_ratio": _k_tail_ratio(p),
-        "max_drawdown": _k_max_drawdown(p),
-        "max_drawdown_duration": _k_max_drawdown_duration(p),
-        "value_at_risk": _k_value_at_risk(p),
-        "conditional_value_at_risk": _k_conditional_value_at_risk(p),
-        "skew": _k_skew(p),
-        "kurtosis": _k_kurtosis(p),
-        "excess_kurtosis": _k_excess_kurtosis(p),
-        "hit_rate": _k_hit_rate(p),
-        "profit_factor": _k_profit_factor(p),
-    }
+def _k_n_periods(p: Panel) -> Kernel:
+    return p.n.astype(float), []
 
 
-def _tail_stats(values: np.ndarray, n: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, ...]:
-    """5th and 95th percentiles and the CVaR tail mean of each column, sorting a chunk at a time.
+def _reference(m: registry.Metric, p: Panel, ppy: np.ndarray, risk_free: float) -> Kernel:
+    """A registered metric by its reference panel kernel, with the arguments the registry names."""
+    args = {"ppy": ppy, "risk_free": risk_free}
+    return globals()[m.reference](p, *(args[a] for a in m.args))  # type: ignore[index]
 
-    The same expressions as the panel kernels on the same sorted values (NaN sorts last, after a
-    column's observations), with a ``(T, chunk)`` temporary instead of a ``(T, N)`` one.
-    """
-    cols = values.shape[1]
-    lo, hi, cvar = (np.full(cols, np.nan) for _ in range(3))
-    k = np.floor((n - 1) * 0.05).astype(np.intp) + 1
-    for start in range(0, cols, chunk):
-        sl = slice(start, min(start + chunk, cols))
-        s = np.sort(values[:, sl], axis=0)
-        nn = n[sl]
-        lo[sl] = sorted_quantile(s, nn, 0.05)
-        hi[sl] = sorted_quantile(s, nn, 0.95)
-        ok = nn >= 1
-        if ok.any():
-            kk = k[sl]
-            csum = np.cumsum(np.where(np.isnan(s[: kk[ok].max()]), 0.0, s[: kk[ok].max()]), axis=0)
-            part = np.full(nn.shape[0], np.nan)
-            part[ok] = csum[kk[ok] - 1, np.flatnonzero(ok)] / kk[ok]
-            cvar[sl] = part
-    return lo, hi, cvar
+
+def _table_kernels(p: Panel, ppy: np.ndarray, risk_free: float, pb: Panel | None = None,
+                   compiled: Any = None) -> dict[str, Kernel]:
+    """Every registered metric of ``metrics_table`` by its reference definition (``pb``: the
+    returns paired with their benchmark, for the benchmark keys); a metric whose only definition
+    is its compiled kernel is read from ``compiled`` (a :class:`~backtests.scoring.kernels.Compiled`)."""
+    out: dict[str, Kernel] = {}
+    for m in registry.METRICS:
+        if not m.compiled or (m.source == "benchmark" and pb is None):
+            continue
+        if m.reference is None:
+            out[m.key] = compiled[m.key]
+        else:
+            out[m.key] = _reference(m, pb if m.source == "benchmark" else p, ppy, risk_free)
+    return out
 
 
 def _compiled_table(values: np.ndarray, ppy: np.ndarray, risk_free: float,
                     bench: np.ndarray | None) -> dict[str, Kernel]:
-    """:func:`_table_kernels` (+ benchmark metrics) from one compiled pass over ``(T, N)`` returns.
+    """:func:`_table_kernels` from one compiled pass over ``(T, N)`` returns (bit for bit the same)."""
+    from backtests.scoring.kernels import Compiled
 
-    Same results bit for bit; memory: the returns (and benchmark) arrays plus per-run vectors.
-    Each expression below is the one of the panel kernel it mirrors, on per-run arrays.
-    """
-    from backtests.scoring import kernels as kn
-
-    st = dict(zip(kn.STATS, kn.run_stats(values, float(risk_free))))
-    n = st["n"].astype(np.int64)
-    end = st["final_wealth"]  # 1 for a run without observations, like the panel's flat wealth
-    mean, std = st["mean"], st["std"]
-    constant = st["constant"].astype(bool)
-    m2, m3, m4 = st["m2"], st["m3"], st["m4"]
-    few1, few2 = _too_few(n, 1), _too_few(n, 2)
-
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ann = _finalize(np.power(np.maximum(end, 0.0), _div(ppy, n)) - 1.0,
-                        [few1, (end < 0, "terminal wealth is negative")])
-        downside = np.sqrt(_div(st["downside"], n)) * np.sqrt(ppy)
-        sortino = _finalize(_div((mean - risk_free) * ppy, downside),
-                            [few2, (downside == 0, "no returns below the threshold")])
-    mdd = _finalize(np.minimum(st["drawdown"], 0.0), [few1])
-    duration = _finalize(st["duration"], [few1])
-    lo, hi, cvar = _tail_stats(values, n)
-    flat = constant | (m2 == 0)
-    kurt = _finalize(_div(m4, m2**2), [_too_few(n, 4), (flat, "zero volatility")])
-    results = {
-        "n_periods": (n.astype(float), []),
-        "total_return": _finalize(end - 1.0, [few1]),
-        "annual_return": ann,
-        "annual_volatility": _finalize(std * np.sqrt(ppy), [few2]),
-        "sharpe": _finalize(_div(mean - risk_free, std) * np.sqrt(ppy), [few2, (std == 0, "zero volatility")]),
-        "sortino": sortino,
-        "calmar": _finalize(_div(ann[0], np.abs(mdd[0])), [*ann[1], (mdd[0] == 0, "no drawdown")]),
-        "omega": _finalize(_div(st["omega_gains"], st["omega_losses"]),
-                           [few1, (st["omega_losses"] == 0, "no returns below the threshold")]),
-        "tail_ratio": _finalize(_div(np.abs(hi), np.abs(lo)), [few1, (lo == 0, "5th percentile is zero")]),
-        "max_drawdown": mdd,
-        "max_drawdown_duration": duration,
-        "value_at_risk": _finalize(lo, [few1]),
-        "conditional_value_at_risk": _finalize(cvar, [few1]),
-        "skew": _finalize(_div(m3, m2**1.5), [_too_few(n, 3), (flat, "zero volatility")]),
-        "kurtosis": kurt,
-        "excess_kurtosis": (kurt[0] - 3.0, kurt[1]),
-        "hit_rate": _finalize(_div(st["positive"], st["nonzero"]),
-                              [few1, (st["nonzero"] == 0, "no non-zero returns")]),
-        "profit_factor": _finalize(_div(st["gains"], st["losses"]), [few1, (st["losses"] == 0, "no losing periods")]),
-    }
-    if bench is None:
-        return results
-    ps = dict(zip(kn.PAIR_STATS, kn.pair_stats(values, bench, float(risk_free))))
-    pn = ps["n"].astype(np.int64)
-    reasons1, reasons2 = _bench_reasons_n(pn, 1), _bench_reasons_n(pn, 2)
-    flat_b = (ps["var"] < 1e-30) | ps["bench_constant"].astype(bool)
-    beta = _finalize(_div(ps["cov"], ps["var"]), [*reasons2, (flat_b, "benchmark has zero variance")])
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        alpha = np.power(ps["resid_sum"] / pn + 1.0, ppy) - 1.0
-    a_std = ps["active_std"]
-    results.update(
-        alpha=_finalize(alpha, beta[1]),
-        beta=beta,
-        information_ratio=_finalize(_div(ps["active_mean"], a_std) * np.sqrt(ppy),
-                                    [*reasons2, (a_std == 0, "zero tracking error")]),
-        excess_return=_finalize(ps["final_wealth"] - ps["bench_final_wealth"], reasons1),
-    )
-    return results
+    return Compiled(values, ppy, risk_free, bench).table()
 
 
 def _collect_reasons(
@@ -622,7 +492,8 @@ def metrics_table(
     compiled : bool
         Compute the table in one compiled pass per run (:mod:`backtests.scoring.kernels`, memory:
         the returns plus per-run vectors) rather than with the panel reductions that define each
-        metric; the results are the same bit for bit.
+        metric; the results are the same bit for bit. (A metric whose only definition is its
+        compiled kernel, see :mod:`backtests.scoring.registry`, comes from it either way.)
 
     Returns
     -------
@@ -650,15 +521,15 @@ def metrics_table(
     else:  # the reference: numpy reductions on compacted panels (tests compare the two)
         p = Panel.from_returns(returns)
         ppy = periods_per_year_array(periods_per_year, p)
-        results = _table_kernels(p, ppy, risk_free)
-        if benchmark is not None:
-            pb = Panel.from_pair(returns, benchmark)
-            results.update(
-                alpha=_k_alpha(pb, ppy, risk_free),
-                beta=_k_beta(pb),
-                information_ratio=_k_information_ratio(pb, ppy),
-                excess_return=_k_excess_return(pb),
-            )
+        pb = None if benchmark is None else Panel.from_pair(returns, benchmark)
+        only_compiled = None
+        if any(m.compiled and m.reference is None for m in registry.METRICS):
+            from backtests.scoring.kernels import Compiled
+
+            values = returns.to_numpy(dtype=float, na_value=np.nan)
+            only_compiled = Compiled(values, ppy, risk_free,
+                                     None if benchmark is None else _align_benchmark(returns, benchmark, values.shape))
+        results = _table_kernels(p, ppy, risk_free, pb, only_compiled)
         n = p.n
     if benchmark is not None:
         for key in BENCHMARK_KEYS:  # an empty run is "no observations", not a benchmark problem
@@ -669,19 +540,56 @@ def metrics_table(
     return table, _collect_reasons(returns.columns, results)
 
 
-#: Metrics that take only returns (and optionally ``periods_per_year``), by key; used by
-#: :mod:`backtests.scoring.trust` to name a PBO metric.
-SIMPLE_KERNELS: dict[str, Callable[..., Kernel]] = {
-    "total_return": _k_total_return,
-    "max_drawdown": _k_max_drawdown,
-    "omega": _k_omega,
-    "profit_factor": _k_profit_factor,
-    "hit_rate": _k_hit_rate,
-    "tail_ratio": _k_tail_ratio,
-}
-ANNUALIZED_KERNELS: dict[str, Callable[..., Kernel]] = {
-    "sharpe": _k_sharpe,
-    "sortino": _k_sortino,
-    "annual_return": _k_annual_return,
-    "calmar": _k_calmar,
-}
+def reference_kernel(key: str) -> Callable[..., Kernel]:
+    """The reference panel kernel of a registered metric (``kernel(panel, *args)``, see
+    :attr:`~backtests.scoring.registry.Metric.args`); KeyError for a key without one."""
+    m = registry.BY_KEY[key]
+    if m.reference is None:
+        raise KeyError(key)
+    return globals()[m.reference]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions of metrics defined only by their compiled kernel (built from the registry)
+# ---------------------------------------------------------------------------------------------
+
+
+def _compiled_function(m: registry.Metric) -> Callable[..., Any]:
+    """``scoring.<key>(returns[, benchmark][, periods_per_year][, risk_free])`` for a metric whose
+    only definition is its compiled kernel; same shapes in and out as every public metric."""
+
+    def fn(returns: Returns, *args: Any, **kwargs: Any) -> Any:
+        names = (["benchmark"] if m.source == "benchmark" else []) + [
+            {"ppy": "periods_per_year", "risk_free": "risk_free"}[a] for a in m.args]
+        given = dict(zip(names, args))
+        given.update(kwargs)
+        unknown = set(given) - set(names)
+        if unknown or len(args) > len(names):
+            raise TypeError(f"{m.key}() takes (returns, {', '.join(names)})" if names else f"{m.key}() takes (returns)")
+        arr, kind, labels, _ = _as_2d(returns)
+        ppy = ppy_per_column(given.get("periods_per_year", 1.0), arr.shape[1], labels)
+        bench = None
+        if m.source == "benchmark":
+            bench = _align_benchmark(returns, given["benchmark"], arr.shape)
+        from backtests.scoring.kernels import Compiled
+
+        values = Compiled(np.ascontiguousarray(arr), ppy, float(given.get("risk_free", 0.0)), bench)[m.key][0]
+        if kind in ("series", "array1"):
+            return float(values[0])
+        return pd.Series(values, index=labels) if kind == "frame" else values
+
+    fn.__name__ = fn.__qualname__ = m.key
+    fn.__doc__ = (f"{m.label}: {m.definition}.\n\nUnit: {m.unit}"
+                  f"{' (annualized)' if m.annualized else ''}. Defined when: {m.needs}. Per-period simple "
+                  "returns in (NaN rows skipped); shapes as every metric here (docs/metrics.md). "
+                  "Declared in backtests/scoring/registry.py, computed by its compiled kernel.")
+    return fn
+
+
+def __getattr__(name: str) -> Any:
+    m = registry.BY_KEY.get(name)
+    if m is not None and m.compiled and m.reference is None:
+        fn = _compiled_function(m)
+        globals()[name] = fn
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

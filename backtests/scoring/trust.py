@@ -29,6 +29,7 @@ from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy.stats import norm
 
 from backtests.scoring import metrics as _m
+from backtests.scoring import registry
 from backtests.scoring._panel import Panel, Returns, periods_per_year_array, sorted_quantile
 
 #: Euler-Mascheroni constant.
@@ -202,16 +203,17 @@ MetricFn = Callable[[np.ndarray], np.ndarray]
 
 
 def _metric_fn(metric: str | MetricFn) -> MetricFn:
+    """A PBO selection metric: a callable, or a registered metric where higher is better that has
+    a reference kernel (annualized ones per period: ranks do not depend on annualization)."""
     if callable(metric):
         return metric
-    if metric in _m.ANNUALIZED_KERNELS:
-        kernel = _m.ANNUALIZED_KERNELS[metric]
-        return lambda x: kernel(Panel(x), np.ones(x.shape[1]))[0]
-    if metric in _m.SIMPLE_KERNELS:
-        kernel = _m.SIMPLE_KERNELS[metric]
-        return lambda x: kernel(Panel(x))[0]
-    known = sorted([*_m.ANNUALIZED_KERNELS, *_m.SIMPLE_KERNELS])
-    raise ValueError(f"unknown PBO metric {metric!r}; use one of {', '.join(known)} or a callable")
+    known = [m.key for m in registry.METRICS if m.source == "returns" and m.reference is not None
+             and m.better == "higher"]
+    if metric not in known:
+        raise ValueError(f"unknown PBO metric {metric!r}; use one of {', '.join(sorted(known))} or a callable")
+    m = registry.BY_KEY[metric]
+    kernel = _m.reference_kernel(metric)
+    return lambda x: kernel(Panel(x), *({"ppy": np.ones(x.shape[1]), "risk_free": 0.0}[a] for a in m.args))[0]
 
 
 def _split_sharpes(

@@ -22,6 +22,10 @@ class StrategyResult:
     weights: pd.DataFrame
     orders: pd.DataFrame
     scored: dict[str, Any] = field(default_factory=dict)
+    #: set by scoring (``score_result``): the calendar-time pooled series and the paths the tearsheet
+    #: draws (this strategy's part of pooled.parquet), and its pooled benchmark (pooled_benchmark.parquet)
+    pooled: pd.DataFrame | None = None
+    pooled_benchmark: pd.DataFrame | None = None
     #: named warnings of this strategy's runs (engine, scoring); see :mod:`backtests.notices`
     notices: list[Notice] = field(default_factory=list)
 

@@ -42,6 +42,13 @@ CASES = {
     "parameter out of range": (GOOD.replace("weight: [0.5, 1.0]", "weight: 3"), ["weight", "<= 1.0"]),
     "unknown role": (GOOD.replace("{asset: QQQ}", "{assett: QQQ}"), ["strategies.0.roles", "no role 'assett'"]),
     "symbol not in data": (GOOD.replace("{asset: QQQ}", "{asset: AAPL}"), ["strategies.0.roles.asset", "'AAPL'"]),
+    # scoring.rank_by is checked against the metric registry (it used to fall back to Sharpe silently)
+    "rank_by typo": (GOOD + "scoring: {rank_by: sharp}\n",
+                     [":10:", "scoring.rank_by", "unknown metric 'sharp'", "did you mean 'sharpe'"]),
+    "rank_by lower is better": (GOOD + "scoring: {rank_by: annual_volatility}\n",
+                                [":10:", "scoring.rank_by", "lower is better", "use one of: total_return"]),
+    "rank_by needs a benchmark": (GOOD + "benchmark: null\nscoring: {rank_by: information_ratio}\n",
+                                  [":11:", "scoring.rank_by", "needs a benchmark", "strategy 'buy_and_hold' has none"]),
 }
 
 

@@ -4,6 +4,7 @@ no network requests, escaping holds. Skipped where no Chromium is installed."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import struct
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_default_study_draws_every_chart_offline(default_run: Path, tmp_path: Pa
 
 def test_hostile_names_stay_text_in_the_browser(default_run: Path, tmp_path: Path) -> None:
     parts = load_run(default_run)
-    metrics = copy.deepcopy(parts["metrics"])
+    metrics = copy.deepcopy(parts.metrics)
     evil = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
     closer = "</script><script>document.body.setAttribute('data-pwned','2')</script>"
     label = "<script>alert(1)</script>" + closer
@@ -63,8 +64,7 @@ def test_hostile_names_stay_text_in_the_browser(default_run: Path, tmp_path: Pat
     for w in metrics["windows"]:
         w["label"] = evil
     metrics["data"]["warnings"] = [evil, {"symbol": closer}]
-    html = render_tearsheet(metrics, parts["manifest"], parts["returns"], parts["weights"], parts["orders"],
-                            parts["benchmark"])
+    html = render_tearsheet(dataclasses.replace(parts, metrics=metrics))
     path = tmp_path / "hostile.html"
     path.write_text(html, encoding="utf-8")
     body = assert_page_ok(path)
@@ -78,8 +78,7 @@ def test_event_level_page_draws_every_new_chart_and_is_compact(default_run: Path
     from .contract import add_contract_keys
 
     parts = load_run(default_run)
-    html = render_tearsheet(add_contract_keys(parts["metrics"]), parts["manifest"], parts["returns"],
-                            parts["weights"], parts["orders"], parts["benchmark"])
+    html = render_tearsheet(dataclasses.replace(parts, metrics=add_contract_keys(parts.metrics)))
     path = tmp_path / "events.html"
     path.write_text(html, encoding="utf-8")
     body = assert_page_ok(path, window=(1400, 900))

@@ -40,7 +40,8 @@ def test_report_on_a_copied_run_redraws_the_same_page(run_copy: Path, default_ru
     ("returns.parquet", b"PAR1 this is not parquet", "is not a readable parquet file"),
     ("returns.parquet", "delete", "is missing"),
     ("orders.parquet", b"garbage", "is not a readable parquet file"),
-    ("benchmark.parquet", b"garbage", "is not a readable parquet file"),
+    ("pooled.parquet", b"garbage", "is not a readable parquet file"),
+    ("pooled_benchmark.parquet", b"garbage", "is not a readable parquet file"),
 ])
 def test_bad_run_folder_names_the_file_and_exits_2(run_copy: Path, name: str, damage: object, says: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,8 +65,8 @@ def test_missing_run_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_optional_files_may_be_absent(run_copy: Path) -> None:
-    (run_copy / "benchmark.parquet").unlink()
-    (run_copy / "orders.parquet").unlink()
+    for name in ("benchmark.parquet", "weights.parquet", "orders.parquet"):  # the page reads none of them
+        (run_copy / name).unlink()
     html = regenerate(run_copy).read_text(encoding="utf-8")
     assert "No orders saved." in html and 'class="section-error"' not in html
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import time
@@ -14,7 +15,7 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from backtests.orchestration.cli import main
-from backtests.report import render_tearsheet
+from backtests.report import SavedRun, render_tearsheet
 from backtests.report.fmt import count, metric, num, pct, script_json
 from backtests.outputs.regenerate import load_run
 from backtests.report.view import round_trips
@@ -147,28 +148,26 @@ def test_hostile_label_from_the_cli_shows_as_text(tmp_path: Path) -> None:
 def test_renders_with_missing_pieces() -> None:
     """Whatever is missing, the page renders (sections say what they lack)."""
     minimal = {"study": "empty", "strategies": [], "pooled": [], "runs": []}
-    html = render_tearsheet(minimal, {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None, plotly_js=STUB_JS)
+    html = render_tearsheet(SavedRun(minimal, {}, pd.DataFrame(), pd.DataFrame()), plotly_js=STUB_JS)
     assert "<h1>empty" in html and "No strategy produced results." in html
     assert "No named warnings in this run" in html
-    html = render_tearsheet({}, {}, None, None, None, None, plotly_js=STUB_JS)
+    html = render_tearsheet(SavedRun({}), plotly_js=STUB_JS)
     assert html.startswith("<!doctype html>")
 
 
 def test_renders_without_returns_or_orders(default_run: Path) -> None:
     parts = load_run(default_run)
-    html = render_tearsheet(parts["metrics"], parts["manifest"], pd.DataFrame(), parts["weights"],
-                            pd.DataFrame(), None, plotly_js=STUB_JS)
-    assert "No returns saved for this strategy." in html and "No orders saved." in html
+    html = render_tearsheet(SavedRun(parts.metrics, parts.manifest, pd.DataFrame(), pd.DataFrame()), plotly_js=STUB_JS)
+    assert "not drawn, this run folder has no pooled.parquet" in html and "No orders saved." in html
     assert 'class="section-error"' not in html
 
 
 def test_a_broken_section_does_not_lose_the_page(default_run: Path) -> None:
     parts = load_run(default_run)
-    metrics = copy.deepcopy(parts["metrics"])
+    metrics = copy.deepcopy(parts.metrics)
     metrics["windows"] = "not a list"  # garbage where windows should be
     metrics["strategies"][0]["event_time"] = {"1": {"windows": {"deepseek_r1": "garbage"}}}
-    html = render_tearsheet(metrics, parts["manifest"], parts["returns"], parts["weights"], parts["orders"],
-                            parts["benchmark"], plotly_js=STUB_JS)
+    html = render_tearsheet(dataclasses.replace(parts, metrics=metrics), plotly_js=STUB_JS)
     assert "Verdict</h2>" in html and "Data</h2>" in html and "Returns and risk" in html
 
 
@@ -219,7 +218,7 @@ def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
 def test_large_sweep_renders_fast_and_small() -> None:
     metrics = big_sweep()
     t0 = time.perf_counter()
-    html = render_tearsheet(metrics, {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None, plotly_js=STUB_JS)
+    html = render_tearsheet(SavedRun(metrics, {}, pd.DataFrame(), pd.DataFrame()), plotly_js=STUB_JS)
     elapsed = time.perf_counter() - t0
     assert elapsed < 10, elapsed
     assert len(html.encode()) < 1_500_000, len(html.encode())  # a heat map of 10,000 cells, top-N tables

@@ -4,11 +4,11 @@ key it names; missing keys degrade to a dash with a reason; readings follow the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,7 +18,7 @@ from backtests.report.stats import metric_cell
 from backtests.report.strategy import identical_groups
 from backtests.report.tearsheet import data_label
 from backtests.report.verdict import NOT_IN_RUN, fmt_value, reading, resolve
-from backtests.report.view import StrategyView, calendar_chain, drawdown_periods, fill_kinds
+from backtests.report.view import SavedRun, StrategyView, fill_kinds
 
 from .contract import add_contract_keys
 
@@ -26,9 +26,8 @@ STUB_JS = "window.Plotly=undefined;"
 CELL = re.compile(r'<span class="(v[^"]*|na)" data-key="([^"]+)"(?: data-kind="(\w+)")?(?: title="[^"]*")?>([^<]*)</span>')
 
 
-def render(parts: dict, metrics: dict) -> str:
-    return render_tearsheet(metrics, parts["manifest"], parts["returns"], parts["weights"], parts["orders"],
-                            parts["benchmark"], plotly_js=STUB_JS)
+def render(parts: SavedRun, metrics: dict) -> str:
+    return render_tearsheet(dataclasses.replace(parts, metrics=metrics), plotly_js=STUB_JS)
 
 
 def verdict_html(html: str) -> str:
@@ -54,8 +53,8 @@ def check_verdict_numbers(metrics: dict, v: str) -> set[str]:
     return keys
 
 
-def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
-    metrics = add_contract_keys(parts["metrics"])
+def test_every_verdict_number_is_its_metrics_key(parts: SavedRun) -> None:
+    metrics = add_contract_keys(parts.metrics)
     v = verdict_html(render(parts, metrics))
     assert len(CELL.findall(v)) > 60
     keys = check_verdict_numbers(metrics, v)
@@ -80,9 +79,9 @@ def test_every_verdict_number_is_its_metrics_key(parts: dict) -> None:
     assert text.replace("&", "&amp;") in v
 
 
-def test_verdict_of_a_real_run_is_its_metrics(parts: dict) -> None:
+def test_verdict_of_a_real_run_is_its_metrics(parts: SavedRun) -> None:
     """On the default study as scare runs it (no stand-in keys): every verdict number is its key."""
-    metrics = parts["metrics"]
+    metrics = parts.metrics
     if not any(s.get("event_level") for s in metrics["strategies"]):
         pytest.skip("this scare does not write event-level results yet")
     v = verdict_html(render(parts, metrics))
@@ -96,8 +95,8 @@ def test_verdict_of_a_real_run_is_its_metrics(parts: dict) -> None:
     assert f'data-key="/strategies/{fade}/event_level/{best}/mean" data-kind="pct">{fmt_value(mean, "pct", True)}<' in v
 
 
-def test_verdict_without_event_level_keys_says_so(parts: dict) -> None:
-    metrics = copy.deepcopy(parts["metrics"])
+def test_verdict_without_event_level_keys_says_so(parts: SavedRun) -> None:
+    metrics = copy.deepcopy(parts.metrics)
     for s in metrics["strategies"]:
         for k in ("event_level", "oos", "baseline", "trials", "clusters"):
             s.pop(k, None)
@@ -107,13 +106,13 @@ def test_verdict_without_event_level_keys_says_so(parts: dict) -> None:
     assert 'title="not in this run&#x27;s metrics.json"' in v
     assert 'class="section-error"' not in html
     # DSR and PBO exist in any run and are shown
-    fade = next(s for s in parts["metrics"]["strategies"] if s["label"] == "fade_kospi_halt")
+    fade = next(s for s in parts.metrics["strategies"] if s["label"] == "fade_kospi_halt")
     assert f'data-key="/strategies/0/pbo" data-kind="num">{fade["pbo"]:,.2f}<' in v
 
 
 @pytest.mark.parametrize("drop", ["oos", "baseline", "event_level", "trials", "clusters"])
-def test_each_missing_block_degrades_without_breaking_the_page(parts: dict, drop: str) -> None:
-    metrics = add_contract_keys(parts["metrics"])
+def test_each_missing_block_degrades_without_breaking_the_page(parts: SavedRun, drop: str) -> None:
+    metrics = add_contract_keys(parts.metrics)
     for s in metrics["strategies"]:
         s.pop(drop, None)
     html = render(parts, metrics)
@@ -121,8 +120,8 @@ def test_each_missing_block_degrades_without_breaking_the_page(parts: dict, drop
     assert "Verdict</h2>" in html and "Strategy: fade_kospi_halt" in html
 
 
-def test_garbage_in_the_new_blocks_is_contained(parts: dict) -> None:
-    metrics = add_contract_keys(parts["metrics"])
+def test_garbage_in_the_new_blocks_is_contained(parts: SavedRun) -> None:
+    metrics = add_contract_keys(parts.metrics)
     s0 = metrics["strategies"][0]
     s0["event_level"][str(s0["best_combo"])]["episodes"] = [{"window": "nope", "return": "x"}]
     s0["oos"] = {"loco": "garbage"}
@@ -145,8 +144,8 @@ def test_reading_follows_the_numbers() -> None:
     assert reading(None, None, None, None, None, None) == "No event-level results in this run."
 
 
-def test_named_warnings_near_the_verdict_and_per_strategy(parts: dict) -> None:
-    metrics = copy.deepcopy(parts["metrics"])
+def test_named_warnings_near_the_verdict_and_per_strategy(parts: SavedRun) -> None:
+    metrics = copy.deepcopy(parts.metrics)
     metrics["warnings"] = [
         {"code": "open_fill_fallback", "message": "EWY: open fill asked, only closes <b>", "strategy": "fade_kospi_halt",
          "window": "krx_cb_2026_06_23", "symbol": "EWY", "count": 3},
@@ -177,28 +176,6 @@ def test_annualized_figures_only_over_a_year() -> None:
     assert metric_cell(long, "annual_return", 252) == "50.00%" and metric_cell(long, "sharpe", 252) == "3.00"
 
 
-def test_calendar_chain_counts_each_period_once() -> None:
-    t = pd.date_range("2026-03-02", periods=6, freq="D", tz="UTC")
-    returns = pd.DataFrame({"a": [0.01, 0.02, 0.03, np.nan, np.nan, np.nan],
-                            "b": [np.nan, 0.04, -0.01, 0.05, np.nan, np.nan],
-                            "c": [np.nan, np.nan, np.nan, np.nan, np.nan, 0.10]}, index=t)
-    runs = [{"id": "a", "window": "w1"}, {"id": "b", "window": "w2"}, {"id": "c", "window": "w3"}]
-    ch = calendar_chain(returns, None, runs)
-    # overlapping periods are the equal-capital average; the empty period 5 is not a period
-    assert ch.returns == pytest.approx([0.01, 0.03, 0.01, 0.05, 0.10])
-    assert ch.windows == ["w1", "w1 + w2", "w1 + w2", "w2", "w3"]
-    assert ch.starts == [(0, "w1"), (1, "w2"), (4, "w3")]
-
-
-def test_drawdown_periods_hand_worked() -> None:
-    t = pd.date_range("2026-01-01", periods=6, freq="D", tz="UTC")
-    dds = drawdown_periods(np.array([1.1, 0.99, 1.21, 1.21, 0.605, 1.0]), t)
-    assert [d["depth"] for d in dds] == pytest.approx([-0.5, 0.99 / 1.1 - 1])
-    first = dds[1]
-    assert first["start"] == t[0] and first["trough"] == t[1] and first["end"] == t[2] and first["periods"] == 2
-    assert dds[0]["end"] is None and dds[0]["trough"] == t[4]
-
-
 def test_identical_sets_are_one_row() -> None:
     sv = StrategyView({}, "s")
     same = {"sharpe": 1.0, "total_return": 0.1}
@@ -212,7 +189,7 @@ def test_fill_kind_inferred_from_the_session_when_not_saved() -> None:
     o = pd.DataFrame({"symbol": ["069500.KS", "069500.KS", "BTC-USD"],
                       "fill_time": pd.to_datetime(["2026-06-23 00:00", "2026-06-23 06:30", "2026-06-23 00:00"], utc=True)})
     o["time"] = o["fill_time"]
-    kinds = fill_kinds(o, {"069500.KS": "XKRX", "BTC-USD": "CRYPTO"})
+    kinds = fill_kinds(o, {"069500.KS": "XKRX", "BTC-USD": "CRYPTO"}, {"XKRX": "Asia/Seoul", "CRYPTO": "UTC"}.get)
     assert list(kinds) == ["open*", "close*", "bar*"]
     o["fill_kind"] = ["open", "auction", "close"]
     assert list(fill_kinds(o, {})) == ["open", "auction", "close"]
