@@ -156,25 +156,7 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
                     raise _reraise(loaded, loc + ("params",), exc) from None
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
-    check_rank_by(loaded, plans)
     return StudyPlan(loaded, cat, windows, plans)
-
-
-def check_rank_by(loaded: LoadedConfig, plans: list[StrategyPlan]) -> None:
-    """``scoring.rank_by`` names a registered pooled metric where higher is better, and every
-    strategy has what it needs (a benchmark for ``alpha``, ...): one line with "did you mean"."""
-    from backtests.scoring import registry  # plain data on the standard library
-
-    key = loaded.config.scoring.rank_by
-    problem = registry.rank_by_problem(key)
-    if problem is None:
-        bare = next((sp for sp in plans if sp.benchmark is None), None)
-        if bare is not None:
-            problem = registry.rank_by_problem(key, has_benchmark=False)
-            problem = None if problem is None else f"{problem}, and strategy {bare.label!r} has none: set one " \
-                                                   "or rank by another metric"
-    if problem is not None:
-        raise loaded.source.error(("scoring", "rank_by"), problem)
 
 
 def check_run_count(loaded: LoadedConfig, sizes: list[tuple[int, str, int, int]]) -> None:

@@ -3,7 +3,8 @@
 Five small stages, in this order:
 
 1. **plan the study** (:func:`backtests.config.plan.plan_study`: strategies, grids, roles,
-   windows, run count), before any data loads;
+   windows, run count), before any data loads, and check ``scoring.rank_by`` against the metric
+   registry (:func:`check_rank_by`);
 2. **check declared series**: every role's symbol and series against what the data source says it
    will provide, still before loading (``None`` for the cache: checked in stage 4);
 3. **load market data** (:func:`backtests.data.sources.load_market_data`);
@@ -27,6 +28,7 @@ import pandas as pd
 
 from backtests.config.loader import LoadedConfig
 from backtests.config.plan import StudyPlan, check_series, plan_study
+from backtests.scoring import registry
 from backtests.data.coverage import NOTICE_CODES, check_windows
 from backtests.data.market_data import MarketData
 from backtests.data.sources import declared_series, load_market_data
@@ -97,6 +99,22 @@ def check_loaded_series(plan: StudyPlan, data: MarketData) -> None:
     check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
 
 
+def check_rank_by(plan: StudyPlan) -> None:
+    """Stage 1b: ``scoring.rank_by`` names a registered pooled metric where higher is better, and every
+    strategy has what it needs (a benchmark for ``alpha``, ...): one line with "did you mean"."""
+    loaded, plans = plan.loaded, plan.strategies
+    key = loaded.config.scoring.rank_by
+    problem = registry.rank_by_problem(key)
+    if problem is None:
+        bare = next((sp for sp in plans if sp.benchmark is None), None)
+        if bare is not None:
+            problem = registry.rank_by_problem(key, has_benchmark=False)
+            problem = None if problem is None else f"{problem}, and strategy {bare.label!r} has none: set one " \
+                                                   "or rank by another metric"
+    if problem is not None:
+        raise loaded.source.error(("scoring", "rank_by"), problem)
+
+
 def check_coverage(plan: StudyPlan, data: MarketData) -> None:
     """Stage 5: windows against the data (mutates ``plan``; notices go to ``data.warnings``)."""
     check_windows(plan, data)
@@ -106,6 +124,7 @@ def check_coverage(plan: StudyPlan, data: MarketData) -> None:
 def plan_checked(loaded: LoadedConfig) -> StudyPlan:
     """Stages 1-2: the plan, checked against the series the source declares (no data loaded)."""
     plan = plan_study(loaded)
+    check_rank_by(plan)
     check_declared_series(plan)
     return plan
 
