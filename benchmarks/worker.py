@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
-    INIT_CASH, daily_data, intraday_data, ma_grid, peak_rss_mb, run_runner, runner_plan, span_window, zero_costs,
+    INIT_CASH, daily_data, free_rules, intraday_data, ma_grid, peak_rss_mb, run_runner, runner_plan, span_window,
 )
 
 SYMBOL = "SPY"
@@ -132,7 +132,7 @@ def one_run(mode: str, n: int, data, window, peaks: StagePeaks | None = None) ->
     if peaks:
         peaks.set("simulate" if mode == "engine" else "vbt")
     if mode == "engine":
-        simulate(data, [SYMBOL], w, len(grid), [window], zero_costs([SYMBOL]), init_cash=INIT_CASH)
+        simulate(data, w, len(grid), [window], free_rules(data, [SYMBOL]))
         stages["simulate_s"] = time.perf_counter() - t1
     else:
         handwritten_vbt(w, data.bars[SYMBOL], window)

@@ -31,7 +31,8 @@ from backtests.outputs.folder import RunFolder
 from backtests.config.plan import StudyPlan, check_series, plan_study
 from backtests.orchestration.progress import Progress
 from backtests.sweep.results import StrategyResult, StudyResult
-from backtests.sweep.chunks import Checkpoints, Executor, checkpointing
+from backtests.sweep.checkpoints import Checkpoints, checkpointing
+from backtests.sweep.executor import Executor
 
 
 # ----------------------------------------------------------------------------- the study

@@ -90,6 +90,7 @@ def test_close_only_vehicle_counts_sessions_from_the_fill_at_close():
 
 def test_hold_one_on_close_only_data_is_one_session_of_exposure():
     from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
     from backtests.engine.simulate import simulate
     from backtests.time.windows import Event, make_window
 
@@ -99,7 +100,7 @@ def test_hold_one_on_close_only_data_is_one_session_of_exposure():
     free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
     usd = MarketData(bars=md.bars, info={**md.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})  # no FX needed
     w = pd.concat({0: w[[KODEX, EWY]]}, axis=1)  # (combo, symbol) columns, as the engine takes them
-    (res,) = simulate(usd, [KODEX, EWY], w, 1, [win], {KODEX: free, EWY: free}, entry="change")
+    (res,) = simulate(usd, w, 1, [win], Rules.build(usd.info, [KODEX, EWY], costs={KODEX: free, EWY: free}, entry="change"))
     o = res.orders
     assert pd.DatetimeIndex(o["fill_time"], tz="UTC").tolist() == [krx("2024-08-06"), krx("2024-08-07")]
     # bought at the 08-06 close, sold at the 08-07 close: one session (+10%), not two (+21%)
