@@ -1,9 +1,10 @@
 """Event studies and event-time views of one strategy's runs (the data-facing half of scoring).
 
 :mod:`backtests.scoring.evaluate` scores the runs; this module adds what needs market data or the
-windows' calendars: the first possible fill of each window (for benchmark comparisons over
-tradable periods), the defining asset's t = 0 move, the event-time chart, and the market-model
-event studies with their test battery (:mod:`backtests.scoring.event_tests`).
+windows' calendars: the buy-and-hold baseline (entered by the engine's first-fill rule), the
+defining asset's t = 0 move, the event-time view of a run's returns by session of the defining
+market, and the market-model event studies with their test battery
+(:mod:`backtests.scoring.event_tests`).
 """
 
 from __future__ import annotations
@@ -21,46 +22,6 @@ from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
 from backtests.scoring import event_tests
 
-def _first_decision(data: Any, symbols: list[str], window: Any) -> int | None:
-    """ns stamp of the first bar of any of ``symbols`` inside the window span (start, end]."""
-    start, end = window.start_utc.as_unit("ns").value, window.end_utc.as_unit("ns").value
-    firsts = []
-    for sym in symbols:
-        if sym in data.bars:
-            st = data.require(sym).index.as_unit("ns").asi8
-            hit = st[(st > start) & (st <= end)]
-            if hit.size:
-                firsts.append(int(hit[0]))
-    return min(firsts) if firsts else None
-
-def _fill_bar(data: Any, sym: str, tau: int, window: Any, fill: str) -> tuple[int, int, str] | None:
-    """(bar position, fill instant ns, "open" | "close") of the first fill of ``sym`` after ``tau``."""
-    if sym not in data.bars:
-        return None
-    frame = data.require(sym)
-    st = frame.index.as_unit("ns").asi8
-    k = int(np.searchsorted(st, tau, side="right"))
-    if k >= st.size or st[k] > window.end_utc.as_unit("ns").value:
-        return None
-    opened = frame["open_time"].iloc[k] if "open_time" in frame.columns else None
-    if fill == "open" and opened is not None and not pd.isna(opened) and pd.Timestamp(opened).value > tau \
-            and "open" in frame.columns and np.isfinite(frame["open"].iloc[k]):
-        return k, int(pd.Timestamp(opened).value), "open"
-    return k, int(st[k]), "close"
-
-def first_fill(data: Any, symbols: list[str], traded: list[str], window: Any, fill: str) -> pd.Timestamp | None:
-    """The first instant a fill was possible in ``window`` (UTC), by the engine's rules.
-
-    The first decision is the first bar of any of the strategy's ``symbols`` stamped inside the
-    window span ``(start_utc, end_utc]``; it fills at the first bar of a traded symbol stamped
-    strictly after it, at that bar's open when ``fill == "open"`` and the bar opened after the
-    decision, else at its close. None when no fill was possible.
-    """
-    tau = _first_decision(data, symbols, window)
-    if tau is None:
-        return None
-    fills = [f[1] for f in (_fill_bar(data, s, tau, window, fill) for s in traded) if f is not None]
-    return pd.Timestamp(min(fills), tz="UTC") if fills else None
 
 BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
                  "strategy's first decision in the window, next bar of {symbol}, open or close as "

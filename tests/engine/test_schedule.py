@@ -187,23 +187,3 @@ def test_a_decision_off_the_strategys_clock_that_trades_earlier_sets_the_first_f
     assert res.stats["first_decision"].tolist() == [close_0407, close_0407]
     assert res.stats["first_fill"][0] == close_0407 == int(res.orders["fill_time"].min())  # auction, same day
     assert res.stats["first_fill"][1] == window.opens[1].value  # the clock's: 04-08 open
-
-
-# ---------------------------------------------------------------- parity with the old first_fill (migration only)
-@pytest.mark.parametrize("market", ["XKRX", "XNYS", "CRYPTO"])
-@pytest.mark.parametrize("symbols", [["K"], ["N"], ["C"], ["K", "N"]])
-@pytest.mark.parametrize("fill", ["open", "close"])
-def test_parity_with_the_old_first_fill_where_the_old_rule_was_right(market, symbols, fill):
-    from backtests.scoring.evaluate_events import first_fill as old_first_fill
-
-    window = WINDOWS[market]
-    clock = pd.DatetimeIndex(np.unique(np.concatenate([MD.require(s).index.asi8 for s in symbols])), tz="UTC")
-    w = pd.DataFrame(1.0 / len(symbols), index=clock, columns=pd.MultiIndex.from_product([[0], symbols]))
-    (res,) = simulate(MD, w, 1, [window], Rules.build(MD.info, symbols, fill=fill, max_leverage=2.0))
-    old = old_first_fill(MD, symbols, symbols, window, fill)
-    new = res.stats["first_fill"][0]
-    if (window.contains(clock) | (clock == window.start_utc)).any() and (clock == window.start_utc).any():
-        # a bar stamped at the window start: a decision inside it for the engine, not for the old rule
-        assert old is not None and new < old.value
-    else:
-        assert new == old.value
