@@ -169,6 +169,8 @@ class StudyView:
 
     # ------------------------------------------------------------------ time
     def ppy(self, sv: StrategyView) -> float:
+        if sv.summary.get("periods_per_year"):  # the strategy's clock, as scoring annualized it
+            return float(sv.summary["periods_per_year"])
         markets = [self.windows.get(r.get("window"), {}).get("market") for rs in list(sv.runs.values())[:1] for r in rs]
         markets = [m for m in markets if m]
         market = max(set(markets), key=markets.count) if markets else None
