@@ -68,10 +68,9 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
         opn = data.to_usd(symbol, "open").reindex(part.index).to_numpy(dtype="float64")
     else:
         opn = np.full(len(part), np.nan)
-    return AssetBars(
-        stamps=pd.DatetimeIndex(part.index).as_unit("ns").asi8[valid], open_times=pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8[valid],
-        open=opn[valid], close=close[valid],
-    )
+    stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
+    open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
+    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,

@@ -388,9 +388,9 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     if traded:
         # the strategy's first decision in each window (the engine's, the same for every run of it)
         first = res.runs.groupby("window", sort=False)["first_decision"].first()
-        s["baseline"] = baseline(data, traded[0], list(sp.windows), dict(zip(first.index, pd.DatetimeIndex(first).as_unit("ns").asi8)),
-                                 res.rules, n_resamples=sc.bootstrap_samples, confidence=sc.confidence,
-                                 seed=cfg.seed)
+        first_decision = dict(zip(first.index, pd.DatetimeIndex(first).as_unit("ns").asi8))
+        s["baseline"] = baseline(data, traded[0], list(sp.windows), first_decision, res.rules,
+                                 n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed)
         # the shock of each baseline episode is the same t = 0 move as the strategy's
         for e in s["baseline"]["event_level"]["episodes"]:
             e["shock"] = clean_json(shocks.get(e["window"]))
