@@ -152,7 +152,7 @@ def _make(path: str, n: int, data_name: str):
 
     data, symbol, window = _setup(data_name)
     frame = data.bars[symbol]
-    inside = (frame.index > window.start_utc) & (frame.index <= window.end_utc)
+    inside = window.contains(frame.index)
     bars = int(inside.sum())
     fast, slow = _grid(n)
     if path == "backtesting":
