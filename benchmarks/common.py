@@ -198,10 +198,11 @@ def span_window(data, symbol: str, last: int | None = None, window_id: str = "be
                   sessions=pd.DatetimeIndex(sched.index), opens=opens, closes=closes)
 
 
-def zero_costs(symbols: list[str]):
-    from backtests.engine.costs import SymbolCosts
+def free_rules(data, symbols: list[str], init_cash: float = INIT_CASH):
+    """Execution rules without costs (the engine's defaults: fill at the open, no leverage)."""
+    from backtests.engine.rules import Rules
 
-    return {s: SymbolCosts(0.0, 0.0, 0.0, 0.0, 0.0) for s in symbols}
+    return Rules.build(data.info, symbols, frequency=data.frequency, init_cash=init_cash)
 
 
 # ----------------------------------------------------------------------------- runner plan

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
-    INIT_CASH, ROOT, daily_data, goog_data, ma_grid, run_runner, runner_plan, span_window, timed, zero_costs,
+    INIT_CASH, ROOT, daily_data, free_rules, goog_data, ma_grid, run_runner, runner_plan, span_window, timed,
 )
 
 SYMBOL = "SPY"
@@ -63,8 +63,7 @@ def bench_vs_vectorbt(sizes: list[int], repeat: int = 5, runner: bool = True) ->
         reps = repeat if n <= 1_000 else max(1, min(repeat, 3))
         grid = ma_grid(n)
         w = MACross().target_weights(ctx, grid)
-        t_eng, res = timed(lambda: simulate(data, [SYMBOL], w, n, [window], zero_costs([SYMBOL]),
-                                            init_cash=INIT_CASH), reps)
+        t_eng, res = timed(lambda: simulate(data, w, n, [window], free_rules(data, [SYMBOL])), reps)
         t_vbt, value = timed(lambda: handwritten_vbt(w, frame, window), reps)
         ours = _final_from_returns(res[0].returns, INIT_CASH)
         theirs = value[-1]
@@ -144,7 +143,7 @@ def bench_vs_backtesting(fast: list[int], slow: list[int], repeat: int = 5, chec
         g = pd.DataFrame({"fast": [f], "slow": [s]})
         w = MACross().target_weights(ctx, g)
         w.iloc[: max(f, s)] = 0.0  # backtesting.py's first next() is one bar after warm-up
-        res = simulate(data, ["GOOG"], w, 1, [window], zero_costs(["GOOG"]), init_cash=cash)
+        res = simulate(data, w, 1, [window], free_rules(data, ["GOOG"], init_cash=cash))
         ours_eq = float(_final_from_returns(res[0].returns, cash)[0])
         theirs_eq = float(heat.loc[(f, s)])
         with warnings.catch_warnings():
@@ -152,7 +151,7 @@ def bench_vs_backtesting(fast: list[int], slow: list[int], repeat: int = 5, chec
             single = bt.run(fast=int(f), slow=int(s))
         agree.append({"fast": int(f), "slow": int(s), "ours_final": ours_eq, "backtesting_final": theirs_eq,
                       "rel_diff": abs(ours_eq / theirs_eq - 1.0), "backtesting_trades": int(single["# Trades"]),
-                      "ours_entries": int(res[0].entries[0])})
+                      "ours_entries": int(res[0].stats["entries"][0])})
     # unaligned: the framework's own returns (no warm-up alignment) vs backtesting.py's, same combos
     runs = out["result"].returns
     grid_our = plan.strategies[0].grid

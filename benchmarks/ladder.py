@@ -74,7 +74,7 @@ def _setup(data_name: str):
 def _captured_kernel_inputs(data, symbol, window, weights, n):
     """The arrays scare's engine hands vectorbt's kernel for these weights."""
     from backtests.engine import simulate as sim
-    from benchmarks.common import INIT_CASH, zero_costs
+    from benchmarks.common import free_rules
 
     seen: dict[str, Any] = {}
     real = sim._kernel
@@ -86,7 +86,7 @@ def _captured_kernel_inputs(data, symbol, window, weights, n):
 
     sim._kernel = spy
     try:
-        sim.simulate(data, [symbol], weights, n, [window], zero_costs([symbol]), init_cash=INIT_CASH)
+        sim.simulate(data, weights, n, [window], free_rules(data, [symbol]))
     finally:
         sim._kernel = real
     return seen
@@ -152,7 +152,7 @@ def _make(path: str, n: int, data_name: str):
 
     data, symbol, window = _setup(data_name)
     frame = data.bars[symbol]
-    inside = (frame.index > window.start_utc) & (frame.index <= window.end_utc)
+    inside = window.contains(frame.index)
     bars = int(inside.sum())
     fast, slow = _grid(n)
     if path == "backtesting":
@@ -192,10 +192,9 @@ def _make(path: str, n: int, data_name: str):
     weights = MACross().target_weights(StrategyContext(data, {"asset": symbol}), grid)
     if path == "engine":
         from backtests.engine.simulate import simulate
-        from benchmarks.common import INIT_CASH, zero_costs
+        from benchmarks.common import free_rules
 
-        return (lambda: simulate(data, [symbol], weights, len(grid), [window], zero_costs([symbol]),
-                                 init_cash=INIT_CASH)), bars
+        return (lambda: simulate(data, weights, len(grid), [window], free_rules(data, [symbol]))), bars
     if path.startswith("kernel_"):
         inputs = _captured_kernel_inputs(data, symbol, window, weights, len(grid))
         engine = "rust" if "rust" in path else "numba"

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
-    INIT_CASH, daily_data, intraday_data, ma_grid, peak_rss_mb, run_runner, runner_plan, span_window, zero_costs,
+    INIT_CASH, daily_data, free_rules, intraday_data, ma_grid, peak_rss_mb, run_runner, runner_plan, span_window,
 )
 
 SYMBOL = "SPY"
@@ -92,7 +92,7 @@ def handwritten_vbt(weights: pd.DataFrame, frame: pd.DataFrame, window, init_cas
     flat at the window's last close': one ``from_orders`` call, orders only where the target changes."""
     import vectorbt as vbt
 
-    part = frame.loc[(frame.index > window.start_utc) & (frame.index <= window.end_utc)]
+    part = frame.loc[window.contains(frame.index)]
     w = weights.droplevel("symbol", axis=1)
     tgt = w.shift(1).reindex(part.index).fillna(0.0)  # decided at the previous close
     tgt.iloc[0] = 0.0  # decided before the window's start: a window is an episode and starts flat
@@ -132,7 +132,7 @@ def one_run(mode: str, n: int, data, window, peaks: StagePeaks | None = None) ->
     if peaks:
         peaks.set("simulate" if mode == "engine" else "vbt")
     if mode == "engine":
-        simulate(data, [SYMBOL], w, len(grid), [window], zero_costs([SYMBOL]), init_cash=INIT_CASH)
+        simulate(data, w, len(grid), [window], free_rules(data, [SYMBOL]))
         stages["simulate_s"] = time.perf_counter() - t1
     else:
         handwritten_vbt(w, data.bars[SYMBOL], window)
@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(one_run(args.mode, args.combos, data, window, peaks))
         peaks.set("between")
     stage_peaks = peaks.stop()
-    rows = len(window.sessions) if args.freq == "1D" else int(
-        ((data.bars[SYMBOL].index > window.start_utc) & (data.bars[SYMBOL].index <= window.end_utc)).sum())
+    rows = len(window.sessions) if args.freq == "1D" else int(window.contains(data.bars[SYMBOL].index).sum())
     result = {
         "mode": args.mode, "combos": args.combos, "freq": args.freq, "rows": rows,
         "warmup_s": round(warmup, 4), "median_s": statistics.median(r["total_s"] for r in runs),

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from backtests.time.calendars import sessions
+from backtests.time.windows import span_contains
 from backtests.errors import DataError
 from backtests.notices import Notice
 
@@ -61,12 +62,12 @@ def _market_closes(market: str, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Dateti
     days = sessions(market, (lo - pd.Timedelta(days=2)).tz_convert(None).normalize(),
                     (hi + pd.Timedelta(days=2)).tz_convert(None).normalize())
     closes = pd.DatetimeIndex(days["close"])
-    return closes[(closes > lo) & (closes <= hi)]
+    return closes[span_contains(lo, hi, closes)]
 
 
 def symbol_coverage(w: Window, symbol: str, stamps: pd.DatetimeIndex, market: str) -> Coverage | None:
     """The part of ``w`` the bars ``stamps`` (UTC close stamps) of ``symbol`` cover; ``None``: no bar in it."""
-    inside = stamps[(stamps > w.start_utc) & (stamps <= w.end_utc)]
+    inside = stamps[w.contains(stamps)]
     if len(inside) == 0:
         return None
     first_bar, last_bar = stamps[0], stamps[-1]

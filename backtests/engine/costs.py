@@ -34,11 +34,25 @@ class SymbolCosts:
     borrow_rate: float
     long_yield: float = 0.0
 
+    def record(self) -> dict[str, float]:
+        """JSON-ready: commission, sell tax and slippage in bps (rounded to 1e-9 bp, undoing the
+        float error of the bps-to-fraction conversion), borrow rate and long yield as annual rates."""
+        return {"commission_bps": _bps(self.commission), "sell_tax_bps": _bps(self.sell_tax),
+                "slippage_bps": _bps(self.slippage), "borrow_rate": float(self.borrow_rate),
+                "long_yield": float(self.long_yield)}
+
+
+def _bps(fraction: float) -> float:
+    return round(float(fraction) / BPS, 9) + 0.0
+
 
 def resolve_costs(costs_cfg: object, info: Mapping[str, SymbolInfo], symbols: list[str]) -> dict[str, SymbolCosts]:
-    """``{symbol: SymbolCosts}`` from a :class:`~backtests.config.model.CostsConfig`.
+    """``{symbol: SymbolCosts}`` from a :class:`~backtests.config.model.CostsConfig`: the one
+    place the precedence of cost settings is decided.
 
-    A per-symbol entry overrides the market's; ``long_yield`` is per symbol.
+    A symbol's own entry (``costs.symbols.<symbol>``) replaces its market's
+    (``costs.markets.<market>``) whole; a symbol with neither trades free. ``long_yield`` is per
+    symbol (``costs.long_yield.<symbol>``, default 0).
     """
     out = {}
     for sym in symbols:

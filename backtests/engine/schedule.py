@@ -34,20 +34,27 @@ Rules (the heart of "no look-ahead in execution"):
    asset known at the fill instant (open prices count from their open instant, closes from their
    close stamp): ``val_price`` for vectorbt's kernel.
 
+9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5 and 7 to one decision: the
+   instant the strategy's first decision in a window could fill. The engine reports it per run;
+   the scoring stage measures the benchmark only from it, and the buy-and-hold baseline enters at
+   :func:`asset_first_fill` of its own symbol: one rule for the engine, the mask and the baseline.
+
 Sells pay the sell-side tax; whether a fill is a sell is known from the sign of the target change.
+All settings come from the strategy's :class:`~backtests.engine.rules.Rules`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from backtests.engine.costs import SymbolCosts
+from backtests.engine.results import NEVER
+from backtests.engine.rules import Rules
 from backtests.errors import ScareInputError
 
-NEVER = np.iinfo(np.int64).min
 #: ``fill_kind`` codes of the order records.
 FILL_KINDS = ("open", "close", "auction")
 OPEN, CLOSE, AUCTION = 0, 1, 2
@@ -63,32 +70,6 @@ class UnfillableOrder(ScareInputError):
     def __init__(self, message: str, combo: int, stamp: pd.Timestamp, symbol: str) -> None:
         self.combo, self.stamp, self.symbol, self.detail = int(combo), stamp, symbol, message
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Leverage limits of a study, resolved per simulated symbol.
-
-    Attributes
-    ----------
-    max_leverage
-        Maximum gross exposure ``sum |w|`` of a target, as a multiple of equity (1 = no borrowing).
-        It also sizes the credit line: cash may go down to ``-(max_leverage - 1) * equity``.
-    market_caps
-        ``{market: max gross exposure of that market's symbols}`` (only the markets given).
-    markets
-        Market of each simulated symbol (same order as the symbols).
-    financing_rate
-        Annual rate paid on borrowed cash (negative cash), per unit of calendar time.
-    on_unfillable
-        ``"error"`` or ``"clip"``.
-    """
-
-    max_leverage: float = 1.0
-    market_caps: dict[str, float] = field(default_factory=dict)
-    markets: tuple[str, ...] = ()
-    financing_rate: float = 0.0
-    on_unfillable: str = "error"
 
 
 @dataclass
@@ -143,9 +124,17 @@ class ScheduleStats:
     open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
 
 
+class Decisions(NamedTuple):
+    """A strategy's decisions (:func:`decision_arrays`): stamps (k,) int64 ns UTC, targets
+    (k, combos, symbols) carried forward, and when each target was set (k, combos, symbols) int64 ns."""
+
+    tau: np.ndarray
+    values: np.ndarray
+    changed_at: np.ndarray
+
+
 def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
-                    start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> Decisions:
     """Forward-filled targets and their change times, trimmed to what ``[start, end]`` needs.
 
     Parameters
@@ -158,7 +147,7 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
 
     Returns
     -------
-    (tau, values, changed_at)
+    Decisions
         ``tau`` (n,) int64 ns; ``values`` (n, combos, symbols) targets with NaN carried forward and
         leading NaN = 0; ``changed_at`` (n, combos, symbols) int64 ns stamp when each value was set.
     """
@@ -187,7 +176,7 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
         np.maximum.accumulate(changed_at, axis=0, out=changed_at)
     lo = 0 if start is None else max(0, int(np.searchsorted(tau, start.value, side="left")) - 1)
     shape = (len(tau) - lo, n_combos, len(symbols))
-    return tau[lo:], vals[lo:].reshape(shape), changed_at[lo:].reshape(shape)
+    return Decisions(tau[lo:], vals[lo:].reshape(shape), changed_at[lo:].reshape(shape))
 
 
 def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray, start: int,
@@ -262,13 +251,13 @@ def release_times(x: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, np.nda
     return mapped.astype(np.int64), ok
 
 
-def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
+def leverage_scale(values: np.ndarray, rules: Rules) -> np.ndarray:
     """Factor (<= 1) that brings each decision's target vector within the leverage limits.
 
     Parameters
     ----------
     values
-        (k, combos, symbols) target weights.
+        (k, combos, symbols) target weights of the symbols of ``rules``.
 
     Returns
     -------
@@ -281,10 +270,10 @@ def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
     scale = np.ones(values.shape[:2])
     tol = 1e-12
     total = gross.sum(axis=2)
-    over = total > limits.max_leverage * (1 + tol)
-    scale = np.where(over, limits.max_leverage / np.where(over, total, 1.0), scale)
-    mk = np.asarray(limits.markets, dtype=object)
-    for market, cap in sorted(limits.market_caps.items()):
+    over = total > rules.max_leverage * (1 + tol)
+    scale = np.where(over, rules.max_leverage / np.where(over, total, 1.0), scale)
+    mk = np.asarray(rules.markets, dtype=object)
+    for market, cap in rules.market_caps:
         m = mk == market
         if not m.any():
             continue
@@ -294,25 +283,26 @@ def leverage_scale(values: np.ndarray, limits: Limits) -> np.ndarray:
     return scale
 
 
-def _surely_within(values: np.ndarray, limits: Limits) -> bool:
+def _surely_within(values: np.ndarray, rules: Rules) -> bool:
     """Cheap sufficient test: every target fits when symbols x the largest |weight| fits the tightest cap."""
     if not values.size:
         return True
     big = max(float(values.max()), -float(values.min()))
-    caps = [limits.max_leverage] + [c for m, c in limits.market_caps.items() if m in limits.markets]
+    caps = [rules.max_leverage] + [c for m, c in rules.market_caps if m in rules.markets]
     return big * values.shape[2] <= min(caps)
 
 
-def _leverage_message(vec: np.ndarray, symbols: list[str], limits: Limits) -> tuple[str, str]:
+def _leverage_message(vec: np.ndarray, rules: Rules) -> tuple[str, str]:
     """(message, symbol) for a target vector beyond the limits."""
+    symbols = rules.symbols
     gross = float(np.abs(vec).sum())
     sym = symbols[int(np.argmax(np.abs(vec)))]
-    if gross > limits.max_leverage * (1 + 1e-12):
+    if gross > rules.max_leverage * (1 + 1e-12):
         return (f"target gross exposure {gross:g}x (sum of |weights|) is beyond the study's maximum leverage "
-                f"execution.max_leverage = {limits.max_leverage:g}; raise it, or set "
+                f"execution.max_leverage = {rules.max_leverage:g}; raise it, or set "
                 f"execution.on_unfillable: clip to scale such targets down (counted and warned)"), sym
-    mk = np.asarray(limits.markets, dtype=object)
-    for market, cap in sorted(limits.market_caps.items()):
+    mk = np.asarray(rules.markets, dtype=object)
+    for market, cap in rules.market_caps:
         m = mk == market
         sub = float(np.abs(vec[m]).sum())
         if sub > cap * (1 + 1e-12):
@@ -322,22 +312,93 @@ def _leverage_message(vec: np.ndarray, symbols: list[str], limits: Limits) -> tu
     return "target beyond the leverage limits", sym
 
 
-def window_schedule(
-    rows: np.ndarray,
-    assets: list[AssetBars],
-    tau: np.ndarray,
-    values: np.ndarray,
-    changed_at: np.ndarray,
-    costs: list[SymbolCosts],
-    fill: str,
-    exit_at_end: bool,
-    out: ScheduleArrays,
-    start: int | None = None,
-    entry: str = "state",
-    limits: Limits | None = None,
-    symbols: list[str] | None = None,
-    common: np.ndarray | None = None,
-) -> ScheduleStats:
+def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str) -> np.ndarray:
+    """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
+
+    Parameters
+    ----------
+    open_times, open_prices
+        Open instant (int64 ns UTC) and open price of each order's bar (any shape broadcasting
+        with ``made``).
+    made
+        int64 ns UTC instant each order's target was made (decided).
+    fill
+        ``execution.fill``: ``"open"`` or ``"close"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool: ``fill == "open"``, the bar opened after the decision (``open_time > made``) and it
+        has an open price.
+    """
+    if fill != "open":
+        return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
+    return (open_times > made) & np.isfinite(open_prices)
+
+
+def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int, int, bool] | None:
+    """Where an order of one asset decided at ``decision`` fills first: rules 2, 3 and 5.
+
+    Parameters
+    ----------
+    bars
+        The asset's bars inside the window.
+    decision
+        int64 ns UTC instant of the decision.
+    rules
+        ``fill`` and ``exit_at_window_end`` are read (with ``exit_at_window_end`` the asset's last
+        bar in the window only closes positions, so it opens none).
+
+    Returns
+    -------
+    (bar, instant, at_open) or None
+        Position of the bar in ``bars``, fill instant (int64 ns UTC: the bar's open instant or its
+        close stamp) and whether it fills at the open; None when no bar of the window can fill it.
+    """
+    k = int(np.searchsorted(bars.stamps, decision, side="right"))  # first bar stamped after the decision
+    if k >= len(bars.stamps) - (1 if rules.exit_at_window_end else 0):
+        return None
+    at_open = bool(open_fills(bars.open_times[k], bars.open[k], decision, rules.fill))
+    return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
+
+
+def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.ndarray | None = None) -> int:
+    """The first instant at which an order decided at ``decision`` can fill: the first-fill rule.
+
+    The engine reports it per run (:data:`~backtests.engine.results.RUN_STATS` ``first_fill``,
+    from the strategy's first decision in the window); the scoring stage blanks the benchmark
+    before it, and the buy-and-hold baseline enters at :func:`asset_first_fill` of its own symbol.
+
+    Parameters
+    ----------
+    decision
+        int64 ns UTC (``NEVER``: no decision, no fill).
+    assets
+        The traded assets' bars inside the window.
+    rules
+        The strategy's rules (fill mode, exit at window end).
+    common
+        Common fill instants of all legs (:func:`common_instants`) when legs fill together: the
+        decision is released at the first of them after it (rule 7), where every leg fills. None,
+        or no common instant after the decision: each asset at its own next bar.
+
+    Returns
+    -------
+    int
+        int64 ns UTC instant of the earliest possible fill of any asset, ``NEVER`` if none.
+    """
+    if decision == NEVER:
+        return NEVER
+    if common is not None:
+        released, ok = release_times(np.array([decision], dtype=np.int64), common)
+        if ok[0]:
+            decision = int(released[0])
+    fills = [f[1] for f in (asset_first_fill(b, decision, rules) for b in assets) if f is not None]
+    return min(fills, default=NEVER)
+
+
+def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
+                    out: ScheduleArrays, start: int, common: np.ndarray | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -345,19 +406,15 @@ def window_schedule(
     rows
         (rows,) int64 ns sim stamps of the window (union of the assets' bar stamps inside it).
     assets
-        Per symbol, its bars restricted to the window.
-    tau, values, changed_at
+        Per symbol of ``rules``, its bars restricted to the window.
+    decisions
         From :func:`decision_arrays`.
+    rules
+        Fill mode, exit at window end, episode entry, leverage limits and costs of the symbols.
     out
         Arrays to fill (already NaN/0-initialised by the caller).
     start
-        Window start (int64 ns UTC); None = the first row (no decision is before it).
-    entry
-        ``"change"`` or ``"state"`` (see :func:`episode_targets`).
-    limits
-        Leverage limits (None: no check).
-    symbols
-        Names of the assets (for messages).
+        Window start (int64 ns UTC).
     common
         Common fill instants of all legs (:func:`common_instants`) to fill every decision's legs
         together; None fills each asset at its own next bar.
@@ -366,26 +423,22 @@ def window_schedule(
     -------
     ScheduleStats
     """
-    n_rows, n_combos, n_syms = len(rows), values.shape[1], len(assets)
-    symbols = symbols or [str(j) for j in range(n_syms)]
-    if start is None:
-        start = int(tau[0]) if len(tau) else 0
-    tau, values, changed_at, dropped = episode_targets(tau, values, changed_at, start, entry)
+    n_rows, n_combos = len(rows), decisions.values.shape[1]
+    tau, values, changed_at, dropped = episode_targets(*decisions, start, rules.entry)
     clipped = np.zeros(n_combos, dtype=np.int64)
-    if limits is not None and len(tau) and not _surely_within(values, limits):
-        last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
-        scale = leverage_scale(values, limits)
+    last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
+    if len(tau) and not _surely_within(values, rules):
+        scale = leverage_scale(values, rules)
         bad = (scale < 1.0) & (tau < last_bar)[:, None]  # decisions after the last bar never fill
         if bad.any():
-            if limits.on_unfillable != "clip":
+            if rules.on_unfillable != "clip":
                 k, c = np.argwhere(bad)[0]
-                msg, sym = _leverage_message(values[k, c], symbols, limits)
+                msg, sym = _leverage_message(values[k, c], rules)
                 raise UnfillableOrder(msg, int(c), pd.Timestamp(int(tau[k]), tz="UTC"), sym)
             clipped = bad.sum(axis=0).astype(np.int64)
             values = values * np.where(bad, scale, 1.0)[:, :, None]
     legged = None
     if common is not None and len(tau):
-        last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
         change = np.empty(values.shape[:2], dtype=bool)
         change[0] = (values[0] != 0.0).any(axis=1)
         change[1:] = (values[1:] != values[:-1]).any(axis=2)
@@ -395,7 +448,7 @@ def window_schedule(
     entries = np.zeros(n_combos, dtype=np.int64)
     fallback: dict[str, int] = {}
     instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
-    for j, (bars, cost) in enumerate(zip(assets, costs)):
+    for j, (bars, asset) in enumerate(zip(assets, rules.assets)):
         if len(bars.stamps) == 0:
             continue
         at = np.searchsorted(rows, bars.stamps)
@@ -409,32 +462,30 @@ def window_schedule(
         tgt = np.where(has[:, None], values[safe, :, j], 0.0) if len(tau) else np.zeros((len(at), n_combos))
         made = np.where(has[:, None], changed_at[safe, :, j], NEVER) if len(tau) else \
             np.full((len(at), n_combos), NEVER)
-        if exit_at_end:
+        if rules.exit_at_window_end:
             tgt[-1, :] = 0.0
         prev = np.empty_like(tgt)
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         order = tgt != prev
-        has_open = np.isfinite(bars.open)
-        before_open = bars.open_times[:, None] > made
-        use_open = before_open & has_open[:, None] if fill == "open" else np.zeros_like(before_open)
-        if exit_at_end:
+        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill)
+        if rules.exit_at_window_end:
             use_open[-1, :] = False
         # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
         # market-on-close order), CLOSE (1) otherwise; bool arithmetic, no temporaries per branch
         not_open = ~use_open
         kind = not_open.view(np.int8) + (not_open & (bars.open_times[:, None] < made)).view(np.int8)
-        if fill == "open" and not has_open.all():
-            fb = order & before_open & ~has_open[:, None]
-            if exit_at_end:
+        if rules.fill == "open" and not np.isfinite(bars.open).all():
+            fb = order & (bars.open_times[:, None] > made) & ~np.isfinite(bars.open)[:, None]
+            if rules.exit_at_window_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())
             if n_fb:
-                fallback[symbols[j]] = n_fb
+                fallback[asset.symbol] = n_fb
         px = np.where(use_open, bars.open[:, None], bars.close[:, None])
         out.size[at, :, j] = np.where(order, tgt, np.nan)
         out.price[at, :, j] = np.where(order, px, np.nan)
-        out.fees[at, :, j] = cost.commission + np.where(tgt < prev, cost.sell_tax, 0.0)
+        out.fees[at, :, j] = asset.costs.commission + np.where(tgt < prev, asset.costs.sell_tax, 0.0)
         out.kind[at, :, j] = np.where(order, kind, -1)
         if instants is not None:
             t_fill = np.where(use_open, bars.open_times[:, None], bars.stamps[:, None])

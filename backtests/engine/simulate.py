@@ -18,6 +18,12 @@ Borrow on shorts, financing of borrowed cash and yield on longs accrue on calend
 rows and are taken out of (or added to) each row's return after the simulation; they do not
 compound inside the simulated cash.
 
+The work is four steps, one function each: :func:`layout` (every window's order schedule written
+into the stacked arrays), :func:`run_kernel` (vectorbt's kernel), :func:`accounts` (cash,
+positions and value from its records) and :func:`window_results` (returns, weights, orders and the
+per-run statistics of :data:`~backtests.engine.results.RUN_STATS`, per window). Every setting comes
+from the strategy's :class:`~backtests.engine.rules.Rules`.
+
 Orders the kernel could not fill in full (beyond costs: a buy capped by the cash available) are
 found after the simulation by re-deriving each order's requested size from the valuation the
 kernel used; they raise :class:`~backtests.engine.schedule.UnfillableOrder` or, with
@@ -34,9 +40,13 @@ import pandas as pd
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
+from backtests.engine.results import (
+    NEVER, WindowResult, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
+)
+from backtests.engine.rules import Rules
 from backtests.engine.schedule import (
-    FILL_KINDS, AssetBars, Limits, ScheduleArrays, UnfillableOrder, common_instants, decision_arrays,
-    window_schedule,
+    FILL_KINDS, AssetBars, ScheduleArrays, ScheduleStats, UnfillableOrder, common_instants, decision_arrays,
+    first_fill, window_schedule,
 )
 from backtests.notices import Notice
 from backtests.time.windows import Window
@@ -44,74 +54,23 @@ from backtests.time.windows import Window
 NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
 #: vectorbt's default minimum order size (kept so results match ``Portfolio.from_orders``).
 MIN_SIZE = 1e-8
+_NONE = np.iinfo(np.int64).max
 
 
-@dataclass
-class WindowResult:
-    """Simulated paths of one window for all combinations.
-
-    Attributes
-    ----------
-    stamps
-        (rows,) UTC stamps (int64 ns) of the window's sim rows.
-    returns
-        (rows, combos) per-row simple returns of portfolio value, net of fees, slippage, borrow
-        and yield; row 0 is relative to the initial cash.
-    held
-        (rows, combos, symbols) weight of each asset in portfolio value at each row's close, or
-        None when weights are not kept.
-    target
-        (rows, combos, symbols) target weight in force after each row's fills, or None.
-    entries
-        (combos,) positions opened.
-    exposure
-        (combos,) fraction of rows ending with a non-zero position.
-    turnover
-        (combos,) traded value / mean portfolio value over the window.
-    orders
-        Order records: combo, symbol, row, size (units), price (USD), fees (USD), side, fill_time
-        (int64 ns: the bar's open instant when filled at the open, else its close stamp),
-        fill_kind ("open", "close" or "auction": a market-on-close order sent during the session).
-    clipped
-        (combos,) targets scaled down to the leverage limit plus orders filled short of their size
-        (``on_unfillable: clip``; always 0 with ``error``).
-    legs_traded, legging_gap_hours
-        Paired strategies only (else None), per combination: how many of the symbols traded in
-        this episode, and the hours between the first fill of the first leg and the first fill of
-        the last leg (NaN when fewer than two legs traded).
-    notices
-        Named warnings of this window (JSON-ready :meth:`Notice.record` dicts).
-    """
-
-    window: Window
-    stamps: np.ndarray
-    returns: np.ndarray
-    held: np.ndarray | None
-    target: np.ndarray | None
-    entries: np.ndarray
-    exposure: np.ndarray
-    turnover: np.ndarray
-    orders: pd.DataFrame
-    clipped: np.ndarray | None = None
-    notices: list[dict] | None = None
-    legs_traded: np.ndarray | None = None
-    legging_gap_hours: np.ndarray | None = None
-
-
-def asset_bars(data: MarketData, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> AssetBars:
-    """A symbol's bars in USD stamped in ``(start, end]``."""
+def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
+    """A symbol's bars in USD inside ``window`` (:meth:`~backtests.time.windows.Window.contains`),
+    bars without a close price dropped."""
     frame = data.require(symbol)
-    part = frame.loc[(frame.index > start) & (frame.index <= end)]
+    part = frame.loc[window.contains(frame.index)]
     close = data.to_usd(symbol, "close").reindex(part.index).to_numpy(dtype="float64")
     valid = np.isfinite(close)
     if "open" in part.columns:
         opn = data.to_usd(symbol, "open").reindex(part.index).to_numpy(dtype="float64")
     else:
         opn = np.full(len(part), np.nan)
-    return AssetBars(
-        stamps=part.index.asi8[valid], open_times=pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8[valid],
-        open=opn[valid], close=close[valid],
-    )
+    stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
+    open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
+    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,
@@ -214,45 +173,314 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     return i[short], c[short], requested[short]
 
 
-def simulate(
-    data: MarketData,
-    symbols: list[str],
-    weights: pd.DataFrame,
-    n_combos: int,
-    windows: list[Window],
-    costs: dict[str, SymbolCosts],
-    fill: str = "open",
-    init_cash: float = 1_000_000.0,
-    exit_at_window_end: bool = True,
-    keep_weights: bool = True,
-    entry: str = "state",
-    limits: Limits | None = None,
-    legs: str = "independent",
-    paired: bool = False,
-) -> list[WindowResult]:
+@dataclass
+class Layout:
+    """The stacked simulation arrays of a chunk and each window's schedule.
+
+    Window ``w`` occupies columns ``w * width .. (w + 1) * width`` (combination-major, ``gw``
+    columns per combination: the symbols, then the credit line when there is one) and rows
+    ``0 .. len(rows[w]) - 1``; shorter windows are padded with no orders and frozen prices.
+    """
+
+    windows: list[Window]
+    bars: list[list[AssetBars]]  # per window, per symbol: its bars inside the window
+    rows: list[np.ndarray]  # per window: the run clock (union of the bar stamps), int64 ns
+    n_combos: int
+    n_syms: int
+    gw: int
+    close: np.ndarray
+    size: np.ndarray
+    price: np.ndarray
+    fees: np.ndarray
+    kind: np.ndarray
+    val_price: np.ndarray | None
+    slippage: np.ndarray  # (1, cols)
+    schedules: list[ScheduleStats]
+    first_decision: list[int]  # per window: the first decision stamp in it (NEVER: none)
+    first_possible: list[int]  # per window: where that decision could fill (NEVER: nowhere)
+
+    @property
+    def width(self) -> int:
+        return self.n_combos * self.gw
+
+    @property
+    def n_rows(self) -> int:
+        return self.close.shape[0]
+
+    def block(self, a: np.ndarray, w: int) -> np.ndarray:
+        """Window ``w``'s part of a stacked array as (rows, combos, gw) (a view)."""
+        r = len(self.rows[w])
+        return a[:r, w * self.width:(w + 1) * self.width].reshape(r, self.n_combos, self.gw)
+
+
+def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
+           clock: np.ndarray | None = None) -> Layout:
+    """Every window's order schedule, written into one set of stacked kernel arrays.
+
+    Parameters
+    ----------
+    clock
+        The strategy's decision clock (sorted int64 ns UTC): the stamps at which it reads the data
+        and may decide; the first of them at or after a window's start is its first decision.
+        None: the weights' index.
+    """
+    symbols = rules.symbols
+    n_syms, n_w = len(symbols), len(windows)
+    gw = n_syms + (1 if rules.credit > 0 else 0)  # columns per group (the credit line last)
+    bars = [[asset_bars(data, s, w) for s in symbols] for w in windows]
+    rows = [np.unique(np.concatenate([b.stamps for b in bw])) if bw else np.array([], dtype=np.int64) for bw in bars]
+    decisions = decision_arrays(weights, n_combos, symbols, min(w.start_utc for w in windows),
+                                max(w.end_utc for w in windows))
+    if clock is None:
+        clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
+    width = n_combos * gw
+    n_rows = max((len(r) for r in rows), default=0)
+    n_cols = n_w * width
+    lay = Layout(
+        windows=windows, bars=bars, rows=rows, n_combos=n_combos, n_syms=n_syms, gw=gw,
+        close=np.ones((n_rows, n_cols)), size=np.full((n_rows, n_cols), np.nan),
+        price=np.full((n_rows, n_cols), np.nan), fees=np.zeros((n_rows, n_cols)),
+        kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
+        val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
+        slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
+        schedules=[], first_decision=[], first_possible=[])
+    for w, win in enumerate(windows):
+        r = len(rows[w])
+        sched = ScheduleArrays(
+            close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
+            price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
+            kind=lay.block(lay.kind, w)[:, :, :n_syms],
+            val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None)
+        common = common_instants(bars[w], rules.fill) if rules.fills_together else None
+        start = win.start_utc.value
+        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common))
+        k = int(np.searchsorted(clock, start, side="left"))
+        first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
+        lay.first_decision.append(first)
+        lay.first_possible.append(first_fill(first, bars[w], rules, common))
+        if r:
+            _stack_window(lay, w, sched.close, rules.credit)
+    del decisions
+    if lay.val_price is not None:
+        # an order's own price when nothing earlier is known (e.g. the first bar of a window)
+        np.copyto(lay.val_price, lay.price, where=np.isnan(lay.val_price) & ~np.isnan(lay.size))
+    return lay
+
+
+def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None:
+    """Window ``w``'s closes tiled over its combinations (frozen after its last row), and the
+    credit line's orders at every row with an order."""
+    r, n_syms, gw = len(lay.rows[w]), lay.n_syms, lay.gw
+    sl = slice(w * lay.width, (w + 1) * lay.width)
+    full = np.ones((r, gw))
+    full[:, :n_syms] = close
+    lay.close[:r, sl] = np.tile(full, (1, lay.n_combos))  # combo-major, like the other arrays
+    lay.close[r:, sl] = lay.close[r - 1, sl]
+    if credit > 0:
+        loan = lay.block(lay.size, w)
+        any_order = ~np.isnan(loan[:, :, :n_syms]).all(axis=2)
+        loan[:, :, n_syms] = np.where(any_order, -credit, np.nan)
+        lay.block(lay.price, w)[:, :, n_syms] = 1.0
+        lay.block(lay.val_price, w)[:, :, n_syms] = 1.0
+
+
+def run_kernel(lay: Layout, rules: Rules) -> np.ndarray:
+    """vectorbt's order records for the whole layout (every window and combination at once)."""
+    return _kernel(lay.close, lay.size, lay.price, lay.fees, lay.slippage, lay.gw, rules.init_cash, lay.val_price)
+
+
+@dataclass
+class Accounts:
+    """Cash, positions and value of every group, recomputed from the kernel's order records.
+
+    ``short_*`` locate the orders filled short of their size (``on_unfillable: clip``).
+    """
+
+    rec: np.ndarray
+    col: np.ndarray  # (orders,) column of each record
+    idx: np.ndarray  # (orders,) row of each record
+    is_real: np.ndarray  # (orders,) the record is an asset's (not the credit line's)
+    position: np.ndarray  # (rows, cols) units after each row
+    asset_value: np.ndarray  # (rows, cols) USD
+    value: np.ndarray  # (rows, groups) equity after each row
+    traded: np.ndarray  # (groups,) traded value of the assets, USD
+    short_col: np.ndarray
+    short_row: np.ndarray
+    short_requested: np.ndarray
+
+
+def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
+    """Cash, positions and value from the order records; orders filled short of their size raise
+    :class:`UnfillableOrder` unless ``rules.on_unfillable == "clip"``."""
+    gw, n_rows, n_cols = lay.gw, lay.n_rows, lay.close.shape[1]
+    n_groups = n_cols // gw if gw else 0
+    real = np.arange(gw) < lay.n_syms
+    col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
+    signed = np.where(rec["side"] == 0, rec["size"], -rec["size"])
+    cash = np.zeros((n_rows, n_groups))
+    np.add.at(cash, (idx, col // gw), -signed * rec["price"] - rec["fees"])
+    np.cumsum(cash, axis=0, out=cash)
+    cash += rules.init_cash
+    position = np.zeros((n_rows, n_cols))
+    position[idx, col] = signed
+    np.cumsum(position, axis=0, out=position)
+    bad_i, bad_c, bad_req = short_fills(lay.size, lay.price, lay.val_price, lay.fees, lay.slippage, rec, cash,
+                                        position, gw, real, rules.init_cash)
+    if len(bad_i) and rules.on_unfillable != "clip":
+        w0 = int(bad_c[0] // lay.width)
+        local = int(bad_c[0] - w0 * lay.width)
+        j = local % gw
+        raise UnfillableOrder(
+            f"the order for {rules.symbols[j]} could not be filled in full ({abs(bad_req[0]):.6g} units asked; a buy "
+            f"is limited by the cash and the credit line of execution.max_leverage = {rules.max_leverage:g}); "
+            f"raise the leverage allowed, or set execution.on_unfillable: clip (clipped fills are counted)",
+            local // gw, pd.Timestamp(int(lay.rows[w0][bad_i[0]]), tz="UTC"), rules.symbols[j])
+    asset_value = position * lay.close
+    value = cash + asset_value.reshape(n_rows, n_groups, gw).sum(axis=2)
+    is_real = np.tile(real, n_groups)[col]
+    traded = np.zeros(n_groups)
+    np.add.at(traded, col[is_real] // gw, np.abs(rec["size"][is_real] * rec["price"][is_real]))
+    return Accounts(rec, col, idx, is_real, position, asset_value, value, traded, bad_c, bad_i, bad_req)
+
+
+def window_results(lay: Layout, acc: Accounts, rules: Rules, keep_weights: bool) -> list[WindowResult]:
+    """One :class:`WindowResult` per window of the layout, in order."""
+    return [_window_result(lay, acc, rules, w, keep_weights) for w in range(len(lay.windows))]
+
+
+def _window_result(lay: Layout, acc: Accounts, rules: Rules, w: int, keep_weights: bool) -> WindowResult:
+    win, rows, n_combos, n_syms, gw = lay.windows[w], lay.rows[w], lay.n_combos, lay.n_syms, lay.gw
+    r = len(rows)
+    g = slice(w * n_combos, (w + 1) * n_combos)
+    val = acc.value[:r, g]
+    prev_val = np.vstack([np.full((1, n_combos), rules.init_cash), val[:-1]]) if r else val
+    rets = val / prev_val - 1.0
+    accrue = any(c.borrow_rate or c.long_yield for c in rules.costs) or (rules.credit > 0 and rules.financing_rate > 0)
+    held = target = None
+    if keep_weights or accrue:
+        av = lay.block(acc.asset_value, w)[:, :, :n_syms]
+        held = np.divide(av, val[:, :, None], out=np.zeros_like(av), where=val[:, :, None] != 0)
+        if accrue and r:
+            rets = rets - _accruals(rows, held, rules.costs, rules.financing_rate if rules.credit > 0 else 0.0)
+    if keep_weights:
+        sz = lay.block(lay.size, w)[:, :, :n_syms].reshape(r, n_combos * n_syms)
+        filled = np.where(~np.isnan(sz), np.arange(r)[:, None], -1)
+        np.maximum.accumulate(filled, axis=0, out=filled)
+        target = np.where(filled >= 0, sz[np.clip(filled, 0, None), np.arange(n_combos * n_syms)], 0.0)
+        target = target.reshape(r, n_combos, n_syms)
+    else:
+        held = None
+    orders = _orders(lay, acc, rules, w)
+    short = _short_fills_in(lay, acc, w)
+    stats = _run_stats(lay, acc, rules, w, orders, short)
+    notices = schedule_notices(win, lay.schedules[w], rules.symbols) + _short_fill_notices(win, short, lay.gw, rules)
+    if rules.paired:
+        notices += one_leg_notice(win, stats["legs_traded"], n_syms)
+    notices += legged_notice(win, lay.schedules[w].legged)
+    return WindowResult(window=win, stamps=rows, returns=rets, held=held, target=target, orders=orders,
+                        stats=stats, notices=notices)
+
+
+def _orders(lay: Layout, acc: Accounts, rules: Rules, w: int) -> pd.DataFrame:
+    """Window ``w``'s order records (assets only; ``combo`` local to the chunk)."""
+    rows, gw, rec = lay.rows[w], lay.gw, acc.rec
+    mine = (acc.col >= w * lay.width) & (acc.col < (w + 1) * lay.width) & acc.is_real
+    local = acc.col[mine] - w * lay.width
+    o_rows = acc.idx[mine]
+    o_combo, o_sym = local // gw, local % gw
+    o_kind = lay.kind[o_rows, acc.col[mine]].astype(np.int64)
+    open_times = np.zeros(len(o_rows), dtype=np.int64)
+    for j in range(lay.n_syms):
+        m = o_sym == j
+        if m.any():
+            b = lay.bars[w][j]
+            k = np.searchsorted(b.stamps, rows[o_rows[m]])
+            open_times[m] = b.open_times[k]
+    return pd.DataFrame({
+        "combo": o_combo, "symbol": np.asarray(rules.symbols, dtype=object)[o_sym], "row": o_rows,
+        "size": rec["size"][mine],
+        "price": rec["price"][mine], "fees": rec["fees"][mine],
+        "side": np.where(rec["side"][mine] == 0, "buy", "sell"),
+        "fill_time": np.where(o_kind == 0, open_times, rows[o_rows] if len(rows) else o_rows),
+        "fill_kind": np.asarray(FILL_KINDS, dtype=object)[np.clip(o_kind, 0, None)],
+    })
+
+
+def _short_fills_in(lay: Layout, acc: Accounts, w: int) -> np.ndarray:
+    """Local columns (combo * gw + symbol) of window ``w``'s orders filled short of their size."""
+    in_w = (acc.short_col >= w * lay.width) & (acc.short_col < (w + 1) * lay.width)
+    return acc.short_col[in_w] - w * lay.width
+
+
+def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.DataFrame,
+               short: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-run statistics of window ``w`` (:data:`~backtests.engine.results.RUN_STATS`)."""
+    n_combos, n_syms, r = lay.n_combos, lay.n_syms, len(lay.rows[w])
+    st = lay.schedules[w]
+    g = slice(w * n_combos, (w + 1) * n_combos)
+    pos_w = lay.block(acc.position, w)[:, :, :n_syms]
+    val = acc.value[:r, g]
+    # reduce each column as its own contiguous vector: numpy's summation order over a strided
+    # slice depends on the array's total width, i.e. on chunking, and must not
+    mean_value = np.ascontiguousarray(val.T).mean(axis=1) if r else np.full(n_combos, np.nan)
+    combo = orders["combo"].to_numpy(dtype=np.int64)
+    fill_time = orders["fill_time"].to_numpy(dtype=np.int64)
+    clipped = st.clipped_targets.copy()
+    np.add.at(clipped, short // lay.gw, 1)
+    out = {
+        "entries": st.entries,
+        "n_orders": np.bincount(combo, minlength=n_combos).astype(np.int64),
+        "exposure": (np.abs(pos_w).sum(axis=2) > 0).mean(axis=0) if r else np.zeros(n_combos),
+        "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
+                              where=np.isfinite(mean_value) & (mean_value > 0)),
+        "n_clipped": clipped,
+    }
+    if rules.paired:
+        sym = pd.Index(rules.symbols).get_indexer(orders["symbol"]).astype(np.int64)
+        out["legs_traded"], out["legging_gap_hours"] = leg_stats(combo, sym, fill_time, n_combos, n_syms)
+    out["first_decision"] = np.full(n_combos, lay.first_decision[w], dtype=np.int64)
+    # the first possible fill, or the run's own first fill where a decision off the clock came earlier
+    actual = np.full(n_combos, _NONE, dtype=np.int64)
+    np.minimum.at(actual, combo, fill_time)
+    possible = lay.first_possible[w]
+    first = np.minimum(actual, _NONE if possible == NEVER else possible)
+    out["first_fill"] = np.where(first == _NONE, NEVER, first)
+    return {s.name: out[s.name] for s in run_stats(rules.paired)}
+
+
+def _short_fill_notices(win: Window, short: np.ndarray, gw: int, rules: Rules) -> list[dict]:
+    """One ``clipped_order`` notice per symbol with orders filled short of their size."""
+    out = []
+    for j, symbol in enumerate(rules.symbols):
+        n_j = int((short % gw == j).sum())
+        if n_j:
+            out.append(Notice(
+                "clipped_order", f"{n_j} order(s) filled short of their size: a buy was limited by the cash "
+                f"and credit line (execution.max_leverage = {rules.max_leverage:g})", window=win.id,
+                symbol=symbol, count=n_j).record())
+    return out
+
+
+def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules, *,
+             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None) -> list[WindowResult]:
     """Simulate a strategy's target weights over windows for all its combinations at once.
 
     Parameters
     ----------
+    data
+        The market data (at least the traded symbols of ``rules``).
     weights
         Target weights, index: UTC decision stamps; columns MultiIndex (combo, symbol) with combos
-        0..n_combos-1 and the symbols of ``symbols``.
+        0..n_combos-1 and the symbols of ``rules``.
     windows
-        Windows to simulate; each is an episode that starts flat with ``init_cash`` USD.
+        Windows to simulate; each is an episode that starts flat with ``rules.init_cash`` USD.
+    rules
+        The strategy's execution rules (:class:`~backtests.engine.rules.Rules`).
     keep_weights
         Also return per-row held and target weights (memory: rows x combos x symbols each).
-    entry
-        ``"state"`` or ``"change"``: see :func:`backtests.engine.schedule.episode_targets`.
-    limits
-        Leverage limits, financing and what to do with unfillable orders (None: ``Limits()``,
-        no borrowing, errors).
-    legs
-        ``"together"``: every decision's legs fill at the first instant at which all of them can
-        fill (see :func:`backtests.engine.schedule.common_instants`); ``"independent"``: each at
-        its own next bar.
-    paired
-        The strategy declares its legs a pair: report legs traded and the legging gap per episode,
-        and warn about episodes in which only some legs traded.
+    clock
+        The strategy's decision clock (UTC stamps at which it reads the data), from which each
+        window's first decision and first possible fill are reported; None: the weights' index.
 
     Returns
     -------
@@ -263,213 +491,10 @@ def simulate(
     ------
     UnfillableOrder
         A target beyond the leverage limits, or an order filled short of its size, with
-        ``on_unfillable == "error"``.
+        ``rules.on_unfillable == "error"``.
     """
-    limits = limits or Limits(markets=tuple(data.info[s].market for s in symbols))
-    if not limits.markets:
-        limits = Limits(limits.max_leverage, limits.market_caps, tuple(data.info[s].market for s in symbols),
-                        limits.financing_rate, limits.on_unfillable)
-    n_syms, n_w = len(symbols), len(windows)
-    credit = max(0.0, limits.max_leverage - 1.0)
-    gw = n_syms + (1 if credit > 0 else 0)  # columns per group (the credit line last)
-    real = np.arange(gw) < n_syms
-    sym_costs = [costs[s] for s in symbols]
-    bars = [[asset_bars(data, s, w.start_utc, w.end_utc) for s in symbols] for w in windows]
-    rows = [np.unique(np.concatenate([b.stamps for b in bw])) if bw else np.array([], dtype=np.int64) for bw in bars]
-    start = min(w.start_utc for w in windows)
-    end = max(w.end_utc for w in windows)
-    tau, values, changed_at = decision_arrays(weights, n_combos, symbols, start, end)
-
-    width = n_combos * gw
-    n_rows = max((len(r) for r in rows), default=0)
-    n_cols = n_w * width
-    close = np.ones((n_rows, n_cols))
-    size = np.full((n_rows, n_cols), np.nan)
-    price = np.full((n_rows, n_cols), np.nan)
-    fees = np.zeros((n_rows, n_cols))
-    kind = np.full((n_rows, n_cols), -1, dtype=np.int8)
-    val_price = np.full((n_rows, n_cols), np.nan) if gw > 1 else None
-    stats = []
-    for w in range(n_w):
-        r, sl = len(rows[w]), slice(w * width, (w + 1) * width)
-
-        def view(a: np.ndarray) -> np.ndarray:
-            return a[:r, sl].reshape(r, n_combos, gw)[:, :, :n_syms]
-
-        sched = ScheduleArrays(
-            close=np.ones((r, n_syms)), size=view(size), price=view(price), fees=view(fees), kind=view(kind),
-            val_price=view(val_price) if val_price is not None else None)
-        common = common_instants(bars[w], fill) if legs == "together" and n_syms > 1 else None
-        stats.append(window_schedule(rows[w], bars[w], tau, values, changed_at, sym_costs, fill,
-                                     exit_at_window_end, sched, start=windows[w].start_utc.value, entry=entry,
-                                     limits=limits, symbols=symbols, common=common))
-        if r:
-            full = np.ones((r, gw))
-            full[:, :n_syms] = sched.close
-            close[:r, sl] = np.tile(full, (1, n_combos))  # combo-major, like the other arrays
-            close[r:, sl] = close[r - 1, sl]
-            if credit > 0:
-                any_order = ~np.isnan(size[:r, sl].reshape(r, n_combos, gw)[:, :, :n_syms]).all(axis=2)
-                loan = size[:r, sl].reshape(r, n_combos, gw)
-                loan[:, :, n_syms] = np.where(any_order, -credit, np.nan)
-                price[:r, sl].reshape(r, n_combos, gw)[:, :, n_syms] = 1.0
-                val_price[:r, sl].reshape(r, n_combos, gw)[:, :, n_syms] = 1.0
-    del values, changed_at
-    if val_price is not None:
-        # an order's own price when nothing earlier is known (e.g. the first bar of a window)
-        np.copyto(val_price, price, where=np.isnan(val_price) & ~np.isnan(size))
-    slip_g = np.array([c.slippage for c in sym_costs] + [0.0] * (gw - n_syms))
-    slippage = np.tile(slip_g, n_w * n_combos)[None, :]
-    rec = _kernel(close, size, price, fees, slippage, gw, init_cash, val_price)
-
-    # cash, positions and value from the order records (credit line included: value is equity)
-    col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
-    signed = np.where(rec["side"] == 0, rec["size"], -rec["size"])
-    n_groups = n_w * n_combos
-    cash = np.zeros((n_rows, n_groups))
-    np.add.at(cash, (idx, col // gw), -signed * rec["price"] - rec["fees"])
-    np.cumsum(cash, axis=0, out=cash)
-    cash += init_cash
-    position = np.zeros((n_rows, n_cols))
-    position[idx, col] = signed
-    np.cumsum(position, axis=0, out=position)
-    bad_i, bad_c, bad_req = short_fills(size, price, val_price, fees, slippage, rec, cash, position, gw, real,
-                                          init_cash)
-    if len(bad_i) and limits.on_unfillable != "clip":
-        w0 = int(bad_c[0] // width)
-        local = int(bad_c[0] - w0 * width)
-        j = local % gw
-        raise UnfillableOrder(
-            f"the order for {symbols[j]} could not be filled in full ({abs(bad_req[0]):.6g} units asked; a buy "
-            f"is limited by the cash and the credit line of execution.max_leverage = {limits.max_leverage:g}); "
-            f"raise the leverage allowed, or set execution.on_unfillable: clip (clipped fills are counted)",
-            local // gw, pd.Timestamp(int(rows[w0][bad_i[0]]), tz="UTC"), symbols[j])
-    asset_value = position * close
-    value = cash + asset_value.reshape(n_rows, n_groups, gw).sum(axis=2)
-    is_real = np.tile(real, n_w * n_combos)
-    rmask = is_real[col]
-    traded = np.zeros(n_groups)
-    np.add.at(traded, col[rmask] // gw, np.abs(rec["size"][rmask] * rec["price"][rmask]))
-    accrue = any(c.borrow_rate or c.long_yield for c in sym_costs) or (credit > 0 and limits.financing_rate > 0)
-    sym_names = np.asarray(symbols, dtype=object)
-    kinds = np.asarray(FILL_KINDS, dtype=object)
-
-    results = []
-    for w, win in enumerate(windows):
-        r = len(rows[w])
-        g = slice(w * n_combos, (w + 1) * n_combos)
-        sl = slice(w * width, (w + 1) * width)
-        val = value[:r, g]
-        prev_val = np.vstack([np.full((1, n_combos), init_cash), val[:-1]]) if r else val
-        rets = val / prev_val - 1.0
-        held = target = None
-        if keep_weights or accrue:
-            av = asset_value[:r, sl].reshape(r, n_combos, gw)[:, :, :n_syms]
-            held = np.divide(av, val[:, :, None], out=np.zeros_like(av), where=val[:, :, None] != 0)
-            if accrue and r:
-                rets = rets - _accruals(rows[w], held, sym_costs, limits.financing_rate if credit > 0 else 0.0)
-        if keep_weights:
-            sz = size[:r, sl].reshape(r, n_combos, gw)[:, :, :n_syms].reshape(r, n_combos * n_syms)
-            filled = np.where(~np.isnan(sz), np.arange(r)[:, None], -1)
-            np.maximum.accumulate(filled, axis=0, out=filled)
-            target = np.where(filled >= 0, sz[np.clip(filled, 0, None), np.arange(n_combos * n_syms)], 0.0)
-            target = target.reshape(r, n_combos, n_syms)
-        else:
-            held = None
-        pos_w = position[:r, sl].reshape(r, n_combos, gw)[:, :, :n_syms]
-        exposure = (np.abs(pos_w).sum(axis=2) > 0).mean(axis=0) if r else np.zeros(n_combos)
-        # reduce each column as its own contiguous vector: numpy's summation order over a strided
-        # slice depends on the array's total width, i.e. on chunking, and must not
-        mean_value = np.ascontiguousarray(val.T).mean(axis=1) if r else np.full(n_combos, np.nan)
-        turnover = np.divide(traded[g], mean_value, out=np.zeros(n_combos),
-                             where=np.isfinite(mean_value) & (mean_value > 0))
-        mine = (col >= w * width) & (col < (w + 1) * width) & rmask
-        local = col[mine] - w * width
-        o_rows = idx[mine]
-        o_combo, o_sym = local // gw, local % gw
-        o_kind = kind[o_rows, col[mine]].astype(np.int64)
-        open_times = np.zeros(len(o_rows), dtype=np.int64)
-        for j in range(n_syms):
-            m = o_sym == j
-            if m.any():
-                b = bars[w][j]
-                k = np.searchsorted(b.stamps, rows[w][o_rows[m]])
-                open_times[m] = b.open_times[k]
-        orders = pd.DataFrame({
-            "combo": o_combo, "symbol": sym_names[o_sym], "row": o_rows, "size": rec["size"][mine],
-            "price": rec["price"][mine], "fees": rec["fees"][mine],
-            "side": np.where(rec["side"][mine] == 0, "buy", "sell"),
-            "fill_time": np.where(o_kind == 0, open_times, rows[w][o_rows] if r else o_rows),
-            "fill_kind": kinds[np.clip(o_kind, 0, None)],
-        })
-        st = stats[w]
-        clipped = st.clipped_targets.copy()
-        notices = _window_notices(win, st, symbols)
-        in_w = (bad_c >= w * width) & (bad_c < (w + 1) * width)
-        if in_w.any():
-            loc = bad_c[in_w] - w * width
-            np.add.at(clipped, loc // gw, 1)
-            for j in range(n_syms):
-                n_j = int((loc % gw == j).sum())
-                if n_j:
-                    notices.append(Notice(
-                        "clipped_order", f"{n_j} order(s) filled short of their size: a buy was limited by the cash "
-                        f"and credit line (execution.max_leverage = {limits.max_leverage:g})", window=win.id,
-                        symbol=symbols[j], count=n_j).record())
-        legs_traded = gap = None
-        if paired:
-            legs_traded, gap = leg_stats(o_combo, o_sym, orders["fill_time"].to_numpy(dtype=np.int64),
-                                         n_combos, n_syms)
-            one = int(((legs_traded > 0) & (legs_traded < n_syms)).sum())
-            if one:
-                notices.append(Notice("pair_one_leg", f"{one} pair episode(s) traded only some of their "
-                                      f"{n_syms} legs: an unhedged position, not a pair", window=win.id,
-                                      count=one).record())
-        if st.legged is not None and st.legged.any():
-            n_leg = int((st.legged > 0).sum())
-            notices.append(Notice("legs_not_together", f"{n_leg} episode(s) had decisions that could not fill all "
-                                  "legs at one instant (no instant after them at which every leg trades, e.g. "
-                                  "sessions that never overlap): those legs filled one after the other",
-                                  window=win.id, count=n_leg).record())
-        results.append(WindowResult(window=win, stamps=rows[w], returns=rets, held=held, target=target,
-                                    entries=st.entries, exposure=exposure, turnover=turnover, orders=orders,
-                                    clipped=clipped, notices=notices, legs_traded=legs_traded,
-                                    legging_gap_hours=gap))
-    return results
-
-
-def leg_stats(combo: np.ndarray, sym: np.ndarray, fill_time: np.ndarray, n_combos: int, n_syms: int,
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Per combination: legs (symbols) with at least one fill, and the legging gap in hours.
-
-    The gap is the time between the first fill of the first leg and the first fill of the last leg
-    to trade (NaN with fewer than two legs traded).
-    """
-    first = np.full((n_combos, n_syms), np.iinfo(np.int64).max)
-    np.minimum.at(first, (combo, sym), fill_time)
-    traded = first != np.iinfo(np.int64).max
-    n = traded.sum(axis=1)
-    lo = np.where(traded, first, np.iinfo(np.int64).max).min(axis=1)
-    hi = np.where(traded, first, np.iinfo(np.int64).min).max(axis=1)
-    gap = np.where(n >= 2, (hi - lo).astype("float64") / 3.6e12, np.nan)
-    return n.astype(np.int64), gap
-
-
-def _window_notices(win: Window, st, symbols: list[str]) -> list[dict]:
-    """Notices of one window's schedule: clipped targets, open fills that fell back to the close,
-    targets in force at the window start that were not carried in."""
-    out = []
-    n_clip = int(st.clipped_targets.sum())
-    if n_clip:
-        out.append(Notice("clipped_order", f"{n_clip} target(s) beyond the leverage limits scaled down to fit "
-                          "(execution.on_unfillable: clip)", window=win.id, count=n_clip).record())
-    for sym, n in sorted(st.open_fallback.items()):
-        out.append(Notice("open_fill_fallback", f"{n} order(s) asked to fill at the open filled at the close: "
-                          "the bar has no open price (close-only data)", window=win.id, symbol=sym,
-                          count=n).record())
-    n_drop = int(st.dropped.sum())
-    if n_drop:
-        out.append(Notice("carried_target_dropped", f"{n_drop} combination(s) held a target set before the window "
-                          "start; it was not carried in (each window is its own episode and starts flat)",
-                          window=win.id, count=n_drop).record())
-    return out
+    if clock is not None:
+        clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
+    lay = layout(data, weights, n_combos, windows, rules, clock)
+    acc = accounts(lay, run_kernel(lay, rules), rules)
+    return window_results(lay, acc, rules, keep_weights)

@@ -17,7 +17,8 @@ from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
-from backtests.sweep.chunks import Checkpoints, Executor
+from backtests.sweep.checkpoints import Checkpoints
+from backtests.sweep.executor import Executor
 from backtests.sweep.results import StrategyResult, StudyResult
 
 

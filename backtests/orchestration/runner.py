@@ -20,7 +20,7 @@ from backtests.orchestration.interrupt import terminate_as_interrupt
 from backtests.orchestration.prepare import plan_checked, prepare_data
 from backtests.outputs import data_fingerprint, write_outputs
 from backtests.outputs.folder import RunFolder
-from backtests.sweep.chunks import checkpointing
+from backtests.sweep.checkpoints import checkpointing
 from backtests.sweep.results import StudyResult
 
 

@@ -54,7 +54,7 @@ MARKER = ".scare-run.json"
 MARKER_VERSION = 1
 #: The lock file held (``flock``) by the run writing into the folder.
 LOCK = ".scare-lock"
-#: Finished chunks of an unfinished run (see :class:`backtests.sweep.chunks.Checkpoints`).
+#: Finished chunks of an unfinished run (see :class:`backtests.sweep.checkpoints.Checkpoints`).
 CHUNKS = ".scare-chunks"
 STAGING_PREFIX = ".scare-staging-"
 

@@ -10,10 +10,12 @@ not count a period or a trade twice, so:
 * **Calendar time.** The pooled series of a combination has one row per UTC period end at which
   at least one of its episodes is *open* (the period end lies in the window span
   ``(start_utc, end_utc]``) and at least one open episode has a return. That row's return is the
-  equal-capital mean over the open episodes: an open episode whose own scoring periods end
-  elsewhere (a Seoul-session episode seen at a New York close) adds 0 at that row and books its
-  return at its own period end, so every episode's return enters once, at the weight of the
-  portfolio share it held. Without overlaps this is the plain chain of the windows in time order.
+  equal-capital mean over the open episodes. Every episode of a strategy is marked to market on
+  the same clock (the bar stamps of the symbols it trades, see
+  :class:`~backtests.engine.rules.Clock`), so an open episode has a return at every row of the
+  pooled series and a move of an asset enters once, at the capital share of each episode that
+  held it. (An open episode without a return at a row, which that clock does not produce, would
+  add 0 there.) Without overlaps this is the plain chain of the windows in time order.
 * **Distinct series.** Combinations whose pooled series are bit-identical (a stop that never
   fires) are one trial for DSR and one column for PBO.
 
@@ -29,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from backtests.time.windows import span_contains
 
 
 @dataclass(frozen=True)
@@ -158,11 +162,13 @@ def event_clusters(spans: Sequence[Span]) -> Clusters:
 
 
 def open_mask(index: pd.DatetimeIndex, spans: Sequence[Span]) -> np.ndarray:
-    """``(T, W)`` bool: period end ``index[t]`` lies in window ``w``'s span ``(start, end]``."""
-    t = index.as_unit("ns").asi8[:, None]
-    start = np.array([s.start_utc.as_unit("ns").value for s in spans], dtype=np.int64)
-    end = np.array([s.end_utc.as_unit("ns").value for s in spans], dtype=np.int64)
-    return (t > start[None, :]) & (t <= end[None, :])
+    """``(T, W)`` bool: period end ``index[t]`` lies in window ``w``'s span ``(start, end]``
+    (:func:`~backtests.time.windows.span_contains`, the window membership rule)."""
+    t = index.as_unit("ns").asi8
+    out = np.empty((len(t), len(spans)), dtype=bool)
+    for w, s in enumerate(spans):
+        out[:, w] = span_contains(s.start_utc, s.end_utc, t)
+    return out
 
 
 def calendar_pool(values: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
+from backtests.engine.results import NEVER, RUN_STATS
+from backtests.jsonfmt import clean_json
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -24,14 +26,15 @@ from backtests.scoring.evaluate_events import (
     baseline,
     distinct_entries,
     event_time_view,
-    first_fill,
     shock_fields as _shock,
     strategy_event_study,
 )
-from backtests.jsonfmt import clean_json
 
-__all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "first_fill", "pooled_frames", "run_id",
+__all__ = ["StrategyRuns", "combo_id", "default_combo", "event_time_view", "pooled_frames", "run_id",
            "score_result", "score_strategy"]
+
+#: Run-metric keys of the engine's statistics (:data:`~backtests.engine.results.RUN_STATS`).
+ENGINE_METRICS = tuple(s.metric for s in RUN_STATS if s.metric)
 
 TOP_K = 10
 
@@ -59,8 +62,12 @@ class StrategyRuns:
     benchmark
         Benchmark period returns, same shape (or None without a benchmark).
     runs
-        Indexed by run id: ``combo`` (grid row), ``window`` (id), ``ppy`` (periods per year),
-        ``entries``, ``exposure``, ``turnover``, ``n_orders``.
+        Indexed by run id: ``combo`` (grid row), ``window`` (id), ``ppy`` (periods per year of the
+        run's clock) and the engine's per-run statistics present
+        (:data:`~backtests.engine.results.RUN_STATS`: ``entries``, ``n_orders``, ``exposure``,
+        ``turnover``, ...). Its ``first_fill`` (UTC, NaT: none) is the run's first possible fill:
+        benchmark returns of periods that start before it are left out of every benchmark
+        comparison (without the column, every period counts).
     grid
         The parameter grid (rows = combos).
     default_combo
@@ -71,9 +78,6 @@ class StrategyRuns:
         the returns (first to last period of each window) and no shock ids are known.
     orders
         The runs' fills (``run``, ``fill_time``), for each episode's first and last fill.
-    tradable_from
-        Per window id, the first instant a fill was possible (see :func:`first_fill`): benchmark
-        returns of periods ending at or before it are left out of every benchmark comparison.
     shocks
         Per window id, the defining asset's t = 0 return or why it is missing (:class:`ShockSize`,
         reported with each episode as ``shock`` and ``shock_reason``).
@@ -88,7 +92,6 @@ class StrategyRuns:
     default_combo: int | None
     windows: list[Any] | None = None
     orders: pd.DataFrame | None = None
-    tradable_from: dict[str, pd.Timestamp] | None = None
     shocks: dict[str, ShockSize] = field(default_factory=dict)
 
 
@@ -104,29 +107,29 @@ def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(cols, row)) for row in obj.tolist()]
 
 
-def params_of(grid: pd.DataFrame, combo: int) -> dict[str, Any]:
-    return {k: clean_json(v) for k, v in grid.loc[combo].items()}
-
-
 def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
-                     tradable_from: dict[str, pd.Timestamp] | None) -> np.ndarray:
-    """Benchmark returns with NaN in every period that starts before its window's first possible
+                     first_fill: np.ndarray | None) -> np.ndarray:
+    """Benchmark returns with NaN in every period that starts before its run's first possible
     fill: a period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
     start for its first period) is at or after that instant, so the benchmark is measured only
-    over time in which the strategy could have held a position throughout."""
-    if not tradable_from:
+    over time in which the strategy could have held a position throughout.
+
+    ``first_fill`` is (runs,) int64 ns UTC in the returns' column order (``NEVER``: no fill was
+    possible, nothing is masked); None masks nothing.
+    """
+    if first_fill is None:
         return bench
     out = bench.copy()
     t = index.as_unit("ns").asi8
     for w, sp in enumerate(spans):
-        first = tradable_from.get(sp.id)
-        if first is None:
-            continue
-        cols = slice(w, None, n_w)
-        rows = np.flatnonzero(~np.isnan(bench[:, cols]).all(axis=1))
-        starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
-        early = rows[starts < pd.Timestamp(first).as_unit("ns").value]
-        out[early, cols] = np.nan
+        cols = np.arange(w, bench.shape[1], n_w)
+        firsts = first_fill[cols]
+        for first in np.unique(firsts[firsts != NEVER]):
+            group = cols[firsts == first]
+            rows = np.flatnonzero(~np.isnan(bench[:, group]).all(axis=1))
+            starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
+            early = rows[starts < first]
+            out[np.ix_(early, group)] = np.nan
     return out
 
 
@@ -201,17 +204,13 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
     B = None
     if sr.benchmark is not None:
-        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, spans, n_w,
-                             sr.tradable_from)
+        first = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
+        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, spans, n_w, first)
     bench_runs = None if B is None else pd.DataFrame(B, index=index, columns=sr.returns.columns)
     table, reasons = scoring.metrics_table(sr.returns, ppy_runs, bench_runs, rf)
-    table["n_trades"] = sr.runs["entries"].to_numpy()
-    table["n_orders"] = sr.runs["n_orders"].to_numpy()
-    table["exposure"] = sr.runs["exposure"].to_numpy()
-    table["turnover"] = sr.runs["turnover"].to_numpy()
-    for key in ("n_clipped", "legs_traded", "legging_gap_hours"):  # engine statistics, when present
-        if key in sr.runs:
-            table[key] = sr.runs[key].to_numpy()
+    for stat in RUN_STATS:  # the engine's statistics reported per run, when present
+        if stat.metric and stat.name in sr.runs:
+            table[stat.metric] = sr.runs[stat.name].to_numpy()
     combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
     run_records = []
     for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
@@ -232,8 +231,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         bench = pd.DataFrame(_pool_onto(B, rows, n_c, n_w, is_open), index=pooled_index, columns=sr.grid.index)
     if n_w == 1 and rows.size == int((~np.isnan(R)).any(axis=1).sum()):
         # one window: each combination's pooled series is its only run's series
-        engine_only = ("n_trades", "n_orders", "exposure", "turnover", "n_clipped", "legs_traded", "legging_gap_hours")
-        pooled = table[[c for c in table.columns if c not in engine_only]]
+        pooled = table[[c for c in table.columns if c not in ENGINE_METRICS]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:
@@ -405,20 +403,20 @@ def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
 def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     """Score one strategy's assembled runs in place (``res.scored``); return the combos kept in detail.
 
-    ``res`` is a :class:`backtests.sweep.results.StrategyResult`, ``data`` the study's MarketData and
-    ``cfg`` the study config (its ``scoring`` section and seed). The returned combos (best, then
-    default) are those whose event-time paths, event studies and per-bar weights are reported.
+    ``res`` is a :class:`backtests.sweep.results.StrategyResult` (its runs carry the engine's
+    first possible fill of each run, its ``rules`` the execution rules), ``data`` the study's
+    MarketData and ``cfg`` the study config (its ``scoring`` section and seed). The returned combos
+    (best, then default) are those whose event-time paths, event studies and per-bar weights are
+    reported. The summary gets ``execution``: the rules' record (costs, clock, fills).
     """
     sp = res.plan
     sc = cfg.scoring
-    traded = list(sp.strategy.traded_symbols)
-    symbols = list(dict.fromkeys([*traded, *sp.strategy.symbols.values()]))
-    tradable = {w.id: first_fill(data, symbols, traded, w, cfg.execution.fill) for w in sp.windows}
+    traded = res.rules.symbols
     shocks = {w.id: _t0_move(data, traded[0], w) for w in sp.windows} if traded else {}
     res.scored = score_strategy(
         StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid,
                      default_combo(sp.grid, sp.strategy.params), windows=list(sp.windows), orders=res.orders,
-                     tradable_from={k: v for k, v in tradable.items() if v is not None}, shocks=shocks),
+                     shocks=shocks),
         risk_free=sc.risk_free, rank_by=sc.rank_by, pbo_blocks=sc.pbo_blocks,
         n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
         min_train_clusters=sc.walk_forward_min_clusters,
@@ -430,18 +428,21 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     for key in ("clusters", "views"):
         res.scored.pop(key)
     s = res.scored["summary"]
+    s["execution"] = res.rules.record()
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}
     s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
     if traded:
-        s["baseline"] = baseline(data, symbols, traded[0], list(sp.windows), cfg.execution.fill,
+        # the strategy's first decision in each window (the engine's, the same for every run of it)
+        first = res.runs.groupby("window", sort=False)["first_decision"].first()
+        first_decision = dict(zip(first.index, pd.DatetimeIndex(first).as_unit("ns").asi8))
+        s["baseline"] = baseline(data, traded[0], list(sp.windows), first_decision, res.rules,
                                  n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed)
         # the shock of each baseline episode is the same t = 0 move as the strategy's
         for e in s["baseline"]["event_level"]["episodes"]:
             e.update(_shock(shocks, e["window"]))
     s["event_study"] = {
-        "asset": asset_event_study(data, sp.strategy.traded_symbols[0], sp.benchmark, sp.windows,
-                                   sc.estimation_sessions),
+        "asset": asset_event_study(data, traded[0], sp.benchmark, sp.windows, sc.estimation_sessions),
         "strategy": {str(c): strategy_event_study(
             res.returns, bench_runs, res.runs, by_id, c, calendar[c],
             None if calendar_bench is None else calendar_bench[c]) for c in combos},

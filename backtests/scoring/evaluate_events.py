@@ -1,13 +1,15 @@
 """Event studies and event-time views of one strategy's runs (the data-facing half of scoring).
 
 :mod:`backtests.scoring.evaluate` scores the runs; this module adds what needs market data or the
-windows' calendars: the first possible fill of each window (for benchmark comparisons over
-tradable periods), the defining asset's t = 0 move, the event-time chart, and the market-model
-event studies with their test battery (:mod:`backtests.scoring.event_tests`).
+windows' calendars: the buy-and-hold baseline (entered by the engine's first-fill rule), the
+defining asset's t = 0 move, the event-time view of a run's returns by session of the defining
+market, and the market-model event studies with their test battery
+(:mod:`backtests.scoring.event_tests`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,75 +17,40 @@ import numpy as np
 import pandas as pd
 
 from backtests import scoring
+from backtests.engine.results import NEVER
+from backtests.engine.schedule import asset_first_fill
+from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
 from backtests.scoring import event_tests
 
-def _first_decision(data: Any, symbols: list[str], window: Any) -> int | None:
-    """ns stamp of the first bar of any of ``symbols`` inside the window span (start, end]."""
-    start, end = window.start_utc.as_unit("ns").value, window.end_utc.as_unit("ns").value
-    firsts = []
-    for sym in symbols:
-        if sym in data.bars:
-            st = data.require(sym).index.as_unit("ns").asi8
-            hit = st[(st > start) & (st <= end)]
-            if hit.size:
-                firsts.append(int(hit[0]))
-    return min(firsts) if firsts else None
-
-def _fill_bar(data: Any, sym: str, tau: int, window: Any, fill: str) -> tuple[int, int, str] | None:
-    """(bar position, fill instant ns, "open" | "close") of the first fill of ``sym`` after ``tau``."""
-    if sym not in data.bars:
-        return None
-    frame = data.require(sym)
-    st = frame.index.as_unit("ns").asi8
-    k = int(np.searchsorted(st, tau, side="right"))
-    if k >= st.size or st[k] > window.end_utc.as_unit("ns").value:
-        return None
-    opened = frame["open_time"].iloc[k] if "open_time" in frame.columns else None
-    if fill == "open" and opened is not None and not pd.isna(opened) and pd.Timestamp(opened).value > tau \
-            and "open" in frame.columns and np.isfinite(frame["open"].iloc[k]):
-        return k, int(pd.Timestamp(opened).value), "open"
-    return k, int(st[k]), "close"
-
-def first_fill(data: Any, symbols: list[str], traded: list[str], window: Any, fill: str) -> pd.Timestamp | None:
-    """The first instant a fill was possible in ``window`` (UTC), by the engine's rules.
-
-    The first decision is the first bar of any of the strategy's ``symbols`` stamped inside the
-    window span ``(start_utc, end_utc]``; it fills at the first bar of a traded symbol stamped
-    strictly after it, at that bar's open when ``fill == "open"`` and the bar opened after the
-    decision, else at its close. None when no fill was possible.
-    """
-    tau = _first_decision(data, symbols, window)
-    if tau is None:
-        return None
-    fills = [f[1] for f in (_fill_bar(data, s, tau, window, fill) for s in traded) if f is not None]
-    return pd.Timestamp(min(fills), tz="UTC") if fills else None
 
 BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
                  "strategy's first decision in the window, next bar of {symbol}, open or close as "
                  "execution.fill), sold at the close of its last bar in the window; USD, before costs")
 
-def baseline(data: Any, symbols: list[str], symbol: str, windows: list[Any], fill: str, *,
-             n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
-    """Buy-and-hold of ``symbol`` over the same episodes as the strategy, as an EventLevel."""
 
+def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping[str, int], rules: Any, *,
+             n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    """Buy-and-hold of ``symbol`` over the same episodes as the strategy, as an EventLevel.
+
+    Each episode buys at :func:`~backtests.engine.schedule.asset_first_fill` of the strategy's
+    first decision in the window (``first_decision``: window id -> int64 ns UTC, ``NEVER`` for
+    none, as the engine reported it) under the strategy's ``rules`` (its fill mode), the same
+    rule the engine fills by, and sells at the close of the symbol's last bar in the window.
+    """
     rets, recs = [], []
-    close = data.to_usd(symbol, "close")
-    opens = data.to_usd(symbol, "open") if "open" in data.require(symbol).columns else None
     for w in windows:
-        tau = _first_decision(data, symbols, w)
-        got = None if tau is None else _fill_bar(data, symbol, tau, w, fill)
+        bars = asset_bars(data, symbol, w)
+        tau = int(first_decision.get(w.id, NEVER))
+        got = None if tau == NEVER else asset_first_fill(bars, tau, rules)
         r, entry, exit_ = float("nan"), None, None
         if got is not None:
-            k, instant, kind = got
-            st = close.index.as_unit("ns").asi8
-            last = int(np.searchsorted(st, w.end_utc.as_unit("ns").value, side="right")) - 1
-            px_in = (opens if kind == "open" and opens is not None else close).iloc[k]
-            px_out = close.iloc[last]
-            if last >= k and np.isfinite(px_in) and np.isfinite(px_out) and px_in > 0:
+            k, instant, at_open = got
+            px_in, px_out = (bars.open if at_open else bars.close)[k], bars.close[-1]
+            if np.isfinite(px_in) and np.isfinite(px_out) and px_in > 0:
                 r = float(px_out / px_in - 1.0)
                 entry = pd.Timestamp(instant, tz="UTC").isoformat()
-                exit_ = close.index[last].isoformat()
+                exit_ = pd.Timestamp(int(bars.stamps[-1]), tz="UTC").isoformat()
         rets.append(r)
         recs.append((w.id, entry, exit_))
     codes = scoring.event_clusters(scoring.spans_of(windows))
@@ -136,22 +103,55 @@ def shock_fields(shocks: dict[str, Any], window: str) -> dict[str, Any]:
         return got.fields()
     return ShockSize(None, "not measured").fields() if got is None else ShockSize(float(got)).fields()
 
+def session_returns(returns: pd.Series, window: Any) -> np.ndarray:
+    """A run's returns on its clock seen in event time: one return per session of the window's
+    defining market (t = -pre..+post).
+
+    The rows stamped after the close of session t - 1 and at or before the close of session t
+    compound into session t's return (``exp(sum log1p r) - 1``; a session of one row is that row's
+    return as is); a session without a row returns 0. A view for event-time charts and event
+    studies: the run's own statistics stay on its clock.
+
+    Parameters
+    ----------
+    returns
+        The run's per-row simple returns, index UTC stamps (NaN rows are not the run's).
+    window
+        Its :class:`~backtests.time.windows.Window`.
+
+    Returns
+    -------
+    numpy.ndarray
+        (sessions,) simple returns.
+    """
+    r = returns.dropna()
+    values = r.to_numpy(dtype=float)
+    closes = window.closes.as_unit("ns").asi8
+    # a row belongs to the first session whose close is at or after its stamp
+    which = np.clip(np.searchsorted(closes, pd.DatetimeIndex(r.index).as_unit("ns").asi8, side="left"),
+                    0, len(closes) - 1)
+    acc = np.zeros(len(closes))
+    np.add.at(acc, which, np.log1p(values))
+    out = np.exp(acc) - 1.0
+    alone = (np.bincount(which, minlength=len(closes)) == 1)[which]  # rows alone in their session
+    out[which[alone]] = values[alone]
+    return out
+
+
 def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
     """Cumulative return by event time per window for the given combos (a chart, not a statistic).
 
-    Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them); ``mean`` is the
-    average of the lines at each event time of the range every line covers, ``mean_t``
-    (``-min pre .. +min post``), so windows of different lengths line up on t = 0.
+    Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them; the run's returns
+    by session of the defining market, :func:`session_returns`); ``mean`` is the average of the
+    lines at each event time of the range every line covers, ``mean_t`` (``-min pre .. +min
+    post``), so windows of different lengths line up on t = 0.
     """
     out: dict[str, Any] = {}
     for combo in combos:
         lines, times = {}, {}
         for rid, meta in runs[runs["combo"] == combo].iterrows():
             w = windows[meta["window"]]
-            r = returns[rid].dropna()
-            if len(r) != len(w.sessions):
-                continue
-            lines[meta["window"]] = (1.0 + r.to_numpy()).cumprod() - 1.0
+            lines[meta["window"]] = (1.0 + session_returns(returns[rid], w)).cumprod() - 1.0
             times[meta["window"]] = np.arange(-w.pre, w.post + 1)
         if lines:
             pre = min(-t[0] for t in times.values())
@@ -165,6 +165,7 @@ def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str
                 "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
             }
     return out
+
 
 def _event_closes(window: Any, pre: int, post: int, estimation: int) -> pd.DatetimeIndex | None:
     """UTC closes of the defining market's sessions t = -pre-estimation-1 .. post (None: too early)."""
@@ -266,15 +267,15 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
     post = min(windows[w].post for w in sel["window"])
     for rid, meta in sel.iterrows():
         w = windows[meta["window"]]
-        r = returns[rid].dropna().to_numpy()
-        if len(r) != len(w.sessions):
-            continue  # intraday studies: event time is not one period per session
-        b = benchmark[rid].reindex(returns[rid].dropna().index).to_numpy() if benchmark is not None else np.zeros_like(r)
-        ex = (r - np.nan_to_num(b))[w.pre - pre: w.pre + post + 1]
+        own = returns[rid].dropna()
+        r = session_returns(own, w)
+        b = session_returns(benchmark[rid].reindex(own.index).fillna(0.0), w) if benchmark is not None \
+            else np.zeros_like(r)
+        ex = (r - b)[w.pre - pre: w.pre + post + 1]
         cars[meta["window"]] = float(ex.sum())
         paths.append(np.cumsum(ex))
     if not cars:
-        return {"combo": combo, "reason": "event time needs one period per session (daily data)"}
+        return {"combo": combo, "reason": "no window"}
     car = np.array(list(cars.values()))
     n = len(car)
     sd = car.std(ddof=1) if n > 1 else np.nan

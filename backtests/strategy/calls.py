@@ -29,7 +29,7 @@ from backtests.strategy.guard import definition_line, guard
 
 def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFrame | None, grid: pd.DataFrame,
            windows: Sequence[Any] = (), entry: str = "state", check_clock: bool = True,
-           ) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]]]:
+           ctx: StrategyContext | None = None) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]]]:
     """The strategy's checked target weights for every combination of ``grid``.
 
     Parameters
@@ -53,6 +53,9 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     check_clock
         Refuse decisions stamped outside the strategy's clock (:func:`clock_span`). The audit turns
         it off: a truncated world cuts one data channel at a time, so its clock is not the run's.
+    ctx
+        The strategy's context over ``data`` and ``events`` when the caller already built it (the
+        sweep reads its clock); None builds it here.
 
     Returns
     -------
@@ -68,7 +71,8 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     """
     local = grid.reset_index(drop=True)
     local.index.name = "combo"
-    ctx = StrategyContext(data, strategy.symbols, events, traded=strategy.traded_symbols)
+    if ctx is None:
+        ctx = StrategyContext(data, strategy.symbols, events, traded=strategy.traded_symbols)
     vectorized = type(strategy).target_weights is not Strategy.target_weights
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     raw = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,

@@ -11,15 +11,17 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from backtests.data.market_data import MarketData
-from backtests.engine.costs import resolve_costs
-from backtests.engine.schedule import Limits
-from backtests.scoring.evaluate import run_id
-from backtests.notices import Notice
-from backtests.jsonfmt import clean_json
 from backtests.config.plan import StrategyPlan, StudyPlan
+from backtests.data.market_data import MarketData
+from backtests.engine.results import run_stats
+from backtests.engine.rules import Rules
+from backtests.jsonfmt import clean_json
+from backtests.notices import Notice
+from backtests.scoring.evaluate import run_id
+from backtests.sweep.checkpoints import Checkpoints
+from backtests.sweep.chunks import ChunkTask, WindowBlock, chunk_size
+from backtests.sweep.executor import Executor, run_chunks
 from backtests.sweep.results import StrategyResult
-from backtests.sweep.chunks import Checkpoints, ChunkTask, Executor, WindowBlock, chunk_size, run_chunks
 
 ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "side", "size", "price", "fees"]
 
@@ -34,36 +36,32 @@ def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
     return ids
 
 
-def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> StrategyResult:
-    """Put chunk blocks together in canonical order (independent of chunking and executor)."""
+def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> StrategyResult:
+    """Put chunk blocks together in canonical order (independent of chunking and executor).
+
+    The runs table holds, per run id, ``combo``, ``window``, ``ppy`` (the rules' clock) and one
+    column per engine statistic (:func:`~backtests.engine.results.run_stats`).
+    """
+    traded = rules.symbols
     win_ids = [w.id for w in sp.windows]
     wpos = {w: i for i, w in enumerate(win_ids)}
     n_w, n_c = len(win_ids), len(sp.grid)
     n_runs = n_w * n_c
     ids = _run_keys(sp.label, sp.grid, win_ids)
-    ends = np.unique(np.concatenate([b.ends for b in blocks])) if blocks else np.array([], dtype=np.int64)
-    R = np.full((len(ends), n_runs), np.nan)
-    B = np.full((len(ends), n_runs), np.nan)
-    meta = {k: np.zeros(n_runs) for k in ("ppy", "entries", "exposure", "turnover", "n_orders", "n_clipped")}
-    paired = any(b.legs_traded is not None for b in blocks)
-    if paired:
-        meta["legs_traded"] = np.zeros(n_runs)
-        meta["legging_gap_hours"] = np.full(n_runs, np.nan)
+    stamps = np.unique(np.concatenate([b.stamps for b in blocks])) if blocks else np.array([], dtype=np.int64)
+    R = np.full((len(stamps), n_runs), np.nan)
+    B = np.full((len(stamps), n_runs), np.nan)
+    specs = run_stats(rules.paired)
+    stats = {s.name: np.full(n_runs, s.missing, dtype=s.numpy_dtype) for s in specs}
     weight_parts, order_parts = [], []
     for b in blocks:
         cols = b.combos.astype(np.int64) * n_w + wpos[b.window]
-        rows = np.searchsorted(ends, b.ends)
+        rows = np.searchsorted(stamps, b.stamps)
         R[np.ix_(rows, cols)] = b.returns
         if b.bench is not None:
             B[np.ix_(rows, cols)] = b.bench[:, None]
-        meta["ppy"][cols] = b.ppy
-        for k in ("entries", "exposure", "turnover", "n_orders"):
-            meta[k][cols] = getattr(b, k)
-        if b.clipped is not None:
-            meta["n_clipped"][cols] = b.clipped
-        if paired and b.legs_traded is not None:
-            meta["legs_traded"][cols] = b.legs_traded
-            meta["legging_gap_hours"][cols] = b.legging_gap_hours
+        for s in specs:
+            stats[s.name][cols] = b.stats[s.name]
         if b.held is not None and len(b.stamps):
             r, k, s_ = b.held.shape
             # run-major within the block (run, then time, then symbol): a stable sort on the run
@@ -83,47 +81,43 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], traded: list[str]) -> 
                 "symbol": o["symbol"].to_numpy(),
                 "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
                 "fees": o["fees"].to_numpy()}))
-    index = pd.DatetimeIndex(ends, tz="UTC", name="time")
+    index = pd.DatetimeIndex(stamps, tz="UTC", name="time")
     returns = pd.DataFrame(R, index=index, columns=ids)
     benchmark = pd.DataFrame(B, index=index, columns=ids) if sp.benchmark else None
     runs = pd.DataFrame({
         "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
-        "ppy": meta["ppy"], "entries": meta["entries"].astype(np.int64), "exposure": meta["exposure"],
-        "turnover": meta["turnover"], "n_orders": meta["n_orders"].astype(np.int64),
-        "n_clipped": meta["n_clipped"].astype(np.int64)}, index=pd.Index(ids, name="id"))
-    if paired:
-        runs["legs_traded"] = meta["legs_traded"].astype(np.int64)
-        runs["legging_gap_hours"] = meta["legging_gap_hours"]
-    if weight_parts:
-        wl = pd.concat(weight_parts, ignore_index=True)
-        wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
-        weights = pd.DataFrame({
-            "run": pd.Categorical.from_codes(wl["run_code"].to_numpy(), categories=ids),
-            "time": pd.DatetimeIndex(wl["time"].to_numpy(), tz="UTC"),
-            "symbol": pd.Categorical.from_codes(wl["symbol_code"].to_numpy(), categories=traded),
-            "target": wl["target"].to_numpy(), "held": wl["held"].to_numpy()})
-    else:
-        weights = pd.DataFrame({"run": pd.Categorical([], categories=ids), "time": pd.DatetimeIndex([], tz="UTC"),
-                                "symbol": pd.Categorical([], categories=traded), "target": [], "held": []})
-    if order_parts:
-        ol = pd.concat(order_parts, ignore_index=True).sort_values(["run_code", "time", "symbol", "side"], kind="stable")
-        orders = ol.assign(run=pd.Categorical.from_codes(ol["run_code"].to_numpy(), categories=ids),
-                           time=pd.DatetimeIndex(ol["time"].to_numpy(), tz="UTC"),
-                           fill_time=pd.DatetimeIndex(ol["fill_time"].to_numpy(), tz="UTC"))
-        orders = orders[ORDER_COLUMNS].reset_index(drop=True)
-    else:
-        orders = pd.DataFrame(columns=ORDER_COLUMNS)
+        "ppy": np.full(n_runs, rules.clock.periods_per_year),
+        **{s.name: s.column(stats[s.name]) for s in specs}}, index=pd.Index(ids, name="id"))
+    weights = _weights_table(weight_parts, ids, traded)
+    orders = _orders_table(order_parts, ids)
     notices = [Notice.from_record({**rec, "strategy": rec.get("strategy") or sp.label, "window": rec.get("window")})
                for b in blocks for rec in b.notices]
-    return StrategyResult(sp, returns, benchmark, runs, weights, orders, notices=notices)
+    return StrategyResult(sp, returns, benchmark, runs, weights, orders, rules=rules, notices=notices)
 
 
-def execution_limits(cfg, markets: list[str]) -> Limits:
-    """The study's leverage limits for symbols of ``markets`` (``execution`` and ``costs.markets``)."""
-    caps = {m: float(spec.max_leverage) for m, spec in cfg.costs.markets.items() if spec.max_leverage is not None}
-    ex = cfg.execution
-    return Limits(max_leverage=float(ex.max_leverage), market_caps=caps, markets=tuple(markets),
-                  financing_rate=float(ex.financing_rate), on_unfillable=ex.on_unfillable)
+def _weights_table(parts: list[pd.DataFrame], ids: list[str], traded: list[str]) -> pd.DataFrame:
+    """weights.parquet's rows of one strategy: run, time, symbol, target, held (run-major)."""
+    if not parts:
+        return pd.DataFrame({"run": pd.Categorical([], categories=ids), "time": pd.DatetimeIndex([], tz="UTC"),
+                             "symbol": pd.Categorical([], categories=traded), "target": [], "held": []})
+    wl = pd.concat(parts, ignore_index=True)
+    wl = wl.iloc[np.argsort(wl["run_code"].to_numpy(), kind="stable")]
+    return pd.DataFrame({
+        "run": pd.Categorical.from_codes(wl["run_code"].to_numpy(), categories=ids),
+        "time": pd.DatetimeIndex(wl["time"].to_numpy(), tz="UTC"),
+        "symbol": pd.Categorical.from_codes(wl["symbol_code"].to_numpy(), categories=traded),
+        "target": wl["target"].to_numpy(), "held": wl["held"].to_numpy()})
+
+
+def _orders_table(parts: list[pd.DataFrame], ids: list[str]) -> pd.DataFrame:
+    """orders.parquet's rows of one strategy, sorted by run, time, symbol and side."""
+    if not parts:
+        return pd.DataFrame(columns=ORDER_COLUMNS)
+    ol = pd.concat(parts, ignore_index=True).sort_values(["run_code", "time", "symbol", "side"], kind="stable")
+    orders = ol.assign(run=pd.Categorical.from_codes(ol["run_code"].to_numpy(), categories=ids),
+                       time=pd.DatetimeIndex(ol["time"].to_numpy(), tz="UTC"),
+                       fill_time=pd.DatetimeIndex(ol["fill_time"].to_numpy(), tz="UTC"))
+    return orders[ORDER_COLUMNS].reset_index(drop=True)
 
 
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
@@ -131,32 +125,26 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
                  keep_weights: bool = True, executor: Executor | None = None) -> StrategyResult:
     """All combinations x windows of one strategy, chunked; see :mod:`backtests.sweep.chunks`.
 
-    ``executor`` is the study's (one Dask cluster per run); without one, chunks run in-process.
+    The strategy's :class:`~backtests.engine.rules.Rules` are built here, once, and travel with
+    every chunk and the result. ``executor`` is the study's (one Dask cluster per run); without
+    one, chunks run in-process.
     """
     cfg = plan.config
-    traded = sp.strategy.traded_symbols
     sub = data.select(sp.symbols())
-    costs = resolve_costs(cfg.costs, sub.info, traded)
-    limits = execution_limits(cfg, [sub.info[s].market for s in traded])
-    paired = bool(getattr(sp.strategy, "paired_legs", False)) and len(traded) > 1
-    legs = cfg.execution.legs
-    if legs == "auto":
-        legs = "together" if paired else "independent"
-    rows = max((int(((sub.index > w.start_utc) & (sub.index <= w.end_utc)).sum()) for w in sp.windows), default=1)
-    size = chunk_size(len(sp.grid), rows, len(sp.windows), len(traded), cfg.executor.chunk_runs,
+    rules = Rules.from_config(cfg, sub.info, sp.strategy, sub.frequency)
+    rows = max((int(w.contains(sub.index).sum()) for w in sp.windows), default=1)
+    size = chunk_size(len(sp.grid), rows, len(sp.windows), len(rules.symbols), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)
     tasks = []
     for lo in range(0, len(sp.grid), size):
         hi = min(lo + size, len(sp.grid))
         tasks.append((lo, hi, ChunkTask(
             label=sp.label, strategy=sp.strategy, data=sub, events=events, grid=sp.grid.iloc[lo:hi],
-            windows=sp.windows, costs=costs, fill=cfg.execution.fill, init_cash=cfg.execution.init_cash,
-            exit_at_window_end=cfg.execution.exit_at_window_end, benchmark=sp.benchmark, keep_weights=keep_weights,
-            limits=limits, entry=getattr(sp.strategy, "episode_entry", "state"), legs=legs, paired=paired)))
+            windows=sp.windows, rules=rules, benchmark=sp.benchmark, keep_weights=keep_weights)))
     blocks: list[WindowBlock] = []
     for _, chunk_blocks in run_chunks(tasks, executor or Executor("local"), checkpoints or Checkpoints(None), tick):
         blocks.extend(chunk_blocks)
-    return assemble(sp, blocks, traded)
+    return assemble(sp, blocks, rules)
 
 
 #: Above this many run-bars (runs x bars x symbols), ``output.weights: auto`` keeps only the best
@@ -173,10 +161,10 @@ def weights_mode(plan: StudyPlan, data: MarketData) -> str:
     for sp in plan.strategies:
         syms = sp.strategy.traded_symbols
         for w in sp.windows:
-            rows = sum(int(((data.bars[s].index > w.start_utc) & (data.bars[s].index <= w.end_utc)).sum())
-                       for s in syms)
+            rows = sum(int(w.contains(data.bars[s].index).sum()) for s in syms)
             cells += rows * len(sp.grid)
     return "all" if cells <= AUTO_WEIGHT_CELLS else "best"
+
 
 def selected_weights(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
                      combos: list[int]) -> pd.DataFrame:

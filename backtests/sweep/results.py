@@ -8,19 +8,26 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.data.market_data import MarketData
-from backtests.notices import Notice
 from backtests.config.plan import StrategyPlan, StudyPlan
+from backtests.data.market_data import MarketData
+from backtests.engine.rules import Rules
+from backtests.notices import Notice
 
 
 @dataclass
 class StrategyResult:
+    """One strategy's assembled sweep: returns and benchmark per run on the runs' clock (index:
+    UTC stamps, one column per run id), the runs table (combo, window, ppy and the engine's
+    per-run statistics), weights and orders, and the :class:`~backtests.engine.rules.Rules` they
+    were simulated under."""
+
     plan: StrategyPlan
     returns: pd.DataFrame
     benchmark: pd.DataFrame | None
     runs: pd.DataFrame
     weights: pd.DataFrame
     orders: pd.DataFrame
+    rules: Rules
     scored: dict[str, Any] = field(default_factory=dict)
     #: set by scoring (``score_result``): the calendar-time pooled series and the paths the tearsheet
     #: draws (this strategy's part of pooled.parquet), and its pooled benchmark (pooled_benchmark.parquet)
@@ -38,7 +45,7 @@ class StudyResult:
     out_dir: Path | None = None
     elapsed: float = 0.0
     weights_kept: str = "all"
-    #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.chunks.Checkpoints.summary`)
+    #: checkpoints reused / recomputed by ``--resume`` (see :meth:`backtests.sweep.checkpoints.Checkpoints.summary`)
     checkpoints: dict[str, Any] = field(default_factory=dict)
     #: the look-ahead audit section (:func:`backtests.audit.stage.audit_study`)
     audit: dict[str, Any] = field(default_factory=dict)

@@ -17,6 +17,7 @@ the engine needs it to decide whether an order placed at time ``tau`` may fill a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -245,3 +246,41 @@ def periods_per_year(code: str, freq: str = "1D") -> float:
         ch, cm = (int(x) for x in market.regular_close.split(":"))
         day = pd.Timedelta(hours=ch - oh, minutes=cm - om)
     return float(market.periods_per_year) * float(np.ceil(day / bar))
+
+
+def clock_periods_per_year(markets: Iterable[str], freq: str = "1D") -> float:
+    """Periods per year of a mark-to-market clock made of the bars of ``markets``.
+
+    A run is valued at every stamp at which a price of an asset it trades is known: the union of
+    its traded symbols' bar stamps. Bars of different markets are stamped at different instants
+    (daily: XKRX closes at 06:30 UTC, XNYS at 20:00/21:00 UTC, CRYPTO days at 00:00 UTC), so the
+    clock has as many periods a year as its markets together: the sum of
+    :func:`periods_per_year` over the distinct markets. One market: its own figure (252, 365, or
+    the intraday figure). XKRX + XNYS daily: 504; XNYS + CRYPTO daily: 617.
+
+    The sum counts a stamp twice where two markets' bars end at the same instant. That never
+    happens for the daily bars of the markets scare knows; intraday bars of an exchange can end
+    on a 24/7 market's grid (XKRX hourly bars and CRYPTO hourly bars), and such a mixed intraday
+    clock is overstated by the shared stamps (docs/metrics.md, "The clock").
+
+    Parameters
+    ----------
+    markets
+        Market codes of the symbols whose bars make the clock (repeats are counted once).
+    freq
+        Bar frequency of the data (``1D``, ``4h``, ...).
+
+    Returns
+    -------
+    float
+        Periods per year (> 0).
+
+    Raises
+    ------
+    DataError
+        No market, or an unknown one.
+    """
+    codes = sorted(set(markets))
+    if not codes:
+        raise DataError("a clock needs the market of at least one traded symbol")
+    return float(sum(periods_per_year(code, freq) for code in codes))

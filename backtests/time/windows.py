@@ -118,6 +118,32 @@ class Event:
         return dict(self.attrs).get(name, default)
 
 
+def span_contains(start_utc: pd.Timestamp, end_utc: pd.Timestamp, stamps: Any) -> Any:
+    """Which UTC ``stamps`` lie in the span ``(start_utc, end_utc]``: the window membership rule.
+
+    A bar stamped at a window's start (the open of its first session) closed before the window
+    began and is not in it; a bar stamped at its end (the close of its last session) is.
+    :meth:`Window.contains` applies it to a window; spans that are not windows (the scoring
+    stage's :class:`~backtests.scoring.calendar_time.Span`) call it directly.
+
+    Parameters
+    ----------
+    start_utc, end_utc
+        tz-aware UTC bounds.
+    stamps
+        :class:`pandas.DatetimeIndex` or int64 ns UTC array (any shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, the shape of ``stamps``.
+    """
+    if isinstance(stamps, pd.DatetimeIndex):
+        stamps = stamps.as_unit("ns").asi8
+    lo, hi = pd.Timestamp(start_utc).as_unit("ns").value, pd.Timestamp(end_utc).as_unit("ns").value
+    return (stamps > lo) & (stamps <= hi)
+
+
 @dataclass(frozen=True)
 class Window:
     """Sessions t = -pre..+post of an event's market around its t = 0 session.
@@ -167,14 +193,11 @@ class Window:
     def contains(self, stamps: Any) -> Any:
         """Which UTC ``stamps`` belong to this window: those in ``(start_utc, end_utc]``.
 
-        The one membership rule of the framework (engine rows, coverage, pooling, first fill).
-        ``stamps`` is a :class:`pandas.DatetimeIndex` or an int64 ns array; returns a bool array of
-        the same length.
+        The one membership rule of the framework (engine rows, coverage, pooling, first fill), see
+        :func:`span_contains`. ``stamps`` is a :class:`pandas.DatetimeIndex` or an int64 ns array;
+        returns a bool array of the same length.
         """
-        if isinstance(stamps, pd.DatetimeIndex):
-            stamps = stamps.as_unit("ns").asi8
-        lo, hi = self.start_utc.as_unit("ns").value, self.end_utc.as_unit("ns").value
-        return (stamps > lo) & (stamps <= hi)
+        return span_contains(self.start_utc, self.end_utc, stamps)
 
     @property
     def event_times(self) -> range:

@@ -9,10 +9,10 @@ import pytest
 from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.engine.costs import SymbolCosts
+from backtests.engine.rules import Rules
 from backtests.engine.simulate import simulate
 from backtests.time.windows import Event, make_window
 
-FREE = SymbolCosts(commission=0.0, sell_tax=0.0, slippage=0.0, borrow_rate=0.0)
 CASH = 1_000_000.0
 
 
@@ -34,13 +34,19 @@ def weights(index, values, symbols=("A",), combos=1) -> pd.DataFrame:
     cols = pd.MultiIndex.from_product([range(combos), list(symbols)])
     return pd.DataFrame(np.asarray(values, dtype=float).reshape(len(index), -1), index=index, columns=cols)
 
+def sim(md, w, n, windows, symbols=("A",), costs=None, keep_weights=True, **settings):
+    """``simulate`` under the rules of ``symbols`` (free of costs unless ``costs``) and ``settings``."""
+    rules = Rules.build(md.info, list(symbols), costs=costs, **settings)
+    return simulate(md, w, n, windows, rules, keep_weights=keep_weights)
+
+
 
 def test_decision_at_close_fills_at_next_open_and_window_end_exits_at_close():
     md = us_data()
     idx = md.bars["A"].index
     # decide at the close of 06-22 (row 3): go 100% long
     w = weights(idx, [0, 0, 0, 1, 1, 1, 1])
-    (res,) = simulate(md, ["A"], w, 1, [window()], {"A": FREE})
+    (res,) = sim(md, w, 1, [window()])
     stamps = pd.DatetimeIndex(res.stamps, tz="UTC")
     assert stamps[0].date().isoformat() == "2026-06-17"  # first bar after the window opened
     orders = res.orders
@@ -53,13 +59,13 @@ def test_decision_at_close_fills_at_next_open_and_window_end_exits_at_close():
     assert rets[4] == pytest.approx(111.0 / 105.0 - 1, rel=1e-12)
     assert rets[5] == pytest.approx(119.0 / 111.0 - 1, rel=1e-12)
     assert np.prod(1 + rets) - 1 == pytest.approx(119.0 / 104.0 - 1, rel=1e-12)
-    assert res.entries[0] == 1
+    assert res.stats["entries"][0] == 1
 
 
 def test_fill_at_close_mode_uses_the_next_bars_close():
     md = us_data()
     idx = md.bars["A"].index
-    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": FREE}, fill="close")
+    (res,) = sim(md, weights(idx, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], fill="close")
     assert res.orders["price"].tolist()[0] == 105.0
 
 
@@ -69,7 +75,7 @@ def test_decision_after_a_bar_opened_fills_at_its_close_not_its_open():
     stamp = pd.Timestamp("2026-06-23 15:00", tz="UTC")
     idx = md.bars["A"].index.union(pd.DatetimeIndex([stamp]))
     vals = [0, 0, 0, 0, 1, 1, 1, 1]  # row 4 is the 15:00 decision
-    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE})
+    (res,) = sim(md, weights(idx, vals), 1, [window()])
     assert res.orders["price"].tolist()[0] == 105.0
     assert pd.Timestamp(res.stamps[res.orders["row"][0]], tz="UTC").date().isoformat() == "2026-06-23"
 
@@ -78,7 +84,7 @@ def test_commission_sell_tax_and_slippage():
     md = us_data()
     idx = md.bars["A"].index
     cost = SymbolCosts(commission=0.001, sell_tax=0.002, slippage=0.01, borrow_rate=0.0)
-    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": cost})
+    (res,) = sim(md, weights(idx, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], ["A"], {"A": cost})
     buy, sell = res.orders.iloc[0], res.orders.iloc[1]
     assert buy["price"] == pytest.approx(104.0 * 1.01)
     assert sell["price"] == pytest.approx(119.0 * 0.99)
@@ -96,7 +102,7 @@ def test_short_pays_borrow_per_calendar_time():
     flat_price = us_bars(md.bars["A"].index.tz_convert("America/New_York").tz_localize(None).normalize(),
                          [100.0] * 7, [100.0] * 7)
     md = MarketData({"A": flat_price}, {"A": SymbolInfo("A", "XNYS")})
-    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, -1, -1, -1, -1]), 1, [window()], {"A": cost})
+    (res,) = sim(md, weights(idx, [0, 0, 0, -1, -1, -1, -1]), 1, [window()], ["A"], {"A": cost})
     # held short from 06-23 open; borrow accrues over 06-23->06-24 and 06-24->06-25 (1 day each)
     per_day = 0.365 / 365.25
     rets = res.returns[:, 0]
@@ -114,7 +120,7 @@ def test_krw_asset_is_valued_in_usd_through_fx_known_at_its_close():
     assert usd.tolist() == [10.0, 10.0, 8.0, 10.0, 10.0]
     idx = krw.index
     w = make_window(Event("k", "k", "custom", "XKRX", pd.Timestamp("2026-06-22"), "before_open"), 1, 3)
-    (res,) = simulate(md, ["H"], weights(idx, [1, 1, 1, 1, 1], ("H",)), 1, [w], {"H": FREE})
+    (res,) = sim(md, weights(idx, [1, 1, 1, 1, 1], ("H",)), 1, [w], ["H"])
     # the first decision (06-19 close) fills at 06-22's open (10 USD); valued at 8 USD when KRW
     # weakened on 06-23, back to 10 on 06-24
     rets = res.returns[:, 0]
@@ -145,7 +151,7 @@ def test_decision_while_market_closed_waits_for_the_next_session():
     idx = md.index
     vals = (idx >= pd.Timestamp("2025-01-27 21:00", tz="UTC")).astype(float)
     w = make_window(Event("d", "d", "custom", "XKRX", pd.Timestamp("2025-01-23"), "before_open"), 1, 3)
-    (res,) = simulate(md, ["H"], weights(idx, vals, ("H",)), 1, [w], {"H": FREE})
+    (res,) = sim(md, weights(idx, vals, ("H",)), 1, [w], ["H"])
     first = res.orders.iloc[0]
     assert first["price"] == 4.0
     assert pd.Timestamp(res.stamps[first["row"]], tz="UTC") == pd.Timestamp("2025-01-31 06:30", tz="UTC")
@@ -155,7 +161,7 @@ def test_combos_and_windows_are_independent_columns():
     md = us_data()
     idx = md.bars["A"].index
     w = weights(idx, np.column_stack([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 0.5, 0.5, 0.5, 0.5]]), combos=2)
-    res = simulate(md, ["A"], w, 2, [window(), window(pre=1, post=2)], {"A": FREE})
+    res = sim(md, w, 2, [window(), window(pre=1, post=2)])
     r0 = res[0].returns
     # half the weight -> (approximately) half the first-day move, computed independently
     assert r0[3, 1] == pytest.approx(0.5 * (105 / 104 - 1), rel=1e-9)

@@ -87,6 +87,7 @@ def test_simulate_is_identical_on_both_engines(monkeypatch):
     from tests.engine.test_execution import us_data, weights, window
 
     from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
     from backtests.engine.simulate import simulate
 
     md = us_data()
@@ -97,7 +98,7 @@ def test_simulate_is_identical_on_both_engines(monkeypatch):
     out = {}
     for engine in ("numba", "rust"):
         monkeypatch.setenv("SCARE_KERNEL", engine)
-        (res,) = simulate(md, ["A"], w, 4, [window()], costs)
+        (res,) = simulate(md, w, 4, [window()], Rules.build(md.info, ["A"], costs=costs))
         out[engine] = res
     a, b = out["numba"], out["rust"]
     assert len(a.orders) > 3

@@ -9,7 +9,8 @@ import pytest
 from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.engine.costs import SymbolCosts
-from backtests.engine.schedule import Limits, UnfillableOrder
+from backtests.engine.schedule import UnfillableOrder
+from backtests.engine.rules import Rules
 from backtests.engine.simulate import NS_PER_YEAR, simulate
 from backtests.errors import ScareInputError
 from backtests.time.windows import Event, make_window
@@ -34,9 +35,16 @@ def weights(index, values, symbols=("A",), combos=1) -> pd.DataFrame:
     cols = pd.MultiIndex.from_product([range(combos), list(symbols)])
     return pd.DataFrame(np.asarray(values, dtype=float).reshape(len(index), -1), index=index, columns=cols)
 
+def sim(md, w, n, windows, symbols=("A",), costs=None, keep_weights=True, **settings):
+    """``simulate`` under the rules of ``symbols`` (free of costs unless ``costs``) and ``settings``."""
+    rules = Rules.build(md.info, list(symbols), costs=costs, **settings)
+    return simulate(md, w, n, windows, rules, keep_weights=keep_weights)
 
-def lev(x: float, **kw) -> Limits:
-    return Limits(max_leverage=x, markets=("XNYS",), **kw)
+
+
+def lev(x: float, **kw) -> dict:
+    """Rule settings of a study with maximum leverage ``x``."""
+    return {"max_leverage": x, **kw}
 
 
 # ------------------------------------------------------------------------------ leverage
@@ -44,8 +52,7 @@ def test_two_x_long_borrows_and_pays_financing_on_calendar_time():
     md = us_data()
     idx = md.bars["A"].index
     rate = 0.365
-    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE},
-                      limits=lev(2.0, financing_rate=rate))
+    (res,) = sim(md, weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], **lev(2.0, financing_rate=rate))
     buy = res.orders.iloc[0]
     units = 2 * CASH / 104.0  # 2x equity at the 06-23 open
     assert buy["size"] == pytest.approx(units, rel=1e-12)
@@ -59,8 +66,7 @@ def test_two_x_long_borrows_and_pays_financing_on_calendar_time():
     borrowed = units * 105.0 / v3 - 1.0  # negative cash as a fraction of value over 06-23 -> 06-24
     assert rets[4] == pytest.approx(v4 / v3 - 1 - rate * borrowed * day, rel=1e-10)
     # without financing the same path is the plain 2x price path
-    (free,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE},
-                       limits=lev(2.0, financing_rate=0.0))
+    (free,) = sim(md, weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], **lev(2.0, financing_rate=0.0))
     assert np.prod(1 + free.returns[:, 0]) == pytest.approx((units * 119.0 - CASH) / CASH, rel=1e-12)
 
 
@@ -68,7 +74,7 @@ def test_target_beyond_max_leverage_is_an_error_naming_stamp_and_symbol():
     md = us_data()
     idx = md.bars["A"].index
     with pytest.raises(UnfillableOrder) as err:
-        simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE}, limits=lev(1.0))
+        sim(md, weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], **lev(1.0))
     assert isinstance(err.value, ScareInputError)
     assert err.value.symbol == "A" and err.value.combo == 0
     assert err.value.stamp == idx[3]
@@ -79,17 +85,15 @@ def test_short_of_fifty_is_bounded():
     md = us_data()
     idx = md.bars["A"].index
     with pytest.raises(UnfillableOrder, match="50x"):
-        simulate(md, ["A"], weights(idx, [0, 0, 0, -50, -50, -50, -50]), 1, [window()], {"A": FREE},
-                 limits=lev(2.0))
+        sim(md, weights(idx, [0, 0, 0, -50, -50, -50, -50]), 1, [window()], **lev(2.0))
 
 
 def test_clip_scales_the_target_down_and_counts_it():
     md = us_data()
     idx = md.bars["A"].index
-    (res,) = simulate(md, ["A"], weights(idx, [0, 0, 0, 3, 3, 3, 3]), 1, [window()], {"A": FREE},
-                      limits=lev(1.5, on_unfillable="clip"))
+    (res,) = sim(md, weights(idx, [0, 0, 0, 3, 3, 3, 3]), 1, [window()], **lev(1.5, on_unfillable="clip"))
     assert res.orders.iloc[0]["size"] == pytest.approx(1.5 * CASH / 104.0, rel=1e-12)
-    assert res.clipped[0] == 3  # decisions at 06-22, 06-23, 06-24 (06-25's never fills)
+    assert res.stats["n_clipped"][0] == 3  # decisions at 06-22, 06-23, 06-24 (06-25's never fills)
     codes = [n["code"] for n in res.notices]
     assert "clipped_order" in codes
 
@@ -97,9 +101,9 @@ def test_clip_scales_the_target_down_and_counts_it():
 def test_per_market_cap_applies_to_that_markets_symbols():
     md = us_data()
     idx = md.bars["A"].index
-    limits = Limits(max_leverage=3.0, market_caps={"XNYS": 1.5}, markets=("XNYS",))
+    limits = {"max_leverage": 3.0, "market_caps": {"XNYS": 1.5}}
     with pytest.raises(UnfillableOrder, match="costs.markets.XNYS.max_leverage"):
-        simulate(md, ["A"], weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], {"A": FREE}, limits=limits)
+        sim(md, weights(idx, [0, 0, 0, 2, 2, 2, 2]), 1, [window()], **limits)
 
 
 def test_buy_beyond_cash_after_legging_is_not_silent():
@@ -114,17 +118,15 @@ def test_buy_beyond_cash_after_legging_is_not_silent():
     a = np.where(idx < pd.Timestamp("2026-06-22 20:00", tz="UTC"), 1.0, 0.0)
     vals = np.column_stack([a, 1.0 - a])
     win = make_window(Event("k", "k", "custom", "XKRX", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
-    limits = Limits(1.0, markets=("XNYS", "XKRX"))
+    limits = {"max_leverage": 1.0}
     with pytest.raises(UnfillableOrder, match="could not be filled in full") as err:
-        simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE}, limits=limits)
+        sim(md, weights(idx, vals, ("A", "B")), 1, [win], ["A", "B"], **limits)
     assert err.value.symbol == "B"
-    (res,) = simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE},
-                      limits=Limits(1.0, markets=("XNYS", "XKRX"), on_unfillable="clip"))
-    assert res.clipped[0] == 1
+    (res,) = sim(md, weights(idx, vals, ("A", "B")), 1, [win], ["A", "B"], max_leverage=1.0, on_unfillable="clip")
+    assert res.stats["n_clipped"][0] == 1
     assert [n["code"] for n in res.notices] == ["clipped_order"]
     # with a 2x credit line it fills in full (cash is negative until A is sold)
-    (ok,) = simulate(md, ["A", "B"], weights(idx, vals, ("A", "B")), 1, [win], {"A": FREE, "B": FREE},
-                     limits=Limits(2.0, markets=("XNYS", "XKRX")))
+    (ok,) = sim(md, weights(idx, vals, ("A", "B")), 1, [win], ["A", "B"], max_leverage=2.0)
     b = ok.orders[ok.orders["symbol"] == "B"].iloc[0]
     assert b["size"] == pytest.approx(CASH / 10.0, rel=1e-12)
 
@@ -135,11 +137,11 @@ def test_a_window_does_not_inherit_a_position_decided_before_it():
     idx = md.bars["A"].index
     # decided at the 06-16 close (before the window's 06-17 open), exited at the 06-23 close
     vals = [1, 1, 1, 1, 0, 0, 0]
-    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="change")
+    (res,) = sim(md, weights(idx, vals), 1, [window()], entry="change")
     assert len(res.orders) == 0
     assert np.all(res.returns == 0.0)
     # as a state strategy the first in-window decision (06-17 close) opens it at the 06-18 open
-    (st,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="state")
+    (st,) = sim(md, weights(idx, vals), 1, [window()], entry="state")
     assert st.orders["price"].tolist() == [102.0, 110.0]  # 06-18 open; exit decided at the 06-23 close
 
 
@@ -147,7 +149,7 @@ def test_a_change_inside_the_window_opens_it():
     md = us_data()
     idx = md.bars["A"].index
     vals = [1, 1, 1, 0.5, 0.5, 0.5, 0.5]  # held from before; changed to 0.5 at the 06-22 close
-    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE}, entry="change")
+    (res,) = sim(md, weights(idx, vals), 1, [window()], entry="change")
     assert res.orders["price"].tolist() == [104.0, 119.0]
     assert res.orders.iloc[0]["size"] == pytest.approx(0.5 * CASH / 104.0, rel=1e-12)
 
@@ -158,7 +160,7 @@ def test_overlapping_windows_are_separate_episodes():
     vals = [0, 0, 1, 1, 1, 1, 1]  # decided at the 06-18 close
     early = window(date="2026-06-18", pre=1, post=2)  # 06-17..06-23
     late = window(date="2026-06-23", pre=1, post=1)  # 06-22..06-24: starts after the decision
-    a, b = simulate(md, ["A"], weights(idx, vals), 1, [early, late], {"A": FREE}, entry="change")
+    a, b = sim(md, weights(idx, vals), 1, [early, late], entry="change")
     assert a.orders["price"].tolist() == [103.0, 105.0]  # bought at the 06-22 open, out at the 06-23 close
     assert len(b.orders) == 0
     assert [n["code"] for n in b.notices] == ["carried_target_dropped"]
@@ -194,8 +196,7 @@ def test_three_asset_rebalance_is_sized_at_the_latest_prices_of_every_asset():
     vals = np.where((idx < t1)[:, None], first, second)
     win = make_window(Event("x", "x", "custom", "XNYS", pd.Timestamp("2026-06-24"), "before_open"), 2, 2)
     costs = {s: FREE for s in syms}
-    (res,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs,
-                      limits=Limits(1.0, markets=("XKRX", "XNYS", "CRYPTO")))
+    (res,) = sim(md, weights(idx, vals, syms), 1, [win], syms, costs, max_leverage=1.0)
     orders = res.orders.sort_values(["row", "fill_time"], kind="stable")
     assert len(orders) >= 6
     cash, pos = CASH, dict.fromkeys(syms, 0.0)
@@ -224,10 +225,10 @@ def test_fill_kinds_open_close_and_auction():
     stamp = pd.Timestamp("2026-06-23 15:00", tz="UTC")  # during the 06-23 session
     idx = md.bars["A"].index.union(pd.DatetimeIndex([stamp]))
     vals = [0, 0, 0, 0, 1, 1, 1, 1]
-    (res,) = simulate(md, ["A"], weights(idx, vals), 1, [window()], {"A": FREE})
+    (res,) = sim(md, weights(idx, vals), 1, [window()])
     assert res.orders["fill_kind"].tolist() == ["auction", "close"]
     assert res.orders["fill_time"].iloc[0] == md.bars["A"].index[4].value
-    (res2,) = simulate(md, ["A"], weights(md.bars["A"].index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": FREE})
+    (res2,) = sim(md, weights(md.bars["A"].index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()])
     assert res2.orders["fill_kind"].tolist() == ["open", "close"]
     assert res2.orders["fill_time"].iloc[0] == pd.Timestamp(md.bars["A"]["open_time"].iloc[4]).value
 
@@ -236,7 +237,7 @@ def test_open_fill_on_close_only_data_is_a_named_fallback():
     bars = daily_bars(pd.DataFrame({"close": [100.0, 101, 102, 103, 104, 110, 120]},
                                    index=pd.DatetimeIndex(US_DATES)), "XNYS")
     md = MarketData({"A": bars}, {"A": SymbolInfo("A", "XNYS")})
-    (res,) = simulate(md, ["A"], weights(bars.index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()], {"A": FREE})
+    (res,) = sim(md, weights(bars.index, [0, 0, 0, 1, 1, 1, 1]), 1, [window()])
     assert res.orders["fill_kind"].tolist() == ["close", "close"]
     (fb,) = [n for n in res.notices if n["code"] == "open_fill_fallback"]
     assert fb["symbol"] == "A" and fb["count"] == 1
@@ -262,8 +263,8 @@ def test_pair_decided_at_0630_utc_fills_both_legs_at_the_first_common_instant():
     vals = np.where((idx >= decided)[:, None], [0.5, -0.5], [0.0, 0.0])
     win = make_window(Event("p", "p", "custom", "XNYS", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
     costs = {s: FREE for s in syms}
-    lim = Limits(1.0, markets=("XNYS", "CRYPTO"))
-    (tog,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, legs="together", paired=True)
+    lim = {"max_leverage": 1.0}
+    (tog,) = sim(md, weights(idx, vals, syms), 1, [win], syms, costs, **lim, legs="together", paired=True)
     entry = tog.orders.groupby("symbol").first()
     # New York opens at 13:30 UTC (not a 4-hour crypto stamp); the New York close at 20:00 UTC is
     # one: the first instant at which both legs trade
@@ -272,17 +273,17 @@ def test_pair_decided_at_0630_utc_fills_both_legs_at_the_first_common_instant():
     assert entry.loc["N", "price"] == 101.5  # N's 06-23 close
     c = md.bars["C"]
     assert entry.loc["C", "price"] == c.loc[pd.Timestamp(common, tz="UTC"), "close"]
-    assert tog.legs_traded[0] == 2 and tog.legging_gap_hours[0] == 0.0
+    assert tog.stats["legs_traded"][0] == 2 and tog.stats["legging_gap_hours"][0] == 0.0
     assert not [n for n in tog.notices if n["code"] in ("pair_one_leg", "legs_not_together")]
     # both legs sized at the same valuation: equal and opposite value at the fill
     assert entry.loc["N", "size"] * entry.loc["N", "price"] == pytest.approx(0.5 * CASH, rel=1e-12)
     assert entry.loc["C", "size"] * entry.loc["C", "price"] == pytest.approx(0.5 * CASH, rel=1e-12)
     # independent legs: N at the 13:30 UTC open, C at the 08:00 UTC close, 5.5 hours apart
-    (ind,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, paired=True)
+    (ind,) = sim(md, weights(idx, vals, syms), 1, [win], syms, costs, **lim, paired=True)
     first = ind.orders.groupby("symbol").first()
     assert first.loc["N", "fill_time"] == pd.Timestamp("2026-06-23 13:30", tz="UTC").value
     assert first.loc["C", "fill_time"] == pd.Timestamp("2026-06-23 08:00", tz="UTC").value
-    assert ind.legging_gap_hours[0] == pytest.approx(5.5)
+    assert ind.stats["legging_gap_hours"][0] == pytest.approx(5.5)
 
 
 def test_pair_without_a_common_instant_is_flagged_and_a_one_leg_episode_is_counted():
@@ -294,12 +295,11 @@ def test_pair_without_a_common_instant_is_flagged_and_a_one_leg_episode_is_count
     idx = md.index
     win = make_window(Event("k", "k", "custom", "XNYS", pd.Timestamp("2026-06-23"), "before_open"), 1, 2)
     costs = {s: FREE for s in syms}
-    lim = Limits(1.0, markets=("XNYS", "XKRX"))
+    lim = {"max_leverage": 1.0}
     # decided at the 06-24 Seoul close: U fills at the 06-24 New York open, K only at its 06-25 close
     # (the window's last K bar: flat there), so only U ever trades
     vals = np.where((idx >= pd.Timestamp("2026-06-24 06:30", tz="UTC"))[:, None], [0.5, -0.5], [0.0, 0.0])
-    (res,) = simulate(md, syms, weights(idx, vals, syms), 1, [win], costs, limits=lim, legs="together",
-                      paired=True)
+    (res,) = sim(md, weights(idx, vals, syms), 1, [win], syms, costs, **lim, legs="together", paired=True)
     codes = sorted(n["code"] for n in res.notices)
     assert codes == ["legs_not_together", "pair_one_leg"]
-    assert res.legs_traded[0] == 1 and np.isnan(res.legging_gap_hours[0])
+    assert res.stats["legs_traded"][0] == 1 and np.isnan(res.stats["legging_gap_hours"][0])

@@ -8,7 +8,7 @@ import pytest
 
 from backtests.data.frames import daily_bars
 from backtests.data.market_data import MarketData, SymbolInfo
-from backtests.engine.costs import SymbolCosts
+from backtests.engine.rules import Rules
 from backtests.engine.simulate import simulate
 from backtests.strategy import expand_grid
 from backtests.strategy.context import StrategyContext
@@ -17,7 +17,6 @@ from strategies.fade_kospi_halt import FadeKospiHalt
 
 KS, KODEX, EWY = "^KS11", "069500.KS", "EWY"
 HALTS = ["2026-03-04", "2026-03-09", "2026-06-23", "2026-06-26"]  # two pairs of overlapping windows
-FREE = SymbolCosts(0.0, 0.0, 0.0, 0.0)
 
 
 def _data(root) -> MarketData:
@@ -42,7 +41,7 @@ def test_no_window_opens_with_a_position_decided_before_its_start(shared_data, h
     grid = expand_grid(s.params, {"use_catalogue": False, "hold": hold}, s.name)
     w = s.target_weights(StrategyContext(md, s.symbols), grid)
     wins = [make_window(Event(d, d, "krx_circuit_breaker", "XKRX", pd.Timestamp(d), "intraday"), 1, 5) for d in HALTS]
-    res = simulate(md, s.traded_symbols, w, len(grid), wins, {KODEX: FREE, EWY: FREE}, entry="change")
+    res = simulate(md, w, len(grid), wins, Rules.build(md.info, s.traded_symbols, entry="change"))
     kodex = w[(0, KODEX)]
     changed = kodex.ne(kodex.shift(1).fillna(0.0))
     change_stamps = kodex.index[changed.to_numpy()]

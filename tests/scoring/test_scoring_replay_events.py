@@ -86,3 +86,21 @@ def test_holding_the_benchmark_has_no_excess_return_over_the_tradable_span(runs)
         assert r["metrics"]["beta"] == pytest.approx(1.0, abs=0.01)
     pooled = next(p for p in m["pooled"] if p["strategy"] == "hold_ewy")
     assert abs(pooled["metrics"]["excess_return"]) < 5e-3
+
+
+def test_deepseek_hold_nvda_pools_on_new_yorks_clock_between_its_two_episodes(runs):
+    """NVDA's move is booked at the New York close in both episodes (the Seoul one included), so it
+    enters the calendar-time portfolio once: the pooled return lies between the episodes', on one
+    row per New York session, annualized at 252 (issue 18: it was -6.54% against -10.02% and -8.86%)."""
+    m = json.loads((runs["replay_deepseek_2025"] / "metrics.json").read_text())
+    ret = pd.read_parquet(runs["replay_deepseek_2025"] / "returns.parquet")
+    s = _strategy(m, "hold_nvda")
+    assert s["periods_per_year"] == 252.0 and s["execution"]["clock"]["markets"] == ["XNYS"]
+    for p in (p for p in m["pooled"] if p["strategy"] == "hold_nvda"):
+        eps = [r["metrics"]["total_return"] for r in m["runs"] if r["strategy"] == "hold_nvda"
+               and r["combo"] == p["combo"]]
+        assert len(eps) == 2 and min(eps) <= p["metrics"]["total_return"] <= max(eps)
+        ids = [r["id"] for r in m["runs"] if r["strategy"] == "hold_nvda" and r["combo"] == p["combo"]]
+        stamps = ret[ids].dropna(how="all").index
+        assert (stamps.tz_convert("America/New_York").hour == 16).all()  # New York closes only
+        assert p["metrics"]["n_periods"] == len(stamps) == stamps.normalize().nunique()

@@ -27,7 +27,9 @@ def win(i: str, first: int, last: int, shock=None):
 WINDOWS = [win("a", 0, 3), win("b", 2, 5), win("c", 7, 9)]  # a and b overlap: clusters {a, b}, {c}
 
 
-def sweep(values: dict[tuple[int, str], list[float]], n_c: int, bench=None, n_orders=None, **kw):
+def sweep(values: dict[tuple[int, str], list[float]], n_c: int, bench=None, n_orders=None, first_fill=None, **kw):
+    """A hand-built sweep over WINDOWS; ``first_fill``: window id -> the first possible fill the
+    engine reported for every run of that window (absent: none, every period counts)."""
     cols, combos, wins = [], [], []
     R = np.full((len(IDX), n_c * 3), np.nan)
     for c in range(n_c):
@@ -41,6 +43,8 @@ def sweep(values: dict[tuple[int, str], list[float]], n_c: int, bench=None, n_or
     runs = pd.DataFrame({"combo": combos, "window": wins, "ppy": 252.0,
                          "entries": 1, "exposure": 1.0, "turnover": 1.0,
                          "n_orders": 1 if n_orders is None else n_orders}, index=pd.Index(cols, name="id"))
+    if first_fill is not None:
+        runs["first_fill"] = pd.DatetimeIndex([first_fill.get(w) for w in wins], tz="UTC")
     returns = pd.DataFrame(R, index=IDX, columns=cols)
     b = None
     if bench is not None:
@@ -87,8 +91,8 @@ def test_benchmark_comparison_starts_at_the_first_possible_fill():
     vals = {(0, "a"): [0.0, 0.02, -0.01, 0.03], (0, "b"): B, (0, "c"): [0.0, -0.01, 0.02]}
     bench = np.array([0.05, 0.01, 0.02, 0.01, 0.0, 0.01, 0.0, 0.04, 0.01, -0.01])
     # first fills: window a at the end of its period 0, c inside its first period (7): a period
-    # counts only when it starts at or after the fill; b has none recorded (all periods count)
-    sr = sweep(vals, 1, bench=bench, tradable_from={"a": IDX[0], "c": IDX[7] - pd.Timedelta(hours=3)})
+    # counts only when it starts at or after the fill; b has none (no fill possible: all periods count)
+    sr = sweep(vals, 1, bench=bench, first_fill={"a": IDX[0], "c": IDX[7] - pd.Timedelta(hours=3)})
     out = score_strategy(sr, **KW)
     cal, cb = out["calendar"][0].to_numpy(), out["calendar_benchmark"][0].to_numpy()
     # pooled benchmark: equal-capital over open episodes, an untradable episode adds 0
@@ -117,9 +121,10 @@ def test_identical_combinations_and_nothing_traded_are_defined():
 
 def test_event_time_view_windows_of_different_lengths():
     idx = pd.DatetimeIndex([pd.Timestamp("2026-01-05", tz="UTC") + k * DAY for k in range(12)])
-    w1 = SimpleNamespace(pre=2, post=3, sessions=pd.DatetimeIndex(range(6)))
-    w2 = SimpleNamespace(pre=1, post=4, sessions=pd.DatetimeIndex(range(6)))
-    w3 = SimpleNamespace(pre=0, post=1, sessions=pd.DatetimeIndex(range(2)))
+    # one row per session: each window's session closes are its rows' stamps
+    w1 = SimpleNamespace(pre=2, post=3, sessions=pd.DatetimeIndex(range(6)), closes=idx[0:6])
+    w2 = SimpleNamespace(pre=1, post=4, sessions=pd.DatetimeIndex(range(6)), closes=idx[6:12])
+    w3 = SimpleNamespace(pre=0, post=1, sessions=pd.DatetimeIndex(range(2)), closes=idx[0:2])
     r = pd.DataFrame(np.nan, index=idx, columns=["x", "y", "z"])
     r.iloc[0:6, 0] = 0.01
     r.iloc[6:12, 1] = 0.02

@@ -89,17 +89,16 @@ def test_close_only_vehicle_counts_sessions_from_the_fill_at_close():
 
 
 def test_hold_one_on_close_only_data_is_one_session_of_exposure():
-    from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
     from backtests.engine.simulate import simulate
     from backtests.time.windows import Event, make_window
 
     md = make_data(kodex_open=False, kodex_close={"2024-08-06": 10.0, "2024-08-07": 11.0, "2024-08-08": 12.1})
     w = weights(FadeKospiHalt(), md, {"use_catalogue": False, "hold": 1})
     win = make_window(Event("c", "c", "custom", "XKRX", CRASH, "intraday"), 1, 5)
-    free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
     usd = MarketData(bars=md.bars, info={**md.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})  # no FX needed
     w = pd.concat({0: w[[KODEX, EWY]]}, axis=1)  # (combo, symbol) columns, as the engine takes them
-    (res,) = simulate(usd, [KODEX, EWY], w, 1, [win], {KODEX: free, EWY: free}, entry="change")
+    (res,) = simulate(usd, w, 1, [win], Rules.build(usd.info, [KODEX, EWY], entry="change"))  # free of costs
     o = res.orders
     assert pd.DatetimeIndex(o["fill_time"], tz="UTC").tolist() == [krx("2024-08-06"), krx("2024-08-07")]
     # bought at the 08-06 close, sold at the 08-07 close: one session (+10%), not two (+21%)

@@ -46,3 +46,19 @@ def test_date_missing_from_calendar_gets_regular_hours():
     ("XNYS", "1D", 252), ("CRYPTO", "1D", 365), ("CRYPTO", "4h", 365 * 6), ("XKRX", "5min", 252 * 78)])
 def test_periods_per_year(market, freq, ppy):
     assert periods_per_year(market, freq) == ppy
+
+
+def test_a_clocks_periods_per_year_is_the_sum_over_its_markets():
+    from backtests.errors import DataError
+    from backtests.time.calendars import clock_periods_per_year
+
+    assert clock_periods_per_year(["XNYS"]) == 252.0
+    assert clock_periods_per_year(["XNYS", "XNYS"]) == 252.0  # a market counts once
+    assert clock_periods_per_year(["XKRX", "XNYS"]) == 504.0  # closes at 06:30 and 20:00/21:00 UTC
+    assert clock_periods_per_year(["CRYPTO", "XNYS"]) == 617.0
+    assert clock_periods_per_year(["CRYPTO"], "4h") == 365.0 * 6 == periods_per_year("CRYPTO", "4h")
+    assert clock_periods_per_year(["CRYPTO", "XNYS"], "1h") == 365.0 * 24 + 252.0 * 7  # 6.5 h -> 7 bars
+    with pytest.raises(DataError):
+        clock_periods_per_year([])
+    with pytest.raises(DataError):
+        clock_periods_per_year(["XLON"])

@@ -131,3 +131,19 @@ def test_an_impossible_date_in_an_event_file_is_a_window_error(tmp_path):
     p.write_text("events:\n  - {id: y, kind: k, market: XKRX, date: 2026-02-30}\n")
     with pytest.raises(WindowError, match="impossible value in the file"):
         load_event_file(load_builtin(), p)
+
+
+def test_window_membership_is_start_exclusive_end_inclusive():
+    import numpy as np
+
+    from backtests.time.windows import Event, span_contains
+
+    w = make_window(Event("m", "m", "custom", "XNYS", pd.Timestamp("2026-06-23"), "intraday"), 1, 1)
+    stamps = pd.DatetimeIndex([w.start_utc - pd.Timedelta(1, "ns"), w.start_utc, w.start_utc + pd.Timedelta(1, "ns"),
+                               w.end_utc, w.end_utc + pd.Timedelta(1, "ns")])
+    want = [False, False, True, True, False]  # a bar stamped at the open closed before the window
+    assert w.contains(stamps).tolist() == want
+    assert w.contains(stamps.asi8).tolist() == want
+    seconds = pd.DatetimeIndex([w.start_utc, w.start_utc + pd.Timedelta(seconds=1), w.end_utc]).as_unit("us")
+    assert span_contains(w.start_utc, w.end_utc, seconds).tolist() == [False, True, True]  # any unit
+    assert span_contains(w.start_utc, w.end_utc, np.zeros((2, 2), dtype=np.int64)).shape == (2, 2)
