@@ -1,4 +1,5 @@
-"""Digests of code: what a checkpoint, an audit verdict or a manifest was computed with.
+"""Digests: of code (what a checkpoint, an audit verdict or a manifest was computed with) and the
+stable ids of runs and combinations (hashes of what they are).
 
 A result computed by one version of a strategy must never be reused for another. A strategy's
 digest covers the file that defines its class (helpers it imports from other files are not
@@ -12,8 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from backtests.jsonfmt import clean_json
 
 
 def _sha(*chunks: bytes) -> str:
@@ -47,3 +52,15 @@ def strategy_digest(cls: type) -> tuple[str, str]:
     if path and Path(path).is_file():
         return _sha(qual, Path(path).read_bytes()), f"file:{Path(path).name}"
     return _sha(qual), "qualname"
+
+
+def run_id(label: str, params: dict[str, Any], window: str) -> str:
+    """Stable id of a (strategy, params, window) run: 12 hex digits of a SHA-256."""
+    key = json.dumps([label, clean_json(params), window], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def combo_id(label: str, params: dict[str, Any]) -> str:
+    """Stable id of a (strategy, params) combination across windows."""
+    key = json.dumps([label, clean_json(params)], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest()[:12]

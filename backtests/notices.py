@@ -11,6 +11,7 @@ where.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,3 +62,9 @@ def merge(notices: list[Notice]) -> list[dict[str, Any]]:
     out = [Notice(*k, count=c) for k, c in acc.items()]
     return [n.record() for n in sorted(out, key=lambda n: (n.code, n.strategy or "", n.window or "",
                                                             n.symbol or "", n.message))]
+
+
+def note(message: str) -> None:
+    """One line on stderr about what scare did on the user's behalf (not an error, not a warning of
+    the results): a stale staging folder removed, checkpoints recomputed."""
+    print(f"scare: {message}", file=sys.stderr)

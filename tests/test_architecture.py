@@ -44,12 +44,7 @@ PIPELINE: list[tuple[str, tuple[str, ...]]] = [
 
 #: Imports back up the pipeline that are known and owned elsewhere, each with its mend. The list
 #: only shrinks: an entry that is no longer found fails too (delete it with the fix).
-KNOWN_BACK_UP: dict[tuple[str, str], str] = {
-    ("backtests.sweep.assemble", "backtests.scoring.evaluate"):
-        "run_id (the sweep names its runs with scoring's helper): move run_id/combo_id below the sweep",
-    ("backtests.sweep.chunks", "backtests.outputs.folder"):
-        "note() (one stderr line) is defined by the output folder: move it to a base module",
-}
+KNOWN_BACK_UP: dict[tuple[str, str], str] = {}
 
 
 def modules() -> dict[str, Path]:

@@ -41,6 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from backtests.notices import note
 from backtests.errors import ScareInputError
 
 #: The files DESIGN.md promises (pooled.parquet: the calendar-time series the tearsheet draws); a run
@@ -59,11 +60,6 @@ CHUNKS = ".scare-chunks"
 STAGING_PREFIX = ".scare-staging-"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
-
-def note(message: str) -> None:
-    """One line on stderr about what scare did to a run folder (not an error)."""
-    print(f"scare: {message}", file=sys.stderr)
 
 
 def _own_entry(name: str) -> bool:

@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from backtests.errors import ScareInputError
-from backtests.outputs.folder import MARKER, note, write_atomically
+from backtests.notices import note
+from backtests.outputs.folder import MARKER, write_atomically
 from backtests.report.view import NO_POOLED_FILE, SavedRun
 
 #: (file, required): what the page reads. Optional files may be absent (older runs); when present

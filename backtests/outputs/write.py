@@ -107,6 +107,7 @@ def runs_table(study: StudyResult) -> pd.DataFrame:
         "strategy_name": [r["strategy_name"] for r in records],
         "combo": pd.array([r["combo"] for r in records], dtype="int64"),
         "window": [r["window"] for r in records],
+        "first_fill_utc": pd.DatetimeIndex([r.get("first_fill_utc") for r in records], tz="UTC"),
         "params": [_compact_json(r["params"]) for r in records],
         "nan_reasons": [_compact_json(r["nan_reasons"]) for r in records],
     })

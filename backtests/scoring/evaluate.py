@@ -8,8 +8,6 @@ default one (a 10,000-combination sweep does not need 10,000 bootstraps to be re
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +16,7 @@ import pandas as pd
 
 from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
+from backtests.digest import combo_id, run_id
 from backtests.jsonfmt import clean_json
 from backtests.scoring.evaluate_events import (
     ShockSize,
@@ -39,16 +38,6 @@ ENGINE_METRICS = tuple(s.metric for s in RUN_STATS if s.metric)
 TOP_K = 10
 
 
-def run_id(label: str, params: dict[str, Any], window: str) -> str:
-    """Stable id of a (strategy, params, window) run: 12 hex digits of a SHA-256."""
-    key = json.dumps([label, clean_json(params), window], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
-def combo_id(label: str, params: dict[str, Any]) -> str:
-    """Stable id of a (strategy, params) combination across windows."""
-    key = json.dumps([label, clean_json(params)], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -105,6 +94,13 @@ def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
         obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
     cols = [str(c) for c in table.columns]
     return [dict(zip(cols, row)) for row in obj.tolist()]
+
+
+def _iso_instants(values: pd.Series) -> list[str | None]:
+    """UTC instants as ISO-8601 strings (None for NaT or ``NEVER``), for JSON records."""
+    t = pd.DatetimeIndex(values).as_unit("ns")
+    ok = ~t.isna() & (t.asi8 != NEVER)
+    return [x.isoformat() if k else None for x, k in zip(t, ok)]
 
 
 def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
@@ -212,12 +208,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         if stat.metric and stat.name in sr.runs:
             table[stat.metric] = sr.runs[stat.name].to_numpy()
     combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
+    first_fill = _iso_instants(sr.runs["first_fill"]) if "first_fill" in sr.runs else [None] * len(sr.runs)
     run_records = []
     for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
         c = j // n_w
         run_records.append({
             "id": rid, "strategy": sr.label, "strategy_name": sr.name, "params": combo_params[c], "combo": c,
-            "window": windows[j % n_w], "metrics": metrics, "nan_reasons": dict(reasons.get(rid, {})),
+            "window": windows[j % n_w], "first_fill_utc": first_fill[j], "metrics": metrics,
+            "nan_reasons": dict(reasons.get(rid, {})),
         })
 
     # events: clusters, calendar-time pooling

@@ -1,6 +1,6 @@
 """Run one strategy's sweep: chunk it, simulate every chunk, assemble the blocks in canonical order.
 
-Canonical order is combination-major, then window (as :func:`backtests.scoring.evaluate.run_id`), so
+Canonical order is combination-major, then window (as :func:`backtests.digest.run_id`), so
 chunked, unchunked, resumed and distributed runs give the same tables.
 """
 
@@ -17,7 +17,7 @@ from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
 from backtests.jsonfmt import clean_json
 from backtests.notices import Notice
-from backtests.scoring.evaluate import run_id
+from backtests.digest import run_id
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.chunks import ChunkTask, WindowBlock, chunk_size
 from backtests.sweep.executor import Executor, run_chunks
@@ -27,7 +27,7 @@ ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "s
 
 
 def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
-    """Run ids in canonical order (combination-major, then window), as :func:`evaluate.run_id`."""
+    """Run ids in canonical order (combination-major, then window), as :func:`backtests.digest.run_id`."""
     ids = []
     for params in grid.to_dict("records"):
         params = clean_json(params)

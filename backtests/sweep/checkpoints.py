@@ -177,7 +177,7 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
     (``KeyboardInterrupt``; the runner turns SIGTERM into one) finished chunks are kept and
     :class:`~backtests.errors.Interrupted` names them; on success or on an error they are removed.
     """
-    from backtests.outputs.folder import note
+    from backtests.notices import note
 
     if folder is not None and not resume and folder.exists():
         shutil.rmtree(folder)

@@ -117,7 +117,7 @@ def run_chunks(tasks: list[tuple[int, int, ChunkTask]], executor: Executor, chec
 def _say_recomputed(items: list[tuple[str, str, str]]) -> None:
     if not items:
         return
-    from backtests.outputs.folder import note
+    from backtests.notices import note
 
     by_reason: dict[tuple[str, str], int] = {}
     for label, _, reason in items:

@@ -255,6 +255,7 @@ def test_close_only_trigger_at_the_exit_fill_close_is_taken():
 def test_hold_three_is_three_sessions_when_a_halt_lands_on_the_exit_decision():
     """Issue 21: with hold 3 a trade became 6 sessions (-16.72%) where the rule gives 3 (-7.00%)."""
     from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
     from backtests.engine.simulate import simulate
     from backtests.time.windows import Event, make_window
 
@@ -269,8 +270,8 @@ def test_hold_three_is_three_sessions_when_a_halt_lands_on_the_exit_decision():
     win = make_window(Event("c", "c", "custom", "XKRX", CRASH, "intraday"), 1, 10)
     free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
     usd = MarketData(bars=md.bars, info={**md.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})
-    (res,) = simulate(usd, [KODEX, EWY], pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win],
-                      {KODEX: free, EWY: free}, entry="change")
+    rules = Rules.build(usd.info, [KODEX, EWY], costs={KODEX: free, EWY: free}, entry="change")
+    (res,) = simulate(usd, pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win], rules)
     assert pd.DatetimeIndex(res.orders["fill_time"], tz="UTC").tolist() == [krx("2024-08-06"), krx("2024-08-09")]
     # 9.3 / 10.0 - 1 = -7.00% over three sessions (the re-triggered trade ran to 08-14: 8.328 / 10 - 1 = -16.72%)
     assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(9.3 / 10.0 - 1, rel=1e-9)
@@ -472,14 +473,15 @@ def test_replay_hold_three_ignores_the_halts_on_its_exit_decision_closes():
     assert c.loc["2026-06-20":"2026-07-01"].to_dict() == {krx("2026-06-23"): 1.0, krx("2026-06-26"): 0.0}
     # the engine books the 06-23 trade in the kospi_crash_2026 window: three sessions, not six
     from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
     from backtests.engine.simulate import simulate
     from backtests.time.windows import load_builtin, make_window
 
     win = make_window(load_builtin().get("kospi_crash_2026"), 1, 5)
     free = SymbolCosts(0.0, 0.0, 0.0, 0.0)
     usd = MarketData(bars=data.bars, info={**data.info, KODEX: info(KODEX, "XKRX", "USD", "etf")})
-    (res,) = simulate(usd, [KODEX, EWY], pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win],
-                      {KODEX: free, EWY: free}, entry="change")
+    rules = Rules.build(usd.info, [KODEX, EWY], costs={KODEX: free, EWY: free}, entry="change")
+    (res,) = simulate(usd, pd.concat({0: w[[KODEX, EWY]]}, axis=1), 1, [win], rules)
     assert pd.DatetimeIndex(res.orders["fill_time"], tz="UTC").tolist() == [krx("2026-06-24"), krx("2026-06-29")]
     kx = data.bars[KODEX]["close"]  # 136415 / 138145 - 1 = -1.25% (the re-triggered trade ran past 06-30)
     assert np.prod(1 + res.returns[:, 0]) - 1 == pytest.approx(kx[krx("2026-06-29")] / kx[krx("2026-06-24")] - 1,
