@@ -27,11 +27,11 @@ LINK_ESTIMATES: tuple[tuple[str, str, float, float, float, int], ...] = (
 )
 #: Annualized base vols (leader: total; followers: residual on their link), robust, 250 sessions.
 VOLS: dict[str, float] = {
-    "^KS11": 0.2465, "000660.KS": 0.3802, "005930.KS": 0.2296, "069500.KS": 0.03413, "KRW=X": 0.07269,
-    "EWY": 0.3018, "MU": 0.4512, "^GSPC": 0.09346, "^SOX": 0.2341, "BTC-USD": 0.3540,
+    "^KS11": 0.2465, "000660.KS": 0.3802, "005930.KS": 0.2296, "069500.KS": 0.0341, "KRW=X": 0.07268,
+    "EWY": 0.3018, "MU": 0.4512, "^GSPC": 0.09351, "^SOX": 0.2341, "BTC-USD": 0.3540,
 }
 #: Overnight share of a session's variance (XKRX from KOSPI, XNYS from MU).
-OVERNIGHT: dict[str, float] = {"XKRX": 0.3977, "XNYS": 0.2888}
+OVERNIGHT: dict[str, float] = {"XKRX": 0.3981, "XNYS": 0.2891}
 #: Previous closes before the 2026-06-23 sessions (^GSPC: SPY x 10).
 PRICES: dict[str, float] = {
     "^KS11": 9114.55, "000660.KS": 2919000.0, "005930.KS": 353500.0, "069500.KS": 148355.0,

@@ -29,6 +29,9 @@ from backtests.time.calendars import CRYPTO
 #: Default scenarios per chunk (about 60 MB of arrays per chunk for 9 assets x 2 sessions).
 CHUNK = 256
 
+#: Cap on a minute's move in units of its typical size when scaling volume.
+VOLUME_CAP = 10.0
+
 _GRIDS: dict[str, tuple[dict[str, MarketGrid], dict[str, int]]] = {}
 
 
@@ -47,8 +50,9 @@ def latent_bars(x: np.ndarray, grid: MarketGrid, price: float, var: np.ndarray, 
     The open and close are the latent values at the bar's ends; the high and low are drawn from
     the distribution of a Brownian bridge's maximum and minimum between them (per-minute variance
     ``var``): ``(a + b +- sqrt((b - a)**2 + 2 * var * E)) / 2`` with ``E ~ Exp(1)``. Volume is
-    ``volume * (0.4 + 0.6 * |b - a| / E|b - a|)``: calm-market volume rising with the size of the
-    move (a crude proxy, labelled as such in docs/scenarios.md).
+    ``volume * (0.4 + 0.6 * min(|b - a| / E|b - a|, 10))``: calm-market volume rising with the size
+    of the move, capped at 6.4x (a crude proxy, labelled as such in docs/scenarios.md; noise-free
+    paths trade ``volume`` a minute).
     """
     a = x[:, grid.bar_points]
     b = x[:, grid.bar_points + 1]
@@ -57,8 +61,10 @@ def latent_bars(x: np.ndarray, grid: MarketGrid, price: float, var: np.ndarray, 
     v = var[:, None]
     hi = 0.5 * (a + b + np.sqrt(d2 + 2.0 * v * extremes[:, :T]))
     lo = 0.5 * (a + b - np.sqrt(d2 + 2.0 * v * extremes[:, T:2 * T]))
-    typical = np.sqrt(np.maximum(v, 1e-300) * 2.0 / np.pi)
-    vol = volume * (0.4 + 0.6 * np.abs(b - a) / typical)
+    typical = np.sqrt(v * 2.0 / np.pi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(typical > 0, np.minimum(np.abs(b - a) / typical, VOLUME_CAP), 1.0)
+    vol = volume * (0.4 + 0.6 * ratio)
     return price * np.exp(a), price * np.exp(hi), price * np.exp(lo), price * np.exp(b), vol
 
 
