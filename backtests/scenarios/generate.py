@@ -56,16 +56,18 @@ def latent_bars(x: np.ndarray, grid: MarketGrid, price: float, var: np.ndarray, 
     """
     a = x[:, grid.bar_points]
     b = x[:, grid.bar_points + 1]
+    level = price * np.exp(x)
     T = grid.n_bars
     d2 = (b - a) ** 2
     v = var[:, None]
-    hi = 0.5 * (a + b + np.sqrt(d2 + 2.0 * v * extremes[:, :T]))
-    lo = 0.5 * (a + b - np.sqrt(d2 + 2.0 * v * extremes[:, T:2 * T]))
+    mid = 0.5 * (a + b)
+    hi = mid + 0.5 * np.sqrt(d2 + 2.0 * v * extremes[:, :T])
+    lo = mid - 0.5 * np.sqrt(d2 + 2.0 * v * extremes[:, T:2 * T])
     typical = np.sqrt(v * 2.0 / np.pi)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(typical > 0, np.minimum(np.abs(b - a) / typical, VOLUME_CAP), 1.0)
     vol = volume * (0.4 + 0.6 * ratio)
-    return price * np.exp(a), price * np.exp(hi), price * np.exp(lo), price * np.exp(b), vol
+    return level[:, grid.bar_points], price * np.exp(hi), price * np.exp(lo), level[:, grid.bar_points + 1], vol
 
 
 def _leader_skeleton(spec: ScenarioSpec, grids, shock, params, draws):
@@ -210,6 +212,10 @@ def generate(spec: ScenarioSpec, start: int = 0, stop: int | None = None) -> Sce
         requests.append(("uniforms", "template", TEMPLATE_UNIFORMS))
     draws = draw(spec.seed, spec.keys(index), Layout.build(requests))
     lead_x, lead_ref, truncated = _leader_skeleton(spec, grids, shock, params, draws)
+    # the leader's price is its close before its *first* session: measure the skeleton from there
+    # (with sessions before the shock, the shock session's previous close is price * exp(mu * B))
+    lead_x = lead_x - lead_ref[:, None]
+    lead_ref = np.zeros_like(lead_ref)
     latent: Latent = latent_paths(family, grids, params, draws, lead_x, lead_ref,
                                   shock[family.asset(family.leader).market])
     raw = {}

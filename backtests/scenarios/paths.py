@@ -156,11 +156,10 @@ def _crypto(family, g, params, draws, sym, sd, beta, lx, lb, lg, shift):
     led = asof(lx, lb, lg.points, g.points - shift)
     sigma = sd[1] * vm
     exo = beta[:, None] * np.diff(led, axis=1) + draws.get("normals", f"{sym}:noise") * sigma[:, None]
-    dx, lu, su, lam = cascade(np.ascontiguousarray(exo), np.ascontiguousarray(sigma),
-                              np.ascontiguousarray(draws.get("uniforms", f"{sym}:long")),
-                              np.ascontiguousarray(draws.get("uniforms", f"{sym}:short")),
-                              np.ascontiguousarray(draws.get("normals", f"{sym}:long_size")),
-                              np.ascontiguousarray(draws.get("normals", f"{sym}:short_size")),
+    c = np.ascontiguousarray
+    dx, lu, su, lam = cascade(c(exo), c(sigma), c(draws.get("uniforms", f"{sym}:long")),
+                              c(draws.get("uniforms", f"{sym}:short")), c(draws.get("normals", f"{sym}:long_size")),
+                              c(draws.get("normals", f"{sym}:short_size")),
                               hk.baseline_long, hk.baseline_short, hk.size, hk.decay_half_life,
                               np.ascontiguousarray(params.branching), hk.coupling, hk.impact, hk.dispersion)
     x = np.concatenate([np.zeros((len(params), 1)), np.cumsum(dx, axis=1)], axis=1)

@@ -123,6 +123,22 @@ def test_drift_and_opening_gap_shape_the_pre_shock_path():
     assert f.loc["10:00", "open"] == pytest.approx(980.0 * np.exp(np.log1p(0.01) * 60 / 390))
 
 
+def test_sessions_before_the_shock_drift_into_its_previous_close():
+    # one session before: +1% a session from the reference close (1000); the shock session's previous
+    # close is 1010 and depth, gap and the rules are measured from it
+    fam = krx_family()
+    fam = type(fam)(**{**fam.__dict__, "sessions_before": 1})
+    b = generate(ScenarioSpec(fam, grid(depth=0.09, shock_time="10:00", time_to_trough=30, drift=0.01,
+                                        vol_multiplier=0.0), seed=1))
+    k = b.bars["^KS11"].frame(0)
+    k.index = k.index.tz_convert("Asia/Seoul")
+    assert k["open"].iloc[0] == pytest.approx(1000.0)
+    assert k.loc["2026-06-22 15:30", "close"] == pytest.approx(1010.0)  # the closing print of 06-22
+    assert k.loc["2026-06-23 09:01", "open"] == pytest.approx(1010.0)
+    assert k["low"].min() == pytest.approx(1010.0 * 0.91)
+    assert b.events(0)["threshold"].iloc[0] == pytest.approx(1010.0 * 0.92)
+
+
 def test_generated_timeline_equals_the_exchange_api_on_the_printed_bars():
     # the scenario glue must derive exactly what krx_market_state derives from the same bars
     spec = ScenarioSpec(krx_family(), grid(depth=[0.085, 0.12, 0.2], shock_time=["09:30", "12:00", "14:40"],
