@@ -279,16 +279,37 @@ def volumes(data_dir: Path, anchor: pd.Timestamp) -> dict[str, float]:
     return out
 
 
-def kospi_priors(data_dir: Path, days: pd.DataFrame, split: str = "calibration") -> pd.DataFrame:
-    """Open gap, depth and rebound of KOSPI shock days with OHLC in ``split``."""
-    o = read_ohlc(data_dir, "^KS11")
-    sel = days.index[(days["split"] == split) & days.index.isin(o.index)]
-    d = o.loc[sel]
-    d = d[d["low"] / d["prev"] - 1 <= -SHOCK_FALL]
+def daily_measures(d: pd.DataFrame) -> pd.DataFrame:
+    """What one daily bar measures in the generator's units (the one definition of each).
+
+    Parameters
+    ----------
+    d
+        Columns ``open, high, low, close, prev`` (``prev``: the previous close).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``open_gap = open / prev - 1``, ``depth = 1 - low / prev``, ``rebound = (close - low) /
+        (open - low)`` (the share of the fall from the open recovered by the close; NaN when the
+        open is the low), ``close_return = close / prev - 1``, ``range = (high - low) / prev``,
+        ``close_location = (close - low) / (high - low)`` (NaN on a flat day); fractions.
+    """
     fall = (d["open"] - d["low"]).where(d["open"] > d["low"])
     return pd.DataFrame({"open_gap": d["open"] / d["prev"] - 1, "depth": 1 - d["low"] / d["prev"],
-                         "rebound": ((d["close"] - d["low"]) / fall).fillna(0.0).clip(0, 5.0),
-                         "close_return": d["close"] / d["prev"] - 1})
+                         "rebound": (d["close"] - d["low"]) / fall, "close_return": d["close"] / d["prev"] - 1,
+                         "range": (d["high"] - d["low"]) / d["prev"],
+                         "close_location": ((d["close"] - d["low"]) / (d["high"] - d["low"])).where(d["high"] > d["low"])},
+                        index=d.index)
+
+
+def kospi_priors(data_dir: Path, days: pd.DataFrame, split: str = "calibration") -> pd.DataFrame:
+    """Open gap, depth and rebound (clipped to its range) of KOSPI shock days with OHLC in ``split``."""
+    o = read_ohlc(data_dir, "^KS11")
+    m = daily_measures(o.loc[days.index[(days["split"] == split) & days.index.isin(o.index)]])
+    m = m[m["depth"] >= SHOCK_FALL]
+    m["rebound"] = m["rebound"].fillna(0.0).clip(0.0, 5.0)
+    return m[["open_gap", "depth", "rebound", "close_return"]]
 
 
 def shock_vol(data_dir: Path, days: pd.DataFrame, base: float) -> float:
@@ -350,17 +371,27 @@ def report(c: Calibration) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m backtests.scenarios.calibrate", description=__doc__.splitlines()[0])
+def command(argv: list[str] | None, prog: str, doc: str, run, options=()) -> int:
+    """The scenario modules' command line: ``prog [DATA_DIR] [options]``; bad input is one line on
+    stderr and exit 2. ``run(args) -> str`` makes the text to print; ``options`` are
+    ``(flags, kwargs)`` pairs for ``add_argument``."""
+    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     ap.add_argument("data_dir", nargs="?", default=str(default_data_dir()))
-    ap.add_argument("--anchor", default="2026-06-23", help="session the base vols and prices lead up to")
+    for flags, kwargs in options:
+        ap.add_argument(*flags, **kwargs)
     args = ap.parse_args(argv)
     try:
-        print(report(calibrate(args.data_dir, args.anchor)))
+        print(run(args))
     except ScareInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(argv, "python -m backtests.scenarios.calibrate", __doc__,
+                   lambda a: report(calibrate(a.data_dir, a.anchor)),
+                   [(("--anchor",), dict(default="2026-06-23", help="session the base vols and prices lead up to"))])
 
 
 if __name__ == "__main__":

@@ -18,17 +18,18 @@ import numpy as np
 import pandas as pd
 
 from backtests.exchange.rules import krx_cb_regime
-from backtests.scenarios.calibrate import read_daily, read_ohlc, shock_days
+from backtests.scenarios.calibrate import daily_measures, read_daily, read_ohlc, shock_days
+from backtests.scenarios.params import clock_minutes
 
 COLUMNS = ["date", "index", "kind", "halt_time_kst", "halt_minutes", "open_gap", "depth", "depth_at_least",
            "rebound", "close_return", "time_to_trough", "split", "source"]
 
 
-def _minutes_after_open(clock: str, open_hhmm: float = 9 * 60) -> float:
+def halt_minutes(clock: str, open_minutes: float = 9 * 60) -> float:
+    """A recorded halt time (``HH:MM[:SS]``, possibly ``~HH:MM``) as minutes after a 09:00 open;
+    NaN when none was recorded."""
     t = str(clock).strip().lstrip("~")
-    if not t or t == "nan":
-        return float("nan")
-    return pd.Timedelta(t + (":00" if t.count(":") == 1 else "")).total_seconds() / 60.0 - open_hhmm
+    return float("nan") if not t or t == "nan" else clock_minutes(t) - open_minutes
 
 
 def _kosdaq_close(data_dir: Path) -> pd.Series:
@@ -74,13 +75,12 @@ def _row(d: pd.Timestamp, index: str, hit: pd.DataFrame, o: pd.DataFrame, closes
     close_ret = float(closes.iloc[pos] / closes.iloc[pos - 1] - 1) if 0 < pos < len(closes) and closes.index[pos] == d \
         else float("nan")
     row = {"date": d, "index": index, "kind": "circuit_breaker_level1" if halted else "drop",
-           "halt_time_kst": clock, "halt_minutes": _minutes_after_open(clock), "open_gap": np.nan, "depth": np.nan,
+           "halt_time_kst": clock, "halt_minutes": halt_minutes(clock), "open_gap": np.nan, "depth": np.nan,
            "depth_at_least": np.nan, "rebound": np.nan, "close_return": close_ret, "time_to_trough": np.nan,
            "split": split, "source": "; ".join(hit["source"].astype(str)) if halted else "close-to-close data"}
     if d in o.index:
-        b = o.loc[d]
-        row.update(open_gap=b["open"] / b["prev"] - 1, depth=1 - b["low"] / b["prev"],
-                   rebound=(b["close"] - b["low"]) / (b["open"] - b["low"]) if b["open"] > b["low"] else np.nan)
+        m = daily_measures(o.loc[[d]]).iloc[0]
+        row.update(open_gap=m["open_gap"], depth=m["depth"], rebound=m["rebound"])
     if halted:
         reg = krx_cb_regime(d, index)
         if reg is not None:

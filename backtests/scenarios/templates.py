@@ -149,6 +149,7 @@ def krx_daily_templates(data_dir: Path | str, after: int = 5) -> tuple[DailyTemp
         When the catalogue or the KOSPI OHLC file is missing.
     """
     from backtests.scenarios.calibrate import read_ohlc
+    from backtests.scenarios.events import halt_minutes
 
     data_dir = Path(data_dir)
     cat = data_dir / "events/krx_circuit_breakers.csv"
@@ -168,10 +169,8 @@ def krx_daily_templates(data_dir: Path | str, after: int = 5) -> tuple[DailyTemp
         scale = -base[0, 2]
         if scale <= 0:
             continue
-        t = str(row.get("time_kst") or "").strip().lstrip("~")
-        halt = (pd.Timedelta(t + (":00" if t.count(":") == 1 else "")).total_seconds() / 60 - 9 * 60) if t else np.nan
         out.append(DailyTemplate(f"KOSPI {d.date()}", str(d.date()), float(1 - np.exp(-scale)), base / scale,
-                                 float(halt)))
+                                 halt_minutes(row.get("time_kst") or "")))
     return tuple(out)
 
 

@@ -16,8 +16,8 @@ enters a comparison only if it meets the selection the real days met), with the 
 Kolmogorov-Smirnov test and the k-sample Anderson-Darling test (scipy), p-values and sample sizes:
 
 - KOSPI, held-out days with OHLC and a low 5% or more below the previous close: the daily move
-  (close / previous close - 1), the range ((high - low) / previous close), the close location
-  ((close - low) / (high - low)) and the depth (1 - low / previous close);
+  (``close_return``), the ``range``, the ``close_location`` and the ``depth``
+  (:func:`~backtests.scenarios.calibrate.daily_measures`);
 - SK Hynix and Samsung on those days (OHLC from 2025-01-22): daily move and range;
 - KOSPI, held-out days of the long close-only history (1997-) with a close 5% or more down: the
   daily move of generated paths that also closed 5% or more down;
@@ -27,8 +27,6 @@ Kolmogorov-Smirnov test and the k-sample Anderson-Darling test (scipy), p-values
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from backtests.errors import ScareInputError
 from backtests.exchange.rules import krx_cb_regime
 from backtests.scenarios.batch import ScenarioBatch
-from backtests.scenarios.calibrate import Calibration, calibrate, default_data_dir, read_ohlc
+from backtests.scenarios.calibrate import Calibration, calibrate, command, daily_measures, default_data_dir, read_ohlc
 from backtests.scenarios.defaults import default_asset
 from backtests.scenarios.events import real_events
 from backtests.scenarios.family import Link, RuleIndex, ScenarioFamily, ScenarioSpec
@@ -96,12 +93,7 @@ def day_stats(batch: ScenarioBatch, symbol: str, session: int = 0) -> pd.DataFra
 
 
 def _figures(d: pd.DataFrame) -> pd.DataFrame:
-    d = d.copy()
-    d["move"] = d["close"] / d["prev"] - 1
-    d["range"] = (d["high"] - d["low"]) / d["prev"]
-    d["close_location"] = ((d["close"] - d["low"]) / (d["high"] - d["low"])).where(d["high"] > d["low"])
-    d["depth"] = 1 - d["low"] / d["prev"]
-    return d
+    return pd.concat([d, daily_measures(d)], axis=1)
 
 
 def rule_coupling(batch: ScenarioBatch, market: str = "XKRX", index: str = "KOSPI") -> pd.DataFrame:
@@ -176,18 +168,18 @@ def validate(data_dir: Path | str | None = None, n: int = 4000, seed: int = 2026
     o = read_ohlc(data_dir, "^KS11")
     real_k = _figures(o.loc[o.index.isin(held_out.index)].rename(columns={"prev": "prev"}))
     real_k = real_k[real_k["depth"] >= -SELECT_LOW]
-    for stat in ("move", "range", "close_location", "depth"):
+    for stat in ("close_return", "range", "close_location", "depth"):
         rows.append({"statistic": stat, "asset": "^KS11", "sample": "held-out OHLC days, low <= -5%",
                      **two_sample(real_k[stat], gen["^KS11"].loc[sel, stat])})
     for sym in SYMBOLS[1:]:
         so = read_ohlc(data_dir, sym)
         real_s = _figures(so.loc[so.index.isin(real_k.index)])
-        for stat in ("move", "range"):
+        for stat in ("close_return", "range"):
             rows.append({"statistic": stat, "asset": sym, "sample": "same held-out days (OHLC since 2025-01-22)",
                          **two_sample(real_s[stat], gen[sym].loc[sel, stat])})
     long_real = held_out["kospi_return"][held_out["kospi_return"] <= SELECT_LOW]
-    g_close = gen["^KS11"]["move"]
-    rows.append({"statistic": "move", "asset": "^KS11", "sample": "held-out close-only days 1997-, close <= -5%",
+    g_close = gen["^KS11"]["close_return"]
+    rows.append({"statistic": "close_return", "asset": "^KS11", "sample": "held-out close-only days 1997-, close <= -5%",
                  **two_sample(long_real, g_close[g_close <= SELECT_LOW])})
     ev = real_events(data_dir)
     real_halts = ev.loc[ev["kind"] == "circuit_breaker_level1", "halt_minutes"].dropna()
@@ -217,17 +209,10 @@ def report(v: Validation) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m backtests.scenarios.validate", description=__doc__.splitlines()[0])
-    ap.add_argument("data_dir", nargs="?", default=str(default_data_dir()))
-    ap.add_argument("--n", type=int, default=4000, help="generated scenarios (default 4000)")
-    ap.add_argument("--seed", type=int, default=2026)
-    args = ap.parse_args(argv)
-    try:
-        print(report(validate(args.data_dir, args.n, args.seed)))
-    except ScareInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return command(argv, "python -m backtests.scenarios.validate", __doc__,
+                   lambda a: report(validate(a.data_dir, a.n, a.seed)),
+                   [(("--n",), dict(type=int, default=4000, help="generated scenarios (default 4000)")),
+                    (("--seed",), dict(type=int, default=2026))])
 
 
 if __name__ == "__main__":
