@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -317,10 +317,22 @@ class ScenarioFamily:
         return next((r for r in self.rule_indices if r.market == market), None)
 
     def record(self) -> dict:
-        """The family as plain data (JSON-safe), templates summarised by name."""
-        rec = asdict(self)
-        rec["templates"] = [getattr(t, "name", str(t)) for t in self.templates]
+        """The family as plain data (JSON-safe); each template as its name and a digest of its numbers."""
+        rec = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "templates"}
+        rec = {k: ([asdict(x) for x in v] if isinstance(v, tuple) else asdict(v) if hasattr(v, "__dataclass_fields__")
+                   else v) for k, v in rec.items()}
+        rec["templates"] = [{"name": getattr(t, "name", str(t)), "sha256": _array_digest(t)} for t in self.templates]
         return rec
+
+
+def _array_digest(obj) -> str:
+    """SHA-256 (first 16 hex) of a template's fields, arrays by their bytes."""
+    h = hashlib.sha256()
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        h.update(f.name.encode())
+        h.update(np.ascontiguousarray(v).tobytes() if isinstance(v, np.ndarray) else repr(v).encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,17 @@ def test_crypto_trades_through_halts_and_carries_liquidations():
     assert not np.isnan(btc.close).any()  # no halts, no gaps
     assert set(btc.extra) == {"long_liquidations_usd", "short_liquidations_usd"}
     assert (btc.extra["long_liquidations_usd"] >= 0).all()
+
+
+def test_a_date_that_is_not_a_session_is_refused():
+    fam = krx_family()
+    with pytest.raises(ConfigError, match="2026-06-03 is not a XKRX session"):  # local elections
+        generate(ScenarioSpec(type(fam)(**{**fam.__dict__, "date": "2026-06-03"}), grid(), seed=1))
+
+
+def test_the_spec_digest_follows_every_number():
+    spec = quiet(depth=0.09)
+    assert spec.digest() == quiet(depth=0.09).digest()
+    assert spec.digest() != quiet(depth=0.091).digest()
+    other = ScenarioSpec(spec.family, spec.params, seed=2)
+    assert other.digest() != spec.digest()
