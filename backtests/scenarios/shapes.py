@@ -14,7 +14,10 @@ starts and ``Ptr = 1 - depth`` the trough (both relative to the previous close):
 
 A full rebound (``rebound = 1``) therefore returns to ``P0`` (to rounding once ``tau - tau0 - T`` is
 many half-lives); the fall is in *price* so a hand-worked "linear fall of 9% in 30 minutes" is
-exactly that. Everything is vectorized over scenarios (rows) and points (columns).
+exactly that. Everything is vectorized over scenarios (rows) and points (columns). The generator
+then measures the path from the leader's own reference close (the close before its first session):
+with sessions before the shock that close is ``exp(-mu * sessions_before)`` times the shock
+session's previous close.
 """
 
 from __future__ import annotations
