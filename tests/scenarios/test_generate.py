@@ -282,3 +282,17 @@ def test_the_spec_digest_follows_every_number():
     assert spec.digest() != quiet(depth=0.091).digest()
     other = ScenarioSpec(spec.family, spec.params, seed=2)
     assert other.digest() != spec.digest()
+
+
+def test_an_exam_day_shock_session_keeps_its_late_hours():
+    # 2025-11-13 (CSAT): KRX opens 10:00 and closes 16:30 KST; the level-1 cut-off moves to 15:50
+    fam = krx_family()
+    fam = type(fam)(**{**fam.__dict__, "date": "2025-11-13"})
+    b = generate(ScenarioSpec(fam, grid(depth=0.09, shock_time=["11:00", "15:40", "15:55"], time_to_trough=10,
+                                        vol_multiplier=0.0), seed=1))
+    k = b.bars["^KS11"].frame(0)
+    assert k.index[0] == pd.Timestamp("2025-11-13 10:01", tz="Asia/Seoul")
+    assert k.index[-1] == pd.Timestamp("2025-11-13 16:30", tz="Asia/Seoul")  # the closing print
+    assert sorted(b.halts["row"].tolist()) == [0, 1]  # 15:55 falls past the 15:50 cut-off
+    with pytest.raises(ConfigError, match="opens 10:00"):
+        generate(ScenarioSpec(fam, grid(shock_time="09:30"), seed=1))
