@@ -49,7 +49,7 @@ QUICK = {
 def run_others(quick: bool) -> dict[str, str]:
     """The other benchmark scripts of this folder, when they offer ``main()`` (full runs only)."""
     out = {}
-    for mod in ("bench_scoring", "bench_strategies", "bench_data", "bench_audit"):
+    for mod in ("bench_scoring", "bench_strategies", "bench_data", "bench_audit", "bench_scenarios"):
         if quick:
             out[mod] = "skipped (--quick)"
             continue
