@@ -20,7 +20,8 @@ PACKAGE = ROOT / "backtests"
 #: The pipeline order, first to last. A stage takes what the stages before it produce and knows
 #: nothing of those after it: the config is read before anything else; time (calendars, windows)
 #: is needed to stamp data; the exchange's rules (market state, short-sale bans) are facts of time
-#: and markets that data and the engine consult; strategies read data; the plan resolves strategies and windows before
+#: and markets that data and the engine consult; scenario paths are data of their own kind, made
+#: with the exchange's rules; strategies read data; the plan resolves strategies and windows before
 #: data loads; the engine simulates what the plan holds; the sweep chunks the engine over a grid;
 #: scoring reads the sweep's results; the audit re-runs strategies on prepared studies; the report
 #: renders scored results; outputs write documents and the report; orchestration orders them all.
@@ -31,6 +32,7 @@ PIPELINE: list[tuple[str, tuple[str, ...]]] = [
     ("time", ("backtests.time",)),
     ("exchange", ("backtests.exchange",)),
     ("data", ("backtests.data",)),
+    ("scenarios", ("backtests.scenarios",)),
     ("strategy", ("backtests.strategy",)),
     ("plan", ("backtests.config.plan",)),
     ("engine", ("backtests.engine",)),
