@@ -47,12 +47,12 @@ import pandas as pd
 from backtests.time.calendars import CRYPTO, get_market, parse_frequency, sessions
 from backtests.data.providers import Meta
 from backtests.errors import DataError
+from backtests.names import SYMBOL_RE, symbol_problem  # noqa: F401 - SYMBOL_RE re-exported
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 DEFAULT_DIR = "data_cache"
 ENV_DIR = "SCARE_DATA_CACHE"
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^=._\-]{0,63}$")
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 SERIES_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 FREQ_RE = re.compile(r"^[0-9]{1,4}[A-Za-z]{1,4}$")
@@ -64,9 +64,9 @@ TMP_MARK = ".tmp-"
 # ------------------------------------------------------------------------------ names
 def validate_symbol(symbol: Any) -> str:
     """A symbol safe as a folder name, or a :class:`DataError` naming it."""
-    if not isinstance(symbol, str) or "\x00" in symbol or not SYMBOL_RE.match(symbol) or ".." in symbol:
-        raise DataError("invalid symbol: use letters, digits and ^ = . _ - (at most 64, no '..', no '/')",
-                        where=repr(symbol))
+    problem = symbol_problem(symbol)
+    if problem:
+        raise DataError(problem, where=repr(symbol))
     return symbol
 
 
