@@ -54,7 +54,8 @@ def size_text(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover - the loop returns at GiB
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What an ``st_mode`` is, for messages: ``a folder``, ``a FIFO (named pipe)``, ``a device`` ..."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -107,7 +108,7 @@ def open_regular(path: str | os.PathLike[str], *, error: ErrorType = ScareInputE
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"is {_kind(st.st_mode)}, not a regular file; scare will not read or write it", where=where)
+            raise error(f"is {file_kind(st.st_mode)}, not a regular file; scare will not read or write it", where=where)
         if single_link and st.st_nlink > 1:
             raise error(f"has {st.st_nlink} hard links (another name for the same file); scare will not write "
                         "through it: remove it", where=where)
