@@ -68,7 +68,13 @@ def one_line(text: str) -> str:
 
     The one place the CLI's messages pass through before they are printed.
     """
-    text = " ".join(str(text).split())
+    return printable(" ".join(str(text).split()))
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character escaped (``\x1b``, ``\n``), spacing kept: for
+    lines of a listing that show names from files (a cache path holding an escape sequence)."""
+    text = str(text)
     if text.isprintable():
         return text
     return "".join(_escape(ch) if _unsafe(ch) else ch for ch in text)

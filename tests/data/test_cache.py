@@ -140,8 +140,11 @@ def test_a_write_killed_halfway_keeps_the_old_data(tmp_path, monkeypatch):
     assert "interrupted write" in probs[0].message
     md = load_market_data(cfg(tmp_path, ["MU"], "2025-01-02", "2025-01-31"), offline=True)
     assert len(md.bars["MU"]) == 20
-    c.verify(fix=True)
-    assert not stray.exists() and c.verify() == []
+    # scare cannot prove a half-written temporary file is its own (its bytes are checked against
+    # nothing): --fix names it and leaves it
+    fixed = c.verify(fix=True)
+    assert [(p.level, Path(p.path).name) for p in fixed] == [("left", stray.name)]
+    assert "not deleted: scare cannot prove it wrote it" in fixed[0].message and stray.exists()
 
 
 def test_killed_between_data_file_and_manifest_keeps_the_previous_entry(tmp_path, monkeypatch):
@@ -161,6 +164,9 @@ def test_killed_between_data_file_and_manifest_keeps_the_previous_entry(tmp_path
     assert len(c.read(e_old)) == 20  # the old file was not touched
     probs = c.verify()
     assert [p.level for p in probs] == ["orphan"] and "not in the manifest" in probs[0].message
+    # a complete file carrying scare's name, hash prefix and embedded entry is proven scare's: --fix deletes it
+    orphan = Path(probs[0].path)
+    assert [p.level for p in c.verify(fix=True)] == ["orphan"] and not orphan.exists() and c.verify() == []
     # the next fetch simply redoes the missing range
     fetch(c, "MU", "bars", "1D", "2025-01-02", "2025-02-28", provider=prov)
     assert c.entries()["yfinance/MU/bars/1D"]["covered"] == [["2025-01-02", "2025-02-28"]]
@@ -186,12 +192,19 @@ def test_a_corrupt_file_is_named_by_verify_and_never_used(tmp_path, capsys):
         load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=True)
     assert str(path) in str(exc.value)
 
-    # online: a fetched entry is refetched (and says so); the other symbol was never lost
-    md = load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
-    assert any("refetched" in w for w in md.warnings)
-    assert md.bars["MU"]["close"].iloc[0] == 100.0 + (D("2025-01-02") - D("2024-01-01")).days
-    assert c.verify() == [] or all(p.level == "orphan" for p in c.verify())
+    # --fix drops the entry but leaves the file: its bytes are not the ones scare wrote
     assert main(["data", "verify", "--cache", str(tmp_path), "--fix"]) == 0
+    out = capsys.readouterr().out
+    assert f"LEFT    {path}: not deleted: scare cannot prove it wrote it" in out and path.exists()
+    assert "yfinance/MU/bars/1D" not in c.entries()
+    # online, the refetched data would land on the damaged file's name: refused, never overwritten
+    with pytest.raises(DataError, match="scare does not overwrite what it cannot prove it wrote") as exc:
+        load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
+    assert str(path) in str(exc.value) and path.read_bytes() == bytes(raw)
+    # once the user moved it away, the refetch fills the entry again; the other symbol was never lost
+    path.unlink()
+    md = load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
+    assert md.bars["MU"]["close"].iloc[0] == 100.0 + (D("2025-01-02") - D("2024-01-01")).days
     assert c.verify() == []
 
 
