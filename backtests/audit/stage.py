@@ -126,7 +126,7 @@ def audit_config(loaded: Any, budget: float = 20.0, max_cuts: int | None = None,
         raise StrategyError(f"no strategy labelled {unknown[0]!r} in the study (have: {', '.join(labels)})",
                             where="--strategy")
     check_series(plan, declared_series(plan.config.data, loaded.base_dir))
-    data = load_market_data(plan.config.data, loaded.base_dir, offline=offline)
+    data = load_market_data(plan.config.data, loaded.base_dir, offline=offline, limits=plan.config.limits)
     check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
     check_windows(plan, data)
     chosen = set(only) if only else None

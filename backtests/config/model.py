@@ -33,6 +33,11 @@ MAX_CASH = 1e15
 MAX_PARAM_INT = 10**15
 MAX_RUNS_DEFAULT = 1_000_000
 MAX_RUNS_CEILING = 10**9
+#: Data files a study reads (see docs/data.md "Bounds"): generous defaults, finite ceilings.
+MAX_DATA_BYTES_DEFAULT = 512 << 20
+MAX_DATA_BYTES_CEILING = 1 << 40
+MAX_DATA_ROWS_DEFAULT = 5_000_000
+MAX_DATA_ROWS_CEILING = 10**9
 FIRST_DATE = Date(1900, 1, 1)
 LAST_DATE = Date(2199, 12, 31)
 
@@ -364,6 +369,16 @@ class LimitsConfig(Strict):
         MAX_RUNS_DEFAULT, ge=1, le=MAX_RUNS_CEILING,
         description="Most runs (combinations x windows, summed over strategies) a study may have; "
         "checked from the grid sizes before any grid is built.",
+    )
+    max_data_bytes: int = Field(
+        MAX_DATA_BYTES_DEFAULT, ge=1, le=MAX_DATA_BYTES_CEILING,
+        description="Largest data file (CSV, parquet, or a cached file) a study reads, in bytes; checked before "
+        "the file is parsed (default 512 MiB).",
+    )
+    max_data_rows: int = Field(
+        MAX_DATA_ROWS_DEFAULT, ge=1, le=MAX_DATA_ROWS_CEILING,
+        description="Most rows a data file (or a cached entry) may hold; checked while parsing, never reading more "
+        "than one row past it (default 5,000,000: ten years of 1-minute crypto bars).",
     )
 
 

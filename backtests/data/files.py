@@ -20,12 +20,15 @@ close are dropped with a warning; anything else malformed is a :class:`DataError
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from backtests.bounded import open_regular, size_text
+from backtests.config.model import LimitsConfig
 from backtests.time.calendars import parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.errors import DataError
@@ -54,19 +57,61 @@ class LoadedFile:
     labels: np.ndarray | None = None
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame."""
-    if not path.is_file():
+def _limit_hint(name: str) -> str:
+    return f"limits.{name} in the study config, or --max-{name.split('_')[-1]} of scare data import"
+
+
+def check_file_size(path: Path, limits: LimitsConfig | None = None) -> int:
+    """The size of a data file, refused (one line naming ``limits.max_data_bytes``) before any parsing
+    when it is larger; a FIFO, a device or a folder is refused without being read."""
+    limits = limits or LimitsConfig()
+    fd = open_regular(path, error=DataError)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > limits.max_data_bytes:
+        raise DataError(f"data file is {size_text(size)}, above limits.max_data_bytes = {limits.max_data_bytes:,} "
+                        f"bytes ({size_text(limits.max_data_bytes)}); cut the file to the dates the study needs, or "
+                        f"raise {_limit_hint('max_data_bytes')}", where=str(path))
+    return size
+
+
+def too_many_rows(rows: int, limits: LimitsConfig, where: str) -> DataError:
+    exact = f": {rows:,}" if rows > limits.max_data_rows + 1 else ""
+    return DataError(f"data file has more than {limits.max_data_rows:,} rows (limits.max_data_rows){exact}; cut the "
+                     f"file to the dates the study needs, or raise {_limit_hint('max_data_rows')}", where=where)
+
+
+def read_table(path: Path, limits: LimitsConfig | None = None) -> pd.DataFrame:
+    """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame, within ``limits``.
+
+    The size is checked before parsing; a CSV is parsed for at most ``max_data_rows + 1`` rows and
+    a parquet file's row count is read from its footer first, so memory stays bounded.
+    """
+    limits = limits or LimitsConfig()
+    if not path.exists():
         raise DataError("data file not found", where=str(path))
+    check_file_size(path, limits)
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows > limits.max_data_rows:
+                raise too_many_rows(rows, limits, str(path))
             return pd.read_parquet(path)
+        except DataError:
+            raise
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
             raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
     try:
-        return pd.read_csv(path, encoding="utf-8-sig")
+        table = pd.read_csv(path, encoding="utf-8-sig", nrows=limits.max_data_rows + 1)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
         raise DataError(f"cannot read CSV file: {_first_line(exc)}", where=str(path)) from None
+    if len(table) > limits.max_data_rows:
+        raise too_many_rows(len(table), limits, str(path))
+    return table
 
 
 def _first_line(exc: BaseException) -> str:
@@ -151,6 +196,7 @@ def load_file(
     path: Path, market: str, layout: str = "auto", columns: dict[str, str] | None = None,
     frequency: str = "1D", close_time: str | None = None,
     start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, require_close: bool = True,
+    limits: LimitsConfig | None = None,
 ) -> LoadedFile:
     """Read, map, check and stamp one file of bars.
 
@@ -170,9 +216,11 @@ def load_file(
         can be cut off).
     require_close
         False for files of extra series (liquidations) merged into another symbol.
+    limits
+        ``max_data_bytes`` / ``max_data_rows`` (a study's ``limits``; default: the documented defaults).
     """
     where = str(path)
-    raw = read_table(path)
+    raw = read_table(path, limits)
     if raw.empty:
         raise DataError("file has no rows", where=where)
     csv = path.suffix.lower() not in {".parquet", ".pq"}
@@ -226,8 +274,9 @@ def load_file(
 
 def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] | None = None) -> set[str]:
     """Our field names a file will provide, from its header only (no data read)."""
-    if not path.is_file():
+    if not path.exists():
         raise DataError("data file not found", where=str(path))
+    os.close(open_regular(path, error=DataError))  # a FIFO would block the header read
     if path.suffix.lower() in {".parquet", ".pq"}:
         import pyarrow.parquet as pq
 

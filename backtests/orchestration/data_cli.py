@@ -67,6 +67,10 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--column", action="append", default=[], metavar="OURS=THEIRS",
                    help="column mapping, e.g. --column close='Adj Close' (repeatable)")
     i.add_argument("--close-time", metavar="HH:MM", help="local time a daily value is known (FRED fixings)")
+    i.add_argument("--max-bytes", type=int, metavar="N", help="largest file read, in bytes (default 536870912 = "
+                   "512 MiB, as a study's limits.max_data_bytes)")
+    i.add_argument("--max-rows", type=int, metavar="N", help="most rows a file may hold (default 5000000, as a "
+                   "study's limits.max_data_rows)")
     _cache_opt(i)
 
     ls = acts.add_parser("list", help="what is cached: ranges, rows, sizes")
@@ -190,7 +194,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                  "series": args.series, "frequency": args.frequency, "layout": args.layout,
                  "columns": tuple(cols), "close_time": args.close_time}
     cache = _cache(args)
-    results = import_path(cache, args.path, overrides)
+    results = import_path(cache, args.path, overrides, limits=_import_limits(args))
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -203,6 +207,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         first = next(r for r in results if r.status == "failed")
         raise DataError(f"{counts['failed']} file(s) failed to import; first: {first.reason}", where=first.path)
     return 0
+
+
+def _import_limits(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from backtests.config.model import LimitsConfig
+
+    given = {k: v for k, v in (("max_data_bytes", args.max_bytes), ("max_data_rows", args.max_rows)) if v is not None}
+    try:
+        return LimitsConfig(**given)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        flag = "--max-bytes" if err["loc"][0] == "max_data_bytes" else "--max-rows"
+        raise ScareInputError(f"scare data import {flag}: {err['msg']}") from None
 
 
 # ------------------------------------------------------------------------------------ list

@@ -72,7 +72,7 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
     with ExitStack() as stack:
         stack.enter_context(_terminate_as_interrupt())
         folder = stack.enter_context(RunFolder(target)) if write else None
-        data = load_market_data(cfg.data, loaded.base_dir, offline=offline)
+        data = load_market_data(cfg.data, loaded.base_dir, offline=offline, limits=cfg.limits)
         check_series(plan, {s: set(f.columns) for s, f in data.bars.items()})
         check_windows(plan, data)
         events = plan.catalogue.frame()
