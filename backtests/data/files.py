@@ -29,7 +29,7 @@ import pandas as pd
 
 from backtests.bounded import open_regular, size_text
 from backtests.config.model import LimitsConfig
-from backtests.time.calendars import parse_frequency
+from backtests.time.calendars import LocalTimeError, parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.errors import DataError
 
@@ -146,6 +146,10 @@ def _normalise(raw: pd.DataFrame, layout: str, mapping: dict[str, str], where: s
         df = df.rename(columns={"value": "close"})
     elif layout == "coinglass":
         df = df.rename(columns=COINGLASS_RENAME)
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup:
+        raise DataError(f"two columns become {dup[0]!r} under the {layout} layout (have: {', '.join(raw.columns)}); "
+                        "give 'columns' (e.g. {close: value}) or another 'layout'", where=where)
     for ours, theirs in mapping.items():
         if theirs not in raw.columns:
             raise DataError(f"mapped column {theirs!r} (for {ours}) is not in the file (have: {', '.join(raw.columns)})",
@@ -262,11 +266,16 @@ def load_file(
     bar = parse_frequency(frequency)
     try:
         if bar is None:
-            if convention == "utc_open":
-                df.index = df.index.tz_convert("UTC").tz_localize(None)
+            if convention == "utc_open":  # UTC times (a naive one is read as UTC)
+                idx = pd.DatetimeIndex(df.index)
+                df.index = idx.tz_localize(None) if idx.tz is None else idx.tz_convert("UTC").tz_localize(None)
             frame = daily_bars(df, market, close_time=close_time)
         else:
             frame = intraday_bars(df, frequency, stamped_at="open")
+    except LocalTimeError as exc:  # close_time in a daylight-saving gap or repeated hour on that date
+        raise DataError(f"field date: close_time {close_time} on {labels[exc.row]}: {exc.bare_message}; scare does "
+                        "not guess the instant: remove that date or choose a close_time that exists on every date",
+                        where=where) from None
     except DataError as exc:  # a date outside the exchange calendar's range
         raise DataError(f"field date: {exc.bare_message}", where=where) from None
     return LoadedFile(frame=frame, layout=lay, warnings=warnings, labels=labels)

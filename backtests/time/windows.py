@@ -28,7 +28,9 @@ import pandas as pd
 
 from backtests.bounded import load_yaml, parse_yaml, read_text
 from backtests.names import MAX_LABEL, MAX_TEXT, label_problem
-from backtests.time.calendars import MARKETS, CalendarRangeError, get_market, session_bounds, sessions
+from backtests.time.calendars import (
+    MARKETS, CalendarRangeError, LocalTimeError, get_market, localize, session_bounds, sessions,
+)
 from backtests.errors import WindowError
 
 TIMINGS = ("before_open", "intraday", "after_close")
@@ -104,7 +106,11 @@ class Event:
         if self.time_local:
             h, m, *sec = (int(x) for x in self.time_local.split(":"))
             local = self.date + pd.Timedelta(hours=h, minutes=m, seconds=sec[0] if sec else 0)
-            return local.tz_localize(market.tz).tz_convert("UTC")
+            try:
+                return localize(pd.DatetimeIndex([local]), market.tz)[0]
+            except LocalTimeError as exc:
+                raise WindowError(f"event {self.id!r}: time_local {self.time_local}: {exc.bare_message}; scare does "
+                                  "not guess the instant: give a time that exists on that date") from None
         if self.timing == "before_open":
             return opens[0] - pd.Timedelta(minutes=1)
         if self.timing == "after_close":
@@ -207,6 +213,11 @@ class Catalogue:
             raise WindowError(f"event {event.id!r} has unknown market {event.market!r}", where=where)
         if event.timing not in TIMINGS:
             raise WindowError(f"event {event.id!r} has unknown timing {event.timing!r}", where=where)
+        if event.time_local:  # a reported time in a DST gap or repeated hour: refused where it is written
+            try:
+                event.time_utc  # noqa: B018 - computed for its check
+            except WindowError as exc:  # a config's own window is located by the caller (its line)
+                raise WindowError(exc.bare_message, where=None if where == "catalogue" else where) from None
         # A user file that lists an event the catalogue already has (same kind, market and date)
         # replaces it instead of doubling it.
         same = [k for k, e in self.events.items()
