@@ -142,7 +142,7 @@ def study_jobs(config: str) -> tuple[Any, list[tuple[str, str]], str | None, str
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from backtests.data.cache import fetch, norm_freq, provider_for, validate_symbol
-    from backtests.data.providers import make_provider
+    from backtests.data.providers import NetworkUnavailable, make_provider
 
     cache_dir = None
     start, end = args.start, args.end
@@ -168,6 +168,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             else:
                 prov = provider_for(sym, "bars" if series == "bars_unadj" else series, freq, exchange=args.exchange)
             rep = fetch(cache, sym, series, freq, start, end, provider=prov, refresh=args.refresh)
+        except NetworkUnavailable:
+            raise  # no network: every other symbol would fail the same way
         except DataError as exc:
             failed.append(f"{sym} {series}: {exc}")
             print(f"failed    {sym} {series} {freq}: {exc}")
