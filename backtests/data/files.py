@@ -71,9 +71,10 @@ def check_file_size(path: Path, limits: LimitsConfig | None = None) -> int:
     finally:
         os.close(fd)
     if size > limits.max_data_bytes:
+        shown = f" ({size_text(limits.max_data_bytes)})" if limits.max_data_bytes >= 1024 else ""
         raise DataError(f"data file is {size_text(size)}, above limits.max_data_bytes = {limits.max_data_bytes:,} "
-                        f"bytes ({size_text(limits.max_data_bytes)}); cut the file to the dates the study needs, or "
-                        f"raise {_limit_hint('max_data_bytes')}", where=str(path))
+                        f"bytes{shown}; cut the file to the dates the study needs, or raise "
+                        f"{_limit_hint('max_data_bytes')}", where=str(path))
     return size
 
 
