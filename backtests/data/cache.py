@@ -26,7 +26,7 @@ from backtests.time.calendars import parse_frequency
 from backtests.data.providers import EXTRA_SERIES, Fetched, Meta, ProviderError, guess_meta
 from backtests.data.store import (  # noqa: F401 - the public names of the store, re-exported
     DEFAULT_DIR, ENV_DIR, FREQ_RE, MANIFEST, MANIFEST_VERSION, SERIES_RE, SOURCE_ORDER, SOURCE_RE, SYMBOL_RE,
-    TMP_MARK, Cache, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
+    TMP_MARK, Cache, CacheError, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
     expected_days, frame_bytes, local_dates, merge_intervals, missing_ranges, norm_freq, resolve_root,
     source_rank, validate_symbol,
 )

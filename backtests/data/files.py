@@ -20,6 +20,7 @@ close are dropped with a warning; anything else malformed is a :class:`DataError
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,6 +283,30 @@ def load_file(
     return LoadedFile(frame=frame, layout=lay, warnings=warnings, labels=labels)
 
 
+#: A CSV header is found in the file's first bytes (a "line" longer than this is not a header).
+MAX_HEADER_BYTES = 1 << 20
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV, read from its first line only (at most :data:`MAX_HEADER_BYTES`)."""
+    fd = open_regular(path, error=DataError)
+    try:
+        head = os.read(fd, MAX_HEADER_BYTES)
+    except OSError as exc:
+        raise DataError(f"cannot read CSV header: {exc.strerror or exc}", where=str(path)) from None
+    finally:
+        os.close(fd)
+    end = head.find(b"\n")
+    if end < 0 and len(head) == MAX_HEADER_BYTES:
+        raise DataError(f"no header line in the first {size_text(MAX_HEADER_BYTES)} (not a CSV file?)",
+                        where=str(path))
+    line = head if end < 0 else head[:end]
+    try:
+        return list(pd.read_csv(io.BytesIO(line + b"\n"), nrows=0, encoding="utf-8-sig").columns)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+        raise DataError(f"cannot read CSV header: {_first_line(exc)}", where=str(path)) from None
+
+
 def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] | None = None) -> set[str]:
     """Our field names a file will provide, from its header only (no data read)."""
     if not path.exists():
@@ -295,10 +320,7 @@ def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] |
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
             raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
     else:
-        try:
-            header = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
-        except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
-            raise DataError(f"cannot read CSV header: {_first_line(exc)}", where=str(path)) from None
+        header = csv_header(path)
     try:
         lay = detect_layout(header) if layout == "auto" else layout
     except DataError as exc:

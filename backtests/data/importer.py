@@ -33,7 +33,8 @@ import pandas as pd
 
 from backtests.time.calendars import CRYPTO
 from backtests.data.cache import Cache, validate_symbol
-from backtests.data.files import detect_layout, load_file
+from backtests.data.store import CacheError
+from backtests.data.files import csv_header, detect_layout, load_file
 from backtests.data.providers import Meta, guess_meta
 from backtests.errors import DataError
 
@@ -162,7 +163,7 @@ def _header(path: Path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    return csv_header(path)
 
 
 class UnreadableFile(DataError):
@@ -275,6 +276,8 @@ def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None
         spec = replace(planned, **overrides) if overrides else planned
         try:
             results.append(import_file(cache, f, spec, check=check, limits=limits))
+        except CacheError:
+            raise  # the cache itself (not a cache, its lock, its manifest): every file would fail the same
         except DataError as exc:
             results.append(ImportResult(str(f), "failed", exc.bare_message))
     return results

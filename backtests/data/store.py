@@ -174,6 +174,11 @@ def local_dates(frame: pd.DataFrame, market: str) -> pd.DatetimeIndex:
 
 
 # ------------------------------------------------------------------------------ the store
+class CacheError(DataError):
+    """A problem of the cache folder itself (not a cache, its manifest, its lock), not of one file:
+    an import of many files stops at the first."""
+
+
 @dataclass
 class Problem:
     """One finding of :meth:`Cache.verify`."""
@@ -238,8 +243,8 @@ class Cache:
         legacy = isinstance(doc, dict) and doc.get("version") == 1 and "scare_cache" not in doc
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), dict) or not (
                 legacy or doc.get("scare_cache") == MANIFEST_VERSION):
-            raise DataError("is not a scare cache manifest (no 'scare_cache' format and 'entries'); check --cache / "
-                            f"${ENV_DIR}", where=str(path))
+            raise CacheError("is not a scare cache manifest (no 'scare_cache' format and 'entries'); check --cache / "
+                             f"${ENV_DIR}", where=str(path))
         return doc
 
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -248,8 +253,8 @@ class Cache:
         for key, e in out.items():
             problem = entry_problem(key, e)
             if problem:
-                raise DataError(f"entry {key!r} is not a scare cache entry ({problem}); `scare data verify --fix` "
-                                "drops it", where=str(self.manifest_path))
+                raise CacheError(f"entry {key!r} is not a scare cache entry ({problem}); `scare data verify --fix` "
+                                 "drops it", where=str(self.manifest_path))
         return out
 
     def _write_manifest(self, doc: dict[str, Any]) -> None:
@@ -272,12 +277,12 @@ class Cache:
         if self.manifest_doc() is not None:
             return
         if os.path.lexists(self.root) and not self.root.is_dir():
-            raise DataError("the cache path exists and is not a folder", where=str(self.root))
+            raise CacheError("the cache path exists and is not a folder", where=str(self.root))
         foreign = self.foreign_entries()
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise DataError(f"is not a scare data cache (no {MANIFEST}; it holds {shown}); scare writes only into an "
-                            f"empty folder or a cache it made: check --cache / ${ENV_DIR}", where=str(self.root))
+            raise CacheError(f"is not a scare data cache (no {MANIFEST}; it holds {shown}); scare writes only into an "
+                             f"empty folder or a cache it made: check --cache / ${ENV_DIR}", where=str(self.root))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -286,7 +291,7 @@ class Cache:
         The lock file is opened without following a link, and must be a regular file with one link.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = open_regular(self.root / LOCK, error=DataError, follow=False, write=True, create=True,
+        fd = open_regular(self.root / LOCK, error=CacheError, follow=False, write=True, create=True,
                           single_link=True)
         try:
             try:
@@ -394,8 +399,15 @@ class Cache:
                 return StoreResult(key, "unchanged", old)
             path = self.file_for(source, symbol, series, freq, digest)
             if not self._already_there(path, digest):
+                made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(path, data)
+                try:
+                    atomic_write(path, data)
+                except BaseException:  # a failed write leaves no empty folder behind either
+                    for d in reversed(made):
+                        with contextlib.suppress(OSError):
+                            d.rmdir()
+                    raise
             entry = {**stable, "file": path.relative_to(self.root).as_posix(), "sha256": digest,
                      "bytes": len(data), "fetched_at": _now()}
             doc["entries"][key] = entry
@@ -450,7 +462,7 @@ class Cache:
         return clear(self, symbols, source)
 
 
-class _ManifestError(DataError):
+class _ManifestError(CacheError):
     def __init__(self, message: str, where: str | None = None) -> None:
         super().__init__(f"cache manifest is unreadable ({message}); `scare data verify --fix` rebuilds it from "
                          "the files", where=where)
