@@ -68,6 +68,10 @@ LOCK = ".scare-lock"
 #: Finished chunks of an unfinished run (see :class:`backtests.sweep.chunks.Checkpoints`).
 CHUNKS = ".scare-chunks"
 STAGING_PREFIX = ".scare-staging-"
+#: The name of a staging folder (``uuid4().hex[:8]`` after the prefix), and the names scare writes
+#: into one: a killed run's staging folder is removed only when it holds nothing else.
+STAGING_NAME = re.compile(r"^\.scare-staging-[0-9a-f]{8}$")
+STAGED_NAMES = frozenset((*RUN_FILES, "runs.parquet", MARKER))  # runs.parquet: outputs.documents.RUNS_FILE
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -350,8 +354,8 @@ class RunFolder:
             if not e.name.startswith(STAGING_PREFIX) or is_symlink(e) or not e.is_dir():
                 continue
             entries = list(os.scandir(e))
-            if all((_SAFE_NAME.match(x.name) or x.name == MARKER) and x.is_file(follow_symlinks=False)
-                   for x in entries):
+            if STAGING_NAME.match(e.name) and all(x.name in STAGED_NAMES and x.is_file(follow_symlinks=False)
+                                                  for x in entries):
                 for x in entries:
                     os.unlink(x.path)
                 e.rmdir()
