@@ -400,7 +400,11 @@ class Cache:
             path = self.file_for(source, symbol, series, freq, digest)
             if not self._already_there(path, digest):
                 made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:  # a file (or a broken link) where the folder goes
+                    raise DataError(f"cannot create the folder for this entry ({exc.strerror or exc}): something "
+                                    "that is not scare's is in the way; move it away", where=str(path.parent)) from None
                 try:
                     atomic_write(path, data)
                 except BaseException:  # a failed write leaves no empty folder behind either

@@ -174,8 +174,9 @@ def verify(cache: Cache, fix: bool = False) -> list[Problem]:
     """Check every entry's file and hash and list orphans; ``fix`` drops bad entries and deletes the
     files scare can prove it wrote, leaving (and naming) the rest.
 
-    A lost or unreadable manifest is rebuilt from the proven files (``fix``); a folder with neither
-    a manifest nor a proven file is not a cache, and ``fix`` refuses it without touching anything.
+    A lost manifest is rebuilt from the proven files (``fix``); an unreadable one is not overwritten
+    (its bytes are not provably scare's: the user moves it away first); a folder with neither a
+    manifest nor a proven file is not a cache, and ``fix`` refuses it without touching anything.
     """
     problems: list[Problem] = []
     try:
@@ -192,6 +193,10 @@ def verify(cache: Cache, fix: bool = False) -> list[Problem]:
             proven = [(p, hit) for p in files if (hit := proven_orphan(cache, p)) is not None]
             if not proven:
                 raise _not_a_cache(cache, "changed")
+            if os.path.lexists(cache.manifest_path):  # its bytes are not provably scare's: not overwritten
+                raise DataError(f"is unreadable, and scare cannot prove it wrote it: move it away, then `scare data "
+                                f"verify --fix` rebuilds it from the {len(proven)} file(s) scare can prove it wrote",
+                                where=str(cache.manifest_path))
             n = _rebuild(cache, proven)
             problems.append(Problem("fixed", str(cache.manifest_path), f"rebuilt from {n} file(s) scare wrote"))
         elif not problems:

@@ -214,7 +214,12 @@ def test_lost_manifest_is_rebuilt_from_the_files(tmp_path):
     before = c.entries()
     c.manifest_path.write_text("{ not json")
     assert c.verify()[0].level == "bad"
-    c.verify(fix=True)
+    # an unreadable manifest is not provably scare's: --fix asks for it to be moved away first
+    with pytest.raises(DataError, match="move it away, then `scare data verify --fix` rebuilds it from the 1 file"):
+        c.verify(fix=True)
+    assert c.manifest_path.read_text() == "{ not json"
+    c.manifest_path.unlink()
+    assert [p.level for p in c.verify(fix=True)] == ["bad", "fixed"]
     after = c.entries()
     assert set(after) == set(before)
     k = "yfinance/MU/bars/1D"
