@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ MAX_YAML_NODES = 100_000
 MAX_JSON_DEPTH = 64
 
 ErrorType = type[ScareInputError]
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """Bounds on one data file: ``max_data_bytes`` (checked before parsing) and ``max_data_rows``
+    (checked while parsing). A study's ``limits`` section carries the same two fields (and these
+    defaults); any object with them may be passed where a ``DataLimits`` is expected."""
+
+    max_data_bytes: int = 512 << 20
+    max_data_rows: int = 5_000_000
 
 
 def size_text(n: float) -> str:

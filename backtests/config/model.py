@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from backtests.bounded import DataLimits
 from backtests.names import check_label, check_symbol, check_text
 
 
@@ -34,9 +35,9 @@ MAX_PARAM_INT = 10**15
 MAX_RUNS_DEFAULT = 1_000_000
 MAX_RUNS_CEILING = 10**9
 #: Data files a study reads (see docs/data.md "Bounds"): generous defaults, finite ceilings.
-MAX_DATA_BYTES_DEFAULT = 512 << 20
+MAX_DATA_BYTES_DEFAULT = DataLimits.max_data_bytes
 MAX_DATA_BYTES_CEILING = 1 << 40
-MAX_DATA_ROWS_DEFAULT = 5_000_000
+MAX_DATA_ROWS_DEFAULT = DataLimits.max_data_rows
 MAX_DATA_ROWS_CEILING = 10**9
 FIRST_DATE = Date(1900, 1, 1)
 LAST_DATE = Date(2199, 12, 31)

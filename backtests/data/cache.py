@@ -209,10 +209,10 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
 def check_entry_size(cache: Cache, entry: dict[str, Any], limits: Any = None) -> None:
     """Refuse (one line naming the limit) a cached entry with more rows or bytes than ``limits``
     allows, from its manifest record, before its file is read."""
-    from backtests.config.model import LimitsConfig
+    from backtests.bounded import DataLimits
     from backtests.data.files import too_many_rows
 
-    limits = limits or LimitsConfig()
+    limits = limits or DataLimits()
     where = str(cache.path_of(entry))
     if int(entry["rows"]) > limits.max_data_rows:
         raise too_many_rows(int(entry["rows"]), limits, where)

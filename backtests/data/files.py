@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.bounded import open_regular, size_text
-from backtests.config.model import LimitsConfig
+from backtests.bounded import DataLimits, open_regular, size_text
 from backtests.time.calendars import LocalTimeError, parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.errors import DataError
@@ -62,10 +61,10 @@ def _limit_hint(name: str) -> str:
     return f"limits.{name} in the study config, or --max-{name.split('_')[-1]} of scare data import"
 
 
-def check_file_size(path: Path, limits: LimitsConfig | None = None) -> int:
+def check_file_size(path: Path, limits: DataLimits | None = None) -> int:
     """The size of a data file, refused (one line naming ``limits.max_data_bytes``) before any parsing
     when it is larger; a FIFO, a device or a folder is refused without being read."""
-    limits = limits or LimitsConfig()
+    limits = limits or DataLimits()
     fd = open_regular(path, error=DataError)
     try:
         size = os.fstat(fd).st_size
@@ -79,19 +78,19 @@ def check_file_size(path: Path, limits: LimitsConfig | None = None) -> int:
     return size
 
 
-def too_many_rows(rows: int, limits: LimitsConfig, where: str) -> DataError:
+def too_many_rows(rows: int, limits: DataLimits, where: str) -> DataError:
     exact = f": {rows:,}" if rows > limits.max_data_rows + 1 else ""
     return DataError(f"data file has more than {limits.max_data_rows:,} rows (limits.max_data_rows){exact}; cut the "
                      f"file to the dates the study needs, or raise {_limit_hint('max_data_rows')}", where=where)
 
 
-def read_table(path: Path, limits: LimitsConfig | None = None) -> pd.DataFrame:
+def read_table(path: Path, limits: DataLimits | None = None) -> pd.DataFrame:
     """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame, within ``limits``.
 
     The size is checked before parsing; a CSV is parsed for at most ``max_data_rows + 1`` rows and
     a parquet file's row count is read from its footer first, so memory stays bounded.
     """
-    limits = limits or LimitsConfig()
+    limits = limits or DataLimits()
     if not path.exists():
         raise DataError("data file not found", where=str(path))
     check_file_size(path, limits)
@@ -202,7 +201,7 @@ def load_file(
     path: Path, market: str, layout: str = "auto", columns: dict[str, str] | None = None,
     frequency: str = "1D", close_time: str | None = None,
     start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, require_close: bool = True,
-    limits: LimitsConfig | None = None,
+    limits: DataLimits | None = None,
 ) -> LoadedFile:
     """Read, map, check and stamp one file of bars.
 

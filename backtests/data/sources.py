@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.config.model import LimitsConfig
+from backtests.bounded import DataLimits
 from backtests.data.files import load_file
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.data.quality import local_dates, vet
@@ -29,7 +29,7 @@ def _resolve(base_dir: Path, path: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: LimitsConfig | None = None) -> MarketData:
+def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """The embedded synthetic replay (deterministic for a seed), through the same checks as real data."""
     from backtests.data import synthetic
 
@@ -56,7 +56,7 @@ def _intraday_freq(frame: pd.DataFrame) -> str:
     return f"{int(step / pd.Timedelta(minutes=1))}min"
 
 
-def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: LimitsConfig | None = None) -> MarketData:
+def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from the files listed in ``data.files``."""
     bars: dict[str, pd.DataFrame] = {}
     intraday: dict[str, pd.DataFrame] = {}
@@ -107,7 +107,7 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: LimitsCo
                       fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
 
 
-def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: LimitsConfig | None = None) -> MarketData:
+def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from ``data_cache/`` (see ``scare data``)."""
     from backtests.data import cache
 
@@ -159,7 +159,7 @@ LOADERS: dict[str, Callable[..., MarketData]] = {
 
 
 def load_market_data(cfg: Any, base_dir: Path, offline: bool = False,
-                     limits: LimitsConfig | None = None) -> MarketData:
+                     limits: DataLimits | None = None) -> MarketData:
     """MarketData for a :class:`~backtests.config.model.DataConfig`, date-filtered and with
     ``exclude_dates`` removed; ``limits`` is the study's (default: the documented defaults)."""
     try:

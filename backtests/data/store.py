@@ -26,7 +26,7 @@ Layout (see ``data_cache/README.md``)::
   the cache folder, so no name can write outside it (``../x``, ``/etc/passwd``, NUL bytes).
 * scare deletes only what it can prove it wrote: a file listed in the manifest whose SHA-256
   still matches, or an unlisted file that carries scare's name, its own hash prefix and scare's
-  embedded entry (see :mod:`backtests.data.upkeep`). A folder without a scare manifest is not a
+  embedded entry (``verify``, ``clear`` and ``remove`` live in :mod:`backtests.data.upkeep`). A folder without a scare manifest is not a
   cache: ``scare data clear`` and ``verify --fix`` refuse it, and nothing is written into it
   unless it is empty. The manifest, the lock and every entry are opened without following links.
 """
@@ -420,13 +420,6 @@ class Cache:
                 delete_proven(self, old)  # a file whose bytes changed stays (verify names it)
         return StoreResult(key, action, entry)
 
-    # -- integrity (scare deletes only what it can prove it wrote: backtests.data.upkeep)
-    def data_files(self) -> list[Path]:
-        """Every file under the cache that looks like ours (parquet or a temporary write); links not followed."""
-        from backtests.data.upkeep import data_files
-
-        return data_files(self)
-
     def _already_there(self, path: Path, digest: str) -> bool:
         """True when ``path`` already holds exactly these bytes; a different file there is refused
         (scare does not overwrite what it cannot prove it wrote: a damaged copy, someone's file)."""
@@ -445,25 +438,6 @@ class Cache:
                             "scare's); scare does not overwrite what it cannot prove it wrote: move it away and run "
                             "again", where=str(path))
         return True
-
-    def remove(self, keys: Iterable[str]) -> tuple[list[str], list[Problem]]:
-        """Drop entries; delete their files when proven scare's. Returns (keys removed, files left)."""
-        from backtests.data.upkeep import remove
-
-        return remove(self, keys)
-
-    def verify(self, fix: bool = False) -> list[Problem]:
-        """Check every entry's file and hash; list orphans. ``fix`` drops bad entries and deletes the
-        files scare can prove it wrote (see :func:`backtests.data.upkeep.verify`)."""
-        from backtests.data.upkeep import verify
-
-        return verify(self, fix)
-
-    def clear(self, symbols: Iterable[str] = (), source: str | None = None) -> tuple[list[str], list[Problem]]:
-        """Remove entries (all, or of ``symbols`` / ``source``); see :func:`backtests.data.upkeep.clear`."""
-        from backtests.data.upkeep import clear
-
-        return clear(self, symbols, source)
 
 
 class _ManifestError(CacheError):

@@ -260,7 +260,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
     cache = _cache(args)
-    problems = cache.verify(fix=args.fix)
+    from backtests.data.upkeep import verify
+
+    problems = verify(cache, fix=args.fix)
     for p in problems:
         print(printable(p.text()))
     try:
@@ -310,7 +312,9 @@ def cmd_clear(args: argparse.Namespace) -> int:
     if not (args.symbols or args.source or args.all):
         raise ScareInputError("scare data clear: name symbols, --source SOURCE, or --all")
     cache = _cache(args)
-    removed, left = cache.clear(args.symbols, args.source)
+    from backtests.data.upkeep import clear
+
+    removed, left = clear(cache, args.symbols, args.source)
     for k in removed:
         print(f"removed   {k}")
     for p in left:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile.test_hostile import previous_run  # noqa: F401 - the finished run the corpus shares
+
 HERE = Path(__file__).resolve().parent
 TREES = HERE / "trees"
 BIG = 64 << 20
@@ -176,19 +178,6 @@ def _changed(before: dict[str, tuple], after: dict[str, tuple], allowed: list[st
             and not any(fnmatch.fnmatchcase(n, g) for g in allowed)]
 
 
-@pytest.fixture(scope="module")
-def previous_run(tmp_path_factory) -> Path:
-    """A real finished run folder (its marker proves every file)."""
-    from backtests.orchestration.cli import main
-
-    root = tmp_path_factory.mktemp("previous")
-    cfg = root / "good.yaml"
-    cfg.write_text("name: good\ndata: {source: synthetic}\nwindows: [deepseek_r1]\nbenchmark: null\n"
-                   "strategies:\n  - name: buy_and_hold\n    roles: {asset: QQQ}\n")
-    assert main(["run", str(cfg), "--out", str(root / "run"), "--no-progress", "--no-audit"]) == 0
-    return root / "run"
-
-
 @pytest.fixture
 def memo_synthetic(monkeypatch):
     from tests.hostile.test_hostile import _memo_synthetic
@@ -280,11 +269,17 @@ def _fill(folder: Path, leave: int) -> None:
             free -= min(len(block), free - leave)
 
 
-def test_disk_full_on_a_real_tmpfs_keeps_the_previous_run(small_tmpfs, tmp_path, cli, memo_synthetic):
+def _small_run(tmp_path: Path, out: Path, cli) -> Path:
+    """Run the small study into ``out``; returns its config."""
     cfg = tmp_path / "small.yaml"
     cfg.write_text(SMALL)
-    out = small_tmpfs / "run"
     assert cli("run", cfg, "--out", out, "--no-progress", "--no-audit")[0] == 0
+    return cfg
+
+
+def test_disk_full_on_a_real_tmpfs_keeps_the_previous_run(small_tmpfs, tmp_path, cli, memo_synthetic):
+    out = small_tmpfs / "run"
+    cfg = _small_run(tmp_path, out, cli)
     before = snapshot(out)
     _fill(small_tmpfs, 256 << 10)
     code, _, err = cli("run", cfg, "--out", out, "--no-progress", "--no-audit",
@@ -299,10 +294,8 @@ def test_disk_full_while_writing_run_files_is_one_line(tmp_path, cli, monkeypatc
 
     from backtests.outputs import folder
 
-    cfg = tmp_path / "small.yaml"
-    cfg.write_text(SMALL)
     out = tmp_path / "run"
-    assert cli("run", cfg, "--out", out, "--no-progress", "--no-audit")[0] == 0
+    cfg = _small_run(tmp_path, out, cli)
     before = snapshot(tmp_path)
 
     def full(path):

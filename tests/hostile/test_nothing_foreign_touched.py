@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from backtests.data.providers import Meta
 from backtests.data.store import Cache
+from backtests.data.upkeep import clear, verify
 from backtests.errors import ScareInputError
 from backtests.outputs.folder import RunFolder, write_atomically
 from tests.hostile.test_files_scare_touches import snapshot
@@ -117,13 +118,13 @@ def _run(op: str, out: Path, cache: Cache, payload: bytes) -> None:
         elif op == "store":
             _store(cache, "NVDA")
         elif op == "verify":
-            cache.verify()
+            verify(cache)
         elif op == "fix":
-            cache.verify(fix=True)
+            verify(cache, fix=True)
         elif op == "clear":
-            cache.clear()
+            clear(cache)
         else:
-            cache.clear(["MU"])
+            clear(cache, ["MU"])
     except ScareInputError:
         pass  # refused, in one line: fine, as long as nothing foreign changed
 
