@@ -133,16 +133,27 @@ class _MarkerError(ScareInputError):
                          "--out", where=where)
 
 
+#: Digests already computed in this process, by the file's identity and change times: a run
+#: checks its folder before it starts, again under the lock, and once more before it replaces.
+_DIGESTS: dict[tuple[int, ...], str] = {}
+
+
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a regular file, read without following a link."""
-    h = hashlib.sha256()
+    """SHA-256 of a regular file, read without following a link (memoised while it is unchanged)."""
     fd = open_regular(path, follow=False)
     try:
-        while chunk := os.read(fd, 1 << 20):
-            h.update(chunk)
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if key not in _DIGESTS:
+            h = hashlib.sha256()
+            while chunk := os.read(fd, 1 << 20):
+                h.update(chunk)
+            if len(_DIGESTS) > 4096:
+                _DIGESTS.clear()
+            _DIGESTS[key] = h.hexdigest()
+        return _DIGESTS[key]
     finally:
         os.close(fd)
-    return h.hexdigest()
 
 
 def verify_listed(out_dir: Path, marker: dict[str, Any], names: Any = None) -> None:
