@@ -26,7 +26,7 @@ from backtests.time.calendars import parse_frequency
 from backtests.data.providers import EXTRA_SERIES, Fetched, Meta, ProviderError, guess_meta
 from backtests.data.store import (  # noqa: F401 - the public names of the store, re-exported
     DEFAULT_DIR, ENV_DIR, FREQ_RE, MANIFEST, MANIFEST_VERSION, SERIES_RE, SOURCE_ORDER, SOURCE_RE, SYMBOL_RE,
-    TMP_MARK, Cache, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
+    TMP_MARK, Cache, CacheError, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
     expected_days, frame_bytes, local_dates, merge_intervals, missing_ranges, norm_freq, resolve_root,
     source_rank, validate_symbol,
 )
@@ -117,7 +117,7 @@ def choose(cache: Cache, symbol: str, series: str, frequency: str, source: str |
 
 
 def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = False,
-                     providers: dict[str, Any] | None = None) -> Any:
+                     providers: dict[str, Any] | None = None, limits: Any = None) -> Any:
     """MarketData for a ``data: {source: cache}`` config.
 
     Reads ``cfg.symbols`` at ``cfg.frequency`` (plus the FX series their currencies need), clips to
@@ -125,6 +125,8 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     carried), and merges extra series (liquidations, funding) of the same frequency into each
     symbol's bars. Missing data is fetched unless ``offline``; offline, a :class:`DataError` lists
     exactly what is missing (symbol, series, frequency, dates) and the command that would fill it.
+    ``limits`` (the study's ``max_data_bytes`` / ``max_data_rows``) is checked against each entry's
+    recorded size and rows before its file is read.
     """
     from backtests.data.market_data import MarketData, SymbolInfo
     from backtests.data.quality import vet
@@ -180,6 +182,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     warnings: list[Any] = list(notes)
     excl = pd.DatetimeIndex([pd.Timestamp(d) for d in getattr(cfg, "exclude_dates", ())])
     for sym, entry in chosen.items():
+        check_entry_size(cache, entry, limits)
         frame = _read_or_refetch(cache, entry, offline, providers, warnings)
         meta = _meta_of(entry)
         # an FX series keeps a few days before the start: a Seoul close on the first day is
@@ -192,7 +195,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
                             where=f"{sym} ({cache.path_of(entry)})")
         for extra in EXTRA_SERIES:
             frame = _merge_extra(cache, frame, sym, extra, freq, meta.market, start, end, excl, offline,
-                                 providers, warnings)
+                                 providers, warnings, limits)
         frame, notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(entry)})",
                            closed=getattr(cfg, "closed_session_bars", "error"))
         warnings.extend(notes)
@@ -201,6 +204,22 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
                                source=f"cache:{entry['source']} ({entry.get('origin', '')})", name=meta.name)
     fx = {c: s for c, s in cfg.fx.items() if s in bars}
     return MarketData(bars=bars, info=info, frequency=freq, synthetic=False, fx=fx, warnings=warnings)
+
+
+def check_entry_size(cache: Cache, entry: dict[str, Any], limits: Any = None) -> None:
+    """Refuse (one line naming the limit) a cached entry with more rows or bytes than ``limits``
+    allows, from its manifest record, before its file is read."""
+    from backtests.bounded import DataLimits
+    from backtests.data.files import too_many_rows
+
+    limits = limits or DataLimits()
+    where = str(cache.path_of(entry))
+    if int(entry["rows"]) > limits.max_data_rows:
+        raise too_many_rows(int(entry["rows"]), limits, where)
+    size = int(entry.get("bytes") or 0)
+    if size > limits.max_data_bytes:
+        raise DataError(f"cached file is {size:,} bytes, above limits.max_data_bytes = {limits.max_data_bytes:,}; "
+                        "raise limits.max_data_bytes in the study config", where=where)
 
 
 def _clip(frame: pd.DataFrame, market: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
@@ -220,11 +239,12 @@ def _clip(frame: pd.DataFrame, market: str, start: pd.Timestamp | None, end: pd.
 
 def _merge_extra(cache: Cache, frame: pd.DataFrame, sym: str, series: str, freq: str, market: str,
                  start: pd.Timestamp | None, end: pd.Timestamp | None, excl: pd.DatetimeIndex, offline: bool,
-                 providers: dict[str, Any] | None, warnings: list[str]) -> pd.DataFrame:
+                 providers: dict[str, Any] | None, warnings: list[str], limits: Any = None) -> pd.DataFrame:
     hits = cache.find(sym, freq, series)
     if not hits:
         return frame
     e = hits[0]
+    check_entry_size(cache, e, limits)
     extra = _read_or_refetch(cache, e, offline, providers, warnings)
     extra = _clip(extra, e["market"], start, end, excl)
     cols = [c for c in extra.columns if c != "open_time" and c not in frame.columns]

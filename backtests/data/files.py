@@ -20,13 +20,16 @@ close are dropped with a warning; anything else malformed is a :class:`DataError
 from __future__ import annotations
 
 import csv
+import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backtests.time.calendars import parse_frequency
+from backtests.bounded import DataLimits, open_regular, size_text
+from backtests.time.calendars import LocalTimeError, parse_frequency
 from backtests.data.frames import daily_bars, intraday_bars
 from backtests.errors import DataError
 
@@ -54,19 +57,62 @@ class LoadedFile:
     labels: np.ndarray | None = None
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame."""
-    if not path.is_file():
+def _limit_hint(name: str) -> str:
+    return f"limits.{name} in the study config, or --max-{name.split('_')[-1]} of scare data import"
+
+
+def check_file_size(path: Path, limits: DataLimits | None = None) -> int:
+    """The size of a data file, refused (one line naming ``limits.max_data_bytes``) before any parsing
+    when it is larger; a FIFO, a device or a folder is refused without being read."""
+    limits = limits or DataLimits()
+    fd = open_regular(path, error=DataError)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > limits.max_data_bytes:
+        shown = f" ({size_text(limits.max_data_bytes)})" if limits.max_data_bytes >= 1024 else ""
+        raise DataError(f"data file is {size_text(size)}, above limits.max_data_bytes = {limits.max_data_bytes:,} "
+                        f"bytes{shown}; cut the file to the dates the study needs, or raise "
+                        f"{_limit_hint('max_data_bytes')}", where=str(path))
+    return size
+
+
+def too_many_rows(rows: int, limits: DataLimits, where: str) -> DataError:
+    exact = f": {rows:,}" if rows > limits.max_data_rows + 1 else ""
+    return DataError(f"data file has more than {limits.max_data_rows:,} rows (limits.max_data_rows){exact}; cut the "
+                     f"file to the dates the study needs, or raise {_limit_hint('max_data_rows')}", where=where)
+
+
+def read_table(path: Path, limits: DataLimits | None = None) -> pd.DataFrame:
+    """Read a CSV (UTF-8, BOM tolerated) or parquet file into a DataFrame, within ``limits``.
+
+    The size is checked before parsing; a CSV is parsed for at most ``max_data_rows + 1`` rows and
+    a parquet file's row count is read from its footer first, so memory stays bounded.
+    """
+    limits = limits or DataLimits()
+    if not path.exists():
         raise DataError("data file not found", where=str(path))
+    check_file_size(path, limits)
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows > limits.max_data_rows:
+                raise too_many_rows(rows, limits, str(path))
             return pd.read_parquet(path)
+        except DataError:
+            raise
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
             raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
     try:
-        return pd.read_csv(path, encoding="utf-8-sig")
+        table = pd.read_csv(path, encoding="utf-8-sig", nrows=limits.max_data_rows + 1)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
         raise DataError(f"cannot read CSV file: {_first_line(exc)}", where=str(path)) from None
+    if len(table) > limits.max_data_rows:
+        raise too_many_rows(len(table), limits, str(path))
+    return table
 
 
 def _first_line(exc: BaseException) -> str:
@@ -101,6 +147,10 @@ def _normalise(raw: pd.DataFrame, layout: str, mapping: dict[str, str], where: s
         df = df.rename(columns={"value": "close"})
     elif layout == "coinglass":
         df = df.rename(columns=COINGLASS_RENAME)
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup:
+        raise DataError(f"two columns become {dup[0]!r} under the {layout} layout (have: {', '.join(raw.columns)}); "
+                        "give 'columns' (e.g. {close: value}) or another 'layout'", where=where)
     for ours, theirs in mapping.items():
         if theirs not in raw.columns:
             raise DataError(f"mapped column {theirs!r} (for {ours}) is not in the file (have: {', '.join(raw.columns)})",
@@ -151,6 +201,7 @@ def load_file(
     path: Path, market: str, layout: str = "auto", columns: dict[str, str] | None = None,
     frequency: str = "1D", close_time: str | None = None,
     start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, require_close: bool = True,
+    limits: DataLimits | None = None,
 ) -> LoadedFile:
     """Read, map, check and stamp one file of bars.
 
@@ -170,9 +221,11 @@ def load_file(
         can be cut off).
     require_close
         False for files of extra series (liquidations) merged into another symbol.
+    limits
+        ``max_data_bytes`` / ``max_data_rows`` (a study's ``limits``; default: the documented defaults).
     """
     where = str(path)
-    raw = read_table(path)
+    raw = read_table(path, limits)
     if raw.empty:
         raise DataError("file has no rows", where=where)
     csv = path.suffix.lower() not in {".parquet", ".pq"}
@@ -214,20 +267,50 @@ def load_file(
     bar = parse_frequency(frequency)
     try:
         if bar is None:
-            if convention == "utc_open":
-                df.index = df.index.tz_convert("UTC").tz_localize(None)
+            if convention == "utc_open":  # UTC times (a naive one is read as UTC)
+                idx = pd.DatetimeIndex(df.index)
+                df.index = idx.tz_localize(None) if idx.tz is None else idx.tz_convert("UTC").tz_localize(None)
             frame = daily_bars(df, market, close_time=close_time)
         else:
             frame = intraday_bars(df, frequency, stamped_at="open")
+    except LocalTimeError as exc:  # close_time in a daylight-saving gap or repeated hour on that date
+        raise DataError(f"field date: close_time {close_time} on {labels[exc.row]}: {exc.bare_message}; scare does "
+                        "not guess the instant: remove that date or choose a close_time that exists on every date",
+                        where=where) from None
     except DataError as exc:  # a date outside the exchange calendar's range
         raise DataError(f"field date: {exc.bare_message}", where=where) from None
     return LoadedFile(frame=frame, layout=lay, warnings=warnings, labels=labels)
 
 
+#: A CSV header is found in the file's first bytes (a "line" longer than this is not a header).
+MAX_HEADER_BYTES = 1 << 20
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV, read from its first line only (at most :data:`MAX_HEADER_BYTES`)."""
+    fd = open_regular(path, error=DataError)
+    try:
+        head = os.read(fd, MAX_HEADER_BYTES)
+    except OSError as exc:
+        raise DataError(f"cannot read CSV header: {exc.strerror or exc}", where=str(path)) from None
+    finally:
+        os.close(fd)
+    end = head.find(b"\n")
+    if end < 0 and len(head) == MAX_HEADER_BYTES:
+        raise DataError(f"no header line in the first {size_text(MAX_HEADER_BYTES)} (not a CSV file?)",
+                        where=str(path))
+    line = head if end < 0 else head[:end]
+    try:
+        return list(pd.read_csv(io.BytesIO(line + b"\n"), nrows=0, encoding="utf-8-sig").columns)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+        raise DataError(f"cannot read CSV header: {_first_line(exc)}", where=str(path)) from None
+
+
 def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] | None = None) -> set[str]:
     """Our field names a file will provide, from its header only (no data read)."""
-    if not path.is_file():
+    if not path.exists():
         raise DataError("data file not found", where=str(path))
+    os.close(open_regular(path, error=DataError))  # a FIFO would block the header read
     if path.suffix.lower() in {".parquet", ".pq"}:
         import pyarrow.parquet as pq
 
@@ -236,10 +319,7 @@ def declared_columns(path: Path, layout: str = "auto", columns: dict[str, str] |
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds on a damaged or foreign file
             raise DataError(f"cannot read parquet file: {_first_line(exc)}", where=str(path)) from None
     else:
-        try:
-            header = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
-        except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
-            raise DataError(f"cannot read CSV header: {_first_line(exc)}", where=str(path)) from None
+        header = csv_header(path)
     try:
         lay = detect_layout(header) if layout == "auto" else layout
     except DataError as exc:

@@ -21,7 +21,9 @@ def daily_bars(table: pd.DataFrame, market: str, close_time: str | None = None) 
         Market code whose calendar gives the session open/close.
     close_time
         Local ``HH:MM`` at which the value is known, when it is not the session close (a fixing
-        such as FRED's DEXKOUS, the New York noon rate).
+        such as FRED's DEXKOUS, the New York noon rate). On a date where that time falls in a
+        daylight-saving gap or repeated hour, :class:`~backtests.time.calendars.LocalTimeError`
+        (row = the date's position) is raised: the instant is not guessed.
 
     Returns
     -------
@@ -31,11 +33,11 @@ def daily_bars(table: pd.DataFrame, market: str, close_time: str | None = None) 
     dates = pd.DatetimeIndex(pd.to_datetime(table.index)).tz_localize(None).normalize()
     opens, closes = session_bounds(market, dates)
     if close_time is not None:
-        from backtests.time.calendars import get_market
+        from backtests.time.calendars import get_market, localize
 
         h, m = (int(x) for x in close_time.split(":"))
         local = dates + pd.Timedelta(hours=h, minutes=m)
-        closes = local.tz_localize(get_market(market).tz).tz_convert("UTC")
+        closes = localize(local, get_market(market).tz)  # a DST gap or repeated hour: LocalTimeError
     out = table.copy()
     out.index = pd.DatetimeIndex(closes, name="time").as_unit("ns")
     out["open_time"] = pd.DatetimeIndex(opens).as_unit("ns")

@@ -33,7 +33,8 @@ import pandas as pd
 
 from backtests.time.calendars import CRYPTO
 from backtests.data.cache import Cache, validate_symbol
-from backtests.data.files import detect_layout, load_file
+from backtests.data.store import CacheError
+from backtests.data.files import csv_header, detect_layout, load_file
 from backtests.data.providers import Meta, guess_meta
 from backtests.errors import DataError
 
@@ -162,7 +163,7 @@ def _header(path: Path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    return csv_header(path)
 
 
 class UnreadableFile(DataError):
@@ -205,14 +206,15 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True) -> ImportResult:
-    """Read one file with ``spec`` and store it (replacing what that entry held)."""
+def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True, limits: Any = None) -> ImportResult:
+    """Read one file with ``spec`` (within ``limits``: bytes and rows) and store it (replacing what
+    that entry held)."""
     from backtests.data.quality import check_bars
 
     validate_symbol(spec.symbol)
     where = str(path)
     loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                       require_close=spec.series in {"bars", "bars_unadj"})
+                       require_close=spec.series in {"bars", "bars_unadj"}, limits=limits)
     frame = loaded.frame
     if spec.keep is not None:
         missing = [c for c in spec.keep if c not in frame.columns]
@@ -242,8 +244,9 @@ def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True) 
 
 
 def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None = None,
-                check: bool = True) -> list[ImportResult]:
-    """Import a file or every data file under a folder (sorted, recursive)."""
+                check: bool = True, limits: Any = None) -> list[ImportResult]:
+    """Import a file or every data file under a folder (sorted, recursive); ``limits`` bounds each
+    file (``max_data_bytes``, ``max_data_rows``; default: a study's defaults)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError("no such file or folder", where=str(p))
@@ -272,7 +275,9 @@ def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None
                 planned = ImportSpec(overrides.get("symbol", f.stem), overrides.get("market", "XNYS"))
         spec = replace(planned, **overrides) if overrides else planned
         try:
-            results.append(import_file(cache, f, spec, check=check))
+            results.append(import_file(cache, f, spec, check=check, limits=limits))
+        except CacheError:
+            raise  # the cache itself (not a cache, its lock, its manifest): every file would fail the same
         except DataError as exc:
             results.append(ImportResult(str(f), "failed", exc.bare_message))
     return results

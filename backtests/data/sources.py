@@ -2,8 +2,9 @@
 
 Sources: ``synthetic`` (the embedded replay), ``files`` (CSV/parquet, see :mod:`backtests.data.files`)
 and ``cache`` (``data_cache/``, filled by ``scare data``). New sources plug in by adding a loader
-to :data:`LOADERS` with the signature ``(config, base_dir, offline) -> MarketData``; ``offline``
-means "never touch the network" (only the cache source can fetch).
+to :data:`LOADERS` with the signature ``(config, base_dir, offline, limits) -> MarketData``; ``offline``
+means "never touch the network" (only the cache source can fetch); ``limits`` (the study's
+``limits``: ``max_data_bytes``, ``max_data_rows``) bounds every file read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.bounded import DataLimits
 from backtests.data.files import load_file
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.data.quality import local_dates, vet
@@ -27,7 +29,7 @@ def _resolve(base_dir: Path, path: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """The embedded synthetic replay (deterministic for a seed), through the same checks as real data."""
     from backtests.data import synthetic
 
@@ -54,7 +56,7 @@ def _intraday_freq(frame: pd.DataFrame) -> str:
     return f"{int(step / pd.Timedelta(minutes=1))}min"
 
 
-def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from the files listed in ``data.files``."""
     bars: dict[str, pd.DataFrame] = {}
     intraday: dict[str, pd.DataFrame] = {}
@@ -69,7 +71,7 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
         # FX keeps a month before `start`: the first converted bar needs a rate known before it.
         first = start - pd.Timedelta(days=31) if (start is not None and spec.kind == "fx") else start
         loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                           first, end, require_close=spec.merge_into is None)
+                           first, end, require_close=spec.merge_into is None, limits=limits)
         warnings.extend(loaded.warnings)
         frame, labels = loaded.frame, loaded.labels
         if len(excl):  # excluded dates go before the checks (a known bad day can be cut out)
@@ -105,11 +107,11 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
                       fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
 
 
-def load_cache(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from ``data_cache/`` (see ``scare data``)."""
     from backtests.data import cache
 
-    return cache.load_market_data(cfg, base_dir, offline=offline)
+    return cache.load_market_data(cfg, base_dir, offline=offline, limits=limits)
 
 
 OHLCV_COLUMNS = {"open", "high", "low", "close", "volume", "open_time"}
@@ -149,21 +151,22 @@ def declared_series(cfg: Any, base_dir: Path) -> dict[str, set[str]] | None:
     return None
 
 
-LOADERS: dict[str, Callable[[Any, Path, bool], MarketData]] = {
+LOADERS: dict[str, Callable[..., MarketData]] = {
     "synthetic": load_synthetic,
     "files": load_files,
     "cache": load_cache,
 }
 
 
-def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_market_data(cfg: Any, base_dir: Path, offline: bool = False,
+                     limits: DataLimits | None = None) -> MarketData:
     """MarketData for a :class:`~backtests.config.model.DataConfig`, date-filtered and with
-    ``exclude_dates`` removed."""
+    ``exclude_dates`` removed; ``limits`` is the study's (default: the documented defaults)."""
     try:
         loader = LOADERS[cfg.source]
     except KeyError:
         raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
-    md = loader(cfg, base_dir, offline)
+    md = loader(cfg, base_dir, offline, limits=limits)
     if cfg.source not in ("files", "cache") and (cfg.start or cfg.end):  # those two clip while loading
         md = _clip(md, cfg.start, cfg.end)
     if cfg.exclude_dates and cfg.source not in ("files", "cache"):  # those two drop them before the checks

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backtests.errors import Interrupted, ScareInputError
+from backtests.errors import Interrupted, ScareInputError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
-        message = " ".join(str(exc).split())  # one line, whatever a plug-in's message holds
+        message = one_line(str(exc))  # one line, control characters escaped, whatever the message holds
         if isinstance(exc, Interrupted):
             print(f"scare: {message}", file=sys.stderr)
             return 130

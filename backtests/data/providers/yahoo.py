@@ -11,6 +11,7 @@ backoff) from "no data" (an error at once).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -144,8 +145,13 @@ class YahooProvider:
             cap = _Capture()
             log = logging.getLogger("yfinance")
             log.addHandler(cap)
+            download = self._dl()  # imported first: yfinance's import adds its own warning filter
             try:
-                raw = self._dl()(symbol, **kwargs)
+                with warnings.catch_warnings():
+                    # yfinance's own pandas deprecation warnings are not the user's business (and would
+                    # break the one-line error contract)
+                    warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+                    raw = download(symbol, **kwargs)
             except (TimeoutError, ConnectionError, OSError) as exc:
                 raise TransientError(f"{type(exc).__name__}: {exc}") from None
             finally:
