@@ -289,12 +289,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     # what the tearsheet draws of the shown combinations (best, default): paths and drawdown periods
     views = {c: scoring.pooled_view(calendar[c], None if bench is None else bench[c]) for c in detail}
     episodes_of = _episode_records(sr, windows, clusters, per_window, traded)
-    event_level = {
-        str(c): scoring.event_level(per_window[c], traded[c], clusters.code, clusters.ids,
-                                    n_resamples=n_resamples, confidence=confidence, seed=seed,
-                                    episodes=episodes_of(c))
-        for c in detail
-    }
+    event_level = {str(c): _event_level(per_window[c], traded[c], clusters, episodes_of(c), n_resamples=n_resamples,
+                                        confidence=confidence, seed=seed) for c in detail}
     row_cluster = clusters.code[np.argmax(is_open[rows], axis=1)] if rows.size else np.zeros(0, np.int64)
     cl_means = scoring.cluster_means(per_window, clusters.code, clusters.n)
     cl_counts = np.bincount(clusters.code, minlength=clusters.n)
@@ -321,6 +317,16 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
             "benchmark_runs": bench_runs, "views": views}
+
+
+def _event_level(returns: np.ndarray, traded: np.ndarray, clusters: Any, episodes: list[dict[str, Any]], *,
+                 n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    """One shown combination's EventLevel with the shock-size slope of its episodes (``shock_slope``)."""
+    el = scoring.event_level(returns, traded, clusters.code, clusters.ids, n_resamples=n_resamples,
+                             confidence=confidence, seed=seed, episodes=episodes)
+    shock = np.array([np.nan if e.get("shock") is None else e["shock"] for e in episodes], dtype=float)
+    el["shock_slope"] = clean_json(scoring.shock_slope(shock, returns, clusters.code, confidence))
+    return el
 
 
 def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:
@@ -429,7 +435,8 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     s["execution"] = res.rules.record()
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}
-    s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
+    s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos, confidence=sc.confidence,
+                                      n_resamples=sc.bootstrap_samples, seed=cfg.seed)
     if traded:
         # the strategy's first decision in each window (the engine's, the same for every run of it)
         first = res.runs.groupby("window", sort=False)["first_decision"].first()

@@ -138,13 +138,19 @@ def session_returns(returns: pd.Series, window: Any) -> np.ndarray:
     return out
 
 
-def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
-    """Cumulative return by event time per window for the given combos (a chart, not a statistic).
+def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int], *,
+                    confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Cumulative return by event time per window for the given combos (a chart), with the interval
+    of the mean path.
 
     Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them; the run's returns
     by session of the defining market, :func:`session_returns`); ``mean`` is the average of the
     lines at each event time of the range every line covers, ``mean_t`` (``-min pre .. +min
-    post``), so windows of different lengths line up on t = 0.
+    post``), so windows of different lengths line up on t = 0. ``mean_low``/``mean_high`` are the
+    interval of that mean at each event time with the windows' clusters as the units, by the rule
+    of the event-level interval (:func:`backtests.scoring.episodes.mean_interval`: the cluster-robust
+    t interval with G - 1 df below 30 clusters); ``interval`` says how (``method``, ``confidence``,
+    ``df``, ``n_clusters``, ``reason`` when undefined).
     """
     out: dict[str, Any] = {}
     for combo in combos:
@@ -158,11 +164,22 @@ def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str
             post = min(t[-1] for t in times.values())
             arr = np.array([line[(-pre - t[0]):(-pre - t[0]) + pre + post + 1]
                             for line, t in zip(lines.values(), times.values())], dtype=float)
+            codes = _cluster_codes([windows[w] for w in lines])
+            cluster = np.array([codes[w] for w in lines])
+            cis = [scoring.mean_interval(arr[:, k], cluster, confidence=confidence, n_resamples=n_resamples,
+                                         seed=seed) for k in range(arr.shape[1])]
+            # how the interval was made: from an event time where it is defined (a constant 0 before
+            # any entry has none), else why none is
+            first = next((c for c in cis if c["reason"] is None), cis[0] if cis else {})
             out[str(combo)] = {
                 "windows": {k: [clean_json(x) for x in v] for k, v in lines.items()},
                 "t": {k: [int(x) for x in v] for k, v in times.items()},
                 "mean_t": list(range(-pre, post + 1)),
                 "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
+                "mean_low": [clean_json(c["low"]) for c in cis],
+                "mean_high": [clean_json(c["high"]) for c in cis],
+                "interval": {"method": first.get("method"), "confidence": confidence, "df": first.get("df"),
+                             "n_clusters": first.get("n_clusters"), "reason": first.get("reason")},
             }
     return out
 
@@ -227,7 +244,7 @@ def asset_event_study(data: Any, symbol: str, benchmark: str | None, windows: li
     return {
         "symbol": symbol, "benchmark": benchmark, "model": "market model (OLS alpha + beta)",
         "estimation_sessions": estimation, "pre": pre, "post": post,
-        "caar": clean_json(res.caar), "t_stat": clean_json(res.t_stat), "p_value": clean_json(res.p_value),
+        "caar": clean_json(res.caar), "windows_as_independent": _independent(res.t_stat, res.p_value),
         "n_events": int(res.n_events), "n_clusters": len({codes[i] for i in ids if i not in res.dropped}),
         "fraction_positive": clean_json(res.fraction_positive),
         "car": {k: clean_json(v) for k, v in res.car.items()},
@@ -242,6 +259,15 @@ def _calendar_mean(port: dict[str, pd.Series], bench: dict[str, pd.Series]) -> t
     b = b.where(p.notna())
     return p.mean(axis=1).to_numpy(), b.mean(axis=1).to_numpy()
 
+INDEPENDENT_NOTE = ("t test of the mean CAR with every window an independent event (N - 1 df): windows of one "
+                    "shock are not independent, so this is not the event-level test; read tests.t (clusters)")
+
+
+def _independent(t_stat: float, p_value: float) -> dict[str, Any]:
+    """The 0.1 cross-sectional t test, kept under a name that says what it assumes."""
+    return {"t_stat": clean_json(t_stat), "p_value": clean_json(p_value), "note": INDEPENDENT_NOTE}
+
+
 def _clean(tests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {k: {kk: clean_json(vv) for kk, vv in v.items()} for k, v in tests.items()}
 
@@ -252,7 +278,7 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
                          calendar_benchmark: pd.Series | None = None) -> dict[str, Any]:
     """Per-window cumulative excess return (strategy minus benchmark, market-adjusted model) of
     one combination in event time, with CAAR, its cross-sectional t-statistic (events as if
-    independent, as in 0.1), the fraction of windows with a positive result and the test battery:
+    independent, as in 0.1: ``windows_as_independent``, not the event-level test), the fraction of windows with a positive result and the test battery:
     ``t`` with clusters as the independent unit, the calendar-time test on the combination's
     calendar-time pooled series (``calendar``) against its pooled benchmark; BMP, Kolari-Pynnönen,
     GRANK and the generalized sign test need an estimation window the strategy does not have.
@@ -292,7 +318,7 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
     }
     return {
         "combo": combo, "model": "market-adjusted (strategy minus benchmark)", "pre": pre, "post": post,
-        "caar": clean_json(float(car.mean())), "t_stat": clean_json(t_stat), "p_value": clean_json(p),
+        "caar": clean_json(float(car.mean())), "windows_as_independent": _independent(t_stat, p),
         "n_events": n, "n_clusters": int(np.unique(cluster).size),
         "fraction_positive": clean_json(float((car > 0).mean())),
         "car": {k: clean_json(v) for k, v in cars.items()},
