@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, LINE_COLORS, OKABE_ITO, esc, is_missing, num
@@ -86,7 +87,8 @@ def fan_figure(lines: dict[str, list[tuple[int, float]]], eps: list[dict[str, An
                ) -> dict[str, Any]:
     """Median and quantile bands of event-time cumulative returns, the mean with its interval (as
     scoring wrote it: ``event_time[combo].mean_low/mean_high``, ``interval`` the legend text), the
-    episodes' entries and exits marked; the events themselves as thin lines when there are few."""
+    entries and exits of ``eps`` marked (the trades, each once in the window it is counted in; or the
+    episodes' first and last fills); the events themselves as thin lines when there are few."""
     by_t: dict[int, list[float]] = {}
     for pts in lines.values():
         for t, v in pts:
@@ -146,7 +148,6 @@ def fan_figure(lines: dict[str, list[tuple[int, float]]], eps: list[dict[str, An
 
 def _event_times(eps: list[dict[str, Any]], windows: dict[str, dict[str, Any]], key: str) -> dict[int, int]:
     """{event time t: how many episodes filled then} from the episodes' fill instants."""
-    import pandas as pd
 
     out: dict[int, int] = {}
     for e in eps:
@@ -295,8 +296,9 @@ def fan_interval(sv: StrategyView, combo: int | None) -> tuple[tuple[list[int], 
     return ([int(ts[k]) for k in keep], [float(lo[k]) for k in keep], [float(hi[k]) for k in keep], name), ""
 
 
-def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None) -> str:
-    """The event part of a strategy section (charts in a grid)."""
+def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None, trades: Any = None) -> str:
+    """The event part of a strategy section (charts in a grid). ``trades``: the set's trades as
+    scoring wrote them (each once, in the window it is counted in); the fan marks their fills."""
     from backtests.report.page import grid
 
     eps, source = episodes(view, sv, combo)
@@ -322,7 +324,12 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
     if lines:
         interval, why = fan_interval(sv, combo)
         note = "" if interval else f'<p class="note">No interval of the mean: {esc(why)}.</p>'
-        cells.append(page.chart(fan_figure(lines, eps, view.windows, interval), f"{sv.label}-fan",
+        fills = eps
+        if trades is not None and len(trades):
+            fills = [{"window": t.window, "entry_utc": t.entry_time.isoformat(),
+                      "exit_utc": None if pd.isna(t.exit_time) else t.exit_time.isoformat()}
+                     for t in trades.itertuples(index=False)]
+        cells.append(page.chart(fan_figure(lines, fills, view.windows, interval), f"{sv.label}-fan",
                                 f"{sv.label}: event-time paths ({len(lines)} events)") + note)
     else:
         cells.append(na("No event-time view (no complete windows)."))

@@ -18,6 +18,7 @@ from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
 from backtests.digest import combo_id, run_id
 from backtests.jsonfmt import clean_json
+from backtests.scoring.trades import trades_block
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -392,6 +393,16 @@ def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_wi
     return records
 
 
+def trades_of(res: Any, combos: list[int]) -> dict[str, Any]:
+    """``strategies[].trades`` for the shown combinations: each real trade once (:mod:`.trades`)."""
+    runs = res.runs
+    out = {}
+    for c in combos:
+        sel = runs[runs["combo"] == c]  # canonical order: the study's window order
+        out[str(c)] = trades_block(res.orders, [str(r) for r in sel.index], [str(w) for w in sel["window"]])
+    return out
+
+
 def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
     """Grid row whose every value equals the declared default (``params``: name -> Param), if any."""
     defaults = {n: p.default for n, p in params.items()}
@@ -435,6 +446,7 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     s["execution"] = res.rules.record()
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}
+    s["trades"] = trades_of(res, combos)
     s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos, confidence=sc.confidence,
                                       n_resamples=sc.bootstrap_samples, seed=cfg.seed)
     if traded:

@@ -22,6 +22,7 @@ from backtests.engine.schedule import asset_first_fill
 from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
 from backtests.scoring import event_tests
+from backtests.scoring.trades import distinct_entries  # noqa: F401 - the one trade rule, re-exported
 
 
 BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
@@ -325,33 +326,3 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
         "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
         "tests": _clean(tests),
     }
-
-
-def distinct_entries(orders: pd.DataFrame | None, run_combo: dict[str, int], n_combos: int) -> np.ndarray | None:
-    """Positions opened per combination, each real trade counted once across overlapping episodes.
-
-    A fill opens a position when the run's holding of that symbol goes from flat to non-zero. Two
-    episodes of one combination that open the same symbol at the same fill instant (one trigger
-    inside two overlapping windows) hold one real trade: it is counted once. Returns ``None``
-    without an orders table (the caller then sums the engine's per-run counts).
-    """
-    if orders is None:
-        return None
-    out = np.zeros(n_combos, dtype=np.int64)
-    if not len(orders):
-        return out
-    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
-                      "fill": pd.DatetimeIndex(orders["fill_time"]).asi8,
-                      "signed": np.where(orders["side"].astype(str).to_numpy() == "buy", 1.0, -1.0)
-                      * orders["size"].to_numpy(dtype=float)})
-    o = o.sort_values(["run", "symbol", "fill"], kind="stable")
-    held = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
-    before = held - o["signed"].to_numpy()
-    scale = np.maximum(np.abs(o["signed"].to_numpy()), 1e-300)
-    opens = (np.abs(before) <= 1e-9 * scale) & (np.abs(held) > 1e-9 * scale)
-    e = o.loc[opens, ["run", "symbol", "fill"]]
-    e = e.assign(combo=e["run"].map(run_combo)).dropna(subset=["combo"])
-    e = e.drop_duplicates(["combo", "symbol", "fill"])
-    counts = e.groupby("combo").size()
-    out[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
-    return out

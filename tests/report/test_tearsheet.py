@@ -11,14 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from plotly.offline import get_plotlyjs
 
 from backtests.orchestration.cli import main
 from backtests.report import SavedRun, render_tearsheet
 from backtests.report.fmt import count, metric, num, pct, script_json
 from backtests.outputs.regenerate import load_run
-from backtests.report.view import round_trips
 
 DEFAULT_STUDY = Path(__file__).resolve().parents[2] / "configs" / "scare_trades.yaml"
 
@@ -169,28 +167,6 @@ def test_a_broken_section_does_not_lose_the_page(default_run: Path) -> None:
     metrics["strategies"][0]["event_time"] = {"1": {"windows": {"deepseek_r1": "garbage"}}}
     html = render_tearsheet(dataclasses.replace(parts, metrics=metrics), plotly_js=STUB_JS)
     assert "Verdict</h2>" in html and "Data</h2>" in html and "Returns and risk" in html
-
-
-def test_round_trips() -> None:
-    t = pd.Timestamp("2025-01-27 21:00", tz="UTC")
-    orders = pd.DataFrame([
-        ("a", "w", t, "X", "buy", 10.0, 100.0, 1.0),
-        ("a", "w", t + pd.Timedelta(days=1), "X", "sell", 10.0, 110.0, 1.0),
-        ("a", "w", t, "Y", "sell", 5.0, 50.0, 0.5),
-        ("a", "w", t + pd.Timedelta(days=2), "Y", "buy", 5.0, 40.0, 0.5),
-        ("a", "w", t, "Z", "buy", 10.0, 100.0, 0.0),
-        ("a", "w", t + pd.Timedelta(days=1), "Z", "sell", 20.0, 90.0, 0.0),  # close long, open short
-        ("a", "w", t + pd.Timedelta(days=2), "Z", "buy", 10.0, 81.0, 0.0),
-        ("a", "w", t, "OPEN", "buy", 3.0, 10.0, 0.0),
-        ("b", "w", t, "X", "buy", 1.0, 1.0, 0.0),  # another run: filtered out
-    ], columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
-    tr = round_trips(orders, ["a"])
-    got = {(r.symbol, r.side): r for r in tr.itertuples()}
-    assert len(tr) == 5
-    assert got[("X", "long")].ret == pytest.approx(0.10) and got[("X", "long")].fees == pytest.approx(2.0)
-    assert got[("Y", "short")].ret == pytest.approx(0.20)
-    assert got[("Z", "long")].ret == pytest.approx(-0.10) and got[("Z", "short")].ret == pytest.approx(0.10)
-    assert pd.isna(got[("OPEN", "long")].exit_time) and np.isnan(got[("OPEN", "long")].ret)
 
 
 def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
