@@ -25,8 +25,8 @@ MAX_PATHS = 12  # individual event paths drawn under the fan (beyond that: the f
 def episodes(view: StudyView, sv: StrategyView, combo: int | None) -> tuple[list[dict[str, Any]], str]:
     """(episodes, source) for a combo: metrics.json's event-level episodes, or its runs[] per window."""
     el = sv.event_level(combo)
-    if el and el.get("episodes"):
-        return [e for e in el["episodes"] if isinstance(e, dict)], "event_level"
+    if el and el.get("episodes"):  # episodes left out of the statistics (signal missing) are not events
+        return [e for e in el["episodes"] if isinstance(e, dict) and not e.get("excluded")], "event_level"
     out = []
     for r in sv.runs.get(combo, []) if combo is not None else []:
         m = r.get("metrics") or {}

@@ -31,14 +31,18 @@ BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first po
 
 
 def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping[str, int], rules: Any, *,
-             n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+             n_resamples: int, confidence: float, seed: int, excluded: Mapping[str, str] | None = None,
+             ) -> dict[str, Any]:
     """Buy-and-hold of ``symbol`` over the same episodes as the strategy, as an EventLevel.
 
     Each episode buys at :func:`~backtests.engine.schedule.asset_first_fill` of the strategy's
     first decision in the window (``first_decision``: window id -> int64 ns UTC, ``NEVER`` for
     none, as the engine reported it) under the strategy's ``rules`` (its fill mode), the same
     rule the engine fills by, and sells at the close of the symbol's last bar in the window.
+    Windows in ``excluded`` (the strategy's left out: its signal is missing there) are left out
+    of the statistics here too, so the two read over the same events.
     """
+    excluded = dict(excluded or {})
     rets, recs = [], []
     for w in windows:
         bars = asset_bars(data, symbol, w)
@@ -57,9 +61,11 @@ def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping
     codes = scoring.event_clusters(scoring.spans_of(windows))
     ret = np.array(rets, dtype=float)
     episodes = [{"window": wid, "cluster": codes.ids[codes.code[i]], "return": clean_json(ret[i]),
-                 "traded": bool(np.isfinite(ret[i])), "entry_utc": e, "exit_utc": x, "shock": None}
+                 "traded": bool(np.isfinite(ret[i])), "entry_utc": e, "exit_utc": x, "shock": None,
+                 "excluded": excluded.get(wid)}
                 for i, (wid, e, x) in enumerate(recs)]
-    el = scoring.event_level(ret, np.isfinite(ret), codes.code, codes.ids, n_resamples=n_resamples,
+    counted = np.where([wid in excluded for wid, _, _ in recs], np.nan, ret)
+    el = scoring.event_level(counted, np.isfinite(counted), codes.code, codes.ids, n_resamples=n_resamples,
                              confidence=confidence, seed=seed, episodes=episodes)
     return {"symbol": symbol, "rule": BASELINE_RULE.format(symbol=symbol), "event_level": el}
 
