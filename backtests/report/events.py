@@ -304,9 +304,13 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
     eps, source = episodes(view, sv, combo)
     symbol = next(iter(sorted((sv.summary.get("roles") or {}).values())), None)
     tz = view.symbol_tz(str(symbol)) if symbol else "UTC"
-    base_block = sv.summary.get("baseline") if isinstance(sv.summary.get("baseline"), dict) else None
+    # diamonds: the matched baseline (same vehicles, same spans) when the run has one, else the contract's
+    matched = ((sv.summary.get("matched_baseline") or {}).get(str(combo)) if combo is not None else None)
+    base_block = matched if isinstance(matched, dict) else (
+        sv.summary.get("baseline") if isinstance(sv.summary.get("baseline"), dict) else None)
     base_eps = ((base_block or {}).get("event_level") or {}).get("episodes") if base_block else None
-    base_name = (base_block or {}).get("symbol")
+    base_name = (f"matched ({base_block.get('label')})" if isinstance(matched, dict)
+                 else (base_block or {}).get("symbol"))
     if not base_eps and sv.baselines:  # a configured buy-and-hold over the same windows
         b = sv.baselines[0]
         base_eps, _ = episodes(view, b, b.best if b.best is not None else b.default)

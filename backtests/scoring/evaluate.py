@@ -27,6 +27,7 @@ from backtests.scoring.evaluate_events import (
     baseline,
     distinct_entries,
     event_time_view,
+    matched_baselines,
     shock_fields as _shock,
     strategy_event_study,
 )
@@ -487,6 +488,9 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
         # the shock of each baseline episode is the same t = 0 move as the strategy's
         for e in s["baseline"]["event_level"]["episodes"]:
             e.update(_shock(shocks, e["window"]))
+    s["matched_baseline"] = matched_baselines(res, data, combos, s["event_level"], n_resamples=sc.bootstrap_samples,
+                                              confidence=sc.confidence, seed=cfg.seed,
+                                              excluded=exclusions.reasons(missing))
     s["event_study"] = {
         "asset": asset_event_study(data, traded[0], sp.benchmark, kept_windows, sc.estimation_sessions),
         "strategy": {str(c): strategy_event_study(

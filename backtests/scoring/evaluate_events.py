@@ -21,7 +21,7 @@ from backtests.engine.results import NEVER
 from backtests.engine.schedule import asset_first_fill
 from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
-from backtests.scoring import event_tests
+from backtests.scoring import event_tests, matched
 from backtests.scoring.trades import distinct_entries  # noqa: F401 - the one trade rule, re-exported
 
 
@@ -68,6 +68,59 @@ def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping
     el = scoring.event_level(counted, np.isfinite(counted), codes.code, codes.ids, n_resamples=n_resamples,
                              confidence=confidence, seed=seed, episodes=episodes)
     return {"symbol": symbol, "rule": BASELINE_RULE.format(symbol=symbol), "event_level": el}
+
+def matched_baselines(res: Any, data: Any, combos: list[int], strategy_levels: Mapping[str, Any], *,
+                      n_resamples: int, confidence: float, seed: int,
+                      excluded: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``strategies[].matched_baseline`` for the shown combinations (:mod:`backtests.scoring.matched`):
+    the same vehicles over the same spans at the same exposure, from each run's own fills, as an
+    EventLevel, and ``difference``: the EventLevel of strategy minus matched baseline per episode.
+
+    ``res`` is the strategy's :class:`~backtests.sweep.results.StrategyResult` (runs, returns,
+    orders, rules); ``strategy_levels`` its EventLevel per combination (the episodes' returns).
+    """
+    excluded = dict(excluded or {})
+    windows = list(res.plan.windows)
+    by_id = {w.id: w for w in windows}
+    codes = scoring.event_clusters(scoring.spans_of(windows))
+    cl_of = {w.id: codes.ids[codes.code[i]] for i, w in enumerate(windows)}
+    code_of = {w.id: int(codes.code[i]) for i, w in enumerate(windows)}
+    orders = res.orders
+    per_run = ({str(k): g for k, g in orders.groupby(orders["run"].astype(str), sort=False)}
+               if orders is not None and len(orders) else {})
+    bars_cache: dict[tuple[str, str], Any] = {}
+    out: dict[str, Any] = {}
+    for c in combos:
+        sel = res.runs[res.runs["combo"] == c]
+        wins, eps = [], []
+        for rid, meta in sel.iterrows():
+            w = by_id[meta["window"]]
+            ivs = matched.exposure_intervals(per_run.get(str(rid)))
+            syms = sorted({s for iv in ivs for s in iv.legs})
+            bars = {s: bars_cache.setdefault((s, w.id), asset_bars(data, s, w)) for s in syms}
+            r = res.returns[rid].dropna()
+            last = int(pd.DatetimeIndex(r.index).as_unit("ns").asi8[-1]) if len(r) else 0
+            eps.append(matched.matched_episode(ivs, bars, matched.value_path(res.returns[rid], res.rules.init_cash),
+                                               last))
+            wins.append(str(meta["window"]))
+        ret = np.array([e["return"] for e in eps], dtype=float)
+        left = np.array([w in excluded for w in wins], dtype=bool)
+        counted = np.where(left, np.nan, ret)
+        cluster = np.array([code_of[w] for w in wins])
+        records = matched.episode_records(wins, [cl_of[w] for w in wins], eps, excluded)
+        el = scoring.event_level(counted, np.array([e["traded"] for e in eps]) & ~left, cluster, codes.ids,
+                                 n_resamples=n_resamples, confidence=confidence, seed=seed, episodes=records)
+        strat = {e["window"]: e for e in (strategy_levels.get(str(c)) or {}).get("episodes") or []}
+        mine = np.array([np.nan if strat.get(w, {}).get("return") is None else strat[w]["return"] for w in wins],
+                        dtype=float)
+        diff = mine - counted
+        dl = scoring.event_level(diff, np.isfinite(diff), cluster, codes.ids, n_resamples=n_resamples,
+                                 confidence=confidence, seed=seed)
+        out[str(c)] = {"label": matched.label_of([e["weights"] for e, x in zip(eps, left) if not x]),
+                       "rule": matched.MATCHED_RULE, "symbols": sorted({s for e in eps for s in e["weights"]}),
+                       "event_level": el, "difference": dl}
+    return out
+
 
 @dataclass(frozen=True)
 class ShockSize:

@@ -120,13 +120,16 @@ def test_every_verdict_number_is_its_metrics_key(parts: SavedRun) -> None:
     for k in ("n_events", "n_clusters", "n_traded", "mean", "ci_low", "ci_high", "median", "win_rate", "p_value"):
         assert el + k in keys, k
         assert "/strategies/#/baseline/event_level/" + k in keys or k == "n_clusters", k
+        assert "/strategies/#/matched_baseline/#/event_level/" + k in keys or k == "n_clusters", k
     for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap",
               "/strategies/#/oos/loco/in_sample_mean",
               "/pooled/#/trust/dsr", "/pooled/#/trust/n_trials", "/pooled/#/trust/n_trials_raw", "/strategies/#/pbo"):
         assert k in keys, k
     # one row per trade strategy plus the unmatched baseline; folded baselines are not rows of their own
-    # (baselines: the contract's block for the 3 trade strategies, plus the 2 folded buy-and-hold runs)
-    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 5
+    # (baselines: the matched and the contract's block for the 3 trade strategies, plus the 2 folded
+    # buy-and-hold runs)
+    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 8
+    assert v.count("matched: ") == 3
     assert ">hold_kodex200<" not in v
     assert check_readings(metrics, v) >= 4 * 4  # every reading sentence cites numbers that are its keys
 
