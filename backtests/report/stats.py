@@ -32,22 +32,24 @@ from backtests.report.view import POOLED_CHARTS, Chain, StrategyView, StudyView
 
 
 def long_enough(n_periods: Any, ppy: float) -> bool:
-    """The annualization rule: at least one year of periods."""
-    return not is_missing(n_periods) and float(n_periods) >= ppy
+    """The annualization rule: at least one year of periods (:func:`backtests.scoring.registry.annualizes`)."""
+    return registry.annualizes(None if is_missing(n_periods) else float(n_periods), ppy)
 
 
 def metric_cell(rec: dict[str, Any], key: str, ppy: float | None) -> str:
+    """A pooled record's metric by the annualization rule (:func:`backtests.scoring.registry.shown_value`):
+    annualized over a year of periods, per period (marked <sup>p</sup>) or a dash with the reason below."""
     m = rec.get("metrics") or {}
     reason = (rec.get("nan_reasons") or {}).get(key)
     v = m.get(key)
     info = registry.get(key)
     if info is not None and info.annualized and ppy is None:
         return f'<span class="na" title="periods per year not in this run\'s metrics.json">{DASH}</span>'
-    if info is not None and info.annualized and not long_enough(m.get("n_periods"), ppy):
-        pp = None if is_missing(v) else registry.per_period_value(key, v, ppy)
-        if pp is not None:
-            shown = pct(pp) if info.fmt == "pct" else num(pp, digits=3)
-            return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{shown}<sup>p</sup></span>'
+    shown, scale = registry.shown_value(key, None if is_missing(v) else float(v), m.get("n_periods"), ppy)
+    if scale == registry.PER_PERIOD:
+        text = pct(shown) if info.fmt == "pct" else num(shown, digits=3)
+        return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{text}<sup>p</sup></span>'
+    if scale == registry.NOT_SHOWN and not is_missing(v):
         return (f'<span class="na" title="not annualized: {count(m.get("n_periods"))} periods, under one year '
                 f'({ppy:,.0f} periods)">{DASH}</span>')
     return metric(key, v, reason)
@@ -61,7 +63,10 @@ def sets_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str
         out += table(head, [[esc(name)] + [metric_cell(rec, k, ppy) for k in keys] for name, rec, ppy in sets], "metrics", num_from=1)
     return (out
             + '<p class="note">On the calendar-time series (each UTC period once, overlapping windows averaged). '
-              '<sup>p</sup>: per period, not annualized: the series is shorter than one year (docs/tearsheet.md).</p>')
+              '<sup>p</sup>: per period, not annualized: the series is shorter than one year (docs/tearsheet.md). '
+              'The last row is the risk of the position itself: the same figures, per period, over only the periods '
+              'in which the set held a position, each averaged over the episodes holding one (flat periods and flat '
+              'episodes do not dilute it).</p>')
 
 
 # ---------------------------------------------------------------------- charts

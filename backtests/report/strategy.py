@@ -74,7 +74,8 @@ def _params_of_group(group: list[dict[str, Any]], swept: list[str]) -> str:
     return esc(", ".join(parts))
 
 
-def ranking_table(sv: StrategyView, swept: list[str]) -> str:
+def ranking_table(sv: StrategyView, swept: list[str], ppy: float | None = None) -> str:
+    """The top distinct sets; every figure by the annualization rule (:func:`stats.metric_cell`)."""
     groups = identical_groups(sv)
     if not groups:
         return na("No ranked parameter sets (the ranking metric is undefined for all).")
@@ -90,8 +91,12 @@ def ranking_table(sv: StrategyView, swept: list[str]) -> str:
                                   if n_id is not None and int(n_id) != len(g) else "")
         rank = count(t.get("rank")) + (f"–{count(g[-1]['trust']['rank'])}" if len(g) > 1 else "")
         rows.append([rank, f'<span class="params">{_params_of_group(g, swept)}</span>{esc(tag)}', size]
-                    + [metric(k, m.get(k, t.get(k)), _reason(rec, k)) for k in show] + [num(t.get("dsr"), t.get("notes"))])
-    headers = ["Rank", "Parameters (swept)", "Sets"] + [label(k) for k in show] + ["DSR"]
+                    + [stats.metric_cell(rec, k, ppy) if k in m else metric(k, t.get(k), _reason(rec, k)) for k in show]
+                    + [num(t.get("dsr"), t.get("notes"))])
+    first = groups[0][0].get("metrics") or {}
+    scale = registry.shown_value(key, first.get(key), first.get("n_periods"), ppy)[1]
+    headers = ["Rank", "Parameters (swept)", "Sets"] + [registry.shown_label(k, scale) if k == key else label(k)
+                                                         for k in show] + ["DSR"]
     n = len(sv.pooled)
     merged = sum(len(g) for g in groups)
     return table(headers, rows, num_from=2) + (
@@ -150,7 +155,7 @@ def trials_figure(view: StudyView, sv: StrategyView) -> tuple[dict[str, Any] | N
 def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str]) -> str:
     if len(sv.pooled) <= 1:
         return ""
-    fig, expl = charts.sweep_figure(sv, swept)
+    fig, expl = charts.sweep_figure(sv, swept, view.ppy(sv))
     heat = (page.chart(fig, f"{sv.label}-sweep", f"{sv.label}: {label(sv.rank_by)} across the sweep")
             + f'<p class="note">{expl}</p>') if fig else na(expl)
     tfig, texpl = trials_figure(view, sv)
@@ -159,7 +164,8 @@ def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str])
                'that many unskilled trials.</p>') if tfig else na(texpl)
     sid = page.anchor(f"{sv.label} sweep", level=3, short="sweep")
     return section("Parameter sweep", "A plateau is more believable than a lone peak; the best must clear SR0.",
-                   grid(heat, trial) + fold(f"Top {TOP_N} distinct parameter sets", ranking_table(sv, swept)), sid, level=3)
+                   grid(heat, trial) + fold(f"Top {TOP_N} distinct parameter sets", ranking_table(sv, swept, view.ppy(sv))),
+                   sid, level=3)
 
 
 # ---------------------------------------------------------------------- tables

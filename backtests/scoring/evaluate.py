@@ -18,7 +18,7 @@ from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
 from backtests.digest import combo_id, run_id
 from backtests.jsonfmt import clean_json
-from backtests.scoring import exclusions
+from backtests.scoring import exclusions, exposure
 from backtests.scoring.trades import trades_block
 from backtests.scoring.evaluate_events import (
     ShockSize,
@@ -245,6 +245,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:
         pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
+    _exposed_metrics(pooled, preasons, sr, R, index, is_open, spans, n_c, n_w, rf)
     per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
     run_total = per_window.copy()  # every run's own total return (an excluded window's episode record keeps it)
     per_window[:, left_out] = np.nan  # ...but it is not an event of the statistics
@@ -321,16 +322,36 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         "trials": _trials(ranking, pooled, distinct, ppy),
         "event_level": event_level, "oos": oos,
         "pooled_detail": {str(c): v.record for c, v in views.items()},
-        "ranking": [
-            {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]),
-             rank_by: clean_json(ranking.loc[c, metric_col]), "dsr": clean_json(ranking.loc[c, "dsr"]),
-             "params": combo_params[int(c)]}
-            for c in ranking.index[:TOP_K]
-        ],
+        "ranking": [_ranked(c, ranking, pooled, rank_by, ppy, combo_params) for c in ranking.index[:TOP_K]],
     }
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
             "benchmark_runs": bench_runs, "views": views}
+
+
+def _exposed_metrics(pooled: pd.DataFrame, preasons: dict[Any, dict[str, str]], sr: StrategyRuns, R: np.ndarray,
+                     index: pd.DatetimeIndex, is_open: np.ndarray, spans: list[Any], n_c: int, n_w: int,
+                     rf: float) -> None:
+    """Add the registry's ``exposure`` keys to the pooled table (in place): the risk of the positions
+    themselves, on the exposed series (:mod:`backtests.scoring.exposure`), per period."""
+    keys = scoring.registry.EXPOSED_FROM
+    start = np.tile(np.array([sp.start_utc.as_unit("ns").value for sp in spans], dtype=np.int64), n_c)
+    mask = exposure.exposure_mask(sr.orders, index, ~np.isnan(R), list(sr.returns.columns), start)
+    if mask is None:
+        for k in keys:
+            pooled[k] = np.nan
+            for c in range(n_c):  # new dicts: a record's reasons may be shared with its run's
+                preasons[c] = {**preasons.get(c, {}), k: "no orders: the periods with a position are not known"}
+        return
+    vals, rows = exposure.exposed_pool(R, mask, n_c, n_w, is_open)
+    frame = pd.DataFrame(vals, index=index[rows], columns=sr.grid.index)
+    table, why = scoring.metrics_table(frame, 1.0, None, rf)
+    for k, src in keys.items():
+        pooled[k] = table[src].to_numpy()
+        for c, reasons in why.items():
+            if src in reasons:
+                preasons[c] = {**preasons.get(c, {}), k: f"exposed series: {reasons[src]}"}
+    pooled["exposed_periods"] = pooled["exposed_periods"].astype(np.int64)
 
 
 def _traded(runs: pd.DataFrame, n_c: int, n_w: int) -> np.ndarray:
@@ -351,6 +372,19 @@ def _event_level(returns: np.ndarray, traded: np.ndarray, clusters: Any, episode
     shock = np.array([np.nan if e.get("shock") is None else e["shock"] for e in episodes], dtype=float)
     el["shock_slope"] = clean_json(scoring.shock_slope(shock, returns, clusters.code, confidence))
     return el
+
+
+def _ranked(c: Any, ranking: pd.DataFrame, pooled: pd.DataFrame, rank_by: str, ppy: float,
+            combo_params: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``strategies[].ranking`` record: the ranking metric's value by the annualization rule
+    (:func:`backtests.scoring.registry.shown_value`: a Sharpe ratio of a series shorter than a
+    year is given per period, ``scale`` says which)."""
+    n = pooled.loc[c, "n_periods"] if "n_periods" in pooled.columns else None
+    raw = clean_json(ranking.loc[c, rank_by])
+    value, scale = scoring.registry.shown_value(rank_by, raw, clean_json(n), ppy)
+    return {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]), "metric": rank_by, "value": clean_json(value),
+            "scale": scale, "n_periods": clean_json(n), "dsr": clean_json(ranking.loc[c, "dsr"]),
+            "params": combo_params[int(c)]}
 
 
 def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
@@ -179,7 +180,8 @@ def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
     rank[order] = np.arange(1, len(order) + 1)
     for c in range(n_a * n_b):
         params = {"a": c // n_b, "b": round(0.01 * (c % n_b), 2), "fixed": "x"}
-        m = {"sharpe": float(sharpe[c]), "total_return": float(sharpe[c] / 10), "max_drawdown": -0.1, "n_windows": n_windows}
+        m = {"sharpe": float(sharpe[c]), "total_return": float(sharpe[c] / 10), "max_drawdown": -0.1, "n_windows": n_windows,
+             "n_periods": 300}
         pooled.append({"strategy": "big", "combo": c, "params": params, "is_default": c == 0, "metrics": m,
                        "trust": {"rank": float(rank[c]), "dsr": 0.5, "pbo": 0.4}})
         for w in range(n_windows):
@@ -188,7 +190,7 @@ def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
     best = int(order[0])
     return {"study": "big", "synthetic": True, "windows": [], "runs": runs, "pooled": pooled,
             "strategies": [{"label": "big", "name": "big", "best_combo": best, "default_combo": 0, "rank_by": "sharpe",
-                            "n_combinations": n_a * n_b}]}
+                            "n_combinations": n_a * n_b, "periods_per_year": 252.0}]}
 
 
 def test_large_sweep_renders_fast_and_small() -> None:
@@ -202,3 +204,20 @@ def test_large_sweep_renders_fast_and_small() -> None:
     heat = next(f for f in figs.values() if f["data"][0]["type"] == "heatmap")
     assert len(heat["data"][0]["z"]) == 100 and len(heat["data"][0]["z"][0]) == 100
     assert "The top 10 distinct results (10 of 10,000 parameter sets)" in html
+
+
+def test_heat_map_and_top_table_follow_the_annualization_rule() -> None:
+    """27 periods against 252 a year: the map and the top-10 table show the Sharpe ratio per period."""
+    metrics = big_sweep(3, 3, n_windows=1)
+    for p in metrics["pooled"]:
+        p["metrics"]["n_periods"] = 27
+    html = render_tearsheet(SavedRun(metrics, {}, pd.DataFrame(), pd.DataFrame()), plotly_js=STUB_JS)
+    heat = next(f for f in figures(html).values() if f["data"][0]["type"] == "heatmap")
+    z = [v for row in heat["data"][0]["z"] for v in row]
+    per = sorted(p["metrics"]["sharpe"] / np.sqrt(252) for p in metrics["pooled"])
+    assert sorted(z) == pytest.approx(per)
+    assert heat["data"][0]["colorbar"]["title"]["text"] == "Sharpe / period"
+    top = html.split("Top 10 distinct parameter sets", 1)[1]
+    assert ">Sharpe / period<" in top and "<sup>p</sup>" in top
+    best = max(metrics["pooled"], key=lambda p: p["metrics"]["sharpe"])
+    assert f'{best["metrics"]["sharpe"] / np.sqrt(252):.3f}<sup>p</sup>' in top
