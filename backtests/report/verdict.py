@@ -19,8 +19,8 @@ from backtests.report.view import StudyView
 
 NOT_IN_RUN = "not available in this run (metrics.json has no event-level results: run it with scare 0.2)"
 
-__all__ = ["Cells", "NOT_IN_RUN", "fmt_value", "reading", "resolve", "verdict", "verdict_rows", "warnings_block",
-           "warnings_table"]
+__all__ = ["Cells", "NOT_IN_RUN", "audit_block", "fmt_value", "reading", "resolve", "verdict", "verdict_rows",
+           "warnings_block", "warnings_table"]
 
 
 class Cells(Reader):
@@ -213,6 +213,34 @@ def verdict_table(headers: list[str], rows: list[tuple[str, list[str]]]) -> str:
         out.append(f'<tr class="{kind}">{tds}</tr>')
     return (f'<div class="scroll"><table class="verdict"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(out)}</tbody></table></div>')
+
+
+# ---------------------------------------------------------------------- audit
+def audit_block(manifest: dict[str, Any]) -> str:
+    """The look-ahead audit's verdict per strategy (manifest.json ``audit``): exhaustive or partial,
+    cuts checked of candidates, reused from the cache or not; skipped under ``--no-audit``."""
+    audit = manifest.get("audit") if isinstance(manifest.get("audit"), dict) else None
+    if audit is None:
+        return '<p class="warnline">Look-ahead audit: not recorded in this run\'s manifest.json.</p>'
+    if not audit.get("enabled", True):
+        return (f'<p class="warnline" style="color:#8a3b00">Look-ahead audit: skipped '
+                f'({esc(audit.get("note") or "--no-audit")}).</p>')
+    parts, warn = [], False
+    for r in audit.get("strategies") or []:
+        if not isinstance(r, dict):
+            continue
+        status = r.get("status") or r.get("verdict") or "?"
+        partial = r.get("verdict") == "pass" and r.get("exhaustive") is False
+        bad = r.get("verdict") not in (None, "pass")
+        warn = warn or partial or bad
+        text = (f'<b>{esc(r.get("strategy"))}</b> {esc(status)}'
+                + (" – the other cuts are checked on the next run" if partial else "")
+                + (' <span class="note">(cached verdict)</span>' if r.get("cached") else ""))
+        parts.append(f'<span style="color:#8a3b00">{text}</span>' if partial or bad else text)
+    if not parts:
+        return '<p class="warnline">Look-ahead audit: no strategy audited.</p>'
+    return (f'<p class="warnline{"" if warn else " ok"}">Look-ahead audit (cuts checked of candidates): '
+            + " · ".join(parts) + "</p>")
 
 
 # ---------------------------------------------------------------------- warnings

@@ -130,7 +130,7 @@ def test_every_verdict_number_is_its_metrics_key(parts: SavedRun) -> None:
     # buy-and-hold runs)
     assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 8
     assert v.count("matched: ") == 3
-    assert ">hold_kodex200<" not in v
+    assert ">hold_kodex200<" not in v.split('<table class="verdict"', 1)[1]  # (the audit line names it)
     assert check_readings(metrics, v) >= 4 * 4  # every reading sentence cites numbers that are its keys
 
 
@@ -292,3 +292,18 @@ def test_fill_kind_inferred_from_the_session_when_not_saved() -> None:
     assert list(kinds) == ["open*", "close*", "bar*"]
     o["fill_kind"] = ["open", "auction", "close"]
     assert list(fill_kinds(o, {})) == ["open", "auction", "close"]
+
+
+def test_the_audit_verdict_is_on_the_first_screen(parts: SavedRun) -> None:
+    rows = [{"strategy": "fade_kospi_halt", "verdict": "pass", "status": "no look-ahead found in 22 of 290 cuts (partial)",
+             "exhaustive": False, "cached": False, "cuts_checked": 22, "cuts_candidates": 290},
+            {"strategy": "hold_qqq", "verdict": "pass", "status": "no look-ahead found in all 14 cuts", "exhaustive": True,
+             "cached": True, "cuts_checked": 14, "cuts_candidates": 14}]
+    manifest = {**parts.manifest, "audit": {"enabled": True, "strategies": rows}}
+    v = verdict_html(render_tearsheet(dataclasses.replace(parts, manifest=manifest), plotly_js=STUB_JS))
+    text = _text(v)
+    assert "fade_kospi_halt no look-ahead found in 22 of 290 cuts (partial) – the other cuts are checked on the next run" in text
+    assert "hold_qqq no look-ahead found in all 14 cuts (cached verdict)" in text
+    off = {**parts.manifest, "audit": {"enabled": False, "note": "look-ahead audit skipped (--no-audit)"}}
+    assert "Look-ahead audit: skipped" in verdict_html(render_tearsheet(dataclasses.replace(parts, manifest=off),
+                                                                        plotly_js=STUB_JS))
