@@ -307,3 +307,43 @@ def test_the_audit_verdict_is_on_the_first_screen(parts: SavedRun) -> None:
     off = {**parts.manifest, "audit": {"enabled": False, "note": "look-ahead audit skipped (--no-audit)"}}
     assert "Look-ahead audit: skipped" in verdict_html(render_tearsheet(dataclasses.replace(parts, manifest=off),
                                                                         plotly_js=STUB_JS))
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_kospi_replay_five_trades_everywhere_and_a_verdict_that_agrees_with_its_test(kospi_run: Path) -> None:
+    """Real data: the fade's best set made 5 distinct trades (2 of its 7 round trips are the same trades
+    seen from overlapping windows); its interval is the t interval over 3 clusters and, like its
+    reading, agrees with p = 0.174."""
+    import json
+
+    from .test_tearsheet import figures
+
+    parts = load_run(kospi_run)
+    html = render_tearsheet(parts, plotly_js=STUB_JS)
+    metrics = parts.metrics
+    si, fade = next((i, s) for i, s in enumerate(metrics["strategies"]) if s["label"] == "fade_kospi_halt")
+    best = fade["best_combo"]
+    pooled = next(p for p in metrics["pooled"] if p["strategy"] == "fade_kospi_halt" and p["combo"] == best)
+    block = fade["trades"][str(best)]
+    assert pooled["metrics"]["n_trades"] == 5 and block["stats"]["n_trades"] == 5 and block["merged"] == 2
+    assert sum(w["trades"] for w in block["by_window"].values()) == 5
+    sec = html.split('id="s-strategy-fade-kospi-halt"', 1)[1].split('<section id="s-strategy-', 1)[0]
+    assert "(5 trades, each counted once)" in sec and "Trades (5)" in sec
+    assert re.search(r"Closed trades \(each counted once\)</td><td class=\"n\">5<", sec)
+    figs = figures(html)
+    marks = {d["name"]: d for d in figs["fig-fade-kospi-halt-equity"]["data"] if d.get("name") in ("entry fills", "exit fills")}
+    assert len(marks["entry fills"]["x"]) == 5 and len(marks["exit fills"]["x"]) == 5
+    fan = {d["name"]: d for d in figs["fig-fade-kospi-halt-fan"]["data"] if str(d.get("name")).endswith("(count)")}
+    assert sum(int(t.split()[0]) for t in fan["entries (count)"]["text"]) == 5
+    # the verdict: t interval with 2 df, and words that agree with p
+    el = fade["event_level"][str(best)]
+    assert el["n_clusters"] == 3 and el["df"] == 2 and "t interval" in el["ci_method"]
+    assert (el["ci_low"] > 0 or el["ci_high"] < 0) == (el["p_value"] < 0.05)
+    v = verdict_html(html)
+    assert check_readings(metrics, v) >= 5
+    reading_row = v.split(f'data-key="/strategies/{si}/event_level/{best}/n_traded"', 1)[1].split('<tr class="base">', 1)[0]
+    if el["p_value"] >= 0.05:
+        assert "excludes zero" not in reading_row and "includes zero" in reading_row
+    assert fade["event_level"][str(best)]["shock_slope"]["df"] == 2
+    json.dumps(metrics)  # still plain JSON
