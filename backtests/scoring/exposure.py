@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtests.scoring.trades import holdings
+
 
 def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: np.ndarray, run_ids: Sequence[str],
                   run_start: np.ndarray) -> np.ndarray | None:
@@ -48,20 +50,12 @@ def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: n
     out = np.zeros((n_t, n_r), dtype=bool)
     if not len(orders) or not valid.any():
         return out
-    col = pd.Index([str(r) for r in run_ids])
-    j_o = col.get_indexer(orders["run"].astype(str).to_numpy())
-    keep = j_o >= 0
-    t_o = pd.DatetimeIndex(pd.to_datetime(orders["fill_time"], utc=True)).as_unit("ns").asi8[keep]
-    o = pd.DataFrame({"j": j_o[keep], "t": t_o, "sym": orders["symbol"].astype(str).to_numpy()[keep],
-                      "signed": np.where(orders["side"].astype(str).str.lower().to_numpy()[keep] == "buy", 1.0, -1.0)
-                      * np.abs(orders["size"].to_numpy(dtype=float)[keep])})
-    o = o.sort_values(["j", "t"], kind="stable")
-    held = o.groupby(["j", "sym"], sort=False)["signed"].cumsum().to_numpy()
-    before = held - o["signed"].to_numpy()
-    tol = 1e-9 * np.maximum(np.maximum(np.abs(o["signed"].to_numpy()), np.abs(before)), 1.0)
-    delta = (np.abs(held) > tol).astype(np.int64) - (np.abs(before) > tol).astype(np.int64)
-    n_held = o.assign(d=delta).groupby("j", sort=False)["d"].cumsum().to_numpy()  # symbols held after each fill
-    ev = pd.DataFrame({"j": o["j"].to_numpy(), "t": o["t"].to_numpy(), "n": n_held})
+    h = holdings(orders)
+    h = h.assign(j=pd.Index([str(r) for r in run_ids]).get_indexer(h["run"].to_numpy()))
+    h = h[h["j"] >= 0].sort_values(["j", "fill"], kind="stable")
+    delta = (~h["flat_after"]).astype(np.int64) - (~h["flat_before"]).astype(np.int64)
+    n_held = delta.groupby(h["j"], sort=False).cumsum().to_numpy()  # symbols held after each fill
+    ev = pd.DataFrame({"j": h["j"].to_numpy(), "t": h["fill"].to_numpy(), "n": n_held})
     ev = ev.drop_duplicates(["j", "t"], keep="last")  # the holding after every fill at one instant
     # each period of each run: (run, a, b)
     jj, tt = np.nonzero(valid.T)  # run-major, then time

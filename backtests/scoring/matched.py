@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.jsonfmt import clean_json
+from backtests.scoring.trades import holdings
 
 MATCHED_RULE = ("per episode, over each span in which the strategy held a position (from the fill that opened it from "
                 "flat to the fill that closed it to flat, or the window's last close), hold each symbol it held at the "
@@ -54,29 +55,24 @@ class Interval:
 
 def exposure_intervals(orders: pd.DataFrame) -> list[Interval]:
     """The exposure intervals of ONE run from its fills (``fill_time``, ``fill_kind``, ``symbol``,
-    ``side``, ``size``): a fill instant after which every holding is zero closes the interval."""
+    ``side``, ``size``; :func:`backtests.scoring.trades.holdings`): a fill instant after which every
+    holding is zero closes the interval."""
     if orders is None or not len(orders):
         return []
-    t = pd.DatetimeIndex(pd.to_datetime(orders["fill_time"], utc=True)).as_unit("ns").asi8
-    o = pd.DataFrame({"t": t, "sym": orders["symbol"].astype(str).to_numpy(),
-                      "kind": (orders["fill_kind"].astype(str).to_numpy() if "fill_kind" in orders.columns
-                               else np.full(len(orders), "close", dtype=object)),
-                      "signed": np.where(orders["side"].astype(str).str.lower().to_numpy() == "buy", 1.0, -1.0)
-                      * np.abs(orders["size"].to_numpy(dtype=float))}).sort_values("t", kind="stable")
-    held: dict[str, float] = {}
+    h = holdings(orders if "run" in orders.columns else orders.assign(run="run"))
+    h = h.sort_values("fill", kind="stable")
+    delta = (~h["flat_after"]).astype(np.int64) - (~h["flat_before"]).astype(np.int64)
+    h = h.assign(n_held=delta.cumsum().to_numpy())
     out: list[Interval] = []
     cur: Interval | None = None
-    for at, grp in o.groupby("t", sort=True):
+    for at, grp in h.groupby("fill", sort=True):
         for row in grp.itertuples(index=False):
-            before = held.get(row.sym, 0.0)
-            after = before + row.signed
-            held[row.sym] = 0.0 if abs(after) <= 1e-9 * max(abs(row.signed), abs(before), 1.0) else after
             if cur is None:
                 cur = Interval(int(at))
-            if row.sym not in cur.legs and held[row.sym] != 0.0:
-                cur.legs[row.sym] = (int(at), held[row.sym], str(row.kind))
-            cur.exit_kinds[row.sym] = str(row.kind)
-        if cur is not None and all(v == 0.0 for v in held.values()):
+            if row.symbol not in cur.legs and not row.flat_after:
+                cur.legs[row.symbol] = (int(at), float(row.after), str(row.kind))
+            cur.exit_kinds[row.symbol] = str(row.kind)
+        if cur is not None and int(grp["n_held"].iloc[-1]) == 0:
             cur.exit = int(at)
             out.append(cur)
             cur = None

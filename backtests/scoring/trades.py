@@ -37,6 +37,35 @@ TRIP_COLUMNS = ["run", "window", "symbol", "side", "entry_time", "entry_price", 
                 "size", "entry_decision", "exit_decision", "entry_kind", "exit_kind"]
 
 
+def holdings(orders: pd.DataFrame) -> pd.DataFrame:
+    """Every fill with its run's holding of the symbol before and after it: the one reading of the
+    fills that trades, exposure intervals and the periods with a position share.
+
+    Returns
+    -------
+    pandas.DataFrame
+        In (run, symbol, fill) order: ``run``, ``symbol`` (str), ``fill`` (int64 ns UTC), ``kind``
+        (``fill_kind``, ``close`` when not saved), ``signed`` (units, + buy), ``before`` and ``after``
+        (units held), ``flat_before`` and ``flat_after`` (within ``1e-9`` of the larger of the
+        order, the holding and 1 unit).
+    """
+    cols = ["run", "symbol", "fill", "kind", "signed", "before", "after", "flat_before", "flat_after"]
+    if orders is None or not len(orders):
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "fill" else bool if c.startswith("flat") else
+                                          float if c in ("signed", "before", "after") else object) for c in cols})
+    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
+                      "fill": pd.DatetimeIndex(pd.to_datetime(orders["fill_time"], utc=True)).as_unit("ns").asi8,
+                      "kind": (orders["fill_kind"].astype(str).to_numpy() if "fill_kind" in orders.columns
+                               else np.full(len(orders), "close", dtype=object)),
+                      "signed": np.where(orders["side"].astype(str).str.lower().to_numpy() == "buy", 1.0, -1.0)
+                      * np.abs(orders["size"].to_numpy(dtype=float))})
+    o = o.sort_values(["run", "symbol", "fill"], kind="stable").reset_index(drop=True)
+    after = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
+    before = after - o["signed"].to_numpy()
+    tol = 1e-9 * np.maximum(np.maximum(np.abs(o["signed"].to_numpy()), np.abs(before)), 1.0)
+    return o.assign(before=before, after=after, flat_before=np.abs(before) <= tol, flat_after=np.abs(after) <= tol)[cols]
+
+
 def openings(orders: pd.DataFrame) -> pd.DataFrame:
     """The fills that open a trade (the rule of the module docstring), one row each.
 
@@ -45,20 +74,9 @@ def openings(orders: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``run`` (str), ``symbol`` (str), ``fill`` (int64 ns UTC), in (run, symbol, fill) order.
     """
-    cols = ["run", "symbol", "fill"]
-    if orders is None or not len(orders):
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "fill" else object) for c in cols})
-    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
-                      "fill": pd.DatetimeIndex(orders["fill_time"]).as_unit("ns").asi8,
-                      "signed": np.where(orders["side"].astype(str).str.lower().to_numpy() == "buy", 1.0, -1.0)
-                      * np.abs(orders["size"].to_numpy(dtype=float))})
-    o = o.sort_values(["run", "symbol", "fill"], kind="stable")
-    held = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
-    before = held - o["signed"].to_numpy()
-    tol = 1e-9 * np.maximum(np.maximum(np.abs(o["signed"].to_numpy()), np.abs(before)), 1.0)
-    flat_before, flat_after = np.abs(before) <= tol, np.abs(held) <= tol
-    opens = ~flat_after & (flat_before | (np.sign(before) != np.sign(held)))
-    return o.loc[opens, cols].reset_index(drop=True)
+    h = holdings(orders)
+    opens = ~h["flat_after"] & (h["flat_before"] | (np.sign(h["before"]) != np.sign(h["after"])))
+    return h.loc[opens, ["run", "symbol", "fill"]].reset_index(drop=True)
 
 
 def distinct_entries(orders: pd.DataFrame | None, run_combo: Mapping[str, int], n_combos: int) -> np.ndarray | None:
