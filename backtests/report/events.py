@@ -64,7 +64,7 @@ def per_event_figure(view: StudyView, eps: list[dict[str, Any]], base: list[dict
         "customdata": hover, "hovertemplate": "%{x:.2%}<br>%{customdata}<extra></extra>", "showlegend": False}]
     if base:
         bmap = {str(b.get("window")): b.get("return") for b in base}
-        data.append({"type": "scatter", "mode": "markers", "name": esc(f"baseline {base_name or ''}".strip()),
+        data.append({"type": "scatter", "mode": "markers", "name": esc(base_name or "baseline"),
                      "y": names, "x": [bmap.get(str(e.get("window"))) for e in rows],
                      "marker": {"symbol": "diamond", "size": 8, "color": "#fff", "line": {"color": "#000", "width": 1.5}},
                      "hovertemplate": "baseline %{x:.2%}<extra></extra>"})
@@ -309,12 +309,12 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
     base_block = matched if isinstance(matched, dict) else (
         sv.summary.get("baseline") if isinstance(sv.summary.get("baseline"), dict) else None)
     base_eps = ((base_block or {}).get("event_level") or {}).get("episodes") if base_block else None
-    base_name = (f"matched ({base_block.get('label')})" if isinstance(matched, dict)
-                 else (base_block or {}).get("symbol"))
+    base_name = (f"matched baseline: {base_block.get('label')}" if isinstance(matched, dict)
+                 else f"baseline {(base_block or {}).get('symbol') or ''}".strip())
     if not base_eps and sv.baselines:  # a configured buy-and-hold over the same windows
         b = sv.baselines[0]
         base_eps, _ = episodes(view, b, b.best if b.best is not None else b.default)
-        base_name = b.label
+        base_name = f"baseline {b.label}"
     cells = []
     if eps:
         src = ("" if source == "event_level" else

@@ -278,7 +278,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
                      f'warning{"s" if len(wl) > 1 else ""} for this strategy</span>', warnings_table(wl)) + "</div>")
     eid = page.anchor(f"{sv.label} shock by shock", level=3, short="shock by shock")
     parts.append(section("Shock by shock", f"The {which} set's return per event (bars, colored by cluster; diamonds: the "
-                         "baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
+                         "matched baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
                          "size against result.", guarded("Events", lambda: events.event_block(page, view, sv, combo, trades)),
                          eid, level=3))
 

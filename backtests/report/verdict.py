@@ -171,7 +171,9 @@ def ci_note(cells: Cells, el_p: str) -> str:
         return ""
     if cells.num(el_p + "/df") is not None and "t interval" in method:
         return f'<br><span class="note" title="{esc(method)}">t, {cells.cell(el_p + "/df", "count")} df</span>'
-    return f'<br><span class="note" title="{esc(method)}">{"bootstrap" if "bootstrap" in method else esc(method)}</span>'
+    if "bootstrap" in method:
+        return f'<br><span class="note" title="{esc(method)}">bootstrap</span>'
+    return ""  # no interval: the dash says why
 
 
 def verdict(page: Page, view: StudyView, warnings_html: str, audit_html: str = "") -> str:
