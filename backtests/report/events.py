@@ -223,9 +223,7 @@ def tests_table(asset: dict[str, Any] | None, strat: dict[str, Any] | None) -> s
     missing = not any(isinstance((r or {}).get("tests"), dict) for r in (asset, strat))
     note = ('<p class="note">Only the cross-sectional t test is in this run\'s metrics.json; the other tests are '
             'not available in this run.</p>') if missing else ""
-    return (table(head, rows, num_from=1) + note
-            + '<p class="note">These p-values answer their own questions about abnormal returns around the events; '
-              'the verdict\'s p answers "is the mean return per event 0?" (cluster-robust t).</p>')
+    return table(head, rows, num_from=1) + note
 
 
 def shock_figure(eps: list[dict[str, Any]], fit: dict[str, Any] | None,
@@ -299,7 +297,7 @@ def fan_interval(sv: StrategyView, combo: int | None) -> tuple[tuple[list[int], 
 def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None, trades: Any = None) -> str:
     """The event part of a strategy section (charts in a grid). ``trades``: the set's trades as
     scoring wrote them (each once, in the window it is counted in); the fan marks their fills."""
-    from backtests.report.page import grid
+    from backtests.report.page import fold, grid
 
     eps, source = episodes(view, sv, combo)
     symbol = next(iter(sorted((sv.summary.get("roles") or {}).values())), None)
@@ -351,4 +349,6 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
                   + f'<p class="note">{sexpl}</p>') if sfig else na(
         "Shock size against result: " + (sexpl if source == "event_level" else "not available in this run "
                                          "(no event-level episodes with shock sizes).")))
-    return grid(*cells[:2]) + grid(cells[2], cells[3] + tests_table(asset, strat))
+    return (grid(*cells[:2]) + grid(cells[2], cells[3])
+            + fold("Event-study tests, each p-value with the question it answers (the verdict's p answers "
+                   "&ldquo;is the mean return per event 0?&rdquo;)", tests_table(asset, strat)))

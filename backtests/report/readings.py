@@ -157,7 +157,7 @@ def test(r: Reader, p: Pointers) -> str | None:
     df = f", {r.cite(p.el + '/df', 'count')} df" if r.num(p.el + "/df") is not None else ""
     said = (f"different from zero at the {level} level" if pv < 1 - conf
             else f"not distinguishable from zero at the {level} level")
-    return _wrap("test", f"{text}, p = {r.cite(p.el + '/p_value', 'p')} (cluster-robust t{df}): {said}")
+    return _wrap("test", f"{text}, p = {r.cite(p.el + '/p_value', 'p')} (cluster t{df}): {said}")
 
 
 def interval(r: Reader, p: Pointers) -> str | None:
@@ -227,8 +227,8 @@ def baseline(r: Reader, p: Pointers) -> str | None:
         pv = r.num(p.matched + "/difference/p_value")
         if pv is not None:
             conf = r.num(p.matched + "/difference/ci_confidence") or 0.95
-            text += (f" (p = {r.cite(p.matched + '/difference/p_value', 'p')} for no difference: "
-                     + ("a difference" if pv < 1 - conf else "not a difference") + f" at the {(1 - conf) * 100:g}% level)")
+            text += (f" (p = {r.cite(p.matched + '/difference/p_value', 'p')}: "
+                     + ("a difference" if pv < 1 - conf else "no difference") + f" at {(1 - conf) * 100:g}%)")
         return _wrap("baseline", text)
     if p.contract is None:
         return None

@@ -205,10 +205,10 @@ def test_reading_follows_the_numbers() -> None:
                   {"label": "long EWY over the same spans", "difference": {"mean": 0.015, "p_value": 0.2}})
     html = reading(Reader(doc), p)
     assert _text(html) == (
-        "Traded 11 of 11 events (11 clusters), 90.91% of them won. Mean +2.00% per event, p = 0.004 (cluster-robust "
+        "Traded 11 of 11 events (11 clusters), 90.91% of them won. Mean +2.00% per event, p = 0.004 (cluster "
         "t, 10 df): different from zero at the 5% level. 95% interval +0.50% to +3.00% excludes zero (above it). "
         "Out of sample it shrinks: +1.00% per held-out cluster against +2.00% in sample. It beats long EWY over the "
-        "same spans by 1.50 points per event (p = 0.200 for no difference: not a difference at the 5% level).")
+        "same spans by 1.50 points per event (p = 0.200: no difference at 5%).")
     assert check_readings(doc, html) == 5
     few = {**el, "n_clusters": 3, "ci_low": -0.01, "p_value": 0.17, "df": 2}
     doc, p = _row(few, {"mean": -0.002, "in_sample_mean": 0.02}, 0.4, 0.7)
@@ -347,3 +347,17 @@ def test_kospi_replay_five_trades_everywhere_and_a_verdict_that_agrees_with_its_
         assert "excludes zero" not in reading_row and "includes zero" in reading_row
     assert fade["event_level"][str(best)]["shock_slope"]["df"] == 2
     json.dumps(metrics)  # still plain JSON
+
+
+def test_reading_without_a_matched_baseline_and_with_windows_left_out() -> None:
+    el = {"n_events": 4, "n_traded": 3, "n_clusters": 4, "mean": 0.012, "p_value": 0.3, "n_excluded": 1,
+          "excluded": [{"window": "w9", "reason": "signal_missing: long_liquidations_usd of BTC-USD (btc) has no value"}]}
+    doc, _ = _row(el)
+    doc["strategies"][0]["baseline"] = {"symbol": "BTC-USD", "event_level": {"mean": -0.0464}}
+    p = Pointers(el="/strategies/0/event_level/0", loco="/strategies/0/oos/loco", trust="/pooled/0/trust",
+                 pbo="/strategies/0/pbo", contract="/strategies/0/baseline/event_level", contract_symbol="BTC-USD")
+    html = reading(Reader(doc), p)
+    text = _text(html)
+    assert "1 window left out of these statistics" in text and "(signal_missing)" in text
+    assert "Its mean +1.20% is above holding BTC-USD over the same windows (-4.64% per event)" in text
+    assert "beats" not in text and check_readings(doc, html) == 5  # traded, excluded, test, few, contract
