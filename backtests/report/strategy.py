@@ -156,7 +156,8 @@ def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str])
     if len(sv.pooled) <= 1:
         return ""
     fig, expl = charts.sweep_figure(sv, swept, view.ppy(sv))
-    heat = (page.chart(fig, f"{sv.label}-sweep", f"{sv.label}: {label(sv.rank_by)} across the sweep")
+    shown = registry.shown_label(sv.rank_by, charts.map_scale(list(sv.pooled.values()), sv.rank_by, view.ppy(sv)))
+    heat = (page.chart(fig, f"{sv.label}-sweep", f"{sv.label}: {shown} across the sweep")
             + f'<p class="note">{expl}</p>') if fig else na(expl)
     tfig, texpl = trials_figure(view, sv)
     trial = (page.chart(tfig, f"{sv.label}-trials", f"{sv.label}: trial Sharpe ratios and DSR's SR0")
