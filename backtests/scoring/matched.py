@@ -9,11 +9,14 @@ the time it held it, have returned?", built from the run's own fills:
 * An episode's **exposure intervals** run from a fill that takes the run from holding nothing to
   holding something, to the fill that brings it back to holding nothing (or, when it still holds,
   the close of the window's last row).
-* In each interval the baseline holds, without trading, every symbol the strategy held there, at
-  the weight of that symbol's first fill in the interval: its signed fill value (units x the bar
-  price it filled at) over the portfolio value when the interval opened (the run's value then:
-  ``init_cash`` compounded by its returns of the rows stamped before). So a pair keeps its legs'
-  gross and net exposure, a sleeve its weights, a sized position its size.
+* In each interval the baseline holds, without trading, the position the strategy **built** when
+  it opened the interval: every symbol first filled before any holding was reduced (legs that fill
+  at different instants, on different markets, included; a rotation's later switch into a
+  stablecoin, which replaces capital already counted, not), each at the weight of its first fill:
+  its signed fill value (units x the bar price it filled at) over the portfolio value when the
+  interval opened (the run's value then: ``init_cash`` compounded by its returns of the rows stamped
+  before). So a pair keeps its legs' gross and net exposure, a sleeve its weights, a sized position
+  its size.
 * Each symbol is bought (or sold short) at the **bar price** of that first fill (the bar's open for
   an open fill, else its close: the engine's own fill rule, before slippage) and closed at the bar
   price of the interval's exit fill in that symbol (else its last close at or before the exit).
@@ -37,9 +40,10 @@ from backtests.jsonfmt import clean_json
 from backtests.scoring.trades import holdings
 
 MATCHED_RULE = ("per episode, over each span in which the strategy held a position (from the fill that opened it from "
-                "flat to the fill that closed it to flat, or the window's last close), hold each symbol it held at the "
-                "weight of its first fill there (signed fill value over the portfolio value when the span opened), "
-                "bought and sold at the bars' prices the engine filled at, without trading in between; USD, before costs")
+                "flat to the fill that closed it to flat, or the window's last close), hold the position it built when "
+                "the span opened (each symbol first filled before any holding was reduced, at the weight of that fill: "
+                "signed fill value over the portfolio value when the span opened), bought and sold at the bars' prices "
+                "the engine filled at, without trading in between; USD, before costs")
 
 
 @dataclass
@@ -65,11 +69,17 @@ def exposure_intervals(orders: pd.DataFrame) -> list[Interval]:
     h = h.assign(n_held=delta.cumsum().to_numpy())
     out: list[Interval] = []
     cur: Interval | None = None
+    building = False  # the interval's position is still being built (no holding reduced yet)
     for at, grp in h.groupby("fill", sort=True):
+        # a fill that reduces or flips a holding ends the build-up: what the strategy buys then or
+        # afterwards (a rotation's stablecoin) replaces capital already counted, it does not add to it
+        shrank = ~grp["flat_before"] & ((grp["after"].abs() < grp["before"].abs())
+                                        | (np.sign(grp["after"]) != np.sign(grp["before"])))
+        building = building and not bool(shrank.any())
         for row in grp.itertuples(index=False):
             if cur is None:
-                cur = Interval(int(at))
-            if row.symbol not in cur.legs and not row.flat_after:
+                cur, building = Interval(int(at)), True
+            if building and row.symbol not in cur.legs and not row.flat_after:
                 cur.legs[row.symbol] = (int(at), float(row.after), str(row.kind))
             cur.exit_kinds[row.symbol] = str(row.kind)
         if cur is not None and int(grp["n_held"].iloc[-1]) == 0:

@@ -71,3 +71,30 @@ def test_a_sleeve_keeps_its_weights_and_a_flat_episode_returns_zero():
     assert matched.matched_episode([], {}, lambda t: 1e6, T[5]) == {
         "return": 0.0, "traded": False, "entry": None, "exit": None, "weights": {}, "n_intervals": 0}
     assert matched.label_of([{"A": 0.5, "B": -0.5}]) == "holding long A and short B over the same spans"
+
+
+def test_a_rotation_keeps_its_sleeve_not_the_stablecoin_it_switched_into():
+    """BTC 0.6 / ETH 0.4 bought at the 06-22 close, switched into USDT at the 06-23 close, back at the
+    06-24 open, held to the end: one interval (never flat); the baseline holds the sleeve it built."""
+    o = fills([(T[1], "close", "BTC", "buy", 6.0), (T[1], "close", "ETH", "buy", 400.0),
+               (T[3], "close", "BTC", "sell", 6.0), (T[3], "close", "ETH", "sell", 400.0),
+               (T[3], "close", "USDT", "buy", 1e6), (T[4], "open", "USDT", "sell", 1e6),
+               (T[4], "open", "BTC", "buy", 6.0), (T[4], "open", "ETH", "buy", 400.0)])
+    (iv,) = matched.exposure_intervals(o)
+    assert set(iv.legs) == {"BTC", "ETH"} and iv.exit is None
+    got = matched.matched_episode([iv], {"BTC": bars([1e5] * 3, [1e5, 1.1e5, 9e4]), "ETH": bars([1e3] * 3, [1e3, 900, 1.2e3]),
+                                         "USDT": bars([1.0] * 3, [1.0] * 3)}, lambda t: 1e6, T[5])
+    assert got["weights"] == {"BTC": pytest.approx(0.6), "ETH": pytest.approx(0.4)}
+    assert got["return"] == pytest.approx(0.6 * (9e4 / 1e5 - 1) + 0.4 * (1.2e3 / 1e3 - 1))
+
+
+def test_legs_that_fill_at_different_instants_are_one_position():
+    """A KRX leg sold short at its close and a New York leg bought at its later close: both built before
+    anything was reduced, so the pair's gross 1.0 and net 0 are kept."""
+    o = fills([(T[1], "close", "HYNIX", "sell", 2000.0), (T[3], "close", "MU", "buy", 5000.0),
+               (T[5], "close", "HYNIX", "buy", 2000.0), (T[5], "close", "MU", "sell", 5000.0)])
+    (iv,) = matched.exposure_intervals(o)
+    got = matched.matched_episode([iv], {"HYNIX": bars([250] * 3, [250, 245, 240]), "MU": bars([100] * 3, [99, 100, 110])},
+                                  lambda t: 1e6, T[5])
+    assert got["weights"] == {"HYNIX": pytest.approx(-0.5), "MU": pytest.approx(0.5)}
+    assert got["return"] == pytest.approx(-0.5 * (240 / 250 - 1) + 0.5 * (110 / 100 - 1))
