@@ -122,6 +122,9 @@ class ScheduleStats:
     dropped: np.ndarray  # combos whose target in force at the window start was not carried in
     legged: np.ndarray | None = None  # decisions that could not be filled together (legs: together)
     open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
+    #: an order filled a target different from the strategy's resting weight (the forced exit at the
+    #: window's end aside): the episode traded a position the strategy chose
+    departed: np.ndarray | None = None
 
 
 class Decisions(NamedTuple):
@@ -398,7 +401,8 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
 
 
 def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
-                    out: ScheduleArrays, start: int, common: np.ndarray | None = None) -> ScheduleStats:
+                    out: ScheduleArrays, start: int, common: np.ndarray | None = None,
+                    neutral: np.ndarray | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -418,6 +422,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     common
         Common fill instants of all legs (:func:`common_instants`) to fill every decision's legs
         together; None fills each asset at its own next bar.
+    neutral
+        (combos, symbols) the strategy's resting weights (``Strategy.resting_weights``); None = flat.
 
     Returns
     -------
@@ -446,6 +452,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         changed_at, _ = release_times(changed_at, common)
         legged = (change & ~ok[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
     entries = np.zeros(n_combos, dtype=np.int64)
+    departed = np.zeros(n_combos, dtype=bool)
     fallback: dict[str, int] = {}
     instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
     for j, (bars, asset) in enumerate(zip(assets, rules.assets)):
@@ -492,10 +499,15 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
             sub = instants[at]
             instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
+        rest = 0.0 if neutral is None else neutral[:, j]
+        chosen = order & (np.abs(tgt - rest) > 1e-12)
+        if rules.exit_at_window_end:
+            chosen[-1, :] = False  # the engine's exit, not the strategy's choice
+        departed |= chosen.any(axis=0)
     if instants is not None:
         _valuation(instants, assets, out.val_price)
     return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, legged=legged,
-                         open_fallback=fallback)
+                         open_fallback=fallback, departed=departed)
 
 
 def _valuation(instants: np.ndarray, assets: list[AssetBars], val_price: np.ndarray) -> None:

@@ -214,7 +214,7 @@ class Layout:
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
-           clock: np.ndarray | None = None) -> Layout:
+           clock: np.ndarray | None = None, neutral: np.ndarray | None = None) -> Layout:
     """Every window's order schedule, written into one set of stacked kernel arrays.
 
     Parameters
@@ -233,6 +233,8 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
                                 max(w.end_utc for w in windows))
     if clock is None:
         clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
+    if neutral is not None and neutral.shape != (n_combos, n_syms):
+        raise ValueError(f"neutral weights have shape {neutral.shape}, expected ({n_combos}, {n_syms})")
     width = n_combos * gw
     n_rows = max((len(r) for r in rows), default=0)
     n_cols = n_w * width
@@ -253,7 +255,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None)
         common = common_instants(bars[w], rules.fill) if rules.fills_together else None
         start = win.start_utc.value
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common))
+        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, neutral))
         k = int(np.searchsorted(clock, start, side="left"))
         first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
         lay.first_decision.append(first)
@@ -434,6 +436,7 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
         "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
                               where=np.isfinite(mean_value) & (mean_value > 0)),
         "n_clipped": clipped,
+        "chosen": st.departed.astype(np.int64) if st.departed is not None else (st.entries > 0).astype(np.int64),
     }
     if rules.paired:
         sym = pd.Index(rules.symbols).get_indexer(orders["symbol"]).astype(np.int64)
@@ -462,7 +465,8 @@ def _short_fill_notices(win: Window, short: np.ndarray, gw: int, rules: Rules) -
 
 
 def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules, *,
-             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None) -> list[WindowResult]:
+             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None,
+             neutral: np.ndarray | None = None) -> list[WindowResult]:
     """Simulate a strategy's target weights over windows for all its combinations at once.
 
     Parameters
@@ -481,6 +485,10 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     clock
         The strategy's decision clock (UTC stamps at which it reads the data), from which each
         window's first decision and first possible fill are reported; None: the weights' index.
+    neutral
+        (n_combos, symbols) the strategy's resting weights (``Strategy.resting_weights``, see
+        :func:`~backtests.strategy.calls.resting_targets`): the per-run statistic ``chosen`` says
+        whether an order filled a target other than these; None = flat.
 
     Returns
     -------
@@ -495,6 +503,6 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     """
     if clock is not None:
         clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
-    lay = layout(data, weights, n_combos, windows, rules, clock)
+    lay = layout(data, weights, n_combos, windows, rules, clock, neutral)
     acc = accounts(lay, run_kernel(lay, rules), rules)
     return window_results(lay, acc, rules, keep_weights)

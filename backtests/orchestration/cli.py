@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     import gc
 
+    from backtests.audit.stage import audit_line
     from backtests.config import load_config
     from backtests.orchestration.runner import run_study
 
@@ -116,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
           f"{study.elapsed:.1f} s{tag}")
+    print(audit_line(study.audit))
     print(f"results:   {study.out_dir}")
     print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
     return 0
