@@ -129,6 +129,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     recorded size and rows before its file is read.
     """
     from backtests.data.market_data import MarketData, SymbolInfo
+    from backtests.data.frames import opens_from_previous_close
     from backtests.data.quality import vet
 
     cache = Cache(resolve_root(getattr(cfg, "cache_dir", None)))
@@ -198,6 +199,8 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
                                  providers, warnings, limits)
         frame, notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(entry)})",
                            closed=getattr(cfg, "closed_session_bars", "error"))
+        warnings.extend(notes)
+        frame, notes = opens_from_previous_close(frame, sym, meta.market, meta.kind, where=f"{sym} ({entry['source']})")
         warnings.extend(notes)
         bars[sym] = frame
         info[sym] = SymbolInfo(sym, meta.market, meta.currency, meta.kind,

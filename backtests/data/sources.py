@@ -19,6 +19,7 @@ import pandas as pd
 
 from backtests.bounded import DataLimits
 from backtests.data.files import load_file
+from backtests.data.frames import opens_from_previous_close
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.data.quality import local_dates, vet
 from backtests.errors import DataError
@@ -71,16 +72,22 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimi
         # FX keeps a month before `start`: the first converted bar needs a rate known before it.
         first = start - pd.Timedelta(days=31) if (start is not None and spec.kind == "fx") else start
         loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                           first, end, require_close=spec.merge_into is None, limits=limits)
+                           first, end, require_close=spec.merge_into is None, limits=limits,
+                           time_zone=spec.time_zone, bar_time=spec.bar_time)
         warnings.extend(loaded.warnings)
+        if not spec.intraday:
+            _same_frequency(loaded.frequency, cfg.frequency, spec, path)
         frame, labels = loaded.frame, loaded.labels
         if len(excl):  # excluded dates go before the checks (a known bad day can be cut out)
             keep = ~np.asarray(local_dates(frame, spec.market).isin(excl))
             frame, labels = frame.loc[keep], (labels[keep] if labels is not None else None)
         kind = "series" if spec.merge_into is not None else spec.kind
-        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, spec.frequency,
+        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, loaded.frequency,
                            where=str(path), labels=labels, closed=cfg.closed_session_bars)
         warnings.extend(notes)
+        if spec.merge_into is None:
+            frame, notes = opens_from_previous_close(frame, spec.symbol, spec.market, spec.kind, where=str(path))
+            warnings.extend(notes)
         loaded = replace(loaded, frame=frame)
         if spec.merge_into is not None:
             extras.append((spec, loaded.frame))
@@ -105,6 +112,18 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimi
             raise DataError(f"prices in {cur} need the FX series {sym!r}; add a file for it", where="data.fx")
     return MarketData(bars=bars, info=info, frequency=cfg.frequency, synthetic=False, intraday=intraday,
                       fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
+
+
+def _same_frequency(found: str, study: str, spec: Any, path: Path) -> None:
+    """A file in the bar panel has the study's frequency (intraday detail goes in ``intraday: true``)."""
+    from backtests.time.calendars import parse_frequency
+
+    if parse_frequency(found) != parse_frequency(study):
+        what = "extra series" if spec.merge_into is not None else "bars"
+        raise DataError(f"the file's {what} are {found} bars, the study's frequency is {study} (data.frequency); "
+                        f"set data.frequency: {found}" + ("" if spec.merge_into is not None else
+                                                          ", or mark the file intraday: true (the intraday channel)"),
+                        where=str(path))
 
 
 def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
