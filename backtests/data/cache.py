@@ -15,7 +15,7 @@ the cache lacks.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +323,7 @@ class FetchReport:
     action: str
     rows: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D",
@@ -349,12 +350,13 @@ def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D"
     asked = missing_ranges(covered, meta.market, start_ts, end_ts)
     if not asked:
         return FetchReport(key, [], "up to date")
-    frames, version, query = [], "", ""
+    frames, version, query, notes = [], "", "", []
     for a, b in asked:
         got: Fetched = prov.fetch(symbol, series, freq, a, b, meta=meta)
         if len(got.frame):
             frames.append(got.frame)
         version, query = got.source_version, got.query
+        notes.extend(got.warnings)
     if not frames:
         raise ProviderError(f"empty answer for {', '.join(f'{a.date()}..{b.date()}' for a, b in asked)}",
                             where=f"{source} {symbol}")
@@ -362,7 +364,7 @@ def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D"
     # the whole requested span is now covered (holidays between the asked stretches included)
     res = cache.store(source, symbol, series, freq, frame, meta, [(start_ts, end_ts)], version, query,
                       merge=not refresh)
-    return FetchReport(key, asked, res.action, rows=len(frame))
+    return FetchReport(key, asked, res.action, rows=len(frame), warnings=notes)
 
 
 def _fetch_missing(cache: Cache, sym: str, series: str, freq: str, source: str | None, start: pd.Timestamp | None,
@@ -375,5 +377,6 @@ def _fetch_missing(cache: Cache, sym: str, series: str, freq: str, source: str |
     if rep.asked:
         spans = ", ".join(f"{a.date()}..{b.date()}" for a, b in rep.asked)
         notes.append(f"{sym}: fetched {spans} from {_source_name(prov)} [cache]")
+    notes.extend(rep.warnings)
     hits = cache.find(sym, freq, series, _source_name(prov))
     return hits[0] if hits else None

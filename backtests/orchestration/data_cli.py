@@ -176,6 +176,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             continue
         spans = ", ".join(f"{a.date()}..{b.date()}" for a, b in rep.asked)
         print(f"{rep.action:<9} {rep.key}" + (f" fetched {spans} ({rep.rows} rows)" if rep.asked else ""))
+        for w in rep.warnings:
+            print(f"  ! {w}")
     print(f"cache: {cache.root}")
     if failed:
         raise DataError(f"{len(failed)} fetch(es) failed; first: {failed[0]}")
