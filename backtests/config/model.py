@@ -126,6 +126,10 @@ class DataConfig(Strict):
     )
     seed: int = Field(20260623, ge=0, le=MAX_SEED, description="Seed of the synthetic generator.")
     frequency: Label = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
+    intraday: Label | None = Field(None, description="Bar length of the intraday channel (ctx.intraday): 'synthetic': the "
+                                   "KOSPI crash days' bars (1min: the generated minutes; default 5min); 'cache': the "
+                                   "cached bars of data.symbols at this frequency (scare data fetch SYMBOL --frequency "
+                                   "1min); 'files': the frequency of the files marked intraday; 'none': no intraday bars.")
     start: Date | None = Field(None, description="First local date to keep (inclusive).")
     end: Date | None = Field(None, description="Last local date to keep (inclusive).")
     files: tuple[FileSpec, ...] = Field((), description="Files to load when source is 'files'.")

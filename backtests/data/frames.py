@@ -114,6 +114,40 @@ def utc_open_bars(table: pd.DataFrame, freq: str, market: str = "CRYPTO") -> pd.
     return intraday_bars(table, freq, stamped_at="open")
 
 
+def resample_bars(frame: pd.DataFrame, freq: str, market: str) -> pd.DataFrame:
+    """Stamped intraday bars as longer bars of ``freq``, inside each session.
+
+    A longer bar starts at the session's open plus a whole number of ``freq`` (crypto: on the UTC
+    grid) and holds the bars opening in it: open = the first bar's open, high/low = the extremes,
+    close = the last bar's close, volume = the sum. A longer bar with no bar in it is not made (a
+    halt stays a gap); one running past the session's close ends at the close.
+
+    Parameters
+    ----------
+    frame
+        Stamped bars (``open_time`` column, UTC close stamps), e.g. 1-minute bars.
+    freq
+        The longer bar (``5min``); a whole multiple of the input's length.
+    market
+        The bars' market (its sessions anchor the grid).
+    """
+    bar = parse_frequency(freq)
+    if bar is None:
+        raise ValueError("resample_bars needs an intraday frequency")
+    opens = pd.DatetimeIndex(frame["open_time"]).as_unit("ns")
+    if market == CRYPTO or len(frame) == 0:
+        anchor = np.zeros(len(frame), dtype=np.int64)
+    else:
+        so, _ = session_bounds(market, opens.tz_convert(get_market(market).tz).tz_localize(None).normalize())
+        anchor = pd.DatetimeIndex(so).as_unit("ns").asi8
+    key = anchor + (opens.asi8 - anchor) // bar.value * bar.value
+    g = frame.drop(columns=["open_time"]).groupby(key, sort=True)
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    out = g.agg({c: f for c, f in agg.items() if c in frame.columns})
+    out.index = pd.DatetimeIndex(pd.to_datetime(out.index, utc=True)).as_unit("ns")
+    return intraday_bars(out, freq, market=market)
+
+
 #: Kinds that trade continuously on a 24/7 market: a bar's open is the first trade after the
 #: previous bar's close, so it equals that close up to one tick (see :func:`opens_from_previous_close`).
 CONTINUOUS_KINDS = ("crypto", "stablecoin")

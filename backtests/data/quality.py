@@ -60,6 +60,9 @@ SPLIT_KINDS = {"equity", "etf", "index"}
 STALE_SKIP = {"stablecoin", "series", "fx"}
 STALE_RUN = 5
 SPLIT_LIMIT = 3.0
+#: Intraday bars further apart than this are not compared by the split check (10 days: a long
+#: holiday still compares, two crash days a year apart do not).
+SPLIT_PAIR_MAX_NS = 10 * 86_400 * 10**9
 OHLC_ERROR_SHARE = 0.05
 #: A high this many times every reference price of its bar (open, close, the neighbours' closes),
 #: or a low that fraction of it: an error from SPIKE_ERROR, a warning from SPIKE_WARN.
@@ -210,6 +213,8 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         c = frame["close"].to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             r = c[1:] / c[:-1]
+        if parse_frequency(frequency) is not None:  # intraday bars of a few days (crash days years apart)
+            r[np.diff(idx.asi8) > SPLIT_PAIR_MAX_NS] = np.nan  # are not consecutive observations
         big = np.flatnonzero((r >= SPLIT_LIMIT) | (r <= 1 / SPLIT_LIMIT)) + 1
         for i in big[:3]:
             ratio = c[i] / c[i - 1]

@@ -34,7 +34,9 @@ def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: Data
     """The embedded synthetic replay (deterministic for a seed), through the same checks as real data."""
     from backtests.data import synthetic
 
-    md = synthetic.generate(seed=cfg.seed, frequency=cfg.frequency)
+    step = getattr(cfg, "intraday", None)
+    md = synthetic.generate(seed=cfg.seed, frequency=cfg.frequency,
+                            intraday=synthetic.DEFAULT_INTRADAY if step is None else step)
     policy = getattr(cfg, "closed_session_bars", "error")
     for sym in list(md.bars):
         i = md.info[sym]
@@ -43,18 +45,10 @@ def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: Data
         md.warnings.extend(notes)
     for sym in list(md.intraday):
         i = md.info[sym]
-        md.intraday[sym], notes = vet(md.intraday[sym], sym, i.market, i.kind, _intraday_freq(md.intraday[sym]),
+        md.intraday[sym], notes = vet(md.intraday[sym], sym, i.market, i.kind, step or synthetic.DEFAULT_INTRADAY,
                                       where=f"synthetic {sym} (intraday)", synthetic=True)
         md.warnings.extend(notes)
     return md
-
-
-def _intraday_freq(frame: pd.DataFrame) -> str:
-    """The bar length of intraday bars, as a pandas frequency string (``5min``)."""
-    if len(frame) == 0:
-        return "5min"
-    step = pd.Series(frame.index - pd.DatetimeIndex(frame["open_time"])).median()
-    return f"{int(step / pd.Timedelta(minutes=1))}min"
 
 
 def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
