@@ -206,7 +206,49 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
         info[sym] = SymbolInfo(sym, meta.market, meta.currency, meta.kind,
                                source=f"cache:{entry['source']} ({entry.get('origin', '')})", name=meta.name)
     fx = {c: s for c, s in cfg.fx.items() if s in bars}
-    return MarketData(bars=bars, info=info, frequency=freq, synthetic=False, fx=fx, warnings=warnings)
+    intraday = _intraday(cache, cfg, [sym for _, sym, _ in specs if sym not in auto_fx], start, end, excl, limits,
+                         warnings)
+    return MarketData(bars=bars, info=info, frequency=freq, synthetic=False, fx=fx, warnings=warnings,
+                      intraday=intraday)
+
+
+def _intraday(cache: Cache, cfg: Any, symbols: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None,
+              excl: pd.DatetimeIndex, limits: Any, warnings: list[Any]) -> dict[str, pd.DataFrame]:
+    """The intraday channel of a cache study (``data.intraday``): each symbol's cached bars at that
+    frequency, clipped and checked like its bars; a symbol without them is named
+    (``intraday_missing``). Never fetched here: Yahoo serves 1-minute bars for 30 days only, so
+    they are fetched on purpose (``scare data fetch SYMBOL --frequency 1min``)."""
+    from backtests.data.quality import vet
+    from backtests.notices import Notice
+
+    step = getattr(cfg, "intraday", None)
+    if step is None or str(step).strip().lower() in {"none", "off", ""}:
+        return {}
+    freq = norm_freq(step)
+    if parse_frequency(freq) is None:
+        raise DataError(f"data.intraday must be an intraday bar length (1min, 5min ...), not {step!r}",
+                        where="data.intraday")
+    out: dict[str, pd.DataFrame] = {}
+    missing = []
+    for sym in symbols:
+        hits = cache.find(sym, freq)
+        frame = None
+        if hits:
+            check_entry_size(cache, hits[0], limits)
+            meta = _meta_of(hits[0])
+            frame = _clip(cache.read(hits[0]), meta.market, start, end, excl)
+        if frame is None or frame.empty:
+            missing.append(sym)
+            continue
+        out[sym], notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(hits[0])})",
+                              closed=getattr(cfg, "closed_session_bars", "error"))
+        warnings.extend(notes)
+    if missing:
+        warnings.append(Notice("intraday_missing", f"no cached {freq} bars between {start and start.date()} and "
+                               f"{end and end.date()} for {', '.join(missing)} (data.intraday: {step}); fetch them with "
+                               f"scare data fetch SYMBOL --frequency {freq} --start ... (Yahoo: 1-minute bars of the "
+                               "last 30 days)", count=len(missing)))
+    return out
 
 
 def check_entry_size(cache: Cache, entry: dict[str, Any], limits: Any = None) -> None:

@@ -86,6 +86,8 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimi
         if spec.merge_into is not None:
             extras.append((spec, loaded.frame))
             continue
+        if spec.intraday:
+            _intraday_frequency(loaded.frequency, getattr(cfg, "intraday", None), path)
         target = intraday if spec.intraday else bars
         if spec.symbol in target:
             raise DataError(f"symbol {spec.symbol!r} is given by two files", where=str(path))
@@ -118,6 +120,19 @@ def _same_frequency(found: str, study: str, spec: Any, path: Path) -> None:
                         f"set data.frequency: {found}" + ("" if spec.merge_into is not None else
                                                           ", or mark the file intraday: true (the intraday channel)"),
                         where=str(path))
+
+
+def _intraday_frequency(found: str, wanted: str | None, path: Path) -> None:
+    """A file marked ``intraday: true`` has the study's ``data.intraday`` length when one is given."""
+    from backtests.time.calendars import parse_frequency
+
+    bar = parse_frequency(found)
+    if bar is None:
+        raise DataError(f"a file marked intraday has {found} bars; intraday files hold bars shorter than a day",
+                        where=str(path))
+    if wanted is not None and str(wanted).strip().lower() not in {"none", "off", ""} \
+            and parse_frequency(wanted) != bar:
+        raise DataError(f"the file's bars are {found}, data.intraday is {wanted}", where=str(path))
 
 
 def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:

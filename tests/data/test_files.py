@@ -239,3 +239,12 @@ def test_a_yf_download_to_csv_file_with_its_three_header_lines(tmp_path):
                                               "Datetime,,,,,"]
     with pytest.raises(DataError, match=r"non-positive close 0 .*line 8"):  # lines count the three header lines
         load_market_data(_study(p), tmp_path)
+
+
+def test_an_intraday_file_has_the_studys_intraday_length(tmp_path):
+    p = tmp_path / "k1.csv"
+    _csv(p, _minutes("2026-06-23 09:00", 30).tz_localize(None))
+    cfg = _study(p)
+    assert len(load_market_data(cfg.model_copy(update={"intraday": "1min"}), tmp_path).intraday["^KS11"]) == 30
+    with pytest.raises(DataError, match="the file's bars are 1min, data.intraday is 5min"):
+        load_market_data(cfg.model_copy(update={"intraday": "5min"}), tmp_path)
