@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from yahoo_stub import YahooChart, install, minute_bars
+from yahoo_stub import YahooChart, cache_location, install, minute_bars, uninstall
 
 from backtests.data.cache import Cache, fetch
 from backtests.data.providers import ProviderError
@@ -27,9 +27,12 @@ def _sessions(days, tz="Asia/Seoul", skip=None, step="1min"):
 
 @pytest.fixture
 def yahoo(monkeypatch, tmp_path):
+    before = cache_location()
+
     def make(bars: dict[str, pd.DataFrame], now: pd.Timestamp = NOW) -> YahooChart:
         return install(monkeypatch, tmp_path, YahooChart(bars, now))
-    return make
+    yield make
+    uninstall(before)
 
 
 def _provider(now=NOW) -> YahooProvider:
@@ -144,3 +147,6 @@ def test_horizon_helpers():
     assert earliest_start("1m", "XKRX", NOW) == pd.Timestamp("2026-06-21")
     w = request_windows("1m", pd.Timestamp("2026-06-21"), pd.Timestamp("2026-07-04"))
     assert [(a.day, b.day) for a, b in w] == [(21, 27), (28, 4)]
+    # daily bars: one request, whatever the span
+    assert request_windows("1d", pd.Timestamp("1990-01-02"), pd.Timestamp("2026-07-01")) == [
+        (pd.Timestamp("1990-01-02"), pd.Timestamp("2026-07-01"))]

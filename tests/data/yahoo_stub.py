@@ -98,14 +98,30 @@ class YahooChart:
 
 
 def install(monkeypatch, tmp_path, chart: YahooChart) -> YahooChart:
-    """Answer yfinance's HTTP calls from ``chart`` for one test (its caches in ``tmp_path``)."""
+    """Answer yfinance's HTTP calls from ``chart`` for one test (its caches in ``tmp_path``: the
+    user's own yfinance cache is neither read nor written; :func:`uninstall` puts it back)."""
     import yfinance as yf
     from yfinance.data import YfData
 
-    yf.set_tz_cache_location(str(tmp_path / "yf-tz"))
+    yf.set_tz_cache_location(str(tmp_path / "yf-cache"))
     YfData.cache_get.cache_clear()
     monkeypatch.setattr(YfData, "get", lambda self, url, params=None, timeout=30: chart.answer(url, params or {}))
     return chart
+
+
+def cache_location() -> str:
+    from yfinance.cache import _TzDBManager
+
+    return _TzDBManager.get_location()
+
+
+def uninstall(location: str) -> None:
+    """yfinance's caches back where they were before :func:`install`."""
+    import yfinance as yf
+    from yfinance.data import YfData
+
+    YfData.cache_get.cache_clear()
+    yf.set_tz_cache_location(location)
 
 
 def minute_bars(day: str, tz: str = "Asia/Seoul", skip: tuple[str, str] | None = None, start_price: float = 9000.0,

@@ -141,10 +141,13 @@ def earliest_start(interval: str, market: str, now: pd.Timestamp) -> pd.Timestam
 
 
 def request_windows(interval: str, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Local-date windows ``[a, b]`` (inclusive) of at most the interval's days per request."""
-    per = INTRADAY_LIMITS.get(interval, (0, 10**6))[1]
-    out, a = [], pd.Timestamp(start).normalize()
-    end = pd.Timestamp(end).normalize()
+    """Local-date windows ``[a, b]`` (inclusive) of at most the interval's days per request (one
+    window for daily bars)."""
+    a, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if interval not in INTRADAY_LIMITS:
+        return [(a, end)]
+    per = INTRADAY_LIMITS[interval][1]
+    out = []
     while a <= end:
         b = min(a + pd.Timedelta(days=per - 1), end)
         out.append((a, b))
