@@ -57,6 +57,9 @@ MINUTE = 60_000_000_000
 #: Per-minute log sd of the paths' own noise (index, stocks): calm-market minute moves times the
 #: volatility of a crash day (the scenario calibration's KRX shock-regime multiplier is 2.6).
 NOISE = {INDEX: 0.0006, "000660.KS": 0.0012, "005930.KS": 0.0010}
+#: A follower copies the leader's shape between two anchors only where the leader moves at least
+#: this much (log) between them; elsewhere it moves linearly (plus its own noise).
+SHAPE_MIN_MOVE = 0.005
 #: How far below the level-1 decline the minute that proves it opens and closes (log).
 BELOW = (0.001, 0.0025)
 
@@ -120,6 +123,15 @@ def _bridge(n: int, sd: float, z: np.ndarray) -> np.ndarray:
     return w - np.linspace(0.0, 1.0, n + 1) * w[-1]
 
 
+def _reflect(x: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray) -> np.ndarray:
+    """``x`` folded back into ``lo..hi`` at the bounds (a path that would cross a bound turns back
+    there instead of sticking to it: no flat stretch of equal prints)."""
+    for _ in range(4):
+        x = np.where(x > hi, 2 * hi - x, x)
+        x = np.where(x < lo, 2 * lo - x, x)
+    return np.clip(x, lo, hi)
+
+
 def _through(anchors: dict[int, float], shape: np.ndarray | None, sd: float, z: np.ndarray) -> np.ndarray:
     """Points ``0..T`` passing exactly through ``anchors`` ({minute: value}).
 
@@ -133,8 +145,8 @@ def _through(anchors: dict[int, float], shape: np.ndarray | None, sd: float, z: 
     for a, b in zip(keys[:-1], keys[1:]):
         t = np.arange(a, b + 1)
         va, vb = anchors[a], anchors[b]
-        if shape is not None and abs(shape[b] - shape[a]) > 1e-4:
-            share = (shape[t] - shape[a]) / (shape[b] - shape[a])
+        if shape is not None and abs(shape[b] - shape[a]) > SHAPE_MIN_MOVE:
+            share = np.clip((shape[t] - shape[a]) / (shape[b] - shape[a]), -0.25, 1.25)
         else:
             share = (t - a) / (b - a)
         x[a:b + 1] = va + (vb - va) * share + _bridge(b - a, sd, z[used:])
@@ -165,10 +177,8 @@ def _index_path(day: tuple[float, ...], halt: int, closing: int, rng: np.random.
         marks["low"] = m_l
     anchors[closing] = min(xc + 0.02 * (xh - xl), xh)
     z = rng.standard_normal(T)
-    x = _through(anchors, None, NOISE[INDEX], z)
-    x = np.clip(x, xl, xh)
-    before = np.arange(T + 1) <= halt - 2
-    x[before] = np.maximum(x[before], l1 + 0.0005)  # no whole minute below the level before the intended one
+    before = np.arange(T + 1) <= halt - 2  # no whole minute below the level before the intended one
+    x = _reflect(_through(anchors, None, NOISE[INDEX], z), np.where(before, l1 + 0.0005, xl), xh)
     for m, v in anchors.items():
         x[m] = v
     return x, marks
@@ -193,7 +203,7 @@ def _follower_path(target: tuple[float, ...], index: np.ndarray, marks: dict[str
         anchors[m_l] = sl
     anchors[closing] = min(sc + 0.02 * (sh - sl), sh)
     z = rng.standard_normal(T)
-    x = np.clip(_through(anchors, index, sd, z), sl, sh)
+    x = _reflect(_through(anchors, index, sd, z), sl, sh)
     for m, v in anchors.items():
         x[m] = v
     return x, {"high": m_h, "low": m_l}
