@@ -298,6 +298,7 @@ def load_file(
     if df.index.hasnans:
         i = int(np.flatnonzero(df.index.isna())[0])
         raise DataError(f"field date: empty date ({labels[i]})", where=where)
+    _representable(df.index, labels, where)
     freq = resolve_frequency(df.index, frequency, where)
     bar = parse_frequency(freq)
     if bar is not None:  # intraday: the instants first, so dates are the market's local dates
@@ -339,6 +340,18 @@ def load_file(
 
 # ------------------------------------------------------------------------ intraday files
 DAY_NS = 86_400_000_000_000
+#: Instants scare computes with (int64 nanoseconds) and a day of margin for time zones.
+FIRST_TIME, LAST_TIME = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+
+
+def _representable(times: pd.DatetimeIndex, labels: np.ndarray, where: str) -> None:
+    """Refuse times beyond what int64 nanoseconds hold (year 1 is a typo, not a bar)."""
+    wall = times.tz_localize(None) if times.tz is not None else times
+    bad = np.flatnonzero(np.asarray((wall < FIRST_TIME) | (wall > LAST_TIME)))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"field date: {wall[i]} ({labels[i]}) is outside the dates scare handles "
+                        f"({FIRST_TIME.year}..{LAST_TIME.year})", where=where)
 
 
 def frequency_label(step_ns: int) -> str:

@@ -248,3 +248,13 @@ def test_an_intraday_file_has_the_studys_intraday_length(tmp_path):
     assert len(load_market_data(cfg.model_copy(update={"intraday": "1min"}), tmp_path).intraday["^KS11"]) == 30
     with pytest.raises(DataError, match="the file's bars are 1min, data.intraday is 5min"):
         load_market_data(cfg.model_copy(update={"intraday": "5min"}), tmp_path)
+
+
+@pytest.mark.parametrize("frequency", ["auto", "4h", "1D"])
+def test_a_date_beyond_what_nanoseconds_hold_is_one_line(tmp_path, frequency):
+    # found by tests/data/test_files_fuzz.py: year 1 in a file declared 4h was a traceback
+    p = tmp_path / "y1.csv"
+    p.write_text("date,open,high,low,close,volume\n0001-01-01,100,100,100,100,100\n")
+    with pytest.raises(DataError, match=r"field date: 0001-01-01 00:00:00 \(line 2\) is outside the dates scare "
+                                        r"handles \(1678\.\.2261\)"):
+        load_file(p, "XKRX", frequency=frequency)
