@@ -85,7 +85,14 @@ class FileSpec(Strict):
         default_factory=dict,
         description="Explicit mapping {our_field: file_column}, e.g. {close: Adj Close}; overrides the layout.",
     )
-    frequency: Label = Field("1D", description="Bar frequency of the file: 1D, 4h, 5min ...")
+    frequency: Label = Field("auto", description="Bar frequency of the file: 1D, 4h, 5min, 1min ..., or 'auto' "
+                             "(inferred from the spacing of its times). A file whose spacing contradicts the declared "
+                             "frequency is refused.")
+    time_zone: Label | None = Field(None, description="Intraday files: zone of times written without a UTC offset: "
+                                    "'UTC', 'exchange' (the market's zone) or an IANA name. Default: the market's zone "
+                                    "for XKRX/XNYS, UTC for CRYPTO and CoinGlass dumps.")
+    bar_time: Literal["open", "close"] = Field("open", description="Intraday files: a bar's time is its open "
+                                               "(default; yfinance, ccxt, most exports) or its close.")
     merge_into: Symbol | None = Field(
         None, description="Add this file's columns as extra series of another symbol (e.g. liquidations of BTC-USD)."
     )
@@ -96,6 +103,20 @@ class FileSpec(Strict):
         "(e.g. 12:00 for FRED's DEXKOUS New York noon rate).",
     )
 
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None or v in ("UTC", "exchange"):
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use UTC, exchange or an IANA name such as "
+                             "America/New_York)") from None
+        return v
+
 
 class DataConfig(Strict):
     """Where the market data comes from."""
@@ -105,6 +126,10 @@ class DataConfig(Strict):
     )
     seed: int = Field(20260623, ge=0, le=MAX_SEED, description="Seed of the synthetic generator.")
     frequency: Label = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
+    intraday: Label | None = Field(None, description="Bar length of the intraday channel (ctx.intraday): 'synthetic': the "
+                                   "KOSPI crash days' bars (1min: the generated minutes; default 5min); 'cache': the "
+                                   "cached bars of data.symbols at this frequency (scare data fetch SYMBOL --frequency "
+                                   "1min); 'files': the frequency of the files marked intraday; 'none': no intraday bars.")
     start: Date | None = Field(None, description="First local date to keep (inclusive).")
     end: Date | None = Field(None, description="Last local date to keep (inclusive).")
     files: tuple[FileSpec, ...] = Field((), description="Files to load when source is 'files'.")

@@ -16,7 +16,8 @@ Rules for the layouts of ``../shared/data`` (by file name; see docs/data.md):
   per funding interval); ``MU.csv``, ``EWY.csv``, ``000660.KS.csv``... keep their names.
 * Every other data file keeps its own name (the file stem: ``000660.KS_SKHynix``, ``SOXS``,
   ``oi_agg_usd_BTC``), with market and currency guessed from the name (``.KS``/``KS11`` Seoul,
-  crypto pairs, else New York) and the frequency from a ``_1d/_4h/_8h`` suffix.
+  crypto pairs, else New York) and the frequency from a ``_1d/_4h/_8h/_5m`` suffix, else from
+  the spacing of the file's times (``1D``, ``1min``, ``5min`` ...).
 * Event lists (``events/``), files with no date column and non-data files are skipped.
 """
 
@@ -138,7 +139,7 @@ RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], ImportSpec]]] = [
 def guess_spec(stem: str, header: list[str]) -> ImportSpec:
     """A spec for a file no rule names: its stem as symbol, market and frequency from the name."""
     symbol = stem
-    freq = "1D"
+    freq = "auto"
     m = re.match(r"^(.*)_(1d|4h|8h|1h|15m|5m)$", stem, flags=re.IGNORECASE)
     if m:
         symbol, freq = m.group(1), _freq(m.group(2).replace("m", "min") if m.group(2).endswith("m") else m.group(2))
@@ -216,6 +217,7 @@ def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True, 
     loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
                        require_close=spec.series in {"bars", "bars_unadj"}, limits=limits)
     frame = loaded.frame
+    spec = replace(spec, frequency=loaded.frequency)  # declared, or inferred from the file's spacing
     if spec.keep is not None:
         missing = [c for c in spec.keep if c not in frame.columns]
         if missing:

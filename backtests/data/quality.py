@@ -28,7 +28,8 @@ check                 what                                                    le
 ``bad_volume``        or above 1e18 (no traded quantity on record comes
                       near: that is a unit or parsing error)
 ``closed_session``    a daily bar on a date the market is closed (a holiday,   error, or dropped with a
-                      a weekend; not for FX and crypto)                        warning (``data.closed_session_bars: drop``)
+                      a weekend; not for FX and crypto); an intraday bar       warning (``data.closed_session_bars: drop``)
+                      outside its session (a halt is not a closure)
 ``gap``               sessions of the market with no bar                      warning
 ``stale``             the same close for 5+ bars in a row; zero volume        warning
 ====================  ======================================================  ========================
@@ -59,6 +60,9 @@ SPLIT_KINDS = {"equity", "etf", "index"}
 STALE_SKIP = {"stablecoin", "series", "fx"}
 STALE_RUN = 5
 SPLIT_LIMIT = 3.0
+#: Intraday bars further apart than this are not compared by the split check (10 days: a long
+#: holiday still compares, two crash days a year apart do not).
+SPLIT_PAIR_MAX_NS = 10 * 86_400 * 10**9
 OHLC_ERROR_SHARE = 0.05
 #: A high this many times every reference price of its bar (open, close, the neighbours' closes),
 #: or a low that fraction of it: an error from SPIKE_ERROR, a warning from SPIKE_WARN.
@@ -209,6 +213,8 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         c = frame["close"].to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             r = c[1:] / c[:-1]
+        if parse_frequency(frequency) is not None:  # intraday bars of a few days (crash days years apart)
+            r[np.diff(idx.asi8) > SPLIT_PAIR_MAX_NS] = np.nan  # are not consecutive observations
         big = np.flatnonzero((r >= SPLIT_LIMIT) | (r <= 1 / SPLIT_LIMIT)) + 1
         for i in big[:3]:
             ratio = c[i] / c[i - 1]
@@ -250,7 +256,7 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
     if bar is None:
         out.extend(_daily_calendar(frame, symbol, market, kind, local, labels))
     else:
-        out.extend(_intraday_calendar(frame, symbol, market, bar))
+        out.extend(_intraday_calendar(frame, symbol, market, bar, labels))
     return out
 
 
@@ -361,7 +367,28 @@ def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
     return out
 
 
-def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Timedelta) -> list[Finding]:
+def intraday_outside(frame: pd.DataFrame, market: str) -> np.ndarray:
+    """Intraday bars that do not lie inside a session of ``market``: opening on a date that is not a
+    session, before its open or at/after its close, or ending after its close (crypto: never).
+
+    A bar inside a session is never "outside" for lack of trading: a KRX circuit-breaker halt or
+    a volatility interruption is a stretch of a session without prints, not a closure.
+    """
+    if market == CRYPTO or len(frame) == 0:
+        return np.zeros(len(frame), dtype=bool)
+    opens = pd.DatetimeIndex(frame["open_time"]).as_unit("ns")
+    ends = pd.DatetimeIndex(frame.index).as_unit("ns")
+    dates = opens.tz_convert(get_market(market).tz).tz_localize(None).normalize()
+    sched = sessions(market, dates.min(), dates.max())
+    so = pd.DatetimeIndex(pd.Series(sched["open"]).reindex(dates)).as_unit("ns").asi8
+    sc = pd.DatetimeIndex(pd.Series(sched["close"]).reindex(dates)).as_unit("ns").asi8
+    nat = np.iinfo(np.int64).min
+    o, e = opens.asi8, ends.asi8
+    return (so == nat) | (o < so) | (o >= sc) | (e > sc)
+
+
+def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Timedelta,
+                       labels: np.ndarray | None = None) -> list[Finding]:
     out: list[Finding] = []
     opens = pd.DatetimeIndex(frame["open_time"] if "open_time" in frame.columns else frame.index - bar).as_unit("ns")
     if market == CRYPTO:
@@ -375,20 +402,18 @@ def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Ti
             out.append(Finding("warning", "gap", symbol, f"{len(missing)} {bar} bar(s) missing between "
                                f"{opens.min().isoformat()} and {opens.max().isoformat()} (first {missing[0].isoformat()})"))
         return out
-    tz = get_market(market).tz
-    dates = opens.tz_convert(tz).tz_localize(None).normalize()
-    sched = sessions(market, dates.min(), dates.max())
-    so = pd.Series(sched["open"]).reindex(dates).to_numpy()
-    sc = pd.Series(sched["close"]).reindex(dates).to_numpy()
-    o = opens.to_numpy()
-    with np.errstate(invalid="ignore"):
-        outside = pd.isna(so) | (o < so) | (o >= sc)
-    n = int(np.asarray(outside).sum())
-    if n:
-        lvl = "error" if n > 0.5 * len(frame) else "warning"
-        first = opens[np.flatnonzero(outside)[0]]
-        out.append(Finding(lvl, "timezone", symbol, f"{n} of {len(frame)} bar(s) open outside the {market} session "
-                           f"(first {first.isoformat()})" + (": wrong time zone?" if lvl == "error" else "")))
+    outside = np.flatnonzero(intraday_outside(frame, market))
+    n = int(outside.size)
+    if n > 0.5 * len(frame):
+        out.append(Finding("error", "timezone", symbol, f"{n} of {len(frame)} bar(s) open outside the {market} session "
+                           f"(first {opens[outside[0]].isoformat()}): wrong time zone?"))
+    elif n:
+        tz = get_market(market).tz
+        shown = ", ".join(f"{opens[i].tz_convert(tz):%Y-%m-%d %H:%M}" + (f" ({labels[i]})" if labels is not None else "")
+                          for i in outside[:3]) + (" ..." if n > 3 else "")
+        out.append(Finding("error", "closed_session", symbol,
+                           f"field date: {n} bar(s) outside the {market} session (local bar opens {shown}); remove "
+                           "them, or set data.closed_session_bars: drop"))
     return out
 
 
@@ -437,9 +462,11 @@ def vet(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equity", fre
     idx = frame.index
     daily = parse_frequency(frequency) is None
     usable = isinstance(idx, pd.DatetimeIndex) and idx.tz is not None and len(frame) > 0
-    if closed == "drop" and daily and usable:
+    if closed == "drop" and usable and (daily or "open_time" in frame.columns):
         local = local_dates(frame, market)
-        mask = closed_mask(local, market, kind)
+        mask = closed_mask(local, market, kind) if daily else intraday_outside(frame, market)
+        if not daily and mask.sum() > 0.5 * len(frame):
+            mask = np.zeros(len(frame), dtype=bool)  # mostly outside: a time-zone error, not bars to drop
         if mask.any():
             dates = ", ".join(_d(d) for d in pd.DatetimeIndex(local[mask]).unique()[:5])
             n = int(mask.sum())

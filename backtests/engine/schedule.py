@@ -15,9 +15,13 @@ Rules (the heart of "no look-ahead in execution"):
 3. The fill price is that bar's open when ``fill == "open"`` and the bar opened after the decision
    was made (``open_time > tau``), otherwise its close (a decision made during the session is a
    market-on-close order, ``fill_kind`` "auction"; a decision at the open instant itself fills at
-   the close, "close"; a bar without an open price falls back to its
-   close and is counted as an ``open_fill_fallback``). "Made" means when the target last changed,
-   so a target set at the New York close and unchanged since still fills at Seoul's next open.
+   the close, "close": an exchange's opening auction has uncrossed by then; a bar without an open
+   price falls back to its close and is counted as an ``open_fill_fallback``). A bar that opens
+   the instant the previous bar closed (``AssetBars.through``: trading runs through the boundary,
+   as crypto does around the clock) has no auction there: a decision stamped at that boundary
+   fills at the bar's open, its first trade after the decision (``open_time >= tau``), not a whole
+   bar later at its close. "Made" means when the target last changed, so a target set at the New
+   York close and unchanged since still fills at Seoul's next open.
 4. An order is sent only when the target changes; positions drift with prices in between.
 5. With ``exit_at_window_end`` every position is closed at the close of the asset's last bar in
    the window.
@@ -80,6 +84,15 @@ class AssetBars:
     open_times: np.ndarray  # int64 ns UTC
     open: np.ndarray
     close: np.ndarray
+    #: Per bar: it opens the instant the previous bar (in all the data, not only the window) closed:
+    #: trading runs through that boundary (crypto), so a decision stamped there fills at its open
+    #: (rule 3). Empty: no bar does.
+    through: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def opened_after(self, made: np.ndarray | int, rows: slice | int | np.ndarray = slice(None)) -> np.ndarray:
+        """Whether bars ``rows`` opened after a decision made at ``made`` (rule 3)."""
+        through = self.through[rows] if len(self.through) else False
+        return opened_after(self.open_times[rows], made, through)
 
     def observations(self) -> tuple[np.ndarray, np.ndarray]:
         """Every instant a price of this asset becomes known, and that price (NaN opens dropped).
@@ -315,7 +328,15 @@ def _leverage_message(vec: np.ndarray, rules: Rules) -> tuple[str, str]:
     return "target beyond the leverage limits", sym
 
 
-def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str) -> np.ndarray:
+def opened_after(open_times: np.ndarray, made: np.ndarray | int, through: np.ndarray | bool = False) -> np.ndarray:
+    """Whether each bar opened after the decision (rule 3): ``open_time > made``, or at ``made``
+    for a bar that opens the instant the previous one closed (``through``: its first trade comes
+    after a decision stamped at that boundary)."""
+    return (open_times > made) | (np.asarray(through) & (open_times == made))
+
+
+def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str,
+               through: np.ndarray | bool = False) -> np.ndarray:
     """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
 
     Parameters
@@ -327,16 +348,18 @@ def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray
         int64 ns UTC instant each order's target was made (decided).
     fill
         ``execution.fill``: ``"open"`` or ``"close"``.
+    through
+        Per bar: it opens the instant the previous bar closed (:attr:`AssetBars.through`).
 
     Returns
     -------
     numpy.ndarray
-        bool: ``fill == "open"``, the bar opened after the decision (``open_time > made``) and it
+        bool: ``fill == "open"``, the bar opened after the decision (:func:`opened_after`) and it
         has an open price.
     """
     if fill != "open":
         return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
-    return (open_times > made) & np.isfinite(open_prices)
+    return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
 def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int, int, bool] | None:
@@ -361,7 +384,7 @@ def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int,
     k = int(np.searchsorted(bars.stamps, decision, side="right"))  # first bar stamped after the decision
     if k >= len(bars.stamps) - (1 if rules.exit_at_window_end else 0):
         return None
-    at_open = bool(open_fills(bars.open_times[k], bars.open[k], decision, rules.fill))
+    at_open = bool(rules.fill == "open" and bars.opened_after(decision, k) and np.isfinite(bars.open[k]))
     return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
 
 
@@ -475,7 +498,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         order = tgt != prev
-        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill)
+        through = bars.through[:, None] if len(bars.through) else False
+        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill, through)
         if rules.exit_at_window_end:
             use_open[-1, :] = False
         # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
@@ -483,7 +507,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         not_open = ~use_open
         kind = not_open.view(np.int8) + (not_open & (bars.open_times[:, None] < made)).view(np.int8)
         if rules.fill == "open" and not np.isfinite(bars.open).all():
-            fb = order & (bars.open_times[:, None] > made) & ~np.isfinite(bars.open)[:, None]
+            fb = order & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
             if rules.exit_at_window_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())

@@ -61,16 +61,21 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
     """A symbol's bars in USD inside ``window`` (:meth:`~backtests.time.windows.Window.contains`),
     bars without a close price dropped."""
     frame = data.require(symbol)
-    part = frame.loc[window.contains(frame.index)]
+    inside = np.asarray(window.contains(frame.index))
+    part = frame.loc[inside]
     close = data.to_usd(symbol, "close").reindex(part.index).to_numpy(dtype="float64")
     valid = np.isfinite(close)
     if "open" in part.columns:
         opn = data.to_usd(symbol, "open").reindex(part.index).to_numpy(dtype="float64")
     else:
         opn = np.full(len(part), np.nan)
-    stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
+    every = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+    stamps = every[inside]
     open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
-    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid])
+    pos = np.flatnonzero(inside)
+    previous = np.where(pos > 0, every[np.maximum(pos - 1, 0)], np.iinfo(np.int64).min)
+    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid],
+                     through=(open_times == previous)[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,

@@ -60,8 +60,8 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
                    help="what the symbol is (default: recognised from the symbol; FRED files are 'series')")
     i.add_argument("--series", choices=["bars", "bars_unadj", "funding", "liquidations"],
                    help="which series of the symbol the file holds (default: bars)")
-    i.add_argument("--frequency", help="bar frequency: 1D, 4h, 1h, 5min ... (default: from a _4h/_5m file-name "
-                                       "suffix, else 1D)")
+    i.add_argument("--frequency", help="bar frequency: 1D, 4h, 1h, 5min, 1min ... (default: from a _4h/_5m "
+                                       "file-name suffix, else inferred from the spacing of the file's times)")
     i.add_argument("--layout", choices=["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"],
                    help="column layout (default: auto, recognised from the header)")
     i.add_argument("--column", action="append", default=[], metavar="OURS=THEIRS",
@@ -176,6 +176,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             continue
         spans = ", ".join(f"{a.date()}..{b.date()}" for a, b in rep.asked)
         print(f"{rep.action:<9} {rep.key}" + (f" fetched {spans} ({rep.rows} rows)" if rep.asked else ""))
+        for w in rep.warnings:
+            print(f"  ! {w}")
     print(f"cache: {cache.root}")
     if failed:
         raise DataError(f"{len(failed)} fetch(es) failed; first: {failed[0]}")

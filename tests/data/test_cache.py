@@ -321,3 +321,29 @@ def test_cli_fetch_config_fetches_what_the_study_needs(tmp_path, monkeypatch, ca
     asked = {c[0] for c in prov.calls}
     assert {"MU", "000660.KS", "SOXX", "SPY", "KRW=X"} <= asked
     assert all(c[3] == D("2025-01-22") and c[4] == D("2026-08-20") for c in prov.calls)
+
+
+# ----------------------------------------------------------------------- intraday channel
+def test_a_cache_study_reads_cached_minutes_as_its_intraday_channel(tmp_path):
+    from backtests.data.frames import intraday_bars
+
+    root = tmp_path / "c"
+    c = Cache(root)
+    prov = FakeProvider()
+    for sym in ("^KS11", "MU"):
+        got = prov.fetch(sym, "bars", "1D", D("2025-02-03"), D("2025-02-07"))
+        c.store("yfinance", sym, "bars", "1D", got.frame, got.meta, [(D("2025-02-03"), D("2025-02-07"))], "v", "q")
+    opens = pd.date_range("2025-02-05 09:00", periods=390, freq="1min", tz="Asia/Seoul")
+    opens = opens[(opens.hour != 10)]  # a stretch without prints: kept as a gap
+    px = 2500 + np.arange(len(opens)) * 0.1
+    minutes = intraday_bars(pd.DataFrame({"open": px, "high": px + 1, "low": px - 1, "close": px, "volume": 10.0},
+                                         index=opens), "1min", market="XKRX")
+    c.store("yfinance", "^KS11", "bars", "1min", minutes, guess_meta("^KS11"), [(D("2025-02-05"), D("2025-02-05"))],
+            "v", "q")
+    md = load_market_data(cfg(root, ["^KS11", "MU"], start="2025-02-03", end="2025-02-07", fx={}, intraday="1min"),
+                          offline=True)
+    assert list(md.intraday) == ["^KS11"] and len(md.intraday["^KS11"]) == 330
+    (n,) = [w for w in md.warnings if getattr(w, "code", "") == "intraday_missing"]
+    assert "MU" in n.message and "--frequency 1min" in n.message
+    none = load_market_data(cfg(root, ["^KS11"], start="2025-02-03", end="2025-02-07", fx={}), offline=True)
+    assert none.intraday == {}
