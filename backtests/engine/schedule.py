@@ -36,7 +36,8 @@ Rules (the heart of "no look-ahead in execution"):
    whose sessions never overlap, such as KRX and NYSE, have none) fills leg by leg, and is counted.
 8. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
    asset known at the fill instant (open prices count from their open instant, closes from their
-   close stamp): ``val_price`` for vectorbt's kernel.
+   close stamp): ``val_price`` for vectorbt's kernel. An asset with an order in the row is valued at
+   the price it fills at, so a rebalance's buys are sized from the prices its sells realise.
 
 9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5 and 7 to one decision: the
    instant the strategy's first decision in a window could fill. The engine reports it per run;

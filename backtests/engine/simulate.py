@@ -269,8 +269,12 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
     if lay.val_price is not None:
-        # an order's own price when nothing earlier is known (e.g. the first bar of a window)
-        np.copyto(lay.val_price, lay.price, where=np.isnan(lay.val_price) & ~np.isnan(lay.size))
+        # an asset with an order in the row is valued at the price it fills at (its open or its
+        # close): sizing the row's buys from the same prices its sells realise is what keeps a
+        # rebalance within the cash (a crypto bar opening at the instant the previous one closed
+        # would otherwise be valued at that close and filled at its open); the other assets at
+        # the latest price known at the row's first fill instant (rule 8)
+        np.copyto(lay.val_price, lay.price, where=~np.isnan(lay.size))
     return lay
 
 
