@@ -129,14 +129,15 @@ class Result:
     def _repr_html_(self) -> str:
         """The tearsheet's first screen: the verdict table with the warnings and the audit above it,
         rendered by the tearsheet's own code, styled inline, with no script."""
-        from backtests.report.page import CSS, Page
+        from backtests.report.page import CSS, Page, guarded
         from backtests.report.tearsheet import data_label
         from backtests.report.verdict import audit_block, verdict, warnings_block
         from backtests.report.view import StudyView
 
         view = StudyView(self._saved)
         label, synthetic = data_label(self.metrics)
-        body = verdict(Page(label, synthetic), view, warnings_block(view), audit_block(self.manifest))
+        body = guarded("Verdict", lambda: verdict(Page(label, synthetic), view, guarded("Warnings", lambda: warnings_block(view)),
+                                                  guarded("Audit", lambda: audit_block(self.manifest))))
         body = re.sub(r'<a href="#[^"]*"( class="badge")?', lambda m: "<span" + (m.group(1) or ""), body)
         body = body.replace("</a>", "</span>")  # anchors of the page's sections go nowhere here
         banner = (f'<p class="banner"><strong>{html.escape(label)}.</strong> Results of the synthetic replay, '
