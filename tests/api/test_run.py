@@ -163,3 +163,14 @@ def test_two_classes_under_one_name_are_refused() -> None:
     a, b = _cell(CLASSES), _cell(CLASSES)
     with pytest.raises(ConfigError, match="two different classes"):
         backtests.run(STUDY, strategies=[a["Dip"], {"name": b["Dip"], "label": "dip_b"}])
+
+
+def test_a_path_a_dict_and_a_study_config_are_the_same_study() -> None:
+    import yaml
+
+    from backtests import load_config
+
+    by_path = backtests.run(SMALL, audit=False)
+    by_config = backtests.run(load_config(SMALL).config, audit=False)
+    by_dict = backtests.run(yaml.safe_load(SMALL.read_text()), audit=False)
+    assert dumps(by_config.metrics) == dumps(by_path.metrics) == dumps(by_dict.metrics)
