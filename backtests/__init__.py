@@ -1,8 +1,11 @@
 """scare: backtest AI scare trades over market-shock windows.
 
-Public API (imported lazily so ``import backtests`` stays cheap)::
+Public API (imported lazily so ``import backtests`` stays cheap; docs/api.md)::
 
-    from backtests import load_config, run_study, MarketData, Strategy
+    from backtests import run, load_run, MarketData, Strategy
+
+    result = run("configs/scare_trades.yaml")   # or a dict, a StudyConfig; strategies as classes
+    result.verdict                              # the verdict as a DataFrame
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from typing import Any
 
 
 _LAZY = {
+    "run": "backtests.api.run",
+    "load_run": "backtests.api.run",
+    "Result": "backtests.api.result",
     "load_config": "backtests.config",
     "StudyConfig": "backtests.config",
     "run_study": "backtests.orchestration.runner",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import types
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,93 @@ def scare_digest() -> str:
 def strategy_digest(cls: type) -> tuple[str, str]:
     """``(digest, what)`` of a strategy class's code: the bytes of the file defining it.
 
-    ``what`` names what was hashed (``"file:<name>"`` or ``"qualname"`` when the class has no
-    source file, e.g. one defined in an interactive session; then edits cannot be detected).
+    ``what`` names what was hashed: ``"file:<name>"``, or ``"class code"`` when the class has no
+    source file (defined in a notebook cell or an interactive session: ``__main__`` without a file).
+    Then the class itself is hashed (:func:`class_code_digest`: its methods' source or compiled
+    code and its attributes, through its bases up to :class:`~backtests.strategy.Strategy`), so
+    a class redefined in a later cell with other code gets another digest (a cached audit verdict
+    or a checkpoint of the old one is never reused for it).
     """
     try:
         path = inspect.getsourcefile(cls)
-    except TypeError:
+    except (TypeError, OSError):  # built in, or __main__ without a file (python -c, a notebook kernel)
         path = None
     qual = f"{cls.__module__}.{cls.__qualname__}".encode()
-    if path and Path(path).is_file():
+    if path and Path(path).is_file() and not _defined_elsewhere(cls, Path(path)):
         return _sha(qual, Path(path).read_bytes()), f"file:{Path(path).name}"
-    return _sha(qual), "qualname"
+    return _sha(qual, *class_code(cls)), "class code"
+
+
+def _defined_elsewhere(cls: type, path: Path) -> bool:
+    """True when a method of ``cls`` was compiled from another file than ``path`` (a class of a
+    notebook kernel's ``__main__``, whose module file, if any, is not where the cell's code is)."""
+    for value in vars(cls).values():
+        fn = getattr(value, "__func__", value)
+        code = getattr(fn, "__code__", None)
+        if code is not None and Path(code.co_filename).resolve() != path.resolve():
+            return True
+    return False
+
+
+def class_code(cls: type) -> list[bytes]:
+    """The bytes that stand for a class without a source file: per class of its MRO defined outside
+    a file (stopping at the first one from a file, such as ``Strategy``), its name and each
+    attribute in name order: a function by its source when the interpreter kept it (IPython does),
+    else by its compiled code, defaults and nested code; any other value by its ``describe()``
+    (parameters), its dataclass ``repr`` (roles) or its attributes."""
+    out: list[bytes] = []
+    for klass in cls.__mro__:
+        if klass is object or _has_file(klass):
+            if klass is not cls:
+                out.append(f"base {klass.__module__}.{klass.__qualname__}".encode())
+                break
+        out.append(f"class {klass.__qualname__}".encode())
+        for name in sorted(vars(klass)):
+            if name in ("__dict__", "__weakref__", "__module__", "__doc__", "__qualname__"):
+                continue
+            out.append(name.encode() + b"=" + _value_bytes(vars(klass)[name]))
+    return out
+
+
+def _has_file(klass: type) -> bool:
+    try:
+        path = inspect.getsourcefile(klass)
+    except (TypeError, OSError):
+        return False
+    return bool(path) and Path(path).is_file() and not _defined_elsewhere(klass, Path(path))
+
+
+def _value_bytes(value: Any) -> bytes:
+    fn = getattr(value, "__func__", value)  # classmethod, staticmethod
+    if isinstance(value, property):
+        return b"property:" + b"|".join(_value_bytes(f) for f in (value.fget, value.fset, value.fdel) if f)
+    code = getattr(fn, "__code__", None)
+    if isinstance(code, types.CodeType):
+        try:
+            text = inspect.getsource(fn).encode()
+        except (OSError, TypeError):
+            text = _code_bytes(code)
+        return text + repr((getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None))).encode()
+    if isinstance(value, dict):
+        return b"{" + b",".join(repr(k).encode() + b":" + _value_bytes(v) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + b"}"
+    if isinstance(value, (list, tuple)):
+        return b"[" + b",".join(_value_bytes(v) for v in value) + b"]"
+    describe = getattr(value, "describe", None)
+    if callable(describe):
+        try:
+            return f"{type(value).__qualname__}{describe()!r}".encode()
+        except Exception:  # noqa: BLE001 - a describe() that needs arguments: fall through
+            pass
+    text = repr(value)
+    if " at 0x" in text and hasattr(value, "__dict__"):
+        text = f"{type(value).__qualname__}{sorted((k, repr(v)) for k, v in vars(value).items())!r}"
+    return text.encode()
+
+
+def _code_bytes(code: types.CodeType) -> bytes:
+    """Compiled code without where it was compiled (file name, line numbers)."""
+    consts = [_code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode() for c in code.co_consts]
+    return b"\0".join([code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode(), *consts])
 
 
 def run_id(label: str, params: dict[str, Any], window: str) -> str:

@@ -11,20 +11,19 @@ from pathlib import Path
 
 from backtests.scoring import registry
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doc_blocks import rewrite  # noqa: E402 - the scripts folder's helper
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
 
-def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
+def rewritten(text: str) -> str:
     start, end = text.index(registry.DOCS_BEGIN), text.index(registry.DOCS_END) + len(registry.DOCS_END) + 1
-    new = text[:start] + registry.docs_block() + text[end:]
-    if "--check" in argv:
-        print(f"{DOC}: {'up to date' if new == text else 'out of date: run python scripts/metric_docs.py'}")
-        return 0 if new == text else 1
-    if new != text:
-        DOC.write_text(new, encoding="utf-8")
-    print(f"{DOC}: {'updated' if new != text else 'already up to date'}")
-    return 0
+    return text[:start] + registry.docs_block() + text[end:]
+
+
+def main(argv: list[str]) -> int:
+    return rewrite(DOC, rewritten, argv, "metric_docs.py")
 
 
 if __name__ == "__main__":

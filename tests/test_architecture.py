@@ -24,7 +24,9 @@ PACKAGE = ROOT / "backtests"
 #: with the exchange's rules; strategies read data; the plan resolves strategies and windows before
 #: data loads; the engine simulates what the plan holds; the sweep chunks the engine over a grid;
 #: scoring reads the sweep's results; the audit re-runs strategies on prepared studies; the report
-#: renders scored results; outputs write documents and the report; orchestration orders them all.
+#: renders scored results; outputs write documents and the report; orchestration orders them all;
+#: the Python API (backtests.api) sits above orchestration, beside the command line: it calls the
+#: runner scare run calls and reads run folders through the output stage's and the report's readers.
 #: Each entry: (layer, module prefixes); a module is in the layer of its longest matching prefix.
 PIPELINE: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("backtests", "backtests.errors", "backtests.notices", "backtests.digest", "backtests.jsonfmt")),
@@ -42,6 +44,7 @@ PIPELINE: list[tuple[str, tuple[str, ...]]] = [
     ("report", ("backtests.report",)),
     ("outputs", ("backtests.outputs",)),
     ("orchestration", ("backtests.orchestration", "backtests.__main__")),
+    ("api", ("backtests.api",)),
 ]
 
 #: Imports back up the pipeline that are known and owned elsewhere, each with its mend. The list

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,14 @@ class ConfigSource:
 
 @dataclass(frozen=True)
 class LoadedConfig:
+    """A validated study config, where it came from (for error lines) and the folder its relative
+    paths start from. ``classes`` maps strategy names of the config to classes given in Python
+    (``backtests.run(..., strategies=[MyStrategy])``): the plan resolves those names to them."""
+
     config: StudyConfig
     source: ConfigSource
     base_dir: Path
+    classes: Mapping[str, type] = field(default_factory=dict)
 
 
 #: Bounds on a config's YAML (see :mod:`backtests.bounded`, where every YAML scare reads is parsed).
@@ -256,6 +262,15 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     ConfigError
         Missing file, YAML syntax error, unknown key, wrong type ... with file and line.
     """
+    data, source, base_dir = read_config(path)
+    apply_overrides(data, source, overrides)
+    config = validate_data(data, source)
+    return LoadedConfig(config=config, source=source, base_dir=base_dir)
+
+
+def read_config(path: str | Path) -> tuple[Any, ConfigSource, Path]:
+    """A config YAML read within its bounds, not yet validated: ``(data, source with each key's line,
+    the folder relative paths start from)``."""
     p = Path(path)
     name = str(path)
     if not p.exists():
@@ -265,11 +280,14 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     source = ConfigSource(path=name, lines=_line_index(node))
     if data is None:
         raise ConfigError("config file is empty", where=name)
+    return data, source, p.resolve().parent
+
+
+def apply_overrides(data: Any, source: ConfigSource, overrides: list[str] | tuple[str, ...]) -> None:
+    """Apply ``--set dotted.path=value`` overrides to a config's data in place (noted in ``source``)."""
     for item in overrides:
         parts, value = _parse_override(item)
         source.overridden.add(apply_override(data, parts, value, item))
-    config = validate_data(data, source)
-    return LoadedConfig(config=config, source=source, base_dir=p.resolve().parent)
 
 
 def json_schema() -> dict[str, Any]:

@@ -121,8 +121,9 @@ class FileSpec(Strict):
 class DataConfig(Strict):
     """Where the market data comes from."""
 
-    source: Literal["synthetic", "files", "cache"] = Field(
-        "synthetic", description="'synthetic' = embedded deterministic replay of the documented shocks."
+    source: Literal["synthetic", "files", "cache", "frames"] = Field(
+        "synthetic", description="'synthetic' = embedded deterministic replay of the documented shocks; 'frames' = a "
+        "MarketData given in Python (backtests.run(study, data=MarketData.from_frames(...)); scare run cannot load it)."
     )
     seed: int = Field(20260623, ge=0, le=MAX_SEED, description="Seed of the synthetic generator.")
     frequency: Label = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")

@@ -126,7 +126,7 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
     for i, spec in enumerate(cfg.strategies):
         loc = ("strategies", i)
         try:
-            cls = resolve(spec.name)
+            cls = resolve(spec.name, loaded.classes)
         except ScareInputError as exc:
             raise _reraise(loaded, loc + ("name",), exc) from None
         label = spec.label or spec.name

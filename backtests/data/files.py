@@ -279,6 +279,22 @@ def load_file(
     csv = path.suffix.lower() not in {".parquet", ".pq"}
     skip = int(raw.attrs.get("header_lines", 1)) + 1
     labels = np.array([f"line {i + skip}" if csv else f"row {i + 1}" for i in range(len(raw))], dtype=object)
+    return load_table(raw, where, labels, market, layout, columns, frequency, close_time, start, end,
+                      require_close, time_zone, bar_time)
+
+
+def load_table(
+    raw: pd.DataFrame, where: str, labels: np.ndarray, market: str, layout: str = "auto",
+    columns: dict[str, str] | None = None, frequency: str = "auto", close_time: str | None = None,
+    start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, require_close: bool = True,
+    time_zone: str | None = None, bar_time: str = "open",
+) -> LoadedFile:
+    """Map, check and stamp a table of bars as read from a file (or given as a frame,
+    :meth:`~backtests.data.market_data.MarketData.from_frames`): the part of :func:`load_file`
+    after reading. ``where`` names the source in errors and ``labels`` each row (``line 12``);
+    the other parameters are :func:`load_file`'s."""
+    if raw.empty:
+        raise DataError("no rows", where=where)
     try:
         lay = detect_layout(list(raw.columns)) if layout == "auto" else layout
     except DataError as exc:

@@ -10,9 +10,10 @@ NaN at stamps where its market produced no bar (closed, halted, another market's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,55 @@ class MarketData:
         for cur, sym in self.fx.items():
             if sym not in self.bars:
                 raise DataError(f"FX series {sym!r} for {cur} is not in the data", where=sym)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_stamped(cls, stamped: Any, cfg: Any, synthetic: bool = False) -> MarketData:
+        """The data of tables checked and stamped by :func:`backtests.data.tables.stamp_tables`
+        (``cfg``: the :class:`~backtests.config.model.DataConfig` they were stamped under)."""
+        info = {sym: SymbolInfo(sym, *fields) for sym, fields in stamped.info.items()}
+        return cls(bars=stamped.bars, info=info, frequency=cfg.frequency, synthetic=synthetic,
+                   intraday=stamped.intraday, fx={c: s for c, s in cfg.fx.items() if s in stamped.bars},
+                   warnings=stamped.warnings)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, frequency: str = "1D",
+                    intraday: str | None = None, fx: Mapping[str, str] | None = None,
+                    closed_session_bars: str = "error") -> MarketData:
+        """Market data from DataFrames, through the same checks and stamps as files.
+
+        Each frame goes through exactly what a ``data.files`` entry goes through
+        (:func:`backtests.data.tables.stamp_tables`): the columns are mapped by the same layouts,
+        daily bars are stamped at their market's session close in UTC (intraday bars at the instant
+        they close), the quality checks run (an error names the symbol, the row and the field;
+        soft findings are named warnings in :attr:`warnings`) and 24/7 bars without opens open at
+        the previous close. ``source`` of every symbol is ``frames``.
+
+        Parameters
+        ----------
+        frames
+            ``{symbol: spec}`` (or a list of specs, each with ``symbol``): ``spec`` holds ``bars``,
+            the DataFrame (bars by local session date for daily bars, by time for intraday ones:
+            in the index or in a ``date``/``time`` column; columns ``open, high, low, close,
+            volume`` or a yfinance frame's ``Open ... Close``; prices in the quote currency), and
+            the keys of a ``data.files`` entry other than ``path`` (docs/data.md): ``market``
+            (required: ``XKRX``, ``XNYS`` or ``CRYPTO``), ``currency`` (default ``USD``),
+            ``kind``, ``layout``, ``columns``, ``frequency``, ``time_zone``, ``bar_time``,
+            ``merge_into``, ``intraday``, ``close_time``.
+        frequency, intraday, fx, closed_session_bars
+            As ``data.frequency``, ``data.intraday``, ``data.fx`` (``{currency: FX symbol}``,
+            default ``{"KRW": "KRW=X"}``: a KRW symbol needs the ``KRW=X`` frame, KRW per USD) and
+            ``data.closed_session_bars`` of a study config.
+
+        Raises
+        ------
+        DataError
+            A frame or spec that a file with the same content would fail on, naming ``frames[SYMBOL]``.
+        """
+        from backtests.data.given import data_config, stamp_frames
+
+        cfg = data_config(frequency=frequency, intraday=intraday, fx=fx, closed_session_bars=closed_session_bars)
+        return cls.from_stamped(stamp_frames(frames, cfg), cfg)
 
     # ------------------------------------------------------------------ shape
     @property

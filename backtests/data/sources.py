@@ -1,7 +1,8 @@
 """Build the study's MarketData from its ``data:`` config: one entry point for every source.
 
-Sources: ``synthetic`` (the embedded replay), ``files`` (CSV/parquet, see :mod:`backtests.data.files`)
-and ``cache`` (``data_cache/``, filled by ``scare data``). New sources plug in by adding a loader
+Sources: ``synthetic`` (the embedded replay), ``files`` (CSV/parquet, see :mod:`backtests.data.files`),
+``cache`` (``data_cache/``, filled by ``scare data``) and ``frames`` (a :class:`MarketData` given in
+Python, :meth:`MarketData.from_frames`). New sources plug in by adding a loader
 to :data:`LOADERS` with the signature ``(config, base_dir, offline, limits) -> MarketData``; ``offline``
 means "never touch the network" (only the cache source can fetch); ``limits`` (the study's
 ``limits``: ``max_data_bytes``, ``max_data_rows``) bounds every file read.
@@ -10,7 +11,6 @@ means "never touch the network" (only the cache source can fetch); ``limits`` (t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from backtests.bounded import DataLimits
-from backtests.data.files import load_file
-from backtests.data.frames import opens_from_previous_close
-from backtests.data.market_data import MarketData, SymbolInfo
-from backtests.data.quality import local_dates, vet
+from backtests.data.files import LoadedFile, load_file
+from backtests.data.market_data import MarketData
+from backtests.data.quality import vet
+from backtests.data.tables import stamp_tables
 from backtests.errors import DataError
 
 
@@ -52,87 +52,16 @@ def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: Data
 
 
 def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
-    """Bars from the files listed in ``data.files``."""
-    bars: dict[str, pd.DataFrame] = {}
-    intraday: dict[str, pd.DataFrame] = {}
-    info: dict[str, SymbolInfo] = {}
-    extras: list[tuple[Any, pd.DataFrame]] = []
-    warnings: list[Any] = []
-    start = pd.Timestamp(cfg.start) if cfg.start else None
-    end = pd.Timestamp(cfg.end) if cfg.end else None
-    excl = pd.DatetimeIndex([pd.Timestamp(d) for d in cfg.exclude_dates])
-    for spec in cfg.files:
-        path = _resolve(base_dir, spec.path)
-        # FX keeps a month before `start`: the first converted bar needs a rate known before it.
-        first = start - pd.Timedelta(days=31) if (start is not None and spec.kind == "fx") else start
-        loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                           first, end, require_close=spec.merge_into is None, limits=limits,
-                           time_zone=spec.time_zone, bar_time=spec.bar_time)
-        warnings.extend(loaded.warnings)
-        if not spec.intraday:
-            _same_frequency(loaded.frequency, cfg.frequency, spec, path)
-        frame, labels = loaded.frame, loaded.labels
-        if len(excl):  # excluded dates go before the checks (a known bad day can be cut out)
-            keep = ~np.asarray(local_dates(frame, spec.market).isin(excl))
-            frame, labels = frame.loc[keep], (labels[keep] if labels is not None else None)
-        kind = "series" if spec.merge_into is not None else spec.kind
-        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, loaded.frequency,
-                           where=str(path), labels=labels, closed=cfg.closed_session_bars)
-        warnings.extend(notes)
-        if spec.merge_into is None:
-            frame, notes = opens_from_previous_close(frame, spec.symbol, spec.market, spec.kind, where=str(path))
-            warnings.extend(notes)
-        loaded = replace(loaded, frame=frame)
-        if spec.merge_into is not None:
-            extras.append((spec, loaded.frame))
-            continue
-        if spec.intraday:
-            _intraday_frequency(loaded.frequency, getattr(cfg, "intraday", None), path)
-        target = intraday if spec.intraday else bars
-        if spec.symbol in target:
-            raise DataError(f"symbol {spec.symbol!r} is given by two files", where=str(path))
-        target[spec.symbol] = loaded.frame
-        info[spec.symbol] = SymbolInfo(spec.symbol, spec.market, spec.currency, spec.kind, source=str(spec.path))
-    for spec, frame in extras:
-        host = bars.get(spec.merge_into)
-        if host is None:
-            raise DataError(f"merge_into {spec.merge_into!r}: no file gives that symbol", where=spec.path)
-        cols = [c for c in frame.columns if c != "open_time"]
-        clash = [c for c in cols if c in host.columns]
-        if clash:
-            raise DataError(f"merge_into {spec.merge_into!r}: columns {clash} already exist; map them to "
-                            "other names with 'columns'", where=spec.path)
-        bars[spec.merge_into] = host.join(frame[cols], how="left")
-    for cur, sym in cfg.fx.items():
-        if sym not in bars and any(i.currency == cur for i in info.values()):
-            raise DataError(f"prices in {cur} need the FX series {sym!r}; add a file for it", where="data.fx")
-    return MarketData(bars=bars, info=info, frequency=cfg.frequency, synthetic=False, intraday=intraday,
-                      fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
+    """Bars from the files listed in ``data.files`` (each read by :func:`~backtests.data.files.load_file`,
+    then checked and stamped like every table: :func:`backtests.data.tables.stamp_tables`)."""
 
+    def read(spec: Any, first: pd.Timestamp | None, end: pd.Timestamp | None) -> LoadedFile:
+        return load_file(_resolve(base_dir, spec.path), spec.market, spec.layout, dict(spec.columns), spec.frequency,
+                         spec.close_time, first, end, require_close=spec.merge_into is None, limits=limits,
+                         time_zone=spec.time_zone, bar_time=spec.bar_time)
 
-def _same_frequency(found: str, study: str, spec: Any, path: Path) -> None:
-    """A file in the bar panel has the study's frequency (intraday detail goes in ``intraday: true``)."""
-    from backtests.time.calendars import parse_frequency
-
-    if parse_frequency(found) != parse_frequency(study):
-        what = "extra series" if spec.merge_into is not None else "bars"
-        raise DataError(f"the file's {what} are {found} bars, the study's frequency is {study} (data.frequency); "
-                        f"set data.frequency: {found}" + ("" if spec.merge_into is not None else
-                                                          ", or mark the file intraday: true (the intraday channel)"),
-                        where=str(path))
-
-
-def _intraday_frequency(found: str, wanted: str | None, path: Path) -> None:
-    """A file marked ``intraday: true`` has the study's ``data.intraday`` length when one is given."""
-    from backtests.time.calendars import parse_frequency
-
-    bar = parse_frequency(found)
-    if bar is None:
-        raise DataError(f"a file marked intraday has {found} bars; intraday files hold bars shorter than a day",
-                        where=str(path))
-    if wanted is not None and str(wanted).strip().lower() not in {"none", "off", ""} \
-            and parse_frequency(wanted) != bar:
-        raise DataError(f"the file's bars are {found}, data.intraday is {wanted}", where=str(path))
+    return MarketData.from_stamped(stamp_tables(cfg, cfg.files, read, lambda spec: str(_resolve(base_dir, spec.path))),
+                                   cfg)
 
 
 def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
@@ -179,22 +108,45 @@ def declared_series(cfg: Any, base_dir: Path) -> dict[str, set[str]] | None:
     return None
 
 
+def load_frames(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
+    """``source: frames``: the data is a :class:`MarketData` handed over in Python
+    (:func:`load_market_data` ``given=``); there is nothing to load from the config."""
+    raise DataError("source 'frames' means market data given in Python (backtests.run(study, "
+                    "data=MarketData.from_frames(...))); a config run from the command line needs synthetic, files or "
+                    "cache", where="data.source")
+
+
 LOADERS: dict[str, Callable[..., MarketData]] = {
     "synthetic": load_synthetic,
     "files": load_files,
     "cache": load_cache,
+    "frames": load_frames,
 }
 
 
 def load_market_data(cfg: Any, base_dir: Path, offline: bool = False,
-                     limits: DataLimits | None = None) -> MarketData:
+                     limits: DataLimits | None = None, given: MarketData | None = None) -> MarketData:
     """MarketData for a :class:`~backtests.config.model.DataConfig`, date-filtered and with
-    ``exclude_dates`` removed; ``limits`` is the study's (default: the documented defaults)."""
-    try:
-        loader = LOADERS[cfg.source]
-    except KeyError:
-        raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
-    md = loader(cfg, base_dir, offline, limits=limits)
+    ``exclude_dates`` removed; ``limits`` is the study's (default: the documented defaults).
+
+    ``given``: the data of ``source: frames`` (:meth:`MarketData.from_frames`, already through the
+    quality checks and stamped), then date-filtered like the synthetic replay. Given data with
+    another source, or ``source: frames`` without it, is an error naming ``data.source``.
+    """
+    if given is not None:
+        if cfg.source != "frames":
+            raise DataError(f"market data was given in Python but the study's data.source is {cfg.source!r}; "
+                            "set data: {source: frames}", where="data.source")
+        if not isinstance(given, MarketData):
+            raise DataError(f"the data given is a {type(given).__name__}, not a MarketData (build it with "
+                            "MarketData.from_frames)", where="data")
+        md = given
+    else:
+        try:
+            loader = LOADERS[cfg.source]
+        except KeyError:
+            raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
+        md = loader(cfg, base_dir, offline, limits=limits)
     if cfg.source not in ("files", "cache") and (cfg.start or cfg.end):  # those two clip while loading
         md = _clip(md, cfg.start, cfg.end)
     if cfg.exclude_dates and cfg.source not in ("files", "cache"):  # those two drop them before the checks

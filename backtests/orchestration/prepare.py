@@ -89,9 +89,11 @@ def check_declared_series(plan: StudyPlan) -> None:
     check_series(plan, declared_series(plan.config.data, plan.loaded.base_dir))
 
 
-def load_data(plan: StudyPlan, offline: bool = False) -> MarketData:
-    """Stage 3: the study's market data (``offline``: never touch the network)."""
-    return load_market_data(plan.config.data, plan.loaded.base_dir, offline=offline, limits=plan.config.limits)
+def load_data(plan: StudyPlan, offline: bool = False, given: MarketData | None = None) -> MarketData:
+    """Stage 3: the study's market data (``offline``: never touch the network; ``given``: the data
+    of ``data.source: frames``, handed over in Python)."""
+    return load_market_data(plan.config.data, plan.loaded.base_dir, offline=offline, limits=plan.config.limits,
+                            given=given)
 
 
 def check_loaded_series(plan: StudyPlan, data: MarketData) -> None:
@@ -136,14 +138,14 @@ def check_against_data(plan: StudyPlan, data: MarketData) -> PreparedStudy:
     return PreparedStudy(plan, data, plan.catalogue.frame())
 
 
-def prepare_data(plan: StudyPlan, offline: bool = False) -> PreparedStudy:
-    """Stages 3-5 for a plan from :func:`plan_checked`."""
-    return check_against_data(plan, load_data(plan, offline))
+def prepare_data(plan: StudyPlan, offline: bool = False, given: MarketData | None = None) -> PreparedStudy:
+    """Stages 3-5 for a plan from :func:`plan_checked` (``given``: see :func:`load_data`)."""
+    return check_against_data(plan, load_data(plan, offline, given))
 
 
-def prepare(loaded: LoadedConfig, offline: bool = False) -> PreparedStudy:
+def prepare(loaded: LoadedConfig, offline: bool = False, given: MarketData | None = None) -> PreparedStudy:
     """All five stages."""
-    return prepare_data(plan_checked(loaded), offline)
+    return prepare_data(plan_checked(loaded), offline, given)
 
 
 def prepare_offline(loaded: LoadedConfig) -> PreparedStudy:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from backtests.audit.stage import RUN_BUDGET, audit_study
 from backtests.config.loader import LoadedConfig
+from backtests.data.market_data import MarketData
 from backtests.digest import scare_digest
 from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_study
 from backtests.orchestration.interrupt import terminate_as_interrupt
@@ -26,7 +27,7 @@ from backtests.sweep.results import StudyResult
 
 def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool | None = True,
               write: bool = True, offline: bool = False, resume: bool = False, audit: bool = True,
-              audit_budget: float = RUN_BUDGET) -> StudyResult:
+              audit_budget: float = RUN_BUDGET, data: MarketData | None = None) -> StudyResult:
     """Run a validated study config end to end.
 
     Everything that can be checked before loading data is (:func:`.prepare.plan_checked`). With
@@ -35,7 +36,8 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
     SIGTERM) raises :class:`~backtests.errors.Interrupted` and ``resume=True`` later computes only
     the chunks that are missing or were computed by other code, config or data. With ``audit``,
     strategies not audited before are checked for look-ahead first (``audit_budget`` seconds in
-    all) and a failing one refuses the run (:mod:`backtests.audit.stage`).
+    all) and a failing one refuses the run (:mod:`backtests.audit.stage`). ``data``: the market
+    data of a study with ``data.source: frames`` (given in Python, :func:`backtests.api.run`).
     """
     t0 = time.perf_counter()
     plan = plan_checked(loaded)
@@ -44,7 +46,7 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         folder = stack.enter_context(RunFolder(target)) if write else None
-        study = prepare_data(plan, offline=offline)
+        study = prepare_data(plan, offline=offline, given=data)
         audited = audit_study(study.plan, study.data, study.events, enabled=audit, budget=audit_budget)
         context = {"config_hash": cfg.config_hash(), "data": data_fingerprint(study.data), "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))

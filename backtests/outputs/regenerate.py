@@ -75,8 +75,15 @@ def _parquet(path: Path) -> pd.DataFrame:
         raise ScareInputError(f"is not a readable parquet file ({msg})", where=str(path)) from None
 
 
-def load_run(run_dir: Path) -> SavedRun:
-    """Read a run folder into what :func:`~backtests.report.tearsheet.render_tearsheet` draws."""
+#: Tables of a run folder the page does not draw, read with ``load_run(..., tables=True)`` (the
+#: Python API): all optional (runs.parquet exists only for large sweeps).
+MORE_FILES = ("weights.parquet", "benchmark.parquet", "runs.parquet")
+
+
+def load_run(run_dir: Path, tables: bool = False) -> SavedRun:
+    """Read a run folder into what :func:`~backtests.report.tearsheet.render_tearsheet` draws; with
+    ``tables``, also :data:`MORE_FILES` (``SavedRun.weights``, ``benchmark``, ``runs``). Nothing
+    in the folder is written or changed."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise ScareInputError("run folder does not exist", where=str(run_dir))
@@ -96,10 +103,15 @@ def load_run(run_dir: Path) -> SavedRun:
         frame = frames[name]
         if frame is not None and len(frame.columns) and not isinstance(frame.index, pd.DatetimeIndex):
             raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / name))
+    for name in MORE_FILES if tables else ():
+        path = run_dir / name
+        frames[name] = _parquet(path) if path.is_file() else None
     empty_orders = pd.DataFrame(columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
     return SavedRun(metrics, manifest, frames["returns.parquet"],
                     frames["orders.parquet"] if frames["orders.parquet"] is not None else empty_orders,
-                    frames["pooled.parquet"], frames["pooled_benchmark.parquet"])
+                    frames["pooled.parquet"], frames["pooled_benchmark.parquet"],
+                    weights=frames.get("weights.parquet"), benchmark=frames.get("benchmark.parquet"),
+                    runs=frames.get("runs.parquet"))
 
 
 def write_replacing(path: Path, text: str) -> None:

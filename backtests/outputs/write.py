@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,9 @@ from backtests.outputs.documents import RUNS_FILE, manifest_document, metrics_do
 from backtests.outputs.folder import write_atomically
 from backtests.jsonfmt import clean_json, dumps
 from backtests.sweep.results import StudyResult
+
+if TYPE_CHECKING:
+    from backtests.report import SavedRun
 
 
 def benchmark_column(strategy: str, window: str) -> str:
@@ -48,20 +52,33 @@ def _by_time(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     return out
 
 
-def write_outputs(study: StudyResult, out_dir: Path) -> Path:
-    """Write metrics.json, returns.parquet, pooled.parquet, benchmark.parquet,
-    pooled_benchmark.parquet, weights.parquet, orders.parquet, manifest.json and tearsheet.html
-    atomically (:data:`~backtests.outputs.folder.RUN_FILES`)."""
-    from backtests.report import SavedRun, render_tearsheet
+def run_contents(study: StudyResult) -> SavedRun:
+    """Everything a run folder holds, in memory: the documents and every table, built once here for
+    :func:`write_outputs` and for the Python API's result of a run that writes nothing
+    (:func:`backtests.api.run`)."""
+    from backtests.report import SavedRun
 
     metrics = metrics_document(study)
     manifest = manifest_document(study)
     returns = _by_time([r.returns for r in study.strategies])
-    benchmark = benchmark_frame(study, returns.index)
-    pooled = _by_time([r.pooled for r in study.strategies])
-    pooled_benchmark = _by_time([r.pooled_benchmark for r in study.strategies])
-    weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)
-    orders = pd.concat([r.orders for r in study.strategies], ignore_index=True)
+    manifest["files"] = []  # nothing written yet: write_outputs lists the files it writes
+    return SavedRun(metrics, manifest, returns, pd.concat([r.orders for r in study.strategies], ignore_index=True),
+                    _by_time([r.pooled for r in study.strategies]),
+                    _by_time([r.pooled_benchmark for r in study.strategies]),
+                    weights=pd.concat([r.weights for r in study.strategies], ignore_index=True),
+                    benchmark=benchmark_frame(study, returns.index),
+                    runs=runs_table(study) if metrics["runs_file"] else None)
+
+
+def write_outputs(study: StudyResult, out_dir: Path, contents: SavedRun | None = None) -> Path:
+    """Write metrics.json, returns.parquet, pooled.parquet, benchmark.parquet,
+    pooled_benchmark.parquet, weights.parquet, orders.parquet, manifest.json and tearsheet.html
+    atomically (:data:`~backtests.outputs.folder.RUN_FILES`): ``contents``, or
+    :func:`run_contents` of ``study``."""
+    from backtests.report import render_tearsheet
+
+    saved = contents if contents is not None else run_contents(study)
+    metrics, manifest = saved.metrics, saved.manifest
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scare-parquet") as pool:
         # parquet encoding (pyarrow, outside the GIL) overlaps the JSON documents and the tearsheet
@@ -71,18 +88,17 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
 
         writers: dict[str, Callable[[Path], None]] = {
             "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
-            "returns.parquet": parquet(returns),
-            "benchmark.parquet": parquet(benchmark),
-            "pooled.parquet": parquet(pooled),
-            "pooled_benchmark.parquet": parquet(pooled_benchmark),
-            "weights.parquet": parquet(weights),
-            "orders.parquet": parquet(orders),
+            "returns.parquet": parquet(saved.returns),
+            "benchmark.parquet": parquet(saved.benchmark),
+            "pooled.parquet": parquet(saved.pooled),
+            "pooled_benchmark.parquet": parquet(saved.pooled_benchmark),
+            "weights.parquet": parquet(saved.weights),
+            "orders.parquet": parquet(saved.orders),
             "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
         }
-        if metrics["runs_file"]:
-            writers[RUNS_FILE] = parquet(runs_table(study))
+        if saved.runs is not None:
+            writers[RUNS_FILE] = parquet(saved.runs)
         if study.plan.config.output.tearsheet:
-            saved = SavedRun(metrics, manifest, returns, orders, pooled, pooled_benchmark)
             writers["tearsheet.html"] = lambda p: p.write_text(render_tearsheet(saved), encoding="utf-8")
         manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
         return write_atomically(out_dir, writers)

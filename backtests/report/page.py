@@ -31,6 +31,8 @@ class Page:
 
     def __init__(self, data_label: str = "", synthetic: bool = False) -> None:
         self.figures: dict[str, dict[str, Any]] = {}
+        self.titles: dict[str, str] = {}  # figure id -> its title as given (plain text)
+        self.names: dict[str, str] = {}  # figure id -> its name as given ("<strategy label>-equity")
         self.ids: set[str] = set()
         self.toc: list[tuple[str, str, int]] = []
         self.data_label = data_label
@@ -52,6 +54,8 @@ class Page:
         layout["margin"] = margin
         fig["layout"] = layout
         self.figures[fid] = fig
+        self.titles[fid] = title
+        self.names[fid] = name
         height = layout.get("height")
         style = f' style="min-height:{int(height)}px"' if isinstance(height, (int, float)) else ""  # no jump when drawn late
         return (f'<div class="{"chart " + cls if cls else "chart"}" id="{fid}" data-fig="{fid}"{style} role="img" aria-label="{esc(title)}">'

@@ -169,6 +169,12 @@ def render_tearsheet(run: SavedRun, *, plotly_js: str | None = None) -> str:
     ``plotly_js`` overrides the embedded plotly.js bundle (tests pass a stub to stay fast);
     by default it is ``plotly.offline.get_plotlyjs()``, included once.
     """
+    return render_page(run, plotly_js=plotly_js)[0]
+
+
+def render_page(run: SavedRun, *, plotly_js: str | None = None) -> tuple[str, Page]:
+    """The page (:func:`render_tearsheet`) and the :class:`~backtests.report.page.Page` it drew:
+    its figures (plotly JSON by id) and their titles, which the Python API hands out one by one."""
     manifest = run.manifest or {}
     metrics = run.metrics or {}
     orders = run.orders
@@ -216,4 +222,4 @@ def render_tearsheet(run: SavedRun, *, plotly_js: str | None = None) -> str:
         f"Colors: Okabe-Ito palette ({', '.join(LINE_COLORS[:3])}, …).</footer></main>\n"
         f"<script type=\"application/json\" id=\"scare-figures\">{script_json(page.figures)}</script>\n"
         f"<script>{plotly_js}</script>\n<script>{BOOT}</script>\n</body></html>\n"
-    )
+    ), page

@@ -19,7 +19,8 @@ from backtests.report.view import StudyView
 
 NOT_IN_RUN = "not available in this run (metrics.json has no event-level results: run it with scare 0.2)"
 
-__all__ = ["Cells", "NOT_IN_RUN", "audit_block", "fmt_value", "reading", "resolve", "verdict", "verdict_rows",
+__all__ = ["Cells", "NOT_IN_RUN", "audit_block", "baseline_rows", "chosen", "fmt_value", "reading", "resolve",
+           "verdict", "verdict_rows",
            "warnings_block", "warnings_table"]
 
 
@@ -72,6 +73,48 @@ def verdict_rows(view: StudyView) -> list[dict[str, Any]]:
     return rows
 
 
+def chosen(sv: StrategyView, combo: int | None) -> str:
+    """Which parameter set a verdict row shows: ``best``, ``default`` or ``best = default``."""
+    if sv.best is not None and sv.best == sv.default:
+        return "best = default"
+    return "best" if combo == sv.best else "default"
+
+
+def baseline_rows(view: StudyView, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The baseline rows under a strategy's verdict row (``r`` from :func:`verdict_rows`), in the
+    page's order: the matched baseline (same vehicles, same spans), the contract's block (long the
+    first traded symbol over the same episodes), then the study's buy-and-hold strategies on the
+    same windows. Each: ``kind`` (``matched``, ``contract``, ``buy_and_hold``), ``label`` and
+    ``rule`` (plain text), ``html`` (the page's cell), ``pointer`` (its EventLevel in
+    metrics.json), ``strategy`` (a buy-and-hold row's own label) and ``combo``."""
+    sv, si, combo = r["sv"], r["si"], r["combo"]
+    if si is None or combo is None:
+        return []
+    reader = Reader(view.metrics)
+    out: list[dict[str, Any]] = []
+    matched_p = f"/strategies/{si}/matched_baseline/{combo}"
+    matched = _dict(reader.get(matched_p))
+    if matched is not None and not sv.is_baseline:
+        label = str(matched.get("label") or "same vehicles, same spans")
+        out.append({"kind": "matched", "label": f"matched: {label}", "rule": str(matched.get("rule") or ""),
+                    "html": f'matched: <span title="{esc(matched.get("rule") or "")}">{esc(label)}</span>',
+                    "pointer": matched_p + "/event_level", "strategy": sv.label, "combo": combo})
+    base = _dict(reader.get(f"/strategies/{si}/baseline"))
+    if base is not None and not sv.is_baseline:
+        sym = str(base.get("symbol") or "?")
+        out.append({"kind": "contract", "label": f"baseline: long {sym}, same windows", "rule": str(base.get("rule") or ""),
+                    "html": f'baseline: <span title="{esc(base.get("rule") or "")}">long {esc(sym)}, same windows</span>',
+                    "pointer": f"/strategies/{si}/baseline/event_level", "strategy": sv.label, "combo": combo})
+    strat_index = {str(x.get("label", x.get("name"))): i for i, x in enumerate(view.metrics.get("strategies") or [])}
+    for b in sv.baselines:
+        bi, bc = strat_index.get(b.label), (b.best if b.best is not None else b.default)
+        if bi is not None and bc is not None and _dict(reader.get(f"/strategies/{bi}/event_level/{bc}")):
+            out.append({"kind": "buy_and_hold", "label": f"baseline: {b.label} (buy_and_hold, same windows)", "rule": "",
+                        "html": f'baseline: {esc(b.label)} <span class="note">(buy_and_hold, same windows)</span>',
+                        "pointer": f"/strategies/{bi}/event_level/{bc}", "strategy": b.label, "combo": bc})
+    return out
+
+
 def strategy_rows(cells: Cells, view: StudyView, r: dict[str, Any], state: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The verdict rows of one strategy: its numbers, its reading, its baselines (the matched one,
     the same vehicles over the same spans, first; then the contract's; then buy-and-hold runs)."""
@@ -87,9 +130,7 @@ def strategy_rows(cells: Cells, view: StudyView, r: dict[str, Any], state: dict[
         rows.append(("main", [name] + [f'<span class="na">{DASH}</span>'] * 10))
         rows.append(("reading", ["No result for this strategy."]))
         return rows
-    which = "best" if combo == sv.best else "default"
-    if sv.best is not None and sv.best == sv.default:
-        which = "best = default"
+    which = chosen(sv, combo)
     params = esc(params_text(sv.params(combo), sv.swept() or None))
     el_p = f"/strategies/{si}/event_level/{combo}"
     el = _dict(cells.get(el_p))
@@ -124,21 +165,7 @@ def strategy_rows(cells: Cells, view: StudyView, r: dict[str, Any], state: dict[
         f'{cells.cell(trust_p + "/dsr", "num", reason=cells.get(trust_p + "/notes"))}<br><span class="note">{n_text}</span>',
         cells.cell(f"/strategies/{si}/pbo", "num", reason="one parameter set: nothing to overfit" if len(sv.pooled) <= 1 else None),
     ]))
-    # baselines: matched (same vehicles, same spans), the contract's block (long the first traded
-    # symbol over the same episodes), then the buy-and-hold strategies of the config on the same windows
-    bases: list[tuple[str, str]] = []  # (label html, pointer of an EventLevel)
-    if matched is not None and not sv.is_baseline:
-        bases.append((f'matched: <span title="{esc(matched.get("rule") or "")}">{esc(matched.get("label") or "same vehicles, same spans")}</span>',
-                      matched_p + "/event_level"))
-    if isinstance(base, dict) and not sv.is_baseline:
-        bases.append((f'baseline: <span title="{esc(base.get("rule") or "")}">long {esc(base.get("symbol") or "?")}, '
-                      'same windows</span>', f"/strategies/{si}/baseline/event_level"))
-    strat_index = {str(x.get("label", x.get("name"))): i for i, x in enumerate(view.metrics.get("strategies") or [])}
-    for b in sv.baselines:
-        bi, bc = strat_index.get(b.label), (b.best if b.best is not None else b.default)
-        if bi is not None and bc is not None and _dict(cells.get(f"/strategies/{bi}/event_level/{bc}")):
-            bases.append((f'baseline: {esc(b.label)} <span class="note">(buy_and_hold, same windows)</span>',
-                          f"/strategies/{bi}/event_level/{bc}"))
+    bases = [(b["html"], b["pointer"]) for b in baseline_rows(view, r)]
     ptrs = Pointers(el=el_p, loco=loco_p, trust=trust_p, pbo=f"/strategies/{si}/pbo",
                     matched=matched_p if matched is not None and not sv.is_baseline else None,
                     contract=f"/strategies/{si}/baseline/event_level" if isinstance(base, dict) and not sv.is_baseline else None,

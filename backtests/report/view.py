@@ -19,6 +19,35 @@ import pandas as pd
 
 BASELINE_PLUGINS = frozenset({"buy_and_hold"})
 
+#: pooled.parquet's paths of the shown combinations (docs/outputs.md)
+PATH_COLUMNS = ("wealth", "drawdown", "rolling_volatility", "rolling_beta")
+
+
+def pooled_long(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """pooled.parquet as one row per (pooled id, UTC period end) with a pooled return: columns
+    ``id, time, return`` and the paths :data:`PATH_COLUMNS` (NaN on the rows of combinations the
+    tearsheet does not draw). Reads the layout this scare writes (one column per pooled id and
+    ``<id>|<path>``); a frame already in that long layout is returned as it is; None (a scare 0.2
+    folder has no pooled.parquet) gives no rows."""
+    cols = ["id", "time", "return", *PATH_COLUMNS]
+    if frame is None or not len(frame.columns):
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols}).astype({"id": "str", "time": "datetime64[ns, UTC]"})
+    if {"id", "time", "return"} <= set(map(str, frame.columns)):
+        return frame
+    names = [str(c) for c in frame.columns]
+    ids = [c for c in names if "|" not in c]
+    parts = []
+    for pid in ids:
+        r = frame[pid]
+        keep = r.notna().to_numpy()
+        part = {"id": pid, "time": pd.DatetimeIndex(frame.index[keep]), "return": r.to_numpy(dtype=float)[keep]}
+        for path in PATH_COLUMNS:
+            col = f"{pid}|{path}"
+            part[path] = frame[col].to_numpy(dtype=float)[keep] if col in frame.columns else np.nan
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True) if parts else pooled_long(None)
+
+
 #: Charts that need the pooled series of pooled.parquet (absent from run folders of scare 0.2).
 POOLED_CHARTS = "the equity and drawdown curves, the return distribution, the drawdown periods and the rolling " \
                 "volatility and beta"
@@ -44,6 +73,11 @@ class SavedRun:
     orders: pd.DataFrame | None = None
     pooled: pd.DataFrame | None = None
     pooled_benchmark: pd.DataFrame | None = None
+    #: the tables the page does not draw, held for the Python API (:mod:`backtests.api`): weights.parquet,
+    #: benchmark.parquet and runs.parquet (a large sweep's every run); None when not read or absent
+    weights: pd.DataFrame | None = None
+    benchmark: pd.DataFrame | None = None
+    runs: pd.DataFrame | None = None
 
 
 @dataclass

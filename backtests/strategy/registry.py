@@ -11,6 +11,7 @@ import difflib
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -77,6 +78,12 @@ def _import(name: str) -> ModuleType:
     raise StrategyError(f"cannot import module {name!r}: {missing}")
 
 
+def class_name(cls: type) -> str:
+    """The name a class given in Python stands under in a study config: ``module:QualName``
+    (``__main__:DipBuyer`` for a class of a notebook cell or a script)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def load_path(path: str) -> type[Strategy]:
     """Load ``package.module:Class``."""
     mod_name, _, cls_name = path.partition(":")
@@ -89,8 +96,18 @@ def load_path(path: str) -> type[Strategy]:
     return cls
 
 
-def resolve(name: str) -> type[Strategy]:
-    """The strategy class for a registered name or a ``module:Class`` path."""
+def resolve(name: str, given: Mapping[str, type[Strategy]] | None = None) -> type[Strategy]:
+    """The strategy class for a registered name or a ``module:Class`` path.
+
+    ``given`` maps names to classes handed over in Python (``backtests.run(study,
+    strategies=[MyStrategy])``, :func:`class_name`): such a name is that class, whatever is
+    importable under it (a class defined in a notebook cell or inside a function cannot be imported).
+    """
+    if given and name in given:
+        cls = given[name]
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise StrategyError(f"{name!r} is not a Strategy subclass")
+        return cls
     if ":" in name:
         return load_path(name)
     available = discover()
