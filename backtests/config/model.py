@@ -31,6 +31,8 @@ MAX_CASH = 1e15
 MAX_PARAM_INT = 10**15
 MAX_RUNS_DEFAULT = 1_000_000
 MAX_RUNS_CEILING = 10**9
+#: Default bound on one call into plug-in code, seconds (``limits.plugin_call_seconds``).
+PLUGIN_CALL_SECONDS_DEFAULT = 600.0
 FIRST_DATE = Date(1900, 1, 1)
 LAST_DATE = Date(2199, 12, 31)
 
@@ -335,6 +337,13 @@ class LimitsConfig(Strict):
         MAX_RUNS_DEFAULT, ge=1, le=MAX_RUNS_CEILING,
         description="Most runs (combinations x windows, summed over strategies) a study may have; "
         "checked from the grid sizes before any grid is built.",
+    )
+    plugin_call_seconds: float | None = Field(
+        PLUGIN_CALL_SECONDS_DEFAULT, gt=0, le=7 * 86_400,
+        description="Longest one call into plug-in code may take, seconds: its import, __init__, each "
+        "check_params, each target_weights() call (one per chunk) or, for a strategy that writes only "
+        "weights(), each weights() call. Past it the call is stopped and the run refused naming the plug-in "
+        "and its line. During the look-ahead audit the audit's budget bounds each call too. null: no bound.",
     )
 
 

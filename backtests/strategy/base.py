@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from backtests.errors import StrategyError
+from backtests.strategy.bounds import renew
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.contract import check_combo_frame
 from backtests.strategy.params import Param, combo_records
@@ -142,7 +143,8 @@ class Strategy:
         """Target weights for every combination of ``grid`` (rows = combinations).
 
         The default calls :meth:`weights` once per row, with the row's values as plain Python
-        values of their declared types; override it to vectorize. ``grid`` has one column per
+        values of their declared types (the time bound, ``limits.plugin_call_seconds``, then applies
+        to each ``weights()`` call); override it to vectorize. ``grid`` has one column per
         parameter, of its declared dtype (``int64``, ``float64``, ``bool``, ``str``).
 
         Returns
@@ -153,6 +155,7 @@ class Strategy:
         """
         frames = []
         for combo, params in zip(grid.index, combo_records(grid, self.params)):
+            renew()
             w = check_combo_frame(self.weights(ctx, **params), self, self.name, combo)
             w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
             frames.append(w)
