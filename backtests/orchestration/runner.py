@@ -16,8 +16,11 @@ from backtests.audit.stage import RUN_BUDGET, audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.digest import scare_digest
 from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_study
+from backtests.orchestration.guards import (audit_bound, check_audit_section, check_data_unchanged, planned,
+                                            plugin_guards, plugins_of)
 from backtests.orchestration.interrupt import terminate_as_interrupt
-from backtests.orchestration.prepare import plan_checked, prepare_data
+from backtests.orchestration.prepare import prepare_data
+from backtests.strategy.integrity import verify
 from backtests.outputs import data_fingerprint, write_outputs
 from backtests.outputs.folder import RunFolder
 from backtests.sweep.checkpoints import checkpointing
@@ -38,15 +41,22 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
     all) and a failing one refuses the run (:mod:`backtests.audit.stage`).
     """
     t0 = time.perf_counter()
-    plan = plan_checked(loaded)
-    cfg = plan.config
-    target = out_dir or Path(cfg.output.dir.replace("{name}", cfg.name))
     with ExitStack() as stack:
+        stack.enter_context(plugin_guards(loaded))
+        plan = planned(loaded)
+        cfg = plan.config
+        target = out_dir or Path(cfg.output.dir.replace("{name}", cfg.name))
         stack.enter_context(terminate_as_interrupt())
         folder = stack.enter_context(RunFolder(target)) if write else None
         study = prepare_data(plan, offline=offline)
-        audited = audit_study(study.plan, study.data, study.events, enabled=audit, budget=audit_budget)
-        context = {"config_hash": cfg.config_hash(), "data": data_fingerprint(study.data), "scare_code": scare_digest()}
+        fingerprint = data_fingerprint(study.data)  # taken before any plug-in sees the data
+        with audit_bound(audit_budget if audit else None):
+            audited = audit_study(study.plan, study.data, study.events, enabled=audit, budget=audit_budget)
+        audited = check_audit_section(audited, study.plan, audit)
+        if audit:
+            check_data_unchanged(study.data, f"the look-ahead audit of {plugins_of(study.plan)}")
+            verify(plugins_of(study.plan), "during the look-ahead audit")
+        context = {"config_hash": cfg.config_hash(), "data": fingerprint, "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
         keep_weights = keeps_all_weights(study)
         results = sweep_study(study, checkpoints, keep_weights, progress)

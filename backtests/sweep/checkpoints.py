@@ -23,6 +23,7 @@ import pandas as pd
 
 from backtests.digest import strategy_digest
 from backtests.errors import Interrupted
+from backtests.strategy.bounds import at_hard_exit
 from backtests.sweep.chunks import ChunkTask, WindowBlock
 
 #: Version of the checkpoint file layout (part of every chunk's key). 2: returns on the run's
@@ -183,6 +184,7 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
         shutil.rmtree(folder)
         note(f"discarded the checkpoints of an earlier unfinished run in {folder.parent} (--resume reuses them)")
     checkpoints = Checkpoints(folder, context)
+    forget = at_hard_exit(lambda: shutil.rmtree(folder, ignore_errors=True)) if folder is not None else None
     try:
         yield checkpoints
     except KeyboardInterrupt:
@@ -195,6 +197,9 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        if forget is not None:
+            forget()
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
 

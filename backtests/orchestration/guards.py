@@ -1,0 +1,82 @@
+"""What a command puts around the plug-in code it runs (see docs/strategies.md, "What scare guards
+against").
+
+* :func:`plugin_guards`: for the whole command, a snapshot of scare's own functions taken before
+  any plug-in is imported (:mod:`backtests.strategy.integrity`) and the time bound of one plug-in
+  call (``limits.plugin_call_seconds``, :mod:`backtests.strategy.bounds`);
+* :func:`planned`: the plan (plug-ins imported, ``__init__`` and ``check_params`` run), then scare's
+  code checked against the snapshot;
+* :func:`audit_bound`: during the look-ahead audit, no call may take longer than the audit's budget;
+* :func:`check_data_unchanged`: the market data still hashes to the fingerprint taken when it
+  loaded, after the plug-ins' calls (the backstop behind the read-only views they get);
+* :func:`check_audit_section`: the audit stage reported on what it was asked to, so the manifest
+  records what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from backtests.config.loader import LoadedConfig
+from backtests.config.plan import StudyPlan
+from backtests.data.market_data import MarketData
+from backtests.errors import StrategyError
+from backtests.orchestration.prepare import plan_checked
+from backtests.strategy.bounds import call_limit
+from backtests.strategy.integrity import verify, watching
+
+
+@contextmanager
+def plugin_guards(loaded: LoadedConfig) -> Iterator[None]:
+    """The guards of one command over a study: enter before any plug-in is imported."""
+    with ExitStack() as stack:
+        stack.enter_context(watching())
+        stack.enter_context(call_limit(loaded.config.limits.plugin_call_seconds))
+        yield
+
+
+def plugins_of(plan: StudyPlan) -> str:
+    """The study's plug-ins as a message names them."""
+    names = sorted({sp.spec.name for sp in plan.strategies if ":" in sp.spec.name}) or \
+        sorted({sp.spec.name for sp in plan.strategies})
+    return "plug-in " + " or ".join(repr(n) for n in names)
+
+
+def planned(loaded: LoadedConfig) -> StudyPlan:
+    """:func:`~backtests.orchestration.prepare.plan_checked`, then scare's code checked: a plug-in's
+    ``__init__`` or ``check_params`` may not have replaced it either."""
+    plan = plan_checked(loaded)
+    verify(plugins_of(plan), "in __init__() or check_params()")
+    return plan
+
+
+@contextmanager
+def audit_bound(budget: float | None, flag: str = "--audit-budget") -> Iterator[None]:
+    """No plug-in call during the look-ahead audit may take longer than the audit's whole budget."""
+    with call_limit(budget, f"the look-ahead audit's budget, {flag}"):
+        yield
+
+
+def check_data_unchanged(data: MarketData, who: str) -> None:
+    """Refuse when the market data no longer hashes to its fingerprint (a plug-in wrote into it
+    through scare's internals): ``who`` names the strategies that ran since the last check."""
+    changed = data.unchanged()
+    if changed:
+        shown = ", ".join(changed[:3]) + (" and others" if len(changed) > 3 else "")
+        raise StrategyError(f"{who} changed the market data of {shown} although it is handed read-only copies: "
+                            "a plug-in may not write into scare's data; the results would be computed on "
+                            "prices that are not the data's")
+
+
+def check_audit_section(section: dict[str, Any], plan: StudyPlan, enabled: bool) -> dict[str, Any]:
+    """The audit stage's report, checked against what was asked (every strategy has a verdict when
+    the audit ran; nothing when it was switched off) and stamped with whether it ran."""
+    labels = [sp.label for sp in plan.strategies]
+    rows = section.get("strategies") if isinstance(section, dict) else None
+    got = [r.get("strategy") for r in rows if isinstance(r, dict)] if isinstance(rows, list) else None
+    if got is None or (enabled and sorted(got) != sorted(labels)) or (not enabled and got):
+        raise StrategyError("the look-ahead audit did not report on the study's strategies; scare's audit must "
+                            "have been replaced: refusing the run")
+    return {**section, "enabled": enabled}
