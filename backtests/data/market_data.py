@@ -252,7 +252,24 @@ class MarketData:
         view.intraday = _Frames({s: _locked_copy(f) for s, f in self.intraday.items()})
         view.fx = MappingProxyType(dict(self.fx))
         view.warnings = list(self.warnings)
+        view.__dict__["index"] = read_only_index(self.index)
         return view
+
+    def content_digest(self, symbols: Iterable[str] | None = None) -> str:
+        """SHA-256 over the bars of ``symbols`` (default all) and of the FX series they need, their
+        intraday bars included (:meth:`fingerprint` covers the bars only)."""
+        syms = list(dict.fromkeys(self.symbols if symbols is None else symbols))
+        for s in list(syms):
+            cur = self.info[s].currency if s in self.info else "USD"
+            if cur in self.fx and self.fx[cur] not in syms:
+                syms.append(self.fx[cur])
+        fp = self.fingerprint()
+        h = hashlib.sha256()
+        for s in sorted(syms):
+            h.update(f"{s}:{fp.get(s)};".encode())
+            if s in self.intraday:
+                h.update(f"intraday:{_fingerprints({s: self.intraday[s]})[s]};".encode())
+        return h.hexdigest()
 
     def unchanged(self) -> list[str]:
         """Symbols whose bars no longer hash to their :meth:`fingerprint` (computed the first time it
