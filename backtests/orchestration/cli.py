@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -325,8 +326,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _end_now(signum: int, frame: object) -> None:
+    os._exit(130)
+
+
 def entry() -> None:
     """The ``scare`` console script: :func:`main`, then exit without the interpreter's teardown.
+
+    Its first instruction makes SIGTERM what Ctrl-C is (``KeyboardInterrupt``: exit 130, one line),
+    so a ``kill`` during a plug-in's import, planning or ``validate`` is an interruption too, not
+    the default death by signal (143). Once the command has returned, a signal ends the process at
+    once with 130 (nothing is left to clean up).
 
     Once the command has returned, its files are closed and written; what is left is flushing
     stdout/stderr and running the ``atexit`` handlers (logging, executors, temporary folders),
@@ -335,7 +349,10 @@ def entry() -> None:
     :func:`main` (tests and embedders call that in-process). A command that raises keeps the
     normal exit and its traceback.
     """
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _end_now)
     import atexit
 
     atexit._run_exitfuncs()

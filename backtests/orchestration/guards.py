@@ -19,6 +19,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+# The look-ahead audit and the call path are loaded before any snapshot, whatever the command: a
+# plug-in that imports and patches them itself is then caught by validate too.
+import backtests.audit.stage  # noqa: F401
+import backtests.strategy.calls  # noqa: F401
 from backtests.config.loader import LoadedConfig
 from backtests.config.plan import StudyPlan
 from backtests.data.market_data import MarketData

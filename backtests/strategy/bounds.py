@@ -49,9 +49,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: Seconds after the deadline before the last resort ends the process (a tenth of the bound if longer).
-HARD_GRACE = 5.0
+HARD_GRACE = 2.0
 #: Seconds between repeats of the stop signal once the deadline has passed.
 REPEAT = 1.0
 #: The bound in force for plug-in calls, seconds (None: unbounded), and its name in messages.
@@ -128,7 +129,7 @@ def _hard_exit(line: str) -> None:
 class _Call:
     """The bound of the call in progress (one per thread; nested calls share the outer one)."""
 
-    def __init__(self, seconds: float, source: str, describe: Callable[[], str], last_resort: bool) -> None:
+    def __init__(self, seconds: float, source: str, describe: Callable[[Any], str], last_resort: bool) -> None:
         self.seconds, self.source, self.describe = seconds, source, describe
         self.deadline = time.monotonic() + seconds
         self.thread = threading.current_thread()
@@ -180,11 +181,11 @@ def renew() -> None:
 
 
 @contextmanager
-def bounded(describe: Callable[[], str], last_resort: bool = True) -> Iterator[None]:
+def bounded(describe: Callable[[Any], str], last_resort: bool = True) -> Iterator[None]:
     """Run the block under the bound in force (see the module docstring).
 
-    ``describe()`` gives the words the first last resort prints (naming the plug-in and its call);
-    it is only called then. ``last_resort=False`` (calls made once per combination, such as
+    ``describe(frame)`` gives the words the first last resort prints, ``"FILE:LINE: <plug-in> did
+    not return from <call>"``, from the frame the stuck thread is in; it is only called then. ``last_resort=False`` (calls made once per combination, such as
     ``check_params``: arming the last resorts costs more than such a call) keeps only the signal.
     Raises :class:`PluginTimeout` inside the block at the deadline.
     """
@@ -269,11 +270,11 @@ _WATCHDOG = _Watchdog()
 def _stop_process(call: _Call) -> None:
     """The first last resort: the main thread did not come back to the interpreter in time."""
     try:
-        text = call.describe()
+        text = call.describe(sys._current_frames().get(call.thread.ident))
     except Exception:  # noqa: BLE001 - the line is best effort
         text = "a plug-in call"
-    _hard_exit(f"scare: error: {text} did not return within {call.seconds:g} s ({call.source}) and could not be "
-               "stopped (compiled code that does not return to the interpreter?): scare ended the process")
+    _hard_exit(f"scare: error: {text} within {call.seconds:g} s ({call.source}) and could not be stopped (compiled "
+               "code that does not return to the interpreter?): scare ended the process")
 
 
 def _raise_in(call: _Call) -> None:

@@ -24,7 +24,7 @@ from backtests.errors import StrategyError
 from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.contract import check_target_weights, clock_span
-from backtests.strategy.guard import definition_line, guard, source_file
+from backtests.strategy.guard import definition_line, guard
 from backtests.strategy.integrity import verify
 
 
@@ -79,7 +79,7 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     raw = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
                 ctx, local, at=made_by)
-    verify(f"strategy {label!r}", "while it computed its weights", where=source_file(type(strategy)))
+    verify(f"strategy {label!r}", "while it computed its weights", where=definition_line(type(strategy)))
     return check_target_weights(
         raw, label, list(strategy.traded_symbols), len(local), span, windows,
         combo_names=grid.index.tolist(), where=definition_line(made_by), entry=entry)

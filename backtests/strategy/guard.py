@@ -51,7 +51,7 @@ def source_file(obj: Any) -> str | None:
     return str(Path(f).resolve()) if f else None
 
 
-def _shown(path: str) -> str:
+def shown_path(path: str) -> str:
     """A path relative to the working directory when it is inside it."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
@@ -68,8 +68,8 @@ def definition_line(func: Any) -> str | None:
     try:
         line = inspect.getsourcelines(func)[1]
     except (OSError, TypeError):
-        return _shown(f)
-    return f"{_shown(f)}:{line}"
+        return shown_path(f)
+    return f"{shown_path(f)}:{line}"
 
 
 def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool = False) -> str | None:
@@ -79,7 +79,7 @@ def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool =
     wanted = {str(Path(f).resolve()) for f in files if f}
     for fr in reversed(frames):
         if fr.filename and str(Path(fr.filename).resolve()) in wanted:
-            return f"{_shown(fr.filename)}:{fr.lineno}"
+            return f"{shown_path(fr.filename)}:{fr.lineno}"
     if own_only:
         return None
     scare = str(Path(__file__).resolve().parents[1])
@@ -87,7 +87,7 @@ def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool =
         name = fr.filename or ""
         if name.startswith("<") or str(Path(name).resolve()).startswith((scare, sys.prefix, sys.base_prefix)):
             continue
-        return f"{_shown(name)}:{fr.lineno}"
+        return f"{shown_path(name)}:{fr.lineno}"
     return None
 
 
@@ -137,7 +137,7 @@ def _before_fork() -> None:
         wanted = set().union(*_STATE.files) if _STATE.files else set()
         for fr in reversed(traceback.extract_stack()):
             if fr.filename and str(Path(fr.filename).resolve()) in wanted:
-                _STATE.forked_at = f"{_shown(fr.filename)}:{fr.lineno}"
+                _STATE.forked_at = f"{shown_path(fr.filename)}:{fr.lineno}"
                 break
 
 
@@ -205,8 +205,13 @@ def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: st
         ``file:line`` to name when no frame is in the plug-in (e.g. the method's ``def`` line).
     """
     _enter(files)
+
+    def stuck(frame: Any) -> str:
+        """What the last resort of the time bound says: where the call is stuck, and whose it is."""
+        return f"{frame_site(frame, files) or fallback}: {owner} {_not_done(what)}"
+
     try:
-        with bounded(lambda: f"{owner} ({fallback or 'its file'}) in {what}", last_resort=what not in PER_COMBINATION):
+        with bounded(stuck, last_resort=what not in PER_COMBINATION):
             yield
     except BaseException as exc:
         forked = _leave()
@@ -219,6 +224,21 @@ def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: st
     forked = _leave()
     if forked is not None:
         raise _fork_error(owner, what, forked, fallback)
+
+
+def _not_done(what: str) -> str:
+    return "did not finish importing" if what == "import" else f"did not return from {what}"
+
+
+def frame_site(frame: Any, files: Sequence[str | None]) -> str | None:
+    """``file:line`` of the innermost frame of the stack ending in ``frame`` that is in ``files``."""
+    wanted = {str(Path(f).resolve()) for f in files if f}
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name and str(Path(name).resolve()) in wanted:
+            return f"{shown_path(name)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 
 
 def _fork_error(owner: str, what: str, at: str, fallback: str | None) -> StrategyError:
@@ -247,8 +267,8 @@ def _translate(exc: BaseException, owner: str, what: str, files: Sequence[str | 
     if isinstance(exc, PluginTimeout):
         seconds, source = current_limit()
         seconds = exc.seconds or seconds or 0.0
-        return StrategyError(f"{owner} did not return from {what} within {seconds:g} s ({exc.source or source}); "
-                             "it was stopped here", where=where)
+        return StrategyError(f"{owner} {_not_done(what)} within {seconds:g} s ({exc.source or source}); it was stopped here",
+                             where=where)
     message = _one_line(str(exc))
     kind = "" if isinstance(exc, Exception) else " (a BaseException: plug-ins raise Exception subclasses)"
     return StrategyError(f"{owner} failed in {what}: {type(exc).__name__}{kind}"

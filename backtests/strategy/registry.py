@@ -17,7 +17,7 @@ from types import ModuleType
 
 from backtests.errors import StrategyError
 from backtests.strategy.base import Strategy
-from backtests.strategy.guard import plugin_call
+from backtests.strategy.guard import plugin_call, shown_path
 from backtests.strategy.integrity import verify
 
 ENTRY_POINT_GROUP = "scare.strategies"
@@ -51,7 +51,7 @@ def discover() -> dict[str, type[Strategy]]:
         owner, file = f"entry point {ep.name!r} ({ep.value})", _module_file(ep.module)
         with plugin_call(owner, "import", [file]):
             cls = ep.load()
-        verify(owner, "when it was imported", where=file)
+        verify(owner, "when it was imported", where=shown_path(file) if file else None)
         if isinstance(cls, type) and issubclass(cls, Strategy):
             found.setdefault(cls.name or ep.name, cls)
     return found
@@ -82,7 +82,7 @@ def _import(name: str) -> ModuleType:
             missing = str(exc)
         else:
             missing = None
-    verify(f"module {name!r}", "when it was imported", where=file)
+    verify(f"module {name!r}", "when it was imported", where=shown_path(file) if file else None)
     if missing is None:
         return module
     raise StrategyError(f"cannot import module {name!r}: {missing}")
