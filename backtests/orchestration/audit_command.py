@@ -6,7 +6,8 @@ from backtests.audit.report import AuditReport
 from backtests.audit.stage import audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.errors import StrategyError
-from backtests.orchestration.guards import audit_bound, check_data_unchanged, planned, plugin_guards, plugins_of
+from backtests.orchestration.guards import (audit_bound, check_data_unchanged, planned, plugin_guards, plugin_site,
+                                            plugins_of)
 from backtests.orchestration.prepare import prepare_data
 from backtests.strategy.integrity import verify
 
@@ -33,7 +34,7 @@ def audit_config(loaded: LoadedConfig, budget: float = 20.0, max_cuts: int | Non
             section = audit_study(study.plan, study.data, study.events, budget=budget * n, force=True,
                                   max_cuts=max_cuts, seed=seed, only=chosen, refuse=False)
         check_data_unchanged(study.data, f"the audit of {plugins_of(plan)}")
-        verify(plugins_of(plan), "during the look-ahead audit")
+        verify(plugins_of(plan), "during the look-ahead audit", where=plugin_site(plan))
     for r in section["reports"]:
         if r.max_cuts is None:
             r.budget_seconds = budget  # the per-strategy figure the user gave (shared in turns)

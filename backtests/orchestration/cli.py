@@ -156,14 +156,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from backtests.config import load_config
-    from backtests.orchestration.guards import plugin_guards, plugins_of
+    from backtests.orchestration.guards import plugin_guards, plugin_site, plugins_of
     from backtests.orchestration.prepare import prepare_offline
     from backtests.strategy.integrity import verify
 
     loaded = load_config(args.config, args.overrides)
     with plugin_guards(loaded):
         study = prepare_offline(loaded)
-        verify(plugins_of(study.plan), "in __init__() or check_params()")
+        verify(plugins_of(study.plan), "in __init__() or check_params()", where=plugin_site(study.plan))
     plan = study.plan
     print(f"{args.config}: OK - {len(plan.strategies)} strategies, {study.combinations} combinations, "
           f"{len(plan.windows)} windows, {study.runs} runs"

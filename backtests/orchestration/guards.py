@@ -29,6 +29,7 @@ from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
 from backtests.orchestration.prepare import plan_checked
 from backtests.strategy.bounds import call_limit
+from backtests.strategy.guard import definition_line
 from backtests.strategy.integrity import verify, watching
 
 
@@ -48,11 +49,19 @@ def plugins_of(plan: StudyPlan) -> str:
     return "plug-in " + " or ".join(repr(n) for n in names)
 
 
+def plugin_site(plan: StudyPlan) -> str | None:
+    """``file:line`` of the study's plug-in class when there is one (``module:Class`` strategies
+    first), else None: where a check made after several plug-ins ran can point."""
+    classes = {type(sp.strategy) for sp in plan.strategies if ":" in sp.spec.name} or \
+        {type(sp.strategy) for sp in plan.strategies}
+    return definition_line(classes.pop()) if len(classes) == 1 else None
+
+
 def planned(loaded: LoadedConfig) -> StudyPlan:
     """:func:`~backtests.orchestration.prepare.plan_checked`, then scare's code checked: a plug-in's
     ``__init__`` or ``check_params`` may not have replaced it either."""
     plan = plan_checked(loaded)
-    verify(plugins_of(plan), "in __init__() or check_params()")
+    verify(plugins_of(plan), "in __init__() or check_params()", where=plugin_site(plan))
     return plan
 
 

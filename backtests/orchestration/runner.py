@@ -17,7 +17,7 @@ from backtests.config.loader import LoadedConfig
 from backtests.digest import scare_digest
 from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_study
 from backtests.orchestration.guards import (audit_bound, check_audit_section, check_data_unchanged, planned,
-                                            plugin_guards, plugins_of)
+                                            plugin_guards, plugin_site, plugins_of)
 from backtests.orchestration.interrupt import terminate_as_interrupt
 from backtests.orchestration.prepare import prepare_data
 from backtests.strategy.integrity import verify
@@ -55,7 +55,7 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         audited = check_audit_section(audited, study.plan, audit)
         if audit:
             check_data_unchanged(study.data, f"the look-ahead audit of {plugins_of(study.plan)}")
-            verify(plugins_of(study.plan), "during the look-ahead audit")
+            verify(plugins_of(study.plan), "during the look-ahead audit", where=plugin_site(study.plan))
         context = {"config_hash": cfg.config_hash(), "data": fingerprint, "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
         keep_weights = keeps_all_weights(study)

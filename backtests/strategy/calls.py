@@ -25,7 +25,6 @@ from backtests.strategy.base import Strategy
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.contract import check_target_weights, clock_span
 from backtests.strategy.guard import definition_line, guard
-from backtests.strategy.integrity import verify
 
 
 def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFrame | None, grid: pd.DataFrame,
@@ -79,7 +78,6 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     raw = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
                 ctx, local, at=made_by)
-    verify(f"strategy {label!r}", "while it computed its weights", where=definition_line(type(strategy)))
     return check_target_weights(
         raw, label, list(strategy.traded_symbols), len(local), span, windows,
         combo_names=grid.index.tolist(), where=definition_line(made_by), entry=entry)

@@ -33,6 +33,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +61,25 @@ def shown_path(path: str) -> str:
 
 
 def definition_line(func: Any) -> str | None:
-    """``file:line`` of the ``def`` of ``func`` (a plug-in method)."""
+    """``file:line`` of the ``def`` of ``func`` (a plug-in method, or a class)."""
     func = inspect.unwrap(getattr(func, "__func__", func))
     f = source_file(func)
     if f is None:
         return None
+    line = _first_line(func, getattr(func, "__code__", None))
+    return shown_path(f) if line is None else f"{shown_path(f)}:{line}"
+
+
+@lru_cache(maxsize=4096)
+def _first_line(func: Any, code: Any) -> int | None:
+    """The first line of ``func``'s source; asked once per function and code (``inspect`` reads and
+    tokenizes the whole file each time, which a sweep of many chunks paid on every chunk)."""
+    if code is not None:
+        return code.co_firstlineno
     try:
-        line = inspect.getsourcelines(func)[1]
+        return inspect.getsourcelines(func)[1]
     except (OSError, TypeError):
-        return shown_path(f)
-    return f"{shown_path(f)}:{line}"
+        return None
 
 
 def raise_site(exc: BaseException, files: Sequence[str | None], own_only: bool = False) -> str | None:

@@ -33,6 +33,7 @@ class _Entry:
     """One function or method as it was: the object and what its behaviour depends on."""
 
     holder: Any  # the module or class whose attribute it is
+    space: Any  # its namespace (a module's dict, a class's mappingproxy: both show changes live)
     name: str
     obj: Any
     facts: tuple
@@ -51,9 +52,15 @@ def _facts(obj: Any) -> tuple:
                  for x in (f, f.__code__, f.__defaults__, f.__kwdefaults__))
 
 
-def _same(a: tuple, b: tuple) -> bool:
-    """Element by element identity (``==`` on a default value could run anything)."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+def _intact(facts: tuple) -> bool:
+    """Each function of ``facts`` still has the code and defaults it had (by identity: ``==`` on a
+    default value could run anything)."""
+    for i in range(0, len(facts), 4):
+        func = facts[i]
+        if func.__code__ is not facts[i + 1] or func.__defaults__ is not facts[i + 2] \
+                or func.__kwdefaults__ is not facts[i + 3]:
+            return False
+    return True
 
 
 def _own(obj: Any) -> bool:
@@ -70,23 +77,19 @@ class Snapshot:
                 continue
             for attr, value in list(vars(module).items()):
                 if isinstance(value, (FunctionType, type)) and _own(value):
-                    self.entries.append(_Entry(module, attr, value, _facts(value)))
+                    self.entries.append(_Entry(module, vars(module), attr, value, _facts(value)))
                     if isinstance(value, type) and value.__module__ == name:
                         self._methods(value)
 
     def _methods(self, cls: type) -> None:
         for attr, value in list(vars(cls).items()):
             if isinstance(value, (FunctionType, staticmethod, classmethod, property)):
-                self.entries.append(_Entry(cls, attr, value, _facts(value)))
+                self.entries.append(_Entry(cls, cls.__dict__, attr, value, _facts(value)))
 
     def changes(self) -> list[_Entry]:
-        """The entries replaced, removed or whose code changed since the snapshot."""
-        out = []
-        for e in self.entries:
-            now = (e.holder.__dict__ if isinstance(e.holder, type) else vars(e.holder)).get(e.name, _MISSING)
-            if now is not e.obj or not _same(_facts(now), e.facts):
-                out.append(e)
-        return out
+        """The entries replaced, removed or whose code changed since the snapshot (about a
+        millisecond for scare's ~1,200 functions and methods)."""
+        return [e for e in self.entries if e.space.get(e.name, _MISSING) is not e.obj or not _intact(e.facts)]
 
     def restore(self, entries: list[_Entry]) -> None:
         """Put ``entries`` back as they were."""

@@ -1,5 +1,6 @@
 """Hostile plug-in: while it computes, swaps the code of scare's output contract for one that
-accepts anything (the object stays the same: only its __code__ changes)."""
+accepts anything (the object stays the same: only its __code__ changes). Caught after the audit, or
+after the strategy's sweep when a cached verdict skipped the audit."""
 
 import backtests.strategy.calls as calls
 from backtests.strategy import Role, Strategy
@@ -16,5 +17,5 @@ class S(Strategy):
     def weights(self, ctx, **params):
         calls.check_target_weights.__code__ = accept_anything.__code__
         out = ctx.empty_weights()
-        out[ctx.symbol("asset")] = 1e9  # absurd: the contract would refuse it
+        out[ctx.symbol("asset")] = 1.0
         return out
