@@ -19,15 +19,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-# The look-ahead audit and the call path are loaded before any snapshot, whatever the command: a
-# plug-in that imports and patches them itself is then caught by validate too.
-import backtests.audit.stage  # noqa: F401
+# The look-ahead audit (imported below) and the call path are loaded before any snapshot, whatever
+# the command: a plug-in that imports and patches them itself is then caught by validate too.
 import backtests.strategy.calls  # noqa: F401
+from backtests.audit.stage import audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.config.plan import StudyPlan
 from backtests.data.market_data import MarketData
 from backtests.errors import StrategyError
-from backtests.orchestration.prepare import plan_checked
+from backtests.orchestration.prepare import PreparedStudy, plan_checked
 from backtests.strategy.bounds import call_limit
 from backtests.strategy.guard import definition_line
 from backtests.strategy.integrity import verify, watching
@@ -83,10 +83,24 @@ def check_data_unchanged(data: MarketData, who: str) -> None:
                             "prices that are not the data's")
 
 
-def check_audit_section(section: dict[str, Any], plan: StudyPlan, enabled: bool) -> dict[str, Any]:
-    """The audit stage's report, checked against what was asked (every strategy has a verdict when
-    the audit ran; nothing when it was switched off) and stamped with whether it ran."""
-    labels = [sp.label for sp in plan.strategies]
+def guarded_audit(study: PreparedStudy, enabled: bool, budget: float, **kwargs: Any) -> dict[str, Any]:
+    """The look-ahead audit of a prepared study with its guards: each call bounded by the budget,
+    the section checked against what was asked, the data and scare's code checked after it."""
+    with audit_bound(budget if enabled else None):
+        section = audit_study(study.plan, study.data, study.events, enabled=enabled, budget=budget, **kwargs)
+    section = check_audit_section(section, study.plan, enabled, only=kwargs.get("only"))
+    if enabled:
+        check_data_unchanged(study.data, f"the look-ahead audit of {plugins_of(study.plan)}")
+        verify(plugins_of(study.plan), "during the look-ahead audit", where=plugin_site(study.plan))
+    return section
+
+
+def check_audit_section(section: dict[str, Any], plan: StudyPlan, enabled: bool,
+                        only: set[str] | None = None) -> dict[str, Any]:
+    """The audit stage's report, checked against what was asked (every strategy, or those in
+    ``only``, has a verdict when the audit ran; nothing when it was switched off) and stamped with
+    whether it ran."""
+    labels = [sp.label for sp in plan.strategies if only is None or sp.label in only]
     rows = section.get("strategies") if isinstance(section, dict) else None
     got = [r.get("strategy") for r in rows if isinstance(r, dict)] if isinstance(rows, list) else None
     if got is None or (enabled and sorted(got) != sorted(labels)) or (not enabled and got):
