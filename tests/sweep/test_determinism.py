@@ -41,7 +41,7 @@ def test_metrics_json_is_byte_identical_whatever_the_chunking(unchunked, overrid
 @pytest.mark.slow
 def test_metrics_json_is_byte_identical_on_dask(unchunked):
     pytest.importorskip("distributed")
-    assert _metrics("executor.kind=dask", "executor.chunk_runs=20") == unchunked
+    assert _metrics("executor.kind=dask", "executor.chunk_runs=100") == unchunked
 
 
 def test_the_default_study_meets_the_notices_that_chunking_used_to_split(unchunked):
