@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backtests.errors import Interrupted, ScareInputError
+from backtests.errors import Interrupted, ScareInputError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,6 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_run_summary(study: Any) -> None:
     """What ``scare run`` prints on stdout: the runs and windows it computed, the windows it dropped
     or trimmed (as ``scare validate`` names them), where the results and the tearsheet are."""
+    from backtests.audit.stage import audit_line
     from backtests.data.coverage import NOTICE_CODES
 
     n_runs = sum(len(r.runs) for r in study.strategies)
@@ -141,6 +142,7 @@ def _print_run_summary(study: Any) -> None:
     for n in study.data.warnings:
         if getattr(n, "code", None) in NOTICE_CODES:
             print(f"  {n.code}: {n.message}")
+    print(audit_line(study.audit))
     print(f"results:   {study.out_dir}")
     if study.plan.config.output.tearsheet:
         print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
@@ -339,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
-        message = " ".join(str(exc).split())  # one line, whatever a plug-in's message holds
+        message = one_line(str(exc))  # one line, control characters escaped, whatever the message holds
         if isinstance(exc, Interrupted):
             print(f"scare: {message}", file=sys.stderr)
             return 130

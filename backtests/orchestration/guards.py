@@ -6,7 +6,8 @@ against").
   call (``limits.plugin_call_seconds``, :mod:`backtests.strategy.bounds`);
 * :func:`planned`: the plan (plug-ins imported, ``__init__`` and ``check_params`` run), then scare's
   code checked against the snapshot;
-* :func:`audit_bound`: during the look-ahead audit, no call may take longer than the audit's budget;
+* :func:`audit_bound`: during the look-ahead audit, no call may take longer than the audit's budget
+  (at least :data:`AUDIT_CALL_FLOOR`);
 * :func:`check_data_unchanged`: the market data still hashes to the fingerprint taken when it
   loaded, after the plug-ins' calls (the backstop behind the read-only views they get);
 * :func:`check_audit_section`: the audit stage reported on what it was asked to, so the manifest
@@ -65,10 +66,23 @@ def planned(loaded: LoadedConfig) -> StudyPlan:
     return plan
 
 
+#: Seconds a call during the look-ahead audit may always take, however small the budget: the audit
+#: checks at least one new cut per run (a partial verdict progresses, docs/strategies.md), so a call
+#: must be allowed to finish even when the budget is shorter than one call.
+AUDIT_CALL_FLOOR = 60.0
+
+
 @contextmanager
 def audit_bound(budget: float | None, flag: str = "--audit-budget") -> Iterator[None]:
-    """No plug-in call during the look-ahead audit may take longer than the audit's whole budget."""
-    with call_limit(budget, f"the look-ahead audit's budget, {flag}"):
+    """No plug-in call during the look-ahead audit may take longer than the audit's whole budget, or
+    :data:`AUDIT_CALL_FLOOR` when that is longer (``limits.plugin_call_seconds`` still applies when
+    shorter)."""
+    if budget is None:
+        yield
+        return
+    seconds = max(budget, AUDIT_CALL_FLOOR)
+    floor = f", at least {AUDIT_CALL_FLOOR:g} s" if seconds > budget else ""
+    with call_limit(seconds, f"the look-ahead audit's budget, {flag}{floor}"):
         yield
 
 

@@ -4,7 +4,7 @@
 "scoring", "writing"): on a terminal as one status line rewritten in place, with the seconds spent
 in the stage ticking, and cleared when the command ends; elsewhere (a log, CI, a pipe) as one line
 per stage, so that no stage of a cold run is silent. :meth:`Stages.note` prints a line that stays
-(a dropped window, the audit's verdicts). :class:`Progress` is the tqdm bar over combinations the
+above the status line. :class:`Progress` is the tqdm bar over combinations the
 sweep shows on a terminal. ``enabled=False`` (``--no-progress``) silences both.
 """
 
@@ -174,19 +174,3 @@ def say_loading(stages: Stages, plan: Any) -> None:
     what = {"synthetic": "the SYNTHETIC replay", "cache": "the data cache", "files": "data files"}.get(
         data.source, data.source)
     stages.say(f"loading data: {what} ...")
-
-
-def audit_summary(section: dict[str, Any]) -> str | None:
-    """One line of the audit's verdicts, saying which were cached and which covered only part of
-    their cuts (the budget ran out); None when the audit was switched off."""
-    if not section.get("enabled"):
-        return None
-    parts = []
-    for row in section.get("strategies", []):
-        if row.get("cached"):
-            how = "cached"
-        else:
-            checked, candidates = row.get("cuts_checked") or 0, row.get("cuts_candidates") or 0
-            how = f"{checked} of {candidates} cuts" + ("; not exhaustive" if checked < candidates else "")
-        parts.append(f"{row['strategy']} {row['verdict']} ({how})")
-    return "look-ahead audit: " + ", ".join(parts) if parts else None

@@ -20,7 +20,7 @@ from backtests.orchestration.compute import keeps_all_weights, score_study, stud
 from backtests.orchestration.guards import guarded_audit, planned, plugin_guards
 from backtests.orchestration.interrupt import terminate_as_interrupt
 from backtests.orchestration.prepare import prepare_data
-from backtests.orchestration.progress import QUIET_PLANNING, Stages, audit_summary, count, say_loading
+from backtests.orchestration.progress import QUIET_PLANNING, Stages, count, say_loading
 from backtests.outputs import data_fingerprint, write_outputs
 from backtests.outputs.folder import RunFolder
 from backtests.sweep.checkpoints import checkpointing
@@ -63,9 +63,7 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         if audit:
             stages.say(f"look-ahead audit of {count(len(plan.strategies), 'strategy', 'strategies')} (verdicts of "
                        f"code audited before are reused; budget {audit_budget:g} s) ...")
-        audited = guarded_audit(study, audit, audit_budget)
-        if audit_summary(audited):
-            stages.note(audit_summary(audited))
+        audited = guarded_audit(study, audit, audit_budget)  # its line: in the summary scare run prints
         context = {"config_hash": cfg.config_hash(), "data": fingerprint, "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
         keep_weights = keeps_all_weights(study)

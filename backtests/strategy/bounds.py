@@ -195,18 +195,23 @@ def bounded(describe: Callable[[Any], str], last_resort: bool = True) -> Iterato
         return
     call = _Call(seconds, source, describe, last_resort)
     _CURRENT.call = call
-    previous = None
-    if call.on_main:
-        def alarm(signum: int, frame: object) -> None:
-            if call.active and time.monotonic() >= call.deadline - 0.01:
-                raise PluginTimeout(seconds, source)
+    installed, previous = False, None
 
-        previous = signal.signal(signal.SIGALRM, alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
-        _arm_faults(call)
-    if call.last_resort or not call.on_main:
-        _WATCHDOG.add(call)
+    def alarm(signum: int, frame: object) -> None:
+        if call.active and time.monotonic() >= call.deadline - 0.01:
+            raise PluginTimeout(seconds, source)
+
+    # Armed inside the try: a bound shorter than the arming itself fires before the block starts,
+    # and the call, the handler and the timer must still be taken down (left behind, they stopped
+    # every later call of the process with this bound).
     try:
+        if call.on_main:
+            previous = signal.signal(signal.SIGALRM, alarm)
+            installed = True
+            signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
+            _arm_faults(call)
+        if call.last_resort or not call.on_main:
+            _WATCHDOG.add(call)
         yield
     finally:
         call.active = False  # first: an alarm arriving from here on is ignored
@@ -215,7 +220,8 @@ def bounded(describe: Callable[[Any], str], last_resort: bool = True) -> Iterato
             signal.setitimer(signal.ITIMER_REAL, 0)
             if call.fault_at:
                 faulthandler.cancel_dump_traceback_later()
-            signal.signal(signal.SIGALRM, previous)
+            if installed:
+                signal.signal(signal.SIGALRM, previous)
         _WATCHDOG.discard(call)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from backtests.config import load_config
-from backtests.orchestration.progress import Stages, audit_summary
+from backtests.orchestration.progress import Stages
 from backtests.orchestration.runner import run_study
 from tests.conftest import ROOT
 
@@ -59,19 +59,9 @@ def test_a_run_says_every_stage(tmp_path):
     with Stages(stream=out, tick=0.005, quiet=0) as stages:
         run_study(loaded, tmp_path / "run", progress=False, stages=stages, audit_budget=2)
     said = out.getvalue()  # planning is said only when it lasts 5 s (bad input is found there)
-    for stage in ("loading data", "look-ahead audit of", "look-ahead audit: ", "sweep:", "scoring",
+    for stage in ("loading data", "look-ahead audit of", "sweep:", "scoring",
                   "writing"):
         assert f"scare: {stage}" in said, (stage, said)
-
-
-def test_the_audit_summary_says_what_was_cached_and_what_was_partial():
-    section = {"enabled": True, "strategies": [
-        {"strategy": "a", "verdict": "pass", "cached": True},
-        {"strategy": "b", "verdict": "pass", "cached": False, "cuts_checked": 39, "cuts_candidates": 44},
-        {"strategy": "c", "verdict": "pass", "cached": False, "cuts_checked": 12, "cuts_candidates": 12}]}
-    assert audit_summary(section) == ("look-ahead audit: a pass (cached), b pass (39 of 44 cuts; not exhaustive), "
-                                      "c pass (12 of 12 cuts)")
-    assert audit_summary({"enabled": False, "strategies": []}) is None
 
 
 DROPS = """name: drops

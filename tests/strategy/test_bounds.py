@@ -125,3 +125,21 @@ def test_ctrl_c_is_left_alone():
     with pytest.raises(KeyboardInterrupt):
         with plugin_call("strategy 'x'", "weights()", [__file__]):
             raise KeyboardInterrupt
+
+
+def test_a_bound_that_fires_while_it_is_armed_leaves_nothing_behind():
+    """A bound shorter than arming it (a budget of 1e-6 s) may fire before the block starts: the
+    handler, the timer and the call in progress must still be taken down, or every later call of
+    the process was stopped with that bound (found by merging #21 B's one-microsecond budget)."""
+    before = signal.getsignal(signal.SIGALRM)
+    for _ in range(20):
+        try:
+            with call_limit(1e-9), bounded(_describe):
+                time.sleep(0.01)
+        except PluginTimeout:
+            pass
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    with call_limit(5), bounded(_describe):
+        renew()
+        time.sleep(0.05)  # not stopped by a bound left from above
