@@ -281,7 +281,8 @@ class StrategySpec(Strict):
         default_factory=dict, description="{param: scalar | list | {start, stop, step}}: the sweep grid."
     )
     windows: tuple[Label, ...] | None = Field(
-        None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows."
+        None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows "
+        "(an empty list is refused)."
     )
     benchmark: Symbol | None = Field(None, description="Benchmark symbol for this strategy (overrides the study's).")
 
@@ -289,6 +290,14 @@ class StrategySpec(Strict):
     @classmethod
     def _benchmark_not_empty(cls, v: Any) -> Any:
         return _no_empty_benchmark(v, "strategy")
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_not_empty(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and not v:
+            raise ValueError("an empty list runs the strategy on no window: name at least one window, or leave "
+                             "windows out for all of the study's windows")
+        return v
 
     @field_validator("params")
     @classmethod
