@@ -257,7 +257,8 @@ class MarketData:
 
     def content_digest(self, symbols: Iterable[str] | None = None) -> str:
         """SHA-256 over the bars of ``symbols`` (default all) and of the FX series they need, their
-        intraday bars included (:meth:`fingerprint` covers the bars only)."""
+        intraday bars included (:meth:`fingerprint` covers the bars only): the data part of the
+        checkpoint key and of the look-ahead verdict key."""
         syms = list(dict.fromkeys(self.symbols if symbols is None else symbols))
         for s in list(syms):
             cur = self.info[s].currency if s in self.info else "USD"

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile.test_hostile import previous_run  # noqa: F401 - the finished run the corpus shares
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CASES = sorted(p for p in (HERE / "processes").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
@@ -132,18 +134,6 @@ def snapshot(root: Path, allowed: list[str]) -> dict[str, str]:
             else:
                 out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
-
-
-@pytest.fixture(scope="module")
-def previous_run(tmp_path_factory) -> Path:
-    from backtests.orchestration.cli import main
-
-    root = tmp_path_factory.mktemp("previous")
-    cfg = root / "good.yaml"
-    cfg.write_text("name: good\ndata: {source: synthetic}\nwindows: [deepseek_r1]\nbenchmark: null\n"
-                   "strategies:\n  - name: buy_and_hold\n    roles: {asset: QQQ}\n")
-    assert main(["run", str(cfg), "--out", str(root / "run"), "--no-progress", "--no-audit"]) == 0
-    return root / "run"
 
 
 def _run(cmd: Command, work: Path, env: dict[str, str], case: str, logs: Path) -> subprocess.CompletedProcess:
