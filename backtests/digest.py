@@ -131,6 +131,18 @@ def _code_bytes(code: types.CodeType) -> bytes:
     return b"\0".join([code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode(), *consts])
 
 
+def table_digest(frame: Any) -> str:
+    """SHA-256 of a pandas table's contents as text (column names, index and every value), for
+    small tables such as the event catalogue or a chunk's parameter rows; ``None`` hashes as empty."""
+    text = "" if frame is None or not len(frame) else frame.astype(str).to_csv()
+    return _sha(text.encode())
+
+
+def record_digest(value: Any) -> str:
+    """SHA-256 of a JSON-ready value (canonical JSON: sorted keys)."""
+    return _sha(json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
 def run_id(label: str, params: dict[str, Any], window: str) -> str:
     """Stable id of a (strategy, params, window) run: 12 hex digits of a SHA-256."""
     key = json.dumps([label, clean_json(params), window], sort_keys=True, separators=(",", ":"))

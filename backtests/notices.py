@@ -11,6 +11,7 @@ where.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -55,15 +56,30 @@ def data_notice(text: str) -> Notice:
     return Notice("data", text)
 
 
-def merge(notices: list[Notice]) -> list[dict[str, Any]]:
-    """Deduplicate (same code, message and place: counts add up) and sort; JSON-ready records."""
+def _template(n: Notice) -> str:
+    """The message with its count taken out: ``"3 order(s) filled short ..."`` and ``"5 order(s) filled
+    short ..."`` are one notice counted 8 times. The count is the first whole number in the message
+    equal to :attr:`Notice.count` (messages state their count first); ``\\0`` marks its place."""
+    return re.sub(rf"(?<![\w.]){n.count}(?![\w]|\.\d)", "\0", n.message, count=1)
+
+
+def aggregate(notices: list[Notice]) -> list[Notice]:
+    """One notice per (code, strategy, window, symbol, message up to its count), counts summed and
+    the message restated with the total, in canonical order (code, strategy, window, symbol,
+    message). Whatever chunks a sweep was cut into, and in whatever order they finished, the
+    notices come out the same."""
     acc: dict[tuple, int] = {}
     for n in notices:
-        key = (n.code, n.message, n.strategy, n.window, n.symbol)
+        key = (n.code, n.strategy, n.window, n.symbol, _template(n))
         acc[key] = acc.get(key, 0) + int(n.count)
-    out = [Notice(*k, count=c) for k, c in acc.items()]
-    return [n.record() for n in sorted(out, key=lambda n: (n.code, n.strategy or "", n.window or "",
-                                                            n.symbol or "", n.message))]
+    out = [Notice(code, tmpl.replace("\0", str(c), 1), strategy, window, symbol, count=c)
+           for (code, strategy, window, symbol, tmpl), c in acc.items()]
+    return sorted(out, key=lambda n: (n.code, n.strategy or "", n.window or "", n.symbol or "", n.message))
+
+
+def merge(notices: list[Notice]) -> list[dict[str, Any]]:
+    """:func:`aggregate` as JSON-ready records (metrics.json ``warnings``)."""
+    return [n.record() for n in aggregate(notices)]
 
 
 def note(message: str) -> None:

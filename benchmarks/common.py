@@ -241,8 +241,10 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
 
 
 def run_runner(plan, data, score: bool = True) -> dict[str, float]:
-    """The runner's per-strategy path (strategy -> engine -> bookkeeping [-> scoring]), timed by stage."""
+    """The runner's per-strategy path (strategy -> engine -> bookkeeping [-> scoring]), timed by stage,
+    with the time bound of plug-in calls in force as ``scare run`` has it (``limits.plugin_call_seconds``)."""
     from backtests.scoring.evaluate import StrategyRuns, default_combo, score_strategy
+    from backtests.strategy.bounds import call_limit
     from backtests.sweep.assemble import run_strategy, weights_mode
 
     cfg = plan.config
@@ -251,7 +253,8 @@ def run_runner(plan, data, score: bool = True) -> dict[str, float]:
     out: dict[str, float] = {}
     for sp in plan.strategies:
         t0 = time.perf_counter()
-        res = run_strategy(sp, data, plan, events, lambda n: None, keep_weights=keep)
+        with call_limit(cfg.limits.plugin_call_seconds):
+            res = run_strategy(sp, data, plan, events, lambda n: None, keep_weights=keep)
         out["run_strategy_s"] = time.perf_counter() - t0
         if score:
             t1 = time.perf_counter()

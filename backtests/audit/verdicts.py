@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from backtests.audit.report import AuditReport
@@ -38,26 +37,6 @@ def events_digest(events: pd.DataFrame | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _data_digest(data: MarketData, symbols: Iterable[str]) -> str:
-    """SHA-256 over the fingerprints of ``symbols`` (plus the FX series they need) and their
-    intraday bars. Uses ``data.fingerprint()``, computed once per MarketData."""
-    syms = list(dict.fromkeys(symbols))
-    for s in list(syms):
-        cur = data.info[s].currency if s in data.info else "USD"
-        if cur in data.fx and data.fx[cur] not in syms:
-            syms.append(data.fx[cur])
-    fp = data.fingerprint()
-    h = hashlib.sha256()
-    for s in sorted(syms):
-        h.update(f"{s}:{fp.get(s)};".encode())
-        frame = data.intraday.get(s)
-        if frame is not None:
-            h.update(np.asarray(frame.index.asi8).tobytes())
-            for col in sorted(c for c in frame.columns if c != "open_time"):
-                h.update(col.encode() + frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
-    return h.hexdigest()
-
-
 def verdict_key(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: pd.DataFrame | str | None,
                 symbols: Iterable[str] | None = None) -> dict[str, Any]:
     """What a verdict depends on (all strings), and its ``key`` (SHA-256 over them).
@@ -71,7 +50,7 @@ def verdict_key(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events
         "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
         "roles": json.dumps(strategy.symbols, sort_keys=True),
         "grid": hashlib.sha256(grid.to_csv().encode()).hexdigest(),
-        "data": _data_digest(data, data.symbols if symbols is None else symbols),
+        "data": data.content_digest(symbols),
         "events": events if isinstance(events, str) else events_digest(events),
     }
     parts["key"] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

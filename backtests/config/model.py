@@ -34,6 +34,8 @@ MAX_CASH = 1e15
 MAX_PARAM_INT = 10**15
 MAX_RUNS_DEFAULT = 1_000_000
 MAX_RUNS_CEILING = 10**9
+#: Default bound on one call into plug-in code, seconds (``limits.plugin_call_seconds``).
+PLUGIN_CALL_SECONDS_DEFAULT = 600.0
 #: Data files a study reads (see docs/data.md "Bounds"): generous defaults, finite ceilings.
 MAX_DATA_BYTES_DEFAULT = DataLimits.max_data_bytes
 MAX_DATA_BYTES_CEILING = 1 << 40
@@ -280,7 +282,8 @@ class StrategySpec(Strict):
         default_factory=dict, description="{param: scalar | list | {start, stop, step}}: the sweep grid."
     )
     windows: tuple[Label, ...] | None = Field(
-        None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows."
+        None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows "
+        "(an empty list is refused)."
     )
     benchmark: Symbol | None = Field(None, description="Benchmark symbol for this strategy (overrides the study's).")
 
@@ -288,6 +291,14 @@ class StrategySpec(Strict):
     @classmethod
     def _benchmark_not_empty(cls, v: Any) -> Any:
         return _no_empty_benchmark(v, "strategy")
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_not_empty(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and not v:
+            raise ValueError("an empty list runs the strategy on no window: name at least one window, or leave "
+                             "windows out for all of the study's windows")
+        return v
 
     @field_validator("params")
     @classmethod
@@ -397,6 +408,13 @@ class LimitsConfig(Strict):
         MAX_RUNS_DEFAULT, ge=1, le=MAX_RUNS_CEILING,
         description="Most runs (combinations x windows, summed over strategies) a study may have; "
         "checked from the grid sizes before any grid is built.",
+    )
+    plugin_call_seconds: float | None = Field(
+        PLUGIN_CALL_SECONDS_DEFAULT, gt=0, le=7 * 86_400,
+        description="Longest one call into plug-in code may take, seconds: its import, __init__, each "
+        "check_params, each target_weights() call (one per chunk) or, for a strategy that writes only "
+        "weights(), each weights() call, and resting_weights() once per chunk. Past it the call is stopped and the run refused naming the plug-in "
+        "and its line. During the look-ahead audit the audit's budget bounds each call too. null: no bound.",
     )
     max_data_bytes: int = Field(
         MAX_DATA_BYTES_DEFAULT, ge=1, le=MAX_DATA_BYTES_CEILING,

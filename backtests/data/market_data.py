@@ -10,9 +10,10 @@ NaN at stamps where its market produced no bar (closed, halted, another market's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -277,20 +278,60 @@ class MarketData:
         cached = self.__dict__.get("_fingerprint")
         if cached is not None:
             return dict(cached)
-        out = {}
-        for sym in sorted(self.bars):
-            frame = self.bars[sym]
-            h = hashlib.sha256()
-            h.update(np.asarray(frame.index.asi8).tobytes())
-            for col in sorted(frame.columns):
-                h.update(col.encode())
-                if col == "open_time":
-                    h.update(np.asarray(pd.DatetimeIndex(frame[col]).asi8).tobytes())
-                else:
-                    h.update(frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
-            out[sym] = h.hexdigest()
+        out = _fingerprints(self.bars)
         self.__dict__["_fingerprint"] = dict(out)
         return out
+
+    def read_only(self) -> MarketData:
+        """A view of this data that code outside scare (a strategy plug-in) cannot change it through.
+
+        Every frame is copied once into arrays marked read-only (numpy ``writeable=False``), and
+        every access (``bars[sym]``, :meth:`require`, :meth:`series`, ``intraday[sym]``) hands out a
+        new shallow copy of it: under pandas' copy-on-write a pandas-level write (``df["close"] =
+        ...``, ``.loc``/``.iloc``, ``inplace=True``) changes only that copy, and a write into the
+        arrays themselves (``.values[0] = ...``, ``np.asarray(s)[...] = ...``) raises
+        ``ValueError: assignment destination is read-only``. The mappings cannot be assigned to.
+        Nothing a plug-in does to the view reaches this MarketData, the engine, the benchmark or the
+        next strategy. (A plug-in is trusted code: one that goes out of its way, e.g. by flipping a
+        private array's flags back, is caught afterwards by :meth:`unchanged`, not here.)
+        """
+        view = object.__new__(type(self))
+        view.bars = _Frames({s: _locked_copy(f) for s, f in self.bars.items()})
+        view.info = MappingProxyType(dict(self.info))
+        view.frequency, view.synthetic = self.frequency, self.synthetic
+        view.intraday = _Frames({s: _locked_copy(f) for s, f in self.intraday.items()})
+        view.fx = MappingProxyType(dict(self.fx))
+        view.warnings = list(self.warnings)
+        view.__dict__["index"] = read_only_index(self.index)
+        return view
+
+    def content_digest(self, symbols: Iterable[str] | None = None) -> str:
+        """SHA-256 over the bars of ``symbols`` (default all) and of the FX series they need, their
+        intraday bars included (:meth:`fingerprint` covers the bars only): the data part of the
+        checkpoint key and of the look-ahead verdict key."""
+        syms = list(dict.fromkeys(self.symbols if symbols is None else symbols))
+        for s in list(syms):
+            cur = self.info[s].currency if s in self.info else "USD"
+            if cur in self.fx and self.fx[cur] not in syms:
+                syms.append(self.fx[cur])
+        fp = self.fingerprint()
+        h = hashlib.sha256()
+        for s in sorted(syms):
+            h.update(f"{s}:{fp.get(s)};".encode())
+            if s in self.intraday:
+                h.update(f"intraday:{_fingerprints({s: self.intraday[s]})[s]};".encode())
+        return h.hexdigest()
+
+    def unchanged(self) -> list[str]:
+        """Symbols whose bars no longer hash to their :meth:`fingerprint` (computed the first time it
+        was asked for), intraday bars not included; ``[]`` when nothing changed or no fingerprint
+        was taken yet. The backstop behind :meth:`read_only`: the runner checks it after each
+        strategy's plug-in calls."""
+        taken = self.__dict__.get("_fingerprint")
+        if taken is None:
+            return []
+        now = _fingerprints(self.bars)
+        return [s for s in sorted(set(taken) | set(now)) if taken.get(s) != now.get(s)]
 
     def describe(self) -> list[dict[str, object]]:
         """One record per symbol: market, currency, source, first/last stamp, bar count."""
@@ -305,6 +346,74 @@ class MarketData:
                 "intraday_bars": int(len(self.intraday.get(sym, ()))),
             })
         return rows
+
+
+def _fingerprints(bars: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """SHA-256 of each symbol's bars (values and stamps); see :meth:`MarketData.fingerprint`."""
+    out = {}
+    for sym in sorted(bars):
+        frame = bars[sym]
+        h = hashlib.sha256()
+        h.update(np.asarray(frame.index.asi8).tobytes())
+        for col in sorted(frame.columns):
+            h.update(col.encode())
+            if col == "open_time":
+                h.update(np.asarray(pd.DatetimeIndex(frame[col]).asi8).tobytes())
+            else:
+                h.update(frame[col].to_numpy(dtype="float64", na_value=np.nan).tobytes())
+        out[sym] = h.hexdigest()
+    return out
+
+
+class _Frames(Mapping[str, pd.DataFrame]):
+    """A read-only mapping of frames that hands out a new shallow copy on every access (see
+    :meth:`MarketData.read_only`): assigning a column to what it returns never reaches the next
+    reader."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
+        self._frames = frames
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        return self._frames[key].copy(deep=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __repr__(self) -> str:
+        return f"read-only frames of {', '.join(self._frames) or 'no symbols'}"
+
+
+def _locked_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A deep copy of ``frame`` whose arrays (columns and index) are read-only.
+
+    pandas has no public way to reach the arrays a frame holds (``to_numpy`` returns views made
+    read-only by copy-on-write, which leaves the arrays under them writable), so the blocks and the
+    index's array are reached through pandas internals; the copy is private to the caller, so only
+    its own arrays are locked. Should the internals move in a later pandas, the copy is still a
+    copy: writes then stop at it instead of raising.
+    """
+    out = frame.copy(deep=True)
+    out.index = read_only_index(out.index)
+    for block in getattr(getattr(out, "_mgr", None), "blocks", ()):
+        _lock(getattr(block, "values", None))
+    return out
+
+
+def read_only_index(index: pd.Index) -> pd.Index:
+    """A copy of ``index`` whose array is read-only (``index.asi8[0] = 0`` raises); see
+    :func:`_locked_copy` for the pandas internals this reaches."""
+    out = index.copy(deep=True)
+    _lock(getattr(out, "_data", None))
+    return out
+
+
+def _lock(arr: object) -> None:
+    nd = arr if isinstance(arr, np.ndarray) else getattr(arr, "_ndarray", None)
+    if isinstance(nd, np.ndarray):
+        nd.flags.writeable = False
 
 
 def asof(values: pd.Series, at: pd.DatetimeIndex) -> pd.Series:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache", metavar="DIR",
                      help="data cache folder for data.source 'cache' (overrides data.cache_dir; "
                           "default: $SCARE_DATA_CACHE or ./data_cache)")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--no-progress", action="store_true",
+                     help="say nothing on stderr while running (no stage lines, no progress bar)")
     run.add_argument("--resume", action="store_true",
                      help="finish an interrupted run: reuse the chunks it completed")
     run.add_argument("--executor", choices=["local", "dask"], help="where chunks run (overrides executor.kind)")
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--seed", type=int, default=0, help="seed of the random cuts and of the cut order (default 0)")
     aud.add_argument("--json", action="store_true", help="machine-readable reports")
     aud.add_argument("--offline", action="store_true", help="never touch the network")
+    aud.add_argument("--no-progress", action="store_true", help="do not say what it is doing on stderr")
     _add_overrides(aud)
 
     val = sub.add_parser("validate", help="check a study config without running it")
@@ -97,30 +100,52 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     import gc
 
-    from backtests.audit.stage import audit_line
+    from backtests.orchestration.progress import QUIET_PLANNING, Stages
+
     from backtests.config import load_config
-    from backtests.orchestration.runner import run_study
+    from backtests.orchestration.guards import planned, plugin_guards
 
-    gc.freeze()  # the modules just imported live until exit: keep them out of every collection
+    with Stages(enabled=not args.no_progress) as stages:
+        stages.say(f"reading {args.config} ...", quiet=QUIET_PLANNING)
+        overrides = list(args.overrides) + ([f"executor.kind={args.executor}"] if args.executor else [])
+        loaded = load_config(args.config, overrides)
+        if args.cache:
+            loaded = with_cache_dir(loaded, args.cache)
+        with plugin_guards(loaded):
+            # planned before the engine is imported: a mistake in the study is said at once
+            stages.say(f"planning {args.config}: importing its strategies ...", quiet=QUIET_PLANNING)
+            plan = planned(loaded)
+            stages.say("loading scare's engine (vectorbt, numba) ...")
+            from backtests.orchestration.runner import run_study
 
-    overrides = list(args.overrides) + ([f"executor.kind={args.executor}"] if args.executor else [])
-    loaded = load_config(args.config, overrides)
-    if args.cache:
-        loaded = with_cache_dir(loaded, args.cache)
-    out = Path(args.out) if args.out else None
-    audit = {"audit": not args.no_audit}
-    if args.audit_budget is not None:
-        audit["audit_budget"] = args.audit_budget
-    study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline,
-                      resume=args.resume, **audit)
+            gc.freeze()  # the modules just imported live until exit: keep them out of every collection
+            out = Path(args.out) if args.out else None
+            audit = {"audit": not args.no_audit}
+            if args.audit_budget is not None:
+                audit["audit_budget"] = args.audit_budget
+            study = run_study(loaded, out, progress=None if not args.no_progress else False, offline=args.offline,
+                              resume=args.resume, stages=stages, plan=plan, **audit)
+    _print_run_summary(study)
+    return 0
+
+
+def _print_run_summary(study: Any) -> None:
+    """What ``scare run`` prints on stdout: the runs and windows it computed, the windows it dropped
+    or trimmed (as ``scare validate`` names them), where the results and the tearsheet are."""
+    from backtests.audit.stage import audit_line
+    from backtests.data.coverage import NOTICE_CODES
+
     n_runs = sum(len(r.runs) for r in study.strategies)
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
           f"{study.elapsed:.1f} s{tag}")
+    for n in study.data.warnings:
+        if getattr(n, "code", None) in NOTICE_CODES:
+            print(f"  {n.code}: {n.message}")
     print(audit_line(study.audit))
     print(f"results:   {study.out_dir}")
-    print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
-    return 0
+    if study.plan.config.output.tearsheet:
+        print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
 
 
 def with_cache_dir(loaded: Any, cache: str) -> Any:
@@ -141,8 +166,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise ScareInputError(f"--cuts must be at least 1, got {args.cuts}")
     if args.budget <= 0:
         raise ScareInputError(f"--budget must be positive, got {args.budget:g}")
-    reports = audit_config(load_config(args.config, args.overrides), budget=args.budget, max_cuts=args.cuts,
-                           seed=args.seed, only=args.strategy or None, offline=args.offline)
+    from backtests.orchestration.progress import Stages
+
+    with Stages(enabled=not args.no_progress) as stages:
+        reports = audit_config(load_config(args.config, args.overrides), budget=args.budget, max_cuts=args.cuts,
+                               seed=args.seed, only=args.strategy or None, offline=args.offline, stages=stages)
     if args.json:
         print(json.dumps([r.record() for r in reports], indent=2, default=str))
     else:
@@ -157,9 +185,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from backtests.config import load_config
+    from backtests.orchestration.guards import plugin_guards, plugin_site, plugins_of
     from backtests.orchestration.prepare import prepare_offline
+    from backtests.strategy.integrity import verify
 
-    study = prepare_offline(load_config(args.config, args.overrides))
+    loaded = load_config(args.config, args.overrides)
+    with plugin_guards(loaded):
+        study = prepare_offline(loaded)
+        verify(plugins_of(study.plan), "in __init__() or check_params()", where=plugin_site(study.plan))
     plan = study.plan
     print(f"{args.config}: OK - {len(plan.strategies)} strategies, {study.combinations} combinations, "
           f"{len(plan.windows)} windows, {study.runs} runs"
@@ -322,8 +355,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _end_now(signum: int, frame: object) -> None:
+    os._exit(130)
+
+
 def entry() -> None:
     """The ``scare`` console script: :func:`main`, then exit without the interpreter's teardown.
+
+    Its first instruction makes SIGTERM what Ctrl-C is (``KeyboardInterrupt``: exit 130, one line),
+    so a ``kill`` during a plug-in's import, planning or ``validate`` is an interruption too, not
+    the default death by signal (143). Once the command has returned, a signal ends the process at
+    once with 130 (nothing is left to clean up).
 
     Once the command has returned, its files are closed and written; what is left is flushing
     stdout/stderr and running the ``atexit`` handlers (logging, executors, temporary folders),
@@ -332,7 +378,10 @@ def entry() -> None:
     :func:`main` (tests and embedders call that in-process). A command that raises keeps the
     normal exit and its traceback.
     """
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _end_now)
     import atexit
 
     atexit._run_exitfuncs()

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from backtests.orchestration.guards import check_data_unchanged
+from backtests.strategy.guard import definition_line
+from backtests.strategy.integrity import verify
 from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
@@ -38,6 +41,8 @@ def sweep_study(study: PreparedStudy, checkpoints: Checkpoints, keep_weights: bo
             bar.set_postfix(sp.label)
             results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints, keep_weights,
                                         executor))
+            check_data_unchanged(study.data, f"strategy {sp.label!r}")
+            verify(f"strategy {sp.label!r}", "while it computed its weights", where=definition_line(type(sp.strategy)))
     return results
 
 

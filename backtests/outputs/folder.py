@@ -22,6 +22,8 @@ checkpoint folder that is a link or holds files scare does not write there, is r
 before anything is opened through it. While a run is active it holds an exclusive ``flock`` on
 ``DIR/.scare-lock``: a second run into the same folder refuses (exit 2) instead of mixing files.
 The lock file is removed when the run ends, and the kernel releases the lock if the process dies.
+The lock belongs to the process that took it (its pid is written in it): a process forked from it
+closes its inherited copy at once and can neither write into the folder nor release the lock.
 
 Files are written into a staging folder inside ``DIR`` (same file system, so each file moves in
 with one ``rename``); the moves happen with SIGINT/SIGTERM blocked, between a marker saying
@@ -54,6 +56,7 @@ from typing import Any
 from backtests.bounded import file_kind, is_symlink, load_json, open_regular
 from backtests.errors import ScareInputError, one_line
 from backtests.notices import note
+from backtests.strategy.bounds import at_hard_exit
 
 #: The files DESIGN.md promises (pooled.parquet: the calendar-time series the tearsheet draws); a run
 #: also writes benchmark.parquet, pooled_benchmark.parquet and orders.parquet.
@@ -274,7 +277,9 @@ class RunFolder:
         self.touches = None if touches is None else set(touches)
         self._moved = False  # a swap has begun moving files in
         self._fd: int | None = None
+        self._pid = os.getpid()  # the one process that may write into the folder and release the lock
         self._created: list[Path] = []
+        self._forget_hard_exit: Callable[[], None] | None = None
 
     @property
     def chunks(self) -> Path:
@@ -293,6 +298,9 @@ class RunFolder:
             self._close(failed=True)
             raise
         RunFolder.held[self.path] = self
+        # a plug-in call stuck in compiled code ends the process (backtests.strategy.bounds): the lock
+        # and the folders this run created go with it
+        self._forget_hard_exit = at_hard_exit(lambda: self._close(failed=True))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -384,7 +392,26 @@ class RunFolder:
             note(f"{len(legacy)} folder(s) beside {self.path} look left by scare 0.1 ({legacy[0]}{more}); "
                  "this scare never reads them: delete them")
 
+    @classmethod
+    def _forget_in_child(cls) -> None:
+        """After a fork, in the child: close the inherited lock descriptors (the parent keeps the
+        lock) and forget the folders, so the child cannot write into them or release them."""
+        for folder in list(cls.held.values()):
+            if folder._fd is not None:
+                try:
+                    os.close(folder._fd)
+                except OSError:
+                    pass
+                folder._fd = None
+            folder._created = []
+        cls.held.clear()
+
     def _close(self, failed: bool) -> None:
+        if os.getpid() != self._pid:  # a forked child: nothing here is its own
+            return
+        if self._forget_hard_exit is not None:
+            self._forget_hard_exit()
+            self._forget_hard_exit = None
         if RunFolder.held.get(self.path) is self:
             del RunFolder.held[self.path]
         if self._fd is not None:
@@ -419,6 +446,9 @@ class RunFolder:
         for name in writers:
             if not _SAFE_NAME.match(name) or _own_entry(name):
                 raise ValueError(f"not a run file name: {name!r}")
+        if os.getpid() != self._pid or self._fd is None and RunFolder.held.get(self.path) is not self:
+            raise ScareInputError("this process does not hold the run folder's lock (a forked process?); only the "
+                                  "run that took it writes into the folder", where=str(self.path))
         marker = read_marker(self.path)
         old = set(marker["files"]) if marker else set()
         new = set(writers) | (old if update else set())
@@ -496,6 +526,10 @@ class RunFolder:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path / MARKER)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=RunFolder._forget_in_child)
 
 
 def _sync_and_hash(path: Path) -> str:

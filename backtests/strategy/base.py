@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import StrategyError
+from backtests.strategy.bounds import renew
 from backtests.strategy.context import StrategyContext
 from backtests.strategy.contract import check_combo_frame
 from backtests.strategy.params import Param, combo_records
@@ -173,7 +174,8 @@ class Strategy:
         """Target weights for every combination of ``grid`` (rows = combinations).
 
         The default calls :meth:`weights` once per row, with the row's values as plain Python
-        values of their declared types; override it to vectorize. ``grid`` has one column per
+        values of their declared types (the time bound, ``limits.plugin_call_seconds``, then applies
+        to each ``weights()`` call); override it to vectorize. ``grid`` has one column per
         parameter, of its declared dtype (``int64``, ``float64``, ``bool``, ``str``).
 
         Returns
@@ -184,6 +186,7 @@ class Strategy:
         """
         frames = []
         for combo, params in zip(grid.index, combo_records(grid, self.params)):
+            renew()
             w = check_combo_frame(self.weights(ctx, **params), self, self.name, combo)
             w.columns = pd.MultiIndex.from_product([[combo], w.columns], names=["combo", "symbol"])
             frames.append(w)

@@ -70,16 +70,17 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
         The plug-in raised (pointing at its own file and line) or broke the output contract
         (pointing at the method that made the weights).
     """
-    local = grid.reset_index(drop=True)
+    local = grid.reset_index(drop=True).copy(deep=True)  # the plug-in's own: nothing it does reaches the plan
     local.index.name = "combo"
     if ctx is None:
         ctx = StrategyContext(data, strategy.symbols, events, traded=strategy.traded_symbols)
+    span = clock_span(ctx) if check_clock else None  # taken before the plug-in runs
     vectorized = type(strategy).target_weights is not Strategy.target_weights
     made_by = type(strategy).target_weights if vectorized else type(strategy).weights
     raw = guard(strategy, label, "target_weights()" if vectorized else "weights()", strategy.target_weights,
                 ctx, local, at=made_by)
     return check_target_weights(
-        raw, label, list(strategy.traded_symbols), len(local), clock_span(ctx) if check_clock else None, windows,
+        raw, label, list(strategy.traded_symbols), len(local), span, windows,
         combo_names=grid.index.tolist(), where=definition_line(made_by), entry=entry)
 
 

@@ -11,11 +11,12 @@ strategy that acts on one before ``known_from_utc`` is caught.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from backtests.data.market_data import MarketData, asof
+from backtests.data.market_data import MarketData, asof, read_only_index
 from backtests.errors import StrategyError
 
 
@@ -60,6 +61,12 @@ class StrategyContext:
     """Read-only view of the data a strategy may use (the full reference: docs/strategies.md,
     "The context API").
 
+    Read-only is enforced: :attr:`data` is :meth:`MarketData.read_only` of the data given, so
+    every frame or series an accessor returns is the strategy's own (a pandas-level write changes
+    only it, a write into its arrays raises), :attr:`index` is read-only, :attr:`symbols` cannot be
+    assigned to. Nothing a strategy does to what it is handed reaches the engine, the benchmark or
+    another strategy (docs/strategies.md, "What scare guards against").
+
     Parameters
     ----------
     data
@@ -84,8 +91,8 @@ class StrategyContext:
 
     def __init__(self, data: MarketData, symbols: Mapping[str, str], events: pd.DataFrame | None = None,
                  traded: Sequence[str] | None = None) -> None:
-        self.data = data
-        self.symbols = dict(symbols)
+        self.data = data.read_only()
+        self.symbols: Mapping[str, str] = MappingProxyType(dict(symbols))
         self.traded = list(dict.fromkeys(self.symbols.values() if traded is None else traded))
         ev = events.copy() if events is not None else pd.DataFrame(columns=EVENT_COLUMNS[:-1])
         if "scheduled" not in ev:
@@ -95,7 +102,12 @@ class StrategyContext:
         idx = pd.DatetimeIndex([], tz="UTC").as_unit("ns")
         for sym in dict.fromkeys(self.symbols.values()):
             idx = idx.union(data.require(sym).index)
-        self.index: pd.DatetimeIndex = idx
+        self._index: pd.DatetimeIndex = read_only_index(idx)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The decision clock (UTC): the union of the role symbols' bar stamps (read-only)."""
+        return self._index
 
     # ----------------------------------------------------------------- symbols
     def symbol(self, role: str) -> str:

@@ -18,7 +18,8 @@ from types import ModuleType
 
 from backtests.errors import StrategyError
 from backtests.strategy.base import Strategy
-from backtests.strategy.guard import plugin_call
+from backtests.strategy.guard import plugin_call, shown_path
+from backtests.strategy.integrity import verify
 
 ENTRY_POINT_GROUP = "scare.strategies"
 
@@ -48,8 +49,10 @@ def discover() -> dict[str, type[Strategy]]:
             for cls in _strategies_in(module):
                 found.setdefault(cls.name, cls)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        with plugin_call(f"entry point {ep.name!r} ({ep.value})", "import", [_module_file(ep.module)]):
+        owner, file = f"entry point {ep.name!r} ({ep.value})", _module_file(ep.module)
+        with plugin_call(owner, "import", [file]):
             cls = ep.load()
+        verify(owner, "when it was imported", where=shown_path(file) if file else None)
         if isinstance(cls, type) and issubclass(cls, Strategy):
             found.setdefault(cls.name or ep.name, cls)
     return found
@@ -67,14 +70,22 @@ def _module_file(name: str) -> str | None:
 
 
 def _import(name: str) -> ModuleType:
-    """Import a plug-in module; its failures (any exception, ``sys.exit``) are one-line errors."""
-    with plugin_call(f"module {name!r}", "import", [_module_file(name)]):
+    """Import a plug-in module; its failures (anything raised, ``sys.exit``, ``os._exit``, a fork, an
+    import that does not finish within the time bound) are one-line errors, and so is a module that
+    replaced scare's own code (:mod:`backtests.strategy.integrity`)."""
+    file = _module_file(name)
+    with plugin_call(f"module {name!r}", "import", [file]):
         try:
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if not (exc.name and (name == exc.name or name.startswith(exc.name + "."))):
                 raise  # a module the plug-in imports is missing: point at the plug-in's line
             missing = str(exc)
+        else:
+            missing = None
+    verify(f"module {name!r}", "when it was imported", where=shown_path(file) if file else None)
+    if missing is None:
+        return module
     raise StrategyError(f"cannot import module {name!r}: {missing}")
 
 

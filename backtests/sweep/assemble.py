@@ -16,12 +16,13 @@ from backtests.data.market_data import MarketData
 from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
 from backtests.jsonfmt import clean_json
-from backtests.notices import Notice
+from backtests.notices import Notice, aggregate
 from backtests.digest import run_id
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.chunks import ChunkTask, WindowBlock, chunk_size
 from backtests.sweep.executor import Executor, run_chunks
 from backtests.sweep.results import StrategyResult
+from backtests.strategy.bounds import current_limit
 
 ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "side", "size", "price", "fees"]
 
@@ -90,8 +91,9 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> Strat
         **{s.name: s.column(stats[s.name]) for s in specs}}, index=pd.Index(ids, name="id"))
     weights = _weights_table(weight_parts, ids, traded)
     orders = _orders_table(order_parts, ids)
-    notices = [Notice.from_record({**rec, "strategy": rec.get("strategy") or sp.label, "window": rec.get("window")})
-               for b in blocks for rec in b.notices]
+    # each chunk states its own notices; one per (code, window, symbol) after assembly, whatever the chunking
+    notices = aggregate([Notice.from_record({**rec, "strategy": rec.get("strategy") or sp.label,
+                                             "window": rec.get("window")}) for b in blocks for rec in b.notices])
     return StrategyResult(sp, returns, benchmark, runs, weights, orders, rules=rules, notices=notices)
 
 
@@ -140,7 +142,8 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
         hi = min(lo + size, len(sp.grid))
         tasks.append((lo, hi, ChunkTask(
             label=sp.label, strategy=sp.strategy, data=sub, events=events, grid=sp.grid.iloc[lo:hi],
-            windows=sp.windows, rules=rules, benchmark=sp.benchmark, keep_weights=keep_weights)))
+            windows=sp.windows, rules=rules, benchmark=sp.benchmark, keep_weights=keep_weights,
+            call_limit=current_limit())))
     blocks: list[WindowBlock] = []
     for _, chunk_blocks in run_chunks(tasks, executor or Executor("local"), checkpoints or Checkpoints(None), tick):
         blocks.extend(chunk_blocks)

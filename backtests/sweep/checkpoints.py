@@ -21,13 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.digest import strategy_digest
+from backtests.digest import record_digest, strategy_digest, table_digest
 from backtests.errors import Interrupted
+from backtests.strategy.bounds import at_hard_exit
 from backtests.sweep.chunks import ChunkTask, WindowBlock
 
 #: Version of the checkpoint file layout (part of every chunk's key). 2: returns on the run's
-#: clock (no period ends), the engine's statistics as ``stat.<name>`` members.
-CHECKPOINT_FORMAT = 2
+#: clock (no period ends), the engine's statistics as ``stat.<name>`` members. 3: the key covers
+#: every field of the chunk's task (events, windows, grid rows, rules, data with intraday bars).
+CHECKPOINT_FORMAT = 3
 #: The array fields of a :class:`~backtests.sweep.chunks.WindowBlock` besides its statistics.
 ARRAYS = ("combos", "stamps", "returns", "bench", "held", "target")
 #: Member-name prefix of the engine's per-run statistics (:data:`~backtests.engine.results.RUN_STATS`).
@@ -102,6 +104,7 @@ class Checkpoints:
         self.folder = folder
         self.context = dict(context or {})
         self.reused = 0
+        self._digests: dict[tuple[str, int], tuple[Any, str]] = {}  # per object shared by a strategy's chunks
         #: ``(strategy label, file name, reason)`` of every checkpoint found but not reused
         self.recomputed: list[tuple[str, str, str]] = []
 
@@ -111,10 +114,37 @@ class Checkpoints:
         return self.folder / f"{tag}-{lo:09d}-{hi:09d}.npz"
 
     def key(self, task: ChunkTask, lo: int, hi: int) -> dict[str, Any]:
-        """What a chunk's results depend on (compared whole on load)."""
+        """What a chunk's results depend on (compared whole on load): every field of its
+        :class:`~backtests.sweep.chunks.ChunkTask`, besides the run's context.
+
+        ``label`` as is; ``strategy``: the digest of its class's file and its roles; ``data``: the
+        digest of the strategy's symbols, their FX and intraday bars (the context's fingerprint
+        covers the study's daily bars only); ``events``: the catalogue's contents (an edited
+        ``events_files`` entry changes it even though the config, which names the file, does not);
+        ``grid``: the chunk's parameter rows and their bounds ``lo``/``hi``; ``windows``: ids,
+        events, spans and session closes; ``rules``: :meth:`~backtests.engine.rules.Rules.record`;
+        ``benchmark`` and ``keep_weights`` as they are.
+        """
         code, what = strategy_digest(type(task.strategy))
-        return {"format": CHECKPOINT_FORMAT, **self.context, "strategy": task.label, "strategy_code": code,
-                "strategy_code_of": what, "lo": lo, "hi": hi, "keep_weights": bool(task.keep_weights)}
+        return {"format": CHECKPOINT_FORMAT, **self.context, "libraries": _libraries(),
+                "strategy": task.label, "strategy_code": code,
+                "strategy_code_of": what, "roles": dict(sorted(task.strategy.symbols.items())),
+                "lo": lo, "hi": hi, "grid": table_digest(task.grid), "keep_weights": bool(task.keep_weights),
+                "benchmark": task.benchmark,
+                "strategy_data": self._memo("data", task.data, lambda d: d.content_digest()),
+                "events": self._memo("events", task.events, table_digest),
+                "windows": self._memo("windows", task.windows, lambda ws: record_digest(
+                    [{**w.to_record(), "closes": [int(c) for c in w.closes.asi8]} for w in ws])),
+                "rules": self._memo("rules", task.rules, lambda r: record_digest(r.record()))}
+
+    def _memo(self, kind: str, obj: Any, digest: Any) -> str:
+        """``digest(obj)``, computed once per object (a strategy's chunks share their data, events,
+        windows and rules); the object is held so that its id is not reused."""
+        got = self._digests.get((kind, id(obj)))
+        if got is None or got[0] is not obj:
+            got = (obj, digest(obj))
+            self._digests[(kind, id(obj))] = got
+        return got[1]
 
     def load(self, task: ChunkTask, lo: int, hi: int) -> list[WindowBlock] | None:
         """The chunk's blocks if a checkpoint with exactly this key and intact arrays exists."""
@@ -183,6 +213,7 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
         shutil.rmtree(folder)
         note(f"discarded the checkpoints of an earlier unfinished run in {folder.parent} (--resume reuses them)")
     checkpoints = Checkpoints(folder, context)
+    forget = at_hard_exit(lambda: shutil.rmtree(folder, ignore_errors=True)) if folder is not None else None
     try:
         yield checkpoints
     except KeyboardInterrupt:
@@ -195,15 +226,43 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        if forget is not None:
+            forget()
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _libraries() -> dict[str, str | None]:
+    """Versions of Python and of the libraries that compute a chunk (a chunk made by another
+    vectorbt, numba, numpy or pandas is not reused)."""
+    global _LIBRARIES
+    if _LIBRARIES is None:
+        import importlib.metadata as md
+        import platform
+
+        found: dict[str, str | None] = {"python": platform.python_version()}
+        for name in ("numpy", "pandas", "numba", "vectorbt", "vectorbt-rust"):
+            try:
+                found[name] = md.version(name)
+            except md.PackageNotFoundError:
+                found[name] = None
+        _LIBRARIES = found
+    return dict(_LIBRARIES)
+
+
+_LIBRARIES: dict[str, str | None] | None = None
 
 
 def _mismatch(found: Any, want: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "it carries no key"
     names = {"strategy_code": "the strategy's code changed", "scare_code": "scare's code changed",
-             "config_hash": "the config changed", "data": "the data changed"}
+             "config_hash": "the config changed", "data": "the data changed",
+             "strategy_data": "the strategy's data changed", "events": "the event catalogue changed",
+             "windows": "the windows changed", "rules": "the execution rules changed",
+             "grid": "the parameter grid changed", "roles": "the roles changed",
+             "libraries": "the libraries changed"}
     diff = [k for k in want if found.get(k) != want[k]]
     said = [names[k] for k in diff if k in names]
     return "; ".join(said) if said else f"computed with other {', '.join(diff) or 'settings'}"

@@ -21,6 +21,7 @@ from backtests.engine.rules import Rules
 from backtests.engine.schedule import UnfillableOrder
 from backtests.engine.simulate import simulate
 from backtests.strategy.base import Strategy
+from backtests.strategy.bounds import call_limit
 from backtests.strategy.calls import decide, resting_targets
 from backtests.strategy.context import StrategyContext
 from backtests.time.windows import Window
@@ -45,6 +46,9 @@ class ChunkTask:
     rules: Rules
     benchmark: str | None
     keep_weights: bool = True
+    #: the bound on one plug-in call, ``(seconds, where it comes from)`` (it travels with the task to
+    #: a Dask worker; it does not change a result, so it is not part of a checkpoint's key)
+    call_limit: tuple[float | None, str] = (None, "")
 
 
 @dataclass
@@ -84,12 +88,13 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
     local_grid = task.grid.reset_index(drop=True)
     local_grid.index.name = "combo"
     ctx = StrategyContext(task.data, strategy.symbols, task.events, traded=traded)
-    weights, notices = decide(strategy, task.label, task.data, task.events, task.grid, task.windows,
-                              task.rules.entry, ctx=ctx)
+    with call_limit(*task.call_limit):  # both call plug-in code
+        weights, notices = decide(strategy, task.label, task.data, task.events, task.grid, task.windows,
+                                  task.rules.entry, ctx=ctx)
+        resting = resting_targets(strategy, task.label, local_grid)
     try:
         results = simulate(task.data, weights, len(local_grid), task.windows, task.rules,
-                           keep_weights=task.keep_weights, clock=ctx.index,
-                           neutral=resting_targets(strategy, task.label, local_grid))
+                           keep_weights=task.keep_weights, clock=ctx.index, neutral=resting)
     except UnfillableOrder as exc:
         params = local_grid.iloc[exc.combo].to_dict() if len(local_grid) > exc.combo else {}
         raise UnfillableOrder(

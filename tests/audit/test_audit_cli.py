@@ -106,7 +106,7 @@ def test_a_changed_strategy_file_is_audited_again(cli, study, tmp_path, monkeypa
 
 def test_scare_audit_reports_every_strategy_and_exits_2_on_a_cheat(cli, study, tmp_path):
     cfg = study("tomorrow_open:Plugin", "gap_peek")
-    code, out, err = cli("audit", cfg, "--budget", "5", "--seed", "3")
+    code, out, err = cli("audit", cfg, "--budget", "5", "--seed", "3", "--no-progress")
     assert code == 2
     assert "looks ahead" in out and "cuts checked/candidates" in out and "channel(s) found alone: bars:QQQ" in out
     assert len(err.strip().splitlines()) == 1 and "looks ahead" in err

@@ -210,6 +210,8 @@ class Slow(Strategy):
     def weights(self, ctx, weight):
         flag = Path(__file__).with_name("started")
         if flag.exists() and not Path(__file__).with_name("fast").exists():
+            # the handshake: the first chunk is saved and this call is inside the plug-in
+            Path(__file__).with_name("inside").write_text("1")
             time.sleep(60)
         flag.write_text("1")
         out = ctx.empty_weights()
@@ -232,10 +234,11 @@ def test_sigterm_keeps_finished_chunks_and_leaves_no_staging_or_lock(tmp_path):
            "--set", "executor.chunk_runs=1", "--no-audit"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
-    while not list((out / CHUNKS).glob("*.npz")):  # the first chunk is saved; the second one sleeps
+    while not (tmp_path / "inside").exists():  # the plug-in says it is inside its second call
         assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, "no chunk finished in time"
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, "the plug-in never reached its second call"
+        time.sleep(0.05)
+    assert len(list((out / CHUNKS).glob("*.npz"))) == 1  # the first chunk is saved, before the second call
     proc.send_signal(signal.SIGTERM)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, err

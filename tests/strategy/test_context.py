@@ -80,7 +80,8 @@ def ctx(md) -> StrategyContext:
 
 # ------------------------------------------------------------------------------ the docs
 def _public_members(ctx: StrategyContext) -> set[str]:
-    methods = {n for n, _ in inspect.getmembers(StrategyContext, inspect.isfunction) if not n.startswith("_")}
+    methods = {n for n, m in inspect.getmembers(StrategyContext)
+               if (inspect.isfunction(m) or isinstance(m, property)) and not n.startswith("_")}
     return methods | {n for n in vars(ctx) if not n.startswith("_")}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -13,6 +15,26 @@ from backtests.sweep.chunks import WindowBlock
 
 def _stats(k: int, paired: bool) -> dict[str, np.ndarray]:
     return {s.name: np.arange(k).astype(s.numpy_dtype) + 1 for s in run_stats(paired)}
+
+
+class _Task:
+    """What a checkpoint's key reads of a :class:`~backtests.sweep.chunks.ChunkTask`."""
+
+    label, keep_weights, benchmark, events, windows = "x", True, None, None, []
+    grid = pd.DataFrame({"weight": [0.5, 1.0]}, index=[3, 4])
+
+    class strategy:
+        symbols = {"asset": "QQQ"}
+
+    class data:
+        @staticmethod
+        def content_digest():
+            return "data digest"
+
+    class rules:
+        @staticmethod
+        def record():
+            return {"fill": "open"}
 
 
 def test_checkpoint_round_trip_keeps_every_field(tmp_path):
@@ -31,9 +53,7 @@ def test_checkpoint_round_trip_keeps_every_field(tmp_path):
                     stats=_stats(2, paired=False)),
     ]
 
-    class Task:
-        label, keep_weights = "x", True
-        strategy = object()
+    Task = _Task()
 
     ck = Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "d", "scare_code": "s"})
     ck.save(Task, 0, 2, blocks)
@@ -51,3 +71,68 @@ def test_checkpoint_round_trip_keeps_every_field(tmp_path):
     assert set(back[0].stats) == {s.name for s in RUN_STATS}  # a paired strategy's block has them all
     other = Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "CHANGED", "scare_code": "s"})
     assert other.load(Task, 0, 2) is None and other.recomputed[0][2] == "the data changed"
+
+
+# ----------------------------------------------------------------------------- resume after an edit
+EVENTS = """events:
+  - {{id: my_shock, kind: my_shock, market: XNYS, date: {date}, timing: after_close, label: my shock}}
+"""
+STUDY = """name: edited
+events_files:
+  - path: events.yaml
+windows: [{id: my_shock, pre: 2, post: 5}]
+benchmark: SPY
+strategies:
+  - {name: buy_and_hold, roles: {asset: QQQ}, params: {weight: [0.25, 0.5, 0.75, 1.0, -0.5]}}
+"""
+
+
+def test_resume_after_moving_an_event_in_an_events_file_recomputes_every_chunk(tmp_path, cli, monkeypatch):
+    """The config names the events file, not its contents: the checkpoints' key must cover the
+    catalogue and the windows, or --resume keeps the old window's returns under the new date."""
+    import backtests.sweep.chunks as chunks
+
+    (tmp_path / "events.yaml").write_text(EVENTS.format(date="2025-01-27"))
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(STUDY)
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    real, calls = chunks.compute_chunk, []
+
+    def interrupted(task):
+        calls.append(task.grid.index[0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(chunks, "compute_chunk", interrupted)
+    args = ("--no-progress", "--no-audit", "--set", "executor.chunk_runs=1")
+    code, _, err = cli("run", cfg, "--out", out, *args)
+    assert code == 130 and "2 finished chunk(s) kept" in err, err
+    (tmp_path / "events.yaml").write_text(EVENTS.format(date="2025-03-10"))  # the event moved
+    calls.clear()
+    monkeypatch.setattr(chunks, "compute_chunk", lambda t: (calls.append(t.grid.index[0]), real(t))[1])
+    code, _, err = cli("run", cfg, "--out", out, *args, "--resume")
+    assert code == 0, err
+    assert sorted(calls) == [0, 1, 2, 3, 4]  # nothing reused
+    assert "2 checkpoint(s) not reused (the event catalogue changed; the windows changed): recomputed" in err
+    assert cli("run", cfg, "--out", fresh, *args)[0] == 0
+    assert (out / "metrics.json").read_bytes() == (fresh / "metrics.json").read_bytes()
+    assert (out / "returns.parquet").read_bytes() == (fresh / "returns.parquet").read_bytes()
+    window = json.loads((out / "metrics.json").read_text())["windows"][0]
+    assert window["event_date"] == "2025-03-10"
+
+
+def test_every_field_of_a_chunk_task_is_in_its_key(tmp_path):
+    """A field added to ChunkTask must be covered by the key (or named here as not changing a result)."""
+    import dataclasses
+
+    from backtests.sweep.chunks import ChunkTask
+
+    not_results = {"call_limit"}  # how long a plug-in call may take changes no result
+    key_names = {"label": "strategy", "strategy": "strategy_code", "data": "strategy_data", "events": "events",
+                 "grid": "grid", "windows": "windows", "rules": "rules", "benchmark": "benchmark",
+                 "keep_weights": "keep_weights"}
+    fields = {f.name for f in dataclasses.fields(ChunkTask)}
+    assert fields - not_results == set(key_names), "a new ChunkTask field: put it in Checkpoints.key"
+    key = Checkpoints(tmp_path, {}).key(_Task(), 0, 2)
+    assert set(key_names.values()) <= set(key) and {"roles", "lo", "hi", "libraries"} <= set(key)
