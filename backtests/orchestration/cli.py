@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     from backtests.orchestration.data_cli import add_data_parser  # `scare data ...` lives with the data package
 
     add_data_parser(sub)
+    from backtests.orchestration.scenarios_cli import add_scenarios_parser
+
+    add_scenarios_parser(sub)
     return parser
 
 
@@ -286,7 +289,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     return run_data_command(args)
 
 
-COMMANDS = {"run": cmd_run, "audit": cmd_audit, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from backtests.orchestration.scenarios_cli import run_scenarios_command
+
+    return run_scenarios_command(args)
+
+
+COMMANDS = {"scenarios": cmd_scenarios, "run": cmd_run, "audit": cmd_audit, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
             "report": cmd_report, "data": cmd_data}
 
 

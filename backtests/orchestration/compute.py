@@ -16,10 +16,12 @@ from typing import Any
 from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
+from backtests.scoring.scenarios import score_scenarios
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.executor import Executor
 from backtests.sweep.results import StrategyResult, StudyResult
+from backtests.sweep.scenarios import ScenarioSweep, run_scenarios
 
 
 def keeps_all_weights(study: PreparedStudy) -> bool:
@@ -41,6 +43,20 @@ def sweep_study(study: PreparedStudy, checkpoints: Checkpoints, keep_weights: bo
     return results
 
 
+def sweep_scenarios(study: PreparedStudy, progress: bool | None) -> ScenarioSweep | None:
+    """The scenario sweep of a study with a ``scenarios:`` block (None without), scored in place:
+    every scenario strategy's grid over every generated scenario, on the study's executor kind."""
+    sp, cfg = study.plan.scenarios, study.plan.config
+    if sp is None:
+        return None
+    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
+            Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
+        sweep = run_scenarios(sp, cfg, executor, bar.update)
+    windows = [w for s in study.plan.strategies for w in s.windows]
+    sweep.scored = score_scenarios(sweep, study.data, windows)
+    return sweep
+
+
 def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool) -> None:
     """Score each strategy's runs in place; without all weights, fetch those of the combinations
     reported in detail (best and default) by simulating them again."""
@@ -51,8 +67,9 @@ def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weight
 
 
 def study_result(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool, elapsed: float,
-                 checkpoints: Checkpoints, audited: dict[str, Any]) -> StudyResult:
+                 checkpoints: Checkpoints, audited: dict[str, Any], scenarios: ScenarioSweep | None = None
+                 ) -> StudyResult:
     """What the output stage writes."""
     return StudyResult(study.plan, study.data, results, elapsed=elapsed,
                        weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary(),
-                       audit=audited)
+                       audit=audited, scenarios=scenarios)

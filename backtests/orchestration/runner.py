@@ -15,7 +15,7 @@ from pathlib import Path
 from backtests.audit.stage import RUN_BUDGET, audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.digest import scare_digest
-from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_study
+from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_scenarios, sweep_study
 from backtests.orchestration.interrupt import terminate_as_interrupt
 from backtests.orchestration.prepare import plan_checked, prepare_data
 from backtests.outputs import data_fingerprint, write_outputs
@@ -51,7 +51,9 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         keep_weights = keeps_all_weights(study)
         results = sweep_study(study, checkpoints, keep_weights, progress)
         score_study(study, results, keep_weights)
-        result = study_result(study, results, keep_weights, time.perf_counter() - t0, checkpoints, audited)
+        scenarios = sweep_scenarios(study, progress)
+        result = study_result(study, results, keep_weights, time.perf_counter() - t0, checkpoints, audited,
+                              scenarios)
         if folder is not None:
             result.out_dir = write_outputs(result, folder.path)
     return result
