@@ -500,8 +500,9 @@ class StudyConfig(Strict):
         ``limits``.
 
         Where and in what chunks the sweep runs does not change a result, so it does not change
-        the hash (metrics.json is byte-identical across local, chunked and Dask runs); nor do the
-        safety limits, which only decide whether a study may run.
+        the hash (metrics.json is byte-identical across local, chunked and Dask runs), nor does the
+        scenario chunk size (``scenarios.chunk``); nor do the safety limits, which only decide
+        whether a study may run.
         """
-        doc = self.model_dump(mode="json", exclude={"executor", "limits"})
+        doc = self.model_dump(mode="json", exclude={"executor": True, "limits": True, "scenarios": {"chunk"}})
         return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -30,27 +30,28 @@ def keeps_all_weights(study: PreparedStudy) -> bool:
 
 
 def sweep_study(study: PreparedStudy, checkpoints: Checkpoints, keep_weights: bool,
-                progress: bool | None) -> list[StrategyResult]:
-    """Every strategy's combinations x windows, in the plan's order (see :mod:`backtests.sweep`)."""
+                progress: bool | None) -> tuple[list[StrategyResult], ScenarioSweep | None]:
+    """Every strategy's combinations x windows, in the plan's order (see :mod:`backtests.sweep`),
+    then the scenario sweep of a study with a ``scenarios:`` block (None without), scored in place;
+    both on one executor (one Dask cluster per run)."""
     plan, cfg = study.plan, study.plan.config
     results: list[StrategyResult] = []
-    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
-            Progress(total=study.combinations, enabled=progress, desc=cfg.name) as bar:
-        for sp in plan.strategies:
-            bar.set_postfix(sp.label)
-            results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints, keep_weights,
-                                        executor))
-    return results
+    with Executor(cfg.executor.kind, cfg.executor.address) as executor:
+        with Progress(total=study.combinations, enabled=progress, desc=cfg.name) as bar:
+            for sp in plan.strategies:
+                bar.set_postfix(sp.label)
+                results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints,
+                                            keep_weights, executor))
+        return results, sweep_scenarios(study, executor, progress)
 
 
-def sweep_scenarios(study: PreparedStudy, progress: bool | None) -> ScenarioSweep | None:
-    """The scenario sweep of a study with a ``scenarios:`` block (None without), scored in place:
-    every scenario strategy's grid over every generated scenario, on the study's executor kind."""
+def sweep_scenarios(study: PreparedStudy, executor: Executor, progress: bool | None) -> ScenarioSweep | None:
+    """Every scenario strategy's grid over every generated scenario (:mod:`backtests.sweep.scenarios`),
+    scored (:mod:`backtests.scoring.scenarios`); None for a study without scenarios."""
     sp, cfg = study.plan.scenarios, study.plan.config
     if sp is None:
         return None
-    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
-            Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
+    with Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
         sweep = run_scenarios(sp, cfg, executor, bar.update)
     windows = [w for s in study.plan.strategies for w in s.windows]
     sweep.scored = score_scenarios(sweep, study.data, windows)

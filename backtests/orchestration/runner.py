@@ -15,7 +15,7 @@ from pathlib import Path
 from backtests.audit.stage import RUN_BUDGET, audit_study
 from backtests.config.loader import LoadedConfig
 from backtests.digest import scare_digest
-from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_scenarios, sweep_study
+from backtests.orchestration.compute import keeps_all_weights, score_study, study_result, sweep_study
 from backtests.orchestration.interrupt import terminate_as_interrupt
 from backtests.orchestration.prepare import plan_checked, prepare_data
 from backtests.outputs import data_fingerprint, write_outputs
@@ -49,9 +49,8 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         context = {"config_hash": cfg.config_hash(), "data": data_fingerprint(study.data), "scare_code": scare_digest()}
         checkpoints = stack.enter_context(checkpointing(folder.chunks if folder else None, context, resume))
         keep_weights = keeps_all_weights(study)
-        results = sweep_study(study, checkpoints, keep_weights, progress)
+        results, scenarios = sweep_study(study, checkpoints, keep_weights, progress)
         score_study(study, results, keep_weights)
-        scenarios = sweep_scenarios(study, progress)
         result = study_result(study, results, keep_weights, time.perf_counter() - t0, checkpoints, audited,
                               scenarios)
         if folder is not None:
