@@ -167,6 +167,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK - {len(plan.strategies)} strategies, {study.combinations} combinations, "
           f"{len(plan.windows)} windows, {study.runs} runs"
           + (" (windows not checked against the data)" if study.unchecked else ""))
+    if plan.scenarios is not None:
+        sc = plan.scenarios
+        print(f"  {sc.grid.record()['label']}: {len(sc.grid.spec)} scenarios x "
+              f"{', '.join(p.label for p in sc.strategies)}: {sc.runs} scenario runs (`scare scenarios show` draws one)")
     for n in study.coverage_notices:
         print(f"  {n.code}: {n.message}")
     if study.unchecked:
