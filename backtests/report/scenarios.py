@@ -43,7 +43,7 @@ def heatmap(st: dict[str, Any], events: dict[str, Any]) -> dict[str, Any]:
                      "x": [p["x"] for p in placed], "y": [p["y"] for p in placed],
                      "text": [p["date"] for p in placed], "textfont": {"size": 10},
                      "marker": {"symbol": "diamond-open", "color": "#E69F00", "size": 11, "line": {"width": 2}}})
-    layout = base_layout(420, xaxis=_axis(title={"text": esc(s["x"])}), yaxis=_axis(title={"text": esc(s["y"])}))
+    layout = base_layout(380, xaxis=_axis(title={"text": esc(s["x"])}), yaxis=_axis(title={"text": esc(s["y"])}))
     return {"data": data, "layout": layout}
 
 
@@ -57,9 +57,10 @@ def strategy_block(page: Page, st: dict[str, Any], record: dict[str, Any]) -> st
             f"<strong>{_pct(st['loss_fraction'], 1)}</strong> of {record['scenarios']} scenarios lose more than "
             f"{_pct(st['loss_threshold'], 1)}.</p>")
     combos = st["combos"][:ROWS_SHOWN]
-    rank = table(["combination", "rank (worst decile)", "rank (mean)", "worst decile", "p10", "mean", "median",
+    swept = [k for k in st["chosen_params"] if len({repr(c["params"].get(k)) for c in st["combos"]}) > 1]
+    rank = table(["combination (swept parameters)", "rank (worst decile)", "rank (mean)", "worst decile", "p10", "mean", "median",
                   f"loss > {_pct(st['loss_threshold'], 0)}", "traded"],
-                 [[esc(", ".join(f"{k}={v}" for k, v in c["params"].items())), str(c["rank_worst_decile"]),
+                 [[esc(", ".join(f"{k}={c['params'][k]}" for k in swept) or "the only one"), str(c["rank_worst_decile"]),
                    str(c["rank_mean"]), _pct(c["worst_decile"]), _pct(c["p10"]), _pct(c["mean"]), _pct(c["median"]),
                    _pct(c["loss_fraction"], 1), _pct(c["traded_fraction"], 0)] for c in combos])
     worst = table(["scenario", *axes, "return", "realized depth", "first halt (UTC)", "first fill"],
@@ -69,7 +70,7 @@ def strategy_block(page: Page, st: dict[str, Any], record: dict[str, Any]) -> st
                    for w in st["worst"]])
     return (f"<h3>{esc(st['strategy'])}</h3>{lead}{chart}"
             + fold(f"Parameter sets ranked by worst decile and by mean (top {len(combos)} of {len(st['combos'])})",
-                   rank, open_=True)
+                   rank)
             + fold(f"The {len(st['worst'])} worst scenarios of the chosen combination", worst))
 
 
