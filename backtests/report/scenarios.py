@@ -49,15 +49,15 @@ def heatmap(st: dict[str, Any], events: dict[str, Any]) -> dict[str, Any]:
 
 def strategy_block(page: Page, st: dict[str, Any], record: dict[str, Any]) -> str:
     """One strategy's surface, rankings and worst scenarios."""
-    axes = list(record["axes"])
+    axes = sorted(record["axes"])  # key order as metrics.json stores it (sorted): the same page live and redrawn
     chart = page.chart(heatmap(st, record["real_events"]), f"scenario-{st['strategy']}",
                        f"SCENARIO return surface: {st['strategy']} (combination {st['chosen_combo']})")
-    params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in st["chosen_params"].items())
+    params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(st["chosen_params"].items()))
     lead = (f"<p>Chosen combination {st['chosen_combo']} (best worst decile): {params}. "
             f"<strong>{_pct(st['loss_fraction'], 1)}</strong> of {record['scenarios']} scenarios lose more than "
             f"{_pct(st['loss_threshold'], 1)}.</p>")
     combos = st["combos"][:ROWS_SHOWN]
-    swept = [k for k in st["chosen_params"] if len({repr(c["params"].get(k)) for c in st["combos"]}) > 1]
+    swept = [k for k in sorted(st["chosen_params"]) if len({repr(c["params"].get(k)) for c in st["combos"]}) > 1]
     rank = table(["combination (swept parameters)", "rank (worst decile)", "rank (mean)", "worst decile", "p10", "mean", "median",
                   f"loss > {_pct(st['loss_threshold'], 0)}", "traded"],
                  [[esc(", ".join(f"{k}={c['params'][k]}" for k in swept) or "the only one"), str(c["rank_worst_decile"]),
@@ -84,7 +84,7 @@ def scenario_section(page: Page, metrics: dict[str, Any]) -> str:
     try:
         sid = page.anchor("SCENARIO results")
         axes = "; ".join(f"{esc(k)} {', '.join(_num(v) for v in vals)} ({esc(rec['units'][k])})"
-                         for k, vals in rec["axes"].items())
+                         for k, vals in sorted(rec["axes"].items()))
         ev = rec["real_events"]
         explain = (f"<strong>{esc(rec['label'])}</strong>: generated crash paths, not market data, never pooled with "
                    f"the results above. {rec['scenarios']} scenarios ({rec['grid_points']} grid points x "
