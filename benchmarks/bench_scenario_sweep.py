@@ -60,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     from backtests.sweep.executor import Executor
     from backtests.sweep.scenarios import assemble_scenarios, compute_scenario_chunk, scenario_tasks
 
+    from backtests.scoring.scenarios import run_metrics
+
     sp, cfg, n_combos = plan(a.n, a.chunk)
-    tasks = scenario_tasks(sp, cfg)
+    tasks = scenario_tasks(sp, cfg, run_metrics)
     last = tasks[-1]
-    tasks[-1] = type(last)(last.spec, last.lo, min(last.hi, a.n), last.config, last.strategies)
+    tasks[-1] = type(last)(last.spec, last.lo, min(last.hi, a.n), last.config, last.strategies, run_metrics)
     sp = type(sp)(sp.grid, sp.strategies, sp.loss_threshold, sp.worst, sp.chunk, None)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()

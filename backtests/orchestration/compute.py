@@ -16,7 +16,7 @@ from typing import Any
 from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
-from backtests.scoring.scenarios import score_scenarios
+from backtests.scoring.scenarios import run_metrics, score_scenarios
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.executor import Executor
@@ -52,7 +52,7 @@ def sweep_scenarios(study: PreparedStudy, executor: Executor, progress: bool | N
     if sp is None:
         return None
     with Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
-        sweep = run_scenarios(sp, cfg, executor, bar.update)
+        sweep = run_scenarios(sp, cfg, executor, bar.update, run_metrics)
     windows = [w for s in study.plan.strategies for w in s.windows]
     sweep.scored = score_scenarios(sweep, study.data, windows)
     return sweep

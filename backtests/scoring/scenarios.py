@@ -28,9 +28,21 @@ import pandas as pd
 from backtests.jsonfmt import clean_json
 from backtests.scenarios.calibrate import daily_measures
 from backtests.scenarios.events import real_events
+from backtests.scoring.metrics import max_drawdown, total_return
 
 #: Share of scenarios the worst decile averages.
 DECILE = 0.10
+
+
+def run_metrics(returns: np.ndarray) -> dict[str, np.ndarray]:
+    """Per run (column of ``returns``, per-bar simple returns of one scenario episode): ``total_return``
+    and ``max_drawdown`` (:mod:`backtests.scoring.metrics`); zeros for an episode without bars.
+    The scenario sweep reduces every chunk with it in the worker."""
+    k = returns.shape[1] if returns.ndim == 2 else 0
+    if not returns.size:
+        return {"total_return": np.zeros(k), "max_drawdown": np.zeros(k)}
+    return {"total_return": np.asarray(total_return(returns), dtype=float),
+            "max_drawdown": np.asarray(max_drawdown(returns), dtype=float)}
 
 
 def worst_decile(x: np.ndarray) -> float:
@@ -191,4 +203,4 @@ def _iso(t: Any) -> str | None:
     return None if pd.isna(t) else pd.Timestamp(t).isoformat()
 
 
-__all__ = ["score_scenarios", "combo_table", "surface", "break_even", "worst_decile", "real_event_points", "DECILE"]
+__all__ = ["run_metrics", "score_scenarios", "combo_table", "surface", "break_even", "worst_decile", "real_event_points", "DECILE"]

@@ -8,8 +8,10 @@ own window and cluster, its own derived halts as catalogue), and runs each strat
 over it with :func:`backtests.sweep.chunks.compute_chunk`, the chunk function of every market-data
 sweep, under rules built by :func:`backtests.sweep.assemble.strategy_rules`, the function
 market-data sweeps build theirs with (so the exchange state, fills and costs are the same code).
-Each chunk returns plain arrays: one row per (scenario, combination), reduced by
-:func:`backtests.scoring.metrics` functions; generated bars never leave the worker.
+Each chunk returns plain arrays: one row per (scenario, combination), each run's returns reduced
+in the worker by the task's ``reduce`` (scoring's :func:`backtests.scoring.scenarios.run_metrics`,
+handed down by the orchestration: the sweep does not import scoring); generated bars and per-bar
+returns never leave the worker.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from backtests.notices import Notice
 from backtests.scenarios.episodes import episode_data, episode_events, episode_window, halt_table
 from backtests.scenarios.family import ScenarioSpec
 from backtests.scenarios.generate import generate, merge_notices
-from backtests.scoring.metrics import max_drawdown, total_return
 from backtests.sweep.assemble import strategy_rules
 from backtests.sweep.chunks import ChunkTask, compute_chunk
 
@@ -44,6 +45,8 @@ class ScenarioTask:
     hi: int
     config: Any  # StudyConfig: the execution and cost settings every run obeys
     strategies: tuple[tuple[str, Any, pd.DataFrame], ...]  # (label, strategy, grid)
+    #: ``(rows, runs) returns -> {column: (runs,) array}``: a module-level function (picklable)
+    reduce: Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
 @dataclass
@@ -88,19 +91,17 @@ def compute_scenario_chunk(task: ScenarioTask) -> ScenarioBlock:
             rules = strategy_rules(task.config, strategy, sub, [window], events)
             block = compute_chunk(ChunkTask(label=label, strategy=strategy, data=sub, events=events, grid=grid,
                                             windows=[window], rules=rules, benchmark=None, keep_weights=False))[0]
-            parts[label].append(_run_rows(int(batch.index[j]), block))
+            parts[label].append(_run_rows(int(batch.index[j]), block, task.reduce))
     runs = {label: pd.concat(p, ignore_index=True) for label, p in parts.items()}
     return ScenarioBlock(task.lo, runs, own, list(batch.notices))
 
 
-def _run_rows(scenario: int, block) -> pd.DataFrame:
-    r = block.returns
+def _run_rows(scenario: int, block, reduce: Callable[[np.ndarray], dict[str, np.ndarray]]) -> pd.DataFrame:
     k = len(block.combos)
     first = _first_fills(block.orders, k)
     return pd.DataFrame({
         "scenario": np.full(k, scenario, dtype=np.int64), "combo": block.combos.astype(np.int64),
-        "total_return": np.asarray(total_return(r), dtype=float) if r.size else np.zeros(k),
-        "max_drawdown": np.asarray(max_drawdown(r), dtype=float) if r.size else np.zeros(k),
+        **reduce(block.returns),
         "n_orders": block.stats.get("n_orders", np.zeros(k, dtype=np.int64)),
         "entries": block.stats.get("entries", np.zeros(k, dtype=np.int64)), **first})
 
@@ -120,17 +121,20 @@ def _first_fills(orders: pd.DataFrame, k: int) -> dict[str, np.ndarray]:
     return {"first_fill_utc": pd.to_datetime(t, utc=True), "first_fill_price": px, "first_fill_kind": kind}
 
 
-def scenario_tasks(sp: ScenarioPlan, config: Any) -> list[ScenarioTask]:
+def scenario_tasks(sp: ScenarioPlan, config: Any, reduce: Callable[[np.ndarray], dict[str, np.ndarray]]
+                   ) -> list[ScenarioTask]:
     """The chunks of a scenario plan, in scenario order."""
     strategies = tuple((p.label, p.strategy, p.grid) for p in sp.strategies)
     n = len(sp.grid.spec)
-    return [ScenarioTask(sp.grid.spec, lo, min(lo + sp.chunk, n), config, strategies) for lo in range(0, n, sp.chunk)]
+    return [ScenarioTask(sp.grid.spec, lo, min(lo + sp.chunk, n), config, strategies, reduce)
+            for lo in range(0, n, sp.chunk)]
 
 
-def run_scenarios(sp: ScenarioPlan, config: Any, executor: Any, tick: Callable[[int], None]) -> ScenarioSweep:
+def run_scenarios(sp: ScenarioPlan, config: Any, executor: Any, tick: Callable[[int], None],
+                  reduce: Callable[[np.ndarray], dict[str, np.ndarray]]) -> ScenarioSweep:
     """Every chunk on ``executor`` (``Executor.map_fn``), assembled in scenario order."""
     blocks = []
-    for block in executor.map_fn(compute_scenario_chunk, scenario_tasks(sp, config)):
+    for block in executor.map_fn(compute_scenario_chunk, scenario_tasks(sp, config, reduce)):
         blocks.append(block)
         tick(len(block.scenarios))
     return assemble_scenarios(sp, blocks)
