@@ -35,6 +35,7 @@ SHOTS = [
     ("tearsheet-risk.png", "scare_trades", (1400, 1250),
      ("s-strategy-fade-kospi-halt", ["s-fade-kospi-halt-returns-and-risk", "s-fade-kospi-halt-sweep"])),
     ("tearsheet-data.png", "scare_trades", (1400, 700), ("s-data", None)),
+    ("tearsheet-scenarios.png", "scare_trades", (1400, 720), ("s-scenario-results", None)),
 ]
 
 

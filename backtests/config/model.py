@@ -428,6 +428,49 @@ class LimitsConfig(Strict):
     )
 
 
+class ScenariosConfig(Strict):
+    """A scenario study: a generated family of crash paths as sweep axes (docs/scenarios.md).
+
+    Every scenario is an episode with its own cluster; each strategy named here runs its parameter
+    grid over every scenario through the same strategy call, engine and scoring as market data.
+    Results are labelled SCENARIO and written apart (metrics.json ``scenarios``, scenarios.parquet,
+    the tearsheet's SCENARIO section): they never pool with market-data results.
+    """
+
+    family: Literal["kospi_crash"] = Field(
+        "kospi_crash", description="Built-in family: 'kospi_crash' (KOSPI -> Hynix/Samsung/KODEX/KRW -> EWY -> MU "
+        "-> SOX -> BTC, calibrated on ../shared/data; docs/scenarios.md).")
+    symbols: tuple[Symbol, ...] | None = Field(
+        None, max_length=32, description="Assets of the family to generate (default: every symbol the scenario "
+        "strategies read, with the links that reach them).")
+    date: Date = Field(Date(2026, 6, 23), description="Local session date of the shock in the leader's market (a real "
+                       "session: bars are stamped on its real UTC clock).")
+    bar: Literal["1min", "5min"] = Field("1min", description="Bar length of the generated intraday bars.")
+    sessions_before: int = Field(0, ge=0, le=5, description="Sessions generated before the shock session.")
+    sessions_after: int = Field(3, ge=0, le=5, description="Sessions generated after the shock session.")
+    axes: dict[Label, ParamValue] = Field(
+        default_factory=dict, description="Scenario parameters as grids, the syntax of strategy params (a value, a "
+        "list, or {start, stop, step}); parameters not given take their defaults (docs/scenarios.md lists them with "
+        "units and ranges).")
+    replicates: int = Field(1, ge=1, le=100_000, description="Scenarios per grid point (noise draws).")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the generator (the same seed: the same paths).")
+    streams: Literal["common", "independent"] = Field(
+        "common", description="'common': every grid point sees the same noise draws (common random numbers); "
+        "'independent': every scenario its own.")
+    strategies: tuple[Label, ...] | None = Field(
+        None, description="Strategy labels run over the scenarios (default: every strategy whose symbols the "
+        "family can generate).")
+    surface: tuple[Label, Label] | None = Field(
+        None, description="The two axes of the return surface (default: the first two axes with more than one value).")
+    loss_threshold: float = Field(0.05, gt=0, le=1, description="A scenario loses 'beyond the threshold' when its "
+                                  "total return is below -loss_threshold (0.05 = a loss of more than 5%).")
+    worst: int = Field(10, ge=1, le=1000, description="Worst scenarios listed per strategy.")
+    chunk: int = Field(64, ge=1, le=100_000, description="Scenarios generated and simulated per chunk (memory bound).")
+    events_dir: Label | None = Field(
+        None, description="Folder of ../shared/data to place the real KRX shocks in the scenario space (measured "
+        "depth, rebound, halt time); default: measured from the study's own ^KS11 data on its KRX halt windows.")
+
+
 class StudyConfig(Strict):
     """A study: data x windows x strategies x costs, and what to write."""
 
@@ -448,6 +491,9 @@ class StudyConfig(Strict):
     output: OutputConfig = Field(default_factory=OutputConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    scenarios: ScenariosConfig | None = Field(
+        None, description="A scenario study run beside the market-data one (generated crash paths as sweep axes, "
+        "labelled SCENARIO, written apart; docs/scenarios.md).")
 
     @field_validator("benchmark", mode="before")
     @classmethod
@@ -473,8 +519,9 @@ class StudyConfig(Strict):
         ``limits``.
 
         Where and in what chunks the sweep runs does not change a result, so it does not change
-        the hash (metrics.json is byte-identical across local, chunked and Dask runs); nor do the
-        safety limits, which only decide whether a study may run.
+        the hash (metrics.json is byte-identical across local, chunked and Dask runs), nor does the
+        scenario chunk size (``scenarios.chunk``); nor do the safety limits, which only decide
+        whether a study may run.
         """
-        doc = self.model_dump(mode="json", exclude={"executor", "limits"})
+        doc = self.model_dump(mode="json", exclude={"executor": True, "limits": True, "scenarios": {"chunk"}})
         return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -15,6 +15,8 @@ import pandas as pd
 from backtests.config.loader import LoadedConfig
 from backtests.config.model import StrategySpec
 from backtests.errors import ScareInputError, StrategyError
+from backtests.scenarios.defaults import PRICES
+from backtests.scenarios.study import ScenarioGrid, scenario_grid
 from backtests.strategy.base import Strategy
 from backtests.strategy.params import build_grid, check_event_kinds, grid_axes
 from backtests.strategy.registry import resolve
@@ -46,12 +48,31 @@ class StrategyPlan:
         return syms
 
 
+@dataclass(frozen=True)
+class ScenarioPlan:
+    """The study's scenario sweep: the generated grid and the strategies run over it."""
+
+    grid: ScenarioGrid
+    strategies: tuple[StrategyPlan, ...]
+    loss_threshold: float
+    worst: int
+    chunk: int
+    events_dir: Path | None
+
+    @property
+    def runs(self) -> int:
+        """Combinations x scenarios, every scenario strategy."""
+        return sum(len(sp.grid) for sp in self.strategies) * len(self.grid.spec)
+
+
 @dataclass
 class StudyPlan:
     loaded: LoadedConfig
     catalogue: Catalogue
     windows: list[Window]
     strategies: list[StrategyPlan]
+    #: the ``scenarios:`` block resolved (None: the study has none)
+    scenarios: ScenarioPlan | None = None
 
     @property
     def config(self):  # noqa: ANN201 - StudyConfig
@@ -178,7 +199,55 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
                     raise _reraise(loaded, loc + ("params",), exc) from None
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
-    return StudyPlan(loaded, cat, windows, plans)
+    return StudyPlan(loaded, cat, windows, plans, plan_scenarios(loaded, plans))
+
+
+def plan_scenarios(loaded: LoadedConfig, plans: list[StrategyPlan]) -> ScenarioPlan | None:
+    """The ``scenarios:`` block checked against the generator and the strategies (one line per error)."""
+    block = loaded.config.scenarios
+    if block is None:
+        return None
+    by_label = {sp.label: sp for sp in plans}
+    known = set(PRICES)
+    if block.strategies is None:
+        chosen = [sp for sp in plans if set(sp.strategy.symbols.values()) <= known]
+        if not chosen:
+            raise loaded.source.error(("scenarios",), "no strategy of the study reads only symbols the scenario "
+                                      f"family generates ({', '.join(known)}); name them in scenarios.strategies")
+    else:
+        chosen = []
+        for k, label in enumerate(block.strategies):
+            if label not in by_label:
+                raise loaded.source.error(("scenarios", "strategies", k), f"no strategy is labelled {label!r} "
+                                          f"(have: {', '.join(by_label)})")
+            sp = by_label[label]
+            missing = sorted(set(sp.strategy.symbols.values()) - known)
+            if missing:
+                raise loaded.source.error(("scenarios", "strategies", k), f"{label} reads {missing[0]!r}, which the "
+                                          f"scenario family does not generate (has: {', '.join(known)})")
+            chosen.append(sp)
+    wanted = [s for sp in chosen for s in sp.strategy.symbols.values()]
+    try:
+        sgrid = scenario_grid(block, wanted)
+    except ScareInputError as exc:
+        loc = ("scenarios",) + tuple(x for x in (exc.where or "").split(".") if x)
+        raise loaded.source.error(loc, exc.bare_message) from None
+    runs = sum(len(sp.grid) for sp in chosen) * len(sgrid.spec)
+    if runs > loaded.config.limits.max_runs:
+        raise loaded.source.error(("scenarios", "replicates"), (
+            f"the scenario study has {runs:,} runs (combinations x scenarios), above limits.max_runs = "
+            f"{loaded.config.limits.max_runs:,}; narrow the axes, the replicates or the grids"))
+    missing = [s for sp in chosen for s in sp.strategy.symbols.values()
+               if s not in {a.symbol for a in sgrid.spec.family.assets}]
+    if missing:
+        raise loaded.source.error(("scenarios", "symbols"), f"{missing[0]!r} is read by a scenario strategy but "
+                                  "not generated: add it to scenarios.symbols")
+    events_dir = None
+    if block.events_dir:
+        events_dir = Path(block.events_dir).expanduser()
+        events_dir = events_dir if events_dir.is_absolute() else loaded.base_dir / events_dir
+    return ScenarioPlan(sgrid, tuple(chosen), float(block.loss_threshold), int(block.worst), int(block.chunk),
+                        events_dir)
 
 
 def check_run_count(loaded: LoadedConfig, sizes: list[tuple[int, str, int, int]]) -> None:

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from backtests.orchestration.data_cli import add_data_parser  # `scare data ...` lives with the data package
 
     add_data_parser(sub)
+    from backtests.orchestration.scenarios_cli import add_scenarios_parser
+
+    add_scenarios_parser(sub)
     return parser
 
 
@@ -197,6 +200,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK - {len(plan.strategies)} strategies, {study.combinations} combinations, "
           f"{len(plan.windows)} windows, {study.runs} runs"
           + (" (windows not checked against the data)" if study.unchecked else ""))
+    if plan.scenarios is not None:
+        sc = plan.scenarios
+        print(f"  {sc.grid.record()['label']}: {len(sc.grid.spec)} scenarios x "
+              f"{', '.join(p.label for p in sc.strategies)}: {sc.runs} scenario runs (`scare scenarios show` draws one)")
     for n in study.coverage_notices:
         print(f"  {n.code}: {n.message}")
     if study.unchecked:
@@ -319,7 +326,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     return run_data_command(args)
 
 
-COMMANDS = {"run": cmd_run, "audit": cmd_audit, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from backtests.orchestration.scenarios_cli import run_scenarios_command
+
+    return run_scenarios_command(args)
+
+
+COMMANDS = {"scenarios": cmd_scenarios, "run": cmd_run, "audit": cmd_audit, "validate": cmd_validate, "schema": cmd_schema, "list": cmd_list,
             "report": cmd_report, "data": cmd_data}
 
 

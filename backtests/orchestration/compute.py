@@ -19,10 +19,12 @@ from backtests.strategy.integrity import verify
 from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
+from backtests.scoring.scenarios import run_metrics, score_scenarios
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.executor import Executor
 from backtests.sweep.results import StrategyResult, StudyResult
+from backtests.sweep.scenarios import ScenarioSweep, run_scenarios
 
 
 def keeps_all_weights(study: PreparedStudy) -> bool:
@@ -31,19 +33,35 @@ def keeps_all_weights(study: PreparedStudy) -> bool:
 
 
 def sweep_study(study: PreparedStudy, checkpoints: Checkpoints, keep_weights: bool,
-                progress: bool | None) -> list[StrategyResult]:
-    """Every strategy's combinations x windows, in the plan's order (see :mod:`backtests.sweep`)."""
+                progress: bool | None) -> tuple[list[StrategyResult], ScenarioSweep | None]:
+    """Every strategy's combinations x windows, in the plan's order (see :mod:`backtests.sweep`),
+    then the scenario sweep of a study with a ``scenarios:`` block (None without), scored in place;
+    both on one executor (one Dask cluster per run)."""
     plan, cfg = study.plan, study.plan.config
     results: list[StrategyResult] = []
-    with Executor(cfg.executor.kind, cfg.executor.address) as executor, \
-            Progress(total=study.combinations, enabled=progress, desc=cfg.name) as bar:
-        for sp in plan.strategies:
-            bar.set_postfix(sp.label)
-            results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints, keep_weights,
-                                        executor))
-            check_data_unchanged(study.data, f"strategy {sp.label!r}")
-            verify(f"strategy {sp.label!r}", "while it computed its weights", where=definition_line(type(sp.strategy)))
-    return results
+    with Executor(cfg.executor.kind, cfg.executor.address) as executor:
+        with Progress(total=study.combinations, enabled=progress, desc=cfg.name) as bar:
+            for sp in plan.strategies:
+                bar.set_postfix(sp.label)
+                results.append(run_strategy(sp, study.data, plan, study.events, bar.update, checkpoints,
+                                            keep_weights, executor))
+                check_data_unchanged(study.data, f"strategy {sp.label!r}")
+                verify(f"strategy {sp.label!r}", "while it computed its weights",
+                       where=definition_line(type(sp.strategy)))
+        return results, sweep_scenarios(study, executor, progress)
+
+
+def sweep_scenarios(study: PreparedStudy, executor: Executor, progress: bool | None) -> ScenarioSweep | None:
+    """Every scenario strategy's grid over every generated scenario (:mod:`backtests.sweep.scenarios`),
+    scored (:mod:`backtests.scoring.scenarios`); None for a study without scenarios."""
+    sp, cfg = study.plan.scenarios, study.plan.config
+    if sp is None:
+        return None
+    with Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
+        sweep = run_scenarios(sp, cfg, executor, bar.update, run_metrics)
+    windows = [w for s in study.plan.strategies for w in s.windows]
+    sweep.scored = score_scenarios(sweep, study.data, windows)
+    return sweep
 
 
 def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool) -> None:
@@ -56,8 +74,9 @@ def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weight
 
 
 def study_result(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool, elapsed: float,
-                 checkpoints: Checkpoints, audited: dict[str, Any]) -> StudyResult:
+                 checkpoints: Checkpoints, audited: dict[str, Any], scenarios: ScenarioSweep | None = None
+                 ) -> StudyResult:
     """What the output stage writes."""
     return StudyResult(study.plan, study.data, results, elapsed=elapsed,
                        weights_kept="all" if keep_weights else "best", checkpoints=checkpoints.summary(),
-                       audit=audited)
+                       audit=audited, scenarios=scenarios)

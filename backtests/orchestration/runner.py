@@ -71,10 +71,11 @@ def run_study(loaded: LoadedConfig, out_dir: Path | None = None, progress: bool 
         keep_weights = keeps_all_weights(study)
         stages.say(f"sweep: {count(study.runs, 'run')} of {count(len(plan.strategies), 'strategy', 'strategies')} ...")
         stages.pause()  # the bar over combinations takes the line on a terminal
-        results = sweep_study(study, checkpoints, keep_weights, progress)
+        results, scenarios = sweep_study(study, checkpoints, keep_weights, progress)
         stages.say(f"scoring {count(len(results), 'strategy', 'strategies')} ...")
         score_study(study, results, keep_weights)
-        result = study_result(study, results, keep_weights, time.perf_counter() - t0, checkpoints, audited)
+        result = study_result(study, results, keep_weights, time.perf_counter() - t0, checkpoints, audited,
+                              scenarios)
         if folder is not None:
             stages.say(f"writing {folder.path} ...")
             result.out_dir = write_outputs(result, folder.path)

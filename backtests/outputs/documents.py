@@ -82,6 +82,7 @@ def metrics_document(study: StudyResult) -> dict[str, Any]:
         "data": data_summary(study.data, cfg), "windows": windows, "strategies": strategies,
         "n_runs": n_runs, "runs_file": RUNS_FILE if large else None,
         "runs": runs, "pooled": pooled,
+        **({"scenarios": study.scenarios.scored} if study.scenarios is not None else {}),
     }
 
 

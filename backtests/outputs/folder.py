@@ -77,7 +77,8 @@ STAGING_PREFIX = ".scare-staging-"
 #: The name of a staging folder (``uuid4().hex[:8]`` after the prefix), and the names scare writes
 #: into one: a killed run's staging folder is removed only when it holds nothing else.
 STAGING_NAME = re.compile(r"^\.scare-staging-[0-9a-f]{8}$")
-STAGED_NAMES = frozenset((*RUN_FILES, "runs.parquet", MARKER))  # runs.parquet: outputs.documents.RUNS_FILE
+STAGED_NAMES = frozenset((*RUN_FILES, "runs.parquet", "scenarios.parquet", MARKER))  # runs.parquet:
+# outputs.documents.RUNS_FILE; scenarios.parquet: outputs.write.SCENARIOS_FILE (a study with scenarios)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

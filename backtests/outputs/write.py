@@ -98,10 +98,30 @@ def write_outputs(study: StudyResult, out_dir: Path, contents: SavedRun | None =
         }
         if saved.runs is not None:
             writers[RUNS_FILE] = parquet(saved.runs)
+        if study.scenarios is not None:
+            writers[SCENARIOS_FILE] = parquet(scenario_table(study.scenarios))
         if study.plan.config.output.tearsheet:
             writers["tearsheet.html"] = lambda p: p.write_text(render_tearsheet(saved), encoding="utf-8")
         manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
         return write_atomically(out_dir, writers)
+
+
+#: One row per (scenario strategy, combination, scenario): SCENARIO results, never pooled with runs.
+SCENARIOS_FILE = "scenarios.parquet"
+
+
+def scenario_table(sweep) -> pd.DataFrame:
+    """scenarios.parquet: per scenario strategy, combination and scenario its total return, drawdown,
+    orders and first fill, with the scenario's parameters, measured leader path and derived halts;
+    every row labelled with the generator's family, seed and spec digest (``label``)."""
+    label = sweep.scored["label"]
+    parts = []
+    for p in sweep.plan.strategies:
+        t = sweep.runs[p.label].merge(sweep.scenarios, on="scenario", how="left")
+        parts.append(t.assign(strategy=p.label, label=label))
+    out = pd.concat(parts, ignore_index=True)
+    first = ["label", "strategy", "combo", "scenario"]
+    return out[first + [c for c in out.columns if c not in first]]
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

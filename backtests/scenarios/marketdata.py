@@ -42,6 +42,17 @@ def minute_frame(ab: AssetBars, j: int, bar: str) -> pd.DataFrame:
     return intraday_bars(pd.concat([ref, f]), bar, stamped_at="close")
 
 
+def intraday_frame(ab: AssetBars, j: int) -> pd.DataFrame:
+    """Row ``j`` of ``ab`` as stamped intraday bars (printed bars only, no reference row: the
+    previous close is the daily bars' first row)."""
+    return intraday_bars(ab.frame(j), _bar_of(ab), stamped_at="close")
+
+
+def _bar_of(ab: AssetBars) -> str:
+    step = int(ab.ends[1] - ab.ends[0]) // 60_000_000_000 if len(ab.ends) > 1 else 1
+    return "5min" if step == 5 else "1min"
+
+
 def daily_frame(ab: AssetBars, j: int, sessions: pd.DatetimeIndex, session_of_bar: np.ndarray,
                 complete: np.ndarray) -> pd.DataFrame:
     """Row ``j`` of ``ab`` as one bar per session (first print, extremes, last print, volume),
@@ -132,4 +143,5 @@ def scenario_market_data_batch(batch: ScenarioBatch, frequency: str = "bars") ->
     return [scenario_market_data(batch, j, frequency) for j in range(len(batch))]
 
 
-__all__ = ["scenario_market_data", "scenario_market_data_batch", "is_scenario", "minute_frame", "daily_frame"]
+__all__ = ["scenario_market_data", "scenario_market_data_batch", "is_scenario", "minute_frame", "intraday_frame",
+           "daily_frame"]

@@ -122,6 +122,13 @@ def _orders_table(parts: list[pd.DataFrame], ids: list[str]) -> pd.DataFrame:
     return orders[ORDER_COLUMNS].reset_index(drop=True)
 
 
+def strategy_rules(cfg, strategy, data: MarketData, windows: list, events: pd.DataFrame) -> Rules:
+    """The :class:`~backtests.engine.rules.Rules` of a strategy's runs over ``windows`` of ``data``
+    (``data`` already restricted to the strategy's symbols): the one place a sweep builds them, for
+    market data and scenarios alike."""
+    return Rules.from_config(cfg, data.info, strategy, data.frequency)
+
+
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
                  tick: Callable[[int], None], checkpoints: Checkpoints | None = None,
                  keep_weights: bool = True, executor: Executor | None = None) -> StrategyResult:
@@ -133,7 +140,7 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
     """
     cfg = plan.config
     sub = data.select(sp.symbols())
-    rules = Rules.from_config(cfg, sub.info, sp.strategy, sub.frequency)
+    rules = strategy_rules(cfg, sp.strategy, sub, sp.windows, events)
     rows = max((int(w.contains(sub.index).sum()) for w in sp.windows), default=1)
     size = chunk_size(len(sp.grid), rows, len(sp.windows), len(rules.symbols), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)

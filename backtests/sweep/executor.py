@@ -86,6 +86,24 @@ class Executor:
             for fut in futures:
                 fut.cancel()
 
+    def map_fn(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[Any]:
+        """``fn(task)`` for every task, here or on Dask; yields results in completion order (callers
+        that need an order sort them, as the scenario sweep does by chunk start)."""
+        if self.kind != "dask":
+            for t in tasks:
+                yield fn(t)
+            return
+        client = self._dask()
+        from distributed import as_completed
+
+        futures = [client.submit(fn, t, pure=False) for t in tasks]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
     def close(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None

@@ -49,3 +49,5 @@ class StudyResult:
     checkpoints: dict[str, Any] = field(default_factory=dict)
     #: the look-ahead audit section (:func:`backtests.audit.stage.audit_study`)
     audit: dict[str, Any] = field(default_factory=dict)
+    #: the scenario sweep (:class:`backtests.sweep.scenarios.ScenarioSweep`; None: no ``scenarios:``)
+    scenarios: Any = None

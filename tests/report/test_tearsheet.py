@@ -72,9 +72,11 @@ def test_every_chart_div_has_a_figure_with_data(default_run: Path) -> None:
         assert fig["data"], name
         assert any(len(t.get("y") or t.get("z") or t.get("x") or []) for t in fig["data"]), name
         assert fig["layout"]["autosize"] is True  # responsive: width follows the window
-        # the label travels with the chart: an exported PNG still says SYNTHETIC and what it shows
+        # the label travels with the chart: an exported PNG still says SYNTHETIC and what it shows;
+        # a scenario chart says SCENARIO with the generator's family, seed and spec digest instead
         title = fig["layout"]["title"]["text"]
-        assert "SYNTHETIC DATA" in title and "<b>" in title, (name, title)
+        label = "SCENARIO kospi_crash seed=" if name.startswith("fig-scenario-") else "SYNTHETIC DATA"
+        assert label in title and "<b>" in title, (name, title)
 
 
 def test_tables_are_formatted_for_people(default_run: Path) -> None:
