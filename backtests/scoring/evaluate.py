@@ -18,6 +18,8 @@ from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
 from backtests.digest import combo_id, run_id
 from backtests.jsonfmt import clean_json
+from backtests.scoring.calendar_time import combo_blocks
+from backtests.scoring.records import RunRecords, frame_records
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -84,49 +86,58 @@ class StrategyRuns:
     shocks: dict[str, ShockSize] = field(default_factory=dict)
 
 
-def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None)."""
-    vals = table.to_numpy(dtype=float, na_value=np.nan)
-    obj = np.where(np.isfinite(vals), vals, np.nan).astype(object)
-    obj[~np.isfinite(vals)] = None
-    ints = [i for i, c in enumerate(table.columns) if pd.api.types.is_integer_dtype(table[c])]
-    for i in ints:
-        obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
-    cols = [str(c) for c in table.columns]
-    return [dict(zip(cols, row)) for row in obj.tolist()]
+@dataclass(frozen=True)
+class Untradable:
+    """Which benchmark periods each run leaves out: those that start before its first possible
+    fill. A period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
+    start for its first period) is at or after that instant, so the benchmark is measured only over
+    time in which the strategy could have held a position throughout.
 
-
-def _iso_instants(values: pd.Series) -> list[str | None]:
-    """UTC instants as ISO-8601 strings (None for NaT or ``NEVER``), for JSON records."""
-    t = pd.DatetimeIndex(values).as_unit("ns")
-    ok = ~t.isna() & (t.asi8 != NEVER)
-    return [x.isoformat() if k else None for x, k in zip(t, ok)]
-
-
-def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
-                     first_fill: np.ndarray | None) -> np.ndarray:
-    """Benchmark returns with NaN in every period that starts before its run's first possible
-    fill: a period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
-    start for its first period) is at or after that instant, so the benchmark is measured only
-    over time in which the strategy could have held a position throughout.
-
-    ``first_fill`` is (runs,) int64 ns UTC in the returns' column order (``NEVER``: no fill was
-    possible, nothing is masked); None masks nothing.
+    Attributes
+    ----------
+    group
+        (runs,) the group of each run (-1: nothing left out: no first fill was possible, or no
+        first fill is known); runs of one window with the same first fill share a group.
+    early
+        Per group, the row positions left out.
     """
-    if first_fill is None:
-        return bench
-    out = bench.copy()
-    t = index.as_unit("ns").asi8
-    for w, sp in enumerate(spans):
-        cols = np.arange(w, bench.shape[1], n_w)
-        firsts = first_fill[cols]
-        for first in np.unique(firsts[firsts != NEVER]):
-            group = cols[firsts == first]
-            rows = np.flatnonzero(~np.isnan(bench[:, group]).all(axis=1))
-            starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
-            early = rows[starts < first]
-            out[np.ix_(early, group)] = np.nan
-    return out
+
+    group: np.ndarray
+    early: list[np.ndarray]
+
+    @classmethod
+    def of(cls, bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
+           first_fill: np.ndarray | None) -> Untradable:
+        """The groups of ``bench`` (``(T, runs)``, runs combination-major) given ``first_fill``
+        ((runs,) int64 ns UTC, ``NEVER``: none; None leaves nothing out). A group's rows are those
+        where any of its runs has a benchmark return (read in blocks of runs)."""
+        n = bench.shape[1]
+        group = np.full(n, -1, dtype=np.int64)
+        early: list[np.ndarray] = []
+        if first_fill is None:
+            return cls(group, early)
+        t = index.as_unit("ns").asi8
+        for w, sp in enumerate(spans):
+            cols = np.arange(w, n, n_w)
+            firsts = first_fill[cols]
+            for first in np.unique(firsts[firsts != NEVER]):
+                members = cols[firsts == first]
+                seen = np.zeros(bench.shape[0], dtype=bool)
+                for lo, hi in combo_blocks(members.size, bench.shape[0]):
+                    seen |= ~np.isnan(bench[:, members[lo:hi]]).all(axis=1)
+                rows = np.flatnonzero(seen)
+                starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
+                group[members] = len(early)
+                early.append(rows[starts < first])
+        return cls(group, early)
+
+    def masked(self, bench: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``bench[:, cols]`` (a new array) with each run's left-out periods NaN."""
+        out = bench[:, cols]
+        groups = self.group[cols]
+        for g in np.unique(groups[groups >= 0]):
+            out[np.ix_(self.early[g], np.flatnonzero(groups == g))] = np.nan
+        return out
 
 
 def _pool_onto(values: np.ndarray, rows: np.ndarray, n_c: int, n_w: int, is_open: np.ndarray) -> np.ndarray:
@@ -141,20 +152,75 @@ def _pool_onto(values: np.ndarray, rows: np.ndarray, n_c: int, n_w: int, is_open
     return out
 
 
+@dataclass
+class PerRun:
+    """What :func:`_per_run` computes in one pass over blocks of combinations."""
+
+    table: pd.DataFrame  # run metrics, rows in run order
+    reasons: dict[str, dict[str, str]]
+    bench_pooled: np.ndarray | None  # (len(rows), n_c) calendar-pooled benchmark on the returns' rows
+    rows_with_values: int  # rows of the returns where any run has a value
+
+
+def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: Untradable | None,
+             ppy_runs: pd.Series, rf: float, n_c: int, n_w: int, rows: np.ndarray, is_open: np.ndarray) -> PerRun:
+    """The run metrics (against the benchmark with its untradable periods blanked) and the pooled
+    benchmark, one block of combinations at a time: the blanked benchmark exists only for one block
+    (no second ``(T, runs)`` panel); every value is the one a single block would give (each run is
+    scored on its own column, and blocks hold at least two runs, see
+    :func:`~backtests.scoring.calendar_time.combo_blocks`)."""
+    ids, index = sr.returns.columns, sr.returns.index
+    tables, reasons = [], {}
+    bench_pooled = None if B is None else np.full((rows.size, n_c), np.nan)
+    with_values = np.zeros(R.shape[0], dtype=bool)
+    for lo, hi in combo_blocks(n_c, R.shape[0] * n_w):
+        cols = np.arange(lo * n_w, hi * n_w)
+        block = pd.DataFrame(R[:, lo * n_w:hi * n_w], index=index, columns=ids[lo * n_w:hi * n_w], copy=False)
+        with_values |= ~np.isnan(block.to_numpy()).all(axis=1)
+        bench = None
+        if B is not None:
+            Bm = untradable.masked(B, cols) if untradable is not None else B[:, cols]
+            bench = pd.DataFrame(Bm, index=index, columns=block.columns, copy=False)
+            bench_pooled[:, lo:hi] = _pool_onto(Bm, rows, hi - lo, n_w, is_open)
+        t, why = scoring.metrics_table(block, ppy_runs.iloc[lo * n_w:hi * n_w], bench, rf)
+        tables.append(t)
+        reasons.update(why)
+    table = pd.concat(tables) if len(tables) != 1 else tables[0]
+    return PerRun(table, reasons, bench_pooled, int(with_values.sum()))
+
+
 def _score_fn(metric: str, pooled: pd.DataFrame, bench: pd.DataFrame | None, ppy: float, rf: float):
-    """The ranking metric of every combination on a subset of the pooled rows (a bool mask)."""
-    x = pooled.to_numpy(dtype=float, na_value=np.nan)
+    """The ranking metric of every combination on a subset of the pooled rows (a bool mask), one
+    block of combinations at a time (each combination's score is its own column's)."""
+    x = _values(pooled)
+    b = None if bench is None else _values(bench)
+    blocks = combo_blocks(x.shape[1], x.shape[0])
     if metric == "sharpe":
         from backtests.scoring import _panel
         from backtests.scoring import metrics as _m
 
-        return lambda m: _m._k_sharpe(_panel.Panel(x[m]), np.ones(x.shape[1]), rf)[0]
+        def sharpe(m: np.ndarray) -> np.ndarray:
+            out = np.empty(x.shape[1])
+            for lo, hi in blocks:
+                out[lo:hi] = _m._k_sharpe(_panel.Panel(x[m, lo:hi]), np.ones(hi - lo), rf)[0]
+            return out
+        return sharpe
 
     def full(m: np.ndarray) -> np.ndarray:
-        table, _ = scoring.metrics_table(pooled.iloc[m], ppy, None if bench is None else bench.iloc[m], rf)
-        return table[metric].to_numpy(dtype=float)
+        out = np.empty(x.shape[1])
+        for lo, hi in blocks:
+            part = pooled.iloc[m, lo:hi]
+            table, _ = scoring.metrics_table(part, ppy, None if bench is None else bench.iloc[m, lo:hi], rf)
+            out[lo:hi] = table[metric].to_numpy(dtype=float)
+        return out
 
     return full
+
+
+def _values(frame: pd.DataFrame) -> np.ndarray:
+    """A float64 frame's values without a copy (a read-only view); other dtypes converted."""
+    values = frame.to_numpy(copy=False)
+    return values if values.dtype == np.float64 else frame.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _trials(ranking: pd.DataFrame, pooled: pd.DataFrame, distinct: Any, ppy: float) -> dict[str, Any]:
@@ -181,7 +247,12 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     covering every window, as the runner assembles them. Returns ``runs``, ``pooled`` and
     ``summary`` (JSON-ready) and, for the caller only, ``calendar`` (the pooled calendar-time
     returns, one column per combination), ``calendar_benchmark``, ``clusters`` and
-    ``benchmark_runs`` (the per-run benchmark with the untradable periods blanked).
+    ``benchmark_runs`` (the per-run benchmark with the untradable periods blanked, for the runs of
+    the shown combinations: best and default).
+
+    ``runs`` is a :class:`~backtests.scoring.records.RunRecords` (a sequence of the run records,
+    kept as columns). Memory: the returns and benchmark panels are read in place; the temporaries
+    are blocks of combinations, the outputs the pooled series and per-run vectors.
     """
     windows = list(dict.fromkeys(sr.runs["window"]))
     n_w, n_c = len(windows), len(sr.grid)
@@ -191,50 +262,46 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     # periods per year of a combination's pooled series: the most common among its windows
     ppy = float(ppy_runs.iloc[:n_w].mode().iloc[0])
     rf = risk_free / ppy if risk_free else 0.0
-    R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
+    R = _values(sr.returns)
     index = sr.returns.index
     if sr.windows is not None:
         by_id = {str(w.id): w for w in sr.windows}
         spans = scoring.spans_of([by_id[w] for w in windows])
     else:
         spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
-    B = None
+    B, untradable = None, None
     if sr.benchmark is not None:
         first = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
-        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, spans, n_w, first)
-    bench_runs = None if B is None else pd.DataFrame(B, index=index, columns=sr.returns.columns)
-    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, bench_runs, rf)
-    for stat in RUN_STATS:  # the engine's statistics reported per run, when present
-        if stat.metric and stat.name in sr.runs:
-            table[stat.metric] = sr.runs[stat.name].to_numpy()
-    combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
-    first_fill = _iso_instants(sr.runs["first_fill"]) if "first_fill" in sr.runs else [None] * len(sr.runs)
-    run_records = []
-    for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
-        c = j // n_w
-        run_records.append({
-            "id": rid, "strategy": sr.label, "strategy_name": sr.name, "params": combo_params[c], "combo": c,
-            "window": windows[j % n_w], "first_fill_utc": first_fill[j], "metrics": metrics,
-            "nan_reasons": dict(reasons.get(rid, {})),
-        })
+        B = _values(sr.benchmark)  # run for run with the returns' columns
+        untradable = Untradable.of(B, index, spans, n_w, first)
 
     # events: clusters, calendar-time pooling
     clusters = scoring.event_clusters(spans)
     is_open = scoring.open_mask(index, spans)
     pooled_vals, rows = scoring.calendar_pool(R, n_c, n_w, is_open)
     pooled_index = index[rows]
-    calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index)
+    calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index, copy=False)
+    per = _per_run(sr, R, B, untradable, ppy_runs, rf, n_c, n_w, rows, is_open)
+    table, reasons = per.table, per.reasons
+    for stat in RUN_STATS:  # the engine's statistics reported per run, when present
+        if stat.metric and stat.name in sr.runs:
+            table[stat.metric] = sr.runs[stat.name].to_numpy()
+    combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
+    first_ns = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
+    run_records = RunRecords(list(sr.returns.columns), sr.label, sr.name, windows, combo_params, first_ns, table,
+                             reasons)
     bench = None
     if B is not None:
-        bench = pd.DataFrame(_pool_onto(B, rows, n_c, n_w, is_open), index=pooled_index, columns=sr.grid.index)
-    if n_w == 1 and rows.size == int((~np.isnan(R)).any(axis=1).sum()):
+        bench = pd.DataFrame(per.bench_pooled, index=pooled_index, columns=sr.grid.index, copy=False)
+    if n_w == 1 and rows.size == per.rows_with_values:
         # one window: each combination's pooled series is its only run's series
         pooled = table[[c for c in table.columns if c not in ENGINE_METRICS]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:
         pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
-    per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
+    # each run's total return, as in its metrics (the same compiled pass)
+    per_window = table["total_return"].to_numpy(dtype=float).reshape(n_c, n_w)
     counted = ~np.isnan(per_window)
     with np.errstate(invalid="ignore"):
         pooled["n_windows"] = counted.sum(axis=1)
@@ -288,7 +355,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     detail = [c for c in dict.fromkeys([best, sr.default_combo]) if c is not None]
     # what the tearsheet draws of the shown combinations (best, default): paths and drawdown periods
     views = {c: scoring.pooled_view(calendar[c], None if bench is None else bench[c]) for c in detail}
-    episodes_of = _episode_records(sr, windows, clusters, per_window, traded)
+    episodes_of = _episode_records(sr, windows, clusters, per_window, traded, detail)
     event_level = {
         str(c): scoring.event_level(per_window[c], traded[c], clusters.code, clusters.ids,
                                     n_resamples=n_resamples, confidence=confidence, seed=seed,
@@ -318,6 +385,11 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
             for c in ranking.index[:TOP_K]
         ],
     }
+    bench_runs = None
+    if B is not None:  # the shown combinations' runs (their event studies read it)
+        cols = (np.arange(n_w)[None, :] + n_w * np.asarray(detail, dtype=np.int64)[:, None]).ravel()
+        bench_runs = pd.DataFrame(untradable.masked(B, cols), index=index, columns=sr.returns.columns[cols],
+                                  copy=False)
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
             "benchmark_runs": bench_runs, "views": views}
@@ -361,17 +433,22 @@ def pooled_frames(scored: dict[str, Any], label: str) -> tuple[pd.DataFrame, pd.
 
 
 def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_window: np.ndarray,
-                     traded: np.ndarray):
-    """Per-episode records of one combination: window, cluster, return, fills, shock."""
+                     traded: np.ndarray, combos: list[int]):
+    """Per-episode records of one combination (of ``combos``, the ones reported): window, cluster,
+    return, fills, shock. Fills are read for the runs of ``combos`` only."""
     n_w = len(windows)
+    ids = list(sr.returns.columns)
+    wanted = {str(ids[c * n_w + w]) for c in combos for w in range(n_w)}
     fills: dict[str, tuple[str, str]] = {}
-    if sr.orders is not None and len(sr.orders):
-        o = pd.DataFrame({"run": sr.orders["run"].astype(str).to_numpy(),
-                          "fill_time": pd.DatetimeIndex(sr.orders["fill_time"])})
+    if sr.orders is not None and len(sr.orders) and wanted:
+        run = sr.orders["run"]
+        keep = (run.isin(wanted) if not isinstance(run.dtype, pd.CategoricalDtype)
+                else run.cat.codes.isin(np.flatnonzero(run.cat.categories.astype(str).isin(wanted)))).to_numpy()
+        o = pd.DataFrame({"run": run[keep].astype(str).to_numpy(),
+                          "fill_time": pd.DatetimeIndex(sr.orders["fill_time"][keep])})
         g = o.groupby("run", sort=True)["fill_time"]
         lo, hi = g.min(), g.max()
         fills = {r: (lo[r].isoformat(), hi[r].isoformat()) for r in lo.index}
-    ids = list(sr.returns.columns)
 
     def records(c: int) -> list[dict[str, Any]]:
         out = []

@@ -1,0 +1,156 @@
+"""One strategy's per-run records, kept as columns and turned into JSON records only on demand.
+
+A sweep of 100,000 combinations over 4 windows has 400,000 runs: building a dict per run (and a
+JSON text of its parameters per run) costs seconds and gigabytes, while ``metrics.json`` keeps
+every run only up to :data:`~backtests.outputs.documents.RUNS_IN_JSON_MAX` runs (above, the ranked
+top, best and default combinations) and ``runs.parquet`` wants columns. :class:`RunRecords` holds
+the columns (ids, combination of each run, the metrics table, ``first_fill`` instants, NaN
+reasons) and is a read-only sequence of the very records ``metrics.json`` holds: ``records[i]``,
+``len``, iteration, :meth:`of_combos` and :meth:`frame` (the ``runs.parquet`` table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+import pandas as pd
+
+from backtests.engine.results import NEVER
+
+
+def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None)."""
+    vals = table.to_numpy(dtype=float, na_value=np.nan)
+    obj = np.where(np.isfinite(vals), vals, np.nan).astype(object)
+    obj[~np.isfinite(vals)] = None
+    ints = [i for i, c in enumerate(table.columns) if pd.api.types.is_integer_dtype(table[c])]
+    for i in ints:
+        obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
+    cols = [str(c) for c in table.columns]
+    return [dict(zip(cols, row)) for row in obj.tolist()]
+
+
+def iso_instants(ns: np.ndarray) -> list[str | None]:
+    """UTC instants (int64 ns, :data:`~backtests.engine.results.NEVER` = none) as ISO-8601 strings
+    (None for none), for JSON records."""
+    ns = np.asarray(ns, dtype=np.int64)
+    t = pd.DatetimeIndex(ns.view("M8[ns]"), tz="UTC")
+    return [x.isoformat() if k else None for x, k in zip(t, ns != NEVER)]
+
+
+def json_text(value: Any) -> str:
+    """Compact canonical JSON text of a small value (sorted keys, ``,`` and ``:`` separators,
+    floats as in :mod:`backtests.jsonfmt`): the ``params`` and ``nan_reasons`` cells of runs.parquet."""
+    import orjson
+
+    from backtests.jsonfmt import _scalar, clean_json
+
+    try:
+        return orjson.dumps(value, default=_scalar, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return orjson.dumps(clean_json(value), default=_scalar, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass(frozen=True)
+class RunRecords(Sequence[dict[str, Any]]):
+    """The run records of one strategy (``metrics.json`` ``runs``), as columns.
+
+    Attributes
+    ----------
+    ids
+        Run ids in canonical order (combination-major, then window).
+    label, name
+        Strategy label and plug-in name.
+    windows
+        Window ids in run order within a combination (run ``j`` is window ``j % n_windows``).
+    params
+        JSON-ready parameters of each combination (run ``j`` has those of ``j // n_windows``).
+    first_fill
+        (runs,) int64 ns UTC of each run's first possible fill (``NEVER``: none), or None when
+        the runs carry none.
+    table
+        The run metrics, one row per run in run order (columns: ``runs[].metrics`` keys).
+    reasons
+        ``{run id: {metric: reason}}`` for every NaN metric.
+    """
+
+    ids: Sequence[str]
+    label: str
+    name: str
+    windows: Sequence[str]
+    params: Sequence[dict[str, Any]]
+    first_fill: np.ndarray | None
+    table: pd.DataFrame
+    reasons: dict[str, dict[str, str]]
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.windows)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return self.records(np.arange(len(self))[i])
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self.records(np.array([i % n]))[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        step = 20_000
+        for lo in range(0, len(self), step):
+            yield from self.records(np.arange(lo, min(lo + step, len(self))))
+
+    def records(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The JSON-ready records of the runs at ``positions`` (in that order)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        metrics = frame_records(self.table.iloc[positions])
+        firsts = iso_instants(self.first_fill[positions]) if self.first_fill is not None \
+            else [None] * len(positions)
+        n_w = self.n_windows
+        out = []
+        for j, m, first in zip(positions.tolist(), metrics, firsts):
+            c, rid = j // n_w, self.ids[j]
+            out.append({"id": rid, "strategy": self.label, "strategy_name": self.name, "params": self.params[c],
+                        "combo": c, "window": self.windows[j % n_w], "first_fill_utc": first, "metrics": m,
+                        "nan_reasons": dict(self.reasons.get(rid, {}))})
+        return out
+
+    def of_combos(self, combos: Any) -> list[dict[str, Any]]:
+        """The records of every run of the given combinations, in run order."""
+        keep = np.zeros(len(self.params), dtype=bool)
+        wanted = [int(c) for c in combos if c is not None and 0 <= int(c) < len(self.params)]
+        keep[wanted] = True
+        return self.records(np.flatnonzero(np.repeat(keep, self.n_windows)))
+
+    def frame(self) -> pd.DataFrame:
+        """Every run, one row each (``runs.parquet``): ``id, strategy, strategy_name, combo, window,
+        first_fill_utc, params`` (JSON text), ``nan_reasons`` (JSON text), then one column per
+        metric. Built from the columns: one JSON text per combination, one per run with NaN reasons."""
+        n, n_w = len(self), self.n_windows
+        combo = np.arange(n, dtype=np.int64) // max(1, n_w)
+        params = np.array([json_text(p) for p in self.params], dtype=object)
+        reasons = np.full(n, "{}", dtype=object)
+        if self.reasons:
+            pos = pd.Index(self.ids).get_indexer(list(self.reasons))
+            reasons[pos] = [json_text(r) for r in self.reasons.values()]
+        first = self.first_fill if self.first_fill is not None else np.full(n, NEVER, dtype=np.int64)
+        head = pd.DataFrame({
+            "id": np.asarray(self.ids, dtype=object), "strategy": np.full(n, self.label, dtype=object),
+            "strategy_name": np.full(n, self.name, dtype=object), "combo": combo,
+            "window": np.asarray(self.windows, dtype=object)[np.arange(n) % max(1, n_w)],
+            "first_fill_utc": pd.DatetimeIndex(np.asarray(first, dtype=np.int64).view("M8[ns]"), tz="UTC"),
+            "params": params[combo] if n else params[:0], "nan_reasons": reasons,
+        })
+        return pd.concat([head, self.table.reset_index(drop=True)], axis=1)
