@@ -1,19 +1,30 @@
-"""Write a finished study's files into its run folder (all of them or none)."""
+"""Write a finished study's files into its run folder (all of them or none).
+
+The per-run and per-combination series are written in the **long** layout (docs/outputs.md):
+``returns.parquet`` one row per (run, period end) at which the run has a return, ``pooled.parquet``
+one row per (pooled id, period end), never one column per run. They are streamed to the file in
+row groups of :data:`ROW_GROUP_CELLS` values built straight from the in-memory panels, so writing
+costs what encoding the values costs, in memory bounded by a row group.
+"""
 
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from backtests.jsonfmt import encode
 from backtests.outputs.documents import RUNS_FILE, manifest_document, metrics_document
 from backtests.outputs.folder import write_atomically
-from backtests.jsonfmt import clean_json, dumps
+from backtests.report.view import PATH_COLUMNS, shown_ids
 from backtests.sweep.results import StudyResult
+
+#: values (rows of a long table) per row group of returns.parquet and pooled.parquet
+ROW_GROUP_CELLS = 1 << 22
 
 
 def benchmark_column(strategy: str, window: str) -> str:
@@ -48,6 +59,99 @@ def _by_time(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     return out
 
 
+def _union_index(frames: list[pd.DataFrame | None]) -> pd.DatetimeIndex:
+    """The sorted union of the frames' UTC period ends (index ``time``)."""
+    stamps = [np.asarray(pd.DatetimeIndex(f.index).as_unit("ns").asi8) for f in frames if f is not None]
+    ns = np.unique(np.concatenate(stamps)) if stamps else np.zeros(0, dtype=np.int64)
+    return pd.DatetimeIndex(ns.view("M8[ns]"), tz="UTC", name="time")
+
+
+# ------------------------------------------------------------------ long tables
+def _long_batches(frames: list[pd.DataFrame], key: str, paths: bool) -> Iterator[object]:
+    """Record batches of a long table from wide frames (one column per id, index UTC time): per
+    block of ids, the rows ``(id, time, return)`` where the return is not NaN, id-major then time,
+    and with ``paths`` the columns :data:`~backtests.report.view.PATH_COLUMNS` read from the
+    frame's ``<id>|<path>`` columns (null for ids without them)."""
+    import pyarrow as pa
+
+    for frame in frames:
+        names = [str(c) for c in frame.columns]
+        is_id = np.array(["|" not in c for c in names], dtype=bool)
+        ids = [c for c, ok in zip(names, is_id) if ok]
+        if not ids:
+            continue
+        cols = np.flatnonzero(is_id)
+        contiguous = cols[-1] - cols[0] + 1 == cols.size
+        values = frame.to_numpy(copy=False)
+        stamps = np.asarray(pd.DatetimeIndex(frame.index).as_unit("ns").asi8)
+        by_name = {c: j for j, c in enumerate(names)}
+        step = max(1, ROW_GROUP_CELLS // max(1, len(stamps)))
+        for lo in range(0, len(ids), step):
+            hi = min(len(ids), lo + step)
+            part = slice(cols[0] + lo, cols[0] + hi) if contiguous else cols[lo:hi]
+            block = values[:, part].T if values.dtype == np.float64 else \
+                frame.iloc[:, part].to_numpy(dtype=float, na_value=np.nan).T
+            keep = ~np.isnan(block)
+            counts = keep.sum(axis=1)
+            codes = np.repeat(np.arange(hi - lo, dtype=np.int32), counts)
+            arrays = {
+                key: pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(ids[lo:hi], pa.string())),
+                "time": pa.array(np.broadcast_to(stamps, block.shape)[keep].view("M8[ns]"),
+                                 pa.timestamp("ns", tz="UTC")),
+                "return": pa.array(block[keep], pa.float64()),
+            }
+            if paths:
+                for p in PATH_COLUMNS:
+                    arrays[p] = _path_column(values, by_name, ids[lo:hi], p, keep, int(counts.sum()))
+            yield pa.RecordBatch.from_pydict(arrays)
+
+
+def _path_column(values: np.ndarray, by_name: dict[str, int], ids: list[str], path: str, keep: np.ndarray,
+                 n: int) -> object:
+    """One path column of a block of ids: the ``<id>|<path>`` values on the ids' rows, null for
+    ids without that path."""
+    import pyarrow as pa
+
+    have = [(k, by_name[f"{i}|{path}"]) for k, i in enumerate(ids) if f"{i}|{path}" in by_name]
+    if not have:
+        return pa.nulls(n, pa.float64())
+    out = np.full(keep.shape, np.nan)
+    valid = np.zeros(keep.shape, dtype=bool)
+    for k, j in have:
+        out[k] = values[:, j]
+        valid[k] = True
+    return pa.array(out[keep], pa.float64(), mask=~valid[keep])
+
+
+def write_long(path: Path, frames: list[pd.DataFrame], key: str, paths: bool = False) -> None:
+    """Stream a long table (see :func:`_long_batches`) into a parquet file, one row group per batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fields = [pa.field(key, pa.dictionary(pa.int32(), pa.string())), pa.field("time", pa.timestamp("ns", tz="UTC")),
+              pa.field("return", pa.float64())] + ([pa.field(p, pa.float64()) for p in PATH_COLUMNS] if paths else [])
+    schema = pa.schema(fields)
+    with pq.ParquetWriter(path, schema, use_dictionary=[key, "time"], compression="snappy") as writer:
+        wrote = False
+        for batch in _long_batches(frames, key, paths):
+            writer.write_batch(batch)
+            wrote = True
+        if not wrote:
+            writer.write_table(schema.empty_table())
+
+
+def _shown_frames(study: StudyResult, metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The returns of the runs and the pooled series (with paths) of the combinations the page
+    draws (:func:`~backtests.report.view.shown_ids`), wide: what the in-process tearsheet reads."""
+    runs, pooled = shown_ids(metrics)
+    runs_set, pooled_set = set(runs), set(pooled)
+    ret = [r.returns[[c for c in r.returns.columns if c in runs_set]] for r in study.strategies]
+    pool = [r.pooled[[c for c in r.pooled.columns if str(c).split("|", 1)[0] in pooled_set]]
+            for r in study.strategies if r.pooled is not None]
+    return _by_time(ret), (_by_time(pool) if pool else None)
+
+
+# ------------------------------------------------------------------ the run folder
 def write_outputs(study: StudyResult, out_dir: Path) -> Path:
     """Write metrics.json, returns.parquet, pooled.parquet, benchmark.parquet,
     pooled_benchmark.parquet, weights.parquet, orders.parquet, manifest.json and tearsheet.html
@@ -56,33 +160,34 @@ def write_outputs(study: StudyResult, out_dir: Path) -> Path:
 
     metrics = metrics_document(study)
     manifest = manifest_document(study)
-    returns = _by_time([r.returns for r in study.strategies])
-    benchmark = benchmark_frame(study, returns.index)
-    pooled = _by_time([r.pooled for r in study.strategies])
+    returns = [r.returns for r in study.strategies]
+    pooled = [r.pooled for r in study.strategies if r.pooled is not None]
+    benchmark = benchmark_frame(study, _union_index(returns))
     pooled_benchmark = _by_time([r.pooled_benchmark for r in study.strategies])
     weights = pd.concat([r.weights for r in study.strategies], ignore_index=True)
     orders = pd.concat([r.orders for r in study.strategies], ignore_index=True)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scare-parquet") as pool:
-        # parquet encoding (pyarrow, outside the GIL) overlaps the JSON documents and the tearsheet
+        # the small tables are encoded (pyarrow, outside the GIL) while the rest is written
         def parquet(frame: pd.DataFrame) -> Callable[[Path], None]:
             encoded: Future[bytes] = pool.submit(_parquet_bytes, frame)
             return lambda p: p.write_bytes(encoded.result())
 
         writers: dict[str, Callable[[Path], None]] = {
-            "metrics.json": lambda p: p.write_text(dumps(metrics), encoding="utf-8"),
-            "returns.parquet": parquet(returns),
+            "metrics.json": lambda p: p.write_bytes(encode(metrics)),
+            "returns.parquet": lambda p: write_long(p, returns, "run"),
             "benchmark.parquet": parquet(benchmark),
-            "pooled.parquet": parquet(pooled),
+            "pooled.parquet": lambda p: write_long(p, pooled, "id", paths=True),
             "pooled_benchmark.parquet": parquet(pooled_benchmark),
             "weights.parquet": parquet(weights),
             "orders.parquet": parquet(orders),
-            "manifest.json": lambda p: p.write_text(dumps(manifest), encoding="utf-8"),
+            "manifest.json": lambda p: p.write_bytes(encode(manifest)),
         }
         if metrics["runs_file"]:
             writers[RUNS_FILE] = parquet(runs_table(study))
         if study.plan.config.output.tearsheet:
-            saved = SavedRun(metrics, manifest, returns, orders, pooled, pooled_benchmark)
+            shown_returns, shown_pooled = _shown_frames(study, metrics)
+            saved = SavedRun(metrics, manifest, shown_returns, orders, shown_pooled, pooled_benchmark)
             writers["tearsheet.html"] = lambda p: p.write_text(render_tearsheet(saved), encoding="utf-8")
         manifest["files"] = sorted(writers)  # what this run wrote (the run folder's marker lists the same)
         return write_atomically(out_dir, writers)
@@ -94,22 +199,9 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _compact_json(value: dict) -> str:
-    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def runs_table(study: StudyResult) -> pd.DataFrame:
     """Every run of the study, one row each (``runs.parquet``): the fields of metrics.json's run
-    records, ``params`` and ``nan_reasons`` as JSON text, one column per metric."""
-    records = [r for res in study.strategies for r in res.scored["runs"]]
-    head = pd.DataFrame({
-        "id": [r["id"] for r in records], "strategy": [r["strategy"] for r in records],
-        "strategy_name": [r["strategy_name"] for r in records],
-        "combo": pd.array([r["combo"] for r in records], dtype="int64"),
-        "window": [r["window"] for r in records],
-        "first_fill_utc": pd.DatetimeIndex([r.get("first_fill_utc") for r in records], tz="UTC"),
-        "params": [_compact_json(r["params"]) for r in records],
-        "nan_reasons": [_compact_json(r["nan_reasons"]) for r in records],
-    })
-    metrics = pd.DataFrame.from_records([r["metrics"] for r in records])
-    return pd.concat([head, metrics], axis=1)
+    records, ``params`` and ``nan_reasons`` as JSON text, one column per metric; built from the
+    scoring stage's columns (:meth:`~backtests.scoring.records.RunRecords.frame`)."""
+    frames = [res.scored["runs"].frame() for res in study.strategies]
+    return pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
