@@ -15,9 +15,8 @@ from backtests.config.plan import StrategyPlan, StudyPlan
 from backtests.data.market_data import MarketData
 from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
-from backtests.jsonfmt import clean_json
 from backtests.notices import Notice
-from backtests.digest import run_id
+from backtests.digest import run_ids
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.chunks import ChunkTask, WindowBlock, chunk_size
 from backtests.sweep.executor import Executor, run_chunks
@@ -28,12 +27,7 @@ ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "s
 
 def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
     """Run ids in canonical order (combination-major, then window), as :func:`backtests.digest.run_id`."""
-    ids = []
-    for params in grid.to_dict("records"):
-        params = clean_json(params)
-        for w in windows:
-            ids.append(run_id(label, params, w))
-    return ids
+    return run_ids(label, grid, windows)
 
 
 def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> StrategyResult:
