@@ -16,10 +16,10 @@ import pandas as pd
 
 from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
-from backtests.digest import combo_id, run_id
+from backtests.digest import combo_id, combo_ids, run_id
 from backtests.jsonfmt import clean_json
 from backtests.scoring.calendar_time import combo_blocks
-from backtests.scoring.records import RunRecords, frame_records
+from backtests.scoring.records import RunRecords, frame_records, params_records
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -162,16 +162,37 @@ class PerRun:
     rows_with_values: int  # rows of the returns where any run has a value
 
 
+def _same_benchmark(B: np.ndarray, untradable: Untradable | None, n_c: int, n_w: int) -> bool:
+    """True when every combination's runs hold the same benchmark columns, bit for bit, and leave
+    out the same periods: then every combination's pooled benchmark is the same series (a study's
+    benchmark is one series per window and its first possible fill the same for every run)."""
+    if untradable is not None:
+        g = untradable.group.reshape(n_c, n_w)
+        if not (g == g[:1]).all():
+            return False
+    bits = B.view(np.int64)
+    for lo, hi in combo_blocks(n_c, B.shape[0] * n_w):
+        if not (bits[:, lo * n_w:hi * n_w].reshape(B.shape[0], hi - lo, n_w) == bits[:, None, :n_w]).all():
+            return False
+    return True
+
+
 def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: Untradable | None,
              ppy_runs: pd.Series, rf: float, n_c: int, n_w: int, rows: np.ndarray, is_open: np.ndarray) -> PerRun:
     """The run metrics (against the benchmark with its untradable periods blanked) and the pooled
     benchmark, one block of combinations at a time: the blanked benchmark exists only for one block
     (no second ``(T, runs)`` panel); every value is the one a single block would give (each run is
     scored on its own column, and blocks hold at least two runs, see
-    :func:`~backtests.scoring.calendar_time.combo_blocks`)."""
+    :func:`~backtests.scoring.calendar_time.combo_blocks`). When every combination has the same
+    benchmark (:func:`_same_benchmark`), the pooled benchmark is computed once and shared (a
+    read-only broadcast view, not ``n_c`` copies)."""
     ids, index = sr.returns.columns, sr.returns.index
     tables, reasons = [], {}
     bench_pooled = None if B is None else np.full((rows.size, n_c), np.nan)
+    shared = B is not None and n_c > 2 and _same_benchmark(B, untradable, n_c, n_w)
+    if shared:  # every combination pools the same benchmark: pool it once (two combinations, see above)
+        two = untradable.masked(B, np.arange(2 * n_w)) if untradable is not None else B[:, :2 * n_w]
+        bench_pooled = np.broadcast_to(_pool_onto(two, rows, 2, n_w, is_open)[:, :1], (rows.size, n_c))
     with_values = np.zeros(R.shape[0], dtype=bool)
     for lo, hi in combo_blocks(n_c, R.shape[0] * n_w):
         cols = np.arange(lo * n_w, hi * n_w)
@@ -181,7 +202,8 @@ def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: 
         if B is not None:
             Bm = untradable.masked(B, cols) if untradable is not None else B[:, cols]
             bench = pd.DataFrame(Bm, index=index, columns=block.columns, copy=False)
-            bench_pooled[:, lo:hi] = _pool_onto(Bm, rows, hi - lo, n_w, is_open)
+            if not shared:
+                bench_pooled[:, lo:hi] = _pool_onto(Bm, rows, hi - lo, n_w, is_open)
         t, why = scoring.metrics_table(block, ppy_runs.iloc[lo * n_w:hi * n_w], bench, rf)
         tables.append(t)
         reasons.update(why)
@@ -286,7 +308,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     for stat in RUN_STATS:  # the engine's statistics reported per run, when present
         if stat.metric and stat.name in sr.runs:
             table[stat.metric] = sr.runs[stat.name].to_numpy()
-    combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
+    combo_params = params_records(sr.grid)
     first_ns = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
     run_records = RunRecords(list(sr.returns.columns), sr.label, sr.name, windows, combo_params, first_ns, table,
                              reasons)
@@ -339,13 +361,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     notes = rk["notes"].tolist()
     event_rows = frame_records(events)
     pooled_records = []
+    cids = combo_ids(sr.label, sr.grid)
     for c, (metrics, trust, ev) in enumerate(zip(frame_records(pooled), trust_rows, event_rows)):
         trust["notes"] = notes[c] or None
         if c in boot_records:
             trust["bootstrap"] = {**boot_records[c], "confidence": confidence}
         ev["nan_reason"] = ev_reasons[c]
         pooled_records.append({
-            "id": combo_id(sr.label, combo_params[c]), "strategy": sr.label, "strategy_name": sr.name,
+            "id": cids[c], "strategy": sr.label, "strategy_name": sr.name,
             "combo": c, "params": combo_params[c], "is_default": c == sr.default_combo, "metrics": metrics,
             "events": ev, "trust": trust, "n_identical": int(n_identical[c]),
             "nan_reasons": dict(preasons.get(c, {})),
@@ -402,7 +425,8 @@ def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:
     if bench is None or not bench.shape[1]:
         return None
     values = bench.to_numpy()
-    if not np.array_equal(values, np.broadcast_to(values[:, :1], values.shape), equal_nan=True):
+    if values.strides[1] != 0 and not np.array_equal(values, np.broadcast_to(values[:, :1], values.shape),
+                                                     equal_nan=True):
         raise ValueError(f"the pooled benchmark of {label!r} differs between combinations")
     return bench.iloc[:, 0].rename(None)
 

@@ -33,6 +33,28 @@ def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(cols, row)) for row in obj.tolist()]
 
 
+def params_records(grid: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each grid row's parameters as a JSON-ready dict, as ``clean_json(row)`` gives it (Python
+    scalars, NaN and infinities as None), built column by column."""
+    from backtests.jsonfmt import clean_json
+
+    cols: dict[str, list[Any]] = {}
+    for name in grid.columns:
+        values = grid[name].to_numpy()
+        if values.dtype.kind in "iub":
+            cols[str(name)] = values.tolist()
+        elif values.dtype.kind == "f":
+            ok = np.isfinite(values)
+            out = values.tolist()
+            for i in np.flatnonzero(~ok):
+                out[i] = None
+            cols[str(name)] = out
+        else:
+            cols[str(name)] = [clean_json(v) for v in values]
+    names = list(cols)
+    return [dict(zip(names, row)) for row in zip(*cols.values())] if names else [{} for _ in range(len(grid))]
+
+
 def iso_instants(ns: np.ndarray) -> list[str | None]:
     """UTC instants (int64 ns, :data:`~backtests.engine.results.NEVER` = none) as ISO-8601 strings
     (None for none), for JSON records."""
