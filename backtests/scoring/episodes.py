@@ -106,7 +106,7 @@ def event_table(returns: np.ndarray, traded: np.ndarray, cluster: np.ndarray, n_
 
 def cluster_robust_t(returns: np.ndarray, cluster: np.ndarray) -> tuple[float, float, str | None]:
     """t-statistic and two-sided p-value of the mean, cluster-robust (statsmodels OLS on a constant)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
 
     ok = ~np.isnan(returns)
     r, g = returns[ok], cluster[ok]
@@ -117,7 +117,7 @@ def cluster_robust_t(returns: np.ndarray, cluster: np.ndarray) -> tuple[float, f
         return float("nan"), float("nan"), "fewer than 2 clusters (all episodes in one cluster)"
     if np.all(r == r[0]):
         return float("nan"), float("nan"), "returns do not vary"
-    fit = sm.OLS(r, np.ones((r.size, 1))).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
+    fit = OLS(r, np.ones((r.size, 1))).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
     t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
     if not (np.isfinite(t) and np.isfinite(p)):
         return float("nan"), float("nan"), "returns do not vary across clusters"
