@@ -21,7 +21,7 @@ import pytest
 
 from backtests.orchestration.cli import main
 from backtests.outputs.regenerate import load_run
-from backtests.report import render_tearsheet
+from backtests.report import read_returns, render_tearsheet
 from backtests.report.fmt import pct
 from backtests.scoring import registry
 
@@ -203,6 +203,7 @@ def test_a_run_folder_of_scare_0_2_is_drawn_from_metrics_json(toy_run: Path, tmp
     shutil.copytree(toy_run, old)
     for name in ("pooled.parquet", "pooled_benchmark.parquet"):
         (old / name).unlink()
+    read_returns(old / "returns.parquet").to_parquet(old / "returns.parquet")  # 0.2: one column per run
     metrics = json.loads((old / "metrics.json").read_text())
     metrics.pop("markets")
     for s in metrics["strategies"]:
