@@ -217,25 +217,50 @@ def calendar_pool(values: np.ndarray, n_combos: int, n_windows: int, is_open: np
     v3 = values.reshape(t, n_combos, n_windows)  # a view (runs are combination-major)
     blocks = combo_blocks(n_combos, t * n_windows)
     op = is_open[:, None, :]
-    has_row = np.zeros(t, dtype=bool)
-    for lo, hi in blocks:
-        has_row |= (~np.isnan(v3[:, lo:hi]) & op).any(axis=(1, 2))
-    rows = np.flatnonzero(has_row)
-    out = np.empty((rows.size, n_combos))
     if n_windows == 1:
+        has_row = np.zeros(t, dtype=bool)
+        for lo, hi in blocks:
+            has_row |= (~np.isnan(v3[:, lo:hi]) & op).any(axis=(1, 2))
+        rows = np.flatnonzero(has_row)
+        out = np.empty((rows.size, n_combos))
         live = is_open[rows, :1]
         for lo, hi in blocks:
             sub = v3[rows, lo:hi, 0]
             out[:, lo:hi] = np.where(~np.isnan(sub) & live, sub, np.nan)
         return out, rows
-    opr = op[rows]
-    n_open = opr.sum(axis=2)
-    for lo, hi in blocks:
-        vb = v3[rows, lo:hi]
-        has = (~np.isnan(vb) & opr).any(axis=2)
-        total = np.where(opr, np.nan_to_num(vb, nan=0.0), 0.0).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, lo:hi] = np.where(has, total / n_open, np.nan)
+    # A row where one window is open pools that window's returns alone: numpy's sum over the
+    # windows adds exact zeros for the closed ones, so the value is the return plus 0.0 (that
+    # turns -0.0 into 0.0, as the sum does) over one open episode. Those rows read only their
+    # window's runs; rows where several windows are open take numpy's sum as written.
+    n_open_row = is_open.sum(axis=1)
+    one = [np.flatnonzero((n_open_row == 1) & is_open[:, w]) for w in range(n_windows)]
+    several = np.flatnonzero(n_open_row >= 2)
+    has_row = np.zeros(t, dtype=bool)
+    for w, rw in enumerate(one):
+        for lo, hi in combo_blocks(n_combos, rw.size):
+            has_row[rw] |= ~np.isnan(v3[rw, lo:hi, w]).all(axis=1)
+    for lo, hi in combo_blocks(n_combos, several.size * n_windows):
+        sub = v3[several, lo:hi]
+        has_row[several] |= (~np.isnan(sub) & op[several]).any(axis=(1, 2))
+    rows = np.flatnonzero(has_row)
+    out = np.empty((rows.size, n_combos))
+    for w, rw in enumerate(one):
+        rw = rw[has_row[rw]]
+        at = np.searchsorted(rows, rw)
+        for lo, hi in combo_blocks(n_combos, rw.size):
+            x = v3[rw, lo:hi, w]
+            out[at, lo:hi] = np.where(np.isnan(x), np.nan, np.nan_to_num(x, nan=0.0) + 0.0)
+    several = several[has_row[several]]
+    if several.size:
+        at = np.searchsorted(rows, several)
+        opr = op[several]
+        n_open = opr.sum(axis=2)
+        for lo, hi in combo_blocks(n_combos, several.size * n_windows):
+            vb = v3[several, lo:hi]
+            has = (~np.isnan(vb) & opr).any(axis=2)
+            total = np.where(opr, np.nan_to_num(vb, nan=0.0), 0.0).sum(axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[at, lo:hi] = np.where(has, total / n_open, np.nan)
     return out, rows
 
 

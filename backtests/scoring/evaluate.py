@@ -131,12 +131,19 @@ class Untradable:
                 early.append(rows[starts < first])
         return cls(group, early)
 
-    def masked(self, bench: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """``bench[:, cols]`` (a new array) with each run's left-out periods NaN."""
-        out = bench[:, cols]
+    def masked(self, bench: np.ndarray, cols: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``bench[:, cols]`` (or ``bench[rows][:, cols]``; a new array) with each run's left-out
+        periods NaN."""
+        out = bench[:, cols] if rows is None else bench[np.ix_(rows, cols)]
+        if rows is not None and not rows.size:
+            return out
         groups = self.group[cols]
         for g in np.unique(groups[groups >= 0]):
-            out[np.ix_(self.early[g], np.flatnonzero(groups == g))] = np.nan
+            early = self.early[g]
+            if rows is not None:
+                pos = np.searchsorted(rows, early)
+                early = pos[(pos < rows.size) & (rows[np.minimum(pos, rows.size - 1)] == early)]
+            out[np.ix_(early, np.flatnonzero(groups == g))] = np.nan
         return out
 
 
@@ -180,35 +187,60 @@ def _same_benchmark(B: np.ndarray, untradable: Untradable | None, n_c: int, n_w:
 def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: Untradable | None,
              ppy_runs: pd.Series, rf: float, n_c: int, n_w: int, rows: np.ndarray, is_open: np.ndarray) -> PerRun:
     """The run metrics (against the benchmark with its untradable periods blanked) and the pooled
-    benchmark, one block of combinations at a time: the blanked benchmark exists only for one block
-    (no second ``(T, runs)`` panel); every value is the one a single block would give (each run is
-    scored on its own column, and blocks hold at least two runs, see
-    :func:`~backtests.scoring.calendar_time.combo_blocks`). When every combination has the same
-    benchmark (:func:`_same_benchmark`), the pooled benchmark is computed once and shared (a
-    read-only broadcast view, not ``n_c`` copies)."""
+    benchmark, one block of runs at a time: the blanked benchmark exists only for one block (no
+    second ``(T, runs)`` panel).
+
+    A block holds one window's runs of a range of combinations, on the rows where that window's
+    runs have a return: a run is scored on its own non-NaN rows, so leaving out rows where it has
+    none changes no value, and the kernels read a quarter of the panel at four windows. Every
+    value is the one the whole panel gives (blocks hold at least two runs: numpy sums a single
+    column in another order, see :func:`~backtests.scoring.calendar_time.combo_blocks`; a single
+    combination keeps its windows together). When every combination has the same benchmark
+    (:func:`_same_benchmark`), the pooled benchmark is computed once and shared (a read-only
+    broadcast view, not ``n_c`` copies).
+    """
     ids, index = sr.returns.columns, sr.returns.index
-    tables, reasons = [], {}
-    bench_pooled = None if B is None else np.full((rows.size, n_c), np.nan)
-    shared = B is not None and n_c > 2 and _same_benchmark(B, untradable, n_c, n_w)
-    if shared:  # every combination pools the same benchmark: pool it once (two combinations, see above)
-        two = untradable.masked(B, np.arange(2 * n_w)) if untradable is not None else B[:, :2 * n_w]
-        bench_pooled = np.broadcast_to(_pool_onto(two, rows, 2, n_w, is_open)[:, :1], (rows.size, n_c))
-    with_values = np.zeros(R.shape[0], dtype=bool)
-    for lo, hi in combo_blocks(n_c, R.shape[0] * n_w):
-        cols = np.arange(lo * n_w, hi * n_w)
-        block = pd.DataFrame(R[:, lo * n_w:hi * n_w], index=index, columns=ids[lo * n_w:hi * n_w], copy=False)
-        with_values |= ~np.isnan(block.to_numpy()).all(axis=1)
-        bench = None
-        if B is not None:
-            Bm = untradable.masked(B, cols) if untradable is not None else B[:, cols]
-            bench = pd.DataFrame(Bm, index=index, columns=block.columns, copy=False)
-            if not shared:
-                bench_pooled[:, lo:hi] = _pool_onto(Bm, rows, hi - lo, n_w, is_open)
-        t, why = scoring.metrics_table(block, ppy_runs.iloc[lo * n_w:hi * n_w], bench, rf)
-        tables.append(t)
-        reasons.update(why)
+    t = R.shape[0]
+    live = np.zeros((t, n_w), dtype=bool)  # rows where any run of each window has a return
+    for lo, hi in combo_blocks(n_c, t * n_w):
+        live |= ~np.isnan(R[:, lo * n_w:hi * n_w].reshape(t, hi - lo, n_w)).all(axis=1)
+    groups = [(w, np.flatnonzero(live[:, w])) for w in range(n_w)] if n_c >= 2 else [(None, np.arange(t))]
+    tables, positions, reasons = [], [], {}
+    for w, rws in groups:
+        for lo, hi in combo_blocks(n_c, max(1, rws.size) * (n_w if w is None else 1)):
+            cols = np.arange(lo * n_w, hi * n_w) if w is None else np.arange(lo, hi) * n_w + w
+            block = pd.DataFrame(R[np.ix_(rws, cols)], index=index[rws], columns=ids[cols], copy=False)
+            bench = None
+            if B is not None:
+                Bm = untradable.masked(B, cols, rws) if untradable is not None else B[np.ix_(rws, cols)]
+                bench = pd.DataFrame(Bm, index=block.index, columns=block.columns, copy=False)
+            part, why = scoring.metrics_table(block, ppy_runs.iloc[cols], bench, rf)
+            tables.append(part)
+            positions.append(cols)
+            reasons.update(why)
     table = pd.concat(tables) if len(tables) != 1 else tables[0]
-    return PerRun(table, reasons, bench_pooled, int(with_values.sum()))
+    table = table.iloc[np.argsort(np.concatenate(positions), kind="stable")]
+    return PerRun(table, reasons, _pooled_benchmark(B, untradable, rows, n_c, n_w, is_open),
+                  int(live.any(axis=1).sum()))
+
+
+def _pooled_benchmark(B: np.ndarray | None, untradable: Untradable | None, rows: np.ndarray, n_c: int, n_w: int,
+                      is_open: np.ndarray) -> np.ndarray | None:
+    """Each combination's calendar-pooled benchmark (its untradable periods blanked) on the
+    returns' pooled ``rows``: computed once and shared when every combination has the same."""
+    if B is None:
+        return None
+
+    def masked(cols: np.ndarray) -> np.ndarray:
+        return untradable.masked(B, cols) if untradable is not None else B[:, cols]
+
+    if n_c > 2 and _same_benchmark(B, untradable, n_c, n_w):  # two combinations: see combo_blocks
+        return np.broadcast_to(_pool_onto(masked(np.arange(2 * n_w)), rows, 2, n_w, is_open)[:, :1],
+                               (rows.size, n_c))
+    out = np.full((rows.size, n_c), np.nan)
+    for lo, hi in combo_blocks(n_c, B.shape[0] * n_w):
+        out[:, lo:hi] = _pool_onto(masked(np.arange(lo * n_w, hi * n_w)), rows, hi - lo, n_w, is_open)
+    return out
 
 
 def _score_fn(metric: str, pooled: pd.DataFrame, bench: pd.DataFrame | None, ppy: float, rf: float):
@@ -310,7 +342,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
             table[stat.metric] = sr.runs[stat.name].to_numpy()
     combo_params = params_records(sr.grid)
     first_ns = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
-    run_records = RunRecords(list(sr.returns.columns), sr.label, sr.name, windows, combo_params, first_ns, table,
+    run_records = RunRecords(sr.returns.columns.tolist(), sr.label, sr.name, windows, combo_params, first_ns, table,
                              reasons)
     bench = None
     if B is not None:
@@ -319,7 +351,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         # one window: each combination's pooled series is its only run's series
         pooled = table[[c for c in table.columns if c not in ENGINE_METRICS]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
-        preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
+        preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns.tolist()) if rid in reasons}
     else:
         pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
     # each run's total return, as in its metrics (the same compiled pass)
@@ -344,7 +376,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
                                  n_blocks=pbo_blocks, distinct=distinct)
     # one trigger inside two overlapping windows is one real trade: counted once (orders known)
-    distinct_trades = distinct_entries(sr.orders, dict(zip(sr.returns.columns, sr.runs["combo"].to_numpy())), n_c)
+    distinct_trades = distinct_entries(sr.orders, dict(zip(sr.returns.columns.tolist(),
+                                                           sr.runs["combo"].to_numpy().tolist())), n_c)
     pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64) if distinct_trades is None else distinct_trades
     pooled["exposure"] = eng[:, :, 1].mean(axis=1)
     pooled["turnover_mean"] = eng[:, :, 2].mean(axis=1)
@@ -461,7 +494,7 @@ def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_wi
     """Per-episode records of one combination (of ``combos``, the ones reported): window, cluster,
     return, fills, shock. Fills are read for the runs of ``combos`` only."""
     n_w = len(windows)
-    ids = list(sr.returns.columns)
+    ids = sr.returns.columns.tolist()
     wanted = {str(ids[c * n_w + w]) for c in combos for w in range(n_w)}
     fills: dict[str, tuple[str, str]] = {}
     if sr.orders is not None and len(sr.orders) and wanted:

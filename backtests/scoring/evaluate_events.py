@@ -301,31 +301,43 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
     }
 
 
-def distinct_entries(orders: pd.DataFrame | None, run_combo: dict[str, int], n_combos: int) -> np.ndarray | None:
+def distinct_entries(orders: pd.DataFrame | None, run_combo: Mapping[str, int], n_combos: int) -> np.ndarray | None:
     """Positions opened per combination, each real trade counted once across overlapping episodes.
 
     A fill opens a position when the run's holding of that symbol goes from flat to non-zero. Two
     episodes of one combination that open the same symbol at the same fill instant (one trigger
     inside two overlapping windows) hold one real trade: it is counted once. Returns ``None``
     without an orders table (the caller then sums the engine's per-run counts).
+
+    Runs and symbols are handled as integer codes (a categorical ``run`` column is read through
+    its categories: one lookup per run, not per order).
     """
     if orders is None:
         return None
     out = np.zeros(n_combos, dtype=np.int64)
     if not len(orders):
         return out
-    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
-                      "fill": pd.DatetimeIndex(orders["fill_time"]).asi8,
-                      "signed": np.where(orders["side"].astype(str).to_numpy() == "buy", 1.0, -1.0)
-                      * orders["size"].to_numpy(dtype=float)})
-    o = o.sort_values(["run", "symbol", "fill"], kind="stable")
-    held = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
-    before = held - o["signed"].to_numpy()
-    scale = np.maximum(np.abs(o["signed"].to_numpy()), 1e-300)
+    run = orders["run"]
+    if isinstance(run.dtype, pd.CategoricalDtype):
+        run_code = run.cat.codes.to_numpy(dtype=np.int64)
+        names = run.cat.categories.astype(str)
+    else:
+        run_code, names = pd.factorize(run.astype(str).to_numpy(), sort=False)
+        names = pd.Index(names)
+    combo_of = names.map(lambda r: run_combo.get(r, -1)).to_numpy(dtype=np.int64) if len(names) else \
+        np.zeros(0, np.int64)
+    sym_code, _ = pd.factorize(orders["symbol"].astype(str).to_numpy(), sort=False)
+    fill = pd.DatetimeIndex(orders["fill_time"]).asi8
+    signed = np.where(orders["side"].astype(str).to_numpy() == "buy", 1.0, -1.0) * orders["size"].to_numpy(dtype=float)
+    order = np.lexsort((fill, sym_code, run_code))  # stable: ties keep their order, as a stable sort_values
+    run_code, sym_code, fill, signed = run_code[order], sym_code[order], fill[order], signed[order]
+    group = run_code * (int(sym_code.max()) + 1) + sym_code
+    held = pd.Series(signed).groupby(group, sort=False).cumsum().to_numpy()
+    before = held - signed
+    scale = np.maximum(np.abs(signed), 1e-300)
     opens = (np.abs(before) <= 1e-9 * scale) & (np.abs(held) > 1e-9 * scale)
-    e = o.loc[opens, ["run", "symbol", "fill"]]
-    e = e.assign(combo=e["run"].map(run_combo)).dropna(subset=["combo"])
-    e = e.drop_duplicates(["combo", "symbol", "fill"])
-    counts = e.groupby("combo").size()
-    out[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
+    combo = combo_of[run_code[opens]]
+    keep = combo >= 0
+    entries = np.unique(np.stack([combo[keep], sym_code[opens][keep], fill[opens][keep]]), axis=1)
+    np.add.at(out, entries[0], 1)
     return out

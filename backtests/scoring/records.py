@@ -22,15 +22,21 @@ from backtests.engine.results import NEVER
 
 
 def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None)."""
-    vals = table.to_numpy(dtype=float, na_value=np.nan)
-    obj = np.where(np.isfinite(vals), vals, np.nan).astype(object)
-    obj[~np.isfinite(vals)] = None
-    ints = [i for i, c in enumerate(table.columns) if pd.api.types.is_integer_dtype(table[c])]
-    for i in ints:
-        obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
+    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None), built column
+    by column (integer columns as ``int``, every other column as ``float``)."""
     cols = [str(c) for c in table.columns]
-    return [dict(zip(cols, row)) for row in obj.tolist()]
+    lists = []
+    for j in range(table.shape[1]):
+        col = table.iloc[:, j]
+        vals = col.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(vals))
+        out = vals.astype(np.int64).tolist() if pd.api.types.is_integer_dtype(col) and not bad.size else vals.tolist()
+        for i in bad.tolist():
+            out[i] = None
+        lists.append(out)
+    if not cols:
+        return [{} for _ in range(len(table))]
+    return [dict(zip(cols, row)) for row in zip(*lists)]
 
 
 def params_records(grid: pd.DataFrame) -> list[dict[str, Any]]:
