@@ -54,12 +54,12 @@ def strategy_digest(cls: type) -> tuple[str, str]:
     return _sha(qual), "qualname"
 
 
-def _key_text(value: Any) -> str:
+def _key_text(value: Any, ensure_ascii: bool = True) -> str:
     """The JSON text of one value as it appears inside a run or combination key."""
-    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"))
+    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii)
 
 
-def _column_texts(column: Any) -> list[str]:
+def _column_texts(column: Any, ensure_ascii: bool = True) -> list[str]:
     """:func:`_key_text` of every value of a grid column, computed once per distinct value (by
     bit pattern for floats, so ``-0.0`` and ``0.0`` stay apart; row by row for object columns
     that are not all text, where ``1``, ``1.0`` and ``True`` would hash alike)."""
@@ -74,25 +74,26 @@ def _column_texts(column: Any) -> list[str]:
     elif values.dtype.kind in "OUT" and all(isinstance(v, str) for v in values):
         keys = values
     else:
-        return [_key_text(v) for v in values]
+        return [_key_text(v, ensure_ascii) for v in values]
     codes, uniques = pd.factorize(keys, sort=False)
     first = np.zeros(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]  # a row holding each distinct value
-    texts = np.array([_key_text(values[i]) for i in first], dtype=object)
+    texts = np.array([_key_text(values[i], ensure_ascii) for i in first], dtype=object)
     return texts[codes].tolist()
 
 
-def params_texts(grid: Any) -> list[str]:
+def params_texts(grid: Any, ensure_ascii: bool = True) -> list[str]:
     """Per grid row, the JSON text of its parameters as :func:`run_id` and :func:`combo_id` hash
-    them (``json.dumps(clean_json(params), sort_keys=True, separators=(",", ":"))``), built
-    column by column: one encoding per distinct value, not one per row."""
+    them (``json.dumps(clean_json(params), sort_keys=True, separators=(",", ":"))``; with
+    ``ensure_ascii=False`` as runs.parquet stores them), built column by column: one encoding per
+    distinct value, not one per row."""
     n = len(grid)
     names = sorted(str(c) for c in grid.columns)
     if not names:
         return ["{}"] * n
     by_name = {str(c): c for c in grid.columns}
-    cols = [_column_texts(grid[by_name[k]]) for k in names]
-    heads = [json.dumps(k) + ":" for k in names]
+    cols = [_column_texts(grid[by_name[k]], ensure_ascii) for k in names]
+    heads = [json.dumps(k, ensure_ascii=ensure_ascii) + ":" for k in names]
     return ["{" + ",".join(h + v for h, v in zip(heads, row)) + "}" for row in zip(*cols)]
 
 

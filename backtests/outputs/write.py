@@ -74,17 +74,28 @@ def _long_batches(frames: list[pd.DataFrame], key: str, paths: bool) -> Iterator
     frame's ``<id>|<path>`` columns (null for ids without them)."""
     import pyarrow as pa
 
+    nulls = [pa.nulls(0, pa.float64())]
+
+    def null_column(n: int) -> object:  # one all-null array, sliced (not a buffer per block and path)
+        if n > len(nulls[0]):
+            nulls[0] = pa.nulls(n, pa.float64())
+        return nulls[0].slice(0, n)
+
     for frame in frames:
-        names = [str(c) for c in frame.columns]
-        is_id = np.array(["|" not in c for c in names], dtype=bool)
-        ids = [c for c, ok in zip(names, is_id) if ok]
-        if not ids:
+        names = frame.columns.astype(str)
+        is_path = np.asarray(names.str.contains("|", regex=False), dtype=bool)
+        cols = np.flatnonzero(~is_path)
+        if not cols.size:
             continue
-        cols = np.flatnonzero(is_id)
+        ids = names[cols].tolist()
         contiguous = cols[-1] - cols[0] + 1 == cols.size
         values = frame.to_numpy(copy=False)
         stamps = np.asarray(pd.DatetimeIndex(frame.index).as_unit("ns").asi8)
-        by_name = {c: j for j, c in enumerate(names)}
+        by_path: dict[str, dict[str, int]] = {p: {} for p in PATH_COLUMNS}
+        for j in np.flatnonzero(is_path).tolist():
+            pid, _, p = names[j].partition("|")
+            if p in by_path:
+                by_path[p][pid] = j
         step = max(1, ROW_GROUP_CELLS // max(1, len(stamps)))
         for lo in range(0, len(ids), step):
             hi = min(len(ids), lo + step)
@@ -93,6 +104,7 @@ def _long_batches(frames: list[pd.DataFrame], key: str, paths: bool) -> Iterator
                 frame.iloc[:, part].to_numpy(dtype=float, na_value=np.nan).T
             keep = ~np.isnan(block)
             counts = keep.sum(axis=1)
+            n = int(counts.sum())
             codes = np.repeat(np.arange(hi - lo, dtype=np.int32), counts)
             arrays = {
                 key: pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(ids[lo:hi], pa.string())),
@@ -102,19 +114,16 @@ def _long_batches(frames: list[pd.DataFrame], key: str, paths: bool) -> Iterator
             }
             if paths:
                 for p in PATH_COLUMNS:
-                    arrays[p] = _path_column(values, by_name, ids[lo:hi], p, keep, int(counts.sum()))
+                    have = [(k, by_path[p][i]) for k, i in enumerate(ids[lo:hi]) if i in by_path[p]]
+                    arrays[p] = _path_column(values, have, keep) if have else null_column(n)
             yield pa.RecordBatch.from_pydict(arrays)
 
 
-def _path_column(values: np.ndarray, by_name: dict[str, int], ids: list[str], path: str, keep: np.ndarray,
-                 n: int) -> object:
-    """One path column of a block of ids: the ``<id>|<path>`` values on the ids' rows, null for
-    ids without that path."""
+def _path_column(values: np.ndarray, have: list[tuple[int, int]], keep: np.ndarray) -> object:
+    """One path column of a block of ids: ``have`` lists (id position in the block, column of its
+    ``<id>|<path>`` values); the values on the ids' rows, null for the other ids."""
     import pyarrow as pa
 
-    have = [(k, by_name[f"{i}|{path}"]) for k, i in enumerate(ids) if f"{i}|{path}" in by_name]
-    if not have:
-        return pa.nulls(n, pa.float64())
     out = np.full(keep.shape, np.nan)
     valid = np.zeros(keep.shape, dtype=bool)
     for k, j in have:

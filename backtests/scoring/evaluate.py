@@ -308,7 +308,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     kept as columns). Memory: the returns and benchmark panels are read in place; the temporaries
     are blocks of combinations, the outputs the pooled series and per-run vectors.
     """
-    windows = list(dict.fromkeys(sr.runs["window"]))
+    windows = list(pd.unique(sr.runs["window"].to_numpy(dtype=object)))  # first appearance order
     n_w, n_c = len(windows), len(sr.grid)
     if len(sr.runs) != n_w * n_c or not (sr.runs["combo"].to_numpy() == np.repeat(np.arange(n_c), n_w)).all():
         raise ValueError("runs must be combination-major with every combination in every window")
@@ -343,7 +343,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     combo_params = params_records(sr.grid)
     first_ns = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
     run_records = RunRecords(sr.returns.columns.tolist(), sr.label, sr.name, windows, combo_params, first_ns, table,
-                             reasons)
+                             reasons, grid=sr.grid)
     bench = None
     if B is not None:
         bench = pd.DataFrame(per.bench_pooled, index=pooled_index, columns=sr.grid.index, copy=False)

@@ -324,8 +324,8 @@ def distinct_entries(orders: pd.DataFrame | None, run_combo: Mapping[str, int], 
     else:
         run_code, names = pd.factorize(run.astype(str).to_numpy(), sort=False)
         names = pd.Index(names)
-    combo_of = names.map(lambda r: run_combo.get(r, -1)).to_numpy(dtype=np.int64) if len(names) else \
-        np.zeros(0, np.int64)
+    lookup = pd.Series(run_combo, dtype="float64") if len(run_combo) else pd.Series(dtype="float64")
+    combo_of = lookup.reindex(names).fillna(-1).to_numpy().astype(np.int64)
     sym_code, _ = pd.factorize(orders["symbol"].astype(str).to_numpy(), sort=False)
     fill = pd.DatetimeIndex(orders["fill_time"]).asi8
     signed = np.where(orders["side"].astype(str).to_numpy() == "buy", 1.0, -1.0) * orders["size"].to_numpy(dtype=float)

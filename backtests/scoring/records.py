@@ -70,16 +70,13 @@ def iso_instants(ns: np.ndarray) -> list[str | None]:
 
 
 def json_text(value: Any) -> str:
-    """Compact canonical JSON text of a small value (sorted keys, ``,`` and ``:`` separators,
-    floats as in :mod:`backtests.jsonfmt`): the ``params`` and ``nan_reasons`` cells of runs.parquet."""
-    import orjson
+    """Compact JSON text of a small value as runs.parquet stores it (sorted keys, ``,`` and ``:``
+    separators, UTF-8 text; Python's encoder, as in scare 0.2): its ``params`` and ``nan_reasons``."""
+    import json
 
-    from backtests.jsonfmt import _scalar, clean_json
+    from backtests.jsonfmt import clean_json
 
-    try:
-        return orjson.dumps(value, default=_scalar, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return orjson.dumps(clean_json(value), default=_scalar, option=orjson.OPT_SORT_KEYS).decode()
+    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +100,9 @@ class RunRecords(Sequence[dict[str, Any]]):
         The run metrics, one row per run in run order (columns: ``runs[].metrics`` keys).
     reasons
         ``{run id: {metric: reason}}`` for every NaN metric.
+    grid
+        The parameter grid the ``params`` come from, when at hand: runs.parquet's ``params`` text
+        is then built from its columns (:func:`backtests.digest.params_texts`).
     """
 
     ids: Sequence[str]
@@ -113,6 +113,7 @@ class RunRecords(Sequence[dict[str, Any]]):
     first_fill: np.ndarray | None
     table: pd.DataFrame
     reasons: dict[str, dict[str, str]]
+    grid: pd.DataFrame | None = None
 
     @property
     def n_windows(self) -> int:
@@ -168,11 +169,23 @@ class RunRecords(Sequence[dict[str, Any]]):
         metric. Built from the columns: one JSON text per combination, one per run with NaN reasons."""
         n, n_w = len(self), self.n_windows
         combo = np.arange(n, dtype=np.int64) // max(1, n_w)
-        params = np.array([json_text(p) for p in self.params], dtype=object)
+        from backtests.digest import params_texts
+
+        texts = params_texts(self.grid, ensure_ascii=False) if self.grid is not None else \
+            [json_text(p) for p in self.params]
+        params = np.array(texts, dtype=object)
         reasons = np.full(n, "{}", dtype=object)
         if self.reasons:
             pos = pd.Index(self.ids).get_indexer(list(self.reasons))
-            reasons[pos] = [json_text(r) for r in self.reasons.values()]
+            memo: dict[tuple[tuple[str, str], ...], str] = {}  # many runs share the same reasons
+            out = []
+            for r in self.reasons.values():
+                key = tuple(r.items())
+                text = memo.get(key)
+                if text is None:
+                    text = memo[key] = json_text(r)
+                out.append(text)
+            reasons[pos] = out
         first = self.first_fill if self.first_fill is not None else np.full(n, NEVER, dtype=np.int64)
         head = pd.DataFrame({
             "id": np.asarray(self.ids, dtype=object), "strategy": np.full(n, self.label, dtype=object),

@@ -52,3 +52,12 @@ def test_params_records_match_clean_json_of_each_row():
                          "o": pd.Series([1, None, "a"], dtype=object)})
     assert params_records(grid) == [clean_json(p) for p in grid.to_dict("records")]
     assert frame_records(pd.DataFrame({"a": [np.inf, 1.0]})) == [{"a": None}, {"a": 1.0}]
+
+
+def test_params_text_from_the_grid_columns_is_the_text_of_each_dict():
+    grid = pd.DataFrame({"vehicle": ["삼성", "ewy"], "threshold": [2.5e-05, -0.0], "on": [True, False]})
+    table = pd.DataFrame({"total_return": [0.1, 0.2]})
+    by_dicts = RunRecords(["r0", "r1"], "s", "s", ["w"], params_records(grid), None, table, {})
+    by_grid = RunRecords(["r0", "r1"], "s", "s", ["w"], params_records(grid), None, table, {}, grid=grid)
+    assert by_grid.frame()["params"].tolist() == by_dicts.frame()["params"].tolist() == [
+        '{"on":true,"threshold":2.5e-05,"vehicle":"삼성"}', '{"on":false,"threshold":-0.0,"vehicle":"ewy"}']
