@@ -85,8 +85,9 @@ def linear_worker(n: int) -> dict[str, Any]:
     report = audit.run(budget=None, max_cuts=3)
     out["audit_3_cuts_s"] = time.perf_counter() - t0
     out["audit_calls"] = report.calls
-    out["audit_call_s"] = audit.call_seconds
-    out["audit_compare_ns_per_decision"] = audit.compare_rate * 1e9
+    out["audit_call_s"] = getattr(audit, "call_seconds", None) or audit.per_call  # (scare 0.2: per_call)
+    rate = getattr(audit, "compare_rate", None)
+    out["audit_compare_ns_per_decision"] = None if rate is None else rate * 1e9
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
