@@ -100,8 +100,8 @@ def _long_batches(frames: list[pd.DataFrame], key: str, paths: bool) -> Iterator
         for lo in range(0, len(ids), step):
             hi = min(len(ids), lo + step)
             part = slice(cols[0] + lo, cols[0] + hi) if contiguous else cols[lo:hi]
-            block = values[:, part].T if values.dtype == np.float64 else \
-                frame.iloc[:, part].to_numpy(dtype=float, na_value=np.nan).T
+            block = np.ascontiguousarray(values[:, part].T if values.dtype == np.float64 else
+                                         frame.iloc[:, part].to_numpy(dtype=float, na_value=np.nan).T)
             keep = ~np.isnan(block)
             counts = keep.sum(axis=1)
             n = int(counts.sum())

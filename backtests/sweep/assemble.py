@@ -76,8 +76,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> Strat
                 "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
                 "fees": o["fees"].to_numpy()}))
     index = pd.DatetimeIndex(stamps, tz="UTC", name="time")
-    returns = pd.DataFrame(R, index=index, columns=ids)
-    benchmark = pd.DataFrame(B, index=index, columns=ids) if sp.benchmark else None
+    returns = pd.DataFrame(R, index=index, columns=ids, copy=False)  # no second panel (pandas 3 copies by default)
+    benchmark = pd.DataFrame(B, index=index, columns=ids, copy=False) if sp.benchmark else None
     runs = pd.DataFrame({
         "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
         "ppy": np.full(n_runs, rules.clock.periods_per_year),
