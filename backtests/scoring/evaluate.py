@@ -209,11 +209,14 @@ def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: 
     for w, rws in groups:
         for lo, hi in combo_blocks(n_c, max(1, rws.size) * (n_w if w is None else 1)):
             cols = np.arange(lo * n_w, hi * n_w) if w is None else np.arange(lo, hi) * n_w + w
-            block = pd.DataFrame(R[np.ix_(rws, cols)], index=index[rws], columns=ids[cols], copy=False)
+            # column-major blocks: the compiled kernels read and sort each run's column in place
+            # (their sums follow numpy's order for any layout, so the values do not change)
+            block = pd.DataFrame(np.asfortranarray(R[np.ix_(rws, cols)]), index=index[rws], columns=ids[cols],
+                                 copy=False)
             bench = None
             if B is not None:
                 Bm = untradable.masked(B, cols, rws) if untradable is not None else B[np.ix_(rws, cols)]
-                bench = pd.DataFrame(Bm, index=block.index, columns=block.columns, copy=False)
+                bench = pd.DataFrame(np.asfortranarray(Bm), index=block.index, columns=block.columns, copy=False)
             part, why = scoring.metrics_table(block, ppy_runs.iloc[cols], bench, rf)
             tables.append(part)
             positions.append(cols)
