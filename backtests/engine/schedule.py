@@ -15,9 +15,13 @@ Rules (the heart of "no look-ahead in execution"):
 3. The fill price is that bar's open when ``fill == "open"`` and the bar opened after the decision
    was made (``open_time > tau``), otherwise its close (a decision made during the session is a
    market-on-close order, ``fill_kind`` "auction"; a decision at the open instant itself fills at
-   the close, "close"; a bar without an open price falls back to its
-   close and is counted as an ``open_fill_fallback``). "Made" means when the target last changed,
-   so a target set at the New York close and unchanged since still fills at Seoul's next open.
+   the close, "close": an exchange's opening auction has uncrossed by then; a bar without an open
+   price falls back to its close and is counted as an ``open_fill_fallback``). A bar that opens
+   the instant the previous bar closed (``AssetBars.through``: trading runs through the boundary,
+   as crypto does around the clock) has no auction there: a decision stamped at that boundary
+   fills at the bar's open, its first trade after the decision (``open_time >= tau``), not a whole
+   bar later at its close. "Made" means when the target last changed, so a target set at the New
+   York close and unchanged since still fills at Seoul's next open.
 4. An order is sent only when the target changes; positions drift with prices in between.
 5. With ``exit_at_window_end`` every position is closed at the close of the asset's last bar in
    the window.
@@ -32,7 +36,8 @@ Rules (the heart of "no look-ahead in execution"):
    whose sessions never overlap, such as KRX and NYSE, have none) fills leg by leg, and is counted.
 8. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
    asset known at the fill instant (open prices count from their open instant, closes from their
-   close stamp): ``val_price`` for vectorbt's kernel.
+   close stamp): ``val_price`` for vectorbt's kernel. An asset with an order in the row is valued at
+   the price it fills at, so a rebalance's buys are sized from the prices its sells realise.
 
 9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5 and 7 to one decision: the
    instant the strategy's first decision in a window could fill. The engine reports it per run;
@@ -80,6 +85,15 @@ class AssetBars:
     open_times: np.ndarray  # int64 ns UTC
     open: np.ndarray
     close: np.ndarray
+    #: Per bar: it opens the instant the previous bar (in all the data, not only the window) closed:
+    #: trading runs through that boundary (crypto), so a decision stamped there fills at its open
+    #: (rule 3). Empty: no bar does.
+    through: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def opened_after(self, made: np.ndarray | int, rows: slice | int | np.ndarray = slice(None)) -> np.ndarray:
+        """Whether bars ``rows`` opened after a decision made at ``made`` (rule 3)."""
+        through = self.through[rows] if len(self.through) else False
+        return opened_after(self.open_times[rows], made, through)
 
     def observations(self) -> tuple[np.ndarray, np.ndarray]:
         """Every instant a price of this asset becomes known, and that price (NaN opens dropped).
@@ -122,6 +136,9 @@ class ScheduleStats:
     dropped: np.ndarray  # combos whose target in force at the window start was not carried in
     legged: np.ndarray | None = None  # decisions that could not be filled together (legs: together)
     open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
+    #: an order filled a target different from the strategy's resting weight (the forced exit at the
+    #: window's end aside): the episode traded a position the strategy chose
+    departed: np.ndarray | None = None
 
 
 class Decisions(NamedTuple):
@@ -312,7 +329,15 @@ def _leverage_message(vec: np.ndarray, rules: Rules) -> tuple[str, str]:
     return "target beyond the leverage limits", sym
 
 
-def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str) -> np.ndarray:
+def opened_after(open_times: np.ndarray, made: np.ndarray | int, through: np.ndarray | bool = False) -> np.ndarray:
+    """Whether each bar opened after the decision (rule 3): ``open_time > made``, or at ``made``
+    for a bar that opens the instant the previous one closed (``through``: its first trade comes
+    after a decision stamped at that boundary)."""
+    return (open_times > made) | (np.asarray(through) & (open_times == made))
+
+
+def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str,
+               through: np.ndarray | bool = False) -> np.ndarray:
     """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
 
     Parameters
@@ -324,16 +349,18 @@ def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray
         int64 ns UTC instant each order's target was made (decided).
     fill
         ``execution.fill``: ``"open"`` or ``"close"``.
+    through
+        Per bar: it opens the instant the previous bar closed (:attr:`AssetBars.through`).
 
     Returns
     -------
     numpy.ndarray
-        bool: ``fill == "open"``, the bar opened after the decision (``open_time > made``) and it
+        bool: ``fill == "open"``, the bar opened after the decision (:func:`opened_after`) and it
         has an open price.
     """
     if fill != "open":
         return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
-    return (open_times > made) & np.isfinite(open_prices)
+    return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
 def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int, int, bool] | None:
@@ -358,7 +385,7 @@ def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int,
     k = int(np.searchsorted(bars.stamps, decision, side="right"))  # first bar stamped after the decision
     if k >= len(bars.stamps) - (1 if rules.exit_at_window_end else 0):
         return None
-    at_open = bool(open_fills(bars.open_times[k], bars.open[k], decision, rules.fill))
+    at_open = bool(rules.fill == "open" and bars.opened_after(decision, k) and np.isfinite(bars.open[k]))
     return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
 
 
@@ -398,7 +425,8 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
 
 
 def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
-                    out: ScheduleArrays, start: int, common: np.ndarray | None = None) -> ScheduleStats:
+                    out: ScheduleArrays, start: int, common: np.ndarray | None = None,
+                    neutral: np.ndarray | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -418,6 +446,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     common
         Common fill instants of all legs (:func:`common_instants`) to fill every decision's legs
         together; None fills each asset at its own next bar.
+    neutral
+        (combos, symbols) the strategy's resting weights (``Strategy.resting_weights``); None = flat.
 
     Returns
     -------
@@ -446,6 +476,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         changed_at, _ = release_times(changed_at, common)
         legged = (change & ~ok[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
     entries = np.zeros(n_combos, dtype=np.int64)
+    departed = np.zeros(n_combos, dtype=bool)
     fallback: dict[str, int] = {}
     instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
     for j, (bars, asset) in enumerate(zip(assets, rules.assets)):
@@ -468,7 +499,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         order = tgt != prev
-        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill)
+        through = bars.through[:, None] if len(bars.through) else False
+        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill, through)
         if rules.exit_at_window_end:
             use_open[-1, :] = False
         # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
@@ -476,7 +508,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         not_open = ~use_open
         kind = not_open.view(np.int8) + (not_open & (bars.open_times[:, None] < made)).view(np.int8)
         if rules.fill == "open" and not np.isfinite(bars.open).all():
-            fb = order & (bars.open_times[:, None] > made) & ~np.isfinite(bars.open)[:, None]
+            fb = order & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
             if rules.exit_at_window_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())
@@ -492,10 +524,15 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
             sub = instants[at]
             instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
         entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
+        rest = 0.0 if neutral is None else neutral[:, j]
+        chosen = order & (np.abs(tgt - rest) > 1e-12)
+        if rules.exit_at_window_end:
+            chosen[-1, :] = False  # the engine's exit, not the strategy's choice
+        departed |= chosen.any(axis=0)
     if instants is not None:
         _valuation(instants, assets, out.val_price)
     return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, legged=legged,
-                         open_fallback=fallback)
+                         open_fallback=fallback, departed=departed)
 
 
 def _valuation(instants: np.ndarray, assets: list[AssetBars], val_price: np.ndarray) -> None:

@@ -61,16 +61,21 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
     """A symbol's bars in USD inside ``window`` (:meth:`~backtests.time.windows.Window.contains`),
     bars without a close price dropped."""
     frame = data.require(symbol)
-    part = frame.loc[window.contains(frame.index)]
+    inside = np.asarray(window.contains(frame.index))
+    part = frame.loc[inside]
     close = data.to_usd(symbol, "close").reindex(part.index).to_numpy(dtype="float64")
     valid = np.isfinite(close)
     if "open" in part.columns:
         opn = data.to_usd(symbol, "open").reindex(part.index).to_numpy(dtype="float64")
     else:
         opn = np.full(len(part), np.nan)
-    stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
+    every = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+    stamps = every[inside]
     open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
-    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid])
+    pos = np.flatnonzero(inside)
+    previous = np.where(pos > 0, every[np.maximum(pos - 1, 0)], np.iinfo(np.int64).min)
+    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid],
+                     through=(open_times == previous)[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,
@@ -214,7 +219,7 @@ class Layout:
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
-           clock: np.ndarray | None = None) -> Layout:
+           clock: np.ndarray | None = None, neutral: np.ndarray | None = None) -> Layout:
     """Every window's order schedule, written into one set of stacked kernel arrays.
 
     Parameters
@@ -233,6 +238,8 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
                                 max(w.end_utc for w in windows))
     if clock is None:
         clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
+    if neutral is not None and neutral.shape != (n_combos, n_syms):
+        raise ValueError(f"neutral weights have shape {neutral.shape}, expected ({n_combos}, {n_syms})")
     width = n_combos * gw
     n_rows = max((len(r) for r in rows), default=0)
     n_cols = n_w * width
@@ -253,7 +260,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None)
         common = common_instants(bars[w], rules.fill) if rules.fills_together else None
         start = win.start_utc.value
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common))
+        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, neutral))
         k = int(np.searchsorted(clock, start, side="left"))
         first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
         lay.first_decision.append(first)
@@ -262,8 +269,12 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
     if lay.val_price is not None:
-        # an order's own price when nothing earlier is known (e.g. the first bar of a window)
-        np.copyto(lay.val_price, lay.price, where=np.isnan(lay.val_price) & ~np.isnan(lay.size))
+        # an asset with an order in the row is valued at the price it fills at (its open or its
+        # close): sizing the row's buys from the same prices its sells realise is what keeps a
+        # rebalance within the cash (a crypto bar opening at the instant the previous one closed
+        # would otherwise be valued at that close and filled at its open); the other assets at
+        # the latest price known at the row's first fill instant (rule 8)
+        np.copyto(lay.val_price, lay.price, where=~np.isnan(lay.size))
     return lay
 
 
@@ -434,6 +445,7 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
         "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
                               where=np.isfinite(mean_value) & (mean_value > 0)),
         "n_clipped": clipped,
+        "chosen": st.departed.astype(np.int64) if st.departed is not None else (st.entries > 0).astype(np.int64),
     }
     if rules.paired:
         sym = pd.Index(rules.symbols).get_indexer(orders["symbol"]).astype(np.int64)
@@ -462,7 +474,8 @@ def _short_fill_notices(win: Window, short: np.ndarray, gw: int, rules: Rules) -
 
 
 def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules, *,
-             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None) -> list[WindowResult]:
+             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None,
+             neutral: np.ndarray | None = None) -> list[WindowResult]:
     """Simulate a strategy's target weights over windows for all its combinations at once.
 
     Parameters
@@ -481,6 +494,10 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     clock
         The strategy's decision clock (UTC stamps at which it reads the data), from which each
         window's first decision and first possible fill are reported; None: the weights' index.
+    neutral
+        (n_combos, symbols) the strategy's resting weights (``Strategy.resting_weights``, see
+        :func:`~backtests.strategy.calls.resting_targets`): the per-run statistic ``chosen`` says
+        whether an order filled a target other than these; None = flat.
 
     Returns
     -------
@@ -495,6 +512,6 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     """
     if clock is not None:
         clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
-    lay = layout(data, weights, n_combos, windows, rules, clock)
+    lay = layout(data, weights, n_combos, windows, rules, clock, neutral)
     acc = accounts(lay, run_kernel(lay, rules), rules)
     return window_results(lay, acc, rules, keep_weights)
