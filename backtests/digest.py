@@ -143,6 +143,65 @@ def record_digest(value: Any) -> str:
     return _sha(json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), default=str).encode())
 
 
+def _key_text(value: Any, ensure_ascii: bool = True) -> str:
+    """The JSON text of one value as it appears inside a run or combination key."""
+    return json.dumps(clean_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii)
+
+
+def _column_texts(column: Any, ensure_ascii: bool = True) -> list[str]:
+    """:func:`_key_text` of every value of a grid column, computed once per distinct value (by
+    bit pattern for floats, so ``-0.0`` and ``0.0`` stay apart; row by row for object columns
+    that are not all text, where ``1``, ``1.0`` and ``True`` would hash alike)."""
+    import numpy as np
+    import pandas as pd
+
+    values = column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
+    if values.dtype.kind in "iub":
+        keys = values
+    elif values.dtype.kind == "f":
+        keys = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+    elif values.dtype.kind in "OUT" and all(isinstance(v, str) for v in values):
+        keys = values
+    else:
+        return [_key_text(v, ensure_ascii) for v in values]
+    codes, uniques = pd.factorize(keys, sort=False)
+    first = np.zeros(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a row holding each distinct value
+    texts = np.array([_key_text(values[i], ensure_ascii) for i in first], dtype=object)
+    return texts[codes].tolist()
+
+
+def params_texts(grid: Any, ensure_ascii: bool = True) -> list[str]:
+    """Per grid row, the JSON text of its parameters as :func:`run_id` and :func:`combo_id` hash
+    them (``json.dumps(clean_json(params), sort_keys=True, separators=(",", ":"))``; with
+    ``ensure_ascii=False`` as runs.parquet stores them), built column by column: one encoding per
+    distinct value, not one per row."""
+    n = len(grid)
+    names = sorted(str(c) for c in grid.columns)
+    if not names:
+        return ["{}"] * n
+    by_name = {str(c): c for c in grid.columns}
+    cols = [_column_texts(grid[by_name[k]], ensure_ascii) for k in names]
+    heads = [json.dumps(k, ensure_ascii=ensure_ascii) + ":" for k in names]
+    return ["{" + ",".join(h + v for h, v in zip(heads, row)) + "}" for row in zip(*cols)]
+
+
+def run_ids(label: str, grid: Any, windows: list[str]) -> list[str]:
+    """:func:`run_id` of every (grid row, window), combination-major then window, the same ids
+    from the grid's columns (one JSON text per distinct parameter value, one hash per run)."""
+    head = "[" + json.dumps(label) + ","
+    tails = ["," + json.dumps(w) + "]" for w in windows]
+    sha = hashlib.sha256
+    return [sha((head + p + t).encode()).hexdigest()[:12] for p in params_texts(grid) for t in tails]
+
+
+def combo_ids(label: str, grid: Any) -> list[str]:
+    """:func:`combo_id` of every grid row (see :func:`run_ids`)."""
+    head = "[" + json.dumps(label) + ","
+    sha = hashlib.sha256
+    return [sha((head + p + "]").encode()).hexdigest()[:12] for p in params_texts(grid)]
+
+
 def run_id(label: str, params: dict[str, Any], window: str) -> str:
     """Stable id of a (strategy, params, window) run: 12 hex digits of a SHA-256."""
     key = json.dumps([label, clean_json(params), window], sort_keys=True, separators=(",", ":"))

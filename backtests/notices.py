@@ -58,9 +58,10 @@ def data_notice(text: str) -> Notice:
 
 def _template(n: Notice) -> str:
     """The message with its count taken out: ``"3 order(s) filled short ..."`` and ``"5 order(s) filled
-    short ..."`` are one notice counted 8 times. The count is the first whole number in the message
-    equal to :attr:`Notice.count` (messages state their count first); ``\\0`` marks its place."""
-    return re.sub(rf"(?<![\w.]){n.count}(?![\w]|\.\d)", "\0", n.message, count=1)
+    short ..."`` are one notice counted 8 times. The count is a whole number equal to
+    :attr:`Notice.count` that opens the message (messages that state their count state it first; a
+    number further in, "some of their 2 legs", is text); ``\\0`` marks its place."""
+    return re.sub(rf"^{n.count}(?![\w]|\.\d)", "\0", n.message, count=1)
 
 
 def aggregate(notices: list[Notice]) -> list[Notice]:

@@ -18,7 +18,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from benchmarks.common import describe_machine, machine_info, save_results  # noqa: E402
 
-SECTIONS = ("vs_vectorbt", "vs_backtesting", "cold_start", "scaling", "others")
+SECTIONS = ("vs_vectorbt", "vs_backtesting", "cold_start", "scaling", "audit", "others")
 
 FULL = {
     "repeat": 5,
@@ -31,6 +31,7 @@ FULL = {
     "runner_daily": [10, 100, 1_000, 10_000, 100_000],
     "runner_intraday": [10, 100],
     "profile_at": 10_000,
+    "audit": [1_000, 10_000, 100_000],
 }
 QUICK = {
     "repeat": 2,
@@ -43,6 +44,7 @@ QUICK = {
     "runner_daily": [10],
     "runner_intraday": [10],
     "profile_at": None,
+    "audit": [1_000],
 }
 
 
@@ -115,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         compare.log("scaling ...")
         results["scaling"] = compare.bench_scaling(cfg["daily"], cfg["intraday"], cfg["runner_daily"],
                                                    cfg["runner_intraday"], repeat, args.timeout, cfg["profile_at"])
+    if "audit" in sections:
+        from benchmarks import bench_audit
+
+        compare.log("audit comparison, linear in combinations ...")
+        results["audit"] = bench_audit.linear(cfg["audit"])
     if "others" in sections:
         results["others"] = run_others(args.quick)
     results["elapsed_s"] = round(time.perf_counter() - t0, 1)

@@ -474,4 +474,20 @@ def markdown(results: dict[str, Any]) -> str:
             sl = {m: s[freq].get(f"{m}_slope") for m in ("engine", "vbt", "runner")}
             lines += ["", "log-log slope of time vs combos (1 = linear, sizes >= 100): " + ", ".join(
                 f"{m} {v:.2f}" for m, v in sl.items() if v is not None), ""]
+    if "audit" in results:
+        a = results["audit"]
+        lines += ["**Look-ahead audit, linear in combinations** (ma_cross on 2 years of synthetic SPY; one "
+                  "comparison of the full run with a run truncated at 60% of the clock; fresh process per size)", "",
+                  "| combos | decisions compared | compare | ns/decision | with a column more | ns/decision | "
+                  "audit of 3 cuts | strategy call | peak |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in a["rows"]:
+            if "error" in r:
+                lines.append(f"| {r['combos']:,} | error: {r['error']} |")
+                continue
+            lines.append(f"| {r['combos']:,} | {r['cells_compared']:,} | {_fmt_s(r['compare_s'])} | "
+                         f"{r['compare_ns_per_decision']:.1f} | {_fmt_s(r['compare_extra_column_s'])} | "
+                         f"{r['compare_extra_column_ns_per_decision']:.1f} | {_fmt_s(r['audit_3_cuts_s'])} | "
+                         f"{_fmt_s(r['audit_call_s'])} | {r['peak_rss_mb']:,.0f} MB |")
+        if a.get("flatness"):
+            lines += ["", f"ns per decision, largest over smallest size: {a['flatness']:.2f}x (linear: ~1x)", ""]
     return "\n".join(lines)

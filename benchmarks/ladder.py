@@ -1,12 +1,25 @@
-"""``python -m benchmarks.ladder``: nanoseconds per combination-bar, every figure from fresh processes.
+"""``python -m benchmarks.ladder``: whole ``scare run`` processes by stage, GOOG against backtesting.py, the paths around vectorbt's kernel, start-up.
 
-The README's speed ladder. Each *path* below simulates the same ``ma_cross`` grid (long 1.0 while
-SMA(fast) > SMA(slow), else flat) on the same bars; a figure is the median over ``--rounds``
-fresh processes (``python -m benchmarks.ladder worker ...``), the paths run in alternating order
-(A B C ..., then ... C B A), and inside each process the timed call follows one untimed warm-up
-call of the same size. Ratios are ratios of those medians.
+The README's speed figures. Every figure is a median over fresh processes run in alternating order
+(A B C ..., then ... C B A), with the load average recorded at the start and the end. Sections
+(``--only``):
 
-Paths:
+``runs``
+    whole ``scare run`` processes of :mod:`benchmarks.study` (``ma_cross``, one year of daily
+    bars in one window and in four) at 1k/10k/100k combinations: audit first and cached,
+    tearsheet off and on, each split by stage with its peak memory (:mod:`benchmarks.runs`), and the
+    cost per combination of the stages scare controls (audit, scoring, outputs) across sizes;
+``goog``
+    whole processes on backtesting.py's GOOG: ``scare run`` against ``Backtest.optimize`` on the
+    same grids, each tool's marginal cost per combination (:func:`benchmarks.runs.goog_vs_backtesting`);
+``paths``
+    nanoseconds per combination-bar of the paths below, each in its own process, the first call
+    of the size and the second (the table's figure);
+``startup``
+    a warm ``scare run`` of the default study against ``import vectorbt``, ``validate`` / ``list``
+    against ``import pandas``, and a run with an empty numba cache against the run after it.
+
+Paths (section ``paths``):
 
 ``backtesting``
     backtesting.py's ``Backtest.optimize`` over the grid (its default: one process per core).
@@ -26,7 +39,7 @@ Paths:
     one pass over combinations x bars costs on this machine.
 
 ``--data goog`` is backtesting.py's GOOG (2,148 daily bars); ``--data daily`` one year (252
-sessions) of the synthetic SPY. Results: a markdown table on stdout and JSON in
+sessions) of the synthetic SPY. Results: markdown tables on stdout and JSON in
 ``benchmarks/results/ladder-<UTC timestamp>.json``.
 """
 
@@ -211,14 +224,20 @@ def _make(path: str, n: int, data_name: str):
 
 
 def worker(path: str, n: int, data_name: str) -> dict[str, Any]:
+    """One path in this process: the first call of the size (compiled code loaded from the cache,
+    pandas and calendar caches filled) and, except for backtesting.py (seconds per call, nothing
+    to compile), a second call of the same size, the figure of the table."""
     call, bars = _make(path, n, data_name)
-    if path != "backtesting":  # nothing to compile there; its optimize is seconds per call
-        call()  # warm-up of the same size: compiled code loaded, caches filled
     t0 = time.perf_counter()
     call()
-    seconds = time.perf_counter() - t0
+    first = time.perf_counter() - t0
+    seconds = first
+    if path != "backtesting":
+        t0 = time.perf_counter()
+        call()
+        seconds = time.perf_counter() - t0
     combos = len(_grid(n)[0]) * len(_grid(n)[1])
-    return {"path": path, "combos": combos, "bars": bars, "seconds": seconds,
+    return {"path": path, "combos": combos, "bars": bars, "seconds": seconds, "first_s": first,
             "ns_per_combo_bar": seconds * 1e9 / (combos * bars)}
 
 
@@ -245,6 +264,7 @@ def ladder(paths: list[str], n: int, data_name: str, rounds: int, timeout: float
         ok = [x for x in s if "ns_per_combo_bar" in x]
         out[p] = {"median_ns_per_combo_bar": statistics.median(x["ns_per_combo_bar"] for x in ok) if ok else None,
                   "median_s": statistics.median(x["seconds"] for x in ok) if ok else None,
+                  "median_first_s": statistics.median(x["first_s"] for x in ok) if ok else None,
                   "samples_ns": [round(x["ns_per_combo_bar"], 2) for x in ok],
                   "combos": ok[0]["combos"] if ok else None, "bars": ok[0]["bars"] if ok else None,
                   "errors": [x["error"] for x in s if "error" in x]}
@@ -299,12 +319,14 @@ def startup(rounds: int, out_dir: Path) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = []
-    for key, table in result["tables"].items():
-        lines += [f"\n{key}\n", "| path | ns per combination-bar | s per call | combos x bars |", "|---|---:|---:|---:|"]
+    for key, table in result.get("tables", {}).items():
+        lines += [f"\n{key}\n", "| path | ns per combination-bar | s per call | s first call | combos x bars |",
+                  "|---|---:|---:|---:|---:|"]
         for p, v in table.items():
             ns = v["median_ns_per_combo_bar"]
-            lines.append(f"| {p} | {ns:,.1f} | {v['median_s']:.3f} | {v['combos']:,} x {v['bars']:,} |" if ns
-                         else f"| {p} | failed: {v['errors'][:1]} | | |")
+            first = v.get("median_first_s")
+            lines.append(f"| {p} | {ns:,.1f} | {v['median_s']:.3f} | {first if first is None else f'{first:.3f}'} | "
+                         f"{v['combos']:,} x {v['bars']:,} |" if ns else f"| {p} | failed: {v['errors'][:1]} | | | |")
     if "startup" in result:
         st = result["startup"]
         lines += ["\nStart-up (whole processes, medians)\n", "| command | s |", "|---|---:|"]
@@ -314,6 +336,9 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SECTIONS = ("runs", "goog", "paths", "startup")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ladder", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd")
@@ -321,36 +346,55 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--path", choices=PATHS, required=True)
     w.add_argument("--combos", type=int, required=True)
     w.add_argument("--data", choices=["goog", "daily"], default="goog")
-    ap.add_argument("--quick", action="store_true", help="smaller grids, 2 rounds")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 rounds")
     ap.add_argument("--rounds", type=int, help="fresh processes per figure (default 3, 2 with --quick)")
-    ap.add_argument("--timeout", type=float, default=1200.0)
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections (default: all)")
+    ap.add_argument("--sizes", type=int, nargs="+", help="combinations of the whole-run studies")
     ap.add_argument("--no-startup", action="store_true", help="skip the whole-process start-up table")
     ap.add_argument("--only-startup", action="store_true", help="only the start-up table")
     args = ap.parse_args(argv)
     if args.cmd == "worker":
         print(json.dumps(worker(args.path, args.combos, args.data)))
         return 0
-    from benchmarks.common import machine_info, save_results
+    from benchmarks import runs
+    from benchmarks.common import describe_machine, machine_info, save_results
 
+    sections = ["startup"] if args.only_startup else list(args.only or SECTIONS)
+    if args.no_startup and "startup" in sections:
+        sections.remove("startup")
     rounds = args.rounds or (2 if args.quick else 3)
     result: dict[str, Any] = {"command": "python -m benchmarks.ladder" + (" --quick" if args.quick else ""),
-                              "machine": machine_info(), "rounds": rounds,
+                              "machine": machine_info(), "rounds": rounds, "sections": sections,
                               "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "loadavg_start": list(os.getloadavg()), "tables": {}}
-    goog_n = 100 if args.quick else 1_000
-    for n in ([] if args.only_startup else [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]):
-        result["tables"][f"1 year daily (252 bars), {n:,} combinations"] = ladder(
-            ["engine", "kernel_rust", "kernel_rust_compact"], n, "daily", rounds, args.timeout)
-    if not args.only_startup:
+    print(f"# scare ladder\n{describe_machine(result['machine'])}; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    if "runs" in sections:
+        sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+        result["runs"] = runs.whole_runs(sizes, [1, 4], rounds, args.timeout)
+    if "goog" in sections:
+        try:
+            import backtesting  # noqa: F401
+        except ImportError as exc:
+            result["goog_skipped"] = f"backtesting.py not installed ({exc})"
+        else:
+            result["goog"] = runs.goog_vs_backtesting((100, 1_000), (10, 20) if args.quick else (100, 200), rounds,
+                                                      args.timeout)
+    if "paths" in sections:
+        goog_n = 100 if args.quick else 1_000
+        for n in ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]):
+            result["tables"][f"1 year daily (252 bars), {n:,} combinations"] = ladder(
+                ["engine", "kernel_rust", "kernel_rust_compact"], n, "daily", rounds, args.timeout)
         result["tables"][f"GOOG 2,148 daily bars, {goog_n:,} combinations"] = ladder(
             list(PATHS), goog_n, "goog", rounds, args.timeout)
-    if not args.no_startup:
+    if "startup" in sections:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="scare-ladder-") as tmp:
             result["startup"] = startup(rounds, Path(tmp))
     result["loadavg_end"] = list(os.getloadavg())
-    text = markdown(result)
+    text = runs.markdown(result) + "\n" + markdown(result)
+    text += f"\n\nload average: start {result['loadavg_start'][0]:.1f}, end {result['loadavg_end'][0]:.1f}"
     print(text)
     out = save_results(result, text, ROOT / "benchmarks" / "results" /
                        f"ladder-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json")

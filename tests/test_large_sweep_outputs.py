@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from backtests.outputs import documents
+from backtests.report import read_returns
 
 CONFIG = """
 name: large
@@ -57,7 +58,7 @@ def test_every_run_is_in_runs_parquet_and_metrics_json_keeps_the_ranked_ones(lar
 
 def test_benchmark_is_stored_once_per_strategy_and_window(large_run):
     bench = pd.read_parquet(large_run / "benchmark.parquet")
-    returns = pd.read_parquet(large_run / "returns.parquet")
+    returns = read_returns(large_run / "returns.parquet")
     assert sorted(bench.columns) == ["hold_qqq|deepseek_r1", "hold_qqq|kospi_crash_2026"]
     assert bench.index.equals(returns.index)
     metrics = json.loads((large_run / "metrics.json").read_text())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +50,46 @@ def test_light_commands_do_not_import_the_engine():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+#: what a command that only reads configs, the catalogue or the registry must not load
+HEAVY = ("vectorbt", "numba", "scipy", "arch", "statsmodels", "matplotlib", "patsy", "plotly", "sklearn",
+         "backtests.engine.kernels", "backtests.scoring.kernels")
+
+
+def _loaded(argv: list[str], modules: tuple[str, ...], tmp_path: Path) -> list[str]:
+    """Run the command line in a fresh process; the listed modules it left in sys.modules."""
+    code = ("import json, sys; from backtests.orchestration.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCARE_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("argv", [["validate", "configs/scare_trades.yaml"], ["list", "strategies"],
+                                  ["list", "windows"]], ids=" ".join)
+def test_validate_and_list_import_nothing_heavy(argv, tmp_path):
+    assert _loaded(argv, HEAVY, tmp_path) == []
+
+
+def test_a_run_imports_no_plotting_stack(tmp_path):
+    """arch's bootstrap is imported without matplotlib (backtests/scoring/_arch.py), regressions
+    without statsmodels' formula API: a run loads neither matplotlib nor statsmodels.api."""
+    out = tmp_path / "out"
+    loaded = _loaded(["run", "configs/scare_trades.yaml", "--no-progress", "--no-audit", "--out", str(out)],
+                     ("matplotlib", "statsmodels.api", "statsmodels.formula.api", "arch"), tmp_path)
+    assert loaded == ["arch"]  # the bootstrap ran, without the plotting stack
+    assert (out / "metrics.json").is_file()
+
+
+def test_arch_bootstrap_tools_are_arch_s_own():
+    code = ("import sys; from backtests.scoring._arch import bootstrap_tools; sb, obl = bootstrap_tools(); "
+            "import arch.bootstrap as ab; print(sb is ab.StationaryBootstrap and obl is ab.optimal_block_length, "
+            "'matplotlib' in sys.modules); import matplotlib; print(matplotlib.__name__)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "matplotlib"]  # matplotlib still imports afterwards

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
+from backtests.report import read_returns
 
 CONTRACT = {"metrics.json", "returns.parquet", "weights.parquet", "manifest.json", "tearsheet.html"}
 
@@ -50,7 +51,7 @@ def test_metrics_are_byte_identical_across_runs(default_runs):
 def test_returns_recompute_total_return(default_runs):
     out = default_runs[0]
     metrics = json.loads((out / "metrics.json").read_text())
-    returns = pd.read_parquet(out / "returns.parquet")
+    returns = read_returns(out / "returns.parquet")
     weights = pd.read_parquet(out / "weights.parquet")
     with_weights = set(weights["run"].astype(str))
     for run in metrics["runs"]:

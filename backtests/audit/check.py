@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.audit.compare import Difference, attribute, decisions, first_difference
+from backtests.audit.compare import BLOCK_CELLS, Difference, attribute, compare_cells, decisions, first_difference
 from backtests.audit.cuts import KINDS, Cut, choose_cuts
 from backtests.audit.report import AuditReport, Finding
 from backtests.audit.truncate import channels, prepare_events, truncate
@@ -58,6 +58,12 @@ class Audit:
     The study stage uses the two phases to share one time budget fairly between strategies of very
     different cost (see :func:`backtests.audit.stage.audit_study`). Parameters as
     :func:`audit_strategy`.
+
+    The budget charges a cut with everything it costs: truncating the data, the strategy call and
+    the comparison of every decision up to the cut with the full run (:attr:`per_call` estimates
+    the next cut from the slowest call seen and the slowest comparison rate seen, per decision
+    compared). A cut whose estimate would overrun is not started, and a comparison that would
+    overrun is not made: the audit stops with the cuts checked so far and says so (``stopped``).
     """
 
     def __init__(self, strategy: Strategy, data: MarketData, params: Mapping[str, Any] | pd.DataFrame | None = None,
@@ -73,7 +79,9 @@ class Audit:
         self.full = decisions(strategy, data, self.grid, self.events, self.label)
         self.calls = 1
         #: seconds of one full-grid call (the slowest seen)
-        self.per_call = time.perf_counter() - t0
+        self.call_seconds = time.perf_counter() - t0
+        #: seconds per decision compared (the slowest seen; first measured on the full run itself)
+        self.compare_rate = _compare_rate(self.full)
         if cuts is not None:
             self.cuts = [Cut(pd.Timestamp(t), "given", ["given cut"]) for t in cuts]
             kinds: tuple[str, ...] = ("given",)
@@ -86,11 +94,34 @@ class Audit:
                                   combinations=len(self.grid), decision_stamps=len(self.full), cuts=counts, seed=seed)
         self.seconds = time.perf_counter() - t0
 
+    def compare_seconds(self, cut: Cut) -> float:
+        """Estimated seconds of comparing the decisions up to ``cut`` with the full run."""
+        return compare_cells(self.full, self.full, cut.t) * self.compare_rate
+
+    @property
+    def per_call(self) -> float:
+        """Estimated seconds of the next cut: the slowest strategy call seen plus comparing every
+        decision up to that cut (what the study stage checks against its deadline)."""
+        nxt = self.cuts[0] if self.cuts else None
+        return self.call_seconds + (self.compare_seconds(nxt) if nxt is not None else 0.0)
+
+    def _compare(self, other: pd.DataFrame, t: pd.Timestamp) -> Difference | None:
+        """:func:`first_difference`, its cost per decision folded into :attr:`compare_rate`."""
+        c0 = time.perf_counter()
+        diff = first_difference(self.full, other, t)
+        cells = compare_cells(self.full, other, t)
+        self.compare_rate = max(self.compare_rate, (time.perf_counter() - c0) / cells)
+        return diff
+
+    def _stop(self, cut: Cut, budget: float, spent: float, what: str, estimate: float) -> None:
+        self.report.stopped = (f"time budget: {what} at the {cut.kind} cut {cut.t.isoformat()} would take ~{estimate:.2f} s "
+                               f"with {max(0.0, budget - spent):.2f} s of {budget:.1f} s left")
+
     def _nondeterministic(self) -> bool:
         """Run the full grid again; on any difference record the ``nondeterministic`` verdict."""
         again = decisions(self.strategy, self.data, self.grid, self.events, self.label)
         self.calls += 1
-        diff = first_difference(self.full, again, self.full.index[-1]) if len(self.full) else None
+        diff = self._compare(again, self.full.index[-1]) if len(self.full) else None
         if diff is None:
             return False
         cut = Cut(self.full.index[-1], "rerun", ["the same full data, run twice"])
@@ -101,33 +132,45 @@ class Audit:
 
     def run(self, budget: float | None = DEFAULT_BUDGET, max_cuts: int | None = None) -> AuditReport:
         """Check the next cuts in order until one fails, ``max_cuts`` more are done, or the next one
-        would overrun ``budget`` seconds (counted from the start of the audit, full runs included;
-        at least one cut is checked per call). May be called again to check more cuts."""
+        would overrun ``budget`` seconds (counted from the start of the audit, full runs and
+        comparisons included; at least one cut is checked per call, and its comparison is skipped
+        only when a second cut would be). May be called again to check more cuts."""
         t_start = time.perf_counter()
         report = self.report
         report.budget_seconds = budget if max_cuts is None else None
         report.max_cuts = max_cuts
         done = 0
+
+        def spent() -> float:
+            return self.seconds + time.perf_counter() - t_start
+
         for cut in self.cuts:
-            spent = self.seconds + time.perf_counter() - t_start
             if max_cuts is not None:
                 if done >= max_cuts:
                     break
-            elif budget is not None and done > 0 and spent + self.per_call > budget:
+            elif budget is not None and done > 0 and spent() + self.per_call > budget:
+                self._stop(cut, budget, spent(), "the next cut (strategy call and comparison)", self.per_call)
                 break
-            done += 1
-            report.cuts[cut.kind]["checked"] += 1
-            report.cut_stamps.append(cut.t.isoformat())
-            d, ev = truncate(self.data, self.timeline, cut.t)
             c0 = time.perf_counter()
+            d, ev = truncate(self.data, self.timeline, cut.t)
             self.calls += 1
             try:
                 w = decisions(self.strategy, d, self.grid, ev, self.label)
             except Exception as exc:  # judged below: a cut the strategy cannot run on proves nothing
+                done += 1
+                report.cuts[cut.kind]["checked"] += 1
+                report.cut_stamps.append(cut.t.isoformat())
                 report.skipped.append({"cut_utc": cut.t.isoformat(), "error": f"{type(exc).__name__}: {exc}"})
                 continue
-            self.per_call = max(self.per_call, time.perf_counter() - c0)
-            diff = first_difference(self.full, w, cut.t)
+            self.call_seconds = max(self.call_seconds, time.perf_counter() - c0)
+            if max_cuts is None and budget is not None and done > 0 \
+                    and spent() + self.compare_seconds(cut) > budget:
+                self._stop(cut, budget, spent(), "comparing its decisions", self.compare_seconds(cut))
+                break
+            done += 1
+            report.cuts[cut.kind]["checked"] += 1
+            report.cut_stamps.append(cut.t.isoformat())
+            diff = self._compare(w, cut.t)
             if diff is None:
                 continue
             if self._nondeterministic():
@@ -152,6 +195,18 @@ class Audit:
     def finished(self) -> bool:
         """No cut left to check (all checked, or a finding stopped the audit)."""
         return not self.cuts
+
+
+def _compare_rate(full: pd.DataFrame) -> float:
+    """Seconds per decision of comparing ``full`` with itself over its first rows (at least one
+    block of decisions): the comparison's cost before any cut has measured it."""
+    if not len(full) or not full.shape[1]:
+        return 0.0
+    rows = max(1, min(len(full), BLOCK_CELLS // max(1, full.shape[1])))
+    part = full.iloc[:rows]
+    c0 = time.perf_counter()
+    first_difference(part, part, part.index[-1])
+    return (time.perf_counter() - c0) / (rows * full.shape[1])
 
 
 def audit_strategy(

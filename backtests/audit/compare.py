@@ -31,7 +31,7 @@ def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
     if isinstance(events, Timeline):
         events = events.events
     weights, _ = decide(strategy, label, data, events, grid, check_clock=False)
-    return weights.astype("float64")
+    return weights.astype("float64", copy=False)
 
 
 @dataclass(frozen=True)
@@ -50,28 +50,81 @@ def _num(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
+#: decisions compared per block: the comparison's temporaries stay this size (x 8 bytes, about a
+#: megabyte, in cache) whatever the grid, so a decision costs the same at 1 or 100,000 combinations
+BLOCK_CELLS = 1 << 17
+
+
+def compare_cells(full: pd.DataFrame, other: pd.DataFrame, t: pd.Timestamp) -> int:
+    """How many decisions :func:`first_difference` compares at cut ``t`` (stamps up to ``t`` of
+    either run, times the full run's columns): what the audit's budget charges a comparison by."""
+    rows = _upto(full.index, t)
+    if not other.index.equals(full.index):
+        rows = max(rows, _upto(other.index, t))
+    return rows * max(1, full.shape[1])
+
+
+def _upto(index: pd.Index, t: pd.Timestamp) -> int:
+    """How many stamps of a sorted UTC index are ``<= t`` (any time unit)."""
+    return int(index.searchsorted(t, side="right"))
+
+
+def _first_bad(A: np.ndarray, B: np.ndarray) -> tuple[int, int, int]:
+    """``(row, column, count)`` of the first cell (earliest row, then column) where ``A`` and ``B``
+    differ (:data:`RTOL`, :data:`ATOL`, NaN equal to NaN), or ``(-1, -1, 0)``; compared in blocks
+    of columns of at most :data:`BLOCK_CELLS` cells."""
+    rows, cols = A.shape
+    step = max(1, BLOCK_CELLS // max(1, rows))
+    first, count = (-1, -1), 0
+    for lo in range(0, cols, step):
+        hi = min(cols, lo + step)
+        bad = ~np.isclose(A[:, lo:hi], B[:, lo:hi], rtol=RTOL, atol=ATOL, equal_nan=True)
+        n = int(np.count_nonzero(bad))
+        if not n:
+            continue
+        count += n
+        hit = bad.any(axis=1)
+        r = int(np.argmax(hit))
+        if first[0] < 0 or r < first[0]:
+            first = (r, lo + int(np.argmax(bad[r])))
+    return first[0], first[1], count
+
+
 def first_difference(full: pd.DataFrame, other: pd.DataFrame, t: pd.Timestamp) -> Difference | None:
-    """The first decision stamped ``<= t`` on which ``full`` and ``other`` disagree, or None."""
-    a = full.iloc[: int(np.searchsorted(full.index.asi8, t.value, side="right"))]
-    b = other.iloc[: int(np.searchsorted(other.index.asi8, t.value, side="right"))]
+    """The first decision stamped ``<= t`` on which ``full`` and ``other`` disagree, or None.
+
+    Linear in the number of decisions: columns of ``other`` are matched to ``full``'s by one hash
+    join (a column ``other`` lacks compares as "no decision"), and the cells are compared in
+    blocks (:func:`_first_bad`). A column only ``other`` has that holds a decision up to ``t`` is a
+    difference too.
+    """
+    a = full.iloc[: _upto(full.index, t)]
+    b = other.iloc[: _upto(other.index, t)]
     cols = full.columns
-    if a.index.equals(b.index) and b.columns.equals(cols):
+    same_cols = b.columns.equals(cols)
+    if a.index.equals(b.index) and same_cols:
         idx, A, B = a.index, a.to_numpy(dtype="float64"), b.to_numpy(dtype="float64")
     else:
         idx = a.index.union(b.index)
-        A = a.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+        A = a.reindex(index=idx).to_numpy(dtype="float64", na_value=np.nan)
         B = b.reindex(index=idx, columns=cols).to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isclose(A, B, rtol=RTOL, atol=ATOL, equal_nan=True)
-    extra = [c for c in other.columns if c not in set(cols)]
-    if not bad.any():
-        if extra and b[extra].notna().to_numpy().any():
-            c = next(x for x in extra if b[x].notna().any())
-            s = b[c].first_valid_index()
-            return Difference(s, c[0], c[1], None, _num(float(other.at[s, c])), 1)
+    r, c, count = _first_bad(A, B)
+    if count:
+        combo, symbol = cols[c]
+        return Difference(idx[r], combo, str(symbol), _num(A[r, c]), _num(B[r, c]), count)
+    if same_cols:
         return None
-    r, c = np.argwhere(bad)[0]
-    combo, symbol = cols[c]
-    return Difference(idx[r], combo, str(symbol), _num(A[r, c]), _num(B[r, c]), int(bad.sum()))
+    extra = np.flatnonzero(~other.columns.isin(cols))  # one hash table over ``cols``
+    if not extra.size:
+        return None
+    seen = b.iloc[:, extra].notna().to_numpy()
+    live = np.flatnonzero(seen.any(axis=0))
+    if not live.size:
+        return None
+    j = int(live[0])  # the first such column (in other's order), at its first decision
+    row = int(np.argmax(seen[:, j]))
+    s, col = b.index[row], other.columns[extra[j]]
+    return Difference(s, col[0], col[1], None, _num(float(b.iat[row, extra[j]])), 1)
 
 
 def attribute(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: Timeline | None,

@@ -73,6 +73,9 @@ class AuditReport:
         True when the verdict came from the verdict cache (see :mod:`backtests.audit.verdicts`).
     cut_stamps
         The cuts checked (ISO UTC), in the order checked.
+    stopped
+        Why the audit stopped before its remaining candidate cuts, when its own time budget stopped
+        it (the next cut, or the comparison of its decisions, would have overrun); None otherwise.
     """
 
     strategy: str
@@ -90,6 +93,7 @@ class AuditReport:
     finding: Finding | None = None
     cached: bool = False
     cut_stamps: list[str] = field(default_factory=list)
+    stopped: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -163,7 +167,7 @@ class AuditReport:
                      f"{self.calls} strategy calls in {self.seconds:.2f} s")
         if self.verdict == "pass" and self.checked < self.candidates:
             lines.append(f"    NOT exhaustive: {self.candidates - self.checked} candidate cuts left unchecked "
-                         f"(raise --budget or --cuts)")
+                         f"(raise --budget or --cuts)" + (f"; stopped by the {self.stopped}" if self.stopped else ""))
         if self.skipped:
             lines.append(f"    {len(self.skipped)} cut(s) skipped, the strategy raised: {self.skipped[0]['error']}")
         if self.finding is not None:

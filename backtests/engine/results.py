@@ -147,15 +147,15 @@ def schedule_notices(win: Window, st, symbols: list[str]) -> list[dict]:
     out = []
     n_clip = int(st.clipped_targets.sum())
     if n_clip:
-        out.append(Notice("clipped_order", f"{n_clip} target(s) beyond the leverage limits scaled down to fit "
+        out.append(Notice("clipped_order", "targets beyond the leverage limits scaled down to fit "
                           "(execution.on_unfillable: clip)", window=win.id, count=n_clip).record())
     for sym, n in sorted(st.open_fallback.items()):
-        out.append(Notice("open_fill_fallback", f"{n} order(s) asked to fill at the open filled at the close: "
+        out.append(Notice("open_fill_fallback", "orders asked to fill at the open filled at the close: "
                           "the bar has no open price (close-only data)", window=win.id, symbol=sym,
                           count=n).record())
     n_drop = int(st.dropped.sum())
     if n_drop:
-        out.append(Notice("carried_target_dropped", f"{n_drop} combination(s) held a target set before the window "
+        out.append(Notice("carried_target_dropped", "combinations held a target set before the window "
                           "start; it was not carried in (each window is its own episode and starts flat)",
                           window=win.id, count=n_drop).record())
     return out
@@ -166,7 +166,7 @@ def legged_notice(win: Window, legged: np.ndarray | None) -> list[dict]:
     if legged is None or not legged.any():
         return []
     n_leg = int((legged > 0).sum())
-    return [Notice("legs_not_together", f"{n_leg} episode(s) had decisions that could not fill all legs at one "
+    return [Notice("legs_not_together", "episodes had decisions that could not fill all legs at one "
                    "instant (no instant after them at which every leg trades, e.g. sessions that never overlap): "
                    "those legs filled one after the other", window=win.id, count=n_leg).record()]
 
@@ -176,5 +176,5 @@ def one_leg_notice(win: Window, legs_traded: np.ndarray, n_syms: int) -> list[di
     one = int(((legs_traded > 0) & (legs_traded < n_syms)).sum())
     if not one:
         return []
-    return [Notice("pair_one_leg", f"{one} pair episode(s) traded only some of their {n_syms} legs: an unhedged "
+    return [Notice("pair_one_leg", f"pair episodes traded only some of their {n_syms} legs: an unhedged "
                    "position, not a pair", window=win.id, count=one).record()]

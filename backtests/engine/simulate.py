@@ -467,7 +467,7 @@ def _short_fill_notices(win: Window, short: np.ndarray, gw: int, rules: Rules) -
         n_j = int((short % gw == j).sum())
         if n_j:
             out.append(Notice(
-                "clipped_order", f"{n_j} order(s) filled short of their size: a buy was limited by the cash "
+                "clipped_order", "orders filled short of their size: a buy was limited by the cash "
                 f"and credit line (execution.max_leverage = {rules.max_leverage:g})", window=win.id,
                 symbol=symbol, count=n_j).record())
     return out

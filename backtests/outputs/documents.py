@@ -98,11 +98,14 @@ def markets_block(study: StudyResult) -> dict[str, dict[str, str]]:
 
 def kept_runs(scored: dict[str, Any]) -> list[dict[str, Any]]:
     """A strategy's run records a reader of a large sweep needs: those of its ranked top (the
-    ``ranking`` list), best and default combinations, in run order."""
+    ``ranking`` list), best and default combinations, in run order (built for those runs only)."""
     summary = scored["summary"]
     keep = {r["combo"] for r in summary.get("ranking") or []}
     keep |= {c for c in (summary.get("best_combo"), summary.get("default_combo")) if c is not None}
-    return [r for r in scored["runs"] if r["combo"] in keep]
+    runs = scored["runs"]
+    if hasattr(runs, "of_combos"):
+        return runs.of_combos(sorted(keep))
+    return [r for r in runs if r["combo"] in keep]
 
 
 def code_digests(study: StudyResult) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Nothing is re-run or recomputed and no absolute paths are needed, so a folder copied from another
 machine works. A folder written by scare 0.2 has no pooled.parquet: the page is drawn from
-metrics.json alone and names the charts it omits, and one line on stderr says so. A missing or
+metrics.json alone and names the charts it omits, and one line on stderr says so. returns.parquet
+and pooled.parquet are read in either layout (long from scare 0.3, one column per run before:
+:func:`~backtests.report.view.read_returns`), and only for the combinations the page draws (each
+strategy's best and default), so a 100,000-combination folder is not decoded whole. A missing or
 unreadable file raises :class:`~backtests.errors.ScareInputError` naming it (the CLI prints one
 line and exits 2). ``metrics.json`` and ``manifest.json`` are read through the bounded JSON reader
 (size checked before reading, nesting bounded) and their top-level structure is checked; a
@@ -25,7 +28,7 @@ from backtests.bounded import load_json, open_regular
 from backtests.errors import ScareInputError
 from backtests.notices import note
 from backtests.outputs.folder import MARKER, file_sha256, read_marker, write_atomically
-from backtests.report.view import NO_POOLED_FILE, SavedRun
+from backtests.report.view import NO_POOLED_FILE, SavedRun, read_pooled, read_returns, shown_ids
 
 #: (file, required): what the page reads. Optional files may be absent (older runs); when present
 #: they must be readable. weights.parquet and benchmark.parquet are not read: the page draws
@@ -66,10 +69,10 @@ def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
                                       "metrics file scare writes", where=str(path))
 
 
-def _parquet(path: Path) -> pd.DataFrame:
+def _parquet(path: Path, read: Any = None) -> pd.DataFrame:
     os.close(open_regular(path))  # a FIFO or a device is refused, never read
     try:
-        return pd.read_parquet(path)
+        return read() if read is not None else pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ScareInputError(f"is not a readable parquet file ({msg})", where=str(path)) from None
@@ -95,13 +98,17 @@ def load_run(run_dir: Path, tables: bool = False) -> SavedRun:
     metrics = _json(run_dir / "metrics.json")
     _check_metrics(metrics, run_dir / "metrics.json")
     manifest = _json(run_dir / "manifest.json")
+    runs, pooled = (None, None) if tables else shown_ids(metrics)  # tables: every run and pooled id
+    readers = {"returns.parquet": lambda p: read_returns(p, runs), "pooled.parquet": lambda p: read_pooled(p, pooled)}
     frames: dict[str, pd.DataFrame | None] = {}
     for name, _ in FILES[2:]:
         path = run_dir / name
-        frames[name] = _parquet(path) if path.is_file() else None
+        read = readers.get(name)
+        frames[name] = (_parquet(path, (lambda r=read, q=path: r(q)) if read else None)) if path.is_file() else None
     for name in ("returns.parquet", "pooled.parquet", "pooled_benchmark.parquet"):
         frame = frames[name]
-        if frame is not None and len(frame.columns) and not isinstance(frame.index, pd.DatetimeIndex):
+        long = name == "pooled.parquet" and frame is not None and {"id", "time", "return"} <= set(frame.columns)
+        if frame is not None and len(frame.columns) and not long and not isinstance(frame.index, pd.DatetimeIndex):
             raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / name))
     for name in MORE_FILES if tables else ():
         path = run_dir / name

@@ -1,8 +1,12 @@
-"""Index what the tearsheet shows in the saved results (no rendering here).
+"""Index what the tearsheet shows in the saved results (no rendering here), and read the run
+folder's return tables in either layout.
 
-Input is exactly what a run folder holds (:class:`SavedRun`: metrics.json as a dict, the return
-tables as wide frames, orders as a long frame), so ``scare run`` and ``scare report`` draw the same
-page. Everything scoring computed is read, never recomputed: the pooled series and its paths from
+Input is what a run folder holds (:class:`SavedRun`: metrics.json as a dict, the return tables,
+orders as a long frame), so ``scare run`` and ``scare report`` draw the same page. The return
+tables come in two layouts (docs/outputs.md): **long** (scare 0.3: ``returns.parquet`` rows
+``run, time, return``; ``pooled.parquet`` rows ``id, time, return`` and the paths), and **wide**
+(scare 0.2: one column per run or pooled id, index ``time``); :func:`read_returns`,
+:func:`read_pooled`, :func:`wide_returns` and :func:`pooled_series` read both. Everything scoring computed is read, never recomputed: the pooled series and its paths from
 pooled.parquet, periods per year and market time zones from metrics.json, cost rates from
 metrics.json (or, for an older run folder, the config resolved by the engine's own rule). Every
 function tolerates missing pieces (returns None or an empty result).
@@ -19,8 +23,149 @@ import pandas as pd
 
 BASELINE_PLUGINS = frozenset({"buy_and_hold"})
 
-#: pooled.parquet's paths of the shown combinations (docs/outputs.md)
+#: returns.parquet (long layout): one row per (run, period end) at which the run has a return,
+#: run-major in the runs' canonical order, then time
+RETURNS_COLUMNS = ("run", "time", "return")
+#: pooled.parquet (long layout): one row per (pooled id, period end) with a pooled return; the path
+#: columns are set on the rows of the combinations the tearsheet shows (best, default), else null
 PATH_COLUMNS = ("wealth", "drawdown", "rolling_volatility", "rolling_beta")
+POOLED_COLUMNS = ("id", "time", "return", *PATH_COLUMNS)
+
+
+def is_long(frame: pd.DataFrame | None, key: str) -> bool:
+    """True for a table in the long layout keyed by ``key`` (``run`` or ``id``); False for the wide
+    layout of scare 0.2 (a time index, one column per run or pooled id)."""
+    return frame is not None and not isinstance(frame.index, pd.DatetimeIndex) and \
+        {key, "time", "return"} <= set(map(str, frame.columns))
+
+
+def _select(frame: pd.DataFrame, key: str, ids: Any) -> pd.DataFrame:
+    col = frame[key]
+    wanted = pd.Index([str(i) for i in ids])
+    if isinstance(col.dtype, pd.CategoricalDtype):  # compare the categories once, not every row
+        hit = np.flatnonzero(col.cat.categories.astype(str).isin(wanted))
+        keep = np.isin(col.cat.codes.to_numpy(), hit)
+    else:
+        keep = col.astype(str).isin(wanted).to_numpy()
+    return frame.loc[keep]
+
+
+def wide_returns(frame: pd.DataFrame | None, ids: Any) -> pd.DataFrame:
+    """Per-period returns of the runs ``ids`` (those the table has), one column each in the order
+    given, index ``time`` (UTC, ascending, the union of their periods), from either layout."""
+    ids = [str(i) for i in ids]
+    if frame is None:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time"))
+    if not is_long(frame, "run"):
+        return frame[[i for i in ids if i in frame.columns]]
+    sub = _select(frame, "run", ids)
+    wide = pd.DataFrame({"run": sub["run"].astype(str).to_numpy(), "time": pd.DatetimeIndex(sub["time"]),
+                         "return": sub["return"].to_numpy(dtype=float)}).pivot(index="time", columns="run",
+                                                                             values="return")
+    wide = wide.sort_index()
+    wide.index.name, wide.columns.name = "time", None
+    return wide[[i for i in ids if i in wide.columns]]
+
+
+def pooled_series(frame: pd.DataFrame | None, pid: str) -> pd.DataFrame | None:
+    """One pooled id's rows: ``return`` and the paths it has (``wealth``, ``drawdown``,
+    ``rolling_volatility``, ``rolling_beta``), index ``time``; None when the table has none. Wide
+    tables (scare 0.2) hold them as ``<id>`` and ``<id>|<path>`` columns; in a long table a path
+    is the id's when its column is not null there (read with :func:`read_pooled`, which keeps
+    nulls apart from NaN)."""
+    if frame is None:
+        return None
+    if is_long(frame, "id"):
+        sub = _select(frame, "id", [pid])
+        if sub.empty:
+            return None
+        out = pd.DataFrame({c: sub[c].to_numpy(dtype=float, na_value=np.nan) for c in ("return", *PATH_COLUMNS)
+                            if c in sub.columns and sub[c].notna().any()},
+                           index=pd.DatetimeIndex(sub["time"], name="time"))
+        return out.sort_index()
+    if pid not in frame.columns:
+        return None
+    cols = {"return": pid, **{p: f"{pid}|{p}" for p in PATH_COLUMNS if f"{pid}|{p}" in frame.columns}}
+    out = frame[list(cols.values())].copy()
+    out.columns = list(cols)
+    return out[out["return"].notna()]
+
+
+def shown_ids(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``(run ids, pooled ids)`` of the combinations the page draws series of: each strategy's best
+    and default (metrics.json ``strategies[].best_combo`` / ``default_combo``), read off
+    metrics.json's ``runs`` and ``pooled`` records. All a page needs of returns.parquet and
+    pooled.parquet."""
+    shown: dict[str, set[int]] = {}
+    for s in metrics.get("strategies") or []:
+        if isinstance(s, dict):
+            label = str(s.get("label", s.get("name", "?")))
+            shown[label] = {int(c) for c in (s.get("best_combo"), s.get("default_combo")) if c is not None}
+
+    def ids(records: Any) -> list[str]:
+        return [str(r.get("id")) for r in records or [] if isinstance(r, dict)
+                and r.get("combo") in shown.get(str(r.get("strategy")), ())]
+
+    return ids(metrics.get("runs")), ids(metrics.get("pooled"))
+
+
+def _read_long(path: Any, key: str, ids: Any | None) -> pd.DataFrame:
+    """A long table, filtered on ``key`` while reading; path columns keep arrow's nulls apart from
+    NaN (pandas ``ArrowDtype``): a null is "no such path for this id", a NaN a value (the first
+    periods of a rolling volatility)."""
+    import pyarrow.parquet as pq
+
+    filters = None if ids is None else [(key, "in", [str(i) for i in ids])]
+    table = pq.read_table(path, filters=filters)
+    paths = [i for i, f in enumerate(table.schema) if f.name in PATH_COLUMNS]
+    frame = table.to_pandas()
+    for i in paths:
+        name = table.schema.field(i).name
+        frame[name] = pd.Series(pd.arrays.ArrowExtensionArray(table.column(i)), index=frame.index, name=name)
+    return frame
+
+
+def _long_file(path: Any, key: str) -> bool:
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(path).names)
+    return {key, "time", "return"} <= names
+
+
+def read_returns(path: Any, runs: Any | None = None) -> pd.DataFrame:
+    """returns.parquet of a run folder, either layout, as one column per run (index ``time``):
+    every run, or only ``runs`` (read with a filter: the rest of a large file is not decoded)."""
+    if not _long_file(path, "run"):
+        if runs is None:
+            return pd.read_parquet(path)
+        cols = _columns(path)
+        return pd.read_parquet(path, columns=[r for r in map(str, runs) if r in cols])
+    frame = _read_long(path, "run", runs)
+    if runs is None:
+        col = frame["run"]
+        runs = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
+            list(pd.unique(col.astype(str)))
+    return wide_returns(frame, runs)
+
+
+def read_pooled(path: Any, ids: Any | None = None) -> pd.DataFrame:
+    """pooled.parquet of a run folder as it is stored (long: rows ``id, time, return`` and the paths;
+    a scare 0.2 folder has none, and the early 0.3 layout was wide): every pooled id, or only
+    ``ids`` (filtered while reading). Read one id's series with :func:`pooled_series`."""
+    if _long_file(path, "id"):
+        return _read_long(path, "id", ids)
+    if ids is None:
+        return pd.read_parquet(path)
+    cols = _columns(path)
+    wanted = [c for i in map(str, ids) for c in (i, *(f"{i}|{p}" for p in PATH_COLUMNS)) if c in cols]
+    return pd.read_parquet(path, columns=wanted)
+
+
+def _columns(path: Any) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)
+
 
 
 def pooled_long(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -32,7 +177,7 @@ def pooled_long(frame: pd.DataFrame | None) -> pd.DataFrame:
     cols = ["id", "time", "return", *PATH_COLUMNS]
     if frame is None or not len(frame.columns):
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols}).astype({"id": "str", "time": "datetime64[ns, UTC]"})
-    if {"id", "time", "return"} <= set(map(str, frame.columns)):
+    if is_long(frame, "id"):
         return frame
     names = [str(c) for c in frame.columns]
     ids = [c for c in names if "|" not in c]
@@ -63,8 +208,10 @@ class SavedRun:
     have a return at each pooled period), ``orders`` (orders.parquet), ``pooled`` (pooled.parquet:
     the calendar-time series scoring computed and the paths it drew from them) and
     ``pooled_benchmark`` (pooled_benchmark.parquet) are frames; any of them may be None (a folder
-    of scare 0.2 has no pooled files: the page says what it omits). The page reads nothing else
-    (not benchmark.parquet nor weights.parquet).
+    of scare 0.2 has no pooled files: the page says what it omits). ``returns`` and ``pooled`` are
+    in either layout (long or wide, see the module docstring) and need hold only the runs and
+    pooled ids of the combinations the page shows (best and default of each strategy). The page
+    reads nothing else (not benchmark.parquet nor weights.parquet).
     """
 
     metrics: dict[str, Any]
@@ -256,11 +403,10 @@ class StudyView:
         """The combination's pooled series and paths from pooled.parquet (None when the run folder
         has none for it: a scare 0.2 folder, or a combination the tearsheet does not show)."""
         rec = sv.pooled.get(combo) if combo is not None else None
-        pid = str((rec or {}).get("id"))
-        p = self.pooled
-        if p is None or pid not in p.columns or f"{pid}|wealth" not in p.columns:
+        series = pooled_series(self.pooled, str((rec or {}).get("id")))
+        if series is None or "wealth" not in series.columns:
             return None
-        r = p[pid].dropna()
+        r = series["return"].dropna()
         if r.empty:
             return None
         times = pd.DatetimeIndex(r.index)
@@ -273,19 +419,20 @@ class StudyView:
         bench = self.pooled_benchmark
         label = sv.label
         names, starts = self._window_labels(sv, combo, times)
-        return Chain(r.to_numpy(dtype=float), times, col(p, f"{pid}|wealth"), col(p, f"{pid}|drawdown"), names,
+        return Chain(r.to_numpy(dtype=float), times, col(series, "wealth"), col(series, "drawdown"), names,
                      starts, col(bench, f"{label}|wealth"), col(bench, f"{label}|drawdown"),
-                     col(p, f"{pid}|rolling_volatility"), col(p, f"{pid}|rolling_beta"))
+                     col(series, "rolling_volatility"), col(series, "rolling_beta"))
 
     def _window_labels(self, sv: StrategyView, combo: int | None,
                        times: pd.DatetimeIndex) -> tuple[list[str], list[tuple[int, str]]]:
         """Per pooled period, the windows with a return there (returns.parquet), and where each
         window's first period falls: hover text and axis ticks, nothing more."""
         runs = [(str(r.get("id")), str(r.get("window"))) for r in sv.runs.get(combo, [])]
-        runs = [(rid, w) for rid, w in runs if rid in self.returns.columns]
+        wide = wide_returns(self.returns, [rid for rid, _ in runs])
+        runs = [(rid, w) for rid, w in runs if rid in wide.columns]
         if not runs:
             return [""] * len(times), []
-        live = self.returns[[rid for rid, _ in runs]].reindex(times).notna().to_numpy()
+        live = wide[[rid for rid, _ in runs]].reindex(times).notna().to_numpy()
         wins = np.array([w for _, w in runs], dtype=object)
         names = [" + ".join(wins[row]) for row in live]
         first: dict[int, str] = {}

@@ -171,6 +171,25 @@ def open_mask(index: pd.DatetimeIndex, spans: Sequence[Span]) -> np.ndarray:
     return out
 
 
+#: cells (rows x combinations x windows) of the temporaries of one block of combinations in
+#: :func:`calendar_pool` and :func:`distinct_columns`: memory stays the input and output plus
+#: blocks of this size (about 16 MB per float array), whatever the sweep
+BLOCK_CELLS = 1 << 21
+
+
+def combo_blocks(n_combos: int, cells_per_combo: int, block_cells: int | None = None) -> list[tuple[int, int]]:
+    """``(lo, hi)`` ranges of combinations whose ``cells_per_combo`` cells each fill about
+    ``block_cells`` (default :data:`BLOCK_CELLS`); every block but a lone one holds at least two
+    combinations (numpy reduces a single column differently from several: results stay bit for
+    bit those of one block)."""
+    size = max(2, (block_cells or BLOCK_CELLS) // max(1, cells_per_combo))
+    bounds = list(range(0, n_combos, size)) + [n_combos]
+    out = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    if len(out) > 1 and out[-1][1] - out[-1][0] < 2:
+        out[-2:] = [(out[-2][0], n_combos)]
+    return out
+
+
 def calendar_pool(values: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Calendar-time pooled returns of every combination.
@@ -190,23 +209,59 @@ def calendar_pool(values: np.ndarray, n_combos: int, n_windows: int, is_open: np
         (an open episode without a return at that row adds 0); NaN where no open episode of that
         combination has a return. ``rows`` are the kept row positions: at least one open episode
         with a return.
+
+    Memory: ``values`` is read in place; the temporaries are blocks of combinations
+    (:func:`combo_blocks`), so the cost is the output plus a bounded block, at any sweep size.
     """
     t = values.shape[0]
-    v3 = values.reshape(t, n_combos, n_windows)
-    marked = ~np.isnan(v3)
-    if n_windows == 1:
-        has = marked[:, :, 0] & is_open[:, :1]
-        rows = np.flatnonzero(has.any(axis=1))
-        return np.where(has[rows], v3[rows, :, 0], np.nan), rows
+    v3 = values.reshape(t, n_combos, n_windows)  # a view (runs are combination-major)
+    blocks = combo_blocks(n_combos, t * n_windows)
     op = is_open[:, None, :]
-    has = (marked & op).any(axis=2)
-    rows = np.flatnonzero(has.any(axis=1))
-    v3, op, has = v3[rows], op[rows], has[rows]
-    n_open = op.sum(axis=2)
-    total = np.where(op, np.nan_to_num(v3, nan=0.0), 0.0).sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = np.where(has, total / n_open, np.nan)
-    return pooled, rows
+    if n_windows == 1:
+        has_row = np.zeros(t, dtype=bool)
+        for lo, hi in blocks:
+            has_row |= (~np.isnan(v3[:, lo:hi]) & op).any(axis=(1, 2))
+        rows = np.flatnonzero(has_row)
+        out = np.empty((rows.size, n_combos))
+        live = is_open[rows, :1]
+        for lo, hi in blocks:
+            sub = v3[rows, lo:hi, 0]
+            out[:, lo:hi] = np.where(~np.isnan(sub) & live, sub, np.nan)
+        return out, rows
+    # A row where one window is open pools that window's returns alone: numpy's sum over the
+    # windows adds exact zeros for the closed ones, so the value is the return plus 0.0 (that
+    # turns -0.0 into 0.0, as the sum does) over one open episode. Those rows read only their
+    # window's runs; rows where several windows are open take numpy's sum as written.
+    n_open_row = is_open.sum(axis=1)
+    one = [np.flatnonzero((n_open_row == 1) & is_open[:, w]) for w in range(n_windows)]
+    several = np.flatnonzero(n_open_row >= 2)
+    has_row = np.zeros(t, dtype=bool)
+    for w, rw in enumerate(one):
+        for lo, hi in combo_blocks(n_combos, rw.size):
+            has_row[rw] |= ~np.isnan(v3[rw, lo:hi, w]).all(axis=1)
+    for lo, hi in combo_blocks(n_combos, several.size * n_windows):
+        sub = v3[several, lo:hi]
+        has_row[several] |= (~np.isnan(sub) & op[several]).any(axis=(1, 2))
+    rows = np.flatnonzero(has_row)
+    out = np.empty((rows.size, n_combos))
+    for w, rw in enumerate(one):
+        rw = rw[has_row[rw]]
+        at = np.searchsorted(rows, rw)
+        for lo, hi in combo_blocks(n_combos, rw.size):
+            x = v3[rw, lo:hi, w]
+            out[at, lo:hi] = np.where(np.isnan(x), np.nan, np.nan_to_num(x, nan=0.0) + 0.0)
+    several = several[has_row[several]]
+    if several.size:
+        at = np.searchsorted(rows, several)
+        opr = op[several]
+        n_open = opr.sum(axis=2)
+        for lo, hi in combo_blocks(n_combos, several.size * n_windows):
+            vb = v3[several, lo:hi]
+            has = (~np.isnan(vb) & opr).any(axis=2)
+            total = np.where(opr, np.nan_to_num(vb, nan=0.0), 0.0).sum(axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[at, lo:hi] = np.where(has, total / n_open, np.nan)
+    return out, rows
 
 
 @dataclass(frozen=True)
@@ -237,28 +292,39 @@ class Distinct:
         return self.size[self.code]
 
 
+def _canonical_bits(values: np.ndarray) -> np.ndarray:
+    """The bits of ``values`` with -0.0 as 0.0 and one NaN pattern (a new array)."""
+    canon = np.asarray(values, dtype=float) + 0.0  # a new array without -0.0
+    nan = np.isnan(canon)
+    if nan.any():
+        canon[nan] = np.nan  # one NaN bit pattern
+    return canon.view(np.uint64)
+
+
 def distinct_columns(values: np.ndarray) -> Distinct:
-    """Group the columns of a ``(T, N)`` matrix by exact equality (NaN equal to NaN, -0 == 0)."""
+    """Group the columns of a ``(T, N)`` matrix by exact equality (NaN equal to NaN, -0 == 0).
+
+    Memory: the columns are hashed and checked in blocks (:func:`combo_blocks`), never copied whole.
+    """
     t, n = values.shape
     if n == 0:
         return Distinct(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     if t == 0:
         return Distinct(np.zeros(n, np.int64), np.zeros(1, np.int64), np.array([n], np.int64))
-    canon = np.asarray(values, dtype=float) + 0.0  # a new array without -0.0
-    nan = np.isnan(canon)
-    if nan.any():
-        canon[nan] = np.nan  # one NaN bit pattern
     # a position-weighted 64-bit hash of the bits groups the columns; members are then checked
     # bit for bit against their group's first column (a collision falls back to a full sort)
-    bits = canon.view(np.uint64)
     mult = np.random.default_rng(20260623).integers(1, 2**63, size=t, dtype=np.uint64) | np.uint64(1)
-    h = mult @ bits
+    h = np.empty(n, dtype=np.uint64)
+    for lo, hi in combo_blocks(n, t):
+        h[lo:hi] = mult @ _canonical_bits(values[:, lo:hi])
     _, first_sorted, inverse = np.unique(h, return_index=True, return_inverse=True)
     inverse = np.asarray(inverse).ravel()
     rep = first_sorted[inverse]
     dup = np.flatnonzero(rep != np.arange(n))
-    if dup.size and not (bits[:, dup] == bits[:, rep[dup]]).all():
-        rows = np.ascontiguousarray(canon.T)
+    same = all((_canonical_bits(values[:, dup[lo:hi]]) == _canonical_bits(values[:, rep[dup[lo:hi]]])).all()
+               for lo, hi in combo_blocks(dup.size, 2 * t))
+    if not same:
+        rows = np.ascontiguousarray(_canonical_bits(values).view(np.float64).T)
         keys = rows.view(np.dtype((np.void, t * rows.itemsize))).ravel()
         _, first_sorted, inverse = np.unique(keys, return_index=True, return_inverse=True)
         inverse = np.asarray(inverse).ravel()

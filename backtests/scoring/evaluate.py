@@ -16,10 +16,12 @@ import pandas as pd
 
 from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
-from backtests.digest import combo_id, run_id
+from backtests.digest import combo_id, combo_ids, run_id
 from backtests.jsonfmt import clean_json
 from backtests.scoring import exclusions, exposure
-from backtests.scoring.trades import trades_block
+from backtests.scoring.calendar_time import combo_blocks
+from backtests.scoring.records import RunRecords, frame_records, params_records
+from backtests.scoring.trades import holdings, orders_of, trades_block
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -93,49 +95,65 @@ class StrategyRuns:
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a numeric table as JSON-ready dicts (Python scalars, NaN/inf -> None)."""
-    vals = table.to_numpy(dtype=float, na_value=np.nan)
-    obj = np.where(np.isfinite(vals), vals, np.nan).astype(object)
-    obj[~np.isfinite(vals)] = None
-    ints = [i for i, c in enumerate(table.columns) if pd.api.types.is_integer_dtype(table[c])]
-    for i in ints:
-        obj[:, i] = [None if v is None else int(v) for v in obj[:, i]]
-    cols = [str(c) for c in table.columns]
-    return [dict(zip(cols, row)) for row in obj.tolist()]
+@dataclass(frozen=True)
+class Untradable:
+    """Which benchmark periods each run leaves out: those that start before its first possible
+    fill. A period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
+    start for its first period) is at or after that instant, so the benchmark is measured only over
+    time in which the strategy could have held a position throughout.
 
-
-def _iso_instants(values: pd.Series) -> list[str | None]:
-    """UTC instants as ISO-8601 strings (None for NaT or ``NEVER``), for JSON records."""
-    t = pd.DatetimeIndex(values).as_unit("ns")
-    ok = ~t.isna() & (t.asi8 != NEVER)
-    return [x.isoformat() if k else None for x, k in zip(t, ok)]
-
-
-def _mask_untradable(bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
-                     first_fill: np.ndarray | None) -> np.ndarray:
-    """Benchmark returns with NaN in every period that starts before its run's first possible
-    fill: a period ``(a, b]`` counts only when ``a`` (the run's previous period end, or the window
-    start for its first period) is at or after that instant, so the benchmark is measured only
-    over time in which the strategy could have held a position throughout.
-
-    ``first_fill`` is (runs,) int64 ns UTC in the returns' column order (``NEVER``: no fill was
-    possible, nothing is masked); None masks nothing.
+    Attributes
+    ----------
+    group
+        (runs,) the group of each run (-1: nothing left out: no first fill was possible, or no
+        first fill is known); runs of one window with the same first fill share a group.
+    early
+        Per group, the row positions left out.
     """
-    if first_fill is None:
-        return bench
-    out = bench.copy()
-    t = index.as_unit("ns").asi8
-    for w, sp in enumerate(spans):
-        cols = np.arange(w, bench.shape[1], n_w)
-        firsts = first_fill[cols]
-        for first in np.unique(firsts[firsts != NEVER]):
-            group = cols[firsts == first]
-            rows = np.flatnonzero(~np.isnan(bench[:, group]).all(axis=1))
-            starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
-            early = rows[starts < first]
-            out[np.ix_(early, group)] = np.nan
-    return out
+
+    group: np.ndarray
+    early: list[np.ndarray]
+
+    @classmethod
+    def of(cls, bench: np.ndarray, index: pd.DatetimeIndex, spans: list[Any], n_w: int,
+           first_fill: np.ndarray | None) -> Untradable:
+        """The groups of ``bench`` (``(T, runs)``, runs combination-major) given ``first_fill``
+        ((runs,) int64 ns UTC, ``NEVER``: none; None leaves nothing out). A group's rows are those
+        where any of its runs has a benchmark return (read in blocks of runs)."""
+        n = bench.shape[1]
+        group = np.full(n, -1, dtype=np.int64)
+        early: list[np.ndarray] = []
+        if first_fill is None:
+            return cls(group, early)
+        t = index.as_unit("ns").asi8
+        for w, sp in enumerate(spans):
+            cols = np.arange(w, n, n_w)
+            firsts = first_fill[cols]
+            for first in np.unique(firsts[firsts != NEVER]):
+                members = cols[firsts == first]
+                seen = np.zeros(bench.shape[0], dtype=bool)
+                for lo, hi in combo_blocks(members.size, bench.shape[0]):
+                    seen |= ~np.isnan(bench[:, members[lo:hi]]).all(axis=1)
+                rows = np.flatnonzero(seen)
+                starts = np.concatenate([[sp.start_utc.as_unit("ns").value], t[rows[:-1]]]) if rows.size else rows
+                group[members] = len(early)
+                early.append(rows[starts < first])
+        return cls(group, early)
+
+    def masked(self, bench: np.ndarray, cols: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``bench[:, cols]`` (or ``bench[rows][:, cols]``; a new array) with each run's left-out
+        periods NaN."""
+        out = bench[:, cols] if rows is None else bench[np.ix_(rows, cols)]
+        if rows is not None and not rows.size:
+            return out
+        groups = self.group[cols]
+        for g in np.unique(groups[groups >= 0]):
+            early = self.early[g]
+            if rows is not None:
+                pos = np.searchsorted(rows, early)
+                early = pos[(pos < rows.size) & (rows[np.minimum(pos, rows.size - 1)] == early)]
+            out[np.ix_(early, np.flatnonzero(groups == g))] = np.nan
+        return out
 
 
 def _pool_onto(values: np.ndarray, rows: np.ndarray, n_c: int, n_w: int, is_open: np.ndarray) -> np.ndarray:
@@ -150,20 +168,125 @@ def _pool_onto(values: np.ndarray, rows: np.ndarray, n_c: int, n_w: int, is_open
     return out
 
 
+@dataclass
+class PerRun:
+    """What :func:`_per_run` computes in one pass over blocks of combinations."""
+
+    table: pd.DataFrame  # run metrics, rows in run order
+    reasons: dict[str, dict[str, str]]
+    bench_pooled: np.ndarray | None  # (len(rows), n_c) calendar-pooled benchmark on the returns' rows
+    rows_with_values: int  # rows of the returns where any run has a value
+
+
+def _same_benchmark(B: np.ndarray, untradable: Untradable | None, n_c: int, n_w: int) -> bool:
+    """True when every combination's runs hold the same benchmark columns, bit for bit, and leave
+    out the same periods: then every combination's pooled benchmark is the same series (a study's
+    benchmark is one series per window and its first possible fill the same for every run)."""
+    if untradable is not None:
+        g = untradable.group.reshape(n_c, n_w)
+        if not (g == g[:1]).all():
+            return False
+    bits = B.view(np.int64)
+    for lo, hi in combo_blocks(n_c, B.shape[0] * n_w):
+        if not (bits[:, lo * n_w:hi * n_w].reshape(B.shape[0], hi - lo, n_w) == bits[:, None, :n_w]).all():
+            return False
+    return True
+
+
+def _per_run(sr: StrategyRuns, R: np.ndarray, B: np.ndarray | None, untradable: Untradable | None,
+             ppy_runs: pd.Series, rf: float, n_c: int, n_w: int, rows: np.ndarray, is_open: np.ndarray) -> PerRun:
+    """The run metrics (against the benchmark with its untradable periods blanked) and the pooled
+    benchmark, one block of runs at a time: the blanked benchmark exists only for one block (no
+    second ``(T, runs)`` panel).
+
+    A block holds one window's runs of a range of combinations, on the rows where that window's
+    runs have a return: a run is scored on its own non-NaN rows, so leaving out rows where it has
+    none changes no value, and the kernels read a quarter of the panel at four windows. Every
+    value is the one the whole panel gives (blocks hold at least two runs: numpy sums a single
+    column in another order, see :func:`~backtests.scoring.calendar_time.combo_blocks`; a single
+    combination keeps its windows together). When every combination has the same benchmark
+    (:func:`_same_benchmark`), the pooled benchmark is computed once and shared (a read-only
+    broadcast view, not ``n_c`` copies).
+    """
+    ids, index = sr.returns.columns, sr.returns.index
+    t = R.shape[0]
+    live = np.zeros((t, n_w), dtype=bool)  # rows where any run of each window has a return
+    for lo, hi in combo_blocks(n_c, t * n_w):
+        live |= ~np.isnan(R[:, lo * n_w:hi * n_w].reshape(t, hi - lo, n_w)).all(axis=1)
+    groups = [(w, np.flatnonzero(live[:, w])) for w in range(n_w)] if n_c >= 2 else [(None, np.arange(t))]
+    tables, positions, reasons = [], [], {}
+    for w, rws in groups:
+        for lo, hi in combo_blocks(n_c, max(1, rws.size) * (n_w if w is None else 1)):
+            cols = np.arange(lo * n_w, hi * n_w) if w is None else np.arange(lo, hi) * n_w + w
+            # column-major blocks: the compiled kernels read and sort each run's column in place
+            # (their sums follow numpy's order for any layout, so the values do not change)
+            block = pd.DataFrame(np.asfortranarray(R[np.ix_(rws, cols)]), index=index[rws], columns=ids[cols],
+                                 copy=False)
+            bench = None
+            if B is not None:
+                Bm = untradable.masked(B, cols, rws) if untradable is not None else B[np.ix_(rws, cols)]
+                bench = pd.DataFrame(np.asfortranarray(Bm), index=block.index, columns=block.columns, copy=False)
+            part, why = scoring.metrics_table(block, ppy_runs.iloc[cols], bench, rf)
+            tables.append(part)
+            positions.append(cols)
+            reasons.update(why)
+    table = pd.concat(tables) if len(tables) != 1 else tables[0]
+    table = table.iloc[np.argsort(np.concatenate(positions), kind="stable")]
+    return PerRun(table, reasons, _pooled_benchmark(B, untradable, rows, n_c, n_w, is_open),
+                  int(live.any(axis=1).sum()))
+
+
+def _pooled_benchmark(B: np.ndarray | None, untradable: Untradable | None, rows: np.ndarray, n_c: int, n_w: int,
+                      is_open: np.ndarray) -> np.ndarray | None:
+    """Each combination's calendar-pooled benchmark (its untradable periods blanked) on the
+    returns' pooled ``rows``: computed once and shared when every combination has the same."""
+    if B is None:
+        return None
+
+    def masked(cols: np.ndarray) -> np.ndarray:
+        return untradable.masked(B, cols) if untradable is not None else B[:, cols]
+
+    if n_c > 2 and _same_benchmark(B, untradable, n_c, n_w):  # two combinations: see combo_blocks
+        return np.broadcast_to(_pool_onto(masked(np.arange(2 * n_w)), rows, 2, n_w, is_open)[:, :1],
+                               (rows.size, n_c))
+    out = np.full((rows.size, n_c), np.nan)
+    for lo, hi in combo_blocks(n_c, B.shape[0] * n_w):
+        out[:, lo:hi] = _pool_onto(masked(np.arange(lo * n_w, hi * n_w)), rows, hi - lo, n_w, is_open)
+    return out
+
+
 def _score_fn(metric: str, pooled: pd.DataFrame, bench: pd.DataFrame | None, ppy: float, rf: float):
-    """The ranking metric of every combination on a subset of the pooled rows (a bool mask)."""
-    x = pooled.to_numpy(dtype=float, na_value=np.nan)
+    """The ranking metric of every combination on a subset of the pooled rows (a bool mask), one
+    block of combinations at a time (each combination's score is its own column's)."""
+    x = _values(pooled)
+    b = None if bench is None else _values(bench)
+    blocks = combo_blocks(x.shape[1], x.shape[0])
     if metric == "sharpe":
         from backtests.scoring import _panel
         from backtests.scoring import metrics as _m
 
-        return lambda m: _m._k_sharpe(_panel.Panel(x[m]), np.ones(x.shape[1]), rf)[0]
+        def sharpe(m: np.ndarray) -> np.ndarray:
+            out = np.empty(x.shape[1])
+            for lo, hi in blocks:
+                out[lo:hi] = _m._k_sharpe(_panel.Panel(x[m, lo:hi]), np.ones(hi - lo), rf)[0]
+            return out
+        return sharpe
 
     def full(m: np.ndarray) -> np.ndarray:
-        table, _ = scoring.metrics_table(pooled.iloc[m], ppy, None if bench is None else bench.iloc[m], rf)
-        return table[metric].to_numpy(dtype=float)
+        out = np.empty(x.shape[1])
+        for lo, hi in blocks:
+            part = pooled.iloc[m, lo:hi]
+            table, _ = scoring.metrics_table(part, ppy, None if bench is None else bench.iloc[m, lo:hi], rf)
+            out[lo:hi] = table[metric].to_numpy(dtype=float)
+        return out
 
     return full
+
+
+def _values(frame: pd.DataFrame) -> np.ndarray:
+    """A float64 frame's values without a copy (a read-only view); other dtypes converted."""
+    values = frame.to_numpy(copy=False)
+    return values if values.dtype == np.float64 else frame.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _trials(ranking: pd.DataFrame, pooled: pd.DataFrame, distinct: Any, ppy: float) -> dict[str, Any]:
@@ -190,9 +313,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     covering every window, as the runner assembles them. Returns ``runs``, ``pooled`` and
     ``summary`` (JSON-ready) and, for the caller only, ``calendar`` (the pooled calendar-time
     returns, one column per combination), ``calendar_benchmark``, ``clusters`` and
-    ``benchmark_runs`` (the per-run benchmark with the untradable periods blanked).
+    ``benchmark_runs`` (the per-run benchmark with the untradable periods blanked, for the runs of
+    the shown combinations: best and default).
+
+    ``runs`` is a :class:`~backtests.scoring.records.RunRecords` (a sequence of the run records,
+    kept as columns). Memory: the returns and benchmark panels are read in place; the temporaries
+    are blocks of combinations, the outputs the pooled series and per-run vectors.
     """
-    windows = list(dict.fromkeys(sr.runs["window"]))
+    windows = list(pd.unique(sr.runs["window"].to_numpy(dtype=object)))  # first appearance order
     n_w, n_c = len(windows), len(sr.grid)
     if len(sr.runs) != n_w * n_c or not (sr.runs["combo"].to_numpy() == np.repeat(np.arange(n_c), n_w)).all():
         raise ValueError("runs must be combination-major with every combination in every window")
@@ -200,32 +328,18 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     # periods per year of a combination's pooled series: the most common among its windows
     ppy = float(ppy_runs.iloc[:n_w].mode().iloc[0])
     rf = risk_free / ppy if risk_free else 0.0
-    R = sr.returns.to_numpy(dtype=float, na_value=np.nan)
+    R = _values(sr.returns)
     index = sr.returns.index
     if sr.windows is not None:
         by_id = {str(w.id): w for w in sr.windows}
         spans = scoring.spans_of([by_id[w] for w in windows])
     else:
         spans = scoring.spans_from_returns(sr.returns.iloc[:, :n_w], windows)
-    B = None
+    B, untradable = None, None
     if sr.benchmark is not None:
         first = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
-        B = _mask_untradable(sr.benchmark.to_numpy(dtype=float, na_value=np.nan), index, spans, n_w, first)
-    bench_runs = None if B is None else pd.DataFrame(B, index=index, columns=sr.returns.columns)
-    table, reasons = scoring.metrics_table(sr.returns, ppy_runs, bench_runs, rf)
-    for stat in RUN_STATS:  # the engine's statistics reported per run, when present
-        if stat.metric and stat.name in sr.runs:
-            table[stat.metric] = sr.runs[stat.name].to_numpy()
-    combo_params = [clean_json(p) for p in sr.grid.to_dict("records")]
-    first_fill = _iso_instants(sr.runs["first_fill"]) if "first_fill" in sr.runs else [None] * len(sr.runs)
-    run_records = []
-    for j, (rid, metrics) in enumerate(zip(sr.returns.columns, frame_records(table))):
-        c = j // n_w
-        run_records.append({
-            "id": rid, "strategy": sr.label, "strategy_name": sr.name, "params": combo_params[c], "combo": c,
-            "window": windows[j % n_w], "first_fill_utc": first_fill[j], "metrics": metrics,
-            "nan_reasons": dict(reasons.get(rid, {})),
-        })
+        B = _values(sr.benchmark)  # run for run with the returns' columns
+        untradable = Untradable.of(B, index, spans, n_w, first)
 
     # events: clusters, calendar-time pooling
     clusters = scoring.event_clusters(spans)
@@ -234,20 +348,31 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     is_open[:, left_out] = False  # an excluded window's episodes are not pooled
     pooled_vals, rows = scoring.calendar_pool(R, n_c, n_w, is_open)
     pooled_index = index[rows]
-    calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index)
+    calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index, copy=False)
+    per = _per_run(sr, R, B, untradable, ppy_runs, rf, n_c, n_w, rows, is_open)
+    table, reasons = per.table, per.reasons
+    for stat in RUN_STATS:  # the engine's statistics reported per run, when present
+        if stat.metric and stat.name in sr.runs:
+            table[stat.metric] = sr.runs[stat.name].to_numpy()
+    combo_params = params_records(sr.grid)
+    first_ns = pd.DatetimeIndex(sr.runs["first_fill"]).as_unit("ns").asi8 if "first_fill" in sr.runs else None
+    run_records = RunRecords(sr.returns.columns.tolist(), sr.label, sr.name, windows, combo_params, first_ns, table,
+                             reasons, grid=sr.grid)
     bench = None
     if B is not None:
-        bench = pd.DataFrame(_pool_onto(B, rows, n_c, n_w, is_open), index=pooled_index, columns=sr.grid.index)
-    if n_w == 1 and rows.size == int((~np.isnan(R)).any(axis=1).sum()):
+        bench = pd.DataFrame(per.bench_pooled, index=pooled_index, columns=sr.grid.index, copy=False)
+    if n_w == 1 and rows.size == per.rows_with_values:
         # one window: each combination's pooled series is its only run's series
         pooled = table[[c for c in table.columns if c not in ENGINE_METRICS]]
         pooled = pooled.set_axis(sr.grid.index, axis=0).copy()
-        preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
+        preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns.tolist()) if rid in reasons}
     else:
         pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
-    _exposed_metrics(pooled, preasons, sr, R, index, is_open, spans, n_c, n_w, rf)
-    per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
-    run_total = per_window.copy()  # every run's own total return (an excluded window's episode record keeps it)
+    held = None if sr.orders is None else holdings(sr.orders)  # the fills read once, for both uses below
+    _exposed_metrics(pooled, preasons, sr, R, index, is_open, spans, n_c, n_w, rf, held)
+    # each run's total return, as in its metrics (the same compiled pass)
+    run_total = table["total_return"].to_numpy(dtype=float).reshape(n_c, n_w)  # an excluded window's episode keeps it
+    per_window = run_total.copy()
     per_window[:, left_out] = np.nan  # ...but it is not an event of the statistics
     counted = ~np.isnan(per_window)
     with np.errstate(invalid="ignore"):
@@ -269,7 +394,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     ranking = scoring.rank_sweep(pooled, ppy, metric=metric_col, returns=calendar if n_c >= 2 else None,
                                  n_blocks=pbo_blocks, distinct=distinct)
     # one trigger inside two overlapping windows is one real trade: counted once (orders known)
-    distinct_trades = distinct_entries(sr.orders, dict(zip(sr.returns.columns, sr.runs["combo"].to_numpy())), n_c)
+    distinct_trades = distinct_entries(sr.orders, dict(zip(sr.returns.columns.tolist(),
+                                                           sr.runs["combo"].to_numpy().tolist())), n_c, held)
     pooled["n_trades"] = eng[:, :, 0].sum(axis=1).astype(np.int64) if distinct_trades is None else distinct_trades
     pooled["exposure"] = eng[:, :, 1].mean(axis=1)
     pooled["turnover_mean"] = eng[:, :, 2].mean(axis=1)
@@ -286,13 +412,14 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     notes = rk["notes"].tolist()
     event_rows = frame_records(events)
     pooled_records = []
+    cids = combo_ids(sr.label, sr.grid)
     for c, (metrics, trust, ev) in enumerate(zip(frame_records(pooled), trust_rows, event_rows)):
         trust["notes"] = notes[c] or None
         if c in boot_records:
             trust["bootstrap"] = {**boot_records[c], "confidence": confidence}
         ev["nan_reason"] = ev_reasons[c]
         pooled_records.append({
-            "id": combo_id(sr.label, combo_params[c]), "strategy": sr.label, "strategy_name": sr.name,
+            "id": cids[c], "strategy": sr.label, "strategy_name": sr.name,
             "combo": c, "params": combo_params[c], "is_default": c == sr.default_combo, "metrics": metrics,
             "events": ev, "trust": trust, "n_identical": int(n_identical[c]),
             "nan_reasons": dict(preasons.get(c, {})),
@@ -302,7 +429,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     detail = [c for c in dict.fromkeys([best, sr.default_combo]) if c is not None]
     # what the tearsheet draws of the shown combinations (best, default): paths and drawdown periods
     views = {c: scoring.pooled_view(calendar[c], None if bench is None else bench[c]) for c in detail}
-    episodes_of = _episode_records(sr, windows, clusters, run_total, traded)
+    episodes_of = _episode_records(sr, windows, clusters, run_total, traded, detail)
     event_level = {str(c): _event_level(per_window[c], traded[c], clusters, episodes_of(c), n_resamples=n_resamples,
                                         confidence=confidence, seed=seed) for c in detail}
     row_cluster = clusters.code[np.argmax(is_open[rows], axis=1)] if rows.size else np.zeros(0, np.int64)
@@ -324,6 +451,11 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         "pooled_detail": {str(c): v.record for c, v in views.items()},
         "ranking": [_ranked(c, ranking, pooled, rank_by, ppy, combo_params) for c in ranking.index[:TOP_K]],
     }
+    bench_runs = None
+    if B is not None:  # the shown combinations' runs (their event studies read it)
+        cols = (np.arange(n_w)[None, :] + n_w * np.asarray(detail, dtype=np.int64)[:, None]).ravel()
+        bench_runs = pd.DataFrame(untradable.masked(B, cols), index=index, columns=sr.returns.columns[cols],
+                                  copy=False)
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
             "benchmark_runs": bench_runs, "views": views}
@@ -331,20 +463,21 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
 
 def _exposed_metrics(pooled: pd.DataFrame, preasons: dict[Any, dict[str, str]], sr: StrategyRuns, R: np.ndarray,
                      index: pd.DatetimeIndex, is_open: np.ndarray, spans: list[Any], n_c: int, n_w: int,
-                     rf: float) -> None:
+                     rf: float, held: pd.DataFrame | None) -> None:
     """Add the registry's ``exposure`` keys to the pooled table (in place): the risk of the positions
     themselves, on the exposed series (:mod:`backtests.scoring.exposure`), per period."""
     keys = scoring.registry.EXPOSED_FROM
     start = np.tile(np.array([sp.start_utc.as_unit("ns").value for sp in spans], dtype=np.int64), n_c)
-    mask = exposure.exposure_mask(sr.orders, index, ~np.isnan(R), list(sr.returns.columns), start)
-    if mask is None:
+    exposed = exposure.exposed_series(sr.orders, R, index, sr.returns.columns.tolist(), start, n_c, n_w, is_open,
+                                      held)
+    if exposed is None:
         for k in keys:
             pooled[k] = np.nan
             for c in range(n_c):  # new dicts: a record's reasons may be shared with its run's
                 preasons[c] = {**preasons.get(c, {}), k: "no orders: the periods with a position are not known"}
         return
-    vals, rows = exposure.exposed_pool(R, mask, n_c, n_w, is_open)
-    frame = pd.DataFrame(vals, index=index[rows], columns=sr.grid.index)
+    vals, rows = exposed
+    frame = pd.DataFrame(vals, index=index[rows], columns=sr.grid.index, copy=False)
     table, why = scoring.metrics_table(frame, 1.0, None, rf)
     for k, src in keys.items():
         pooled[k] = table[src].to_numpy()
@@ -394,7 +527,8 @@ def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:
     if bench is None or not bench.shape[1]:
         return None
     values = bench.to_numpy()
-    if not np.array_equal(values, np.broadcast_to(values[:, :1], values.shape), equal_nan=True):
+    if values.strides[1] != 0 and not np.array_equal(values, np.broadcast_to(values[:, :1], values.shape),
+                                                     equal_nan=True):
         raise ValueError(f"the pooled benchmark of {label!r} differs between combinations")
     return bench.iloc[:, 0].rename(None)
 
@@ -425,17 +559,19 @@ def pooled_frames(scored: dict[str, Any], label: str) -> tuple[pd.DataFrame, pd.
 
 
 def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_window: np.ndarray,
-                     traded: np.ndarray):
-    """Per-episode records of one combination: window, cluster, return, fills, shock."""
+                     traded: np.ndarray, combos: list[int]):
+    """Per-episode records of one combination (of ``combos``, the ones reported): window, cluster,
+    return, fills, shock. Fills are read for the runs of ``combos`` only."""
     n_w = len(windows)
+    ids = sr.returns.columns.tolist()
+    wanted = {str(ids[c * n_w + w]) for c in combos for w in range(n_w)}
     fills: dict[str, tuple[str, str]] = {}
-    if sr.orders is not None and len(sr.orders):
-        o = pd.DataFrame({"run": sr.orders["run"].astype(str).to_numpy(),
-                          "fill_time": pd.DatetimeIndex(sr.orders["fill_time"])})
+    if sr.orders is not None and len(sr.orders) and wanted:
+        sub = orders_of(sr.orders, wanted)
+        o = pd.DataFrame({"run": sub["run"].astype(str).to_numpy(), "fill_time": pd.DatetimeIndex(sub["fill_time"])})
         g = o.groupby("run", sort=True)["fill_time"]
         lo, hi = g.min(), g.max()
         fills = {r: (lo[r].isoformat(), hi[r].isoformat()) for r in lo.index}
-    ids = list(sr.returns.columns)
 
     def records(c: int) -> list[dict[str, Any]]:
         out = []

@@ -23,6 +23,7 @@ from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
 from backtests.scoring import event_tests, matched
 from backtests.scoring.trades import distinct_entries  # noqa: F401 - the one trade rule, re-exported
+from backtests.scoring.trades import orders_of
 
 
 BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
@@ -86,6 +87,8 @@ def matched_baselines(res: Any, data: Any, combos: list[int], strategy_levels: M
     cl_of = {w.id: codes.ids[codes.code[i]] for i, w in enumerate(windows)}
     code_of = {w.id: int(codes.code[i]) for i, w in enumerate(windows)}
     orders = res.orders
+    if orders is not None and len(orders):
+        orders = orders_of(orders, res.runs.index[res.runs["combo"].isin(combos)])  # the shown runs' fills only
     per_run = ({str(k): g for k, g in orders.groupby(orders["run"].astype(str), sort=False)}
                if orders is not None and len(orders) else {})
     bars_cache: dict[tuple[str, str], Any] = {}

@@ -174,7 +174,7 @@ def generalized_sign(car: np.ndarray, resid: np.ndarray) -> dict[str, Any]:
 
 def calendar_time(portfolio: np.ndarray, benchmark: np.ndarray | None) -> dict[str, Any]:
     """Intercept t-test of the calendar-time portfolio on the benchmark (OLS, HC1 errors)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
 
     y = np.asarray(portfolio, float)
     if benchmark is None:
@@ -191,7 +191,7 @@ def calendar_time(portfolio: np.ndarray, benchmark: np.ndarray | None) -> dict[s
         return _nan("benchmark constant over the calendar periods")
     if not np.ptp(y[ok]) > 0:
         return _nan("portfolio returns do not vary")
-    fit = sm.OLS(y[ok], x).fit(cov_type="HC1", use_t=True)
+    fit = OLS(y[ok], x).fit(cov_type="HC1", use_t=True)
     out = _result(fit.tvalues[0], fit.pvalues[0])
     if out["stat"] is not None:
         out["n_periods"] = int(ok.sum())

@@ -24,7 +24,33 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtests.scoring.calendar_time import combo_blocks
 from backtests.scoring.trades import holdings
+
+
+def fill_events(orders: pd.DataFrame | None, run_ids: Sequence[str], held: pd.DataFrame | None = None,
+                ) -> pd.DataFrame | None:
+    """The number of symbols each run holds after each of its fill instants (``held``: :func:`holdings`
+    of ``orders`` when the caller has it).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``j`` (the run's position in ``run_ids``), ``t`` (fill instant, int64 ns UTC) and ``n``
+        (symbols held after every fill at that instant), sorted by ``(j, t)``; orders of runs not in
+        ``run_ids`` are left out. None without an orders table.
+    """
+    if orders is None:
+        return None
+    if not len(orders):
+        return pd.DataFrame({"j": np.zeros(0, np.int64), "t": np.zeros(0, np.int64), "n": np.zeros(0, np.int64)})
+    h = holdings(orders) if held is None else held
+    h = h.assign(j=pd.Index([str(r) for r in run_ids]).get_indexer(h["run"].to_numpy()))
+    h = h[h["j"] >= 0].sort_values(["j", "fill"], kind="stable")
+    delta = (~h["flat_after"]).astype(np.int64) - (~h["flat_before"]).astype(np.int64)
+    n_held = delta.groupby(h["j"], sort=False).cumsum().to_numpy()  # symbols held after each fill
+    ev = pd.DataFrame({"j": h["j"].to_numpy(dtype=np.int64), "t": h["fill"].to_numpy(), "n": n_held})
+    return ev.drop_duplicates(["j", "t"], keep="last").reset_index(drop=True)  # after every fill at one instant
 
 
 def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: np.ndarray, run_ids: Sequence[str],
@@ -44,28 +70,31 @@ def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: n
     run_start
         ``(runs,)`` int64 ns: each run's window start (the start of its first period).
     """
-    if orders is None:
-        return None
+    events = fill_events(orders, run_ids)
+    return None if events is None else exposure_of(events, index, valid, run_start, 0)
+
+
+def exposure_of(events: pd.DataFrame, index: pd.DatetimeIndex, valid: np.ndarray, run_start: np.ndarray,
+                first: int) -> np.ndarray:
+    """:func:`exposure_mask` of the runs ``first .. first + valid.shape[1] - 1`` of :func:`fill_events`
+    (a block of columns: ``valid`` and ``run_start`` are theirs)."""
     n_t, n_r = valid.shape
     out = np.zeros((n_t, n_r), dtype=bool)
-    if not len(orders) or not valid.any():
+    lo, hi = np.searchsorted(events["j"].to_numpy(), [first, first + n_r])
+    ev = events.iloc[lo:hi]
+    if not len(ev) or not valid.any():
         return out
-    h = holdings(orders)
-    h = h.assign(j=pd.Index([str(r) for r in run_ids]).get_indexer(h["run"].to_numpy()))
-    h = h[h["j"] >= 0].sort_values(["j", "fill"], kind="stable")
-    delta = (~h["flat_after"]).astype(np.int64) - (~h["flat_before"]).astype(np.int64)
-    n_held = delta.groupby(h["j"], sort=False).cumsum().to_numpy()  # symbols held after each fill
-    ev = pd.DataFrame({"j": h["j"].to_numpy(), "t": h["fill"].to_numpy(), "n": n_held})
-    ev = ev.drop_duplicates(["j", "t"], keep="last")  # the holding after every fill at one instant
     # each period of each run: (run, a, b)
     jj, tt = np.nonzero(valid.T)  # run-major, then time
     stamps = index.as_unit("ns").asi8
     b = stamps[tt]
-    first = np.r_[True, jj[1:] != jj[:-1]]
-    a = np.where(first, np.asarray(run_start, dtype=np.int64)[jj], np.r_[b[:1], b[:-1]])
-    instants = np.unique(np.concatenate([a, b, ev["t"].to_numpy()]))
+    start = np.r_[True, jj[1:] != jj[:-1]]
+    a = np.where(start, np.asarray(run_start, dtype=np.int64)[jj], np.r_[b[:1], b[:-1]])
+    ev_t = ev["t"].to_numpy()
+    instants = np.unique(np.concatenate([a, b, ev_t]))
     m = np.int64(instants.size + 1)
-    ev_key = ev["j"].to_numpy(dtype=np.int64) * m + np.searchsorted(instants, ev["t"].to_numpy())
+    ev_j = ev["j"].to_numpy(dtype=np.int64) - first
+    ev_key = ev_j * m + np.searchsorted(instants, ev_t)
     a_key = jj.astype(np.int64) * m + np.searchsorted(instants, a)
     b_key = jj.astype(np.int64) * m + np.searchsorted(instants, b)
     pos = ev["n"].to_numpy() > 0
@@ -75,6 +104,33 @@ def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: n
     inside = counts[np.searchsorted(ev_key, b_key, side="left")] > counts[np.searchsorted(ev_key, a_key, side="right")]
     out[tt, jj] = at_a | inside
     return out
+
+
+def exposed_series(orders: pd.DataFrame | None, values: np.ndarray, index: pd.DatetimeIndex, run_ids: Sequence[str],
+                   run_start: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,
+                   held: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The exposed pooled series of every combination (:func:`exposed_pool` of :func:`exposure_mask`),
+    computed on blocks of combinations: the memory is the output and one block's temporaries, never
+    a copy of ``values`` (``(T, n_combos * n_windows)``, runs combination-major then window).
+
+    Returns
+    -------
+    (pooled, rows) or None
+        As :func:`exposed_pool`; None without an orders table.
+    """
+    events = fill_events(orders, run_ids, held)
+    if events is None:
+        return None
+    t = values.shape[0]
+    full = np.full((t, n_combos), np.nan)
+    for lo, hi in combo_blocks(n_combos, t * n_windows):
+        cols = slice(lo * n_windows, hi * n_windows)
+        block = values[:, cols]
+        mask = exposure_of(events, index, ~np.isnan(block), run_start[cols], lo * n_windows)
+        vals, rows = exposed_pool(block, mask, hi - lo, n_windows, is_open)
+        full[rows, lo:hi] = vals
+    rows = np.flatnonzero(~np.isnan(full).all(axis=1))
+    return full[rows], rows
 
 
 def exposed_pool(values: np.ndarray, exposed: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,

@@ -451,6 +451,7 @@ def _collect_reasons(
     labels: pd.Index, results: dict[str, Kernel]
 ) -> dict[Any, dict[str, str]]:
     reasons: dict[Any, dict[str, str]] = {}
+    labels = labels.tolist()  # one conversion: indexing a pandas Index per NaN costs microseconds each
     for key, (values, flags) in results.items():
         nan_cols = np.flatnonzero(np.isnan(values))
         if nan_cols.size == 0:

@@ -19,7 +19,7 @@ size, price, fees``) as the engine wrote it; it is pure pandas/numpy.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,50 +53,93 @@ def holdings(orders: pd.DataFrame) -> pd.DataFrame:
     if orders is None or not len(orders):
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "fill" else bool if c.startswith("flat") else
                                           float if c in ("signed", "before", "after") else object) for c in cols})
-    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
-                      "fill": pd.DatetimeIndex(pd.to_datetime(orders["fill_time"], utc=True)).as_unit("ns").asi8,
-                      "kind": (orders["fill_kind"].astype(str).to_numpy() if "fill_kind" in orders.columns
-                               else np.full(len(orders), "close", dtype=object)),
-                      "signed": np.where(orders["side"].astype(str).str.lower().to_numpy() == "buy", 1.0, -1.0)
-                      * np.abs(orders["size"].to_numpy(dtype=float))})
-    o = o.sort_values(["run", "symbol", "fill"], kind="stable").reset_index(drop=True)
-    after = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
-    before = after - o["signed"].to_numpy()
-    tol = 1e-9 * np.maximum(np.maximum(np.abs(o["signed"].to_numpy()), np.abs(before)), 1.0)
-    return o.assign(before=before, after=after, flat_before=np.abs(before) <= tol, flat_after=np.abs(after) <= tol)[cols]
+    run, run_rank = _ranked_text(orders["run"])
+    symbol, sym_rank = _ranked_text(orders["symbol"])
+    fill = pd.DatetimeIndex(pd.to_datetime(orders["fill_time"], utc=True)).as_unit("ns").asi8
+    side, side_code = _ranked_text(orders["side"], lower=True)
+    signed = np.where(side[side_code] == "buy", 1.0, -1.0) * np.abs(orders["size"].to_numpy(dtype=float))
+    # (run, symbol, fill) order of the texts: ranks sort as the strings do; lexsort is stable
+    order = np.lexsort((fill, sym_rank, run_rank))
+    run_rank, sym_rank, fill, signed = run_rank[order], sym_rank[order], fill[order], signed[order]
+    if "fill_kind" in orders.columns:
+        kinds, kind_code = _ranked_text(orders["fill_kind"])
+        kind = kinds[kind_code[order]]
+    else:
+        kind = np.full(len(orders), "close", dtype=object)
+    group = run_rank * np.int64(len(symbol)) + sym_rank
+    after = pd.Series(signed).groupby(group, sort=False).cumsum().to_numpy()
+    before = after - signed
+    tol = 1e-9 * np.maximum(np.maximum(np.abs(signed), np.abs(before)), 1.0)
+    return pd.DataFrame({"run": run[run_rank], "symbol": symbol[sym_rank], "fill": fill, "kind": kind,
+                         "signed": signed, "before": before, "after": after, "flat_before": np.abs(before) <= tol,
+                         "flat_after": np.abs(after) <= tol}, columns=cols)
 
 
-def openings(orders: pd.DataFrame) -> pd.DataFrame:
+def _ranked_text(column: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A column as text: its distinct values sorted (object array of str) and each row's position in
+    them (int64), read through a categorical's categories (one conversion per value, not per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names, codes = column.cat.categories.astype(str).to_numpy(dtype=object), column.cat.codes.to_numpy(np.int64)
+        if (codes < 0).any():  # a missing value reads as the text 'nan', as astype(str) writes it
+            names, codes = np.append(names, "nan"), np.where(codes < 0, names.size, codes)
+    else:
+        codes, names = pd.factorize(column.astype(str).to_numpy(), sort=False)
+        names = np.asarray(names, dtype=object)
+    if lower:
+        names = np.array([x.lower() for x in names], dtype=object)
+    uniq, inverse = np.unique(names.astype(str), return_inverse=True)  # also merges names equal as text
+    return uniq.astype(object), inverse.ravel()[codes].astype(np.int64)
+
+
+def orders_of(orders: pd.DataFrame, run_ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of ``orders`` whose ``run`` is one of ``run_ids`` (a categorical ``run`` column is
+    matched through its categories: one comparison per run, not a text per fill)."""
+    wanted = set(map(str, run_ids))
+    run = orders["run"]
+    if isinstance(run.dtype, pd.CategoricalDtype):
+        hit = np.flatnonzero(run.cat.categories.astype(str).isin(wanted))
+        return orders[np.isin(run.cat.codes.to_numpy(), hit)]
+    return orders[run.astype(str).isin(wanted).to_numpy()]
+
+
+def openings(orders: pd.DataFrame, held: pd.DataFrame | None = None) -> pd.DataFrame:
     """The fills that open a trade (the rule of the module docstring), one row each.
+
+    ``held`` is :func:`holdings` of ``orders`` when the caller has it already (it is not read twice).
 
     Returns
     -------
     pandas.DataFrame
         ``run`` (str), ``symbol`` (str), ``fill`` (int64 ns UTC), in (run, symbol, fill) order.
     """
-    h = holdings(orders)
+    h = holdings(orders) if held is None else held
     opens = ~h["flat_after"] & (h["flat_before"] | (np.sign(h["before"]) != np.sign(h["after"])))
     return h.loc[opens, ["run", "symbol", "fill"]].reset_index(drop=True)
 
 
-def distinct_entries(orders: pd.DataFrame | None, run_combo: Mapping[str, int], n_combos: int) -> np.ndarray | None:
+def distinct_entries(orders: pd.DataFrame | None, run_combo: Mapping[str, int], n_combos: int,
+                     held: pd.DataFrame | None = None) -> np.ndarray | None:
     """Trades opened per combination, each real trade counted once across overlapping episodes.
 
     Two episodes of one combination that open the same symbol at the same fill instant (one trigger
     inside two overlapping windows) hold one real trade. Returns ``None`` without an orders table
-    (the caller then sums the engine's per-run counts).
+    (the caller then sums the engine's per-run counts). ``held``: :func:`holdings` of ``orders``,
+    when known. Runs and symbols are counted as integer codes (one lookup per run, not per fill).
     """
     if orders is None:
         return None
-    out = np.zeros(n_combos, dtype=np.int64)
-    e = openings(orders)
+    e = openings(orders, held)
     if not len(e):
-        return out
-    e = e.assign(combo=e["run"].map(run_combo)).dropna(subset=["combo"])
-    e = e.drop_duplicates(["combo", "symbol", "fill"])
-    counts = e.groupby("combo").size()
-    out[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
-    return out
+        return np.zeros(n_combos, dtype=np.int64)
+    combo_of = np.fromiter(run_combo.values(), dtype=np.int64, count=len(run_combo))
+    at = pd.Index(list(run_combo)).get_indexer(e["run"].to_numpy())
+    combo = np.where(at >= 0, combo_of[np.maximum(at, 0)] if combo_of.size else -1, -1)
+    keep = combo >= 0
+    c, sym, fill = combo[keep], pd.factorize(e["symbol"].to_numpy())[0][keep], e["fill"].to_numpy()[keep]
+    order = np.lexsort((fill, sym, c))
+    c, sym, fill = c[order], sym[order], fill[order]
+    first = np.r_[True, (c[1:] != c[:-1]) | (sym[1:] != sym[:-1]) | (fill[1:] != fill[:-1])]
+    return np.bincount(c[first], minlength=n_combos).astype(np.int64)
 
 
 def round_trips(orders: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -110,7 +153,7 @@ def round_trips(orders: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
     need = {"run", "time", "symbol", "side", "size", "price"}
     if orders is None or orders.empty or not need <= set(orders.columns):
         return pd.DataFrame(columns=TRIP_COLUMNS)
-    sub = orders[orders["run"].astype(str).isin(set(map(str, run_ids)))].copy()
+    sub = orders_of(orders, run_ids).copy()
     sub["run"] = sub["run"].astype(str)
     sub["decision"] = sub["time"]
     if "fill_time" in sub.columns:

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy.stats import norm
 
 from backtests.scoring import metrics as _m
+from backtests.scoring._arch import bootstrap_tools  # arch on first use, without matplotlib
 from backtests.scoring import registry
 from backtests.scoring._panel import Panel, Returns, periods_per_year_array, sorted_quantile
 
@@ -345,6 +345,7 @@ BOOTSTRAP_COLUMNS = (
 
 def _block_lengths(p: Panel, cols: np.ndarray, n: int) -> np.ndarray:
     """arch's optimal stationary block length for columns of equal length n, rounded, >= 1."""
+    optimal_block_length = bootstrap_tools()[1]
     data = p.x[:n, cols]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -360,7 +361,7 @@ def _resample_counts(n: int, block: float, n_resamples: int, seed: int) -> np.nd
     so that a run's interval depends only on its own data and the seed.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, n, int(block)]))
-    bs = StationaryBootstrap(block, np.arange(n), seed=rng)
+    bs = bootstrap_tools()[0](block, np.arange(n), seed=rng)
     idx = np.stack([pos[0] for pos, _ in bs.bootstrap(n_resamples)])
     flat = (np.arange(n_resamples)[:, None] * n + idx).ravel()
     return np.bincount(flat, minlength=n_resamples * n).reshape(n_resamples, n).astype(float)

@@ -15,9 +15,8 @@ from backtests.config.plan import StrategyPlan, StudyPlan
 from backtests.data.market_data import MarketData
 from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
-from backtests.jsonfmt import clean_json
 from backtests.notices import Notice, aggregate
-from backtests.digest import run_id
+from backtests.digest import run_ids
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.chunks import ChunkTask, WindowBlock, chunk_size
 from backtests.sweep.executor import Executor, run_chunks
@@ -29,12 +28,7 @@ ORDER_COLUMNS = ["run", "window", "time", "fill_time", "fill_kind", "symbol", "s
 
 def _run_keys(label: str, grid: pd.DataFrame, windows: list[str]) -> list[str]:
     """Run ids in canonical order (combination-major, then window), as :func:`backtests.digest.run_id`."""
-    ids = []
-    for params in grid.to_dict("records"):
-        params = clean_json(params)
-        for w in windows:
-            ids.append(run_id(label, params, w))
-    return ids
+    return run_ids(label, grid, windows)
 
 
 def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> StrategyResult:
@@ -83,8 +77,8 @@ def assemble(sp: StrategyPlan, blocks: list[WindowBlock], rules: Rules) -> Strat
                 "side": o["side"].to_numpy(), "size": o["size"].to_numpy(), "price": o["price"].to_numpy(),
                 "fees": o["fees"].to_numpy()}))
     index = pd.DatetimeIndex(stamps, tz="UTC", name="time")
-    returns = pd.DataFrame(R, index=index, columns=ids)
-    benchmark = pd.DataFrame(B, index=index, columns=ids) if sp.benchmark else None
+    returns = pd.DataFrame(R, index=index, columns=ids, copy=False)  # no second panel (pandas 3 copies by default)
+    benchmark = pd.DataFrame(B, index=index, columns=ids, copy=False) if sp.benchmark else None
     runs = pd.DataFrame({
         "combo": np.repeat(np.arange(n_c), n_w), "window": np.tile(np.asarray(win_ids, dtype=object), n_c),
         "ppy": np.full(n_runs, rules.clock.periods_per_year),

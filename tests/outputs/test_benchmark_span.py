@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from backtests.scoring.metrics import BENCHMARK_KEYS
+from backtests.report import read_returns
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "outputs.md"
 
@@ -55,7 +56,7 @@ def test_benchmark_parquet_covers_every_period_and_excess_return_the_tradable_on
     from backtests.config.plan import plan_study
 
     m = json.loads((run / "metrics.json").read_text())
-    returns, bench = pd.read_parquet(run / "returns.parquet"), pd.read_parquet(run / "benchmark.parquet")
+    returns, bench = read_returns(run / "returns.parquet"), pd.read_parquet(run / "benchmark.parquet")
     plan = plan_study(load_config(run.parent / "span.yaml"))
     windows = {w.id: w for w in plan.windows}
     later = 0

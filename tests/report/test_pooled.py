@@ -21,7 +21,7 @@ import pytest
 
 from backtests.orchestration.cli import main
 from backtests.outputs.regenerate import load_run
-from backtests.report import render_tearsheet
+from backtests.report import read_returns, render_tearsheet
 from backtests.report.fmt import pct
 from backtests.scoring import registry
 
@@ -102,17 +102,26 @@ def test_pooled_file_is_keyed_like_metrics_json(toy_run: Path) -> None:
     metrics = json.loads((toy_run / "metrics.json").read_text())
     pooled = pd.read_parquet(toy_run / "pooled.parquet")
     bench = pd.read_parquet(toy_run / "pooled_benchmark.parquet")
-    assert pooled.index.name == "time" and str(pooled.index.tz) == "UTC" and pooled.index.is_monotonic_increasing
+    # long: one row per (pooled id, UTC period end) with a pooled return, ids in metrics.json order
+    assert list(pooled.columns) == ["id", "time", "return", "wealth", "drawdown", "rolling_volatility",
+                                    "rolling_beta"]
+    assert str(pooled["time"].dt.tz) == "UTC" and not pooled["return"].isna().any()
     ids = [p["id"] for p in metrics["pooled"]]
-    assert [c for c in pooled.columns if "|" not in c] == ids
+    assert list(pd.unique(pooled["id"].astype(str))) == ids
     for p in metrics["pooled"]:
-        r = pooled[p["id"]].dropna()
+        rows = pooled[pooled["id"] == p["id"]]
+        assert rows["time"].is_monotonic_increasing and rows["time"].is_unique
+        r = rows["return"]
         assert len(r) == p["metrics"]["n_periods"]
         assert (1 + r).prod() - 1 == pytest.approx(p["metrics"]["total_return"], rel=1e-12)
     s = metrics["strategies"][0]
     shown = {c for c in (s["best_combo"], s["default_combo"]) if c is not None}
-    paths = {c.split("|", 1)[0] for c in pooled.columns if "|" in c}
+    paths = set(pooled.loc[pooled["wealth"].notna(), "id"].astype(str))
     assert paths == {ids[c] for c in shown}
+    for c in shown:
+        rows = pooled[pooled["id"] == ids[c]]
+        assert rows["wealth"].notna().all() and rows["wealth"].iloc[-1] - 1 == pytest.approx(
+            metrics["pooled"][c]["metrics"]["total_return"], rel=1e-12)
     assert list(bench.columns) == ["hold_nvda", "hold_nvda|wealth", "hold_nvda|drawdown"]
     assert set(s["pooled_detail"]) == {str(c) for c in shown}
     marker = json.loads((toy_run / ".scare-run.json").read_text())
@@ -123,8 +132,7 @@ def test_the_page_draws_what_the_file_holds(toy_run: Path) -> None:
     """Change the saved paths: the page follows the file (it recomputes nothing)."""
     saved = load_run(toy_run)
     pooled = saved.pooled.copy()
-    wealth = [c for c in pooled.columns if c.endswith("|wealth")]
-    pooled[wealth] = 1.5
+    pooled["wealth"] = pooled["wealth"].where(pooled["wealth"].isna(), 1.5)
     page = render_tearsheet(dataclasses.replace(saved, pooled=pooled), plotly_js=STUB_JS)
     eq = next(f for k, f in figures(page).items() if k.endswith("-equity"))
     assert set(eq["data"][0]["y"]) == {0.5}
@@ -195,6 +203,7 @@ def test_a_run_folder_of_scare_0_2_is_drawn_from_metrics_json(toy_run: Path, tmp
     shutil.copytree(toy_run, old)
     for name in ("pooled.parquet", "pooled_benchmark.parquet"):
         (old / name).unlink()
+    read_returns(old / "returns.parquet").to_parquet(old / "returns.parquet")  # 0.2: one column per run
     metrics = json.loads((old / "metrics.json").read_text())
     metrics.pop("markets")
     for s in metrics["strategies"]:

@@ -96,3 +96,35 @@ def test_failed_write_keeps_the_old_tearsheet(run_copy: Path, monkeypatch: pytes
         regenerate(run_copy)
     assert (run_copy / "tearsheet.html").read_bytes() == before
     assert not list(run_copy.glob(".tearsheet.html.*"))
+
+
+def _rewrite_wide(run: Path) -> None:
+    """Rewrite returns.parquet and pooled.parquet as earlier scare wrote them: one column per run
+    (scare 0.2), one column per pooled id plus ``<id>|<path>`` columns (0.3 before the long layout)."""
+    import pandas as pd
+
+    from backtests.report.view import pooled_series, read_pooled, read_returns
+
+    wide = read_returns(run / "returns.parquet")
+    wide.to_parquet(run / "returns.parquet")
+    long = read_pooled(run / "pooled.parquet")
+    cols = {}
+    for pid in pd.unique(long["id"].astype(str)):
+        s = pooled_series(long, pid)
+        cols[pid] = s["return"]
+        cols.update({f"{pid}|{c}": s[c] for c in s.columns if c != "return"})
+    pooled = pd.DataFrame(cols).sort_index()
+    pooled.index.name = "time"
+    pooled.to_parquet(run / "pooled.parquet")
+
+
+def test_report_draws_the_same_page_from_the_wide_layouts_of_earlier_folders(run_copy: Path, default_run: Path,
+                                                                             capsys: pytest.CaptureFixture[str]):
+    import pyarrow.parquet as pq
+
+    _rewrite_wide(run_copy)
+    assert "run" not in pq.read_schema(run_copy / "returns.parquet").names  # one column per run now
+    (run_copy / "tearsheet.html").unlink()
+    code, _, err = report(run_copy, capsys)
+    assert code == 0, err
+    assert (run_copy / "tearsheet.html").read_bytes() == (default_run / "tearsheet.html").read_bytes()

@@ -80,3 +80,30 @@ def test_ranking_json_follows_the_annualization_rule():
     n, sharpe = p["metrics"]["n_periods"], p["metrics"]["sharpe"]
     assert n < 252 and rec["metric"] == "sharpe" and rec["scale"] == "per period" and rec["n_periods"] == n
     assert rec["value"] == pytest.approx(sharpe / math.sqrt(252)) and "sharpe" not in rec
+
+
+def test_exposed_series_in_blocks_is_the_whole_computed_at_once(monkeypatch):
+    """Blocks of combinations give the mask and the pooled series of one pass over every run, bit for bit
+    (blocks of 2 combinations here: 7 combinations x 2 windows, random fills)."""
+    from backtests.scoring import calendar_time
+
+    rng = np.random.default_rng(7)
+    n_c, n_w, t = 7, 2, len(IDX)
+    ids = [f"r{j}" for j in range(n_c * n_w)]
+    values = rng.normal(0, 0.01, (t, n_c * n_w))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    n = 40
+    orders = pd.DataFrame({"run": rng.choice(ids, n), "symbol": rng.choice(["X", "Y"], n),
+                           "side": rng.choice(["buy", "sell"], n), "size": rng.integers(1, 4, n).astype(float),
+                           "fill_time": IDX[rng.integers(0, t, n)] + pd.to_timedelta(rng.integers(0, 3, n), "h")})
+    start = np.full(n_c * n_w, (IDX[0] - pd.Timedelta(hours=6)).value)
+    is_open = np.ones((t, n_w), bool)
+    is_open[: t // 3, 1] = False
+    whole = exposure.exposed_pool(values, exposure.exposure_mask(orders, IDX, ~np.isnan(values), ids, start),
+                                  n_c, n_w, is_open)
+    monkeypatch.setattr(calendar_time, "BLOCK_CELLS", 2 * t * n_w)
+    assert len(calendar_time.combo_blocks(n_c, t * n_w)) == 3
+    pooled, rows = exposure.exposed_series(orders, values, IDX, ids, start, n_c, n_w, is_open)
+    assert rows.tolist() == whole[1].tolist()
+    assert np.array_equal(pooled, whole[0], equal_nan=True)
+    assert (~np.isnan(pooled)).sum() > 5  # the case exercises exposed cells

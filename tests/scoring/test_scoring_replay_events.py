@@ -13,6 +13,7 @@ import pytest
 from backtests.orchestration.cli import main
 from backtests.data.cache import ENV_DIR, Cache
 from backtests.data.importer import import_path
+from backtests.report import read_returns
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or REPO.parent / "shared" / "data")
@@ -53,7 +54,7 @@ def test_deepseek_new_york_and_seoul_are_one_cluster(runs):
         assert el["t_stat"] is None and "one cluster" in el["nan_reason"]  # not t = -39.5 from two copies
         assert s["oos"]["loco"]["mean"] is None
     # the pooled NVDA record counts each UTC period once
-    ret = pd.read_parquet(runs["replay_deepseek_2025"] / "returns.parquet")
+    ret = read_returns(runs["replay_deepseek_2025"] / "returns.parquet")
     for p in (p for p in m["pooled"] if p["strategy"] == "hold_nvda"):
         ids = [r["id"] for r in m["runs"] if r["strategy"] == "hold_nvda" and r["combo"] == p["combo"]]
         assert p["metrics"]["n_periods"] == int(ret[ids].notna().any(axis=1).sum())
@@ -93,7 +94,7 @@ def test_deepseek_hold_nvda_pools_on_new_yorks_clock_between_its_two_episodes(ru
     enters the calendar-time portfolio once: the pooled return lies between the episodes', on one
     row per New York session, annualized at 252 (issue 18: it was -6.54% against -10.02% and -8.86%)."""
     m = json.loads((runs["replay_deepseek_2025"] / "metrics.json").read_text())
-    ret = pd.read_parquet(runs["replay_deepseek_2025"] / "returns.parquet")
+    ret = read_returns(runs["replay_deepseek_2025"] / "returns.parquet")
     s = _strategy(m, "hold_nvda")
     assert s["periods_per_year"] == 252.0 and s["execution"]["clock"]["markets"] == ["XNYS"]
     for p in (p for p in m["pooled"] if p["strategy"] == "hold_nvda"):

@@ -85,7 +85,7 @@ def test_pooled_is_calendar_time_each_period_once():
     assert [e["cluster"] for e in el["episodes"]] == ["c1", "c1", "c2"]
     assert el["episodes"][0]["return"] == pytest.approx(ep[0])
     assert set(s["oos"]) == {"loco", "walk_forward"}
-    json.dumps({k: out[k] for k in ("runs", "pooled", "summary")}, allow_nan=False)
+    json.dumps({**{k: out[k] for k in ("pooled", "summary")}, "runs": list(out["runs"])}, allow_nan=False)
 
 
 def test_benchmark_comparison_starts_at_the_first_possible_fill():
@@ -117,7 +117,7 @@ def test_identical_combinations_and_nothing_traded_are_defined():
     assert ev["win_rate"] is None and "no episode traded" in ev["nan_reason"] and ev["n_traded"] == 0
     assert ev["t_stat"] is None
     assert all(p["n_identical"] == 3 for p in out["pooled"])
-    json.dumps({k: out[k] for k in ("runs", "pooled", "summary")}, allow_nan=False)
+    json.dumps({**{k: out[k] for k in ("pooled", "summary")}, "runs": list(out["runs"])}, allow_nan=False)
 
 
 def test_event_time_view_windows_of_different_lengths():

@@ -103,3 +103,26 @@ def test_trade_stats_from_the_trades():
     assert st["average_loss"] == pytest.approx(-0.05) and st["payoff"] == pytest.approx(0.06 / 0.05)
     assert st["expectancy"] == pytest.approx(0.07 / 3) and (st["best"], st["worst"]) == (0.10, -0.05)
     assert st["holding_days_median"] == 1.0 and st["holding_days_max"] == 3.0
+
+
+def test_holdings_read_the_same_from_categorical_and_text_columns():
+    """The engine's orders come with categorical columns: the holdings (order, values, texts) and the
+    distinct trades are those of the same table as plain text."""
+    from backtests.scoring import trades
+
+    rng = np.random.default_rng(3)
+    n = 60
+    runs = ["b2", "a1", "c3", "a10"]  # categories not in text order
+    text = pd.DataFrame({"run": rng.choice(runs, n), "symbol": rng.choice(["SPY", "QQQ"], n),
+                         "side": rng.choice(["buy", "SELL"], n), "size": rng.integers(1, 3, n).astype(float),
+                         "fill_kind": rng.choice(["open", "close"], n),
+                         "fill_time": pd.Timestamp("2026-01-05", tz="UTC") + pd.to_timedelta(rng.integers(0, 9, n), "D")})
+    cat = text.assign(run=pd.Categorical(text["run"], categories=runs),
+                      symbol=pd.Categorical(text["symbol"]), side=pd.Categorical(text["side"]),
+                      fill_kind=pd.Categorical(text["fill_kind"]))
+    a, b = trades.holdings(text), trades.holdings(cat)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["run"].tolist() == sorted(a["run"].tolist())  # (run, symbol, fill) order of the texts
+    combo = {"b2": 0, "a1": 0, "c3": 1, "a10": 1}
+    assert trades.distinct_entries(cat, combo, 2).tolist() == trades.distinct_entries(text, combo, 2).tolist()
+    assert trades.distinct_entries(cat, combo, 2, a).tolist() == trades.distinct_entries(text, combo, 2).tolist()
