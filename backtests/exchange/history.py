@@ -1,0 +1,343 @@
+"""The state model run over many sessions: one symbol's effective timeline, its checks, its bans.
+
+The rule functions of :mod:`.krx` and :mod:`.us` read one session each; this module runs them over
+a list of local session dates and joins the days (:func:`~backtests.exchange.states.concat`).
+For each day it uses the best evidence the data has, and records which:
+
+- **market** (``XKRX``: KOSPI or KOSDAQ circuit breakers; ``XNYS``: S&P 500 circuit breakers):
+  intraday bars of the index that day (the rules applied to them: ``intraday``); else a halt the
+  event catalogue records with its time (``catalogue``); else the calendar (``schedule``). Where
+  both intraday bars and a catalogue record exist they are compared (``halt_mismatch``,
+  ``halt_not_derived``, ``halt_not_recorded``); intraday bars are checked for trading inside a
+  derived halt and unexplained gaps; daily index bars are checked against the catalogue's level-1
+  halts (``halt_not_derived``, ``halt_possible_not_recorded``).
+- **symbol** (overlaid on the market): intraday bars of the symbol (KRX volatility interruptions
+  and limit locks, US LULD pauses: ``intraday``); else what its daily bars show (a KRX close or a
+  whole day at the daily limit: ``daily``).
+- **short-sale availability** per local calendar day (:func:`short_sale_intervals`).
+
+Everything is plain frames in, plain data out: daily frames are indexed by naive local session
+dates, intraday frames by UTC bar-end stamps (columns ``open``, ``high``, ``low``, ``close``).
+Crypto has no state here (no halts, limits, auctions or bans): callers skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from backtests.exchange.bars import as_bars
+from backtests.exchange.compare import catalogue_halts, compare_bars, compare_daily_halts, compare_halts
+from backtests.exchange.krx import (krx_daily_symbol_state, krx_halt_from_catalogue, krx_market_state,
+                                    krx_price_limits, krx_symbol_state)
+from backtests.exchange.membership import luld_tier, membership, vi_class
+from backtests.exchange.rules import krx_cb_regime, krx_price_limit
+from backtests.exchange.schedule import session_day
+from backtests.exchange.short_sale import BorrowOverride, short_sale_allowed
+from backtests.exchange.states import AUCTIONS, NAT, State, Timeline, concat, overlay
+from backtests.exchange.us import luld_state, us_market_state
+from backtests.notices import Notice
+from backtests.time.calendars import get_market, sessions
+
+#: Index whose circuit breakers halt a symbol's market, by market and listing suffix.
+KRX_INDEX_BY_SUFFIX = {".KQ": "KOSDAQ"}
+#: Conventional tickers of those indices (Yahoo Finance's), looked up in the data.
+INDEX_SYMBOLS = {"KOSPI": "^KS11", "KOSDAQ": "^KQ11", "SPX": "^GSPC"}
+#: Auction states whose print the engine cannot read off daily bars (the open and the close it can).
+INTRADAY_PRINTS = tuple(s for s in AUCTIONS if s not in (State.CALL_OPEN, State.CLOSING_AUCTION))
+
+
+def market_index(market: str, symbol: str) -> str | None:
+    """The index whose circuit breakers govern ``symbol``: ``KOSPI``/``KOSDAQ`` (XKRX), ``SPX`` (XNYS)."""
+    if market == "XKRX":
+        return next((ix for sfx, ix in KRX_INDEX_BY_SUFFIX.items() if symbol.upper().endswith(sfx)), "KOSPI")
+    if market == "XNYS":
+        return "SPX"
+    return None
+
+
+@dataclass
+class MarketInputs:
+    """What the data offers about one market's index (any part may be None)."""
+
+    market: str
+    index: str
+    daily: pd.DataFrame | None = None  # local dates -> close, low
+    intraday: pd.DataFrame | None = None  # UTC bar ends -> open, high, low, close
+    recorded: pd.DataFrame | None = None  # the catalogue's halts (compare.catalogue_halts layout)
+
+
+@dataclass
+class SymbolInputs:
+    """What the data offers about one traded symbol (any part may be None)."""
+
+    symbol: str
+    market: str
+    daily: pd.DataFrame | None = None  # local dates -> high, low, close (NaN where absent)
+    intraday: pd.DataFrame | None = None  # UTC bar ends -> open, high, low, close
+    leverage: float = 1.0
+    members: Mapping[str, Iterable[str]] | None = None  # the study's index membership
+
+
+@dataclass
+class DayStates:
+    """A market's state per local session date, with the notices of its checks."""
+
+    days: dict[pd.Timestamp, Timeline]
+    derived: dict[pd.Timestamp, str]
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _by_day(frame: pd.DataFrame | None, tz: str) -> dict[pd.Timestamp, pd.DataFrame]:
+    """Intraday bars split by local date of their start (bar-end stamps; the start is the end
+    minus the smallest step)."""
+    if frame is None or not len(frame):
+        return {}
+    local = pd.DatetimeIndex(frame.index).tz_convert(tz)
+    step = pd.Timedelta(np.diff(frame.index.asi8).min()) if len(frame) > 1 else pd.Timedelta(minutes=1)
+    days = (local - step).tz_localize(None).normalize()
+    return {pd.Timestamp(d): g for d, g in frame.groupby(days, sort=True)}
+
+
+def _prev_close(daily: pd.DataFrame | None, intraday_days: dict[pd.Timestamp, pd.DataFrame],
+                d: pd.Timestamp) -> float | None:
+    """The last close before local date ``d``: from daily bars, else the last intraday bar of an earlier day."""
+    if daily is not None and len(daily):
+        before = daily.loc[daily.index < d, "close"].dropna()
+        if len(before):
+            return float(before.iloc[-1])
+    earlier = [k for k in intraday_days if k < d]
+    if earlier:
+        return float(intraday_days[max(earlier)]["close"].iloc[-1])
+    return None
+
+
+def _local_time(instant: int, tz: str) -> str:
+    return pd.Timestamp(int(instant), tz="UTC").tz_convert(tz).strftime("%H:%M:%S")
+
+
+def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.Timestamp, tuple[int, int]]
+                ) -> DayStates:
+    """The market-wide state of each session in ``dates`` (see the module docstring).
+
+    Parameters
+    ----------
+    inputs
+        The index's bars and the recorded halts.
+    dates
+        Local session dates (sorted, sessions of ``inputs.market``).
+    bounds
+        ``{date: (open_ns, close_ns)}`` of those sessions.
+    """
+    market, index = inputs.market, inputs.index
+    tz = get_market(market).tz
+    intraday = _by_day(inputs.intraday, tz)
+    rec = inputs.recorded if inputs.recorded is not None else pd.DataFrame(
+        columns=["date", "level", "instant", "approximate"])
+    rec = rec[rec["date"].isin(dates)] if len(rec) else rec
+    out = DayStates({}, {})
+    daily_only: list[pd.Timestamp] = []
+    for d in dates:
+        o, c = bounds[d]
+        bars = intraday.get(d)
+        prev = _prev_close(inputs.daily, intraday, d) if bars is not None else None
+        if bars is not None and prev is not None:
+            tl = (krx_market_state(bars, prev, d, index) if market == "XKRX" else us_market_state(bars, prev, d))
+            out.notices += compare_bars(tl, as_bars(bars, where=index), where=index)
+            if market == "XKRX":
+                out.notices += compare_halts(tl, rec, d, where=index)
+            out.days[d], out.derived[d] = tl, "intraday"
+            continue
+        daily_only.append(d)
+        rows = rec[(rec["date"] == d)] if len(rec) and market == "XKRX" else rec.iloc[0:0]
+        timed = rows[np.isfinite(rows["instant"].to_numpy(dtype=float))] if len(rows) else rows
+        if len(rows) and not len(timed):
+            out.notices.append(Notice("halt_time_unknown", f"{d.date()}: the catalogue records a {index} halt "
+                                      "without a time; the state cannot place it (the session keeps its schedule)",
+                                      symbol=index))
+        tl = None
+        for _, r in timed.sort_values("instant").iterrows():
+            try:
+                one = krx_halt_from_catalogue(d, _local_time(int(r["instant"]), tz), int(r["level"]), index)
+            except Exception as exc:  # noqa: BLE001 - a record the rules cannot place is a notice, not a crash
+                out.notices.append(Notice("halt_not_derived", f"{d.date()}: the catalogue's level-{int(r['level'])} "
+                                          f"halt cannot be placed under the rules in force ({exc})", symbol=index))
+                continue
+            tl = one if tl is None else replace(overlay(tl, one), symbol=None, derived_from="catalogue")
+        if tl is not None:
+            out.days[d], out.derived[d] = tl, "catalogue"
+        else:
+            out.days[d], out.derived[d] = replace(session_day(market, d, o, c), derived_from="schedule"), "schedule"
+    if market == "XKRX" and inputs.daily is not None and len(daily_only) and krx_cb_regime(daily_only[0], index):
+        out.notices += _daily_checks(inputs.daily, pd.DatetimeIndex(daily_only), rec, index)
+    return out
+
+
+def _daily_checks(daily: pd.DataFrame, days: pd.DatetimeIndex, rec: pd.DataFrame, index: str) -> list[Notice]:
+    """``compare_daily_halts`` on the days without intraday bars that have a low and a previous close."""
+    close = daily["close"].astype(float)
+    prev = close.shift(1)
+    low = daily["low"].astype(float) if "low" in daily else close
+    keep = daily.index.isin(days) & np.isfinite(prev.to_numpy()) & np.isfinite(low.to_numpy())
+    if not keep.any():
+        return []
+    return compare_daily_halts(pd.DatetimeIndex(daily.index[keep]), prev.to_numpy()[keep], low.to_numpy()[keep],
+                               rec, index=index)
+
+
+def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[dict[pd.Timestamp, Timeline], list[Notice], str]:
+    """The symbol's own state overlaid on its market's, per session of ``mdays``.
+
+    Returns
+    -------
+    (days, notices, derived_from)
+        Effective timelines per date, the notices of the symbol's checks, and the sources used
+        (``+``-joined: ``intraday``, ``daily``, ``catalogue``, ``schedule``).
+    """
+    tz = get_market(inputs.market).tz
+    sym = inputs.symbol
+    intraday = _by_day(inputs.intraday, tz)
+    locked = _locked_daily(inputs, list(mdays.days)) if inputs.market == "XKRX" else {}
+    days: dict[pd.Timestamp, Timeline] = {}
+    notices: list[Notice] = []
+    used = set(mdays.derived.values())
+    for d, mtl in mdays.days.items():
+        own: Timeline | None = None
+        bars = intraday.get(d)
+        base = _prev_close(inputs.daily, intraday, d) if bars is not None else None
+        if bars is not None and base is not None:
+            if inputs.market == "XKRX":
+                own = krx_symbol_state(bars, base, d, sym, vi_class(sym, d, inputs.members), inputs.leverage)
+                lo, hi = krx_price_limits(base, d, inputs.leverage)
+                notices += compare_bars(own, as_bars(bars, where=sym), float(lo), float(hi), where=sym)
+            elif inputs.market == "XNYS":
+                own = luld_state(bars, base, d, luld_tier(sym), sym)
+            used.add("intraday")
+        elif d in locked:
+            own = locked[d]
+            used.add("daily")
+        days[d] = replace(overlay(mtl, own), symbol=sym) if own is not None else replace(mtl, symbol=sym)
+    return days, notices, "+".join(sorted(used))
+
+
+def _locked_daily(inputs: SymbolInputs, dates: list[pd.Timestamp]) -> dict[pd.Timestamp, Timeline]:
+    """KRX daily bars at the limit (close or whole day), by date: only the flagged days are built."""
+    daily = inputs.daily
+    if daily is None or not len(daily) or not dates:
+        return {}
+    close = daily["close"].astype(float)
+    base = close.shift(1)
+    want = daily.index.isin(dates) & np.isfinite(base.to_numpy()) & np.isfinite(close.to_numpy())
+    want &= daily.index >= pd.Timestamp("1995-04-01")  # percentage limits start then
+    if not want.any():
+        return {}
+    idx = pd.DatetimeIndex(daily.index[want])
+    lim = np.array([krx_price_limit(d, inputs.leverage) for d in idx])
+    ret = close.to_numpy()[want] / base.to_numpy()[want] - 1.0
+    hit = np.abs(np.abs(ret) - lim) <= 1e-3
+    if not hit.any():
+        return {}
+    high = daily["high"].astype(float).to_numpy()[want] if "high" in daily else np.full(want.sum(), np.nan)
+    low = daily["low"].astype(float).to_numpy()[want] if "low" in daily else np.full(want.sum(), np.nan)
+    tls = krx_daily_symbol_state(idx[hit], base.to_numpy()[want][hit], high[hit], low[hit],
+                                 close.to_numpy()[want][hit], inputs.symbol, inputs.leverage)
+    return dict(zip(idx[hit], tls))
+
+
+def session_dates(market: str, spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]]
+                  ) -> tuple[pd.DatetimeIndex, dict[pd.Timestamp, tuple[int, int]]]:
+    """The market's sessions touching any of the UTC ``spans`` (local dates), with their bounds."""
+    tz = get_market(market).tz
+    frames = []
+    for lo, hi in spans:
+        a = pd.Timestamp(lo).tz_convert(tz).tz_localize(None).normalize() - pd.Timedelta(days=1)
+        b = pd.Timestamp(hi).tz_convert(tz).tz_localize(None).normalize() + pd.Timedelta(days=1)
+        frames.append(sessions(market, a, b))
+    if not frames:
+        return pd.DatetimeIndex([]), {}
+    sched = pd.concat(frames)
+    sched = sched[~sched.index.duplicated()].sort_index()
+    opens = pd.DatetimeIndex(sched["open"]).as_unit("ns").asi8
+    closes = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8
+    idx = pd.DatetimeIndex(sched.index)
+    return idx, {d: (int(o), int(c)) for d, o, c in zip(idx, opens, closes)}
+
+
+def join_days(days: dict[pd.Timestamp, Timeline]) -> Timeline | None:
+    """The days as one timeline (nights and skipped days ``CLOSED``); None without days."""
+    return concat(list(days.values())) if days else None
+
+
+def print_prices(tl: Timeline, intraday: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: the instant and the price of the print an order waiting there gets, when only
+    intraday bars can show it.
+
+    For the call auctions inside a session (reopening after a halt or pause, volatility
+    interruptions) the print is at the auction's uncross; for continuous trading that resumes
+    right after a halt or pause (the US reopening cross) it is at the segment's start. The price
+    is the open of the first intraday bar starting at or after that instant in the same session
+    (the first print after it). NaN where the bars do not show it (no intraday bars that day), and
+    for every other segment (the opening and closing prints are the daily bars' open and close).
+
+    Returns
+    -------
+    (instants, prices)
+        int64 ns (NAT where none) and float64 in the symbol's currency, one per segment.
+    """
+    n = len(tl.codes)
+    when = np.full(n, NAT, dtype=np.int64)
+    prev_stop = np.concatenate([[False], np.isin(tl.codes[:-1], (State.HALTED, State.PAUSED))])
+    auction = np.isin(tl.codes, np.asarray(INTRADAY_PRINTS, dtype=np.int8))
+    when[auction] = tl.uncross[auction]
+    resume = (tl.codes == State.CONTINUOUS) & prev_stop
+    when[resume] = tl.edges[:-1][resume]
+    price = np.full(n, np.nan)
+    has = when != NAT
+    if intraday is None or not len(intraday) or not has.any():
+        return when, price
+    bars = as_bars(intraday)
+    # the next CLOSED edge after each print bounds its session
+    closed_at = np.where(tl.codes == State.CLOSED, tl.edges[:-1], np.iinfo(np.int64).max)
+    session_end = np.minimum.accumulate(np.append(closed_at, tl.edges[-1])[::-1])[::-1][1:]
+    i = np.searchsorted(bars.starts, when[has], side="left")
+    ok = i < len(bars)
+    k = np.minimum(i, len(bars) - 1)
+    ok &= bars.starts[k] < session_end[has]
+    price[np.flatnonzero(has)[ok]] = bars.open[k[ok]]
+    return when, price
+
+
+def short_sale_intervals(symbol: str, market: str, first: pd.Timestamp, last: pd.Timestamp, *,
+                         members: Mapping[str, Iterable[str]] | None = None, financial: bool = False,
+                         overrides: tuple[BorrowOverride, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether a new short sale of ``symbol`` was allowed, as intervals of local calendar days.
+
+    Parameters
+    ----------
+    first, last
+        Local dates (inclusive) to cover.
+    members, financial, overrides
+        The study's index membership, whether the symbol is a financial company, and its borrow
+        overrides (:func:`~backtests.exchange.short_sale.short_sale_allowed`).
+
+    Returns
+    -------
+    (starts, allowed, reason)
+        ``starts`` int64 UTC ns of the local midnight opening each interval (sorted; an interval
+        runs to the next start, the last one on: callers query inside ``first..last`` only);
+        ``allowed`` bool; ``reason`` the ban or override id (``""`` where allowed).
+    """
+    tz = get_market(market).tz
+    days = pd.date_range(pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize(), freq="D")
+    if not len(days):
+        return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, object)
+    midnights = days.tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
+    ans = short_sale_allowed(symbol, market, midnights,
+                             index_membership=membership(symbol, days.as_unit("ns").asi8, members),
+                             financial=financial, overrides=overrides)
+    change = np.ones(len(days), dtype=bool)
+    change[1:] = ans.reason[1:] != ans.reason[:-1]
+    return midnights[change].astype(np.int64), ans.allowed[change], ans.reason[change]
