@@ -41,7 +41,7 @@ from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
 from backtests.engine.results import (
-    NEVER, WindowResult, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
+    NEVER, WindowResult, exchange_notices, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
 )
 from backtests.engine.rules import Rules
 from backtests.engine.schedule import (
@@ -70,7 +70,9 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
         opn = np.full(len(part), np.nan)
     stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
     open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
-    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid])
+    volume = part["volume"].to_numpy(dtype="float64")[valid] if "volume" in part.columns else None
+    return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid],
+                     volume=volume)
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,
@@ -93,12 +95,13 @@ def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], fi
 
 def _kernel(close: np.ndarray, size: np.ndarray, price: np.ndarray, fees: np.ndarray, slippage: np.ndarray,
             n_syms: int, init_cash: float, val_price: np.ndarray | None = None,
-            engine: str | None = None) -> np.ndarray:
+            engine: str | None = None, max_size: np.ndarray | None = None) -> np.ndarray:
     """Run vectorbt's compiled from-orders kernel (Rust engine when available); returns its order records.
 
     ``n_syms`` is the number of columns per group (cash is shared within a group); ``val_price``
     (rows, cols) the valuation price of every column at rows with orders (NaN elsewhere: the
-    last one is kept), or None for vectorbt's default (the order price).
+    last one is kept), or None for vectorbt's default (the order price); ``max_size`` (rows, cols)
+    caps an order's units (orders into a locked limit), None for no cap.
     """
     n_rows, n_cols = close.shape
     group_lens = np.full(n_cols // n_syms, n_syms, dtype=np.int64)
@@ -108,6 +111,7 @@ def _kernel(close: np.ndarray, size: np.ndarray, price: np.ndarray, fees: np.nda
         size=size, price=price, size_type=SIZE_TARGET_PERCENT, direction=DIRECTION_BOTH, fees=fees,
         slippage=slippage, min_size=MIN_SIZE, close=close, max_orders=max_orders,
         **({} if val_price is None else {"val_price": val_price}),
+        **({} if max_size is None else {"max_size": max_size}),
     )
     return records
 
@@ -196,6 +200,8 @@ class Layout:
     val_price: np.ndarray | None
     slippage: np.ndarray  # (1, cols)
     schedules: list[ScheduleStats]
+    max_size: np.ndarray | None  # units cap of orders into a locked limit (locked_fill_share > 0)
+    moved: list[dict[int, int]]  # per window: flat (row * width + local col) -> fill instant of prints inside a bar
     first_decision: list[int]  # per window: the first decision stamp in it (NEVER: none)
     first_possible: list[int]  # per window: where that decision could fill (NEVER: nowhere)
 
@@ -243,21 +249,27 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
         val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
-        schedules=[], first_decision=[], first_possible=[])
+        schedules=[], first_decision=[], first_possible=[],
+        max_size=np.full((n_rows, n_cols), np.inf) if rules.locked_fill_share > 0 and rules.state is not None else None,
+        moved=[])
     for w, win in enumerate(windows):
         r = len(rows[w])
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
             price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
             kind=lay.block(lay.kind, w)[:, :, :n_syms],
-            val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None)
+            val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
+            max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None)
         common = common_instants(bars[w], rules.fill) if rules.fills_together else None
+        event = win.event.time_utc.value if rules.legs == "before_event" else None
         start = win.start_utc.value
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common))
+        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, event))
+        lay.moved.append({int(r) * lay.width + int(c) * gw + j: int(t) for rr, cc, j, tt in sched.moved
+                          for r, c, t in zip(rr, cc, tt)})
         k = int(np.searchsorted(clock, start, side="left"))
         first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
         lay.first_decision.append(first)
-        lay.first_possible.append(first_fill(first, bars[w], rules, common))
+        lay.first_possible.append(first_fill(first, bars[w], rules, common, event))
         if r:
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
@@ -286,7 +298,9 @@ def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None
 
 def run_kernel(lay: Layout, rules: Rules) -> np.ndarray:
     """vectorbt's order records for the whole layout (every window and combination at once)."""
-    return _kernel(lay.close, lay.size, lay.price, lay.fees, lay.slippage, lay.gw, rules.init_cash, lay.val_price)
+    capped = {} if lay.max_size is None else {"max_size": lay.max_size}  # orders into a locked limit only
+    return _kernel(lay.close, lay.size, lay.price, lay.fees, lay.slippage, lay.gw, rules.init_cash, lay.val_price,
+                   **capped)
 
 
 @dataclass
@@ -326,6 +340,9 @@ def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
     np.cumsum(position, axis=0, out=position)
     bad_i, bad_c, bad_req = short_fills(lay.size, lay.price, lay.val_price, lay.fees, lay.slippage, rec, cash,
                                         position, gw, real, rules.init_cash)
+    if lay.max_size is not None and len(bad_i):
+        capped = np.isfinite(lay.max_size[bad_i, bad_c])  # into a locked limit: short by design, counted as locked
+        bad_i, bad_c, bad_req = bad_i[~capped], bad_c[~capped], bad_req[~capped]
     if len(bad_i) and rules.on_unfillable != "clip":
         w0 = int(bad_c[0] // lay.width)
         local = int(bad_c[0] - w0 * lay.width)
@@ -377,6 +394,7 @@ def _window_result(lay: Layout, acc: Accounts, rules: Rules, w: int, keep_weight
     if rules.paired:
         notices += one_leg_notice(win, stats["legs_traded"], n_syms)
     notices += legged_notice(win, lay.schedules[w].legged)
+    notices += exchange_notices(win, lay.schedules[w], rules)
     return WindowResult(window=win, stamps=rows, returns=rets, held=held, target=target, orders=orders,
                         stats=stats, notices=notices)
 
@@ -396,12 +414,17 @@ def _orders(lay: Layout, acc: Accounts, rules: Rules, w: int) -> pd.DataFrame:
             b = lay.bars[w][j]
             k = np.searchsorted(b.stamps, rows[o_rows[m]])
             open_times[m] = b.open_times[k]
+    fill_time = np.where(o_kind == 0, open_times, rows[o_rows] if len(rows) else o_rows)
+    moved = lay.moved[w]
+    if moved:
+        flat = o_rows * lay.width + local
+        fill_time = np.array([moved.get(int(f), int(t)) for f, t in zip(flat, fill_time)], dtype=np.int64)
     return pd.DataFrame({
         "combo": o_combo, "symbol": np.asarray(rules.symbols, dtype=object)[o_sym], "row": o_rows,
         "size": rec["size"][mine],
         "price": rec["price"][mine], "fees": rec["fees"][mine],
         "side": np.where(rec["side"][mine] == 0, "buy", "sell"),
-        "fill_time": np.where(o_kind == 0, open_times, rows[o_rows] if len(rows) else o_rows),
+        "fill_time": fill_time,
         "fill_kind": np.asarray(FILL_KINDS, dtype=object)[np.clip(o_kind, 0, None)],
     })
 
@@ -434,6 +457,9 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
         "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
                               where=np.isfinite(mean_value) & (mean_value > 0)),
         "n_clipped": clipped,
+        "n_locked": st.locked,
+        "n_halted": st.halted,
+        "n_short_banned": st.banned,
     }
     if rules.paired:
         sym = pd.Index(rules.symbols).get_indexer(orders["symbol"]).astype(np.int64)
