@@ -15,6 +15,7 @@ import pandas as pd
 from backtests.config.loader import LoadedConfig
 from backtests.config.model import StrategySpec
 from backtests.errors import ScareInputError, StrategyError
+from backtests.exchange.short_sale import BorrowOverride, load_borrow_overrides
 from backtests.strategy.base import Strategy
 from backtests.strategy.params import build_grid, check_event_kinds, grid_axes
 from backtests.strategy.registry import resolve
@@ -52,6 +53,8 @@ class StudyPlan:
     catalogue: Catalogue
     windows: list[Window]
     strategies: list[StrategyPlan]
+    #: rows of ``execution.borrow_file`` (read and checked when the study is planned)
+    borrow_overrides: tuple[BorrowOverride, ...] = ()
 
     @property
     def config(self):  # noqa: ANN201 - StudyConfig
@@ -156,7 +159,21 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
                     raise _reraise(loaded, loc + ("params",), exc) from None
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
-    return StudyPlan(loaded, cat, windows, plans)
+    return StudyPlan(loaded, cat, windows, plans, borrow_overrides(loaded))
+
+
+def borrow_overrides(loaded: LoadedConfig) -> tuple[BorrowOverride, ...]:
+    """``execution.borrow_file`` read through the bounded loader (relative to the config file);
+    a bad file is one error naming its line."""
+    path = loaded.config.execution.borrow_file
+    if not path:
+        return ()
+    p = Path(path).expanduser()
+    p = p if p.is_absolute() else loaded.base_dir / p
+    try:
+        return load_borrow_overrides(p)
+    except ScareInputError as exc:
+        raise loaded.source.error(("execution", "borrow_file"), str(exc)) from None
 
 
 def check_run_count(loaded: LoadedConfig, sizes: list[tuple[int, str, int, int]]) -> None:

@@ -15,6 +15,7 @@ from backtests.config.plan import StrategyPlan, StudyPlan
 from backtests.data.market_data import MarketData
 from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
+from backtests.engine.state import build_state, settings_from_config
 from backtests.jsonfmt import clean_json
 from backtests.notices import Notice
 from backtests.digest import run_id
@@ -131,7 +132,10 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
     """
     cfg = plan.config
     sub = data.select(sp.symbols())
-    rules = Rules.from_config(cfg, sub.info, sp.strategy, sub.frequency)
+    traded = list(sp.strategy.traded_symbols)
+    state = build_state(data, events, [(w.start_utc, w.end_utc) for w in sp.windows], traded,
+                        settings_from_config(cfg.execution, plan.borrow_overrides))
+    rules = Rules.from_config(cfg, sub.info, sp.strategy, sub.frequency, state=state)
     rows = max((int(w.contains(sub.index).sum()) for w in sp.windows), default=1)
     size = chunk_size(len(sp.grid), rows, len(sp.windows), len(rules.symbols), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)

@@ -114,7 +114,8 @@ class Checkpoints:
         """What a chunk's results depend on (compared whole on load)."""
         code, what = strategy_digest(type(task.strategy))
         return {"format": CHECKPOINT_FORMAT, **self.context, "strategy": task.label, "strategy_code": code,
-                "strategy_code_of": what, "lo": lo, "hi": hi, "keep_weights": bool(task.keep_weights)}
+                "strategy_code_of": what, "lo": lo, "hi": hi, "keep_weights": bool(task.keep_weights),
+                "exchange_state": _state_digest(task)}
 
     def load(self, task: ChunkTask, lo: int, hi: int) -> list[WindowBlock] | None:
         """The chunk's blocks if a checkpoint with exactly this key and intact arrays exists."""
@@ -199,11 +200,18 @@ def checkpointing(folder: Path | None, context: dict[str, Any], resume: bool) ->
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _state_digest(task: ChunkTask) -> str | None:
+    """Digest of the exchange state the chunk's runs are executed under (None: no state)."""
+    state = getattr(task.rules, "state", None)
+    return state.digest if state is not None else None
+
+
 def _mismatch(found: Any, want: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "it carries no key"
     names = {"strategy_code": "the strategy's code changed", "scare_code": "scare's code changed",
-             "config_hash": "the config changed", "data": "the data changed"}
+             "config_hash": "the config changed", "data": "the data changed",
+             "exchange_state": "the exchange state derived from the data changed"}
     diff = [k for k in want if found.get(k) != want[k]]
     said = [names[k] for k in diff if k in names]
     return "; ".join(said) if said else f"computed with other {', '.join(diff) or 'settings'}"

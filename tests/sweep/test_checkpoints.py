@@ -34,6 +34,7 @@ def test_checkpoint_round_trip_keeps_every_field(tmp_path):
     class Task:
         label, keep_weights = "x", True
         strategy = object()
+        rules = None
 
     ck = Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "d", "scare_code": "s"})
     ck.save(Task, 0, 2, blocks)
@@ -51,3 +52,10 @@ def test_checkpoint_round_trip_keeps_every_field(tmp_path):
     assert set(back[0].stats) == {s.name for s in RUN_STATS}  # a paired strategy's block has them all
     other = Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "CHANGED", "scare_code": "s"})
     assert other.load(Task, 0, 2) is None and other.recomputed[0][2] == "the data changed"
+
+    class Stated(Task):  # same data, config and code, another exchange state (e.g. a new borrow file)
+        class rules:  # noqa: N801 - a stand-in with the one attribute the key reads
+            state = type("S", (), {"digest": "other"})()
+
+    assert ck.load(Stated, 0, 2) is None
+    assert ck.recomputed[-1][2] == "the exchange state derived from the data changed"
