@@ -18,8 +18,12 @@ when, and whether, that order could have filled (:func:`~backtests.exchange.admi
   (no intraday bars that day) it fills at the bar's close instead, and is counted (``unpriced``).
 * A print that comes after the bar's close (intraday bars inside a halt) makes the order **wait**
   for the next bar (``WAIT``: not counted; the retry at the next bar fills at the print).
-* The lock of the segment the order fills in is returned; whether it blocks the order depends on
-  its side (a buy into limit-up, a sell into limit-down), which the schedule knows.
+* The lock of the segment the order fills in is returned. Whether it blocks the order depends on
+  the side of the trade in units (a buy into limit-up, a sell into limit-down), which only the
+  kernel knows: a rebalance towards an unchanged target weight buys or sells as the prices drifted.
+  So orders are first sent into locks; the simulation then finds those whose fill took the
+  forbidden side (:func:`lock_violations`) and runs again with them refused (``forced``), until
+  none is left (:func:`backtests.engine.simulate.simulate`).
 * A bar the calendar does not know as a session (``outside``) fills as if there were no state.
 
 Pure numpy over flat order cells; the Timeline query is one ``searchsorted``.
@@ -118,13 +122,15 @@ def cell_fills(tl: Timeline, print_at: np.ndarray, print_px: np.ndarray, open_ti
     seg = np.maximum(adm.segment, 0)
     status = np.where(adm.reason == Reason.HALTED_TO_CLOSE, HALTED, FILL).astype(np.int8)
     fill_at = adm.fill_at
+    here = _print_here(tl, print_at, seg, fill_at)
     nominal_open = at_open & (fill_at == open_time)
-    nominal_close = ~at_open & ~stop & (fill_at >= stamp - 1) & (fill_at <= stamp)
+    # the close print (closing auction, or continuous trading to the close); an intraday auction
+    # whose uncross is the bar's stamp prints its own price, not the bar's close
+    nominal_close = ~at_open & ~stop & (fill_at >= stamp - 1) & (fill_at <= stamp) & ~here
     live = (status == FILL) & ~outside
     later = live & ~nominal_open & ~nominal_close & (fill_at > stamp)
     status[later] = WAIT
     moving = live & ~nominal_open & ~nominal_close & ~later
-    here = _print_here(tl, print_at, seg, fill_at)
     priced = moving & here & np.isfinite(print_px[seg])
     unpriced = moving & ~priced
     t = np.where(at_open & ~moving, open_time, stamp)
@@ -169,6 +175,8 @@ class AssetOrders:
         Orders filled at a print inside the bar (a reopening or VI auction).
     partial
         Orders into a locked limit sent with a volume cap (``locked_fill_share > 0``).
+    lock
+        Lock of the segment each order sent fills in (+1 up, -1 down, 0 none).
     sell
         Orders that sell (the target below the executed one: the sell-side tax applies).
     entries
@@ -176,7 +184,8 @@ class AssetOrders:
     locked, halted, banned, unpriced
         (combos,) orders refused at a locked limit, killed by a halt that ran to the close, new
         short sales refused (a ban or no borrow; clipped), and orders for a print the data does
-        not show (filled at the close).
+        not show (filled at the close). An order sent again at the next bar and refused again for
+        the same reason counts once.
     outside, exit_refused
         Orders on bars outside every session of the state, and exits at the window's end that
         could not fill (the position stays open at the last mark).
@@ -192,6 +201,7 @@ class AssetOrders:
     t: np.ndarray
     moved: np.ndarray
     partial: np.ndarray
+    lock: np.ndarray
     sell: np.ndarray
     entries: np.ndarray
     locked: np.ndarray
@@ -220,7 +230,7 @@ class AssetInputs:
 
 
 def obey(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, at_open: np.ndarray, *, clip: bool,
-         locked_share: float, exit_last: bool) -> AssetOrders:
+         locked_share: float, exit_last: bool, forced: np.ndarray | None = None) -> AssetOrders:
     """One asset's orders of one window under the exchange state.
 
     An order is sent at a bar when the target in force differs from the target executed so far;
@@ -245,14 +255,17 @@ def obey(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, at_open: np.ndarra
         ``execution.locked_fill_share``: locked orders are sent with a volume cap when > 0.
     exit_last
         The last bar is the window's exit (for ``exit_refused``).
+    forced
+        (bars, combos) bool: orders a locked limit refuses (found by :func:`lock_violations` after
+        a simulation); None: none yet.
     """
     n, c = tgt.shape
     out = AssetOrders(
         size=np.full((n, c), np.nan), px=np.full((n, c), np.nan), kind=np.full((n, c), -1, dtype=np.int8),
         t=np.zeros((n, c), dtype=np.int64), moved=np.zeros((n, c), dtype=bool), partial=np.zeros((n, c), dtype=bool),
-        sell=np.zeros((n, c), dtype=bool), entries=np.zeros(c, dtype=np.int64), locked=np.zeros(c, dtype=np.int64), halted=np.zeros(c, dtype=np.int64),
+        lock=np.zeros((n, c), dtype=np.int8), sell=np.zeros((n, c), dtype=bool), entries=np.zeros(c, dtype=np.int64), locked=np.zeros(c, dtype=np.int64), halted=np.zeros(c, dtype=np.int64),
         banned=np.zeros(c, dtype=np.int64), unpriced=np.zeros(c, dtype=np.int64))
-    step = _Step(inp, out, made, at_open, clip, locked_share)
+    step = _Step(inp, out, made, at_open, clip, locked_share, forced)
     prev = np.vstack([np.zeros((1, c)), tgt[:-1]]) if n else tgt
     k_all, c_all = np.nonzero(tgt != prev)
     start = n
@@ -298,9 +311,21 @@ class _Step:
     """The orders of some cells at once: where they fill, and whether the exchange lets them."""
 
     def __init__(self, inp: AssetInputs, out: AssetOrders, made: np.ndarray, at_open: np.ndarray, clip: bool,
-                 share: float) -> None:
+                 share: float, forced: np.ndarray | None) -> None:
         self.inp, self.out, self.made, self.at_open, self.clip, self.share = inp, out, made, at_open, clip, share
+        self.forced = forced
         self.reasons: set[int] = set()
+        # per combination and refusal: the target last refused (an order sent again at the next bar and
+        # refused again for the same reason is one refused order, counted once)
+        n = made.shape[1]
+        self.pending = {name: np.full(n, np.nan) for name in ("locked", "halted", "banned")}
+
+    def _count(self, name: str, ci: np.ndarray, refused: np.ndarray, want: np.ndarray, filled: np.ndarray) -> None:
+        last = self.pending[name]
+        new = refused & ~(last[ci] == want)
+        np.add.at(getattr(self.out, name), ci[new], 1)
+        last[ci[refused]] = want[refused]
+        last[ci[filled]] = np.nan
 
     def evaluate(self, k: np.ndarray, ci: np.ndarray, want: np.ndarray, have: np.ndarray) -> _Eval:
         """Where the orders ``want`` (from executed ``have``) at cells ``(k, ci)`` fill, and which of
@@ -308,9 +333,8 @@ class _Step:
         cf = cell_fills(self.inp.tl, self.inp.print_at, self.inp.print_px, self.inp.open_time[k], self.inp.stamp[k],
                         self.made[k, ci], self.at_open[k, ci])
         ok_short, why = self.inp.short_allowed(cf.t)
-        side = np.sign(want - have)
         fill = cf.status == FILL
-        locked = fill & (((side > 0) & (cf.lock == 1)) | ((side < 0) & (cf.lock == -1)))
+        locked = fill & (cf.lock != 0) & (self.forced[k, ci] if self.forced is not None else False)
         short_new = fill & ~locked & (want < 0) & (want < np.minimum(have, 0.0)) & ~ok_short
         return _Eval(k, ci, want, have, cf, why, locked, short_new, ~fill | locked | short_new)
 
@@ -327,9 +351,10 @@ class _Step:
         sent = done & (target != ev.have)
         part = locked & (self.share > 0)
         self._write(k, ci, cf, np.where(part, ev.want, target), ev.have, sent | part, part)
-        np.add.at(out.locked, ci[locked], 1)
-        np.add.at(out.halted, ci[(cf.status == HALTED) & m], 1)
-        np.add.at(out.banned, ci[short_new], 1)
+        filled = done & ~short_new
+        self._count("locked", ci, locked, ev.want, filled)
+        self._count("halted", ci, (cf.status == HALTED) & m, ev.want, filled)
+        self._count("banned", ci, short_new, ev.want, filled)
         np.add.at(out.unpriced, ci[cf.unpriced & sent], 1)
         out.outside += int((cf.outside & sent).sum())
         self.reasons.update(int(r) for r in np.unique(ev.why[short_new]))
@@ -346,4 +371,11 @@ class _Step:
         out.t[k, ci] = cf.t[sent]
         out.moved[k, ci] = moved
         out.partial[k, ci] = part[sent]
+        out.lock[k, ci] = cf.lock[sent]
         out.sell[k, ci] = size[sent] < have[sent]
+
+
+def lock_violations(side: np.ndarray, lock: np.ndarray, capped: np.ndarray) -> np.ndarray:
+    """Which filled orders traded against a locked limit: a buy (``side == 0``, vectorbt's code)
+    into a limit-up lock or a sell (``1``) into a limit-down lock, not sent with a volume cap."""
+    return ~capped & (((lock == 1) & (side == 0)) | ((lock == -1) & (side == 1)))

@@ -131,6 +131,7 @@ class ScheduleArrays:
     kind: np.ndarray  # int8 fill kind (OPEN, CLOSE, AUCTION) where an order is sent
     val_price: np.ndarray | None = None  # valuation price of every symbol at rows with orders
     max_size: np.ndarray | None = None  # units cap of orders into a locked limit (locked_fill_share > 0)
+    lock: np.ndarray | None = None  # int8 lock of the segment each order fills in (with an exchange state)
     #: fills at a print inside their bar (reopening / VI auction): (rows, combos, symbol, instants)
     moved: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = field(default_factory=list)
 
@@ -423,7 +424,7 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
 
 def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
                     out: ScheduleArrays, start: int, common: np.ndarray | None = None,
-                    event: int | None = None) -> ScheduleStats:
+                    event: int | None = None, forced: dict[int, np.ndarray] | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -446,6 +447,9 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         together; None fills each asset at its own next bar.
     event
         The window's event instant (int64 ns UTC), read with ``rules.legs == "before_event"``.
+    forced
+        ``{asset: (bars, combos) bool}`` orders a locked limit refuses, found by a simulation
+        (:func:`~backtests.engine.fills.lock_violations`).
 
     Returns
     -------
@@ -517,7 +521,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
                 st.open_fallback[asset.symbol] = n_fb
         inp = state_inputs(rules, j, bars)
         if inp is not None and _state_matters(rules, j, bars, tgt):
-            t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st)
+            t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st, (forced or {}).get(j))
         else:
             t_fill, order = _nominal_asset(bars, tgt, prev, made, use_open, asset, j, out, at, st)
         if instants is not None:
@@ -555,11 +559,12 @@ def _nominal_asset(bars: AssetBars, tgt: np.ndarray, prev: np.ndarray, made: np.
 
 
 def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: np.ndarray, rules: Rules, j: int,
-                out: ScheduleArrays, at: np.ndarray, st: ScheduleStats) -> tuple[np.ndarray, np.ndarray]:
+                out: ScheduleArrays, at: np.ndarray, st: ScheduleStats, forced: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Asset ``j``'s orders under the exchange state (:func:`~backtests.engine.fills.obey`)."""
     asset = rules.assets[j]
     res = obey(inp, tgt, made, use_open, clip=rules.on_unfillable == "clip", locked_share=rules.locked_fill_share,
-               exit_last=rules.exit_at_window_end)
+               exit_last=rules.exit_at_window_end, forced=forced)
     if res.first_banned is not None:
         k, c, why = res.first_banned
         reason = rules.state.reasons[why]
@@ -575,6 +580,8 @@ def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: n
     out.price[at, :, j] = np.where(order, res.px, np.nan)
     out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
     out.kind[at, :, j] = np.where(order, res.kind, -1)
+    if out.lock is not None:
+        out.lock[at, :, j] = res.lock
     if res.partial.any():
         if out.max_size is None:
             raise ValueError("internal: orders into a locked limit need the layout's max_size")

@@ -39,6 +39,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
+from backtests.engine.fills import lock_violations
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
 from backtests.engine.results import (
     NEVER, WindowResult, exchange_notices, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
@@ -201,6 +202,7 @@ class Layout:
     slippage: np.ndarray  # (1, cols)
     schedules: list[ScheduleStats]
     max_size: np.ndarray | None  # units cap of orders into a locked limit (locked_fill_share > 0)
+    lock: np.ndarray | None  # int8 lock of the segment each order fills in (with an exchange state)
     moved: list[dict[int, int]]  # per window: flat (row * width + local col) -> fill instant of prints inside a bar
     first_decision: list[int]  # per window: the first decision stamp in it (NEVER: none)
     first_possible: list[int]  # per window: where that decision could fill (NEVER: nowhere)
@@ -220,7 +222,7 @@ class Layout:
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
-           clock: np.ndarray | None = None) -> Layout:
+           clock: np.ndarray | None = None, forced: dict[tuple[int, int], np.ndarray] | None = None) -> Layout:
     """Every window's order schedule, written into one set of stacked kernel arrays.
 
     Parameters
@@ -229,6 +231,9 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         The strategy's decision clock (sorted int64 ns UTC): the stamps at which it reads the data
         and may decide; the first of them at or after a window's start is its first decision.
         None: the weights' index.
+    forced
+        ``{(window, asset): (bars, combos) bool}``: orders a locked limit refuses (found by a
+        previous simulation of the same layout, :func:`lock_refusals`).
     """
     symbols = rules.symbols
     n_syms, n_w = len(symbols), len(windows)
@@ -251,6 +256,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
         schedules=[], first_decision=[], first_possible=[],
         max_size=np.full((n_rows, n_cols), np.inf) if rules.locked_fill_share > 0 and rules.state is not None else None,
+        lock=np.zeros((n_rows, n_cols), dtype=np.int8) if rules.state is not None else None,
         moved=[])
     for w, win in enumerate(windows):
         r = len(rows[w])
@@ -259,11 +265,13 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
             kind=lay.block(lay.kind, w)[:, :, :n_syms],
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
-            max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None)
+            max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None,
+            lock=lay.block(lay.lock, w)[:, :, :n_syms] if lay.lock is not None else None)
         common = common_instants(bars[w], rules.fill) if rules.fills_together else None
         event = win.event.time_utc.value if rules.legs == "before_event" else None
         start = win.start_utc.value
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, event))
+        mine = {j: f for (ww, j), f in (forced or {}).items() if ww == w}
+        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, event, mine))
         lay.moved.append({int(r) * lay.width + int(c) * gw + j: int(t) for rr, cc, j, tt in sched.moved
                           for r, c, t in zip(rr, cc, tt)})
         k = int(np.searchsorted(clock, start, side="left"))
@@ -522,5 +530,33 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     if clock is not None:
         clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
     lay = layout(data, weights, n_combos, windows, rules, clock)
-    acc = accounts(lay, run_kernel(lay, rules), rules)
+    rec = run_kernel(lay, rules)
+    forced: dict[tuple[int, int], np.ndarray] = {}
+    while lock_refusals(lay, rec, forced):
+        # some fills traded against a locked limit (their side in units is the kernel's): refuse them
+        # and simulate again; the set only grows, so this ends (in practice after one more pass)
+        lay = layout(data, weights, n_combos, windows, rules, clock, forced)
+        rec = run_kernel(lay, rules)
+    acc = accounts(lay, rec, rules)
     return window_results(lay, acc, rules, keep_weights)
+
+
+def lock_refusals(lay: Layout, rec: np.ndarray, forced: dict[tuple[int, int], np.ndarray]) -> bool:
+    """Add to ``forced`` the filled orders that traded against a locked limit (a buy into limit-up,
+    a sell into limit-down: :func:`~backtests.engine.fills.lock_violations`); True when any was new."""
+    if lay.lock is None or not len(rec):
+        return False
+    col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
+    lock = lay.lock[idx, col]
+    capped = np.isfinite(lay.max_size[idx, col]) if lay.max_size is not None else np.zeros(len(col), dtype=bool)
+    bad = np.flatnonzero((lock != 0) & lock_violations(rec["side"], lock, capped))
+    if not len(bad):
+        return False
+    for i in bad:
+        w, local = divmod(int(col[i]), lay.width)
+        combo, j = divmod(local, lay.gw)
+        b = lay.bars[w][j]
+        k = int(np.searchsorted(b.stamps, lay.rows[w][idx[i]]))
+        mask = forced.setdefault((w, j), np.zeros((len(b.stamps), lay.n_combos), dtype=bool))
+        mask[k, combo] = True
+    return True

@@ -37,7 +37,7 @@ from backtests.exchange.membership import luld_tier, membership, vi_class
 from backtests.exchange.rules import krx_cb_regime, krx_price_limit
 from backtests.exchange.schedule import session_day
 from backtests.exchange.short_sale import BorrowOverride, short_sale_allowed
-from backtests.exchange.states import AUCTIONS, NAT, State, Timeline, concat, overlay
+from backtests.exchange.states import AUCTIONS, NAT, State, Timeline, concat, make_timeline, overlay
 from backtests.exchange.us import luld_state, us_market_state
 from backtests.notices import Notice
 from backtests.time.calendars import get_market, sessions
@@ -219,8 +219,28 @@ def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[dict[pd.Timesta
         elif d in locked:
             own = locked[d]
             used.add("daily")
-        days[d] = replace(overlay(mtl, own), symbol=sym) if own is not None else replace(mtl, symbol=sym)
+        days[d] = suspend_cut_auctions(replace(overlay(mtl, own), symbol=sym)) if own is not None \
+            else replace(mtl, symbol=sym)
     return days, notices, "+".join(sorted(used))
+
+
+def suspend_cut_auctions(tl: Timeline) -> Timeline:
+    """A call auction cut short by a more restrictive state cannot print: its orders wait.
+
+    :func:`~backtests.exchange.states.overlay` keeps a symbol's auction where the market's state is
+    less restrictive; when a market halt (or a pause) starts inside a volatility-interruption
+    auction, the piece before the halt keeps an uncross that falls inside the halt. No print happens
+    then: the orders of that piece join the halt and fill at the next print (the reopening auction).
+    Here each such piece takes the state of the segment that cut it (``HALTED`` / ``PAUSED``).
+    """
+    cut = np.flatnonzero(np.isin(tl.codes[:-1], np.asarray(AUCTIONS, dtype=np.int8))
+                         & (tl.uncross[:-1] > tl.edges[1:-1])
+                         & np.isin(tl.codes[1:], (State.HALTED, State.PAUSED)))
+    if not len(cut):
+        return tl
+    codes, unc = tl.codes.copy(), tl.uncross.copy()
+    codes[cut], unc[cut] = codes[cut + 1], NAT
+    return make_timeline(tl.market, tl.edges, codes, unc, tl.locks, tl.events, tl.derived_from, tl.symbol)
 
 
 def _locked_daily(inputs: SymbolInputs, dates: list[pd.Timestamp]) -> dict[pd.Timestamp, Timeline]:
