@@ -12,11 +12,14 @@
   2008-09-19..10-08). No symbol scare ships is a financial company; a study lists its own
   (``execution.financials``).
 
-Dates are local session dates, inclusive; an empty end is open-ended.
+Dates are local session dates, inclusive; an empty end is open-ended. KRX symbols are matched by
+their six-digit issue code, so ``000660.KS`` and a long close-only series named ``000660.KS_SKHynix``
+are the same stock.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -56,9 +59,20 @@ INDEX_MEMBERSHIP: tuple[Membership, ...] = (
 LULD_TIER1 = frozenset({"MU", "NVDA", "SPY", "QQQ", "SOXX", "SMH", "EWY", "TSM"})
 
 
+def issue(symbol: str) -> str:
+    """The six-digit KRX issue code a symbol starts with (``000660`` for ``000660.KS`` and
+    ``000660.KS_SKHynix``), else the symbol itself."""
+    m = re.match(r"^(\d{6})(?:\.|_|$)", symbol)
+    return m.group(1) if m else symbol
+
+
+def _same(a: str, b: str) -> bool:
+    return a == b or issue(a) == issue(b)
+
+
 def known_membership(symbol: str, extra: Mapping[str, Iterable[str]] | None = None) -> bool:
     """Whether the table (or the study's ``extra`` mapping) says anything about ``symbol``."""
-    return symbol in (extra or {}) or any(m.symbol == symbol for m in INDEX_MEMBERSHIP)
+    return any(_same(symbol, k) for k in (extra or {})) or any(_same(m.symbol, symbol) for m in INDEX_MEMBERSHIP)
 
 
 def membership(symbol: str, instants_local_days: np.ndarray,
@@ -77,12 +91,13 @@ def membership(symbol: str, instants_local_days: np.ndarray,
     """
     days = np.asarray(instants_local_days, dtype=np.int64)
     out = {name: np.zeros(len(days), dtype=bool) for name in INDICES}
-    if extra and symbol in extra:
-        for name in extra[symbol]:
+    given = next((v for k, v in (extra or {}).items() if _same(symbol, k)), None)
+    if given is not None:
+        for name in given:
             out[str(name)] = np.ones(len(days), dtype=bool)
         return out
     for m in INDEX_MEMBERSHIP:
-        if m.symbol != symbol:
+        if not _same(m.symbol, symbol):
             continue
         lo = pd.Timestamp(m.start).value if m.start else np.iinfo(np.int64).min
         hi = pd.Timestamp(m.end).value if m.end else np.iinfo(np.int64).max

@@ -521,3 +521,36 @@ def test_replay_event_kind_reads_the_halts_file_as_it_is(tmp_path):
     # the same halts and KST times as the hand-converted file above (which drops seconds: 14:14:30)
     hand = pd.DatetimeIndex(_halt_events()["time_utc"]).as_unit("ns")
     assert list(in_range.floor("min")) == list(hand[(hand >= data.index[0]) & (hand <= data.index[-1])])
+
+
+# ------------------------------------------------------------------------------- through the engine
+@pytest.mark.parametrize("entry, symbol, fill, kind, price", [
+    # the rule: KOSPI at -8.5% from 13:05 KST, held one minute: halt 13:06-13:26, call auction to 13:36
+    ("reopen", KODEX, "2026-06-23 04:36", "auction", 93.0),  # the reopening print (13:36 KST)
+    ("close", KODEX, "2026-06-23 06:30", "auction", 93.5),  # the closing auction (15:30 KST)
+    ("ny_open", EWY, "2026-06-23 13:30", "open", 50.0),  # New York's open of the same day
+])
+def test_the_fade_enters_where_its_entry_says_on_a_hand_built_crash_day(entry, symbol, fill, kind, price):
+    from crash_day import DAY, crash_data
+
+    from backtests.engine.rules import Rules
+    from backtests.engine.simulate import simulate
+    from backtests.engine.state import build_state
+    from backtests.time.windows import Event, make_window
+
+    data = crash_data()
+    s = FadeKospiHalt()
+    grid = expand_grid(s.params, {"entry": entry, "hold": 1, "use_catalogue": False}, s.name)
+    from backtests.strategy import StrategyContext
+
+    w = s.target_weights(StrategyContext(data, s.symbols, None), grid)
+    win = make_window(Event(id="crash", label="crash", kind="krx_circuit_breaker", market="XKRX",
+                            date=pd.Timestamp(DAY)), 1, 3)
+    traded = s.traded_symbols
+    rules = Rules.build(data.info, traded, entry="change",
+                        state=build_state(data, None, [(win.start_utc, win.end_utc)], traded))
+    (res,) = simulate(data, w, 1, [win], rules)
+    first = res.orders.iloc[0]
+    assert (first["symbol"], pd.Timestamp(int(first["fill_time"]), tz="UTC"), first["fill_kind"], first["side"]) == \
+        (symbol, pd.Timestamp(fill, tz="UTC"), kind, "buy")
+    assert first["price"] == pytest.approx(price)
