@@ -198,11 +198,24 @@ def span_window(data, symbol: str, last: int | None = None, window_id: str = "be
                   sessions=pd.DatetimeIndex(sched.index), opens=opens, closes=closes)
 
 
-def free_rules(data, symbols: list[str], init_cash: float = INIT_CASH):
-    """Execution rules without costs (the engine's defaults: fill at the open, no leverage)."""
-    from backtests.engine.rules import Rules
+_STATES: dict = {}
 
-    return Rules.build(data.info, symbols, frequency=data.frequency, init_cash=init_cash)
+
+def free_rules(data, symbols: list[str], init_cash: float = INIT_CASH):
+    """Execution rules without costs (the engine's defaults: fill at the open, no leverage), with
+    the exchange state of ``symbols`` over the data's span, as a study builds it (once per strategy:
+    cached here per data and symbols, so the timed figures are the engine's; docs/benchmarks.md).
+    ``SCARE_BENCH_EXCHANGE_STATE=0`` leaves the state out (the A/B of the state's cost)."""
+    from backtests.engine.rules import Rules
+    from backtests.engine.state import build_state
+
+    state = None
+    if os.environ.get("SCARE_BENCH_EXCHANGE_STATE", "1") != "0":
+        key = (id(data), data.frequency, len(data.index), tuple(symbols))
+        if key not in _STATES:
+            _STATES[key] = build_state(data, None, [(data.index[0], data.index[-1])], list(symbols))
+        state = _STATES[key]
+    return Rules.build(data.info, symbols, frequency=data.frequency, init_cash=init_cash, state=state)
 
 
 # ----------------------------------------------------------------------------- runner plan

@@ -48,7 +48,7 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData, asof
 from backtests.exchange.compare import catalogue_halts
-from backtests.exchange.history import (INDEX_SYMBOLS, MarketInputs, SymbolInputs, join_days, market_days,
+from backtests.exchange.history import (INDEX_SYMBOLS, MarketInputs, SymbolInputs, market_days,
                                         market_index, print_prices, session_dates, short_sale_intervals,
                                         symbol_days)
 from backtests.exchange.membership import known_membership
@@ -311,10 +311,9 @@ def build_state(data: MarketData, events: pd.DataFrame | None, spans: Iterable[t
             notices.extend(mdays.notices)
             cache[key] = (mdays, dates)
         mdays, dates = cache[key]
-        days, sym_notices, used = symbol_days(SymbolInputs(sym, market, _local_daily(data, sym), data.intraday.get(sym),
-                                                           members=members), mdays)
+        tl, sym_notices, used = symbol_days(SymbolInputs(sym, market, _local_daily(data, sym), data.intraday.get(sym),
+                                                         members=members), mdays)
         notices.extend(sym_notices)
-        tl = join_days(days)
         derived.append(used)
         if tl is not None:
             when, px = print_prices(tl, data.intraday.get(sym))

@@ -35,7 +35,7 @@ from backtests.exchange.krx import (krx_daily_symbol_state, krx_halt_from_catalo
                                     krx_price_limits, krx_symbol_state)
 from backtests.exchange.membership import luld_tier, membership, vi_class
 from backtests.exchange.rules import krx_cb_regime, krx_price_limit
-from backtests.exchange.schedule import session_day
+from backtests.exchange.schedule import session_regime
 from backtests.exchange.short_sale import BorrowOverride, short_sale_allowed
 from backtests.exchange.states import AUCTIONS, NAT, State, Timeline, concat, make_timeline, overlay
 from backtests.exchange.us import luld_state, us_market_state
@@ -84,11 +84,14 @@ class SymbolInputs:
 
 @dataclass
 class DayStates:
-    """A market's state per local session date, with the notices of its checks."""
+    """A market's state over a list of sessions: the days the rules or the catalogue changed (every
+    other day runs its schedule), the source of each day, the joined timeline, and the notices of
+    its checks."""
 
     days: dict[pd.Timestamp, Timeline]
     derived: dict[pd.Timestamp, str]
     notices: list[Notice] = field(default_factory=list)
+    base: Timeline | None = None  # every session joined (schedule days built in bulk)
 
 
 def _by_day(frame: pd.DataFrame | None, tz: str) -> dict[pd.Timestamp, pd.DataFrame]:
@@ -138,10 +141,12 @@ def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.T
     rec = inputs.recorded if inputs.recorded is not None else pd.DataFrame(
         columns=["date", "level", "instant", "approximate"])
     rec = rec[rec["date"].isin(dates)] if len(rec) else rec
-    out = DayStates({}, {})
+    by_date = {pd.Timestamp(d): g for d, g in rec.groupby("date")} if len(rec) and market == "XKRX" else {}
+    out = DayStates({}, dict.fromkeys(dates, "schedule"))
     daily_only: list[pd.Timestamp] = []
-    for d in dates:
-        o, c = bounds[d]
+    for d in sorted(set(intraday) | set(by_date)):
+        if d not in bounds:
+            continue
         bars = intraday.get(d)
         prev = _prev_close(inputs.daily, intraday, d) if bars is not None else None
         if bars is not None and prev is not None:
@@ -151,29 +156,81 @@ def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.T
                 out.notices += compare_halts(tl, rec, d, where=index)
             out.days[d], out.derived[d] = tl, "intraday"
             continue
-        daily_only.append(d)
-        rows = rec[(rec["date"] == d)] if len(rec) and market == "XKRX" else rec.iloc[0:0]
-        timed = rows[np.isfinite(rows["instant"].to_numpy(dtype=float))] if len(rows) else rows
-        if len(rows) and not len(timed):
-            out.notices.append(Notice("halt_time_unknown", f"{d.date()}: the catalogue records a {index} halt "
-                                      "without a time; the state cannot place it (the session keeps its schedule)",
-                                      symbol=index))
-        tl = None
-        for _, r in timed.sort_values("instant").iterrows():
-            try:
-                one = krx_halt_from_catalogue(d, _local_time(int(r["instant"]), tz), int(r["level"]), index)
-            except Exception as exc:  # noqa: BLE001 - a record the rules cannot place is a notice, not a crash
-                out.notices.append(Notice("halt_not_derived", f"{d.date()}: the catalogue's level-{int(r['level'])} "
-                                          f"halt cannot be placed under the rules in force ({exc})", symbol=index))
-                continue
-            tl = one if tl is None else replace(overlay(tl, one), symbol=None, derived_from="catalogue")
+        tl, notes = _recorded_day(d, by_date.get(d), index, tz)
+        out.notices += notes
         if tl is not None:
             out.days[d], out.derived[d] = tl, "catalogue"
-        else:
-            out.days[d], out.derived[d] = replace(session_day(market, d, o, c), derived_from="schedule"), "schedule"
-    if market == "XKRX" and inputs.daily is not None and len(daily_only) and krx_cb_regime(daily_only[0], index):
+    daily_only = [d for d in dates if out.derived[d] != "intraday"]
+    if market == "XKRX" and inputs.daily is not None and daily_only and krx_cb_regime(daily_only[0], index):
         out.notices += _daily_checks(inputs.daily, pd.DatetimeIndex(daily_only), rec, index)
+    out.base = replace_days(schedule_timeline(market, dates, bounds), out.days) if len(dates) else None
     return out
+
+
+def _recorded_day(d: pd.Timestamp, rows: pd.DataFrame | None, index: str, tz: str
+                  ) -> tuple[Timeline | None, list[Notice]]:
+    """The session ``d`` with the catalogue's timed halts (None: none can be placed), and notices."""
+    if rows is None or not len(rows):
+        return None, []
+    notes: list[Notice] = []
+    timed = rows[np.isfinite(rows["instant"].to_numpy(dtype=float))]
+    if not len(timed):
+        notes.append(Notice("halt_time_unknown", f"{d.date()}: the catalogue records a {index} halt without a "
+                            "time; the state cannot place it (the session keeps its schedule)", symbol=index))
+    tl = None
+    for _, r in timed.sort_values("instant").iterrows():
+        try:
+            one = krx_halt_from_catalogue(d, _local_time(int(r["instant"]), tz), int(r["level"]), index)
+        except Exception as exc:  # noqa: BLE001 - a record the rules cannot place is a notice, not a crash
+            notes.append(Notice("halt_not_derived", f"{d.date()}: the catalogue's level-{int(r['level'])} halt "
+                                f"cannot be placed under the rules in force ({exc})", symbol=index))
+            continue
+        tl = one if tl is None else replace(overlay(tl, one), symbol=None, derived_from="catalogue")
+    return tl, notes
+
+
+def schedule_timeline(market: str, dates: pd.DatetimeIndex, bounds: dict[pd.Timestamp, tuple[int, int]]) -> Timeline:
+    """Every session of ``dates`` with its scheduled call auctions, joined (``CLOSED`` between), built
+    in one pass: the same segments as joining :func:`~backtests.exchange.schedule.session_day` of
+    each date."""
+    o = np.array([bounds[d][0] for d in dates], dtype=np.int64)
+    c = np.array([bounds[d][1] for d in dates], dtype=np.int64)
+    regs = [session_regime(market, d) for d in dates]
+    oa = np.array([r.opening_auction if r else 0 for r in regs], dtype=np.int64)
+    ca = np.array([r.closing_auction if r else 0 for r in regs], dtype=np.int64)
+    n = len(dates)
+    # per day: [o - oa, o) opening call, [o, c - ca) continuous, [c - ca, c) closing call, then closed
+    starts = np.stack([o - oa, o, c - ca, c], axis=1)
+    codes = np.tile(np.array([State.CALL_OPEN, State.CONTINUOUS, State.CLOSING_AUCTION, State.CLOSED], np.int8), (n, 1))
+    unc = np.stack([o, np.full(n, NAT), c, np.full(n, NAT)], axis=1)
+    ends = np.concatenate([starts.ravel()[1:], [c[-1]]]) if n else np.zeros(0, np.int64)
+    keep = (ends > starts.ravel())
+    keep[-1] = False  # the last day's closed tail
+    edges = np.append(starts.ravel()[keep], c[-1]) if n else np.zeros(1, np.int64)
+    return make_timeline(market, edges, codes.ravel()[keep], unc.ravel()[keep], derived_from="schedule")
+
+
+def replace_days(base: Timeline, days: dict[pd.Timestamp, Timeline]) -> Timeline:
+    """``base`` with the span of each timeline of ``days`` replaced by it (each covers one session)."""
+    if not days:
+        return base
+    e0, e1 = base.edges[:-1], base.edges[1:]
+    keep = np.ones(len(base.codes), dtype=bool)
+    parts = []
+    for tl in days.values():
+        keep &= ~((e0 >= tl.start) & (e1 <= tl.end))
+        parts.append((tl.edges[:-1], tl.edges[1:], tl.codes, tl.locks, tl.uncross))
+    parts.append((e0[keep], e1[keep], base.codes[keep], base.locks[keep], base.uncross[keep]))
+    s0 = np.concatenate([p[0] for p in parts])
+    order = np.argsort(s0, kind="stable")
+    s1 = np.concatenate([p[1] for p in parts])[order]
+    s0 = s0[order]
+    if np.any(s1[:-1] != s0[1:]):
+        raise ValueError("internal: replaced days do not tile the base timeline")
+    cat = lambda i: np.concatenate([p[i] for p in parts])[order]  # noqa: E731
+    events = tuple(dict.fromkeys(base.events + sum((tl.events for tl in days.values()), ())))  # overlays repeat them
+    derived = "+".join(sorted({base.derived_from, *(tl.derived_from for tl in days.values())}))
+    return make_timeline(base.market, np.append(s0, s1[-1]), cat(2), cat(4), cat(3), events, derived, base.symbol)
 
 
 def _daily_checks(daily: pd.DataFrame, days: pd.DatetimeIndex, rec: pd.DataFrame, index: str) -> list[Notice]:
@@ -188,23 +245,23 @@ def _daily_checks(daily: pd.DataFrame, days: pd.DatetimeIndex, rec: pd.DataFrame
                                rec, index=index)
 
 
-def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[dict[pd.Timestamp, Timeline], list[Notice], str]:
-    """The symbol's own state overlaid on its market's, per session of ``mdays``.
+def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[Timeline, list[Notice], str]:
+    """The symbol's own state overlaid on its market's, over the sessions of ``mdays``.
 
     Returns
     -------
-    (days, notices, derived_from)
-        Effective timelines per date, the notices of the symbol's checks, and the sources used
+    (timeline, notices, derived_from)
+        The symbol's effective timeline, the notices of its checks, and the sources used
         (``+``-joined: ``intraday``, ``daily``, ``catalogue``, ``schedule``).
     """
     tz = get_market(inputs.market).tz
     sym = inputs.symbol
     intraday = _by_day(inputs.intraday, tz)
-    locked = _locked_daily(inputs, list(mdays.days)) if inputs.market == "XKRX" else {}
-    days: dict[pd.Timestamp, Timeline] = {}
+    locked = _locked_daily(inputs, list(mdays.derived)) if inputs.market == "XKRX" else {}
+    own_days: dict[pd.Timestamp, Timeline] = {}
     notices: list[Notice] = []
     used = set(mdays.derived.values())
-    for d, mtl in mdays.days.items():
+    for d in sorted((set(intraday) | set(locked)) & set(mdays.derived)):
         own: Timeline | None = None
         bars = intraday.get(d)
         base = _prev_close(inputs.daily, intraday, d) if bars is not None else None
@@ -219,9 +276,18 @@ def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[dict[pd.Timesta
         elif d in locked:
             own = locked[d]
             used.add("daily")
-        days[d] = suspend_cut_auctions(replace(overlay(mtl, own), symbol=sym)) if own is not None \
-            else replace(mtl, symbol=sym)
-    return days, notices, "+".join(sorted(used))
+        if own is not None:
+            market_day = mdays.days.get(d) or _day_of(mdays.base, own)
+            own_days[d] = suspend_cut_auctions(overlay(market_day, own))
+    tl = replace(replace_days(mdays.base, own_days), symbol=sym) if mdays.base is not None else None
+    return tl, notices, "+".join(sorted(used))
+
+
+def _day_of(tl: Timeline, like: Timeline) -> Timeline:
+    """The part of ``tl`` covering ``like``'s span (one session)."""
+    i, k = int(np.searchsorted(tl.edges, like.start)), int(np.searchsorted(tl.edges, like.end))
+    return Timeline(tl.market, tl.edges[i:k + 1], tl.codes[i:k], tl.locks[i:k], tl.uncross[i:k],
+                    derived_from=tl.derived_from)
 
 
 def suspend_cut_auctions(tl: Timeline) -> Timeline:
@@ -284,11 +350,6 @@ def session_dates(market: str, spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]
     closes = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8
     idx = pd.DatetimeIndex(sched.index)
     return idx, {d: (int(o), int(c)) for d, o, c in zip(idx, opens, closes)}
-
-
-def join_days(days: dict[pd.Timestamp, Timeline]) -> Timeline | None:
-    """The days as one timeline (nights and skipped days ``CLOSED``); None without days."""
-    return concat(list(days.values())) if days else None
 
 
 def print_prices(tl: Timeline, intraday: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
