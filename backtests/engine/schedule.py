@@ -367,6 +367,8 @@ def asset_first_fill(bars: AssetBars, decision: int, rules: Rules, j: int | None
     k = int(np.searchsorted(bars.stamps, decision, side="right"))  # first bar stamped after the decision
     last = len(bars.stamps) - (1 if rules.exit_at_window_end else 0)
     inp = state_inputs(rules, j, bars) if k < last else None
+    if inp is not None and not rules.state.special(j, min(int(decision), int(bars.open_times[k])), int(bars.stamps[-1])):
+        inp = None  # nothing but the schedule from the decision on: the nominal fill is the state's
     while k < last:
         at_open = bool(open_fills(bars.open_times[k], bars.open[k], decision, rules.fill))
         if inp is None:

@@ -200,7 +200,7 @@ class Layout:
     kind: np.ndarray
     val_price: np.ndarray | None
     slippage: np.ndarray  # (1, cols)
-    schedules: list[ScheduleStats]
+    schedules: list[ScheduleStats | None]
     max_size: np.ndarray | None  # units cap of orders into a locked limit (locked_fill_share > 0)
     lock: np.ndarray | None  # int8 lock of the segment each order fills in (with an exchange state)
     moved: list[dict[int, int]]  # per window: flat (row * width + local col) -> fill instant of prints inside a bar
@@ -222,7 +222,7 @@ class Layout:
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
-           clock: np.ndarray | None = None, forced: dict[tuple[int, int], np.ndarray] | None = None) -> Layout:
+           clock: np.ndarray | None = None) -> Layout:
     """Every window's order schedule, written into one set of stacked kernel arrays.
 
     Parameters
@@ -231,19 +231,12 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         The strategy's decision clock (sorted int64 ns UTC): the stamps at which it reads the data
         and may decide; the first of them at or after a window's start is its first decision.
         None: the weights' index.
-    forced
-        ``{(window, asset): (bars, combos) bool}``: orders a locked limit refuses (found by a
-        previous simulation of the same layout, :func:`lock_refusals`).
     """
     symbols = rules.symbols
     n_syms, n_w = len(symbols), len(windows)
     gw = n_syms + (1 if rules.credit > 0 else 0)  # columns per group (the credit line last)
     bars = [[asset_bars(data, s, w) for s in symbols] for w in windows]
     rows = [np.unique(np.concatenate([b.stamps for b in bw])) if bw else np.array([], dtype=np.int64) for bw in bars]
-    decisions = decision_arrays(weights, n_combos, symbols, min(w.start_utc for w in windows),
-                                max(w.end_utc for w in windows))
-    if clock is None:
-        clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
     width = n_combos * gw
     n_rows = max((len(r) for r in rows), default=0)
     n_cols = n_w * width
@@ -254,12 +247,32 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
         val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
-        schedules=[], first_decision=[], first_possible=[],
+        schedules=[None] * n_w, first_decision=[NEVER] * n_w, first_possible=[NEVER] * n_w,
         max_size=np.full((n_rows, n_cols), np.inf) if rules.locked_fill_share > 0 and rules.state is not None else None,
         lock=np.zeros((n_rows, n_cols), dtype=np.int8) if rules.state is not None else None,
-        moved=[])
-    for w, win in enumerate(windows):
-        r = len(rows[w])
+        moved=[{} for _ in windows])
+    schedule_windows(lay, weights, rules, clock, range(n_w))
+    return lay
+
+
+def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarray | None,
+                     which: range | list[int], forced: dict[tuple[int, int], np.ndarray] | None = None) -> None:
+    """Write the schedules of windows ``which`` into ``lay`` (their blocks must be blank).
+
+    ``forced``: ``{(window, asset): (bars, combos) bool}``, orders a locked limit refuses (found by
+    a previous simulation of the same layout, :func:`lock_refusals`).
+    """
+    which = list(which)
+    if not which:
+        return
+    wins = [lay.windows[w] for w in which]
+    decisions = decision_arrays(weights, lay.n_combos, rules.symbols, min(w.start_utc for w in wins),
+                                max(w.end_utc for w in wins))
+    if clock is None:
+        clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
+    n_syms, gw = lay.n_syms, lay.gw
+    for w in which:
+        win, r = lay.windows[w], len(lay.rows[w])
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
             price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
@@ -267,24 +280,37 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
             max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None,
             lock=lay.block(lay.lock, w)[:, :, :n_syms] if lay.lock is not None else None)
-        common = common_instants(bars[w], rules.fill) if rules.fills_together else None
+        common = common_instants(lay.bars[w], rules.fill) if rules.fills_together else None
         event = win.event.time_utc.value if rules.legs == "before_event" else None
         start = win.start_utc.value
         mine = {j: f for (ww, j), f in (forced or {}).items() if ww == w}
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, event, mine))
-        lay.moved.append({int(r) * lay.width + int(c) * gw + j: int(t) for rr, cc, j, tt in sched.moved
-                          for r, c, t in zip(rr, cc, tt)})
+        lay.schedules[w] = window_schedule(lay.rows[w], lay.bars[w], decisions, rules, sched, start, common, event, mine)
+        lay.moved[w] = {int(rr) * lay.width + int(c) * gw + j: int(t) for rows_, cc, j, tt in sched.moved
+                        for rr, c, t in zip(rows_, cc, tt)}
         k = int(np.searchsorted(clock, start, side="left"))
         first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
-        lay.first_decision.append(first)
-        lay.first_possible.append(first_fill(first, bars[w], rules, common, event))
+        lay.first_decision[w] = first
+        lay.first_possible[w] = first_fill(first, lay.bars[w], rules, common, event)
         if r:
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
     if lay.val_price is not None:
         # an order's own price when nothing earlier is known (e.g. the first bar of a window)
         np.copyto(lay.val_price, lay.price, where=np.isnan(lay.val_price) & ~np.isnan(lay.size))
-    return lay
+
+
+def reschedule(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarray | None,
+               forced: dict[tuple[int, int], np.ndarray], which: set[int]) -> None:
+    """Blank the blocks of windows ``which`` and schedule them again with ``forced`` refusals."""
+    for w in sorted(which):
+        lay.block(lay.size, w)[:] = np.nan
+        lay.block(lay.price, w)[:] = np.nan
+        lay.block(lay.fees, w)[:] = 0.0
+        lay.block(lay.kind, w)[:] = -1
+        for a, blank in ((lay.val_price, np.nan), (lay.max_size, np.inf), (lay.lock, 0)):
+            if a is not None:
+                lay.block(a, w)[:] = blank
+    schedule_windows(lay, weights, rules, clock, sorted(which), forced)
 
 
 def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None:
@@ -532,31 +558,36 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     lay = layout(data, weights, n_combos, windows, rules, clock)
     rec = run_kernel(lay, rules)
     forced: dict[tuple[int, int], np.ndarray] = {}
-    while lock_refusals(lay, rec, forced):
-        # some fills traded against a locked limit (their side in units is the kernel's): refuse them
-        # and simulate again; the set only grows, so this ends (in practice after one more pass)
-        lay = layout(data, weights, n_combos, windows, rules, clock, forced)
+    while changed := lock_refusals(lay, rec, forced):
+        # a fill traded against a locked limit (its side in units is the kernel's): refuse it and
+        # simulate again from the windows concerned; the refusals only grow, so this ends
+        reschedule(lay, weights, rules, clock, forced, changed)
         rec = run_kernel(lay, rules)
     acc = accounts(lay, rec, rules)
     return window_results(lay, acc, rules, keep_weights)
 
 
-def lock_refusals(lay: Layout, rec: np.ndarray, forced: dict[tuple[int, int], np.ndarray]) -> bool:
-    """Add to ``forced`` the filled orders that traded against a locked limit (a buy into limit-up,
-    a sell into limit-down: :func:`~backtests.engine.fills.lock_violations`); True when any was new."""
+def lock_refusals(lay: Layout, rec: np.ndarray, forced: dict[tuple[int, int], np.ndarray]) -> set[int]:
+    """Add to ``forced`` the first fill of each (window, combination) that traded against a locked
+    limit (a buy into limit-up, a sell into limit-down: :func:`~backtests.engine.fills.lock_violations`);
+    later ones are not trusted (the refusal changes what follows) and wait for the next pass.
+    Returns the windows with a new refusal."""
     if lay.lock is None or not len(rec):
-        return False
+        return set()
     col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
     lock = lay.lock[idx, col]
     capped = np.isfinite(lay.max_size[idx, col]) if lay.max_size is not None else np.zeros(len(col), dtype=bool)
     bad = np.flatnonzero((lock != 0) & lock_violations(rec["side"], lock, capped))
     if not len(bad):
-        return False
-    for i in bad:
-        w, local = divmod(int(col[i]), lay.width)
-        combo, j = divmod(local, lay.gw)
-        b = lay.bars[w][j]
-        k = int(np.searchsorted(b.stamps, lay.rows[w][idx[i]]))
-        mask = forced.setdefault((w, j), np.zeros((len(b.stamps), lay.n_combos), dtype=bool))
-        mask[k, combo] = True
-    return True
+        return set()
+    w, local = np.divmod(col[bad], lay.width)
+    combo, j = np.divmod(local, lay.gw)
+    order = np.lexsort((j, idx[bad], combo, w))  # by window, combination, row, asset
+    group = w[order] * lay.n_combos + combo[order]
+    first = order[np.concatenate([[True], group[1:] != group[:-1]])]
+    for i in first:
+        ww, jj, cc = int(w[i]), int(j[i]), int(combo[i])
+        b = lay.bars[ww][jj]
+        k = int(np.searchsorted(b.stamps, lay.rows[ww][idx[bad[i]]]))
+        forced.setdefault((ww, jj), np.zeros((len(b.stamps), lay.n_combos), dtype=bool))[k, cc] = True
+    return {int(x) for x in w[first]}

@@ -171,13 +171,14 @@ class ExchangeState:
         if not self.has_state(j):
             return False
         s = self.segments(j)
-        start, end = self.seg_start[s], self.seg_end[s]
-        a = int(np.searchsorted(end, lo, side="right"))
-        b = int(np.searchsorted(start, hi, side="right"))
-        if a >= b:
-            return False
-        code, lock = self.seg_code[s][a:b], self.seg_lock[s][a:b]
-        return bool((np.isin(code, np.asarray(STOPPED, dtype=np.int8)) | (lock != Lock.NONE)).any())
+        a = int(np.searchsorted(self.seg_end[s], lo, side="right"))
+        b = int(np.searchsorted(self.seg_start[s], hi, side="right"))
+        return a < b and bool(self._special[s][a:b].any())
+
+    @cached_property
+    def _special(self) -> np.ndarray:
+        """Per segment: a halt, a pause, an intraday auction or a lock (what :meth:`special` looks for)."""
+        return np.isin(self.seg_code, np.asarray(STOPPED, dtype=np.int8)) | (self.seg_lock != Lock.NONE)
 
     def short_allowed(self, j: int, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per instant (UTC ns): a new short sale allowed, and the reason index (0 when allowed)."""

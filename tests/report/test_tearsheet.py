@@ -233,7 +233,7 @@ def test_pair_exposure_and_the_exchange_state_are_shown_from_metrics_json(defaul
     html = render_tearsheet(parts)
     pair = next(s for s in parts.metrics["strategies"] if s["label"] == "memory_pair_earnings")
     shown = pair["exposure"]["combos"][str(pair["best_combo"])]
-    assert shown and "Pair exposure" in html and "memory_pair_earnings-exposure" in html.replace("fig-", "")
+    assert shown and "<h3>Pair exposure</h3>" in html and 'id="fig-memory-pair-earnings-exposure"' in html
     # the episodes' extremes in the table are metrics.json's, formatted
     for ep in shown:
         assert f"{ep['gross_max'] * 100:,.2f}%" in html
