@@ -243,6 +243,8 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
     if zero_cost:
         spec["costs"] = {"markets": {m: {"commission_bps": 0.0, "slippage_bps": 0.0}
                                      for m in ("XKRX", "XNYS", "CRYPTO")}}
+    if os.environ.get("SCARE_BENCH_EXCHANGE_STATE", "1") == "0":  # the A/B of the state's cost (free_rules)
+        spec["execution"] = {"exchange_state": False}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))

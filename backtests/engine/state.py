@@ -305,15 +305,19 @@ def build_state(data: MarketData, events: pd.DataFrame | None, spans: Iterable[t
         if key not in cache:
             dates, bounds = session_dates(market, spans)
             ix_sym = INDEX_SYMBOLS.get(index or "")
-            mdays = market_days(MarketInputs(market, index, _local_daily(data, ix_sym) if ix_sym else None,
-                                             data.intraday.get(ix_sym) if ix_sym else None,
+            ix_intraday = data.intraday.get(ix_sym) if ix_sym else None
+            # daily index bars serve the KRX daily checks and the previous close of intraday days
+            ix_daily = _local_daily(data, ix_sym) if ix_sym and (market == "XKRX" or ix_intraday is not None) else None
+            mdays = market_days(MarketInputs(market, index, ix_daily, ix_intraday,
                                              recorded_halts(events, index) if market == "XKRX" else None),
                                 dates, bounds)
             notices.extend(mdays.notices)
             cache[key] = (mdays, dates)
         mdays, dates = cache[key]
-        tl, sym_notices, used = symbol_days(SymbolInputs(sym, market, _local_daily(data, sym), data.intraday.get(sym),
-                                                         members=members), mdays)
+        sym_intraday = data.intraday.get(sym)
+        # daily bars serve KRX limit-locked closes and the previous close of intraday days
+        sym_daily = _local_daily(data, sym) if market == "XKRX" or sym_intraday is not None else None
+        tl, sym_notices, used = symbol_days(SymbolInputs(sym, market, sym_daily, sym_intraday, members=members), mdays)
         notices.extend(sym_notices)
         derived.append(used)
         if tl is not None:

@@ -195,9 +195,7 @@ def schedule_timeline(market: str, dates: pd.DatetimeIndex, bounds: dict[pd.Time
     each date."""
     o = np.array([bounds[d][0] for d in dates], dtype=np.int64)
     c = np.array([bounds[d][1] for d in dates], dtype=np.int64)
-    regs = [session_regime(market, d) for d in dates]
-    oa = np.array([r.opening_auction if r else 0 for r in regs], dtype=np.int64)
-    ca = np.array([r.closing_auction if r else 0 for r in regs], dtype=np.int64)
+    oa, ca = _auction_lengths(market, pd.DatetimeIndex(dates))
     n = len(dates)
     # per day: [o - oa, o) opening call, [o, c - ca) continuous, [c - ca, c) closing call, then closed
     starts = np.stack([o - oa, o, c - ca, c], axis=1)
@@ -208,6 +206,37 @@ def schedule_timeline(market: str, dates: pd.DatetimeIndex, bounds: dict[pd.Time
     keep[-1] = False  # the last day's closed tail
     edges = np.append(starts.ravel()[keep], c[-1]) if n else np.zeros(1, np.int64)
     return make_timeline(market, edges, codes.ravel()[keep], unc.ravel()[keep], derived_from="schedule")
+
+
+def _auction_lengths(market: str, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Opening and closing call-auction lengths (ns) of each date, from the session regimes in force
+    (:func:`~backtests.exchange.schedule.session_regime`, read once per regime, not per date)."""
+    oa, ca = np.zeros(len(dates), dtype=np.int64), np.zeros(len(dates), dtype=np.int64)
+    if not len(dates):
+        return oa, ca
+    days = dates.normalize()
+    # the regimes in force over the span change only at their effective dates
+    for d in pd.DatetimeIndex(sorted({days[0], *[x for x in _regime_edges(market) if days[0] < x <= days[-1]]})):
+        reg = session_regime(market, d)
+        if reg is None:
+            continue
+        m = days >= d
+        oa[m], ca[m] = reg.opening_auction, reg.closing_auction
+    return oa, ca
+
+
+def _regime_edges(market: str) -> list[pd.Timestamp]:
+    """Dates at which a session regime of ``market`` starts or ends (the day after its last)."""
+    from backtests.exchange.rules import KRX_SESSIONS, US_SESSIONS
+
+    regs = KRX_SESSIONS if market == "XKRX" else US_SESSIONS if market == "XNYS" else ()
+    out = []
+    for r in regs:
+        if r.effective_from:
+            out.append(pd.Timestamp(r.effective_from))
+        if r.effective_to:
+            out.append(pd.Timestamp(r.effective_to) + pd.Timedelta(days=1))
+    return out
 
 
 def replace_days(base: Timeline, days: dict[pd.Timestamp, Timeline]) -> Timeline:
@@ -391,6 +420,19 @@ def print_prices(tl: Timeline, intraday: pd.DataFrame | None) -> tuple[np.ndarra
     return when, price
 
 
+def _any_ban(symbol: str, market: str, first: pd.Timestamp, last: pd.Timestamp,
+             overrides: tuple[BorrowOverride, ...]) -> bool:
+    """Whether any ban of ``market`` or override of ``symbol`` overlaps ``first..last`` (local dates)."""
+    from backtests.exchange.short_sale import SHORT_SALE_BANS
+
+    for b in SHORT_SALE_BANS:
+        lo = pd.Timestamp(b.effective_from) if b.effective_from else pd.Timestamp.min
+        hi = pd.Timestamp(b.effective_to) if b.effective_to else pd.Timestamp.max
+        if b.market == market and lo <= last and hi >= first:
+            return True
+    return any(o.symbol == symbol and o.market == market and not o.available for o in overrides)
+
+
 def short_sale_intervals(symbol: str, market: str, first: pd.Timestamp, last: pd.Timestamp, *,
                          members: Mapping[str, Iterable[str]] | None = None, financial: bool = False,
                          overrides: tuple[BorrowOverride, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -415,6 +457,9 @@ def short_sale_intervals(symbol: str, market: str, first: pd.Timestamp, last: pd
     days = pd.date_range(pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize(), freq="D")
     if not len(days):
         return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, object)
+    if not _any_ban(symbol, market, days[0], days[-1], overrides):
+        start = days[:1].tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
+        return start, np.ones(1, dtype=bool), np.array([""], dtype=object)
     midnights = days.tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
     ans = short_sale_allowed(symbol, market, midnights,
                              index_membership=membership(symbol, days.as_unit("ns").asi8, members),
