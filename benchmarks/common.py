@@ -68,10 +68,16 @@ def describe_machine(m: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- timing
 def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> tuple[dict[str, Any], Any]:
-    """Median wall time of ``repeat`` calls (after ``warmup`` untimed calls) and the last result."""
+    """Median wall time of ``repeat`` calls (after ``warmup`` untimed calls) and the last result.
+
+    A full garbage collection runs before the timed calls, so a figure does not pay for a collection
+    owed by what ran before it (one can cost 0.2-0.4 s in a process that imported vectorbt)."""
+    import gc
+
     out = None
     for _ in range(warmup):
         out = fn()
+    gc.collect()
     times = []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()

@@ -224,8 +224,16 @@ class ExchangeState:
         return out
 
 
-def _empty() -> dict[str, list]:
-    return {k: [] for k in ("start", "end", "code", "lock", "uncross", "print_at", "print_px")}
+_SEG = (("start", np.int64), ("end", np.int64), ("code", np.int8), ("lock", np.int8), ("uncross", np.int64),
+        ("print_at", np.int64), ("print_px", np.float64))
+
+
+def _empty() -> dict[str, list[np.ndarray]]:
+    return {k: [] for k, _ in _SEG}
+
+
+def _stack(parts: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate(parts[k]).astype(t) if parts[k] else np.zeros(0, t) for k, t in _SEG}
 
 
 def disabled_state(symbols: list[str], markets: list[str]) -> ExchangeState:
@@ -324,7 +332,7 @@ def build_state(data: MarketData, events: pd.DataFrame | None, spans: Iterable[t
             when, px = print_prices(tl, data.intraday.get(sym))
             _append_timeline(segs, tl, when, _to_usd(data, sym, when, px))
             summary.append((sym, json.dumps(_summarise(tl), sort_keys=True)))
-        offs.append(len(segs["start"]))
+        offs.append(offs[-1] + (len(tl.codes) if tl is not None else 0))
         if market == "XKRX" and not known_membership(sym, members):
             unknown.append(sym)
         if len(dates):
@@ -338,28 +346,27 @@ def build_state(data: MarketData, events: pd.DataFrame | None, spans: Iterable[t
                 notices.append(Notice("index_membership_unknown", f"{sym}: no KOSPI 200 / KOSDAQ 150 membership known; "
                                       "treated as not a member, so it cannot be shorted 2021-05-03..2023-11-05 (add it to "
                                       "execution.index_membership if it was one)", symbol=sym))
-            shorts["start"].extend(starts.tolist())
-            shorts["ok"].extend(ok.tolist())
-            shorts["reason"].extend(reasons.index(r) for r in why)
-        soffs.append(len(shorts["start"]))
+            shorts["start"].append(starts)
+            shorts["ok"].append(ok)
+            shorts["reason"].append(np.array([reasons.index(r) for r in why], dtype=np.int16))
+        soffs.append(soffs[-1] + (len(starts) if len(dates) else 0))
+    seg = _stack(segs)
     return ExchangeState(
         tuple(symbols), tuple(markets), tuple(derived), np.asarray(offs, np.int64),
-        np.asarray(segs["start"], np.int64), np.asarray(segs["end"], np.int64), np.asarray(segs["code"], np.int8),
-        np.asarray(segs["lock"], np.int8), np.asarray(segs["uncross"], np.int64),
-        np.asarray(segs["print_at"], np.int64), np.asarray(segs["print_px"], np.float64),
-        np.asarray(soffs, np.int64), np.asarray(shorts["start"], np.int64), np.asarray(shorts["ok"], bool),
-        np.asarray(shorts["reason"], np.int16), tuple(reasons), tuple(_dedup(notices)), tuple(summary),
+        seg["start"], seg["end"], seg["code"], seg["lock"], seg["uncross"], seg["print_at"], seg["print_px"],
+        np.asarray(soffs, np.int64), _cat(shorts["start"], np.int64), _cat(shorts["ok"], bool),
+        _cat(shorts["reason"], np.int16), tuple(reasons), tuple(_dedup(notices)), tuple(summary),
         tuple(unknown), settings.borrow_file, True)
 
 
-def _append_timeline(segs: dict[str, list], tl: Timeline, when: np.ndarray, px: np.ndarray) -> None:
-    segs["start"].extend(tl.edges[:-1].tolist())
-    segs["end"].extend(tl.edges[1:].tolist())
-    segs["code"].extend(tl.codes.tolist())
-    segs["lock"].extend(tl.locks.tolist())
-    segs["uncross"].extend(tl.uncross.tolist())
-    segs["print_at"].extend(when.tolist())
-    segs["print_px"].extend(px.tolist())
+def _append_timeline(segs: dict[str, list[np.ndarray]], tl: Timeline, when: np.ndarray, px: np.ndarray) -> None:
+    for k, a in zip(("start", "end", "code", "lock", "uncross", "print_at", "print_px"),
+                    (tl.edges[:-1], tl.edges[1:], tl.codes, tl.locks, tl.uncross, when, px)):
+        segs[k].append(a)
+
+
+def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
 def _to_usd(data: MarketData, symbol: str, when: np.ndarray, px: np.ndarray) -> np.ndarray:

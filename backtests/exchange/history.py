@@ -82,6 +82,22 @@ class SymbolInputs:
     members: Mapping[str, Iterable[str]] | None = None  # the study's index membership
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """Open and close (UTC ns) of each session of ``dates``: arrays, looked up by date."""
+
+    dates: pd.DatetimeIndex
+    opens: np.ndarray
+    closes: np.ndarray
+
+    def __contains__(self, d: object) -> bool:
+        return d in self.dates
+
+    def __getitem__(self, d: pd.Timestamp) -> tuple[int, int]:
+        i = self.dates.get_loc(d)
+        return int(self.opens[i]), int(self.closes[i])
+
+
 @dataclass
 class DayStates:
     """A market's state over a list of sessions: the days the rules or the catalogue changed (every
@@ -89,9 +105,15 @@ class DayStates:
     its checks."""
 
     days: dict[pd.Timestamp, Timeline]
-    derived: dict[pd.Timestamp, str]
+    derived: dict[pd.Timestamp, str]  # the days of ``days``: ``intraday`` or ``catalogue``
     notices: list[Notice] = field(default_factory=list)
     base: Timeline | None = None  # every session joined (schedule days built in bulk)
+    dates: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))  # every session
+
+    @property
+    def sources(self) -> set[str]:
+        """Where the days' states came from (``schedule`` for the days no rule or record changed)."""
+        return set(self.derived.values()) | ({"schedule"} if len(self.dates) > len(self.derived) else set())
 
 
 def _by_day(frame: pd.DataFrame | None, tz: str) -> dict[pd.Timestamp, pd.DataFrame]:
@@ -122,8 +144,7 @@ def _local_time(instant: int, tz: str) -> str:
     return pd.Timestamp(int(instant), tz="UTC").tz_convert(tz).strftime("%H:%M:%S")
 
 
-def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.Timestamp, tuple[int, int]]
-                ) -> DayStates:
+def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: Bounds) -> DayStates:
     """The market-wide state of each session in ``dates`` (see the module docstring).
 
     Parameters
@@ -133,7 +154,7 @@ def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.T
     dates
         Local session dates (sorted, sessions of ``inputs.market``).
     bounds
-        ``{date: (open_ns, close_ns)}`` of those sessions.
+        Open and close (UTC ns) of those sessions (:func:`session_dates`).
     """
     market, index = inputs.market, inputs.index
     tz = get_market(market).tz
@@ -142,8 +163,7 @@ def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.T
         columns=["date", "level", "instant", "approximate"])
     rec = rec[rec["date"].isin(dates)] if len(rec) else rec
     by_date = {pd.Timestamp(d): g for d, g in rec.groupby("date")} if len(rec) and market == "XKRX" else {}
-    out = DayStates({}, dict.fromkeys(dates, "schedule"))
-    daily_only: list[pd.Timestamp] = []
+    out = DayStates({}, {}, dates=dates)
     for d in sorted(set(intraday) | set(by_date)):
         if d not in bounds:
             continue
@@ -160,9 +180,9 @@ def market_days(inputs: MarketInputs, dates: pd.DatetimeIndex, bounds: dict[pd.T
         out.notices += notes
         if tl is not None:
             out.days[d], out.derived[d] = tl, "catalogue"
-    daily_only = [d for d in dates if out.derived[d] != "intraday"]
-    if market == "XKRX" and inputs.daily is not None and daily_only and krx_cb_regime(daily_only[0], index):
-        out.notices += _daily_checks(inputs.daily, pd.DatetimeIndex(daily_only), rec, index)
+    daily_only = dates[~dates.isin([d for d, v in out.derived.items() if v == "intraday"])]
+    if market == "XKRX" and inputs.daily is not None and len(daily_only) and krx_cb_regime(daily_only[0], index):
+        out.notices += _daily_checks(inputs.daily, daily_only, rec, index)
     out.base = replace_days(schedule_timeline(market, dates, bounds), out.days) if len(dates) else None
     return out
 
@@ -189,12 +209,12 @@ def _recorded_day(d: pd.Timestamp, rows: pd.DataFrame | None, index: str, tz: st
     return tl, notes
 
 
-def schedule_timeline(market: str, dates: pd.DatetimeIndex, bounds: dict[pd.Timestamp, tuple[int, int]]) -> Timeline:
+def schedule_timeline(market: str, dates: pd.DatetimeIndex, bounds: Bounds) -> Timeline:
     """Every session of ``dates`` with its scheduled call auctions, joined (``CLOSED`` between), built
     in one pass: the same segments as joining :func:`~backtests.exchange.schedule.session_day` of
     each date."""
-    o = np.array([bounds[d][0] for d in dates], dtype=np.int64)
-    c = np.array([bounds[d][1] for d in dates], dtype=np.int64)
+    i = bounds.dates.get_indexer(dates)
+    o, c = bounds.opens[i], bounds.closes[i]
     oa, ca = _auction_lengths(market, pd.DatetimeIndex(dates))
     n = len(dates)
     # per day: [o - oa, o) opening call, [o, c - ca) continuous, [c - ca, c) closing call, then closed
@@ -286,11 +306,11 @@ def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[Timeline, list[
     tz = get_market(inputs.market).tz
     sym = inputs.symbol
     intraday = _by_day(inputs.intraday, tz)
-    locked = _locked_daily(inputs, list(mdays.derived)) if inputs.market == "XKRX" else {}
+    locked = _locked_daily(inputs, mdays.dates) if inputs.market == "XKRX" else {}
     own_days: dict[pd.Timestamp, Timeline] = {}
     notices: list[Notice] = []
-    used = set(mdays.derived.values())
-    for d in sorted((set(intraday) | set(locked)) & set(mdays.derived)):
+    used = mdays.sources
+    for d in sorted(d for d in set(intraday) | set(locked) if d in mdays.dates):
         own: Timeline | None = None
         bars = intraday.get(d)
         base = _prev_close(inputs.daily, intraday, d) if bars is not None else None
@@ -338,10 +358,10 @@ def suspend_cut_auctions(tl: Timeline) -> Timeline:
     return make_timeline(tl.market, tl.edges, codes, unc, tl.locks, tl.events, tl.derived_from, tl.symbol)
 
 
-def _locked_daily(inputs: SymbolInputs, dates: list[pd.Timestamp]) -> dict[pd.Timestamp, Timeline]:
+def _locked_daily(inputs: SymbolInputs, dates: pd.DatetimeIndex) -> dict[pd.Timestamp, Timeline]:
     """KRX daily bars at the limit (close or whole day), by date: only the flagged days are built."""
     daily = inputs.daily
-    if daily is None or not len(daily) or not dates:
+    if daily is None or not len(daily) or not len(dates):
         return {}
     close = daily["close"].astype(float)
     base = close.shift(1)
@@ -362,8 +382,7 @@ def _locked_daily(inputs: SymbolInputs, dates: list[pd.Timestamp]) -> dict[pd.Ti
     return dict(zip(idx[hit], tls))
 
 
-def session_dates(market: str, spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]]
-                  ) -> tuple[pd.DatetimeIndex, dict[pd.Timestamp, tuple[int, int]]]:
+def session_dates(market: str, spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]]) -> tuple[pd.DatetimeIndex, Bounds]:
     """The market's sessions touching any of the UTC ``spans`` (local dates), with their bounds."""
     tz = get_market(market).tz
     frames = []
@@ -372,13 +391,14 @@ def session_dates(market: str, spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]
         b = pd.Timestamp(hi).tz_convert(tz).tz_localize(None).normalize() + pd.Timedelta(days=1)
         frames.append(sessions(market, a, b))
     if not frames:
-        return pd.DatetimeIndex([]), {}
+        empty = pd.DatetimeIndex([])
+        return empty, Bounds(empty, np.zeros(0, np.int64), np.zeros(0, np.int64))
     sched = pd.concat(frames)
     sched = sched[~sched.index.duplicated()].sort_index()
     opens = pd.DatetimeIndex(sched["open"]).as_unit("ns").asi8
     closes = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8
     idx = pd.DatetimeIndex(sched.index)
-    return idx, {d: (int(o), int(c)) for d, o, c in zip(idx, opens, closes)}
+    return idx, Bounds(idx, opens, closes)
 
 
 def print_prices(tl: Timeline, intraday: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:

@@ -69,7 +69,7 @@ def test_without_intraday_bars_the_catalogue_places_the_halt_and_a_record_withou
     assert days.derived[pd.Timestamp(DAY)] == "catalogue"
     halted = [s for s in states_by_clock("XKRX", days.days[pd.Timestamp(DAY)]) if s[2] == "halted"]
     assert halted == [("14:14:30", "14:34:30", "halted")]
-    assert days.derived[pd.Timestamp("2026-06-24")] == "schedule"
+    assert pd.Timestamp("2026-06-24") not in days.derived and days.sources == {"catalogue", "schedule"}
     assert [n.code for n in days.notices] == ["halt_time_unknown"]
 
 
