@@ -214,13 +214,15 @@ def load_file(
     bar = parse_frequency(frequency)
     try:
         if bar is None:
-            if convention == "utc_open":
+            if convention == "utc_open" and df.index.tz is not None:
                 df.index = df.index.tz_convert("UTC").tz_localize(None)
             frame = daily_bars(df, market, close_time=close_time)
         else:
             frame = intraday_bars(df, frequency, stamped_at="open")
     except DataError as exc:  # a date outside the exchange calendar's range
         raise DataError(f"field date: {exc.bare_message}", where=where) from None
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):  # e.g. year 1: beyond nanosecond timestamps
+        raise DataError("field date: a date outside 1677-2262 (nanosecond timestamps)", where=where) from None
     return LoadedFile(frame=frame, layout=lay, warnings=warnings, labels=labels)
 
 
