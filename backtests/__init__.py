@@ -10,7 +10,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "load_config": "backtests.config",
@@ -33,6 +32,10 @@ __all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one source: the version in pyproject.toml, as installed
+        from importlib.metadata import version
+
+        return version("scare")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'backtests' has no attribute {name!r}")

@@ -15,6 +15,8 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from backtests.errors import one_line
+
 
 @dataclass(frozen=True, order=True)
 class Notice:
@@ -67,4 +69,4 @@ def merge(notices: list[Notice]) -> list[dict[str, Any]]:
 def note(message: str) -> None:
     """One line on stderr about what scare did on the user's behalf (not an error, not a warning of
     the results): a stale staging folder removed, checkpoints recomputed."""
-    print(f"scare: {message}", file=sys.stderr)
+    print(f"scare: {one_line(message)}", file=sys.stderr)  # control characters escaped

@@ -26,6 +26,7 @@ every decision stamp as known:
 
 Weights: risk-on = ``btc_weight`` in ``btc`` and ``eth_weight`` in ``eth`` (the rest is cash);
 risk-off = their sum in the ``stable`` role (which may earn ``costs.long_yield`` in the engine).
+Risk-on is its resting position (``resting_weights``): an episode counts as traded only when it rotated.
 Map ``eth`` to the same symbol as ``btc`` (or set ``eth_weight: 0``) for a one-asset sleeve; roles
 that share a symbol add up. Before the history is long enough the strategy is risk-on.
 
@@ -147,6 +148,11 @@ class StablecoinRotation(Strategy):
             rsi = RSIIndicator(raw, window=RSI_WINDOW).rsi() if len(raw) > RSI_WINDOW else raw * np.nan
             out["rsi"] = ctx.known_at(rsi, clock).to_numpy()
         return out
+
+    def resting_weights(self, **params: Any) -> dict[str, float]:
+        """Risk-on is where it rests: an episode in which it never rotated into the stablecoin is not
+        a trade (scare counts an episode as traded only when a fill leaves this position)."""
+        return {"btc": float(params["btc_weight"]), "eth": float(params["eth_weight"])}
 
     # ------------------------------------------------------------------------------ weights
     def target_weights(self, ctx: StrategyContext, grid: pd.DataFrame) -> pd.DataFrame:

@@ -147,8 +147,10 @@ def test_event_study_is_in_metrics(default_runs):
 def test_halts_and_fill_times_are_recorded(default_runs):
     out = default_runs[0]
     halts = json.loads((out / "metrics.json").read_text())["data"]["halts"]
-    kospi = [h for h in halts if h["symbol"] == "^KS11"]
-    assert kospi and kospi[0]["from_utc"].startswith("2026-06-23") and kospi[0]["minutes"] >= 20
+    kospi = {h["from_utc"][:10]: h for h in halts if h["symbol"] == "^KS11"}
+    # the six KOSPI level-1 days of the replay; 2026-06-23: no prints 10:50-11:20 KST (5-minute bars)
+    assert sorted(kospi) == ["2024-08-05", "2026-03-04", "2026-03-09", "2026-06-08", "2026-06-23", "2026-06-26"]
+    assert kospi["2026-06-23"]["from_utc"] == "2026-06-23T01:50:00+00:00" and kospi["2026-06-23"]["minutes"] == 30
     orders = pd.read_parquet(out / "orders.parquet")
     assert (orders["fill_time"] <= orders["time"]).all()
     assert (orders["fill_time"] < orders["time"]).any()  # some fills happened at a bar's open

@@ -215,6 +215,12 @@ def test_resume_never_unpickles_and_recomputes_tampered_chunks(tmp_path, cli, mo
     planted = pickle.dumps(_Planted(sentinel))
     (out / ".scare-chunks" / "evil.pkl").write_bytes(planted)
     (out / ".scare-chunks" / (chunks[0].stem.split("-")[0] + "-000000000-000000001.pkl")).write_bytes(planted)
+    # files scare did not write in its checkpoint folder: refused before anything is opened (the
+    # folder is removed when a run ends, and they are not scare's to delete)
+    code, _, err = cli("run", CFG, "--out", out, *args, "--resume")
+    assert code == 2 and "evil.pkl, which scare did not write" in err and not sentinel.exists()
+    for p in (out / ".scare-chunks").glob("*.pkl"):
+        p.unlink()
     chunks[0].write_bytes(planted)  # a pickle where a chunk should be
     with np.load(chunks[1], allow_pickle=False) as z:  # an edited chunk, its metadata left as it was
         members = {k: z[k] for k in z.files}

@@ -103,6 +103,21 @@ class AuditReport:
     def candidates(self) -> int:
         return sum(v["candidates"] for v in self.cuts.values())
 
+    @property
+    def exhaustive(self) -> bool:
+        """Every candidate cut was checked (a pass on fewer is partial: no look-ahead found *so far*)."""
+        return self.checked >= self.candidates
+
+    def status(self) -> str:
+        """The verdict in words with how much was checked: ``no look-ahead found in all 290 cuts``,
+        ``no look-ahead found in 22 of 290 cuts (partial)``, ``look-ahead found``, ..."""
+        if self.verdict == "pass":
+            if self.exhaustive:
+                return f"no look-ahead found in all {self.candidates} cuts"
+            return f"no look-ahead found in {self.checked} of {self.candidates} cuts (partial)"
+        return {"fail": "look-ahead found", "nondeterministic": "nondeterministic: the audit cannot judge",
+                "error": "audit impossible: the strategy raised on every cut"}.get(self.verdict, self.verdict)
+
     def record(self) -> dict[str, Any]:
         """JSON-ready dict (the verdict cache and ``scare audit --json`` store exactly this)."""
         return asdict(self)
@@ -117,7 +132,10 @@ class AuditReport:
         """One line: the verdict and, on failure, the first finding."""
         cost = f"{self.checked} of {self.candidates} cuts, {self.calls} calls, {self.seconds:.1f} s"
         if self.verdict == "pass":
-            return f"strategy {self.strategy!r}: no look-ahead found ({cost})"
+            if self.exhaustive:
+                return f"strategy {self.strategy!r}: no look-ahead found ({cost}: exhaustive)"
+            return (f"strategy {self.strategy!r}: no look-ahead found in the cuts checked so far ({cost}: partial, "
+                    f"the other {self.candidates - self.checked} are checked on the next run)")
         if self.verdict == "error":
             first = self.skipped[0] if self.skipped else {"cut_utc": "?", "error": "?"}
             return (f"strategy {self.strategy!r} ({self.source}): audit impossible, the strategy raised on every "

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
-from yaml.resolver import Resolver
 from pydantic import BaseModel, ValidationError
 
+from backtests.bounded import (  # noqa: F401 - the bounds, re-exported for callers of the loader
+    MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml, parse_yaml,
+)
 from backtests.config.model import StudyConfig
 from backtests.errors import ConfigError
 
@@ -56,144 +56,14 @@ class LoadedConfig:
     base_dir: Path
 
 
-#: Bounds on a config's YAML, checked on the parser's events and the composed node graph before
-#: any Python object is built (an alias "bomb" of 9 levels would otherwise expand to 10**9 nodes).
-MAX_CONFIG_BYTES = 1 << 20
-MAX_YAML_DEPTH = 64
-MAX_YAML_ALIASES = 1_000
-MAX_YAML_NODES = 100_000
-
-
-class _NodeError(yaml.MarkedYAMLError):
-    """A scalar the YAML constructor could not turn into a value (e.g. the date 2026-02-30)."""
-
-
-class _Replay(Composer, SafeConstructor, Resolver):
-    """Compose and construct from an already checked list of parser events (no second parse)."""
-
-    def __init__(self, events: list[yaml.Event]) -> None:
-        self._events = events
-        self._pos = 0
-        Composer.__init__(self)
-        SafeConstructor.__init__(self)
-        Resolver.__init__(self)
-
-    def check_event(self, *choices: type) -> bool:
-        if self._pos >= len(self._events):
-            return False
-        return not choices or isinstance(self._events[self._pos], choices)
-
-    def peek_event(self) -> yaml.Event:
-        return self._events[self._pos]
-
-    def get_event(self) -> yaml.Event:
-        event = self._events[self._pos]
-        self._pos += 1
-        return event
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, AttributeError, OverflowError, IndexError) as exc:
-            shown = node.value if isinstance(node, yaml.ScalarNode) else "..."
-            tag = node.tag.rsplit(":", 1)[-1]
-            why = f" ({exc})" if isinstance(exc, ValueError) else ""
-            raise _NodeError(problem=f"invalid {tag} value {shown!r}{why}", problem_mark=node.start_mark) from None
-
-
-def _at(name: str, mark: Any) -> str:
-    return f"{name}:{mark.line + 1}" if mark is not None else name
-
-
-def _scan(text: str, name: str) -> list[yaml.Event]:
-    """Parser events of ``text``, refusing deep nesting and many aliases as they stream by."""
-    events: list[yaml.Event] = []
-    depth = aliases = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise ConfigError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels",
-                                  where=_at(name, event.start_mark))
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-        elif isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_YAML_ALIASES:
-                raise ConfigError(f"more than {MAX_YAML_ALIASES:,} YAML aliases (*name)",
-                                  where=_at(name, event.start_mark))
-        events.append(event)
-    return events
-
-
-def _check_expansion(root: yaml.Node, name: str) -> None:
-    """Refuse a node graph whose alias expansion is cyclic, too deep or too large.
-
-    Sizes and heights are memoised per node, so the cost is linear in the distinct nodes however
-    large the expansion would be.
-    """
-    size: dict[int, int] = {}
-    height: dict[int, int] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        if done:
-            on_path.discard(key)
-            size[key] = 1 + sum(size[id(c)] for c in children)
-            collection = isinstance(node, (yaml.SequenceNode, yaml.MappingNode))
-            height[key] = int(collection) + max((height[id(c)] for c in children), default=0)
-            if size[key] > MAX_YAML_NODES:
-                raise ConfigError(f"YAML expands to more than {MAX_YAML_NODES:,} values once aliases are "
-                                  "followed", where=_at(name, node.start_mark))
-            if height[key] > MAX_YAML_DEPTH:
-                raise ConfigError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels once aliases are "
-                                  "followed", where=_at(name, node.start_mark))
-            continue
-        if key in size:
-            continue
-        if key in on_path:
-            raise ConfigError("recursive YAML alias (a node that contains itself)", where=_at(name, node.start_mark))
-        on_path.add(key)
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in size)
+#: Bounds on a config's YAML (see :mod:`backtests.bounded`, where every YAML scare reads is parsed).
+MAX_CONFIG_BYTES = MAX_YAML_BYTES
+_TOO_LARGE_HINT = "; put long event lists in an events_files CSV"
 
 
 def safe_yaml(text: str, name: str) -> tuple[Any, yaml.Node | None]:
-    """Parse one YAML document with bounded size, nesting, aliases and expansion.
-
-    Returns the plain data (``yaml.safe_load`` semantics: no tags beyond the standard ones) and the
-    root node (with line marks). Every problem is a one-line :class:`ConfigError` naming the line.
-    """
-    if len(text) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"YAML is larger than {MAX_CONFIG_BYTES // 1024} KiB; put long event lists in "
-                          "an events_files CSV", where=name)
-    try:
-        events = _scan(text, name)
-        loader = _Replay(events)
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _check_expansion(node, name)
-        return loader.construct_document(node), node
-    except _NodeError as exc:
-        raise ConfigError(str(exc.problem), where=_at(name, exc.problem_mark)) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"YAML syntax error: {problem}", where=_at(name, mark)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML syntax error: {exc}", where=name) from None
-    except RecursionError:
-        raise ConfigError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels", where=name) from None
+    """:func:`backtests.bounded.parse_yaml` with :class:`ConfigError` (a config's own text, ``--set`` values)."""
+    return parse_yaml(text, name, ConfigError, _TOO_LARGE_HINT)
 
 
 def _index_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
@@ -210,12 +80,11 @@ def _index_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ..
             _index_lines(item, path + (i,), out)
 
 
-def _parse_yaml(text: str, name: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    data, node = safe_yaml(text, name)
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _index_lines(node, (), lines)
-    return data, lines
+    return lines
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:
@@ -389,14 +258,11 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """
     p = Path(path)
     name = str(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError("config file not found", where=name)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config: {exc}", where=name) from None
-    data, lines = _parse_yaml(text, name)
-    source = ConfigSource(path=name, lines=lines)
+    # the size is checked before a byte is read (a 2 GiB file is refused, not loaded)
+    data, node = load_yaml(p, ConfigError, _TOO_LARGE_HINT, what="config")
+    source = ConfigSource(path=name, lines=_line_index(node))
     if data is None:
         raise ConfigError("config file is empty", where=name)
     for item in overrides:

@@ -13,7 +13,10 @@ import json
 from datetime import date as Date
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backtests.bounded import DataLimits
+from backtests.names import check_label, check_symbol, check_text
 
 
 class Strict(BaseModel):
@@ -31,8 +34,33 @@ MAX_CASH = 1e15
 MAX_PARAM_INT = 10**15
 MAX_RUNS_DEFAULT = 1_000_000
 MAX_RUNS_CEILING = 10**9
+#: Data files a study reads (see docs/data.md "Bounds"): generous defaults, finite ceilings.
+MAX_DATA_BYTES_DEFAULT = DataLimits.max_data_bytes
+MAX_DATA_BYTES_CEILING = 1 << 40
+MAX_DATA_ROWS_DEFAULT = DataLimits.max_data_rows
+MAX_DATA_ROWS_CEILING = 10**9
 FIRST_DATE = Date(1900, 1, 1)
 LAST_DATE = Date(2199, 12, 31)
+
+
+#: A symbol (names a cache folder: letters, digits, ^ = . _ -), a printable label (no control or
+#: format characters: no NUL, no ANSI/OSC escape), printable text (newlines allowed); see
+#: :mod:`backtests.names`.
+Symbol = Annotated[str, AfterValidator(check_symbol)]
+Label = Annotated[str, AfterValidator(check_label)]
+Text = Annotated[str, AfterValidator(check_text)]
+#: A ``data.symbols`` entry: ``[source:]SYMBOL[@series]``.
+SYMBOL_SPEC_RE = r"^(?:[a-z][a-z0-9_]{0,40}:)?[A-Za-z0-9^][A-Za-z0-9^=._\-]{0,63}(?:@[a-z][a-z0-9_]{0,40})?$"
+
+
+def _no_empty_benchmark(value: Any, scope: str) -> Any:
+    if isinstance(value, str) and not value.strip():
+        if scope == "study":
+            raise ValueError("an empty benchmark is not 'no benchmark': write benchmark: null for none "
+                             "(leaving the key out means SPY)")
+        raise ValueError("an empty benchmark: leave the key out to use the study's benchmark (the study's "
+                         "benchmark: null means none)")
+    return value
 
 
 def _check_date(value: Date | None, what: str = "date") -> Date | None:
@@ -45,20 +73,27 @@ def _check_date(value: Date | None, what: str = "date") -> Date | None:
 class FileSpec(Strict):
     """One file of bars for one symbol (CSV or parquet)."""
 
-    path: str = Field(description="CSV or parquet file; relative paths are relative to the config file.")
-    symbol: str = Field(description="Symbol name used in the study (e.g. MU, 000660.KS, BTC-USD).")
+    path: Label = Field(description="CSV or parquet file; relative paths are relative to the config file.")
+    symbol: Symbol = Field(description="Symbol name used in the study (e.g. MU, 000660.KS, BTC-USD).")
     market: Literal["XKRX", "XNYS", "CRYPTO"] = Field(description="Market whose calendar stamps the bars.")
-    currency: str = Field("USD", description="Quote currency; non-USD prices are valued through FX.")
+    currency: Symbol = Field("USD", description="Quote currency; non-USD prices are valued through FX.")
     kind: Literal["equity", "etf", "index", "fx", "crypto", "stablecoin", "series"] = "equity"
     layout: Literal["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"] = Field(
         "auto", description="Column layout; 'auto' recognises the common ones from the header."
     )
-    columns: dict[str, str] = Field(
+    columns: dict[Label, Label] = Field(
         default_factory=dict,
         description="Explicit mapping {our_field: file_column}, e.g. {close: Adj Close}; overrides the layout.",
     )
-    frequency: str = Field("1D", description="Bar frequency of the file: 1D, 4h, 5min ...")
-    merge_into: str | None = Field(
+    frequency: Label = Field("auto", description="Bar frequency of the file: 1D, 4h, 5min, 1min ..., or 'auto' "
+                             "(inferred from the spacing of its times). A file whose spacing contradicts the declared "
+                             "frequency is refused.")
+    time_zone: Label | None = Field(None, description="Intraday files: zone of times written without a UTC offset: "
+                                    "'UTC', 'exchange' (the market's zone) or an IANA name. Default: the market's zone "
+                                    "for XKRX/XNYS, UTC for CRYPTO and CoinGlass dumps.")
+    bar_time: Literal["open", "close"] = Field("open", description="Intraday files: a bar's time is its open "
+                                               "(default; yfinance, ccxt, most exports) or its close.")
+    merge_into: Symbol | None = Field(
         None, description="Add this file's columns as extra series of another symbol (e.g. liquidations of BTC-USD)."
     )
     intraday: bool = Field(False, description="Treat as intraday detail for the symbol (not part of the bar panel).")
@@ -68,6 +103,20 @@ class FileSpec(Strict):
         "(e.g. 12:00 for FRED's DEXKOUS New York noon rate).",
     )
 
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None or v in ("UTC", "exchange"):
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use UTC, exchange or an IANA name such as "
+                             "America/New_York)") from None
+        return v
+
 
 class DataConfig(Strict):
     """Where the market data comes from."""
@@ -76,13 +125,18 @@ class DataConfig(Strict):
         "synthetic", description="'synthetic' = embedded deterministic replay of the documented shocks."
     )
     seed: int = Field(20260623, ge=0, le=MAX_SEED, description="Seed of the synthetic generator.")
-    frequency: str = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
+    frequency: Label = Field("1D", description="Bar frequency of the study (1D, or 4h for crypto-only studies).")
+    intraday: Label | None = Field(None, description="Bar length of the intraday channel (ctx.intraday): 'synthetic': the "
+                                   "KOSPI crash days' bars (1min: the generated minutes; default 5min); 'cache': the "
+                                   "cached bars of data.symbols at this frequency (scare data fetch SYMBOL --frequency "
+                                   "1min); 'files': the frequency of the files marked intraday; 'none': no intraday bars.")
     start: Date | None = Field(None, description="First local date to keep (inclusive).")
     end: Date | None = Field(None, description="Last local date to keep (inclusive).")
     files: tuple[FileSpec, ...] = Field((), description="Files to load when source is 'files'.")
-    cache_dir: str = Field("data_cache", description="Cache folder when source is 'cache'.")
-    symbols: tuple[str, ...] = Field((), description="Symbols to read from the cache (source 'cache').")
-    fx: dict[str, str] = Field(
+    cache_dir: Label = Field("data_cache", description="Cache folder when source is 'cache'.")
+    symbols: tuple[Annotated[str, Field(pattern=SYMBOL_SPEC_RE)], ...] = Field(
+        (), description="Symbols to read from the cache (source 'cache'): [source:]SYMBOL[@series].")
+    fx: dict[Symbol, Symbol] = Field(
         default_factory=lambda: {"KRW": "KRW=X"},
         description="{currency: FX symbol quoted as currency per USD}.",
     )
@@ -116,18 +170,18 @@ class DataConfig(Strict):
 class WindowRef(Strict):
     """A window: a catalogue event (by id or by kind) or an explicit event."""
 
-    id: str | None = Field(None, description="Catalogue event id, or the id of a new explicit event.")
-    kind: str | None = Field(None, description="Take every catalogue event of this kind (e.g. micron_earnings).")
+    id: Label | None = Field(None, description="Catalogue event id, or the id of a new explicit event.")
+    kind: Label | None = Field(None, description="Take every catalogue event of this kind (e.g. micron_earnings).")
     date: Date | None = Field(None, description="Explicit event: local date in the defining market.")
     market: Literal["XKRX", "XNYS", "CRYPTO"] | None = Field(None, description="Explicit event: defining market.")
     timing: Literal["before_open", "intraday", "after_close"] = Field(
         "intraday", description="Explicit event: when the news reached the market on that date."
     )
-    label: str | None = None
+    label: Label | None = None
     time_local: str | None = Field(
         None, pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", description="Local HH:MM[:SS] at which the news was known (your own source). Without it an intraday "
         "event with no reported time is stamped at its session close. Also overrides a catalogue event's time.")
-    shock: str | None = Field(None, description="Explicit event: id of the shock it belongs to (one cluster).")
+    shock: Label | None = Field(None, description="Explicit event: id of the shock it belongs to (one cluster).")
     pre: int | None = Field(None, ge=0, le=MAX_SESSIONS,
                             description="Sessions before t=0 (defining market); default from window_defaults.")
     post: int | None = Field(None, ge=0, le=MAX_SESSIONS, description="Sessions after t=0 (defining market).")
@@ -162,11 +216,11 @@ class EventFileSpec(Strict):
     filtered with ``where``.
     """
 
-    path: str = Field(description="YAML or CSV file; relative paths are relative to the config file.")
-    kind: str | None = Field(None, description="Kind given to rows that have none (e.g. micron_earnings).")
+    path: Label = Field(description="YAML or CSV file; relative paths are relative to the config file.")
+    kind: Label | None = Field(None, description="Kind given to rows that have none (e.g. micron_earnings).")
     market: Literal["XKRX", "XNYS", "CRYPTO"] | None = Field(None, description="Market for rows that have none.")
-    id_prefix: str | None = Field(None, description="Prefix of generated ids (default: kind).")
-    where: dict[str, list[str]] = Field(
+    id_prefix: Label | None = Field(None, description="Prefix of generated ids (default: kind).")
+    where: dict[Label, list[Label]] = Field(
         default_factory=dict, description="Keep rows whose column value is in the list, e.g. {verification: [both]}."
     )
     replace_kind: bool = Field(True, description="With 'kind': drop the catalogue's events of that kind first.")
@@ -218,16 +272,21 @@ ParamValue = Union[Scalar, list[Scalar], RangeSpec]
 class StrategySpec(Strict):
     """One strategy in a study, with its parameter grid."""
 
-    name: str = Field(description="Registered strategy name, or 'package.module:Class'.")
-    label: str | None = Field(None, description="Display name (defaults to name).")
-    roles: dict[str, str] = Field(default_factory=dict, description="{role: symbol} overrides of the strategy's defaults.")
-    params: dict[str, ParamValue] = Field(
+    name: Label = Field(description="Registered strategy name, or 'package.module:Class'.")
+    label: Label | None = Field(None, description="Display name (defaults to name).")
+    roles: dict[Label, Symbol] = Field(default_factory=dict, description="{role: symbol} overrides of the strategy's defaults.")
+    params: dict[Label, ParamValue] = Field(
         default_factory=dict, description="{param: scalar | list | {start, stop, step}}: the sweep grid."
     )
-    windows: tuple[str, ...] | None = Field(
+    windows: tuple[Label, ...] | None = Field(
         None, description="Window ids (or kinds) this strategy runs on; default: all of the study's windows."
     )
-    benchmark: str | None = Field(None, description="Benchmark symbol for this strategy (overrides the study's).")
+    benchmark: Symbol | None = Field(None, description="Benchmark symbol for this strategy (overrides the study's).")
+
+    @field_validator("benchmark", mode="before")
+    @classmethod
+    def _benchmark_not_empty(cls, v: Any) -> Any:
+        return _no_empty_benchmark(v, "strategy")
 
     @field_validator("params")
     @classmethod
@@ -240,6 +299,8 @@ class StrategySpec(Strict):
                     raise ValueError(f"parameter {key!r}: {item} is outside +-{MAX_PARAM_INT:.0e}")
                 if isinstance(item, str) and len(item) > 1_000:
                     raise ValueError(f"parameter {key!r}: a text value longer than 1,000 characters")
+                if isinstance(item, str):
+                    check_label(item)
         return v
 
 
@@ -269,8 +330,8 @@ def _default_costs() -> dict[str, MarketCosts]:
 
 class CostsConfig(Strict):
     markets: dict[Literal["XKRX", "XNYS", "CRYPTO"], MarketCosts] = Field(default_factory=_default_costs)
-    symbols: dict[str, MarketCosts] = Field(default_factory=dict, description="Per-symbol overrides.")
-    long_yield: dict[str, Annotated[float, Field(ge=-1.0, le=10.0)]] = Field(
+    symbols: dict[Symbol, MarketCosts] = Field(default_factory=dict, description="Per-symbol overrides.")
+    long_yield: dict[Symbol, Annotated[float, Field(ge=-1.0, le=10.0)]] = Field(
         default_factory=dict, description="Annual yield earned on long value per symbol (e.g. {USDT-USD: 0.04})."
     )
 
@@ -316,7 +377,7 @@ class ExecutionConfig(Strict):
 
 class ScoringConfig(Strict):
     risk_free: float = Field(0.0, ge=-1.0, le=1.0, description="Annual risk-free rate for Sharpe/Sortino.")
-    rank_by: str = Field("sharpe", description="Metric used to rank a sweep (highest first): a pooled key of the "
+    rank_by: Label = Field("sharpe", description="Metric used to rank a sweep (highest first): a pooled key of the "
                          "metric registry where higher is better (docs/metrics.md); checked when the config is planned.")
     pbo_blocks: int = Field(8, ge=2, le=16, multiple_of=2,
                             description="Blocks S (even) for CSCV probability of backtest overfitting.")
@@ -329,7 +390,7 @@ class ScoringConfig(Strict):
 
 
 class OutputConfig(Strict):
-    dir: str = Field("runs/{name}", description="Output folder; {name} is replaced by the study name.")
+    dir: Label = Field("runs/{name}", description="Output folder; {name} is replaced by the study name.")
     tearsheet: bool = True
     weights: Literal["auto", "all", "best"] = Field(
         "auto", description="Per-bar weights of every run ('all'), or only of each strategy's best and default "
@@ -340,7 +401,7 @@ class OutputConfig(Strict):
 
 class ExecutorConfig(Strict):
     kind: Literal["local", "dask"] = "local"
-    address: str | None = None
+    address: Label | None = None
     chunk_runs: int | None = Field(None, ge=1, le=MAX_RUNS_CEILING,
                                    description="Runs per simulation chunk (default: sized to memory).")
     memory_limit_gb: float | None = Field(None, gt=0, le=100_000)
@@ -354,13 +415,23 @@ class LimitsConfig(Strict):
         description="Most runs (combinations x windows, summed over strategies) a study may have; "
         "checked from the grid sizes before any grid is built.",
     )
+    max_data_bytes: int = Field(
+        MAX_DATA_BYTES_DEFAULT, ge=1, le=MAX_DATA_BYTES_CEILING,
+        description="Largest data file (CSV, parquet, or a cached file) a study reads, in bytes; checked before "
+        "the file is parsed (default 512 MiB).",
+    )
+    max_data_rows: int = Field(
+        MAX_DATA_ROWS_DEFAULT, ge=1, le=MAX_DATA_ROWS_CEILING,
+        description="Most rows a data file (or a cached entry) may hold; checked while parsing, never reading more "
+        "than one row past it (default 5,000,000: ten years of 1-minute crypto bars).",
+    )
 
 
 class StudyConfig(Strict):
     """A study: data x windows x strategies x costs, and what to write."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Study name (used in output paths).")
-    description: str = ""
+    description: Text = ""
     seed: int = Field(12345, ge=0, le=MAX_SEED, description="Seed for every random step of scoring (bootstrap).")
     data: DataConfig = Field(default_factory=DataConfig)
     events_files: tuple[EventFileSpec, ...] = Field(
@@ -369,13 +440,18 @@ class StudyConfig(Strict):
     window_defaults: WindowDefaults = Field(default_factory=WindowDefaults)
     windows: tuple[Annotated[WindowRef, Field()], ...] = Field(min_length=1)
     strategies: tuple[StrategySpec, ...] = Field(min_length=1)
-    benchmark: str | None = Field("SPY", description="Default benchmark symbol (null for none).")
+    benchmark: Symbol | None = Field("SPY", description="Default benchmark symbol (null for none).")
     costs: CostsConfig = Field(default_factory=CostsConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+    @field_validator("benchmark", mode="before")
+    @classmethod
+    def _benchmark_not_empty(cls, v: Any) -> Any:
+        return _no_empty_benchmark(v, "study")
 
     @field_validator("windows", mode="before")
     @classmethod

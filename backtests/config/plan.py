@@ -88,17 +88,39 @@ def build_catalogue(loaded: LoadedConfig) -> Catalogue:
     return cat
 
 
+def _study_windows(loaded: LoadedConfig, cat: Catalogue) -> list[Window]:
+    """The study's windows in config order. A window reached twice (an id listed twice, or an id
+    also selected by a ``kind``) is kept once when both give the same window, and refused with
+    both lines when they differ (pre/post, or the event's time): which one was meant is unknowable."""
+    cfg = loaded.config
+    windows: dict[str, tuple[int, Window]] = {}
+    for i, ref in enumerate(cfg.windows):
+        try:
+            found = windows_from_refs([ref], cat, cfg.window_defaults.pre, cfg.window_defaults.post)
+        except ScareInputError as exc:
+            raise _reraise(loaded, ("windows", i), exc) from None
+        for w in found:
+            if w.id not in windows:
+                windows[w.id] = (i, w)
+                continue
+            j, first = windows[w.id]
+            if (first.pre, first.post, first.event) != (w.pre, w.post, w.event):
+                raise loaded.source.error(("windows", i), (
+                    f"window {w.id!r} is listed twice with different settings: pre {w.pre}, post {w.post}"
+                    f"{_time_of(w)} here and pre {first.pre}, post {first.post}{_time_of(first)} at "
+                    f"{loaded.source.locate(('windows', j))}; keep one"))
+    return [w for _, w in windows.values()]
+
+
+def _time_of(w: Window) -> str:
+    return f", time {w.event.time_local}" if w.event.time_local else ""
+
+
 def plan_study(loaded: LoadedConfig) -> StudyPlan:
     """Resolve and check everything the schema cannot; raises :class:`ConfigError` with a line."""
     cfg = loaded.config
     cat = build_catalogue(loaded)
-    windows: list[Window] = []
-    for i, ref in enumerate(cfg.windows):
-        try:
-            windows.extend(w for w in windows_from_refs([ref], cat, cfg.window_defaults.pre, cfg.window_defaults.post)
-                           if w.id not in {x.id for x in windows})
-        except ScareInputError as exc:
-            raise _reraise(loaded, ("windows", i), exc) from None
+    windows = _study_windows(loaded, cat)
     by_id = {w.id: w for w in windows}
 
     # Pass 1: resolve every strategy, its parameter values and windows; nothing large is built yet.

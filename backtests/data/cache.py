@@ -15,7 +15,7 @@ the cache lacks.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from backtests.time.calendars import parse_frequency
 from backtests.data.providers import EXTRA_SERIES, Fetched, Meta, ProviderError, guess_meta
 from backtests.data.store import (  # noqa: F401 - the public names of the store, re-exported
     DEFAULT_DIR, ENV_DIR, FREQ_RE, MANIFEST, MANIFEST_VERSION, SERIES_RE, SOURCE_ORDER, SOURCE_RE, SYMBOL_RE,
-    TMP_MARK, Cache, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
+    TMP_MARK, Cache, CacheError, CorruptError, Problem, StoreResult, _today, _validate, atomic_write, entry_key,
     expected_days, frame_bytes, local_dates, merge_intervals, missing_ranges, norm_freq, resolve_root,
     source_rank, validate_symbol,
 )
@@ -117,7 +117,7 @@ def choose(cache: Cache, symbol: str, series: str, frequency: str, source: str |
 
 
 def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = False,
-                     providers: dict[str, Any] | None = None) -> Any:
+                     providers: dict[str, Any] | None = None, limits: Any = None) -> Any:
     """MarketData for a ``data: {source: cache}`` config.
 
     Reads ``cfg.symbols`` at ``cfg.frequency`` (plus the FX series their currencies need), clips to
@@ -125,8 +125,11 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     carried), and merges extra series (liquidations, funding) of the same frequency into each
     symbol's bars. Missing data is fetched unless ``offline``; offline, a :class:`DataError` lists
     exactly what is missing (symbol, series, frequency, dates) and the command that would fill it.
+    ``limits`` (the study's ``max_data_bytes`` / ``max_data_rows``) is checked against each entry's
+    recorded size and rows before its file is read.
     """
     from backtests.data.market_data import MarketData, SymbolInfo
+    from backtests.data.frames import opens_from_previous_close
     from backtests.data.quality import vet
 
     cache = Cache(resolve_root(getattr(cfg, "cache_dir", None)))
@@ -180,6 +183,7 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
     warnings: list[Any] = list(notes)
     excl = pd.DatetimeIndex([pd.Timestamp(d) for d in getattr(cfg, "exclude_dates", ())])
     for sym, entry in chosen.items():
+        check_entry_size(cache, entry, limits)
         frame = _read_or_refetch(cache, entry, offline, providers, warnings)
         meta = _meta_of(entry)
         # an FX series keeps a few days before the start: a Seoul close on the first day is
@@ -192,15 +196,75 @@ def load_market_data(cfg: Any, base_dir: Path | None = None, offline: bool = Fal
                             where=f"{sym} ({cache.path_of(entry)})")
         for extra in EXTRA_SERIES:
             frame = _merge_extra(cache, frame, sym, extra, freq, meta.market, start, end, excl, offline,
-                                 providers, warnings)
+                                 providers, warnings, limits)
         frame, notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(entry)})",
                            closed=getattr(cfg, "closed_session_bars", "error"))
+        warnings.extend(notes)
+        frame, notes = opens_from_previous_close(frame, sym, meta.market, meta.kind, where=f"{sym} ({entry['source']})")
         warnings.extend(notes)
         bars[sym] = frame
         info[sym] = SymbolInfo(sym, meta.market, meta.currency, meta.kind,
                                source=f"cache:{entry['source']} ({entry.get('origin', '')})", name=meta.name)
     fx = {c: s for c, s in cfg.fx.items() if s in bars}
-    return MarketData(bars=bars, info=info, frequency=freq, synthetic=False, fx=fx, warnings=warnings)
+    intraday = _intraday(cache, cfg, [sym for _, sym, _ in specs if sym not in auto_fx], start, end, excl, limits,
+                         warnings)
+    return MarketData(bars=bars, info=info, frequency=freq, synthetic=False, fx=fx, warnings=warnings,
+                      intraday=intraday)
+
+
+def _intraday(cache: Cache, cfg: Any, symbols: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None,
+              excl: pd.DatetimeIndex, limits: Any, warnings: list[Any]) -> dict[str, pd.DataFrame]:
+    """The intraday channel of a cache study (``data.intraday``): each symbol's cached bars at that
+    frequency, clipped and checked like its bars; a symbol without them is named
+    (``intraday_missing``). Never fetched here: Yahoo serves 1-minute bars for 30 days only, so
+    they are fetched on purpose (``scare data fetch SYMBOL --frequency 1min``)."""
+    from backtests.data.quality import vet
+    from backtests.notices import Notice
+
+    step = getattr(cfg, "intraday", None)
+    if step is None or str(step).strip().lower() in {"none", "off", ""}:
+        return {}
+    freq = norm_freq(step)
+    if parse_frequency(freq) is None:
+        raise DataError(f"data.intraday must be an intraday bar length (1min, 5min ...), not {step!r}",
+                        where="data.intraday")
+    out: dict[str, pd.DataFrame] = {}
+    missing = []
+    for sym in symbols:
+        hits = cache.find(sym, freq)
+        frame = None
+        if hits:
+            check_entry_size(cache, hits[0], limits)
+            meta = _meta_of(hits[0])
+            frame = _clip(cache.read(hits[0]), meta.market, start, end, excl)
+        if frame is None or frame.empty:
+            missing.append(sym)
+            continue
+        out[sym], notes = vet(frame, sym, meta.market, meta.kind, freq, where=f"{sym} ({cache.path_of(hits[0])})",
+                              closed=getattr(cfg, "closed_session_bars", "error"))
+        warnings.extend(notes)
+    if missing:
+        warnings.append(Notice("intraday_missing", f"no cached {freq} bars between {start and start.date()} and "
+                               f"{end and end.date()} for {', '.join(missing)} (data.intraday: {step}); fetch them with "
+                               f"scare data fetch SYMBOL --frequency {freq} --start ... (Yahoo: 1-minute bars of the "
+                               "last 30 days)", count=len(missing)))
+    return out
+
+
+def check_entry_size(cache: Cache, entry: dict[str, Any], limits: Any = None) -> None:
+    """Refuse (one line naming the limit) a cached entry with more rows or bytes than ``limits``
+    allows, from its manifest record, before its file is read."""
+    from backtests.bounded import DataLimits
+    from backtests.data.files import too_many_rows
+
+    limits = limits or DataLimits()
+    where = str(cache.path_of(entry))
+    if int(entry["rows"]) > limits.max_data_rows:
+        raise too_many_rows(int(entry["rows"]), limits, where)
+    size = int(entry.get("bytes") or 0)
+    if size > limits.max_data_bytes:
+        raise DataError(f"cached file is {size:,} bytes, above limits.max_data_bytes = {limits.max_data_bytes:,}; "
+                        "raise limits.max_data_bytes in the study config", where=where)
 
 
 def _clip(frame: pd.DataFrame, market: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
@@ -220,11 +284,12 @@ def _clip(frame: pd.DataFrame, market: str, start: pd.Timestamp | None, end: pd.
 
 def _merge_extra(cache: Cache, frame: pd.DataFrame, sym: str, series: str, freq: str, market: str,
                  start: pd.Timestamp | None, end: pd.Timestamp | None, excl: pd.DatetimeIndex, offline: bool,
-                 providers: dict[str, Any] | None, warnings: list[str]) -> pd.DataFrame:
+                 providers: dict[str, Any] | None, warnings: list[str], limits: Any = None) -> pd.DataFrame:
     hits = cache.find(sym, freq, series)
     if not hits:
         return frame
     e = hits[0]
+    check_entry_size(cache, e, limits)
     extra = _read_or_refetch(cache, e, offline, providers, warnings)
     extra = _clip(extra, e["market"], start, end, excl)
     cols = [c for c in extra.columns if c != "open_time" and c not in frame.columns]
@@ -300,6 +365,7 @@ class FetchReport:
     action: str
     rows: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D",
@@ -326,12 +392,13 @@ def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D"
     asked = missing_ranges(covered, meta.market, start_ts, end_ts)
     if not asked:
         return FetchReport(key, [], "up to date")
-    frames, version, query = [], "", ""
+    frames, version, query, notes = [], "", "", []
     for a, b in asked:
         got: Fetched = prov.fetch(symbol, series, freq, a, b, meta=meta)
         if len(got.frame):
             frames.append(got.frame)
         version, query = got.source_version, got.query
+        notes.extend(got.warnings)
     if not frames:
         raise ProviderError(f"empty answer for {', '.join(f'{a.date()}..{b.date()}' for a, b in asked)}",
                             where=f"{source} {symbol}")
@@ -339,7 +406,7 @@ def fetch(cache: Cache, symbol: str, series: str = "bars", frequency: str = "1D"
     # the whole requested span is now covered (holidays between the asked stretches included)
     res = cache.store(source, symbol, series, freq, frame, meta, [(start_ts, end_ts)], version, query,
                       merge=not refresh)
-    return FetchReport(key, asked, res.action, rows=len(frame))
+    return FetchReport(key, asked, res.action, rows=len(frame), warnings=notes)
 
 
 def _fetch_missing(cache: Cache, sym: str, series: str, freq: str, source: str | None, start: pd.Timestamp | None,
@@ -352,5 +419,6 @@ def _fetch_missing(cache: Cache, sym: str, series: str, freq: str, source: str |
     if rep.asked:
         spans = ", ".join(f"{a.date()}..{b.date()}" for a, b in rep.asked)
         notes.append(f"{sym}: fetched {spans} from {_source_name(prov)} [cache]")
+    notes.extend(rep.warnings)
     hits = cache.find(sym, freq, series, _source_name(prov))
     return hits[0] if hits else None

@@ -16,7 +16,8 @@ Rules for the layouts of ``../shared/data`` (by file name; see docs/data.md):
   per funding interval); ``MU.csv``, ``EWY.csv``, ``000660.KS.csv``... keep their names.
 * Every other data file keeps its own name (the file stem: ``000660.KS_SKHynix``, ``SOXS``,
   ``oi_agg_usd_BTC``), with market and currency guessed from the name (``.KS``/``KS11`` Seoul,
-  crypto pairs, else New York) and the frequency from a ``_1d/_4h/_8h`` suffix.
+  crypto pairs, else New York) and the frequency from a ``_1d/_4h/_8h/_5m`` suffix, else from
+  the spacing of the file's times (``1D``, ``1min``, ``5min`` ...).
 * Event lists (``events/``), files with no date column and non-data files are skipped.
 """
 
@@ -33,7 +34,8 @@ import pandas as pd
 
 from backtests.time.calendars import CRYPTO
 from backtests.data.cache import Cache, validate_symbol
-from backtests.data.files import detect_layout, load_file
+from backtests.data.store import CacheError
+from backtests.data.files import csv_header, detect_layout, load_file
 from backtests.data.providers import Meta, guess_meta
 from backtests.errors import DataError
 
@@ -137,7 +139,7 @@ RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], ImportSpec]]] = [
 def guess_spec(stem: str, header: list[str]) -> ImportSpec:
     """A spec for a file no rule names: its stem as symbol, market and frequency from the name."""
     symbol = stem
-    freq = "1D"
+    freq = "auto"
     m = re.match(r"^(.*)_(1d|4h|8h|1h|15m|5m)$", stem, flags=re.IGNORECASE)
     if m:
         symbol, freq = m.group(1), _freq(m.group(2).replace("m", "min") if m.group(2).endswith("m") else m.group(2))
@@ -162,7 +164,7 @@ def _header(path: Path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    return csv_header(path)
 
 
 class UnreadableFile(DataError):
@@ -205,15 +207,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True) -> ImportResult:
-    """Read one file with ``spec`` and store it (replacing what that entry held)."""
+def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True, limits: Any = None) -> ImportResult:
+    """Read one file with ``spec`` (within ``limits``: bytes and rows) and store it (replacing what
+    that entry held)."""
     from backtests.data.quality import check_bars
 
     validate_symbol(spec.symbol)
     where = str(path)
     loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                       require_close=spec.series in {"bars", "bars_unadj"})
+                       require_close=spec.series in {"bars", "bars_unadj"}, limits=limits)
     frame = loaded.frame
+    spec = replace(spec, frequency=loaded.frequency)  # declared, or inferred from the file's spacing
     if spec.keep is not None:
         missing = [c for c in spec.keep if c not in frame.columns]
         if missing:
@@ -242,8 +246,9 @@ def import_file(cache: Cache, path: Path, spec: ImportSpec, check: bool = True) 
 
 
 def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None = None,
-                check: bool = True) -> list[ImportResult]:
-    """Import a file or every data file under a folder (sorted, recursive)."""
+                check: bool = True, limits: Any = None) -> list[ImportResult]:
+    """Import a file or every data file under a folder (sorted, recursive); ``limits`` bounds each
+    file (``max_data_bytes``, ``max_data_rows``; default: a study's defaults)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError("no such file or folder", where=str(p))
@@ -272,7 +277,9 @@ def import_path(cache: Cache, path: str | Path, overrides: dict[str, Any] | None
                 planned = ImportSpec(overrides.get("symbol", f.stem), overrides.get("market", "XNYS"))
         spec = replace(planned, **overrides) if overrides else planned
         try:
-            results.append(import_file(cache, f, spec, check=check))
+            results.append(import_file(cache, f, spec, check=check, limits=limits))
+        except CacheError:
+            raise  # the cache itself (not a cache, its lock, its manifest): every file would fail the same
         except DataError as exc:
             results.append(ImportResult(str(f), "failed", exc.bare_message))
     return results

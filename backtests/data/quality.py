@@ -20,8 +20,16 @@ check                 what                                                    le
                       equity, ETF or index (an unadjusted split)
 ``possible_split``    a move within 2% of an exact 2:1, 3:1, 1:2, 1:3 ratio    warning
 ``ohlc``              high/low not enclosing open/close by less than 1%        warning (error if >5%)
+``spike``             a high at least 10x (or a low at most 1/10 of) every    error (warning from 3x)
+                      reference price of its bar: the bar's open and close
+                      and the previous and next closes (a print that came
+                      and went inside one bar)
+``non_finite`` /      a volume that is +-inf (``1e999`` in a CSV), negative,  error
+``bad_volume``        or above 1e18 (no traded quantity on record comes
+                      near: that is a unit or parsing error)
 ``closed_session``    a daily bar on a date the market is closed (a holiday,   error, or dropped with a
-                      a weekend; not for FX and crypto)                        warning (``data.closed_session_bars: drop``)
+                      a weekend; not for FX and crypto); an intraday bar       warning (``data.closed_session_bars: drop``)
+                      outside its session (a halt is not a closure)
 ``gap``               sessions of the market with no bar                      warning
 ``stale``             the same close for 5+ bars in a row; zero volume        warning
 ====================  ======================================================  ========================
@@ -36,7 +44,9 @@ FX rates are checked for gaps against weekdays, crypto against every UTC day.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +60,16 @@ SPLIT_KINDS = {"equity", "etf", "index"}
 STALE_SKIP = {"stablecoin", "series", "fx"}
 STALE_RUN = 5
 SPLIT_LIMIT = 3.0
+#: Intraday bars further apart than this are not compared by the split check (10 days: a long
+#: holiday still compares, two crash days a year apart do not).
+SPLIT_PAIR_MAX_NS = 10 * 86_400 * 10**9
 OHLC_ERROR_SHARE = 0.05
+#: A high this many times every reference price of its bar (open, close, the neighbours' closes),
+#: or a low that fraction of it: an error from SPIKE_ERROR, a warning from SPIKE_WARN.
+SPIKE_ERROR = 10.0
+SPIKE_WARN = 3.0
+#: Largest volume taken as a traded quantity (memecoin volumes in tokens reach ~1e15 a day).
+MAX_VOLUME = 1e18
 #: open/close this far outside high..low (relative) is a wrong price, not rounding
 BAD_PRICE_TOL = 0.01
 CLOSED_POLICIES = ("error", "drop")
@@ -142,6 +161,8 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
         if inf.size:
             add("error", "non_finite", f"field {col}: {v[inf[0]]:g} on {at(inf[0])}"
                 + (f" and {inf.size - 1} more row(s)" if inf.size > 1 else ""))
+    if "volume" in frame.columns:
+        out.extend(_volume_findings(frame["volume"].to_numpy(dtype="float64", na_value=np.nan), symbol, at))
     if any(f.check == "non_finite" for f in out):
         return out
     for col in PRICES if kind != "series" else ():
@@ -186,10 +207,14 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
             lvl = "error" if share > OHLC_ERROR_SHARE and bad.size > 3 else "warning"
             add(lvl, "ohlc", f"{bad.size} bar(s) with high/low not enclosing open/close: "
                 f"{_dates(idx, bad, local)}")
+    if kind != "series" and {"high", "low", "close"} <= set(frame.columns):
+        out.extend(_spikes(frame, symbol, at))
     if kind in SPLIT_KINDS and len(frame) > 1:
         c = frame["close"].to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             r = c[1:] / c[:-1]
+        if parse_frequency(frequency) is not None:  # intraday bars of a few days (crash days years apart)
+            r[np.diff(idx.asi8) > SPLIT_PAIR_MAX_NS] = np.nan  # are not consecutive observations
         big = np.flatnonzero((r >= SPLIT_LIMIT) | (r <= 1 / SPLIT_LIMIT)) + 1
         for i in big[:3]:
             ratio = c[i] / c[i - 1]
@@ -231,7 +256,52 @@ def check_bars(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equit
     if bar is None:
         out.extend(_daily_calendar(frame, symbol, market, kind, local, labels))
     else:
-        out.extend(_intraday_calendar(frame, symbol, market, bar))
+        out.extend(_intraday_calendar(frame, symbol, market, bar, labels))
+    return out
+
+
+def _volume_findings(v: np.ndarray, symbol: str, at: Any) -> list[Finding]:
+    """Errors for a volume that is not a traded quantity: infinite, negative or absurdly large."""
+    out = []
+    for check, mask, what in (("non_finite", np.isinf(v), "is infinite"),
+                              ("bad_volume", v < 0, "is negative"),
+                              ("bad_volume", np.isfinite(v) & (v > MAX_VOLUME), f"is above {MAX_VOLUME:.0e}")):
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            out.append(Finding("error", check, symbol, f"field volume: {v[bad[0]]:g} on {at(int(bad[0]))} {what} "
+                               f"(not a traded quantity)" + (f"; {bad.size - 1} more such row(s)" if bad.size > 1 else "")))
+    return out
+
+
+def _spikes(frame: pd.DataFrame, symbol: str, at: Any) -> list[Finding]:
+    """High/low spikes: a high far above every reference price of its bar (open, close, the previous
+    and the next close), or a low far below all of them. From :data:`SPIKE_ERROR` an error, from
+    :data:`SPIKE_WARN` a warning; the ratio is to the nearest reference (the most lenient)."""
+    c = frame["close"].to_numpy(dtype="float64", na_value=np.nan)
+    h = frame["high"].to_numpy(dtype="float64", na_value=np.nan)
+    lo = frame["low"].to_numpy(dtype="float64", na_value=np.nan)
+    prev = np.concatenate([[np.nan], c[:-1]])
+    nxt = np.concatenate([c[1:], [np.nan]])
+    refs = [c, prev, nxt] + ([frame["open"].to_numpy(dtype="float64", na_value=np.nan)] if "open" in frame else [])
+    stack = np.vstack(refs)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no reference price at all
+        top = np.nanmax(stack, axis=0)
+        bottom = np.nanmin(stack, axis=0)
+        up = h / top
+        down = bottom / lo
+    out = []
+    for ratio, field, word in ((up, "high", "above"), (down, "low", "below")):
+        for level, limit in (("error", SPIKE_ERROR), ("warning", SPIKE_WARN)):
+            hit = np.flatnonzero(ratio >= limit)
+            if hit.size:
+                i = int(hit[0])
+                value = h[i] if field == "high" else lo[i]
+                shown = f"{ratio[i]:.3g}x" if field == "high" else f"1/{ratio[i]:.3g}"
+                out.append(Finding(level, "spike", symbol, f"field {field}: {value:g} on {at(i)} is {shown} {word} "
+                                   f"the bar's open/close and its neighbours' closes: a spike (a bad print?); fix or "
+                                   "drop the row" + (f"; {hit.size - 1} more such row(s)" if hit.size > 1 else "")))
+                break  # the error covers the warning for the same field
     return out
 
 
@@ -297,7 +367,28 @@ def _daily_calendar(frame: pd.DataFrame, symbol: str, market: str, kind: str,
     return out
 
 
-def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Timedelta) -> list[Finding]:
+def intraday_outside(frame: pd.DataFrame, market: str) -> np.ndarray:
+    """Intraday bars that do not lie inside a session of ``market``: opening on a date that is not a
+    session, before its open or at/after its close, or ending after its close (crypto: never).
+
+    A bar inside a session is never "outside" for lack of trading: a KRX circuit-breaker halt or
+    a volatility interruption is a stretch of a session without prints, not a closure.
+    """
+    if market == CRYPTO or len(frame) == 0:
+        return np.zeros(len(frame), dtype=bool)
+    opens = pd.DatetimeIndex(frame["open_time"]).as_unit("ns")
+    ends = pd.DatetimeIndex(frame.index).as_unit("ns")
+    dates = opens.tz_convert(get_market(market).tz).tz_localize(None).normalize()
+    sched = sessions(market, dates.min(), dates.max())
+    so = pd.DatetimeIndex(pd.Series(sched["open"]).reindex(dates)).as_unit("ns").asi8
+    sc = pd.DatetimeIndex(pd.Series(sched["close"]).reindex(dates)).as_unit("ns").asi8
+    nat = np.iinfo(np.int64).min
+    o, e = opens.asi8, ends.asi8
+    return (so == nat) | (o < so) | (o >= sc) | (e > sc)
+
+
+def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Timedelta,
+                       labels: np.ndarray | None = None) -> list[Finding]:
     out: list[Finding] = []
     opens = pd.DatetimeIndex(frame["open_time"] if "open_time" in frame.columns else frame.index - bar).as_unit("ns")
     if market == CRYPTO:
@@ -311,20 +402,18 @@ def _intraday_calendar(frame: pd.DataFrame, symbol: str, market: str, bar: pd.Ti
             out.append(Finding("warning", "gap", symbol, f"{len(missing)} {bar} bar(s) missing between "
                                f"{opens.min().isoformat()} and {opens.max().isoformat()} (first {missing[0].isoformat()})"))
         return out
-    tz = get_market(market).tz
-    dates = opens.tz_convert(tz).tz_localize(None).normalize()
-    sched = sessions(market, dates.min(), dates.max())
-    so = pd.Series(sched["open"]).reindex(dates).to_numpy()
-    sc = pd.Series(sched["close"]).reindex(dates).to_numpy()
-    o = opens.to_numpy()
-    with np.errstate(invalid="ignore"):
-        outside = pd.isna(so) | (o < so) | (o >= sc)
-    n = int(np.asarray(outside).sum())
-    if n:
-        lvl = "error" if n > 0.5 * len(frame) else "warning"
-        first = opens[np.flatnonzero(outside)[0]]
-        out.append(Finding(lvl, "timezone", symbol, f"{n} of {len(frame)} bar(s) open outside the {market} session "
-                           f"(first {first.isoformat()})" + (": wrong time zone?" if lvl == "error" else "")))
+    outside = np.flatnonzero(intraday_outside(frame, market))
+    n = int(outside.size)
+    if n > 0.5 * len(frame):
+        out.append(Finding("error", "timezone", symbol, f"{n} of {len(frame)} bar(s) open outside the {market} session "
+                           f"(first {opens[outside[0]].isoformat()}): wrong time zone?"))
+    elif n:
+        tz = get_market(market).tz
+        shown = ", ".join(f"{opens[i].tz_convert(tz):%Y-%m-%d %H:%M}" + (f" ({labels[i]})" if labels is not None else "")
+                          for i in outside[:3]) + (" ..." if n > 3 else "")
+        out.append(Finding("error", "closed_session", symbol,
+                           f"field date: {n} bar(s) outside the {market} session (local bar opens {shown}); remove "
+                           "them, or set data.closed_session_bars: drop"))
     return out
 
 
@@ -373,9 +462,11 @@ def vet(frame: pd.DataFrame, symbol: str, market: str, kind: str = "equity", fre
     idx = frame.index
     daily = parse_frequency(frequency) is None
     usable = isinstance(idx, pd.DatetimeIndex) and idx.tz is not None and len(frame) > 0
-    if closed == "drop" and daily and usable:
+    if closed == "drop" and usable and (daily or "open_time" in frame.columns):
         local = local_dates(frame, market)
-        mask = closed_mask(local, market, kind)
+        mask = closed_mask(local, market, kind) if daily else intraday_outside(frame, market)
+        if not daily and mask.sum() > 0.5 * len(frame):
+            mask = np.zeros(len(frame), dtype=bool)  # mostly outside: a time-zone error, not bars to drop
         if mask.any():
             dates = ", ".join(_d(d) for d in pd.DatetimeIndex(local[mask]).unique()[:5])
             n = int(mask.sum())

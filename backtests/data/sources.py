@@ -2,8 +2,9 @@
 
 Sources: ``synthetic`` (the embedded replay), ``files`` (CSV/parquet, see :mod:`backtests.data.files`)
 and ``cache`` (``data_cache/``, filled by ``scare data``). New sources plug in by adding a loader
-to :data:`LOADERS` with the signature ``(config, base_dir, offline) -> MarketData``; ``offline``
-means "never touch the network" (only the cache source can fetch).
+to :data:`LOADERS` with the signature ``(config, base_dir, offline, limits) -> MarketData``; ``offline``
+means "never touch the network" (only the cache source can fetch); ``limits`` (the study's
+``limits``: ``max_data_bytes``, ``max_data_rows``) bounds every file read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.bounded import DataLimits
 from backtests.data.files import load_file
+from backtests.data.frames import opens_from_previous_close
 from backtests.data.market_data import MarketData, SymbolInfo
 from backtests.data.quality import local_dates, vet
 from backtests.errors import DataError
@@ -27,11 +30,13 @@ def _resolve(base_dir: Path, path: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """The embedded synthetic replay (deterministic for a seed), through the same checks as real data."""
     from backtests.data import synthetic
 
-    md = synthetic.generate(seed=cfg.seed, frequency=cfg.frequency)
+    step = getattr(cfg, "intraday", None)
+    md = synthetic.generate(seed=cfg.seed, frequency=cfg.frequency,
+                            intraday=synthetic.DEFAULT_INTRADAY if step is None else step)
     policy = getattr(cfg, "closed_session_bars", "error")
     for sym in list(md.bars):
         i = md.info[sym]
@@ -40,21 +45,13 @@ def load_synthetic(cfg: Any, base_dir: Path, offline: bool = False) -> MarketDat
         md.warnings.extend(notes)
     for sym in list(md.intraday):
         i = md.info[sym]
-        md.intraday[sym], notes = vet(md.intraday[sym], sym, i.market, i.kind, _intraday_freq(md.intraday[sym]),
+        md.intraday[sym], notes = vet(md.intraday[sym], sym, i.market, i.kind, step or synthetic.DEFAULT_INTRADAY,
                                       where=f"synthetic {sym} (intraday)", synthetic=True)
         md.warnings.extend(notes)
     return md
 
 
-def _intraday_freq(frame: pd.DataFrame) -> str:
-    """The bar length of intraday bars, as a pandas frequency string (``5min``)."""
-    if len(frame) == 0:
-        return "5min"
-    step = pd.Series(frame.index - pd.DatetimeIndex(frame["open_time"])).median()
-    return f"{int(step / pd.Timedelta(minutes=1))}min"
-
-
-def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_files(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from the files listed in ``data.files``."""
     bars: dict[str, pd.DataFrame] = {}
     intraday: dict[str, pd.DataFrame] = {}
@@ -69,20 +66,28 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
         # FX keeps a month before `start`: the first converted bar needs a rate known before it.
         first = start - pd.Timedelta(days=31) if (start is not None and spec.kind == "fx") else start
         loaded = load_file(path, spec.market, spec.layout, dict(spec.columns), spec.frequency, spec.close_time,
-                           first, end, require_close=spec.merge_into is None)
+                           first, end, require_close=spec.merge_into is None, limits=limits,
+                           time_zone=spec.time_zone, bar_time=spec.bar_time)
         warnings.extend(loaded.warnings)
+        if not spec.intraday:
+            _same_frequency(loaded.frequency, cfg.frequency, spec, path)
         frame, labels = loaded.frame, loaded.labels
         if len(excl):  # excluded dates go before the checks (a known bad day can be cut out)
             keep = ~np.asarray(local_dates(frame, spec.market).isin(excl))
             frame, labels = frame.loc[keep], (labels[keep] if labels is not None else None)
         kind = "series" if spec.merge_into is not None else spec.kind
-        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, spec.frequency,
+        frame, notes = vet(frame, spec.merge_into or spec.symbol, spec.market, kind, loaded.frequency,
                            where=str(path), labels=labels, closed=cfg.closed_session_bars)
         warnings.extend(notes)
+        if spec.merge_into is None:
+            frame, notes = opens_from_previous_close(frame, spec.symbol, spec.market, spec.kind, where=str(path))
+            warnings.extend(notes)
         loaded = replace(loaded, frame=frame)
         if spec.merge_into is not None:
             extras.append((spec, loaded.frame))
             continue
+        if spec.intraday:
+            _intraday_frequency(loaded.frequency, getattr(cfg, "intraday", None), path)
         target = intraday if spec.intraday else bars
         if spec.symbol in target:
             raise DataError(f"symbol {spec.symbol!r} is given by two files", where=str(path))
@@ -105,11 +110,36 @@ def load_files(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
                       fx={c: s for c, s in cfg.fx.items() if s in bars}, warnings=warnings)
 
 
-def load_cache(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def _same_frequency(found: str, study: str, spec: Any, path: Path) -> None:
+    """A file in the bar panel has the study's frequency (intraday detail goes in ``intraday: true``)."""
+    from backtests.time.calendars import parse_frequency
+
+    if parse_frequency(found) != parse_frequency(study):
+        what = "extra series" if spec.merge_into is not None else "bars"
+        raise DataError(f"the file's {what} are {found} bars, the study's frequency is {study} (data.frequency); "
+                        f"set data.frequency: {found}" + ("" if spec.merge_into is not None else
+                                                          ", or mark the file intraday: true (the intraday channel)"),
+                        where=str(path))
+
+
+def _intraday_frequency(found: str, wanted: str | None, path: Path) -> None:
+    """A file marked ``intraday: true`` has the study's ``data.intraday`` length when one is given."""
+    from backtests.time.calendars import parse_frequency
+
+    bar = parse_frequency(found)
+    if bar is None:
+        raise DataError(f"a file marked intraday has {found} bars; intraday files hold bars shorter than a day",
+                        where=str(path))
+    if wanted is not None and str(wanted).strip().lower() not in {"none", "off", ""} \
+            and parse_frequency(wanted) != bar:
+        raise DataError(f"the file's bars are {found}, data.intraday is {wanted}", where=str(path))
+
+
+def load_cache(cfg: Any, base_dir: Path, offline: bool = False, limits: DataLimits | None = None) -> MarketData:
     """Bars from ``data_cache/`` (see ``scare data``)."""
     from backtests.data import cache
 
-    return cache.load_market_data(cfg, base_dir, offline=offline)
+    return cache.load_market_data(cfg, base_dir, offline=offline, limits=limits)
 
 
 OHLCV_COLUMNS = {"open", "high", "low", "close", "volume", "open_time"}
@@ -149,21 +179,22 @@ def declared_series(cfg: Any, base_dir: Path) -> dict[str, set[str]] | None:
     return None
 
 
-LOADERS: dict[str, Callable[[Any, Path, bool], MarketData]] = {
+LOADERS: dict[str, Callable[..., MarketData]] = {
     "synthetic": load_synthetic,
     "files": load_files,
     "cache": load_cache,
 }
 
 
-def load_market_data(cfg: Any, base_dir: Path, offline: bool = False) -> MarketData:
+def load_market_data(cfg: Any, base_dir: Path, offline: bool = False,
+                     limits: DataLimits | None = None) -> MarketData:
     """MarketData for a :class:`~backtests.config.model.DataConfig`, date-filtered and with
-    ``exclude_dates`` removed."""
+    ``exclude_dates`` removed; ``limits`` is the study's (default: the documented defaults)."""
     try:
         loader = LOADERS[cfg.source]
     except KeyError:
         raise DataError(f"unknown data source {cfg.source!r}", where="data.source") from None
-    md = loader(cfg, base_dir, offline)
+    md = loader(cfg, base_dir, offline, limits=limits)
     if cfg.source not in ("files", "cache") and (cfg.start or cfg.end):  # those two clip while loading
         md = _clip(md, cfg.start, cfg.end)
     if cfg.exclude_dates and cfg.source not in ("files", "cache"):  # those two drop them before the checks

@@ -24,6 +24,11 @@ Layout (see ``data_cache/README.md``)::
   online a fetched entry is refetched; an imported one must be imported again.
 * Symbols, sources, series and frequencies are validated, and every path is checked to lie inside
   the cache folder, so no name can write outside it (``../x``, ``/etc/passwd``, NUL bytes).
+* scare deletes only what it can prove it wrote: a file listed in the manifest whose SHA-256
+  still matches, or an unlisted file that carries scare's name, its own hash prefix and scare's
+  embedded entry (``verify``, ``clear`` and ``remove`` live in :mod:`backtests.data.upkeep`). A folder without a scare manifest is not a
+  cache: ``scare data clear`` and ``verify --fix`` refuse it, and nothing is written into it
+  unless it is empty. The manifest, the lock and every entry are opened without following links.
 """
 
 from __future__ import annotations
@@ -44,15 +49,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.time.calendars import CRYPTO, get_market, parse_frequency, sessions
+from backtests.bounded import load_json, open_regular, read_fd
+from backtests.time.calendars import CRYPTO, MARKETS, get_market, parse_frequency, sessions
 from backtests.data.providers import Meta
 from backtests.errors import DataError
+from backtests.names import SYMBOL_RE, symbol_problem  # noqa: F401 - SYMBOL_RE re-exported
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+#: 2: the manifest says ``"scare_cache": 2`` (1: the 0.2 development format, read and upgraded).
+MANIFEST_VERSION = 2
+LOCK = ".lock"
+README = "README.md"
+#: Largest manifest read (an entry is about 1 KB).
+MAX_MANIFEST_BYTES = 256 << 20
+#: Largest cached file read (an entry's own row and byte counts are checked against a study's
+#: ``limits`` before this).
+MAX_ENTRY_BYTES = 16 << 30
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 DEFAULT_DIR = "data_cache"
 ENV_DIR = "SCARE_DATA_CACHE"
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^=._\-]{0,63}$")
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 SERIES_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 FREQ_RE = re.compile(r"^[0-9]{1,4}[A-Za-z]{1,4}$")
@@ -64,9 +80,9 @@ TMP_MARK = ".tmp-"
 # ------------------------------------------------------------------------------ names
 def validate_symbol(symbol: Any) -> str:
     """A symbol safe as a folder name, or a :class:`DataError` naming it."""
-    if not isinstance(symbol, str) or "\x00" in symbol or not SYMBOL_RE.match(symbol) or ".." in symbol:
-        raise DataError("invalid symbol: use letters, digits and ^ = . _ - (at most 64, no '..', no '/')",
-                        where=repr(symbol))
+    problem = symbol_problem(symbol)
+    if problem:
+        raise DataError(problem, where=repr(symbol))
     return symbol
 
 
@@ -158,6 +174,11 @@ def local_dates(frame: pd.DataFrame, market: str) -> pd.DatetimeIndex:
 
 
 # ------------------------------------------------------------------------------ the store
+class CacheError(DataError):
+    """A problem of the cache folder itself (not a cache, its manifest, its lock), not of one file:
+    an import of many files stops at the first."""
+
+
 @dataclass
 class Problem:
     """One finding of :meth:`Cache.verify`."""
@@ -206,52 +227,107 @@ class Cache:
 
     # -- manifest
     def manifest(self) -> dict[str, Any]:
-        if not self.manifest_path.is_file():
-            return {"version": MANIFEST_VERSION, "entries": {}}
-        try:
-            doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cache manifest is unreadable ({exc}); run `scare data verify --fix` to rebuild it "
-                            "from the files", where=str(self.manifest_path)) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), dict):
-            raise DataError("cache manifest has no 'entries'", where=str(self.manifest_path))
+        """The manifest document (an empty one when there is none yet); its entries are not checked."""
+        doc = self.manifest_doc()
+        return doc if doc is not None else {"scare_cache": MANIFEST_VERSION, "entries": {}}
+
+    def manifest_doc(self) -> dict[str, Any] | None:
+        """The manifest as written, ``None`` when the folder has none; a damaged one is a :class:`DataError`.
+
+        Read without following a link, as a regular file of at most :data:`MAX_MANIFEST_BYTES`.
+        """
+        path = self.manifest_path
+        if not os.path.lexists(path):
+            return None
+        doc = load_json(path, MAX_MANIFEST_BYTES, what="the cache manifest", follow=False, error=_ManifestError)
+        legacy = isinstance(doc, dict) and doc.get("version") == 1 and "scare_cache" not in doc
+        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), dict) or not (
+                legacy or doc.get("scare_cache") == MANIFEST_VERSION):
+            raise CacheError("is not a scare cache manifest (no 'scare_cache' format and 'entries'); check --cache / "
+                             f"${ENV_DIR}", where=str(path))
         return doc
 
     def entries(self) -> dict[str, dict[str, Any]]:
-        return dict(self.manifest()["entries"])
+        """Every entry, checked: one that is not a scare entry (``5``, no ``series``) is a :class:`DataError`."""
+        out = dict(self.manifest()["entries"])
+        for key, e in out.items():
+            problem = entry_problem(key, e)
+            if problem:
+                raise CacheError(f"entry {key!r} is not a scare cache entry ({problem}); `scare data verify --fix` "
+                                 "drops it", where=str(self.manifest_path))
+        return out
 
     def _write_manifest(self, doc: dict[str, Any]) -> None:
-        doc = {"version": MANIFEST_VERSION, "entries": dict(sorted(doc["entries"].items()))}
+        doc = {"scare_cache": MANIFEST_VERSION, "entries": dict(sorted(doc["entries"].items()))}
         data = json.dumps(doc, indent=1, sort_keys=True).encode()
         atomic_write(self.manifest_path, data)
 
+    def foreign_entries(self) -> list[str]:
+        """Names at the top of the folder that a cache does not hold when it has no manifest (its own
+        README and lock aside): a folder holding any is not a scare cache."""
+        try:
+            return sorted(e.name for e in os.scandir(self.root) if e.name not in (README, LOCK))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise DataError(f"cannot read the cache folder: {exc.strerror or exc}", where=str(self.root)) from None
+
+    def require_writable(self) -> None:
+        """Refuse to write into a folder that is neither a scare cache nor empty (README aside)."""
+        if self.manifest_doc() is not None:
+            return
+        if os.path.lexists(self.root) and not self.root.is_dir():
+            raise CacheError("the cache path exists and is not a folder", where=str(self.root))
+        foreign = self.foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise CacheError(f"is not a scare data cache (no {MANIFEST}; it holds {shown}); scare writes only into an "
+                             f"empty folder or a cache it made: check --cache / ${ENV_DIR}", where=str(self.root))
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise writers (two `scare data` processes) with an advisory lock where the OS has one."""
+        """Serialise writers (two `scare data` processes) with an advisory lock where the OS has one.
+
+        The lock file is opened without following a link, and must be a regular file with one link.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        fh = open(self.root / ".lock", "a+b")  # noqa: SIM115 - closed below
+        fd = open_regular(self.root / LOCK, error=CacheError, follow=False, write=True, create=True,
+                          single_link=True)
         try:
             try:
                 import fcntl
 
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             except (ImportError, OSError):
                 pass
             yield
         finally:
-            fh.close()
+            os.close(fd)
 
     # -- reading
     def path_of(self, entry: dict[str, Any]) -> Path:
         return self._inside(self.root / entry["file"])
 
-    def read(self, entry: dict[str, Any]) -> pd.DataFrame:
-        """The bars of an entry, after checking its SHA-256 (a mismatch is a :class:`DataError`)."""
+    def read_bytes(self, entry: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> bytes:
+        """An entry's file, opened without following a link, at most ``limit`` bytes."""
         path = self.path_of(entry)
         try:
-            data = path.read_bytes()
-        except OSError:
-            raise DataError("cached file is missing; run `scare data verify`", where=str(path)) from None
+            fd = open_regular(path, error=DataError, follow=False)
+        except DataError as exc:
+            if not os.path.lexists(path):
+                raise DataError("cached file is missing; run `scare data verify`", where=str(path)) from None
+            raise CorruptError(exc.bare_message, where=str(path)) from None
+        try:
+            return read_fd(fd, limit, where=str(path), what="the cached file", error=DataError)
+        except OSError as exc:
+            raise DataError(f"cannot read the cached file: {exc.strerror or exc}", where=str(path)) from None
+        finally:
+            os.close(fd)
+
+    def read(self, entry: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> pd.DataFrame:
+        """The bars of an entry, after checking its SHA-256 (a mismatch is a :class:`DataError`)."""
+        path = self.path_of(entry)
+        data = self.read_bytes(entry, limit)
         if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
             raise CorruptError("checksum mismatch: the cached file changed or is damaged and will not be used; "
                                "`scare data verify` lists it, refetch or re-import it", where=str(path))
@@ -289,8 +365,10 @@ class Cache:
         get_market(meta.market)
         key = entry_key(source, symbol, series, freq)
         frame = _clean_frame(frame, where=f"{key}")
+        self.require_writable()
         with self.locked():
             doc = self.manifest()
+            self.entries()  # a damaged entry stops the write (verify --fix drops it)
             old = doc["entries"].get(key)
             cov = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in covered]
             action = "new"
@@ -320,133 +398,109 @@ class Cache:
             if old is not None and old.get("sha256") == digest and _intact(self, old):
                 return StoreResult(key, "unchanged", old)
             path = self.file_for(source, symbol, series, freq, digest)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data)
+            if not self._already_there(path, digest):
+                made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:  # a file (or a broken link) where the folder goes
+                    raise DataError(f"cannot create the folder for this entry ({exc.strerror or exc}): something "
+                                    "that is not scare's is in the way; move it away", where=str(path.parent)) from None
+                try:
+                    atomic_write(path, data)
+                except BaseException:  # a failed write leaves no empty folder behind either
+                    for d in reversed(made):
+                        with contextlib.suppress(OSError):
+                            d.rmdir()
+                    raise
             entry = {**stable, "file": path.relative_to(self.root).as_posix(), "sha256": digest,
                      "bytes": len(data), "fetched_at": _now()}
             doc["entries"][key] = entry
             self._write_manifest(doc)
             if old is not None and old.get("file") != entry["file"]:
-                with contextlib.suppress(OSError, DataError):
-                    self.path_of(old).unlink()
+                delete_proven(self, old)  # a file whose bytes changed stays (verify names it)
         return StoreResult(key, action, entry)
 
-    def remove(self, keys: Iterable[str]) -> list[str]:
-        """Drop entries and their files; returns the keys removed."""
-        removed = []
-        with self.locked():
-            doc = self.manifest()
-            for key in keys:
-                e = doc["entries"].pop(key, None)
-                if e is None:
-                    continue
-                with contextlib.suppress(OSError, DataError):
-                    self.path_of(e).unlink()
-                removed.append(key)
-            self._write_manifest(doc)
-            self._prune_dirs()
-        return removed
-
-    def _prune_dirs(self) -> None:
-        for d in sorted((p for p in self.root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-            with contextlib.suppress(OSError):
-                d.rmdir()  # only empty folders go
-
-    def data_files(self) -> list[Path]:
-        """Every file under the cache that looks like ours (parquet or a temporary write)."""
-        if not self.root.is_dir():
-            return []
-        out = []
-        for p in self.root.rglob("*"):
-            if p.is_file() and p.parent != self.root and (p.suffix == ".parquet" or TMP_MARK in p.name):
-                out.append(p)
-        out.extend(p for p in self.root.glob(f".{MANIFEST}{TMP_MARK}*"))
-        return sorted(out)
-
-    # -- integrity
-    def verify(self, fix: bool = False) -> list[Problem]:
-        """Check every entry's file and hash; list orphans. ``fix`` drops bad entries and orphans."""
-        problems: list[Problem] = []
+    def _already_there(self, path: Path, digest: str) -> bool:
+        """True when ``path`` already holds exactly these bytes; a different file there is refused
+        (scare does not overwrite what it cannot prove it wrote: a damaged copy, someone's file)."""
+        if not os.path.lexists(path):
+            return False
         try:
-            entries = self.entries()
-        except DataError as exc:
-            problems.append(Problem("bad", str(self.manifest_path), exc.bare_message))
-            if fix:
-                entries = self._rebuild_from_files()
-                problems.append(Problem("fixed", str(self.manifest_path), f"rebuilt from {len(entries)} file(s)"))
-            return problems
-        referenced = set()
-        bad_keys = []
-        for key, e in sorted(entries.items()):
+            fd = open_regular(path, error=DataError, follow=False)
             try:
-                path = self.path_of(e)
-            except DataError as exc:
-                problems.append(Problem("bad", str(e.get("file")), exc.bare_message, key))
-                bad_keys.append(key)
-                continue
-            referenced.add(path.resolve())
-            try:
-                self.read(e)
-            except DataError as exc:
-                problems.append(Problem("bad", str(path), exc.bare_message, key))
-                bad_keys.append(key)
-        for p in self.data_files():
-            if p.resolve() not in referenced:
-                why = "left by an interrupted write" if TMP_MARK in p.name else "not in the manifest"
-                problems.append(Problem("orphan", str(p), why))
-        if fix:
-            if bad_keys:
-                self.remove(bad_keys)
-            for pr in problems:
-                if pr.level == "orphan":
-                    with contextlib.suppress(OSError):
-                        Path(pr.path).unlink()
-            self._prune_dirs()
-        return problems
+                same = _fd_sha256(fd) == digest
+            finally:
+                os.close(fd)
+        except (DataError, OSError):
+            same = False
+        if not same:
+            raise DataError("holds other bytes than the data scare is writing there (a damaged cached file, or not "
+                            "scare's); scare does not overwrite what it cannot prove it wrote: move it away and run "
+                            "again", where=str(path))
+        return True
 
-    def _rebuild_from_files(self) -> dict[str, dict[str, Any]]:
-        """A fresh manifest from the parquet files' embedded entry metadata (``scare data verify --fix``)."""
-        entries: dict[str, dict[str, Any]] = {}
-        for p in self.data_files():
-            if TMP_MARK in p.name:
-                continue
-            try:
-                import pyarrow.parquet as pq
 
-                meta = pq.read_schema(p).metadata or {}
-                info = json.loads(meta.get(b"scare", b"{}"))
-                data = p.read_bytes()
-            except Exception:  # noqa: BLE001
-                continue
-            if not info.get("key"):
-                continue
-            e = dict(info["entry"])
-            mtime = datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).replace(microsecond=0).isoformat()
-            e.update(file=p.relative_to(self.root).as_posix(), sha256=hashlib.sha256(data).hexdigest(),
-                     bytes=len(data), fetched_at=mtime)
-            entries[info["key"]] = e
-        with self.locked():
-            self._write_manifest({"entries": entries})
-        return entries
+class _ManifestError(CacheError):
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(f"cache manifest is unreadable ({message}); `scare data verify --fix` rebuilds it from "
+                         "the files", where=where)
 
-    def clear(self, symbols: Iterable[str] = (), source: str | None = None) -> list[str]:
-        """Remove entries (all, or of ``symbols`` / ``source``) and leftovers; keeps README.md."""
-        syms = set(symbols)
-        keys = [k for k, e in self.entries().items()
-                if (not syms or e["symbol"] in syms) and (source is None or e["source"] == source)]
-        removed = self.remove(keys)
-        if not syms and source is None:
-            for p in self.data_files():
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            self._prune_dirs()
-        return removed
+
+def entry_problem(key: Any, e: Any) -> str | None:
+    """Why a manifest entry is not one scare writes (``None`` when it is)."""
+    if not isinstance(e, dict):
+        kind = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list"}.get(
+            type(e), "null")
+        return f"{kind}, not an object"
+    for name in ("source", "symbol", "series", "frequency", "file", "sha256", "market"):
+        if not isinstance(e.get(name), str):
+            return f"no {name!r}" if name not in e else f"{name!r} is not text"
+    if not SOURCE_RE.match(e["source"]) or not SERIES_RE.match(e["series"]) or symbol_problem(e["symbol"]):
+        return "invalid source, symbol or series"
+    if e["market"] not in MARKETS:
+        return f"unknown market {e['market']!r}"
+    if not SHA256_RE.match(e["sha256"]):
+        return "'sha256' is not a SHA-256"
+    cov = e.get("covered")
+    if not isinstance(cov, list) or not all(isinstance(r, list) and len(r) == 2 and all(
+            isinstance(d, str) and DATE_RE.match(d) for d in r) for r in cov):
+        return "'covered' is not a list of [first, last] dates"
+    if not isinstance(e.get("rows"), int) or isinstance(e.get("rows"), bool) or e["rows"] < 0:
+        return "'rows' is not a count"
+    try:
+        if key != entry_key(e["source"], e["symbol"], e["series"], e["frequency"]):
+            return "its key does not name its source, symbol, series and frequency"
+    except DataError:
+        return "invalid frequency"
+    return None
+
+
+def _fd_sha256(fd: int) -> str:
+    h = hashlib.sha256()
+    while chunk := os.read(fd, 1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def delete_proven(cache: Cache, entry: dict[str, Any]) -> bool:
+    """Delete an entry's file if its bytes are the ones the entry records; True when deleted."""
+    try:
+        path = cache.path_of(entry)
+        data = cache.read_bytes(entry)
+    except DataError:
+        return False
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        return False
+    with contextlib.suppress(OSError):
+        path.unlink()
+        return True
+    return False
 
 
 def _intact(cache: Cache, entry: dict[str, Any]) -> bool:
     try:
-        return hashlib.sha256(cache.path_of(entry).read_bytes()).hexdigest() == entry.get("sha256")
-    except (OSError, DataError):
+        return hashlib.sha256(cache.read_bytes(entry)).hexdigest() == entry.get("sha256")
+    except DataError:
         return False
 
 
@@ -463,17 +517,23 @@ def source_rank(source: str) -> int:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    except OSError as exc:
+        raise DataError(f"cannot write into the cache: {exc.strerror or exc}", where=str(path.parent)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             _write_bytes(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: one line; the previous file stays
+            raise DataError(f"cannot be written: {exc.strerror or exc}; the cache keeps what it held before",
+                            where=str(path)) from None
         raise
     with contextlib.suppress(OSError, AttributeError):
         dfd = os.open(path.parent, os.O_RDONLY)

@@ -3,7 +3,9 @@
 Nothing here is market data. :mod:`backtests.data.synthetic` documents what the replay is
 calibrated to and is the public entry point (:func:`~backtests.data.synthetic.generate`); this
 module builds the seeded "world" it slices: daily bars of every symbol over the fixed internal span
-:data:`SPAN`, 4-hour and 15-minute crypto paths, and the 5-minute KOSPI bars of the 2026-06-23 crash.
+:data:`SPAN`, 4-hour and 15-minute crypto paths, and (through
+:mod:`backtests.data.synthetic_intraday`) the 1-minute KRX bars of the KOSPI crash days, printed
+under the exchange's rules.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 
 from backtests.time.calendars import CRYPTO, sessions
 from backtests.data.market_data import SymbolInfo
+from backtests.data.synthetic_intraday import crash_minutes
 
 SPAN = ("2023-01-02", "2027-12-31")  # internal generation span; start/end must lie inside it
 
@@ -223,7 +226,6 @@ _FUNDING_SHOCKS: tuple[tuple[str, int, float], ...] = (
     ("2026-06-23", 0, -0.004), ("2026-06-23", 1, -0.02), ("2026-06-23", 2, -0.015),
     ("2026-06-24", 0, -0.006),
 )
-_CRASH_DAY = "2026-06-23"  # day with 5-minute KOSPI / KODEX 200 bars
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -270,7 +272,7 @@ class _World:
     days: pd.DatetimeIndex
     daily: dict[str, pd.DataFrame]  # tables indexed by local session date (not yet stamped)
     four_hour: dict[str, pd.DataFrame]  # tables indexed by UTC bar-open time
-    intraday: dict[str, pd.DataFrame]  # 5-minute tables indexed by UTC bar-open time
+    intraday: dict[str, pd.DataFrame]  # printed 1-minute KRX crash-day bars indexed by UTC bar-open time
 
 
 def _build(seed: int) -> _World:
@@ -292,8 +294,6 @@ def _build(seed: int) -> _World:
     z_4hvol = rng.standard_normal(size=(nd * 6, 3))
     z_fund = rng.standard_normal(size=(nd * 3, 3))
     z_usdt = rng.standard_normal(size=nd * 6)
-    z_intra = rng.standard_normal(size=400)
-    z_intravol = rng.standard_normal(size=78)
 
     weekend = np.asarray(days.day_of_week >= 5)
 
@@ -436,26 +436,17 @@ def _build(seed: int) -> _World:
     kodex_cols["volume"] = np.round(5.0e6 * np.exp(0.3 * z_vol[kd, o_k] + 0.3 * mag))
     daily["069500.KS"] = _frame(kodex_cols, sess_dates["XKRX"])
 
-    # --- 2026-06-23: 5-minute KOSPI / KODEX 200 and the daily bars they aggregate to ----------
-    ci = _session_index(kd, _day(_CRASH_DAY, base))
-    intraday = _crash_intraday(ks, ci, z_intra, z_intravol)
-    k_ratio = ratio[ci]
-    intraday["069500.KS"] = intraday["^KS11"].copy()
-    for c in ("open", "high", "low", "close"):
-        intraday["069500.KS"][c] = intraday["^KS11"][c].to_numpy() * k_ratio
-    intraday["069500.KS"]["volume"] = np.round(intraday["^KS11"]["volume"].to_numpy() * 10.0)
-    for sym in ("^KS11", "069500.KS"):
-        bars5 = intraday[sym]
+    # --- the KOSPI crash days: 1-minute KRX bars under the rules; the daily bars are their aggregate
+    minutes = crash_minutes(daily, seed)
+    for sym, rows in minutes.daily.items():
         frame = daily[sym]
-        vals = {
-            "open": bars5["open"].to_numpy()[0], "high": bars5["high"].to_numpy().max(),
-            "low": bars5["low"].to_numpy().min(), "close": bars5["close"].to_numpy()[-1],
-            "volume": bars5["volume"].to_numpy().sum(),
-        }
-        for c, v in vals.items():
-            col = frame[c].to_numpy().copy()
-            col[ci] = v
-            frame[c] = col
+        for date, vals in rows.items():
+            i = frame.index.get_loc(date)
+            for c, v in zip(("open", "high", "low", "close", "volume"), vals):
+                col = frame[c].to_numpy().copy()
+                col[i] = v
+                frame[c] = col
+    intraday = minutes.bars
 
     # --- crypto extras: liquidations, funding, USDT ---------------------------------------------
     _crypto_extras(daily, four_hour, fine_paths, z_liq, z_fund, daily_sd, days, base)
@@ -586,43 +577,3 @@ def _usdt(btc_fine, z_usdt, z_4h, z_4hvol, days, base):
     times = pd.date_range(days[0].tz_localize("UTC"), periods=n4, freq="4h")
     t4 = _frame({"open": opn, "high": high, "low": low, "close": close, "volume": np.round(vol)}, times)
     return _daily_from_4h(t4, days), t4
-
-
-def _crash_intraday(ks: pd.DataFrame, ci: int, z: np.ndarray, zv: np.ndarray) -> dict[str, pd.DataFrame]:
-    """5-minute KOSPI bars for the 2026-06-23 Seoul session with the Level-1 halt as a gap."""
-    prev = float(ks["close"].to_numpy()[ci - 1])
-    close = float(ks["close"].to_numpy()[ci])
-    opn = prev * 0.997
-    # 1-minute log levels vs the previous close; bars of 5 minutes from 09:00 KST (00:00 UTC)
-    pre_n, post_n = 22 * 5, 50 * 5  # 09:00-10:50 and 11:20-15:30
-    trig = np.log(0.9195)  # the touch of -8% that triggers the halt
-    a0 = np.log(opn / prev)
-    t = np.arange(pre_n + 1) / pre_n
-    w = np.concatenate([[0.0], np.cumsum(z[:pre_n] * 0.0012)])
-    pre = a0 + (trig - a0) * t**1.3 + (w - t * w[-1])
-    pre[1:-1] = np.maximum(pre[1:-1], np.log(0.9205))
-    b0, b1 = np.log(0.915), np.log(close / prev)
-    t = np.arange(post_n + 1) / post_n
-    w = np.concatenate([[0.0], np.cumsum(z[pre_n: pre_n + post_n] * 0.0010)])
-    post = b0 + (b1 - b0) * t + (w - t * w[-1])
-    pre_px = prev * np.exp(pre)
-    pre_px[0] = opn
-    post_px = np.maximum(prev * np.exp(post), close)
-    post_px[-1] = close
-    rows = []
-    for px in (pre_px, post_px):
-        win = np.lib.stride_tricks.sliding_window_view(px, 6)[::5]
-        rows.append(np.column_stack([win[:, 0], win.max(axis=1), win.min(axis=1), win[:, -1]]))
-    ohlc = np.vstack(rows)
-    start = pd.Timestamp(_CRASH_DAY, tz="UTC")  # 09:00 KST
-    idx = np.concatenate([np.arange(22), np.arange(28, 78)])
-    times = start + pd.to_timedelta(idx * 5, unit="min")
-    j = idx.astype(float)
-    reopen = 3.0 * np.exp(-np.clip(j - 28.0, 0.0, None) / 4.0) * (j >= 28)  # burst after the halt
-    shape = 1.0 + 2.0 * np.exp(-j / 6.0) + 1.5 * np.exp(-(77.0 - j) / 6.0) + reopen
-    vol = shape * np.exp(0.25 * zv[idx])
-    total = float(ks["volume"].to_numpy()[ci])
-    vol = np.round(vol / vol.sum() * total)
-    table = _frame({"open": ohlc[:, 0], "high": ohlc[:, 1], "low": ohlc[:, 2], "close": ohlc[:, 3],
-                    "volume": vol}, pd.DatetimeIndex(times))
-    return {"^KS11": table}

@@ -77,6 +77,10 @@ RUN_STATS: tuple[RunStat, ...] = (
     RunStat("legs_traded", "int64", 0, "legs_traded", paired_only=True, doc="symbols with at least one fill"),
     RunStat("legging_gap_hours", "float64", np.nan, "legging_gap_hours", paired_only=True,
             doc="hours between the first fill of the first leg and of the last leg (NaN: fewer than two legs)"),
+    RunStat("chosen", "int64", 0, None,
+            doc="1 when an order filled a target different from the strategy's resting weights (Strategy.resting_weights; "
+                "flat by default), the forced exit at the window's end aside: the episode traded a position the "
+                "strategy chose (scoring's 'traded')"),
     RunStat("first_decision", "time", NEVER, None,
             doc="the strategy's first decision stamp at or after the window start (its decision clock)"),
     RunStat("first_fill", "time", NEVER, None,

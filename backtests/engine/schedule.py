@@ -15,9 +15,13 @@ Rules (the heart of "no look-ahead in execution"):
 3. The fill price is that bar's open when ``fill == "open"`` and the bar opened after the decision
    was made (``open_time > tau``), otherwise its close (a decision made during the session is a
    market-on-close order, ``fill_kind`` "auction"; a decision at the open instant itself fills at
-   the close, "close"; a bar without an open price falls back to its
-   close and is counted as an ``open_fill_fallback``). "Made" means when the target last changed,
-   so a target set at the New York close and unchanged since still fills at Seoul's next open.
+   the close, "close": an exchange's opening auction has uncrossed by then; a bar without an open
+   price falls back to its close and is counted as an ``open_fill_fallback``). A bar that opens
+   the instant the previous bar closed (``AssetBars.through``: trading runs through the boundary,
+   as crypto does around the clock) has no auction there: a decision stamped at that boundary
+   fills at the bar's open, its first trade after the decision (``open_time >= tau``), not a whole
+   bar later at its close. "Made" means when the target last changed, so a target set at the New
+   York close and unchanged since still fills at Seoul's next open.
 4. An order is sent only when the target changes; positions drift with prices in between.
 5. With ``exit_at_window_end`` every position is closed at the close of the asset's last bar in
    the window.
@@ -36,7 +40,8 @@ Rules (the heart of "no look-ahead in execution"):
    (:mod:`backtests.engine.legs`).
 8. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
    asset known at the fill instant (open prices count from their open instant, closes from their
-   close stamp): ``val_price`` for vectorbt's kernel.
+   close stamp): ``val_price`` for vectorbt's kernel. An asset with an order in the row is valued at
+   the price it fills at, so a rebalance's buys are sized from the prices its sells realise.
 
 9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5, 7 and 10 to one decision:
    the instant the strategy's first decision in a window could fill. The engine reports it per
@@ -99,6 +104,15 @@ class AssetBars:
     open: np.ndarray
     close: np.ndarray
     volume: np.ndarray | None = None  # units traded per bar (read for fills into a locked limit)
+    #: Per bar: it opens the instant the previous bar (in all the data, not only the window) closed:
+    #: trading runs through that boundary (crypto), so a decision stamped there fills at its open
+    #: (rule 3). Empty: no bar does.
+    through: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def opened_after(self, made: np.ndarray | int, rows: slice | int | np.ndarray = slice(None)) -> np.ndarray:
+        """Whether bars ``rows`` opened after a decision made at ``made`` (rule 3)."""
+        through = self.through[rows] if len(self.through) else False
+        return opened_after(self.open_times[rows], made, through)
 
     def observations(self) -> tuple[np.ndarray, np.ndarray]:
         """Every instant a price of this asset becomes known, and that price (NaN opens dropped).
@@ -152,6 +166,9 @@ class ScheduleStats:
     #: symbol -> what the exchange did to its orders: locked, halted, banned, unpriced, outside,
     #: exit_refused (counts) and bans (the ids that refused a short sale)
     exchange: dict[str, dict] = field(default_factory=dict)
+    #: an order filled a target different from the strategy's resting weight (the forced exit at the
+    #: window's end aside): the episode traded a position the strategy chose
+    departed: np.ndarray | None = None
 
 
 class Decisions(NamedTuple):
@@ -304,7 +321,15 @@ def _leverage_message(vec: np.ndarray, rules: Rules) -> tuple[str, str]:
     return "target beyond the leverage limits", sym
 
 
-def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str) -> np.ndarray:
+def opened_after(open_times: np.ndarray, made: np.ndarray | int, through: np.ndarray | bool = False) -> np.ndarray:
+    """Whether each bar opened after the decision (rule 3): ``open_time > made``, or at ``made``
+    for a bar that opens the instant the previous one closed (``through``: its first trade comes
+    after a decision stamped at that boundary)."""
+    return (open_times > made) | (np.asarray(through) & (open_times == made))
+
+
+def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str,
+               through: np.ndarray | bool = False) -> np.ndarray:
     """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
 
     Parameters
@@ -316,16 +341,18 @@ def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray
         int64 ns UTC instant each order's target was made (decided).
     fill
         ``execution.fill``: ``"open"`` or ``"close"``.
+    through
+        Per bar: it opens the instant the previous bar closed (:attr:`AssetBars.through`).
 
     Returns
     -------
     numpy.ndarray
-        bool: ``fill == "open"``, the bar opened after the decision (``open_time > made``) and it
+        bool: ``fill == "open"``, the bar opened after the decision (:func:`opened_after`) and it
         has an open price.
     """
     if fill != "open":
         return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
-    return (open_times > made) & np.isfinite(open_prices)
+    return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
 def state_inputs(rules: Rules, j: int | None, bars: AssetBars) -> AssetInputs | None:
@@ -370,7 +397,7 @@ def asset_first_fill(bars: AssetBars, decision: int, rules: Rules, j: int | None
     if inp is not None and not rules.state.special(j, min(int(decision), int(bars.open_times[k])), int(bars.stamps[-1])):
         inp = None  # nothing but the schedule from the decision on: the nominal fill is the state's
     while k < last:
-        at_open = bool(open_fills(bars.open_times[k], bars.open[k], decision, rules.fill))
+        at_open = bool(rules.fill == "open" and bars.opened_after(decision, k) and np.isfinite(bars.open[k]))
         if inp is None:
             return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
         cf = cell_fills(inp.tl, inp.print_at, inp.print_px, bars.open_times[k:k + 1], bars.stamps[k:k + 1],
@@ -426,7 +453,8 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
 
 def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
                     out: ScheduleArrays, start: int, common: np.ndarray | None = None,
-                    event: int | None = None, forced: dict[int, np.ndarray] | None = None) -> ScheduleStats:
+                    event: int | None = None, forced: dict[int, np.ndarray] | None = None,
+                    neutral: np.ndarray | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
     Parameters
@@ -452,6 +480,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     forced
         ``{asset: (bars, combos) bool}`` orders a locked limit refuses, found by a simulation
         (:func:`~backtests.engine.fills.lock_violations`).
+    neutral
+        (combos, symbols) the strategy's resting weights (``Strategy.resting_weights``); None = flat.
 
     Returns
     -------
@@ -473,7 +503,7 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
             values = values * np.where(bad, scale, 1.0)[:, :, None]
     zeros = np.zeros(n_combos, dtype=np.int64)
     st = ScheduleStats(entries=zeros.copy(), clipped_targets=clipped, dropped=dropped, locked=zeros.copy(),
-                       halted=zeros.copy(), banned=zeros.copy())
+                       halted=zeros.copy(), banned=zeros.copy(), departed=np.zeros(n_combos, dtype=bool))
     before_event = rules.legs == "before_event" and event is not None and len(tau) > 0
     if len(tau) and (common is not None or before_event):
         change = np.empty(values.shape[:2], dtype=bool)
@@ -508,14 +538,15 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
             np.full((len(at), n_combos), NEVER)
         if rules.exit_at_window_end:
             tgt[-1, :] = 0.0
-        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill)
+        through = bars.through[:, None] if len(bars.through) else False
+        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill, through)
         if rules.exit_at_window_end:
             use_open[-1, :] = False
         prev = np.empty_like(tgt)
         prev[0] = 0.0
         prev[1:] = tgt[:-1]
         if rules.fill == "open" and not np.isfinite(bars.open).all():
-            fb = (tgt != prev) & (bars.open_times[:, None] > made) & ~np.isfinite(bars.open)[:, None]
+            fb = (tgt != prev) & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
             if rules.exit_at_window_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())
@@ -529,6 +560,12 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         if instants is not None:
             sub = instants[at]
             instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
+        # the target each order filled (a short the state refused is held where it was)
+        rest = 0.0 if neutral is None else neutral[:, j]
+        chosen = order & (np.abs(out.size[at, :, j] - rest) > 1e-12)
+        if rules.exit_at_window_end:
+            chosen[-1, :] = False  # the engine's exit, not the strategy's choice
+        st.departed |= chosen.any(axis=0)
     if instants is not None:
         _valuation(instants, assets, out.val_price)
     return st

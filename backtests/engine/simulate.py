@@ -62,18 +62,22 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
     """A symbol's bars in USD inside ``window`` (:meth:`~backtests.time.windows.Window.contains`),
     bars without a close price dropped."""
     frame = data.require(symbol)
-    part = frame.loc[window.contains(frame.index)]
+    inside = np.asarray(window.contains(frame.index))
+    part = frame.loc[inside]
     close = data.to_usd(symbol, "close").reindex(part.index).to_numpy(dtype="float64")
     valid = np.isfinite(close)
     if "open" in part.columns:
         opn = data.to_usd(symbol, "open").reindex(part.index).to_numpy(dtype="float64")
     else:
         opn = np.full(len(part), np.nan)
-    stamps = pd.DatetimeIndex(part.index).as_unit("ns").asi8
+    every = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+    stamps = every[inside]
     open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
     volume = part["volume"].to_numpy(dtype="float64")[valid] if "volume" in part.columns else None
+    pos = np.flatnonzero(inside)
+    previous = np.where(pos > 0, every[np.maximum(pos - 1, 0)], np.iinfo(np.int64).min)
     return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid],
-                     volume=volume)
+                     volume=volume, through=(open_times == previous)[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,
@@ -206,6 +210,7 @@ class Layout:
     moved: list[dict[int, int]]  # per window: flat (row * width + local col) -> fill instant of prints inside a bar
     first_decision: list[int]  # per window: the first decision stamp in it (NEVER: none)
     first_possible: list[int]  # per window: where that decision could fill (NEVER: nowhere)
+    neutral: np.ndarray | None = None  # (combos, symbols) the strategy's resting weights; None = flat
 
     @property
     def width(self) -> int:
@@ -222,7 +227,7 @@ class Layout:
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
-           clock: np.ndarray | None = None) -> Layout:
+           clock: np.ndarray | None = None, neutral: np.ndarray | None = None) -> Layout:
     """Every window's order schedule, written into one set of stacked kernel arrays.
 
     Parameters
@@ -237,6 +242,8 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
     gw = n_syms + (1 if rules.credit > 0 else 0)  # columns per group (the credit line last)
     bars = [[asset_bars(data, s, w) for s in symbols] for w in windows]
     rows = [np.unique(np.concatenate([b.stamps for b in bw])) if bw else np.array([], dtype=np.int64) for bw in bars]
+    if neutral is not None and neutral.shape != (n_combos, n_syms):
+        raise ValueError(f"neutral weights have shape {neutral.shape}, expected ({n_combos}, {n_syms})")
     width = n_combos * gw
     n_rows = max((len(r) for r in rows), default=0)
     n_cols = n_w * width
@@ -250,7 +257,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         schedules=[None] * n_w, first_decision=[NEVER] * n_w, first_possible=[NEVER] * n_w,
         max_size=np.full((n_rows, n_cols), np.inf) if rules.locked_fill_share > 0 and rules.state is not None else None,
         lock=np.zeros((n_rows, n_cols), dtype=np.int8) if rules.state is not None else None,
-        moved=[{} for _ in windows])
+        moved=[{} for _ in windows], neutral=neutral)
     schedule_windows(lay, weights, rules, clock, range(n_w))
     return lay
 
@@ -284,7 +291,8 @@ def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np
         event = win.event.time_utc.value if rules.legs == "before_event" else None
         start = win.start_utc.value
         mine = {j: f for (ww, j), f in (forced or {}).items() if ww == w}
-        lay.schedules[w] = window_schedule(lay.rows[w], lay.bars[w], decisions, rules, sched, start, common, event, mine)
+        lay.schedules[w] = window_schedule(lay.rows[w], lay.bars[w], decisions, rules, sched, start, common, event,
+                                           mine, lay.neutral)
         lay.moved[w] = {int(rr) * lay.width + int(c) * gw + j: int(t) for rows_, cc, j, tt in sched.moved
                         for rr, c, t in zip(rows_, cc, tt)}
         k = int(np.searchsorted(clock, start, side="left"))
@@ -295,8 +303,12 @@ def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
     if lay.val_price is not None:
-        # an order's own price when nothing earlier is known (e.g. the first bar of a window)
-        np.copyto(lay.val_price, lay.price, where=np.isnan(lay.val_price) & ~np.isnan(lay.size))
+        # an asset with an order in the row is valued at the price it fills at (its open, its
+        # close, or a print inside the bar): sizing the row's buys from the same prices its sells
+        # realise is what keeps a rebalance within the cash (a crypto bar opening at the instant the
+        # previous one closed would otherwise be valued at that close and filled at its open); the
+        # other assets at the latest price known at the row's first fill instant (rule 8)
+        np.copyto(lay.val_price, lay.price, where=~np.isnan(lay.size))
 
 
 def reschedule(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarray | None,
@@ -494,6 +506,7 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
         "n_locked": st.locked,
         "n_halted": st.halted,
         "n_short_banned": st.banned,
+        "chosen": st.departed.astype(np.int64) if st.departed is not None else (st.entries > 0).astype(np.int64),
     }
     if rules.paired:
         sym = pd.Index(rules.symbols).get_indexer(orders["symbol"]).astype(np.int64)
@@ -522,7 +535,8 @@ def _short_fill_notices(win: Window, short: np.ndarray, gw: int, rules: Rules) -
 
 
 def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules, *,
-             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None) -> list[WindowResult]:
+             keep_weights: bool = True, clock: np.ndarray | pd.DatetimeIndex | None = None,
+             neutral: np.ndarray | None = None) -> list[WindowResult]:
     """Simulate a strategy's target weights over windows for all its combinations at once.
 
     Parameters
@@ -541,6 +555,10 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     clock
         The strategy's decision clock (UTC stamps at which it reads the data), from which each
         window's first decision and first possible fill are reported; None: the weights' index.
+    neutral
+        (n_combos, symbols) the strategy's resting weights (``Strategy.resting_weights``, see
+        :func:`~backtests.strategy.calls.resting_targets`): the per-run statistic ``chosen`` says
+        whether an order filled a target other than these; None = flat.
 
     Returns
     -------
@@ -555,7 +573,7 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     """
     if clock is not None:
         clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
-    lay = layout(data, weights, n_combos, windows, rules, clock)
+    lay = layout(data, weights, n_combos, windows, rules, clock, neutral)
     rec = run_kernel(lay, rules)
     forced: dict[tuple[int, int], np.ndarray] = {}
     while changed := lock_refusals(lay, rec, forced):

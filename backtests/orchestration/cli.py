@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backtests.errors import Interrupted, ScareInputError
+from backtests.errors import Interrupted, ScareInputError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     import gc
 
+    from backtests.audit.stage import audit_line
     from backtests.config import load_config
     from backtests.orchestration.runner import run_study
 
@@ -116,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tag = " (SYNTHETIC data)" if study.data.synthetic else ""
     print(f"{study.plan.config.name}: {n_runs} runs over {len(study.plan.windows)} windows in "
           f"{study.elapsed:.1f} s{tag}")
+    print(audit_line(study.audit))
     print(f"results:   {study.out_dir}")
     print(f"tearsheet: {study.out_dir / 'tearsheet.html'}")
     return 0
@@ -306,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
-        message = " ".join(str(exc).split())  # one line, whatever a plug-in's message holds
+        message = one_line(str(exc))  # one line, control characters escaped, whatever the message holds
         if isinstance(exc, Interrupted):
             print(f"scare: {message}", file=sys.stderr)
             return 130

@@ -16,7 +16,7 @@ from typing import Any
 from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
-from backtests.scoring.exposure import exposure_view
+from backtests.scoring.pair_exposure import exposure_view
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.executor import Executor

@@ -22,7 +22,7 @@ import json
 import sys
 from typing import Any
 
-from backtests.errors import DataError, ScareInputError
+from backtests.errors import DataError, ScareInputError, printable
 
 
 def _cache_opt(p: argparse.ArgumentParser) -> None:
@@ -60,13 +60,17 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
                    help="what the symbol is (default: recognised from the symbol; FRED files are 'series')")
     i.add_argument("--series", choices=["bars", "bars_unadj", "funding", "liquidations"],
                    help="which series of the symbol the file holds (default: bars)")
-    i.add_argument("--frequency", help="bar frequency: 1D, 4h, 1h, 5min ... (default: from a _4h/_5m file-name "
-                                       "suffix, else 1D)")
+    i.add_argument("--frequency", help="bar frequency: 1D, 4h, 1h, 5min, 1min ... (default: from a _4h/_5m "
+                                       "file-name suffix, else inferred from the spacing of the file's times)")
     i.add_argument("--layout", choices=["auto", "ohlcv", "yfinance", "close_only", "coinglass", "fred"],
                    help="column layout (default: auto, recognised from the header)")
     i.add_argument("--column", action="append", default=[], metavar="OURS=THEIRS",
                    help="column mapping, e.g. --column close='Adj Close' (repeatable)")
     i.add_argument("--close-time", metavar="HH:MM", help="local time a daily value is known (FRED fixings)")
+    i.add_argument("--max-bytes", type=int, metavar="N", help="largest file read, in bytes (default 536870912 = "
+                   "512 MiB, as a study's limits.max_data_bytes)")
+    i.add_argument("--max-rows", type=int, metavar="N", help="most rows a file may hold (default 5000000, as a "
+                   "study's limits.max_data_rows)")
     _cache_opt(i)
 
     ls = acts.add_parser("list", help="what is cached: ranges, rows, sizes")
@@ -138,7 +142,7 @@ def study_jobs(config: str) -> tuple[Any, list[tuple[str, str]], str | None, str
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from backtests.data.cache import fetch, norm_freq, provider_for, validate_symbol
-    from backtests.data.providers import make_provider
+    from backtests.data.providers import NetworkUnavailable, make_provider
 
     cache_dir = None
     start, end = args.start, args.end
@@ -164,12 +168,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             else:
                 prov = provider_for(sym, "bars" if series == "bars_unadj" else series, freq, exchange=args.exchange)
             rep = fetch(cache, sym, series, freq, start, end, provider=prov, refresh=args.refresh)
+        except NetworkUnavailable:
+            raise  # no network: every other symbol would fail the same way
         except DataError as exc:
             failed.append(f"{sym} {series}: {exc}")
             print(f"failed    {sym} {series} {freq}: {exc}")
             continue
         spans = ", ".join(f"{a.date()}..{b.date()}" for a, b in rep.asked)
         print(f"{rep.action:<9} {rep.key}" + (f" fetched {spans} ({rep.rows} rows)" if rep.asked else ""))
+        for w in rep.warnings:
+            print(f"  ! {w}")
     print(f"cache: {cache.root}")
     if failed:
         raise DataError(f"{len(failed)} fetch(es) failed; first: {failed[0]}")
@@ -190,7 +198,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                  "series": args.series, "frequency": args.frequency, "layout": args.layout,
                  "columns": tuple(cols), "close_time": args.close_time}
     cache = _cache(args)
-    results = import_path(cache, args.path, overrides)
+    results = import_path(cache, args.path, overrides, limits=_import_limits(args))
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -203,6 +211,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         first = next(r for r in results if r.status == "failed")
         raise DataError(f"{counts['failed']} file(s) failed to import; first: {first.reason}", where=first.path)
     return 0
+
+
+def _import_limits(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from backtests.config.model import LimitsConfig
+
+    given = {k: v for k, v in (("max_data_bytes", args.max_bytes), ("max_data_rows", args.max_rows)) if v is not None}
+    try:
+        return LimitsConfig(**given)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        flag = "--max-bytes" if err["loc"][0] == "max_data_bytes" else "--max-rows"
+        raise ScareInputError(f"scare data import {flag}: {err['msg']}") from None
 
 
 # ------------------------------------------------------------------------------------ list
@@ -239,35 +261,52 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    from backtests.data.upkeep import verify
+
+    problems = verify(cache, fix=args.fix)
+    for p in problems:
+        print(printable(p.text()))
+    try:
+        entries = cache.entries()
+    except DataError:  # a damaged manifest or entry: reported above as bad
+        entries = {}
+    qerrors = _quality(cache, entries) if args.quality else []
+    count = {level: sum(p.level == level for p in problems) for level in ("bad", "orphan", "left")}
+    print(f"{len(entries)} entries checked in {cache.root}: {count['bad']} bad, {count['orphan']} orphan file(s)"
+          + (f", {count['left']} file(s) left (scare cannot prove it wrote them)" if count["left"] else "")
+          + (f", {len(qerrors)} quality error(s)" if args.quality else "")
+          + (" (fixed: bad entries dropped, files scare wrote removed)" if args.fix and count["bad"] else ""))
+    if count["bad"] and not args.fix:
+        bad = next(p for p in problems if p.level == "bad")
+        raise DataError(f"{count['bad']} bad cache entr(ies), first {bad.path}: {bad.message}; "
+                        "`scare data verify --fix` drops them, then refetch or re-import")
+    if qerrors:
+        raise DataError(f"{len(qerrors)} data-quality error(s) (QERROR above), first {qerrors[0]}; a study refuses "
+                        "these bars: fix or re-import the file, or start the data after the bad rows")
+    return 0
+
+
+def _quality(cache: Any, entries: dict[str, Any]) -> list[str]:
+    """Print the quality findings of every bar entry (QERROR / QWARN lines); return the errors."""
     import pandas as pd
 
     from backtests.data.quality import check_bars
 
-    cache = _cache(args)
-    problems = cache.verify(fix=args.fix)
-    n_entries = len(cache.entries()) if not any(p.path.endswith("manifest.json") and p.level == "bad"
-                                                for p in problems) else 0
-    for p in problems:
-        print(p.text())
-    if args.quality:
-        for key, e in sorted(cache.entries().items()):
-            if e["series"] not in {"bars", "bars_unadj"}:
-                continue
-            try:
-                frame = cache.read(e)
-            except DataError:
-                continue
-            for f in check_bars(frame, e["symbol"], e["market"], e.get("kind", "equity"), e["frequency"],
-                                now=pd.Timestamp.now(tz="UTC")):
-                print(f"{'QERROR' if f.level == 'error' else 'QWARN':7} {key}: {f.message} [{f.check}]")
-    bad = [p for p in problems if p.level == "bad"]
-    orphans = [p for p in problems if p.level == "orphan"]
-    print(f"{n_entries} entries checked in {cache.root}: {len(bad)} bad, {len(orphans)} orphan file(s)"
-          + (" (fixed: bad entries dropped, orphans removed)" if args.fix and (bad or orphans) else ""))
-    if bad and not args.fix:
-        raise DataError(f"{len(bad)} bad cached file(s), first {bad[0].path}: {bad[0].message}; "
-                        "`scare data verify --fix` drops them, then refetch or re-import")
-    return 0
+    errors = []
+    for key, e in sorted(entries.items()):
+        if e["series"] not in {"bars", "bars_unadj"}:
+            continue
+        try:
+            frame = cache.read(e)
+        except DataError:
+            continue
+        for f in check_bars(frame, e["symbol"], e["market"], e.get("kind", "equity"), e["frequency"],
+                            now=pd.Timestamp.now(tz="UTC")):
+            print(printable(f"{'QERROR' if f.level == 'error' else 'QWARN':7} {key}: {f.message} [{f.check}]"))
+            if f.level == "error":
+                errors.append(f"{key}: {f.message} [{f.check}]")
+    return errors
 
 
 # ----------------------------------------------------------------------------------- clear
@@ -275,8 +314,13 @@ def cmd_clear(args: argparse.Namespace) -> int:
     if not (args.symbols or args.source or args.all):
         raise ScareInputError("scare data clear: name symbols, --source SOURCE, or --all")
     cache = _cache(args)
-    removed = cache.clear(args.symbols, args.source)
+    from backtests.data.upkeep import clear
+
+    removed, left = clear(cache, args.symbols, args.source)
     for k in removed:
         print(f"removed   {k}")
-    print(f"{len(removed)} entries removed from {cache.root}")
+    for p in left:
+        print(printable(p.text()))
+    print(f"{len(removed)} entries removed from {cache.root}"
+          + (f"; {len(left)} file(s) left (scare cannot prove it wrote them)" if left else ""))
     return 0

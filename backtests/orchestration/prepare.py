@@ -91,7 +91,7 @@ def check_declared_series(plan: StudyPlan) -> None:
 
 def load_data(plan: StudyPlan, offline: bool = False) -> MarketData:
     """Stage 3: the study's market data (``offline``: never touch the network)."""
-    return load_market_data(plan.config.data, plan.loaded.base_dir, offline=offline)
+    return load_market_data(plan.config.data, plan.loaded.base_dir, offline=offline, limits=plan.config.limits)
 
 
 def check_loaded_series(plan: StudyPlan, data: MarketData) -> None:

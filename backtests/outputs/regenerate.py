@@ -2,15 +2,18 @@
 
 Nothing is re-run or recomputed and no absolute paths are needed, so a folder copied from another
 machine works. A folder written by scare 0.2 has no pooled.parquet: the page is drawn from
-metrics.json alone and names the charts it omits, and one line on stderr says so. A missing or unreadable file raises :class:`~backtests.errors.ScareInputError` naming it
-(the CLI prints one line and exits 2). The new page is written to a temporary file beside the
+metrics.json alone and names the charts it omits, and one line on stderr says so. A missing or
+unreadable file raises :class:`~backtests.errors.ScareInputError` naming it (the CLI prints one
+line and exits 2). ``metrics.json`` and ``manifest.json`` are read through the bounded JSON reader
+(size checked before reading, nesting bounded) and their top-level structure is checked; a
+tearsheet that cannot be drawn from a ``metrics.json`` scare cannot prove it wrote (its SHA-256 is
+not the marker's) is blamed on that file, in one line. The new page is written to a temporary file beside the
 old one and swapped in with ``os.replace``: if rendering or writing fails, the previous
 tearsheet stays as it was.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -18,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from backtests.bounded import load_json, open_regular
 from backtests.errors import ScareInputError
 from backtests.notices import note
-from backtests.outputs.folder import MARKER, write_atomically
+from backtests.outputs.folder import MARKER, file_sha256, read_marker, write_atomically
 from backtests.report.view import NO_POOLED_FILE, SavedRun
 
 #: (file, required): what the page reads. Optional files may be absent (older runs); when present
@@ -31,24 +35,39 @@ FILES = (("metrics.json", True), ("manifest.json", True), ("returns.parquet", Tr
 METRICS_KEYS = ("study", "strategies", "pooled", "runs")
 
 
+#: Largest metrics.json / manifest.json read back (a large sweep keeps its runs in runs.parquet).
+MAX_DOCUMENT_BYTES = 256 << 20
+#: Top-level fields of metrics.json and what they hold (lists hold objects).
+METRICS_TYPES = {"study": str, "strategies": list, "pooled": list, "runs": list, "windows": list,
+                 "warnings": list, "data": dict}
+
+
 def _json(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScareInputError("is not UTF-8 text (corrupt?)", where=str(path)) from None
-    except OSError as exc:
-        raise ScareInputError(f"cannot be read: {exc.strerror or exc}", where=str(path)) from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScareInputError(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                              where=str(path)) from None
+    doc = load_json(path, MAX_DOCUMENT_BYTES, what="the document")
     if not isinstance(doc, dict):
         raise ScareInputError("is not a JSON object", where=str(path))
     return doc
 
 
+def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
+    """The structure scare writes at the top of metrics.json (a hand-edited file is named, not drawn)."""
+    missing = [k for k in METRICS_KEYS if k not in metrics]
+    if missing:
+        raise ScareInputError(f"is not a scare metrics file (no {', '.join(missing)})", where=str(path))
+    for key, kind in METRICS_TYPES.items():
+        value = metrics.get(key)
+        if key in metrics and not isinstance(value, kind):
+            raise ScareInputError(f"field {key!r} is {type(value).__name__}, not {kind.__name__}: not the metrics "
+                                  "file scare writes", where=str(path))
+        if isinstance(value, list):
+            bad = next((i for i, item in enumerate(value) if not isinstance(item, dict)), None)
+            if bad is not None:
+                raise ScareInputError(f"field {key}[{bad}] is {type(value[bad]).__name__}, not an object: not the "
+                                      "metrics file scare writes", where=str(path))
+
+
 def _parquet(path: Path) -> pd.DataFrame:
+    os.close(open_regular(path))  # a FIFO or a device is refused, never read
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
@@ -67,9 +86,7 @@ def load_run(run_dir: Path) -> SavedRun:
         if required and not (run_dir / name).is_file():
             raise ScareInputError("is missing: not a complete scare run folder", where=str(run_dir / name))
     metrics = _json(run_dir / "metrics.json")
-    missing = [k for k in METRICS_KEYS if k not in metrics]
-    if missing:
-        raise ScareInputError(f"is not a scare metrics file (no {', '.join(missing)})", where=str(run_dir / "metrics.json"))
+    _check_metrics(metrics, run_dir / "metrics.json")
     manifest = _json(run_dir / "manifest.json")
     frames: dict[str, pd.DataFrame | None] = {}
     for name, _ in FILES[2:]:
@@ -103,6 +120,16 @@ def write_replacing(path: Path, text: str) -> None:
         raise
 
 
+def _written_by_scare(run_dir: Path) -> bool:
+    """True when the marker proves scare wrote metrics.json and manifest.json as they are."""
+    try:
+        marker = read_marker(run_dir)
+        return marker is not None and all(
+            marker["sha256"].get(name) == file_sha256(run_dir / name) for name in ("metrics.json", "manifest.json"))
+    except ScareInputError:
+        return False
+
+
 def regenerate(run_dir: Path) -> Path:
     """Redraw ``run_dir/tearsheet.html`` from the saved results and return its path."""
     from backtests.report.tearsheet import render_tearsheet
@@ -111,7 +138,14 @@ def regenerate(run_dir: Path) -> Path:
     saved = load_run(run_dir)
     if saved.pooled is None and saved.metrics.get("pooled"):
         note(f"{run_dir}: {NO_POOLED_FILE}")
-    html = render_tearsheet(saved)
+    try:
+        html = render_tearsheet(saved)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        if _written_by_scare(run_dir):
+            raise  # scare's own documents: a renderer bug keeps its traceback
+        raise ScareInputError(f"the tearsheet cannot be drawn from it ({type(exc).__name__}: {exc}); it is not the "
+                              f"file scare wrote (its SHA-256 is not the one in {MARKER}): restore it or re-run the "
+                              "study", where=str(run_dir / "metrics.json")) from exc
     out = run_dir / "tearsheet.html"
     try:
         if (run_dir / MARKER).exists():  # a run folder: under its lock, and listed in its marker

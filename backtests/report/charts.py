@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.scoring import registry
 from backtests.report.fmt import DASHES, LINE_COLORS, OKABE_ITO, esc, is_missing, label, metric_text, param_value
 from backtests.report.view import Chain, StrategyView
 
@@ -111,16 +112,36 @@ def _sort_values(values: list[Any]) -> list[Any]:
     return sorted(values, key=key)
 
 
-def _metric_of(rec: dict[str, Any], key: str) -> float | None:
-    v = (rec.get("metrics") or {}).get(key)
+def _metric_of(rec: dict[str, Any], key: str, ppy: float | None = None, scale: str | None = None) -> float | None:
+    """A set's ranking metric as the map shows it: by the annualization rule (per period on a series
+    under a year, :func:`backtests.scoring.registry.shown_value`), at the map's one ``scale``."""
+    m = rec.get("metrics") or {}
+    v = m.get(key)
     if v is None:
         v = (rec.get("trust") or {}).get(key)
-    return None if is_missing(v) else float(v)
+    if is_missing(v):
+        return None
+    if scale == registry.PER_PERIOD:
+        return registry.per_period_value(key, float(v), ppy)
+    if scale == registry.NOT_SHOWN:
+        return None
+    return float(v)
 
 
-def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | None, str]:
+def map_scale(recs: list[dict[str, Any]], key: str, ppy: float | None) -> str:
+    """One scale for the whole map: annualized only when every set's series is a year or longer."""
+    scales = {registry.shown_value(key, 1.0, (r.get("metrics") or {}).get("n_periods"), ppy)[1] for r in recs}
+    for s in (registry.NOT_SHOWN, registry.PER_PERIOD):
+        if s in scales:
+            return s
+    return scales.pop() if scales else registry.AS_IS
+
+
+def sweep_figure(sv: StrategyView, swept: list[str], ppy: float | None = None) -> tuple[dict[str, Any] | None, str]:
     """Heat map of the ranking metric over two swept parameters (the others at the best's values),
     with a drop-down for the other pairs; a line over the one parameter when only one is swept.
+    The metric follows the annualization rule: a Sharpe ratio of series shorter than a year is
+    mapped per period (its label says so); a figure with no per-period counterpart is not mapped.
 
     Returns (figure or None, explanation).
     """
@@ -129,30 +150,36 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
     if not swept or not best:
         return None, "no parameter was swept: nothing to map."
     recs = list(sv.pooled.values())
+    scale = map_scale(recs, key, ppy)
+    if scale == registry.NOT_SHOWN:
+        why = ("this run's metrics.json has no periods per year to apply the annualization rule with" if ppy is None
+               else "the sets' series are shorter than a year and it has no per-period counterpart")
+        return None, f"{esc(label(key))} is annualized and {why} (docs/tearsheet.md): not mapped."
+    shown = registry.shown_label(key, scale)
     if len(swept) == 1:
         p = swept[0]
-        pts = [(rec["params"].get(p), _metric_of(rec, key)) for rec in recs if p in (rec.get("params") or {})]
+        pts = [(rec["params"].get(p), _metric_of(rec, key, ppy, scale)) for rec in recs if p in (rec.get("params") or {})]
         xs = _sort_values(list({repr(v): v for v, _ in pts}.values()))
         val = {repr(v): m for v, m in pts}
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
         xv = xs if numeric else [esc(param_value(v)) for v in xs]
         ys = [val[repr(v)] for v in xs]
-        data = [{"type": "scatter", "mode": "lines+markers" if len(xs) <= 200 else "lines", "name": label(key),
+        data = [{"type": "scatter", "mode": "lines+markers" if len(xs) <= 200 else "lines", "name": esc(shown),
                  "x": xv, "y": ys, "line": {"color": OKABE_ITO["blue"], "width": 2}, "marker": {"size": 5},
-                 "hovertemplate": f"{esc(p)}=%{{x}}<br>{esc(label(key))}: %{{y:.2f}}<extra></extra>"}]
+                 "hovertemplate": f"{esc(p)}=%{{x}}<br>{esc(shown)}: %{{y:.2f}}<extra></extra>"}]
         for combo, name, sym, color in ((sv.best, "best", "star", OKABE_ITO["vermillion"]),
                                         (sv.default, "default", "diamond", OKABE_ITO["orange"])):
             rec = sv.pooled.get(combo) if combo is not None else None
             if rec and p in rec.get("params", {}):
                 v = rec["params"][p]
                 data.append({"type": "scatter", "mode": "markers", "name": name,
-                             "x": [v if numeric else esc(param_value(v))], "y": [_metric_of(rec, key)],
+                             "x": [v if numeric else esc(param_value(v))], "y": [_metric_of(rec, key, ppy, scale)],
                              "marker": {"symbol": sym, "size": 14, "color": color, "line": {"color": "#000", "width": 1}},
                              "hovertemplate": f"{name}: {esc(p)}=%{{x}}<br>%{{y:.2f}}<extra></extra>"})
         layout = base_layout(340, hovermode="closest", xaxis=_axis(title={"text": esc(p)}),
-                             yaxis=_axis(title={"text": esc(label(key)) + " (pooled)"}))
+                             yaxis=_axis(title={"text": esc(shown) + " (pooled)"}))
         return {"data": data, "layout": layout}, (
-            f"Pooled {label(key)} over the one swept parameter, {esc(p)} ({len(xs):,d} values).")
+            f"Pooled {esc(shown)} over the one swept parameter, {esc(p)} ({len(xs):,d} values).")
 
     def grid_for(a: str, b: str) -> tuple[list[str], list[str], list[list[float | None]], list[list[str]]]:
         others = [k for k in swept if k not in (a, b)]
@@ -165,11 +192,12 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
                 continue
             ka, kb = repr(prm.get(a)), repr(prm.get(b))
             av[ka], bv[kb] = prm.get(a), prm.get(b)
-            cells[(ka, kb)] = _metric_of(rec, key)
+            cells[(ka, kb)] = _metric_of(rec, key, ppy, scale)
         xs = _sort_values(list(av.values()))
         ys = _sort_values(list(bv.values()))
         z = [[cells.get((repr(x), repr(y))) for x in xs] for y in ys]
-        text = [[metric_text(key, v) for v in row] for row in z]
+        text = [[metric_text(key, v) if scale != registry.PER_PERIOD or v is None else f"{v:.3f}" for v in row]
+                for row in z]
         return [esc(param_value(v)) for v in xs], [esc(param_value(v)) for v in ys], z, text
 
     size = {k: len({repr((r.get("params") or {}).get(k)) for r in recs}) for k in swept}
@@ -182,11 +210,11 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
     (a0, b0), (x0, y0, z0, t0) = pairs[0], grids[0]
     fixed = ", ".join(f"{k}={param_value(best.get(k))}" for k in swept if k not in (a0, b0))
     def hover(a: str, b: str) -> str:
-        return f"{esc(a)}=%{{x}}<br>{esc(b)}=%{{y}}<br>{esc(label(key))}: %{{text}}<extra></extra>"
+        return f"{esc(a)}=%{{x}}<br>{esc(b)}=%{{y}}<br>{esc(shown)}: %{{text}}<extra></extra>"
 
     heat = {"type": "heatmap", "x": x0, "y": y0, "z": z0, "text": t0, "texttemplate": "%{text}" if len(x0) * len(y0) <= 144 else None,
             "colorscale": "Cividis", "zmin": zmin, "zmax": zmax, "hoverongaps": False, "xgap": 1, "ygap": 1,
-            "colorbar": {"title": {"text": esc(label(key))}, "thickness": 14},
+            "colorbar": {"title": {"text": esc(shown)}, "thickness": 14},
             "hovertemplate": hover(a0, b0)}
     buttons = []
     for (a, b), (x, y, z, t) in zip(pairs, grids):
@@ -207,7 +235,7 @@ def sweep_figure(sv: StrategyView, swept: list[str]) -> tuple[dict[str, Any] | N
     if len(buttons) > 1:
         layout["updatemenus"] = [{"buttons": buttons, "direction": "down", "x": 0, "y": 1.02, "xanchor": "left",
                                   "yanchor": "bottom", "showactive": True, "bgcolor": "#f4f4f4", "font": {"size": 11}}]
-    expl = (f"Pooled {esc(label(key))} over two swept parameters with the other swept parameters fixed at the best "
+    expl = (f"Pooled {esc(shown)} over two swept parameters with the other swept parameters fixed at the best "
             f"combination's values; {len(pairs)} pair{'s' if len(pairs) > 1 else ''}"
             f"{' (choose in the menu)' if len(pairs) > 1 else ''}.")
     return {"data": [heat], "layout": layout}, expl

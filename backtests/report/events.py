@@ -8,10 +8,10 @@ per-window ``runs[]`` records, and the page says so.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, LINE_COLORS, OKABE_ITO, esc, is_missing, num
@@ -25,8 +25,8 @@ MAX_PATHS = 12  # individual event paths drawn under the fan (beyond that: the f
 def episodes(view: StudyView, sv: StrategyView, combo: int | None) -> tuple[list[dict[str, Any]], str]:
     """(episodes, source) for a combo: metrics.json's event-level episodes, or its runs[] per window."""
     el = sv.event_level(combo)
-    if el and el.get("episodes"):
-        return [e for e in el["episodes"] if isinstance(e, dict)], "event_level"
+    if el and el.get("episodes"):  # episodes left out of the statistics (signal missing) are not events
+        return [e for e in el["episodes"] if isinstance(e, dict) and not e.get("excluded")], "event_level"
     out = []
     for r in sv.runs.get(combo, []) if combo is not None else []:
         m = r.get("metrics") or {}
@@ -64,7 +64,7 @@ def per_event_figure(view: StudyView, eps: list[dict[str, Any]], base: list[dict
         "customdata": hover, "hovertemplate": "%{x:.2%}<br>%{customdata}<extra></extra>", "showlegend": False}]
     if base:
         bmap = {str(b.get("window")): b.get("return") for b in base}
-        data.append({"type": "scatter", "mode": "markers", "name": esc(f"baseline {base_name or ''}".strip()),
+        data.append({"type": "scatter", "mode": "markers", "name": esc(base_name or "baseline"),
                      "y": names, "x": [bmap.get(str(e.get("window"))) for e in rows],
                      "marker": {"symbol": "diamond", "size": 8, "color": "#fff", "line": {"color": "#000", "width": 1.5}},
                      "hovertemplate": "baseline %{x:.2%}<extra></extra>"})
@@ -83,9 +83,12 @@ def per_event_figure(view: StudyView, eps: list[dict[str, Any]], base: list[dict
 
 
 def fan_figure(lines: dict[str, list[tuple[int, float]]], eps: list[dict[str, Any]],
-               windows: dict[str, dict[str, Any]], interval: tuple[list[int], list[float], list[float]] | None) -> dict[str, Any]:
-    """Median and quantile bands of event-time cumulative returns, the mean with its interval, the
-    episodes' entries and exits marked; the events themselves as thin lines when there are few."""
+               windows: dict[str, dict[str, Any]], interval: tuple[list[int], list[float], list[float], str] | None,
+               ) -> dict[str, Any]:
+    """Median and quantile bands of event-time cumulative returns, the mean with its interval (as
+    scoring wrote it: ``event_time[combo].mean_low/mean_high``, ``interval`` the legend text), the
+    entries and exits of ``eps`` marked (the trades, each once in the window it is counted in; or the
+    episodes' first and last fills); the events themselves as thin lines when there are few."""
     by_t: dict[int, list[float]] = {}
     for pts in lines.values():
         for t, v in pts:
@@ -111,11 +114,11 @@ def fan_figure(lines: dict[str, list[tuple[int, float]]], eps: list[dict[str, An
                  "line": {"color": OKABE_ITO["blue"], "width": 2.5},
                  "hovertemplate": "median t=%{x}: %{y:.2%}<extra></extra>"})
     if interval is not None:
-        its, lo_, hi_ = interval
+        its, lo_, hi_, name = interval
         data.append({"type": "scatter", "mode": "lines", "x": its, "y": lo_, "line": {"width": 0}, "showlegend": False,
                      "hoverinfo": "skip"})
         data.append({"type": "scatter", "mode": "lines", "x": its, "y": hi_, "fill": "tonexty",
-                     "fillcolor": "rgba(0,0,0,0.10)", "line": {"width": 0}, "name": "95% interval of the mean",
+                     "fillcolor": "rgba(0,0,0,0.10)", "line": {"width": 0}, "name": esc(name),
                      "hoverinfo": "skip"})
     data.append({"type": "scatter", "mode": "lines", "x": ts, "y": mean, "name": f"mean of {len(lines)}",
                  "line": {"color": OKABE_ITO["black"], "width": 2, "dash": "dash"},
@@ -145,7 +148,6 @@ def fan_figure(lines: dict[str, list[tuple[int, float]]], eps: list[dict[str, An
 
 def _event_times(eps: list[dict[str, Any]], windows: dict[str, dict[str, Any]], key: str) -> dict[int, int]:
     """{event time t: how many episodes filled then} from the episodes' fill instants."""
-    import pandas as pd
 
     out: dict[int, int] = {}
     for e in eps:
@@ -160,35 +162,16 @@ def _event_times(eps: list[dict[str, Any]], windows: dict[str, dict[str, Any]], 
     return out
 
 
-def mean_interval(lines: dict[str, list[tuple[int, float]]], cluster_of: dict[str, str | None],
-                  confidence: float = 0.95) -> tuple[list[int], list[float], list[float]] | None:
-    """Interval of the mean event-time path with clusters as the units: the events of a cluster
-    are averaged first, then mean ± t(n_clusters − 1) × sd / √n_clusters. None below 3 clusters."""
-    from scipy.special import stdtrit  # Student t quantile; scipy.stats costs seconds to import
-
-    by_t: dict[int, dict[str, list[float]]] = {}
-    for wid, pts in lines.items():
-        c = cluster_of.get(wid) or wid
-        for t, v in pts:
-            if not is_missing(v):
-                by_t.setdefault(t, {}).setdefault(c, []).append(float(v))
-    ts, lo, hi = [], [], []
-    for t in sorted(by_t):
-        cm = [float(np.mean(v)) for v in by_t[t].values()]
-        if len(cm) < 3:
-            continue
-        sd = float(np.std(cm, ddof=1))
-        half = float(stdtrit(len(cm) - 1, 0.5 + confidence / 2)) * sd / math.sqrt(len(cm))
-        m = float(np.mean(cm))
-        ts.append(t)
-        lo.append(m - half)
-        hi.append(m + half)
-    return (ts, lo, hi) if ts else None
-
-
 # ---------------------------------------------------------------------- event study
-TESTS = [("t", "t test (cross-section)"), ("bmp", "BMP standardized"), ("kolari_pynnonen", "Kolari–Pynnönen (clustered)"),
-         ("grank", "GRANK rank test"), ("generalized_sign", "generalized sign"), ("calendar_time", "calendar-time portfolio")]
+#: The event-study tests, each with the question its p-value answers (the verdict's p-value answers
+#: another: "is the mean return per event 0?"). CAR: cumulative abnormal return over the event window,
+#: the asset's against its market model, the strategy's against its benchmark.
+TESTS = [("t", "t (clusters)", "mean CAR = 0? clusters independent, t with clusters − 1 df"),
+         ("bmp", "BMP", "mean standardized CAR = 0? events independent"),
+         ("kolari_pynnonen", "Kolari–Pynnönen", "mean standardized CAR = 0, allowing for correlated events?"),
+         ("grank", "GRANK", "does the event window rank unusually against the estimation window?"),
+         ("generalized_sign", "generalized sign", "more positive CARs than the estimation window's share of gains?"),
+         ("calendar_time", "calendar-time", "alpha = 0? intercept of the calendar-time portfolio on the benchmark")]
 
 
 def car_figure(asset: dict[str, Any] | None, strat: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
@@ -230,76 +213,106 @@ def _test_cell(rec: dict[str, Any] | None, key: str) -> tuple[str, str]:
 
 def tests_table(asset: dict[str, Any] | None, strat: dict[str, Any] | None) -> str:
     rows = []
-    for key, name in TESTS:
+    for key, name, question in TESTS:
         a, b = _test_cell(asset, key), _test_cell(strat, key)
-        rows.append([esc(name), *a, *b])
+        rows.append([f"{esc(name)}<br><span class=\"note\">{esc(question)}</span>", *a, *b])
     n_a = asset.get("n_events") if asset else None
     n_s = strat.get("n_events") if strat else None
-    head = ["Test", f"asset stat (n={n_a if n_a is not None else DASH})", "p", f"strategy stat (n={n_s if n_s is not None else DASH})", "p"]
+    head = ["Test: the question its p answers", f"asset stat (n={n_a if n_a is not None else DASH})", "p",
+            f"strategy − benchmark stat (n={n_s if n_s is not None else DASH})", "p"]
     missing = not any(isinstance((r or {}).get("tests"), dict) for r in (asset, strat))
     note = ('<p class="note">Only the cross-sectional t test is in this run\'s metrics.json; the other tests are '
             'not available in this run.</p>') if missing else ""
     return table(head, rows, num_from=1) + note
 
 
-def shock_figure(eps: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
+def shock_figure(eps: list[dict[str, Any]], fit: dict[str, Any] | None,
+                 pointer: str = "") -> tuple[dict[str, Any] | None, str]:
     """Scatter of each episode's shock (the defining asset's t0 move) against its return, with the
-    OLS line and its slope's interval (cluster-robust when there are at least 3 clusters)."""
+    line scoring fitted (``event_level[combo].shock_slope``: OLS, CR1 cluster-robust, Student t with
+    G - 1 df) and its slope's interval. Returns (figure or None, the note under it as HTML: every
+    number in it carries the JSON pointer of its key under ``pointer``)."""
     pts = [(float(e["shock"]), float(e["return"]), e.get("cluster"), str(e.get("window"))) for e in eps
            if not is_missing(e.get("shock")) and not is_missing(e.get("return"))]
-    if len(pts) < 3:
-        return None, f"Fewer than 3 episodes with a shock size ({len(pts)}): no fit."
-    from statsmodels.regression.linear_model import OLS
-
+    if not isinstance(fit, dict):
+        return None, "not in this run's metrics.json (no <code>shock_slope</code>)."
+    if is_missing(fit.get("slope")):
+        return None, esc(f"No fit: {fit.get('nan_reason') or 'no slope in metrics.json'}.")
+    slope, icpt = float(fit["slope"]), float(fit.get("intercept") or 0.0)
     x = np.array([p[0] for p in pts])
     y = np.array([p[1] for p in pts])
-    if np.ptp(x) == 0:
-        return None, "Every episode has the same shock size: no fit."
-    X = np.column_stack([np.ones_like(x), x])
     groups = [p[2] or p[3] for p in pts]
-    n_cl = len(set(groups))
-    try:
-        if n_cl >= 3:
-            codes = np.unique(groups, return_inverse=True)[1]
-            fit = OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": codes})
-            how = f"cluster-robust over {n_cl} clusters"
-        else:
-            fit = OLS(y, X).fit()
-            how = "plain OLS (fewer than 3 clusters)"
-        lo, hi = fit.conf_int(0.05)[1]
-        slope = float(fit.params[1])
-    except Exception as exc:  # noqa: BLE001 - degenerate fits must not break the page
-        return None, f"No fit: {esc(exc)}"
     colors = _cluster_colors([{"cluster": g} for g in groups])
-    xs = np.linspace(x.min(), x.max(), 20)
+    xs = np.linspace(x.min(), x.max(), 20) if len(x) else np.zeros(0)
+    lo, hi = fit.get("ci_low"), fit.get("ci_high")
+    conf = f"{float(fit.get('confidence') or 0.95) * 100:g}%"
+    name = (f"fit: slope {slope:.2f} [{float(lo):.2f}, {float(hi):.2f}]" if not is_missing(lo) and not is_missing(hi)
+            else f"fit: slope {slope:.2f}")
     data = [{"type": "scatter", "mode": "markers", "name": "episodes", "x": x, "y": y,
              "text": [esc(p[3]) for p in pts], "marker": {"size": 9, "color": [colors[g] for g in groups],
                                                           "line": {"color": "#000", "width": 0.5}},
              "hovertemplate": "%{text}<br>shock %{x:.2%} → %{y:.2%}<extra></extra>", "showlegend": False},
-            {"type": "scatter", "mode": "lines", "name": esc(f"fit: slope {slope:.2f} [{lo:.2f}, {hi:.2f}]"),
-             "x": xs, "y": fit.params[0] + fit.params[1] * xs, "line": {"color": "#000", "width": 1.5},
-             "hoverinfo": "skip"}]
+            {"type": "scatter", "mode": "lines", "name": esc(name),
+             "x": xs, "y": icpt + slope * xs, "line": {"color": "#000", "width": 1.5}, "hoverinfo": "skip"}]
     layout = base_layout(270, hovermode="closest",
                          xaxis=_axis(tickformat=".1%", title={"text": "shock: the defining asset's t0 move"}),
                          yaxis=_axis(tickformat=".1%", title={"text": "episode return"}))
-    return {"data": data, "layout": layout}, (f"Slope {slope:.2f} (95% interval {lo:.2f} to {hi:.2f}, {how}): "
-                                               "return per unit of shock.")
+
+    def v(key: str, digits: int = 2) -> str:
+        val = fit.get(key)
+        if is_missing(val):
+            return f'<span class="na">{DASH}</span>'
+        text = f"{float(val):.3f}" if key == "p_value" else f"{float(val):.{digits}f}"
+        return f'<span class="v" data-key="{esc(pointer + "/" + key)}">{text}</span>'
+
+    n_cl = fit.get("n_clusters")
+    if is_missing(lo):
+        note = (f"Slope {v('slope')}: return per unit of shock; no interval "
+                f"({esc(fit.get('nan_reason') or 'undefined')}).")
+    else:
+        note = (f"Slope {v('slope')} ({conf} interval {v('ci_low')} to {v('ci_high')}; "
+                f"p = {v('p_value')} for <i>slope = 0</i>): return per unit of shock. {esc(fit.get('method') or '')}, "
+                f"{v('df', 0)} df over {esc(n_cl)} clusters.")
+    return {"data": data, "layout": layout}, note
 
 
-def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None) -> str:
-    """The event part of a strategy section (charts in a grid)."""
-    from backtests.report.page import grid
+def fan_interval(sv: StrategyView, combo: int | None) -> tuple[tuple[list[int], list[float], list[float], str] | None, str]:
+    """The interval of the mean event-time path as scoring wrote it (``event_time[combo]``:
+    ``mean_t``, ``mean_low``, ``mean_high``, ``interval``), or None and why not."""
+    rec = ((sv.summary.get("event_time") or {}).get(str(combo)) or {}) if combo is not None else {}
+    ts, lo, hi = rec.get("mean_t"), rec.get("mean_low"), rec.get("mean_high")
+    how = rec.get("interval") if isinstance(rec.get("interval"), dict) else {}
+    if not (isinstance(ts, list) and isinstance(lo, list) and isinstance(hi, list)) or len({len(ts), len(lo), len(hi)}) != 1:
+        return None, "not in this run's metrics.json"
+    keep = [k for k in range(len(ts)) if not is_missing(lo[k]) and not is_missing(hi[k])]
+    if not keep:
+        return None, str(how.get("reason") or "undefined at every event time")
+    conf = f"{float(how.get('confidence') or 0.95) * 100:g}%"
+    df = how.get("df")
+    name = (f"{conf} interval of the mean (t, {df} df)" if df is not None else f"{conf} interval of the mean "
+            f"(cluster bootstrap)")
+    return ([int(ts[k]) for k in keep], [float(lo[k]) for k in keep], [float(hi[k]) for k in keep], name), ""
+
+
+def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None, trades: Any = None) -> str:
+    """The event part of a strategy section (charts in a grid). ``trades``: the set's trades as
+    scoring wrote them (each once, in the window it is counted in); the fan marks their fills."""
+    from backtests.report.page import fold, grid
 
     eps, source = episodes(view, sv, combo)
     symbol = next(iter(sorted((sv.summary.get("roles") or {}).values())), None)
     tz = view.symbol_tz(str(symbol)) if symbol else "UTC"
-    base_block = sv.summary.get("baseline") if isinstance(sv.summary.get("baseline"), dict) else None
+    # diamonds: the matched baseline (same vehicles, same spans) when the run has one, else the contract's
+    matched = ((sv.summary.get("matched_baseline") or {}).get(str(combo)) if combo is not None else None)
+    base_block = matched if isinstance(matched, dict) else (
+        sv.summary.get("baseline") if isinstance(sv.summary.get("baseline"), dict) else None)
     base_eps = ((base_block or {}).get("event_level") or {}).get("episodes") if base_block else None
-    base_name = (base_block or {}).get("symbol")
+    base_name = (f"matched baseline: {base_block.get('label')}" if isinstance(matched, dict)
+                 else f"baseline {(base_block or {}).get('symbol') or ''}".strip())
     if not base_eps and sv.baselines:  # a configured buy-and-hold over the same windows
         b = sv.baselines[0]
         base_eps, _ = episodes(view, b, b.best if b.best is not None else b.default)
-        base_name = b.label
+        base_name = f"baseline {b.label}"
     cells = []
     if eps:
         src = ("" if source == "event_level" else
@@ -311,10 +324,14 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
         cells.append(na("No episodes for this strategy."))
     lines = view.event_time(sv, combo)
     if lines:
-        cluster_of = {str(e.get("window")): e.get("cluster") for e in eps}
-        interval = mean_interval(lines, cluster_of)
-        note = ("" if interval else '<p class="note">No interval of the mean: fewer than 3 clusters.</p>')
-        cells.append(page.chart(fan_figure(lines, eps, view.windows, interval), f"{sv.label}-fan",
+        interval, why = fan_interval(sv, combo)
+        note = "" if interval else f'<p class="note">No interval of the mean: {esc(why)}.</p>'
+        fills = eps
+        if trades is not None and len(trades):
+            fills = [{"window": t.window, "entry_utc": t.entry_time.isoformat(),
+                      "exit_utc": None if pd.isna(t.exit_time) else t.exit_time.isoformat()}
+                     for t in trades.itertuples(index=False)]
+        cells.append(page.chart(fan_figure(lines, fills, view.windows, interval), f"{sv.label}-fan",
                                 f"{sv.label}: event-time paths ({len(lines)} events)") + note)
     else:
         cells.append(na("No event-time view (no complete windows)."))
@@ -325,9 +342,13 @@ def event_block(page: Page, view: StudyView, sv: StrategyView, combo: int | None
     car = (page.chart(fig, f"{sv.label}-car", f"{sv.label}: CAAR, asset and strategy") if fig
            else na("No event study in this run (no benchmark or too few estimation sessions)."))
     cells.append(car)
-    sfig, sexpl = shock_figure(eps)
+    el_i = next((i for i, x in enumerate(view.metrics.get("strategies") or []) if x is sv.summary), None)
+    pointer = f"/strategies/{el_i}/event_level/{combo}/shock_slope"
+    sfig, sexpl = shock_figure(eps, (sv.event_level(combo) or {}).get("shock_slope"), pointer)
     cells.append((page.chart(sfig, f"{sv.label}-shock", f"{sv.label}: shock size vs result")
                   + f'<p class="note">{sexpl}</p>') if sfig else na(
         "Shock size against result: " + (sexpl if source == "event_level" else "not available in this run "
                                          "(no event-level episodes with shock sizes).")))
-    return grid(*cells[:2]) + grid(cells[2], cells[3] + tests_table(asset, strat))
+    return (grid(*cells[:2]) + grid(cells[2], cells[3])
+            + fold("Event-study tests, each p-value with the question it answers (the verdict's p answers "
+                   "&ldquo;is the mean return per event 0?&rdquo;)", tests_table(asset, strat)))

@@ -1,7 +1,7 @@
 """The pair exposure block and the exchange-state line of a strategy section.
 
 Both read ``metrics.json`` only: ``strategies[].exposure`` (net and gross exposure of each shown
-episode, written by :mod:`backtests.scoring.exposure`) and ``strategies[].execution.exchange_state``
+episode, written by :mod:`backtests.scoring.pair_exposure`) and ``strategies[].execution.exchange_state``
 (what the engine's exchange state was derived from, written by the engine's rules). Nothing here
 is computed from the weights.
 """

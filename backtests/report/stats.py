@@ -27,27 +27,29 @@ from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, metric_text, num, pct
 from backtests.report.page import Page, na, table, when
 from backtests.scoring import registry
-from backtests.report.view import POOLED_CHARTS, Chain, StrategyView, StudyView, round_trips
+from backtests.report.view import POOLED_CHARTS, Chain, StrategyView, StudyView
 
 
 
 def long_enough(n_periods: Any, ppy: float) -> bool:
-    """The annualization rule: at least one year of periods."""
-    return not is_missing(n_periods) and float(n_periods) >= ppy
+    """The annualization rule: at least one year of periods (:func:`backtests.scoring.registry.annualizes`)."""
+    return registry.annualizes(None if is_missing(n_periods) else float(n_periods), ppy)
 
 
 def metric_cell(rec: dict[str, Any], key: str, ppy: float | None) -> str:
+    """A pooled record's metric by the annualization rule (:func:`backtests.scoring.registry.shown_value`):
+    annualized over a year of periods, per period (marked <sup>p</sup>) or a dash with the reason below."""
     m = rec.get("metrics") or {}
     reason = (rec.get("nan_reasons") or {}).get(key)
     v = m.get(key)
     info = registry.get(key)
     if info is not None and info.annualized and ppy is None:
         return f'<span class="na" title="periods per year not in this run\'s metrics.json">{DASH}</span>'
-    if info is not None and info.annualized and not long_enough(m.get("n_periods"), ppy):
-        pp = None if is_missing(v) else registry.per_period_value(key, v, ppy)
-        if pp is not None:
-            shown = pct(pp) if info.fmt == "pct" else num(pp, digits=3)
-            return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{shown}<sup>p</sup></span>'
+    shown, scale = registry.shown_value(key, None if is_missing(v) else float(v), m.get("n_periods"), ppy)
+    if scale == registry.PER_PERIOD:
+        text = pct(shown) if info.fmt == "pct" else num(shown, digits=3)
+        return f'<span title="per period: {count(m.get("n_periods"))} periods, under one year ({ppy:,.0f})">{text}<sup>p</sup></span>'
+    if scale == registry.NOT_SHOWN and not is_missing(v):
         return (f'<span class="na" title="not annualized: {count(m.get("n_periods"))} periods, under one year '
                 f'({ppy:,.0f} periods)">{DASH}</span>')
     return metric(key, v, reason)
@@ -61,7 +63,10 @@ def sets_table(view: StudyView, sv: StrategyView, sets: list[tuple[str, dict[str
         out += table(head, [[esc(name)] + [metric_cell(rec, k, ppy) for k in keys] for name, rec, ppy in sets], "metrics", num_from=1)
     return (out
             + '<p class="note">On the calendar-time series (each UTC period once, overlapping windows averaged). '
-              '<sup>p</sup>: per period, not annualized: the series is shorter than one year (docs/tearsheet.md).</p>')
+              '<sup>p</sup>: per period, not annualized: the series is shorter than one year (docs/tearsheet.md). '
+              'The last row is the risk of the position itself: the same figures, per period, over only the periods '
+              'in which the set held a position, each averaged over the episodes holding one (flat periods and flat '
+              'episodes do not dilute it).</p>')
 
 
 # ---------------------------------------------------------------------- charts
@@ -139,20 +144,60 @@ def drawdown_table(view: StudyView, sv: StrategyView, combo: int | None) -> str:
 
 
 # ---------------------------------------------------------------------- trades and costs
-def trade_stats(trades: pd.DataFrame) -> str:
-    r = trades["ret"].dropna() if len(trades) else pd.Series(dtype=float)
-    if r.empty:
+NO_TRADES_KEY = ("not in this run's metrics.json (no <code>strategies[].trades</code>: a run folder written before "
+                 "scare counted each trade once); run the study again")
+
+
+def trade_block(sv: StrategyView, combo: int | None) -> dict[str, Any] | None:
+    """metrics.json ``strategies[].trades[combo]`` (each real trade once), or None."""
+    rec = (sv.summary.get("trades") or {}).get(str(combo)) if combo is not None else None
+    return rec if isinstance(rec, dict) else None
+
+
+def trade_stats(block: dict[str, Any] | None) -> str:
+    """The set's trade statistics as scoring wrote them (``trades[combo].stats``)."""
+    if block is None:
+        return na(f"Trade statistics: {NO_TRADES_KEY}.")
+    st = block.get("stats") if isinstance(block.get("stats"), dict) else {}
+    if not st.get("n_closed"):
         return na("No closed trades.")
-    win, loss = r[r > 0], r[r < 0]
-    hold = (pd.to_datetime(trades["exit_time"], utc=True) - pd.to_datetime(trades["entry_time"], utc=True)).dropna()
-    hours = hold.dt.total_seconds() / 3600.0
-    payoff = (win.mean() / -loss.mean()) if len(win) and len(loss) else math.nan
-    items = [("Closed trades", count(len(r))), ("Win rate", pct((r > 0).mean())), ("Average win", pct(win.mean() if len(win) else math.nan)),
-             ("Average loss", pct(loss.mean() if len(loss) else math.nan)), ("Payoff (avg win / avg loss)", num(payoff)),
-             ("Expectancy (mean per trade)", pct(r.mean(), signed=True)), ("Best / worst", f"{pct(r.max())} / {pct(r.min())}"),
-             ("Holding time, median", f"{hours.median() / 24:,.1f} days" if len(hours) else DASH),
-             ("Holding time, longest", f"{hours.max() / 24:,.1f} days" if len(hours) else DASH)]
-    return table(["Trade statistic", "Value"], [[esc(k), v] for k, v in items], right={1})
+    days = (lambda v: DASH if is_missing(v) else f"{float(v):,.1f} days")
+    items = [("Closed trades (each counted once)", count(st.get("n_closed"))), ("Win rate", pct(st.get("win_rate"))),
+             ("Average win", pct(st.get("average_win"))), ("Average loss", pct(st.get("average_loss"))),
+             ("Payoff (avg win / avg loss)", num(st.get("payoff"))),
+             ("Expectancy (mean per trade, before fees)", pct(st.get("expectancy"), signed=True)),
+             ("Best / worst", f"{pct(st.get('best'))} / {pct(st.get('worst'))}"),
+             ("Holding time, median", days(st.get("holding_days_median"))),
+             ("Holding time, longest", days(st.get("holding_days_max")))]
+    out = table(["Trade statistic", "Value"], [[esc(k), v] for k, v in items], right={1})
+    merged = block.get("merged")
+    if merged:
+        out += (f'<p class="note">{count(merged)} round trip{"s" if merged != 1 else ""} of overlapping windows '
+                'were the same trade (same symbol, same entry fill) and are counted once.</p>')
+    return out
+
+
+def trades_frame(block: dict[str, Any] | None) -> pd.DataFrame:
+    """The set's trades (each once) as a frame for the tables and charts (times as UTC timestamps)."""
+    cols = ["run", "window", "windows", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
+            "ret", "net_ret", "fees", "size", "entry_kind", "exit_kind"]
+    recs = [t for t in (block or {}).get("trades") or [] if isinstance(t, dict)]
+    if not recs:
+        return pd.DataFrame(columns=cols)
+    f = pd.DataFrame({
+        "run": [t.get("run") for t in recs], "window": [t.get("window") for t in recs],
+        "windows": [t.get("windows") or [] for t in recs], "symbol": [t.get("symbol") for t in recs],
+        "side": [t.get("side") for t in recs],
+        "entry_time": pd.to_datetime([t.get("entry_utc") for t in recs], utc=True),
+        "entry_price": pd.to_numeric([t.get("entry_price") for t in recs], errors="coerce"),
+        "exit_time": pd.to_datetime([t.get("exit_utc") for t in recs], utc=True),
+        "exit_price": pd.to_numeric([t.get("exit_price") for t in recs], errors="coerce"),
+        "ret": pd.to_numeric([t.get("return") for t in recs], errors="coerce"),
+        "net_ret": pd.to_numeric([t.get("net_return") for t in recs], errors="coerce"),
+        "fees": pd.to_numeric([t.get("fees") for t in recs], errors="coerce"),
+        "size": pd.to_numeric([t.get("size") for t in recs], errors="coerce"),
+        "entry_kind": [t.get("entry_kind") for t in recs], "exit_kind": [t.get("exit_kind") for t in recs]})
+    return f[cols]
 
 
 def costs_table(view: StudyView, sv: StrategyView, orders: pd.DataFrame, trades: pd.DataFrame) -> str:
@@ -177,8 +222,7 @@ def costs_table(view: StudyView, sv: StrategyView, orders: pd.DataFrame, trades:
         slip += float((v * np.where(sl, s / (1 - s), s / (1 + s))).sum()) if s < 1 else 0.0
     traded = float(value.sum())
     gross = trades["ret"].dropna() if len(trades) else pd.Series(dtype=float)
-    net = ((trades["ret"] - trades["fees"] / (trades["size"] * trades["entry_price"])).dropna()
-           if len(trades) and "size" in trades.columns else pd.Series(dtype=float))
+    net = trades["net_ret"].dropna() if len(trades) and "net_ret" in trades.columns else pd.Series(dtype=float)
     rows = [["Commission (fees)", num(comm), pct(comm / traded if traded else math.nan)],
             ["Sell tax (KRX)", num(tax), pct(tax / traded if traded else math.nan)],
             ["Slippage (in fill prices)", num(slip), pct(slip / traded if traded else math.nan)],
@@ -197,19 +241,30 @@ def costs_table(view: StudyView, sv: StrategyView, orders: pd.DataFrame, trades:
 
 
 def set_trades(orders: pd.DataFrame, sv: StrategyView, combo: int | None,
-               view: StudyView | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(this set's orders with their fill ``kind``, its round trips)."""
+               view: StudyView | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
+    """(the orders of this set's trades, each trade once, with their fill ``kind``; its trades as
+    scoring wrote them; the ``trades[combo]`` block). An order belongs to a trade when it is of the
+    trade's run and symbol and fills between its entry and exit: the copies of a trade seen from an
+    overlapping window are left out, so costs count each trade once."""
     from backtests.report.view import fill_kinds
 
-    runs = [str(r.get("id")) for r in sv.runs.get(combo, [])] if combo is not None else []
-    if orders is None or orders.empty or not runs:
-        return pd.DataFrame(columns=list(orders.columns) if orders is not None else []), round_trips(pd.DataFrame(), [])
-    sub = orders[orders["run"].astype(str).isin(set(runs))]
+    block = trade_block(sv, combo)
+    trades = trades_frame(block)
+    empty = pd.DataFrame(columns=list(orders.columns) if orders is not None else [])
+    if orders is None or orders.empty or trades.empty:
+        return empty, trades, block
+    o = orders.assign(_i=np.arange(len(orders)), run=orders["run"].astype(str), symbol=orders["symbol"].astype(str),
+                      _t=pd.to_datetime(orders["fill_time"] if "fill_time" in orders.columns else orders["time"], utc=True))
+    t = trades[["run", "symbol", "entry_time", "exit_time"]].astype({"run": str, "symbol": str})
+    m = o.merge(t, on=["run", "symbol"], how="inner")
+    end = m["exit_time"].fillna(pd.Timestamp.max.tz_localize("UTC"))
+    keep = np.unique(m.loc[(m["_t"] >= m["entry_time"]) & (m["_t"] <= end), "_i"].to_numpy())
+    sub = orders.iloc[keep]
     if len(sub):
         markets = {k: str(v.get("market")) for k, v in view.symbols.items()} if view is not None else {}
         sub = sub.assign(kind=fill_kinds(sub, markets, view.market_tz if view is not None else None))
-    return sub, round_trips(sub, runs)
+    return sub, trades, block
 
 
 __all__ = ["sets_table", "distribution_figure", "rolling_block", "drawdown_table", "trade_stats", "costs_table",
-           "set_trades", "long_enough", "omitted"]
+           "set_trades", "trade_block", "trades_frame", "long_enough", "omitted"]

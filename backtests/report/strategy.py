@@ -15,7 +15,7 @@ import pandas as pd
 from backtests.report import charts, events, exposure, stats
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct
-from backtests.report.page import Page, fold, grid, guarded, na, section, table, when, when_text
+from backtests.report.page import Page, fold, grid, guarded, na, section, table, when
 from backtests.report.verdict import warnings_table
 from backtests.scoring import registry
 from backtests.report.view import Chain, StrategyView, StudyView
@@ -74,7 +74,8 @@ def _params_of_group(group: list[dict[str, Any]], swept: list[str]) -> str:
     return esc(", ".join(parts))
 
 
-def ranking_table(sv: StrategyView, swept: list[str]) -> str:
+def ranking_table(sv: StrategyView, swept: list[str], ppy: float | None = None) -> str:
+    """The top distinct sets; every figure by the annualization rule (:func:`stats.metric_cell`)."""
     groups = identical_groups(sv)
     if not groups:
         return na("No ranked parameter sets (the ranking metric is undefined for all).")
@@ -90,8 +91,12 @@ def ranking_table(sv: StrategyView, swept: list[str]) -> str:
                                   if n_id is not None and int(n_id) != len(g) else "")
         rank = count(t.get("rank")) + (f"–{count(g[-1]['trust']['rank'])}" if len(g) > 1 else "")
         rows.append([rank, f'<span class="params">{_params_of_group(g, swept)}</span>{esc(tag)}', size]
-                    + [metric(k, m.get(k, t.get(k)), _reason(rec, k)) for k in show] + [num(t.get("dsr"), t.get("notes"))])
-    headers = ["Rank", "Parameters (swept)", "Sets"] + [label(k) for k in show] + ["DSR"]
+                    + [stats.metric_cell(rec, k, ppy) if k in m else metric(k, t.get(k), _reason(rec, k)) for k in show]
+                    + [num(t.get("dsr"), t.get("notes"))])
+    first = groups[0][0].get("metrics") or {}
+    scale = registry.shown_value(key, first.get(key), first.get("n_periods"), ppy)[1]
+    headers = ["Rank", "Parameters (swept)", "Sets"] + [registry.shown_label(k, scale) if k == key else label(k)
+                                                         for k in show] + ["DSR"]
     n = len(sv.pooled)
     merged = sum(len(g) for g in groups)
     return table(headers, rows, num_from=2) + (
@@ -150,8 +155,9 @@ def trials_figure(view: StudyView, sv: StrategyView) -> tuple[dict[str, Any] | N
 def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str]) -> str:
     if len(sv.pooled) <= 1:
         return ""
-    fig, expl = charts.sweep_figure(sv, swept)
-    heat = (page.chart(fig, f"{sv.label}-sweep", f"{sv.label}: {label(sv.rank_by)} across the sweep")
+    fig, expl = charts.sweep_figure(sv, swept, view.ppy(sv))
+    shown = registry.shown_label(sv.rank_by, charts.map_scale(list(sv.pooled.values()), sv.rank_by, view.ppy(sv)))
+    heat = (page.chart(fig, f"{sv.label}-sweep", f"{sv.label}: {shown} across the sweep")
             + f'<p class="note">{expl}</p>') if fig else na(expl)
     tfig, texpl = trials_figure(view, sv)
     trial = (page.chart(tfig, f"{sv.label}-trials", f"{sv.label}: trial Sharpe ratios and DSR's SR0")
@@ -159,17 +165,23 @@ def sweep_block(page: Page, view: StudyView, sv: StrategyView, swept: list[str])
                'that many unskilled trials.</p>') if tfig else na(texpl)
     sid = page.anchor(f"{sv.label} sweep", level=3, short="sweep")
     return section("Parameter sweep", "A plateau is more believable than a lone peak; the best must clear SR0.",
-                   grid(heat, trial) + fold(f"Top {TOP_N} distinct parameter sets", ranking_table(sv, swept)), sid, level=3)
+                   grid(heat, trial) + fold(f"Top {TOP_N} distinct parameter sets", ranking_table(sv, swept, view.ppy(sv))),
+                   sid, level=3)
 
 
 # ---------------------------------------------------------------------- tables
 WINDOW_KEYS = list(registry.WINDOW_ROW)
 
 
-def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: int | None) -> str:
+def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: int | None,
+                 block: dict[str, Any] | None = None) -> str:
+    """The set's metrics per window. Its trade count is the trades counted in that window (each real
+    trade once: ``trades[combo].by_window``), with those of the episode already counted in an
+    earlier window noted; without that key, the engine's per-episode count."""
     runs = sv.runs.get(combo, []) if combo is not None else []
     if not runs:
         return na("No runs.")
+    by_window = (block or {}).get("by_window") if isinstance((block or {}).get("by_window"), dict) else None
     dflt = {r.get("window"): r for r in sv.runs.get(default, [])} if default not in (None, combo) else {}
     bases = [(b.label, {r.get("window"): r for r in b.runs.get(_best_of(b), [])}) for b in sv.baselines]
     rows = []
@@ -177,13 +189,15 @@ def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: 
         w = view.windows.get(r.get("window"), {})
         m = r.get("metrics") or {}
         cells = [f'<span title="{esc(w.get("label"))}">{esc(r.get("window"))}</span>', esc(w.get("event_date") or "")]
-        cells += [metric(k, m.get(k), _reason(r, k)) for k in WINDOW_KEYS]
+        cells += [_trades_cell(by_window, r) if k == "n_trades" and by_window is not None
+                  else metric(k, m.get(k), _reason(r, k)) for k in WINDOW_KEYS]
         if dflt:
             cells.append(metric("total_return", ((dflt.get(r.get("window")) or {}).get("metrics") or {}).get("total_return")))
         for _, bm in bases:
             cells.append(metric("total_return", ((bm.get(r.get("window")) or {}).get("metrics") or {}).get("total_return")))
         rows.append(cells)
-    headers = (["Window", "Event date"] + [label(k) for k in WINDOW_KEYS] + (["Default: total"] if dflt else [])
+    headers = (["Window", "Event date"] + [("Trades (once)" if k == "n_trades" and by_window is not None else label(k))
+                                           for k in WINDOW_KEYS] + (["Default: total"] if dflt else [])
                + [f"{b}: total" for b, _ in bases])
     more = ""
     if len(rows) > MAX_WINDOW_ROWS:
@@ -192,14 +206,27 @@ def window_table(view: StudyView, sv: StrategyView, combo: int | None, default: 
     return table(headers, rows, num_from=2) + more
 
 
-def trades_table(view: StudyView, trades: pd.DataFrame) -> str:
+def _trades_cell(by_window: dict[str, Any], run: dict[str, Any]) -> str:
+    rec = by_window.get(str(run.get("window"))) or {}
+    out = count(rec.get("trades"))
+    if rec.get("seen_elsewhere"):
+        out += (f' <span class="note" title="trades of this episode counted in an earlier, overlapping window">'
+                f'(+{count(rec["seen_elsewhere"])} counted earlier)</span>')
+    return out
+
+
+def trades_table(view: StudyView, trades: pd.DataFrame, block: dict[str, Any] | None = None) -> str:
+    if block is None:
+        return na(f"Trades: {stats.NO_TRADES_KEY}.")
     if trades.empty:
         return na("No trades.")
     rows = []
     for t in trades.head(MAX_TRADES).itertuples(index=False):
         tz = view.symbol_tz(str(t.symbol))
-        rows.append([esc(t.window), esc(t.symbol), esc(t.side), when(t.entry_time), when(t.entry_time, tz),
-                     esc(t.entry_kind or DASH), num(t.entry_price), when(t.exit_time),
+        also = [w for w in (t.windows or [])[1:]]
+        win = esc(t.window) + (f'<br><span class="note">also in {esc(", ".join(also))}</span>' if also else "")
+        rows.append([win, esc(t.symbol), esc(t.side), when(t.entry_time), when(t.entry_time, tz),
+                     esc(t.entry_kind or DASH), num(t.entry_price), when(t.exit_time) if not pd.isna(t.exit_time) else "",
                      when(t.exit_time, tz) if not pd.isna(t.exit_time) else "", esc(t.exit_kind or "") if not pd.isna(t.exit_time) else "",
                      num(t.exit_price), pct(t.ret, "still open", signed=True), num(t.fees)])
     headers = ["Window", "Symbol", "Side", "Entry fill (UTC)", "(local)", "Kind", "Entry price", "Exit fill (UTC)",
@@ -246,15 +273,15 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
         facts.append("<b>baseline</b> " + ", ".join(esc(b.label) for b in sv.baselines) + " (same windows, folded in here)")
     facts += [x for x in (exposure.state_line(sv),) if x]
     parts = [f'<p class="facts-line">{" · ".join(facts)}</p>']
-    sub_orders, trades = stats.set_trades(orders, sv, combo, view)
+    sub_orders, trades, block = stats.set_trades(orders, sv, combo, view)
     wl = view.warnings_for(sv.label)
     if wl:
         parts.append(f'<div id="{esc(sv.anchor)}-warnings">' + fold(f'<span style="color:#8a3b00">{len(wl):,d} named '
                      f'warning{"s" if len(wl) > 1 else ""} for this strategy</span>', warnings_table(wl)) + "</div>")
     eid = page.anchor(f"{sv.label} shock by shock", level=3, short="shock by shock")
     parts.append(section("Shock by shock", f"The {which} set's return per event (bars, colored by cluster; diamonds: the "
-                         "baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
-                         "size against result.", guarded("Events", lambda: events.event_block(page, view, sv, combo)),
+                         "matched baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
+                         "size against result.", guarded("Events", lambda: events.event_block(page, view, sv, combo, trades)),
                          eid, level=3))
 
     if sv.summary.get("exposure"):
@@ -289,16 +316,16 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
     sid = page.anchor(f"{sv.label} returns and risk", level=3, short="returns and risk")
     parts.append(section("Returns and risk", "The pooled calendar-time series against the benchmark and the baseline "
                          "over the same periods.", guarded("Returns and risk", risk), sid, level=3))
-    parts.append(fold(f"Trade statistics and costs, gross against net ({len(trades):,d} trades)",
-                      grid(guarded("Trade statistics", lambda: stats.trade_stats(trades)),
+    parts.append(fold(f"Trade statistics and costs, gross against net ({len(trades):,d} trades, each counted once)",
+                      grid(guarded("Trade statistics", lambda: stats.trade_stats(block)),
                            guarded("Costs", lambda: stats.costs_table(view, sv, sub_orders, trades)))))
     parts.append(guarded("Sweep", lambda: sweep_block(page, view, sv, swept)))
-    more = (fold("Per window", guarded("Per window", lambda: window_table(view, sv, combo, sv.default)))
+    more = (fold("Per window", guarded("Per window", lambda: window_table(view, sv, combo, sv.default, block)))
             + fold("Drawdown periods and rolling volatility and beta",
                    grid(guarded("Drawdowns", lambda: stats.drawdown_table(view, sv, combo)),
                         guarded("Rolling", lambda: stats.rolling_block(page, view, sv, ch, combo))))
             + fold(f"Trades ({len(trades):,d}): fill instants in UTC and market time, open/close fills",
-                   guarded("Trades", lambda: trades_table(view, trades))
+                   guarded("Trades", lambda: trades_table(view, trades, block))
                    + '<p class="note">Times are fill instants; kind is the fill (open, close, auction); a star marks a '
                      'kind inferred from the session\'s open and close times (the run saved no fill_kind).</p>'))
     parts.append(more)

@@ -9,7 +9,8 @@ pooled.parquet (a scare 0.2 folder has none: the page says which charts it omits
 - a compact header (study, data label with a SYNTHETIC banner when it is, config hash, versions,
   the config collapsed),
 - the verdict (:mod:`backtests.report.verdict`): per strategy, event-level results, out of
-  sample, DSR and PBO, against its buy-and-hold baseline; the run's named warnings,
+  sample, DSR and PBO, against its matched and buy-and-hold baselines; the run's named warnings
+  and the look-ahead audit's verdict (exhaustive or partial, from manifest.json),
 - per strategy (:mod:`backtests.report.strategy`): event sections, returns and risk, trade
   statistics and costs, the sweep; buy-and-hold baselines on the same windows folded in,
 - the data: symbols, sources, date ranges, warnings, windows and the closures inside them.
@@ -29,7 +30,7 @@ import pandas as pd
 from backtests.report.fmt import LINE_COLORS, count, esc, num, script_json
 from backtests.report.page import BOOT, CSS, ERROR_HOOK, Page, fold, guarded, section, table
 from backtests.report.strategy import strategy_section
-from backtests.report.verdict import verdict, warnings_block
+from backtests.report.verdict import audit_block, verdict, warnings_block
 from backtests.report.view import NO_POOLED_FILE, SavedRun, StudyView
 
 
@@ -185,7 +186,8 @@ def render_tearsheet(run: SavedRun, *, plotly_js: str | None = None) -> str:
             sv.anchor = next(h.anchor for h in view.strategies if h.label == sv.baseline_for)
     strat_toc = list(page.toc)
     page.toc.clear()
-    verd = guarded("Verdict", lambda: verdict(page, view, guarded("Warnings", lambda: warnings_block(view))))
+    verd = guarded("Verdict", lambda: verdict(page, view, guarded("Warnings", lambda: warnings_block(view)),
+                                              guarded("Audit", lambda: audit_block(manifest))))
     bodies = [guarded(f"Strategy {sv.label}", lambda sv=sv: strategy_section(page, view, sv, orders)) for sv in shown]
     data = guarded("Data", lambda: data_section(page, view))
     toc = [e for e in [("s-verdict", "Verdict", 2)] + strat_toc + [e for e in page.toc if e[2] == 2 and e[0] == "s-data"]]

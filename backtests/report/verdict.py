@@ -10,36 +10,21 @@ computed) show a dash with the reason, never a made-up figure.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from backtests.report.fmt import DASH, esc, is_missing, num, params_text, pct
+from backtests.report.fmt import DASH, esc, is_missing, params_text, pct
 from backtests.report.page import Page, fold, section, table
-from backtests.report.view import StrategyView, StudyView
+from backtests.report.readings import Pointers, Reader, fmt_value, reading, resolve
+from backtests.report.view import StudyView
 
 NOT_IN_RUN = "not available in this run (metrics.json has no event-level results: run it with scare 0.2)"
 
-
-def resolve(doc: Any, pointer: str) -> Any:
-    """The value at a JSON pointer (RFC 6901) in ``doc``; KeyError/IndexError when absent."""
-    cur = doc
-    for part in pointer.lstrip("/").split("/") if pointer else []:
-        part = part.replace("~1", "/").replace("~0", "~")
-        cur = cur[int(part)] if isinstance(cur, list) else cur[part]
-    return cur
+__all__ = ["Cells", "NOT_IN_RUN", "audit_block", "fmt_value", "reading", "resolve", "verdict", "verdict_rows",
+           "warnings_block", "warnings_table"]
 
 
-class Cells:
+class Cells(Reader):
     """Formats values read from metrics.json into cells that name their source."""
-
-    def __init__(self, metrics: dict[str, Any]) -> None:
-        self.metrics = metrics
-
-    def get(self, pointer: str) -> Any:
-        try:
-            return resolve(self.metrics, pointer)
-        except (KeyError, IndexError, TypeError, ValueError):
-            return None
 
     def cell(self, pointer: str, kind: str = "pct", reason: str | None = None, signed: bool = False) -> str:
         v = self.get(pointer)
@@ -62,83 +47,6 @@ class Cells:
 
 def _dict(x: Any) -> dict[str, Any] | None:
     return x if isinstance(x, dict) else None
-
-
-def _f(x: Any) -> float | None:
-    """A finite float, or None (metrics.json values may be null, or garbage in a hand-edited file)."""
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def fmt_value(v: Any, kind: str, signed: bool = False) -> str:
-    """The one formatting rule of the verdict cells (the tests format metrics.json with it)."""
-    if kind == "pct":
-        return pct(v, signed=signed)
-    if kind == "count":
-        return f"{int(round(float(v))):,d}"
-    if kind == "p":
-        return f"{float(v):.3f}" if float(v) >= 0.001 else "<0.001"
-    return num(v)
-
-
-# ---------------------------------------------------------------------- reading
-def reading(el: dict[str, Any] | None, loco: dict[str, Any] | None, dsr: Any, pbo: Any,
-            base: dict[str, Any] | None, base_symbol: str | None) -> str:
-    """One plain-language line from the numbers of a verdict row (plain text)."""
-    if not el or not _f(el.get("n_events")):
-        return "No event-level results in this run."
-    bits = []
-    traded, nc = int(_f(el.get("n_traded")) or 0), int(_f(el.get("n_clusters")) or 0)
-    if traded == 0:
-        return f"Never traded in its {int(_f(el.get('n_events')) or 0)} windows."
-    eps = [e for e in el.get("episodes") or [] if isinstance(e, dict) and e.get("traded")]
-    cl = f"{nc} cluster{'s' if nc != 1 else ''}"
-    rets = [_f(e.get("return")) for e in eps]
-    win_rate = _f(el.get("win_rate"))
-    if eps:
-        wins = sum(1 for r in rets if r is not None and r > 0)
-        bits.append(f"positive on {wins} of {traded} traded shocks ({cl})")
-    elif win_rate is not None:
-        bits.append(f"won {win_rate * 100:.0f}% of {traded} traded shocks ({cl})")
-    lo, hi = _f(el.get("ci_low")), _f(el.get("ci_high"))
-    if lo is not None and hi is not None:
-        bits.append("interval excludes zero" if lo > 0 else "interval below zero" if hi < 0 else "interval includes zero")
-    elif el.get("nan_reason"):
-        bits.append(f"no interval ({el['nan_reason']})")
-    if 0 < nc < 5:
-        bits.append(f"only {cl}: too few to be sure")
-    mean = _f(el.get("mean"))
-    oos = _f((loco or {}).get("mean"))
-    if oos is not None and mean is not None:
-        ins = _f((loco or {}).get("in_sample_mean"))
-        ins = mean if ins is None else ins
-        if ins > 0:
-            kept = oos / ins
-            if oos <= 0:
-                bits.append("out of sample it is gone" + (" and reversed" if oos < 0 else ""))
-            elif kept < 0.75:
-                bits.append(f"out of sample {(1 - kept) * 100:.0f}% of it is gone")
-            else:
-                bits.append("out of sample it mostly holds")
-        else:
-            bits.append("out of sample it turns positive" if oos > 0 else "out of sample it stays negative")
-    elif loco and loco.get("nan_reason"):
-        bits.append(f"no out-of-sample result ({loco['nan_reason']})")
-    bmean = _f((base or {}).get("mean"))
-    if bmean is not None and mean is not None:
-        diff = mean - bmean
-        bits.append(f"{'beats' if diff > 0 else 'trails'} holding {base_symbol or 'the asset'} by "
-                    f"{abs(diff) * 100:.2f} points per event")
-    d, p = _f(dsr), _f(pbo)
-    if d is not None and d < 0.95:
-        bits.append(f"DSR {d:.2f}: could be the luck of the best of many trials")
-    if p is not None and p > 0.5:
-        bits.append(f"PBO {p:.2f}: likely overfit")
-    text = "; ".join(bits)
-    return text[:1].upper() + text[1:] + "."
 
 
 # ---------------------------------------------------------------------- table
@@ -164,8 +72,9 @@ def verdict_rows(view: StudyView) -> list[dict[str, Any]]:
     return rows
 
 
-def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """The verdict rows of one strategy: its numbers, its reading, its baseline."""
+def strategy_rows(cells: Cells, view: StudyView, r: dict[str, Any], state: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The verdict rows of one strategy: its numbers, its reading, its baselines (the matched one,
+    the same vehicles over the same spans, first; then the contract's; then buy-and-hold runs)."""
     rows: list[tuple[str, list[str]]] = []
     sv, si, combo, pi = r["sv"], r["si"], r["combo"], r["pi"]
     name = f'<a href="#{esc(sv.anchor)}"><b>{esc(sv.label)}</b></a>'
@@ -194,16 +103,20 @@ def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dic
     n_text = (f'N {cells.cell(f"{trust_p}/n_trials", "count")}'
               + (f' of {cells.cell(f"{trust_p}/n_trials_raw", "count")}' if n_raw is not None and n_raw != dsr_n else ""))
     base = _dict(cells.get(f"/strategies/{si}/baseline"))
+    matched_p = f"/strategies/{si}/matched_baseline/{combo}"
+    matched = _dict(cells.get(matched_p))
     reason_el = (el or {}).get("nan_reason") if isinstance(el, dict) else None
     rows.append(("main", [
         f'{name}<br><span class="note">{esc(which)}: </span><span class="params">{params}</span>',
         f'{cells.cell(el_p + "/n_traded", "count")} / {cells.cell(el_p + "/n_events", "count")}'
-        f'<br><span class="note">{cells.cell(el_p + "/n_clusters", "count")} cluster{"" if cells.get(el_p + "/n_clusters") == 1 else "s"}</span>',
+        f'<br><span class="note">{cells.cell(el_p + "/n_clusters", "count")} cluster{"" if cells.get(el_p + "/n_clusters") == 1 else "s"}</span>'
+        + excluded_note(cells, el_p),
         cells.cell(el_p + "/mean", signed=True, reason=reason_el),
-        f'{cells.cell(el_p + "/ci_low", signed=True, reason=reason_el)} to {cells.cell(el_p + "/ci_high", signed=True, reason=reason_el)}',
+        f'{cells.cell(el_p + "/ci_low", signed=True, reason=reason_el)} to {cells.cell(el_p + "/ci_high", signed=True, reason=reason_el)}'
+        + ci_note(cells, el_p),
         cells.cell(el_p + "/median", signed=True, reason=reason_el),
         cells.cell(el_p + "/win_rate"),
-        cells.cell(el_p + "/p_value", "p"),
+        cells.cell(el_p + "/p_value", "p", reason=reason_el),
         f'{cells.cell(loco_p + "/mean", signed=True, reason=cells.get(loco_p + "/nan_reason"))}'
         f'<br><span class="note">in sample {cells.cell(loco_p + "/in_sample_mean", signed=True)}'
         f' · won {cells.cell(loco_p + "/win_rate")}</span>',
@@ -211,22 +124,27 @@ def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dic
         f'{cells.cell(trust_p + "/dsr", "num", reason=cells.get(trust_p + "/notes"))}<br><span class="note">{n_text}</span>',
         cells.cell(f"/strategies/{si}/pbo", "num", reason="one parameter set: nothing to overfit" if len(sv.pooled) <= 1 else None),
     ]))
-    # baselines: the contract's block (long the first traded symbol over the same episodes), then the
-    # buy-and-hold strategies of the config that run on the same windows (their own event level)
-    bases: list[tuple[str, str, str]] = []  # (label html, pointer of an EventLevel, symbol or label)
+    # baselines: matched (same vehicles, same spans), the contract's block (long the first traded
+    # symbol over the same episodes), then the buy-and-hold strategies of the config on the same windows
+    bases: list[tuple[str, str]] = []  # (label html, pointer of an EventLevel)
+    if matched is not None and not sv.is_baseline:
+        bases.append((f'matched: <span title="{esc(matched.get("rule") or "")}">{esc(matched.get("label") or "same vehicles, same spans")}</span>',
+                      matched_p + "/event_level"))
     if isinstance(base, dict) and not sv.is_baseline:
         bases.append((f'baseline: <span title="{esc(base.get("rule") or "")}">long {esc(base.get("symbol") or "?")}, '
-                      'same episodes</span>', f"/strategies/{si}/baseline/event_level", str(base.get("symbol") or "")))
+                      'same windows</span>', f"/strategies/{si}/baseline/event_level"))
     strat_index = {str(x.get("label", x.get("name"))): i for i, x in enumerate(view.metrics.get("strategies") or [])}
     for b in sv.baselines:
         bi, bc = strat_index.get(b.label), (b.best if b.best is not None else b.default)
         if bi is not None and bc is not None and _dict(cells.get(f"/strategies/{bi}/event_level/{bc}")):
             bases.append((f'baseline: {esc(b.label)} <span class="note">(buy_and_hold, same windows)</span>',
-                          f"/strategies/{bi}/event_level/{bc}", b.label))
-    first = _dict(cells.get(bases[0][1])) if bases else None
-    rows.append(("reading", [esc(reading(el, _dict(cells.get(loco_p)), cells.get(f"{trust_p}/dsr"),
-                                         cells.get(f"/strategies/{si}/pbo"), first, bases[0][2] if bases else None))]))
-    for lab, bp, _ in bases:
+                          f"/strategies/{bi}/event_level/{bc}"))
+    ptrs = Pointers(el=el_p, loco=loco_p, trust=trust_p, pbo=f"/strategies/{si}/pbo",
+                    matched=matched_p if matched is not None and not sv.is_baseline else None,
+                    contract=f"/strategies/{si}/baseline/event_level" if isinstance(base, dict) and not sv.is_baseline else None,
+                    contract_symbol=str((base or {}).get("symbol") or "") or None)
+    rows.append(("reading", [reading(cells, ptrs)]))
+    for lab, bp in bases:
         rows.append(("base", [
             lab, f'{cells.cell(bp + "/n_traded", "count")} / {cells.cell(bp + "/n_events", "count")}',
             cells.cell(bp + "/mean", signed=True), f'{cells.cell(bp + "/ci_low", signed=True)} to {cells.cell(bp + "/ci_high", signed=True)}',
@@ -236,7 +154,29 @@ def strategy_rows(cells: "Cells", view: StudyView, r: dict[str, Any], state: dic
     return rows
 
 
-def verdict(page: Page, view: StudyView, warnings_html: str) -> str:
+def excluded_note(cells: Cells, el_p: str) -> str:
+    """Windows left out of the event statistics (``signal_missing``), on the row itself."""
+    n = cells.num(el_p + "/n_excluded")
+    if not n:
+        return ""
+    wins = [str(x.get("window")) for x in cells.get(el_p + "/excluded") or [] if isinstance(x, dict)]
+    return (f'<br><span class="warnline" title="{esc(", ".join(wins))}">{cells.cell(el_p + "/n_excluded", "count")} '
+            f'left out: signal_missing</span>')
+
+
+def ci_note(cells: Cells, el_p: str) -> str:
+    """How the interval was made: the t interval's degrees of freedom, or the cluster bootstrap."""
+    method = cells.get(el_p + "/ci_method")
+    if not isinstance(method, str):
+        return ""
+    if cells.num(el_p + "/df") is not None and "t interval" in method:
+        return f'<br><span class="note" title="{esc(method)}">t, {cells.cell(el_p + "/df", "count")} df</span>'
+    if "bootstrap" in method:
+        return f'<br><span class="note" title="{esc(method)}">bootstrap</span>'
+    return ""  # no interval: the dash says why
+
+
+def verdict(page: Page, view: StudyView, warnings_html: str, audit_html: str = "") -> str:
     cells = Cells(view.metrics)
     rows: list[tuple[str, list[str]]] = []
     state = {"conf": 0.95, "any_events": False}
@@ -248,17 +188,19 @@ def verdict(page: Page, view: StudyView, warnings_html: str) -> str:
             rows.append(("reading", [f'This row could not be read from metrics.json: {esc(type(exc).__name__)}: {esc(exc)}']))
     conf, any_events = state["conf"], state["any_events"]
     if not rows:
-        return section("Verdict", "No strategy produced results.", warnings_html, page.anchor("Verdict"))
+        return section("Verdict", "No strategy produced results.", warnings_html + audit_html, page.anchor("Verdict"))
     headers = ["Strategy and set", "Traded / events", "Mean per event", f"{pct(conf).replace('.00', '')} interval",
-               "Median", "Win rate", "p (cluster SE)", "Out of sample (LOCO, per cluster)", "In − out gap", "DSR", "PBO"]
+               "Median", "Win rate", "p: mean = 0", "Out of sample (LOCO, per cluster)", "In − out gap", "DSR", "PBO"]
     body = verdict_table(headers, rows)
     note = ("" if any_events else f'<p class="note">Event-level columns: {esc(NOT_IN_RUN)}.</p>')
-    explain = ("Each strategy's best-ranked set judged shock by shock: simple return per event (window), the mean's "
-               "cluster-bootstrap interval (overlapping windows or one shock in two markets = one cluster), and out "
-               "of sample (each cluster held out, parameters chosen on the rest; mean of the clusters' returns, against "
-               "the in-sample best's on the same clusters). DSR deflates for N distinct sets "
-               "tried; PBO: chance the in-sample best is below median out of sample. Grey: buy-and-hold baseline.")
-    return section("Verdict", explain, warnings_html + body + note, page.anchor("Verdict"))
+    explain = ("Each strategy's best-ranked set judged shock by shock: simple return per event (window); the p-value "
+               "that leads is the cluster-robust t test of \"mean return per event = 0\" (overlapping windows or one "
+               "shock in two markets = one cluster; Student t with clusters − 1 df) and the interval is that test's "
+               "(a cluster bootstrap from 30 clusters on); out of sample: each cluster held out, parameters chosen on "
+               "the rest (mean of the clusters' returns, against the in-sample best's on the same clusters). DSR "
+               "deflates for N distinct sets tried; PBO: chance the in-sample best is below median out of sample. "
+               "Grey: baselines, the matched one (same vehicles, same holding spans) first.")
+    return section("Verdict", explain, warnings_html + audit_html + body + note, page.anchor("Verdict"))
 
 
 def verdict_table(headers: list[str], rows: list[tuple[str, list[str]]]) -> str:
@@ -273,6 +215,34 @@ def verdict_table(headers: list[str], rows: list[tuple[str, list[str]]]) -> str:
         out.append(f'<tr class="{kind}">{tds}</tr>')
     return (f'<div class="scroll"><table class="verdict"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(out)}</tbody></table></div>')
+
+
+# ---------------------------------------------------------------------- audit
+def audit_block(manifest: dict[str, Any]) -> str:
+    """The look-ahead audit's verdict per strategy (manifest.json ``audit``): exhaustive or partial,
+    cuts checked of candidates, reused from the cache or not; skipped under ``--no-audit``."""
+    audit = manifest.get("audit") if isinstance(manifest.get("audit"), dict) else None
+    if audit is None:
+        return '<p class="warnline">Look-ahead audit: not recorded in this run\'s manifest.json.</p>'
+    if not audit.get("enabled", True):
+        return (f'<p class="warnline" style="color:#8a3b00">Look-ahead audit: skipped '
+                f'({esc(audit.get("note") or "--no-audit")}).</p>')
+    parts, warn = [], False
+    for r in audit.get("strategies") or []:
+        if not isinstance(r, dict):
+            continue
+        status = r.get("status") or r.get("verdict") or "?"
+        partial = r.get("verdict") == "pass" and r.get("exhaustive") is False
+        bad = r.get("verdict") not in (None, "pass")
+        warn = warn or partial or bad
+        text = (f'<b>{esc(r.get("strategy"))}</b> {esc(status)}'
+                + (" – the other cuts are checked on the next run" if partial else "")
+                + (' <span class="note">(cached verdict)</span>' if r.get("cached") else ""))
+        parts.append(f'<span style="color:#8a3b00">{text}</span>' if partial or bad else text)
+    if not parts:
+        return '<p class="warnline">Look-ahead audit: no strategy audited.</p>'
+    return (f'<p class="warnline{"" if warn else " ok"}">Look-ahead audit (cuts checked of candidates): '
+            + " · ".join(parts) + "</p>")
 
 
 # ---------------------------------------------------------------------- warnings

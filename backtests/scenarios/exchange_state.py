@@ -6,11 +6,10 @@ of the market's rule index (KOSPI, the S&P 500) go through the circuit-breaker p
 regime in force that day), and the resulting :class:`~backtests.exchange.states.Timeline`
 decides, for every exchange-traded asset of that market:
 
-- a bar prints only when its start lies in continuous trading: no prints while halted, paused or
-  in a call auction;
-- the first bar after a non-trading stretch (the open, a reopening after a halt or pause, the end
-  of a volatility interruption) opens at the auction's print: the latent price at the uncross;
-- the closing call auction prints once, at the close, on the session's last bar;
+- what prints under the timeline is :mod:`backtests.exchange.prints` (no prints while halted,
+  paused or in a call auction; the first bar after a non-trading stretch opens at the auction's
+  print, here the latent price at the uncross; the closing auction prints once, on the session's
+  last bar);
 - a level-3 halt runs to the close: no later prints and no closing auction;
 - KRX daily price limits (from ``krx_price_limits``, around each session's previous printed close,
   scaled by ETF leverage) clip every print of stocks and ETFs (the index has none);
@@ -23,7 +22,7 @@ as well, overlaid on the market's timeline and applied the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -31,36 +30,16 @@ import pandas as pd
 from backtests.exchange.bars import Bars
 from backtests.exchange.circuit import apply_circuit_breakers
 from backtests.exchange.krx import krx_price_limits, krx_symbol_state
+from backtests.exchange.prints import Printed, apply_masks, print_masks
 from backtests.exchange.rules import US_MWCB, krx_cb_regime, regime_for
 from backtests.exchange.schedule import session_day
-from backtests.exchange.states import State, Timeline, overlay
+from backtests.exchange.states import Timeline, overlay
 from backtests.exchange.us import luld_state
 from backtests.notices import Notice
 from backtests.scenarios.clock import MarketGrid
 
 #: Slack on the "could any level fire?" screen (the painter itself compares with 1e-12).
 SCREEN_SLACK = 1e-9
-
-
-@dataclass
-class Printed:
-    """Bars of one asset after the rules (1-minute, NaN where nothing printed).
-
-    Attributes
-    ----------
-    open, high, low, close, volume
-        ``(n, T)`` arrays in the asset's currency (volume in units traded).
-    auction
-        ``(n, T)`` bool: the bar's open (or, for the closing print, its only price) is a call
-        auction's print.
-    """
-
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    auction: np.ndarray
 
 
 def session_regime(market: str, date: pd.Timestamp, index: str):
@@ -73,17 +52,6 @@ def session_regime(market: str, date: pd.Timestamp, index: str):
 def scheduled_day(market: str, date: pd.Timestamp, open_ns: int, close_ns: int) -> Timeline:
     """The session's scheduled timeline, labelled as derived from intraday bars."""
     return replace(session_day(market, date, open_ns, close_ns), derived_from="intraday")
-
-
-def print_masks(tl: Timeline, starts: np.ndarray, ends: np.ndarray, open_ns: int) -> tuple[np.ndarray, ...]:
-    """Which bars print under ``tl``: ``(prints, auction_open, closing_print)``, each ``(T,)`` bool."""
-    codes = tl.state_at(starts)
-    prints = codes == State.CONTINUOUS
-    before = tl.state_at(starts - 1)
-    auction_open = prints & ((before != State.CONTINUOUS) | (starts == open_ns))
-    closing = tl.uncross[(tl.codes == State.CLOSING_AUCTION)]
-    closing_print = np.isin(ends, closing)
-    return prints, auction_open, closing_print
 
 
 def market_day(grid: MarketGrid, s: int, index_bars: tuple[np.ndarray, ...], prev_close: np.ndarray,
@@ -138,24 +106,6 @@ def market_day(grid: MarketGrid, s: int, index_bars: tuple[np.ndarray, ...], pre
         for k, m in enumerate(seen[key]):
             out[k][i] = m
     return tls, *out
-
-
-def apply_masks(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
-                prints: np.ndarray, auction_open: np.ndarray, closing_print: np.ndarray) -> Printed:
-    """Blank what did not print, put the closing print on its bar, carry volume to auction bars."""
-    keep = prints | closing_print
-    cp = closing_print & ~prints
-    out_o = np.where(cp, c, np.where(prints, o, np.nan))
-    out_h = np.where(cp, c, np.where(prints, h, np.nan))
-    out_l = np.where(cp, c, np.where(prints, lo, np.nan))
-    out_c = np.where(keep, c, np.nan)
-    csum = np.cumsum(v, axis=1)
-    pos = np.where(keep, np.arange(v.shape[1])[None, :], -1)
-    last = np.maximum.accumulate(pos, axis=1)
-    prev_last = np.concatenate([np.full((v.shape[0], 1), -1), last[:, :-1]], axis=1)
-    since = csum - np.where(prev_last >= 0, np.take_along_axis(csum, np.maximum(prev_last, 0), axis=1), 0.0)
-    out_v = np.where(keep, since, np.nan)
-    return Printed(out_o, out_h, out_l, out_c, out_v, (auction_open & prints) | cp)
 
 
 def last_print(close: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -22,8 +22,9 @@ from backtests.scoring import registry
 _NAMES: dict[str, str] = {
     **dict.fromkeys(("Clusters", "Distinct", "Span", "calendar_pool", "distinct_columns", "event_clusters",
                      "open_mask", "spans_from_returns", "spans_of"), "calendar_time"),
-    **dict.fromkeys(("EVENT_KEYS", "cluster_bootstrap_ci", "cluster_means", "cluster_robust_t", "cluster_sign_test",
-                     "event_level", "event_table", "out_of_sample"), "episodes"),
+    **dict.fromkeys(("EVENT_KEYS", "MIN_BOOTSTRAP_CLUSTERS", "ClusterMeanTest", "cluster_bootstrap_ci", "cluster_means",
+                     "cluster_mean_test", "cluster_robust_t", "cluster_sign_test", "event_level", "event_table",
+                     "mean_interval", "out_of_sample", "shock_slope"), "episodes"),
     **dict.fromkeys(("EventStudyResult", "event_study"), "event_study"),
     **dict.fromkeys(("BENCHMARK_KEYS", "METRIC_KEYS", "metrics_table"), "metrics"),
     **dict.fromkeys((m.key for m in registry.METRICS if m.compiled and m.function), "metrics"),

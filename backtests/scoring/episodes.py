@@ -5,26 +5,42 @@ An *episode* is one run of a combination over one window; its return is the run'
 (:func:`backtests.scoring.calendar_time.event_clusters`); every test here treats clusters, not
 episodes, as independent:
 
-* ``t_stat``/``p_value``: the mean episode return regressed on a constant with cluster-robust
-  standard errors (statsmodels ``OLS(...).fit(cov_type="cluster", use_t=True)``: the CR1
-  correction ``G / (G - 1)`` and a Student t with ``G - 1`` degrees of freedom). The sweep-wide
-  table computes the same closed form for every combination at once
-  (``V = G / (G - 1) * sum_g (sum_{i in g} e_i)^2 / N^2``, ``e_i = r_i - mean``); the tests check
-  it against statsmodels.
+* ``t_stat``/``p_value`` (the verdict's p-value: "is the mean return per event different from
+  0?"): the mean episode return regressed on a constant with cluster-robust standard errors, CR1
+  (``V = G / (G - 1) * sum_g (sum_{i in g} e_i)^2 / N^2``, ``e_i = r_i - mean``), Student t with
+  ``G - 1`` degrees of freedom (as statsmodels ``OLS(...).fit(cov_type="cluster", use_t=True)``;
+  the tests check the closed form against it). The sweep-wide table computes the same closed form
+  for every combination at once.
 * ``sign_test_p``: exact two-sided binomial test (scipy ``binomtest``, p = 1/2) on the clusters'
   mean episode returns, zero means left out.
-* ``ci_low``/``ci_high``: percentile interval of the mean episode return when whole clusters are
-  resampled with replacement (seeded from the study seed).
-* ``win_rate``: fraction of **traded** episodes (at least one fill) with a return > 0.
+* ``ci_low``/``ci_high``: with fewer than :data:`MIN_BOOTSTRAP_CLUSTERS` clusters the inversion of
+  that t test, ``mean +- t(G - 1, 1 - a/2) * SE`` (so the interval excludes 0 exactly when the
+  test rejects at the same level); from :data:`MIN_BOOTSTRAP_CLUSTERS` clusters on, the percentile
+  interval of the mean when whole clusters are resampled with replacement (seeded from the study
+  seed). A bootstrap over G clusters can only return weighted means of the G cluster means: with
+  three clusters its "95% interval" is the range of the three means.
+* ``win_rate``: fraction of **traded** episodes with a return > 0 (an episode is traded when the
+  strategy took a position it chose, see docs/metrics.md).
+* :func:`shock_slope`: OLS of episode returns on the shock size with CR1 cluster-robust standard
+  errors and Student t with ``G - 1`` degrees of freedom (3 clusters at least).
 
 Out of sample by event (:func:`out_of_sample`): leave-one-cluster-out and walk-forward choice of
 the parameters by the ranking metric computed on the calendar-time rows of the other (earlier)
 clusters.
+
+References
+----------
+Cameron, A. C., Gelbach, J. B. and Miller, D. L. (2008), "Bootstrap-based improvements for
+inference with clustered errors", Review of Economics and Statistics 90(3). MacKinnon, J. G. and
+Webb, M. D. (2017), "Wild bootstrap inference for wildly different cluster sizes", Journal of
+Applied Econometrics 32(2). Webb, M. D. (2023), "Reworking wild bootstrap-based inference for
+clustered errors", Canadian Journal of Economics 56(3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +49,13 @@ from scipy.stats import binomtest
 from scipy.stats import t as student_t
 
 EVENT_KEYS = ("n_events", "n_clusters", "n_traded", "mean", "median", "win_rate", "t_stat", "p_value")
-CI_METHOD = "cluster bootstrap of the mean (seeded)"
+#: Fewest clusters for the cluster-bootstrap interval of the mean; below it the interval is the
+#: cluster-robust t interval with G - 1 degrees of freedom (docs/metrics.md says why 30).
+MIN_BOOTSTRAP_CLUSTERS = 30
+CI_T = "cluster-robust t interval (CR1 standard error, Student t with G - 1 df)"
+CI_BOOTSTRAP = "cluster bootstrap percentile interval (seeded)"
+#: What the event-level p-value tests (the verdict's leading p-value).
+P_QUESTION = "mean return per event = 0 (cluster-robust t, G - 1 df)"
 
 
 def _one_hot(code: np.ndarray, n: int) -> np.ndarray:
@@ -104,24 +126,92 @@ def event_table(returns: np.ndarray, traded: np.ndarray, cluster: np.ndarray, n_
     return table, reasons
 
 
-def cluster_robust_t(returns: np.ndarray, cluster: np.ndarray) -> tuple[float, float, str | None]:
-    """t-statistic and two-sided p-value of the mean, cluster-robust (statsmodels OLS on a constant)."""
-    import statsmodels.api as sm
+@dataclass(frozen=True)
+class ClusterMeanTest:
+    """The cluster-robust t test of a mean (one regressor: the constant).
 
-    ok = ~np.isnan(returns)
-    r, g = returns[ok], cluster[ok]
-    n_g = np.unique(g).size
-    if r.size == 0:
-        return float("nan"), float("nan"), "no episode with returns"
-    if n_g < 2:
-        return float("nan"), float("nan"), "fewer than 2 clusters (all episodes in one cluster)"
+    Attributes
+    ----------
+    mean, se
+        Mean of the values and its CR1 standard error ``sqrt(G / (G - 1) * sum_g S_g^2 / N^2)``,
+        ``S_g`` the sum of the deviations from the mean in cluster g.
+    t_stat, p_value, df
+        ``mean / se``, two-sided Student t p-value with ``df = G - 1``.
+    n, n_clusters
+        Values and clusters used (NaN values left out).
+    reason
+        Why ``t_stat`` is NaN (None when it is defined).
+    """
+
+    mean: float
+    se: float
+    t_stat: float
+    p_value: float
+    df: int
+    n: int
+    n_clusters: int
+    reason: str | None = None
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """``mean +- t(df, (1 + confidence) / 2) * se``: the set of means the test does not reject at
+        level ``1 - confidence`` (NaN bounds when the test is undefined)."""
+        if self.reason is not None:
+            return float("nan"), float("nan")
+        half = float(student_t.ppf(0.5 + confidence / 2.0, self.df)) * self.se
+        return self.mean - half, self.mean + half
+
+
+def cluster_mean_test(values: np.ndarray, cluster: np.ndarray) -> ClusterMeanTest:
+    """Cluster-robust (CR1) t test that the mean of ``values`` is 0, Student t with G - 1 df.
+
+    The closed form of statsmodels ``OLS(values, 1).fit(cov_type="cluster", use_t=True)``: with K = 1
+    regressor its small-sample factor ``G / (G - 1) * (N - 1) / (N - K)`` is ``G / (G - 1)``.
+    """
+    values = np.asarray(values, dtype=float)
+    ok = ~np.isnan(values)
+    r, codes = values[ok], np.unique(np.asarray(cluster)[ok], return_inverse=True)[1]
+    n, g = int(r.size), int(codes.max()) + 1 if r.size else 0
+    nan = float("nan")
+    if n == 0:
+        return ClusterMeanTest(nan, nan, nan, nan, 0, 0, 0, "no episode with returns")
+    mean = float(r.mean())
+    if g < 2:
+        return ClusterMeanTest(mean, nan, nan, nan, 0, n, g, "fewer than 2 clusters (all episodes in one cluster)")
     if np.all(r == r[0]):
-        return float("nan"), float("nan"), "returns do not vary"
-    fit = sm.OLS(r, np.ones((r.size, 1))).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
-    t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
-    if not (np.isfinite(t) and np.isfinite(p)):
-        return float("nan"), float("nan"), "returns do not vary across clusters"
-    return t, p, None
+        return ClusterMeanTest(mean, nan, nan, nan, g - 1, n, g, "returns do not vary")
+    s = np.bincount(codes, weights=r - mean, minlength=g)
+    var = g / (g - 1.0) * float((s * s).sum()) / float(n) ** 2
+    if not var > 0:
+        return ClusterMeanTest(mean, nan, nan, nan, g - 1, n, g, "returns do not vary across clusters")
+    se = var ** 0.5
+    t = mean / se
+    return ClusterMeanTest(mean, se, t, float(2.0 * student_t.sf(abs(t), g - 1)), g - 1, n, g)
+
+
+def cluster_robust_t(returns: np.ndarray, cluster: np.ndarray) -> tuple[float, float, str | None]:
+    """t-statistic and two-sided p-value of the mean, cluster-robust (:func:`cluster_mean_test`)."""
+    test = cluster_mean_test(returns, cluster)
+    return test.t_stat, test.p_value, test.reason
+
+
+def mean_interval(returns: np.ndarray, cluster: np.ndarray, *, confidence: float, n_resamples: int,
+                  seed: int) -> dict[str, Any]:
+    """The interval of a mean with clusters as the units, by the rule of :data:`MIN_BOOTSTRAP_CLUSTERS`.
+
+    Returns
+    -------
+    dict
+        ``low``, ``high`` (NaN when undefined), ``method`` (:data:`CI_T` or :data:`CI_BOOTSTRAP`),
+        ``df`` (G - 1 for the t interval, None for the bootstrap), ``n_clusters`` and ``reason``.
+    """
+    test = cluster_mean_test(returns, cluster)
+    if test.n_clusters >= MIN_BOOTSTRAP_CLUSTERS:
+        lo, hi, why = cluster_bootstrap_ci(returns, cluster, n_resamples, confidence, seed)
+        return {"low": lo, "high": hi, "method": CI_BOOTSTRAP, "df": None, "n_clusters": test.n_clusters,
+                "reason": why}
+    lo, hi = test.interval(confidence)
+    return {"low": lo, "high": hi, "method": CI_T, "df": test.df if test.reason is None else None,
+            "n_clusters": test.n_clusters, "reason": test.reason}
 
 
 def cluster_sign_test(cluster_means: np.ndarray) -> tuple[float, str | None]:
@@ -174,10 +264,12 @@ def event_level(returns: np.ndarray, traded: np.ndarray, cluster: np.ndarray, cl
     """
     table, reasons = event_table(returns[None, :], traded[None, :], cluster, len(cluster_ids))
     row = table.iloc[0]
-    t, p, t_why = cluster_robust_t(returns, cluster)
+    test = cluster_mean_test(returns, cluster)
+    t_why = test.reason
     cm = cluster_means(returns[None, :], cluster, len(cluster_ids))[0]
     sign_p, sign_why = cluster_sign_test(cm)
-    lo, hi, ci_why = cluster_bootstrap_ci(returns, cluster, n_resamples, confidence, seed)
+    ci = mean_interval(returns, cluster, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    ci_why = ci["reason"]
     why = [w for w in (reasons[0] if reasons[0] and "win_rate" in reasons[0] else None,
                        t_why and f"t_stat: {t_why}", sign_why and f"sign_test_p: {sign_why}",
                        ci_why and f"ci: {ci_why}") if w]
@@ -188,10 +280,64 @@ def event_level(returns: np.ndarray, traded: np.ndarray, cluster: np.ndarray, cl
         out["episodes"] = episodes
     out.update({
         "mean": _f(row["mean"]), "median": _f(row["median"]), "win_rate": _f(row["win_rate"]),
-        "t_stat": _f(t), "p_value": _f(p), "sign_test_p": _f(sign_p),
-        "ci_low": _f(lo), "ci_high": _f(hi), "ci_confidence": confidence, "ci_method": CI_METHOD,
-        "nan_reason": "; ".join(why) or None,
+        "t_stat": _f(test.t_stat), "p_value": _f(test.p_value), "df": test.df if test.reason is None else None,
+        "sign_test_p": _f(sign_p), "ci_low": _f(ci["low"]), "ci_high": _f(ci["high"]), "ci_confidence": confidence,
+        "ci_method": ci["method"], "nan_reason": "; ".join(why) or None,
     })
+    return out
+
+
+SLOPE_METHOD = "OLS, CR1 cluster-robust standard errors, Student t with G - 1 df"
+
+
+def shock_slope(shock: np.ndarray, returns: np.ndarray, cluster: np.ndarray, confidence: float) -> dict[str, Any]:
+    """Episode return regressed on shock size: ``r_i = a + b s_i + u_i``, clusters independent.
+
+    The slope's standard error is CR1 cluster-robust, ``V = (X'X)^-1 (sum_g X_g' u_g u_g' X_g)
+    (X'X)^-1 * G / (G - 1) * (N - 1) / (N - 2)`` (statsmodels ``cov_type="cluster"``), and its test
+    and interval use Student t with G - 1 degrees of freedom (not the normal: with 3 clusters the
+    95% critical value is 4.30, not 1.96). Episodes without a shock size or a return are left out.
+
+    Returns
+    -------
+    dict
+        ``slope``, ``intercept`` (return per unit of shock, and at shock 0), ``se``, ``t_stat``,
+        ``p_value`` (two-sided: is the slope different from 0?), ``df``, ``ci_low``, ``ci_high``,
+        ``confidence``, ``n``, ``n_clusters``, ``method`` and ``nan_reason`` (null when all are
+        defined; the slope alone is given with fewer than 3 clusters).
+    """
+    x, y = np.asarray(shock, dtype=float), np.asarray(returns, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, g = x[ok], y[ok], np.unique(np.asarray(cluster)[ok], return_inverse=True)[1]
+    n, n_g = int(x.size), int(g.max()) + 1 if x.size else 0
+    out: dict[str, Any] = {k: None for k in ("slope", "intercept", "se", "t_stat", "p_value", "df", "ci_low",
+                                             "ci_high")}
+    out.update({"confidence": confidence, "n": n, "n_clusters": n_g, "method": SLOPE_METHOD, "nan_reason": None})
+    if n < 3:
+        out["nan_reason"] = f"fewer than 3 episodes with a shock size ({n})"
+        return out
+    if not np.ptp(x) > 0:
+        out["nan_reason"] = "every episode has the same shock size"
+        return out
+    X = np.column_stack([np.ones(n), x])
+    xtx_inv = np.linalg.inv(X.T @ X)
+    beta = xtx_inv @ (X.T @ y)
+    out["intercept"], out["slope"] = _f(beta[0]), _f(beta[1])
+    if n_g < 3:
+        out["nan_reason"] = f"no interval: the cluster-robust slope needs 3 clusters (has {n_g})"
+        return out
+    u = y - X @ beta
+    score = np.zeros((n_g, 2))
+    np.add.at(score, g, X * u[:, None])
+    v = xtx_inv @ (score.T @ score) @ xtx_inv * (n_g / (n_g - 1.0)) * ((n - 1.0) / (n - 2.0))
+    se = float(np.sqrt(v[1, 1])) if v[1, 1] > 0 else 0.0
+    if not se > 0:
+        out["nan_reason"] = "the line fits every episode exactly: no standard error"
+        return out
+    t = float(beta[1]) / se
+    half = float(student_t.ppf(0.5 + confidence / 2.0, n_g - 1)) * se
+    out.update({"se": se, "t_stat": _f(t), "p_value": _f(2.0 * student_t.sf(abs(t), n_g - 1)), "df": n_g - 1,
+                "ci_low": _f(beta[1] - half), "ci_high": _f(beta[1] + half)})
     return out
 
 

@@ -18,6 +18,8 @@ from backtests import scoring
 from backtests.engine.results import NEVER, RUN_STATS
 from backtests.digest import combo_id, run_id
 from backtests.jsonfmt import clean_json
+from backtests.scoring import exclusions, exposure
+from backtests.scoring.trades import trades_block
 from backtests.scoring.evaluate_events import (
     ShockSize,
     _t0_move,
@@ -25,6 +27,7 @@ from backtests.scoring.evaluate_events import (
     baseline,
     distinct_entries,
     event_time_view,
+    matched_baselines,
     shock_fields as _shock,
     strategy_event_study,
 )
@@ -54,7 +57,7 @@ class StrategyRuns:
         Indexed by run id: ``combo`` (grid row), ``window`` (id), ``ppy`` (periods per year of the
         run's clock) and the engine's per-run statistics present
         (:data:`~backtests.engine.results.RUN_STATS`: ``entries``, ``n_orders``, ``exposure``,
-        ``turnover``, ...). Its ``first_fill`` (UTC, NaT: none) is the run's first possible fill:
+        ``turnover``, ``chosen`` (the episode traded a position the strategy chose), ...). Its ``first_fill`` (UTC, NaT: none) is the run's first possible fill:
         benchmark returns of periods that start before it are left out of every benchmark
         comparison (without the column, every period counts).
     grid
@@ -70,6 +73,9 @@ class StrategyRuns:
     shocks
         Per window id, the defining asset's t = 0 return or why it is missing (:class:`ShockSize`,
         reported with each episode as ``shock`` and ``shock_reason``).
+    excluded
+        Per window id left out of the event statistics and the calendar-time pooled series, the
+        reason (``signal_missing: ...``).
     """
 
     label: str
@@ -82,6 +88,9 @@ class StrategyRuns:
     windows: list[Any] | None = None
     orders: pd.DataFrame | None = None
     shocks: dict[str, ShockSize] = field(default_factory=dict)
+    #: window id -> why it is left out of the event statistics and the pooled series (its signal
+    #: is missing there: :mod:`backtests.scoring.exclusions`); its runs stay in ``runs``
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -221,6 +230,8 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     # events: clusters, calendar-time pooling
     clusters = scoring.event_clusters(spans)
     is_open = scoring.open_mask(index, spans)
+    left_out = np.array([w in sr.excluded for w in windows], dtype=bool)
+    is_open[:, left_out] = False  # an excluded window's episodes are not pooled
     pooled_vals, rows = scoring.calendar_pool(R, n_c, n_w, is_open)
     pooled_index = index[rows]
     calendar = pd.DataFrame(pooled_vals, index=pooled_index, columns=sr.grid.index)
@@ -234,7 +245,10 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         preasons = {c: reasons[rid] for c, rid in enumerate(sr.returns.columns) if rid in reasons}
     else:
         pooled, preasons = scoring.metrics_table(calendar, ppy, bench, rf)
+    _exposed_metrics(pooled, preasons, sr, R, index, is_open, spans, n_c, n_w, rf)
     per_window = np.asarray(scoring.total_return(R)).reshape(n_c, n_w)
+    run_total = per_window.copy()  # every run's own total return (an excluded window's episode record keeps it)
+    per_window[:, left_out] = np.nan  # ...but it is not an event of the statistics
     counted = ~np.isnan(per_window)
     with np.errstate(invalid="ignore"):
         pooled["n_windows"] = counted.sum(axis=1)
@@ -243,7 +257,7 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         pooled["window_positive_fraction"] = np.where(counted.any(axis=1),
                                                      (per_window > 0).sum(axis=1) / np.maximum(counted.sum(axis=1), 1),
                                                      np.nan)
-    traded = sr.runs["n_orders"].to_numpy().reshape(n_c, n_w) > 0
+    traded = _traded(sr.runs, n_c, n_w)
     events, ev_reasons = scoring.event_table(per_window, traded, clusters.code, clusters.n)
     pooled["n_events"] = events["n_events"].to_numpy()
     pooled["n_clusters"] = events["n_clusters"].to_numpy()
@@ -288,13 +302,9 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
     detail = [c for c in dict.fromkeys([best, sr.default_combo]) if c is not None]
     # what the tearsheet draws of the shown combinations (best, default): paths and drawdown periods
     views = {c: scoring.pooled_view(calendar[c], None if bench is None else bench[c]) for c in detail}
-    episodes_of = _episode_records(sr, windows, clusters, per_window, traded)
-    event_level = {
-        str(c): scoring.event_level(per_window[c], traded[c], clusters.code, clusters.ids,
-                                    n_resamples=n_resamples, confidence=confidence, seed=seed,
-                                    episodes=episodes_of(c))
-        for c in detail
-    }
+    episodes_of = _episode_records(sr, windows, clusters, run_total, traded)
+    event_level = {str(c): _event_level(per_window[c], traded[c], clusters, episodes_of(c), n_resamples=n_resamples,
+                                        confidence=confidence, seed=seed) for c in detail}
     row_cluster = clusters.code[np.argmax(is_open[rows], axis=1)] if rows.size else np.zeros(0, np.int64)
     cl_means = scoring.cluster_means(per_window, clusters.code, clusters.n)
     cl_counts = np.bincount(clusters.code, minlength=clusters.n)
@@ -307,20 +317,74 @@ def score_strategy(sr: StrategyRuns, *, risk_free: float, rank_by: str, pbo_bloc
         "pbo": clean_json(ranking["pbo"].iloc[0]) if len(ranking) else None, "pbo_blocks": pbo_blocks,
         "periods_per_year": ppy, "best_combo": best,
         "default_combo": sr.default_combo,
-        "n_events": int(n_w), "n_clusters": int(clusters.n), "clusters": clusters.records,
+        "n_events": int(n_w - left_out.sum()), "n_clusters": int(clusters.n), "clusters": clusters.records,
+        "excluded": [{"window": w, "reason": sr.excluded[w]} for w in windows if w in sr.excluded],
         "trials": _trials(ranking, pooled, distinct, ppy),
         "event_level": event_level, "oos": oos,
         "pooled_detail": {str(c): v.record for c, v in views.items()},
-        "ranking": [
-            {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]),
-             rank_by: clean_json(ranking.loc[c, metric_col]), "dsr": clean_json(ranking.loc[c, "dsr"]),
-             "params": combo_params[int(c)]}
-            for c in ranking.index[:TOP_K]
-        ],
+        "ranking": [_ranked(c, ranking, pooled, rank_by, ppy, combo_params) for c in ranking.index[:TOP_K]],
     }
     return {"runs": run_records, "pooled": pooled_records, "summary": summary,
             "calendar": calendar, "calendar_benchmark": bench, "clusters": clusters,
             "benchmark_runs": bench_runs, "views": views}
+
+
+def _exposed_metrics(pooled: pd.DataFrame, preasons: dict[Any, dict[str, str]], sr: StrategyRuns, R: np.ndarray,
+                     index: pd.DatetimeIndex, is_open: np.ndarray, spans: list[Any], n_c: int, n_w: int,
+                     rf: float) -> None:
+    """Add the registry's ``exposure`` keys to the pooled table (in place): the risk of the positions
+    themselves, on the exposed series (:mod:`backtests.scoring.exposure`), per period."""
+    keys = scoring.registry.EXPOSED_FROM
+    start = np.tile(np.array([sp.start_utc.as_unit("ns").value for sp in spans], dtype=np.int64), n_c)
+    mask = exposure.exposure_mask(sr.orders, index, ~np.isnan(R), list(sr.returns.columns), start)
+    if mask is None:
+        for k in keys:
+            pooled[k] = np.nan
+            for c in range(n_c):  # new dicts: a record's reasons may be shared with its run's
+                preasons[c] = {**preasons.get(c, {}), k: "no orders: the periods with a position are not known"}
+        return
+    vals, rows = exposure.exposed_pool(R, mask, n_c, n_w, is_open)
+    frame = pd.DataFrame(vals, index=index[rows], columns=sr.grid.index)
+    table, why = scoring.metrics_table(frame, 1.0, None, rf)
+    for k, src in keys.items():
+        pooled[k] = table[src].to_numpy()
+        for c, reasons in why.items():
+            if src in reasons:
+                preasons[c] = {**preasons.get(c, {}), k: f"exposed series: {reasons[src]}"}
+    pooled["exposed_periods"] = pooled["exposed_periods"].astype(np.int64)
+
+
+def _traded(runs: pd.DataFrame, n_c: int, n_w: int) -> np.ndarray:
+    """``(combos, windows)``: the episode traded a position the strategy chose (the engine's ``chosen``:
+    an order filled a target other than the strategy's resting weights); without that statistic, any
+    order filled."""
+    col = "chosen" if "chosen" in runs else "n_orders"
+    return runs[col].to_numpy().reshape(n_c, n_w) > 0
+
+
+def _event_level(returns: np.ndarray, traded: np.ndarray, clusters: Any, episodes: list[dict[str, Any]], *,
+                 n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    """One shown combination's EventLevel with the shock-size slope of its episodes (``shock_slope``)."""
+    el = scoring.event_level(returns, traded, clusters.code, clusters.ids, n_resamples=n_resamples,
+                             confidence=confidence, seed=seed, episodes=episodes)
+    left = [{"window": e["window"], "reason": e["excluded"]} for e in episodes if e.get("excluded")]
+    el["n_excluded"], el["excluded"] = len(left), left
+    shock = np.array([np.nan if e.get("shock") is None else e["shock"] for e in episodes], dtype=float)
+    el["shock_slope"] = clean_json(scoring.shock_slope(shock, returns, clusters.code, confidence))
+    return el
+
+
+def _ranked(c: Any, ranking: pd.DataFrame, pooled: pd.DataFrame, rank_by: str, ppy: float,
+            combo_params: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``strategies[].ranking`` record: the ranking metric's value by the annualization rule
+    (:func:`backtests.scoring.registry.shown_value`: a Sharpe ratio of a series shorter than a
+    year is given per period, ``scale`` says which)."""
+    n = pooled.loc[c, "n_periods"] if "n_periods" in pooled.columns else None
+    raw = clean_json(ranking.loc[c, rank_by])
+    value, scale = scoring.registry.shown_value(rank_by, raw, clean_json(n), ppy)
+    return {"combo": int(c), "rank": clean_json(ranking.loc[c, "rank"]), "metric": rank_by, "value": clean_json(value),
+            "scale": scale, "n_periods": clean_json(n), "dsr": clean_json(ranking.loc[c, "dsr"]),
+            "params": combo_params[int(c)]}
 
 
 def _one_benchmark(bench: pd.DataFrame | None, label: str) -> pd.Series | None:
@@ -380,10 +444,21 @@ def _episode_records(sr: StrategyRuns, windows: list[str], clusters: Any, per_wi
             entry, exit_ = fills.get(rid, (None, None))
             out.append({"window": wid, "cluster": clusters.ids[clusters.code[w]],
                         "return": clean_json(per_window[c, w]), "traded": bool(traded[c, w]),
-                        "entry_utc": entry, "exit_utc": exit_, **_shock(sr.shocks, wid)})
+                        "entry_utc": entry, "exit_utc": exit_, **_shock(sr.shocks, wid),
+                        "excluded": sr.excluded.get(wid)})
         return out
 
     return records
+
+
+def trades_of(res: Any, combos: list[int]) -> dict[str, Any]:
+    """``strategies[].trades`` for the shown combinations: each real trade once (:mod:`.trades`)."""
+    runs = res.runs
+    out = {}
+    for c in combos:
+        sel = runs[runs["combo"] == c]  # canonical order: the study's window order
+        out[str(c)] = trades_block(res.orders, [str(r) for r in sel.index], [str(w) for w in sel["window"]])
+    return out
 
 
 def default_combo(grid: pd.DataFrame, params: dict[str, Any]) -> int | None:
@@ -411,10 +486,12 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     sc = cfg.scoring
     traded = res.rules.symbols
     shocks = {w.id: _t0_move(data, traded[0], w) for w in sp.windows} if traded else {}
+    missing = exclusions.missing_signals(data, sp.strategy, sp.windows)
+    res.notices.extend(exclusions.notices(missing, sp.label))
     res.scored = score_strategy(
         StrategyRuns(sp.label, sp.name, res.returns, res.benchmark, res.runs, sp.grid,
                      default_combo(sp.grid, sp.strategy.params), windows=list(sp.windows), orders=res.orders,
-                     shocks=shocks),
+                     shocks=shocks, excluded=exclusions.reasons(missing)),
         risk_free=sc.risk_free, rank_by=sc.rank_by, pbo_blocks=sc.pbo_blocks,
         n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
         min_train_clusters=sc.walk_forward_min_clusters,
@@ -429,20 +506,29 @@ def score_result(res: Any, data: Any, cfg: Any) -> list[int]:
     s["execution"] = res.rules.record()
     combos = [c for c in dict.fromkeys([s["best_combo"], s["default_combo"]]) if c is not None]
     by_id = {w.id: w for w in sp.windows}
-    s["event_time"] = event_time_view(res.returns, res.runs, by_id, combos)
+    s["trades"] = trades_of(res, combos)
+    left_out = set(exclusions.reasons(missing))
+    kept_runs = res.runs[~res.runs["window"].isin(left_out)]  # the event views leave out excluded windows too
+    kept_windows = [w for w in sp.windows if w.id not in left_out]
+    s["event_time"] = event_time_view(res.returns, kept_runs, by_id, combos, confidence=sc.confidence,
+                                      n_resamples=sc.bootstrap_samples, seed=cfg.seed)
     if traded:
         # the strategy's first decision in each window (the engine's, the same for every run of it)
         first = res.runs.groupby("window", sort=False)["first_decision"].first()
         first_decision = dict(zip(first.index, pd.DatetimeIndex(first).as_unit("ns").asi8))
         s["baseline"] = baseline(data, traded[0], list(sp.windows), first_decision, res.rules,
-                                 n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed)
+                                 n_resamples=sc.bootstrap_samples, confidence=sc.confidence, seed=cfg.seed,
+                                 excluded=exclusions.reasons(missing))
         # the shock of each baseline episode is the same t = 0 move as the strategy's
         for e in s["baseline"]["event_level"]["episodes"]:
             e.update(_shock(shocks, e["window"]))
+    s["matched_baseline"] = matched_baselines(res, data, combos, s["event_level"], n_resamples=sc.bootstrap_samples,
+                                              confidence=sc.confidence, seed=cfg.seed,
+                                              excluded=exclusions.reasons(missing))
     s["event_study"] = {
-        "asset": asset_event_study(data, traded[0], sp.benchmark, sp.windows, sc.estimation_sessions),
+        "asset": asset_event_study(data, traded[0], sp.benchmark, kept_windows, sc.estimation_sessions),
         "strategy": {str(c): strategy_event_study(
-            res.returns, bench_runs, res.runs, by_id, c, calendar[c],
+            res.returns, bench_runs, kept_runs, by_id, c, calendar[c],
             None if calendar_bench is None else calendar_bench[c]) for c in combos},
     }
     return combos

@@ -21,7 +21,8 @@ from backtests.engine.results import NEVER
 from backtests.engine.schedule import asset_first_fill
 from backtests.engine.simulate import asset_bars
 from backtests.jsonfmt import clean_json
-from backtests.scoring import event_tests
+from backtests.scoring import event_tests, matched
+from backtests.scoring.trades import distinct_entries  # noqa: F401 - the one trade rule, re-exported
 
 
 BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first possible fill (the "
@@ -30,14 +31,18 @@ BASELINE_RULE = ("long 1.0 in {symbol} over each episode: bought at its first po
 
 
 def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping[str, int], rules: Any, *,
-             n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+             n_resamples: int, confidence: float, seed: int, excluded: Mapping[str, str] | None = None,
+             ) -> dict[str, Any]:
     """Buy-and-hold of ``symbol`` over the same episodes as the strategy, as an EventLevel.
 
     Each episode buys at :func:`~backtests.engine.schedule.asset_first_fill` of the strategy's
     first decision in the window (``first_decision``: window id -> int64 ns UTC, ``NEVER`` for
     none, as the engine reported it) under the strategy's ``rules`` (its fill mode), the same
     rule the engine fills by, and sells at the close of the symbol's last bar in the window.
+    Windows in ``excluded`` (the strategy's left out: its signal is missing there) are left out
+    of the statistics here too, so the two read over the same events.
     """
+    excluded = dict(excluded or {})
     rets, recs = [], []
     for w in windows:
         bars = asset_bars(data, symbol, w)
@@ -56,11 +61,66 @@ def baseline(data: Any, symbol: str, windows: list[Any], first_decision: Mapping
     codes = scoring.event_clusters(scoring.spans_of(windows))
     ret = np.array(rets, dtype=float)
     episodes = [{"window": wid, "cluster": codes.ids[codes.code[i]], "return": clean_json(ret[i]),
-                 "traded": bool(np.isfinite(ret[i])), "entry_utc": e, "exit_utc": x, "shock": None}
+                 "traded": bool(np.isfinite(ret[i])), "entry_utc": e, "exit_utc": x, "shock": None,
+                 "excluded": excluded.get(wid)}
                 for i, (wid, e, x) in enumerate(recs)]
-    el = scoring.event_level(ret, np.isfinite(ret), codes.code, codes.ids, n_resamples=n_resamples,
+    counted = np.where([wid in excluded for wid, _, _ in recs], np.nan, ret)
+    el = scoring.event_level(counted, np.isfinite(counted), codes.code, codes.ids, n_resamples=n_resamples,
                              confidence=confidence, seed=seed, episodes=episodes)
     return {"symbol": symbol, "rule": BASELINE_RULE.format(symbol=symbol), "event_level": el}
+
+def matched_baselines(res: Any, data: Any, combos: list[int], strategy_levels: Mapping[str, Any], *,
+                      n_resamples: int, confidence: float, seed: int,
+                      excluded: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``strategies[].matched_baseline`` for the shown combinations (:mod:`backtests.scoring.matched`):
+    the same vehicles over the same spans at the same exposure, from each run's own fills, as an
+    EventLevel, and ``difference``: the EventLevel of strategy minus matched baseline per episode.
+
+    ``res`` is the strategy's :class:`~backtests.sweep.results.StrategyResult` (runs, returns,
+    orders, rules); ``strategy_levels`` its EventLevel per combination (the episodes' returns).
+    """
+    excluded = dict(excluded or {})
+    windows = list(res.plan.windows)
+    by_id = {w.id: w for w in windows}
+    codes = scoring.event_clusters(scoring.spans_of(windows))
+    cl_of = {w.id: codes.ids[codes.code[i]] for i, w in enumerate(windows)}
+    code_of = {w.id: int(codes.code[i]) for i, w in enumerate(windows)}
+    orders = res.orders
+    per_run = ({str(k): g for k, g in orders.groupby(orders["run"].astype(str), sort=False)}
+               if orders is not None and len(orders) else {})
+    bars_cache: dict[tuple[str, str], Any] = {}
+    out: dict[str, Any] = {}
+    for c in combos:
+        sel = res.runs[res.runs["combo"] == c]
+        wins, eps = [], []
+        for rid, meta in sel.iterrows():
+            w = by_id[meta["window"]]
+            ivs = matched.exposure_intervals(per_run.get(str(rid)))
+            syms = sorted({s for iv in ivs for s in iv.legs})
+            bars = {s: bars_cache.setdefault((s, w.id), asset_bars(data, s, w)) for s in syms}
+            r = res.returns[rid].dropna()
+            last = int(pd.DatetimeIndex(r.index).as_unit("ns").asi8[-1]) if len(r) else 0
+            eps.append(matched.matched_episode(ivs, bars, matched.value_path(res.returns[rid], res.rules.init_cash),
+                                               last))
+            wins.append(str(meta["window"]))
+        ret = np.array([e["return"] for e in eps], dtype=float)
+        left = np.array([w in excluded for w in wins], dtype=bool)
+        counted = np.where(left, np.nan, ret)
+        cluster = np.array([code_of[w] for w in wins])
+        records = matched.episode_records(wins, [cl_of[w] for w in wins], eps, excluded)
+        el = scoring.event_level(counted, np.array([e["traded"] for e in eps]) & ~left, cluster, codes.ids,
+                                 n_resamples=n_resamples, confidence=confidence, seed=seed, episodes=records)
+        strat = {e["window"]: e for e in (strategy_levels.get(str(c)) or {}).get("episodes") or []}
+        mine = np.array([np.nan if strat.get(w, {}).get("return") is None else strat[w]["return"] for w in wins],
+                        dtype=float)
+        diff = mine - counted
+        dl = scoring.event_level(diff, np.isfinite(diff), cluster, codes.ids, n_resamples=n_resamples,
+                                 confidence=confidence, seed=seed)
+        out[str(c)] = {"label": matched.label_of([e["weights"] for e, x in zip(eps, left) if not x]),
+                       "rule": matched.MATCHED_RULE, "symbols": sorted({s for e in eps for s in e["weights"]}),
+                       "event_level": el, "difference": dl}
+    return out
+
 
 @dataclass(frozen=True)
 class ShockSize:
@@ -138,13 +198,19 @@ def session_returns(returns: pd.Series, window: Any) -> np.ndarray:
     return out
 
 
-def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int]) -> dict[str, Any]:
-    """Cumulative return by event time per window for the given combos (a chart, not a statistic).
+def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str, Any], combos: list[int], *,
+                    confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Cumulative return by event time per window for the given combos (a chart), with the interval
+    of the mean path.
 
     Each window's line runs over its own ``t = -pre..+post`` (``t`` lists them; the run's returns
     by session of the defining market, :func:`session_returns`); ``mean`` is the average of the
     lines at each event time of the range every line covers, ``mean_t`` (``-min pre .. +min
-    post``), so windows of different lengths line up on t = 0.
+    post``), so windows of different lengths line up on t = 0. ``mean_low``/``mean_high`` are the
+    interval of that mean at each event time with the windows' clusters as the units, by the rule
+    of the event-level interval (:func:`backtests.scoring.episodes.mean_interval`: the cluster-robust
+    t interval with G - 1 df below 30 clusters); ``interval`` says how (``method``, ``confidence``,
+    ``df``, ``n_clusters``, ``reason`` when undefined).
     """
     out: dict[str, Any] = {}
     for combo in combos:
@@ -158,11 +224,22 @@ def event_time_view(returns: pd.DataFrame, runs: pd.DataFrame, windows: dict[str
             post = min(t[-1] for t in times.values())
             arr = np.array([line[(-pre - t[0]):(-pre - t[0]) + pre + post + 1]
                             for line, t in zip(lines.values(), times.values())], dtype=float)
+            codes = _cluster_codes([windows[w] for w in lines])
+            cluster = np.array([codes[w] for w in lines])
+            cis = [scoring.mean_interval(arr[:, k], cluster, confidence=confidence, n_resamples=n_resamples,
+                                         seed=seed) for k in range(arr.shape[1])]
+            # how the interval was made: from an event time where it is defined (a constant 0 before
+            # any entry has none), else why none is
+            first = next((c for c in cis if c["reason"] is None), cis[0] if cis else {})
             out[str(combo)] = {
                 "windows": {k: [clean_json(x) for x in v] for k, v in lines.items()},
                 "t": {k: [int(x) for x in v] for k, v in times.items()},
                 "mean_t": list(range(-pre, post + 1)),
                 "mean": [clean_json(x) for x in np.nanmean(arr, axis=0)],
+                "mean_low": [clean_json(c["low"]) for c in cis],
+                "mean_high": [clean_json(c["high"]) for c in cis],
+                "interval": {"method": first.get("method"), "confidence": confidence, "df": first.get("df"),
+                             "n_clusters": first.get("n_clusters"), "reason": first.get("reason")},
             }
     return out
 
@@ -227,7 +304,7 @@ def asset_event_study(data: Any, symbol: str, benchmark: str | None, windows: li
     return {
         "symbol": symbol, "benchmark": benchmark, "model": "market model (OLS alpha + beta)",
         "estimation_sessions": estimation, "pre": pre, "post": post,
-        "caar": clean_json(res.caar), "t_stat": clean_json(res.t_stat), "p_value": clean_json(res.p_value),
+        "caar": clean_json(res.caar), "windows_as_independent": _independent(res.t_stat, res.p_value),
         "n_events": int(res.n_events), "n_clusters": len({codes[i] for i in ids if i not in res.dropped}),
         "fraction_positive": clean_json(res.fraction_positive),
         "car": {k: clean_json(v) for k, v in res.car.items()},
@@ -242,6 +319,15 @@ def _calendar_mean(port: dict[str, pd.Series], bench: dict[str, pd.Series]) -> t
     b = b.where(p.notna())
     return p.mean(axis=1).to_numpy(), b.mean(axis=1).to_numpy()
 
+INDEPENDENT_NOTE = ("t test of the mean CAR with every window an independent event (N - 1 df): windows of one "
+                    "shock are not independent, so this is not the event-level test; read tests.t (clusters)")
+
+
+def _independent(t_stat: float, p_value: float) -> dict[str, Any]:
+    """The 0.1 cross-sectional t test, kept under a name that says what it assumes."""
+    return {"t_stat": clean_json(t_stat), "p_value": clean_json(p_value), "note": INDEPENDENT_NOTE}
+
+
 def _clean(tests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {k: {kk: clean_json(vv) for kk, vv in v.items()} for k, v in tests.items()}
 
@@ -252,7 +338,7 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
                          calendar_benchmark: pd.Series | None = None) -> dict[str, Any]:
     """Per-window cumulative excess return (strategy minus benchmark, market-adjusted model) of
     one combination in event time, with CAAR, its cross-sectional t-statistic (events as if
-    independent, as in 0.1), the fraction of windows with a positive result and the test battery:
+    independent, as in 0.1: ``windows_as_independent``, not the event-level test), the fraction of windows with a positive result and the test battery:
     ``t`` with clusters as the independent unit, the calendar-time test on the combination's
     calendar-time pooled series (``calendar``) against its pooled benchmark; BMP, Kolari-Pynnönen,
     GRANK and the generalized sign test need an estimation window the strategy does not have.
@@ -292,40 +378,10 @@ def strategy_event_study(returns: pd.DataFrame, benchmark: pd.DataFrame | None, 
     }
     return {
         "combo": combo, "model": "market-adjusted (strategy minus benchmark)", "pre": pre, "post": post,
-        "caar": clean_json(float(car.mean())), "t_stat": clean_json(t_stat), "p_value": clean_json(p),
+        "caar": clean_json(float(car.mean())), "windows_as_independent": _independent(t_stat, p),
         "n_events": n, "n_clusters": int(np.unique(cluster).size),
         "fraction_positive": clean_json(float((car > 0).mean())),
         "car": {k: clean_json(v) for k, v in cars.items()},
         "caar_path": [clean_json(v) for v in np.mean(paths, axis=0)],
         "tests": _clean(tests),
     }
-
-
-def distinct_entries(orders: pd.DataFrame | None, run_combo: dict[str, int], n_combos: int) -> np.ndarray | None:
-    """Positions opened per combination, each real trade counted once across overlapping episodes.
-
-    A fill opens a position when the run's holding of that symbol goes from flat to non-zero. Two
-    episodes of one combination that open the same symbol at the same fill instant (one trigger
-    inside two overlapping windows) hold one real trade: it is counted once. Returns ``None``
-    without an orders table (the caller then sums the engine's per-run counts).
-    """
-    if orders is None:
-        return None
-    out = np.zeros(n_combos, dtype=np.int64)
-    if not len(orders):
-        return out
-    o = pd.DataFrame({"run": orders["run"].astype(str).to_numpy(), "symbol": orders["symbol"].astype(str).to_numpy(),
-                      "fill": pd.DatetimeIndex(orders["fill_time"]).asi8,
-                      "signed": np.where(orders["side"].astype(str).to_numpy() == "buy", 1.0, -1.0)
-                      * orders["size"].to_numpy(dtype=float)})
-    o = o.sort_values(["run", "symbol", "fill"], kind="stable")
-    held = o.groupby(["run", "symbol"], sort=False)["signed"].cumsum().to_numpy()
-    before = held - o["signed"].to_numpy()
-    scale = np.maximum(np.abs(o["signed"].to_numpy()), 1e-300)
-    opens = (np.abs(before) <= 1e-9 * scale) & (np.abs(held) > 1e-9 * scale)
-    e = o.loc[opens, ["run", "symbol", "fill"]]
-    e = e.assign(combo=e["run"].map(run_combo)).dropna(subset=["combo"])
-    e = e.drop_duplicates(["combo", "symbol", "fill"])
-    counts = e.groupby("combo").size()
-    out[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
-    return out

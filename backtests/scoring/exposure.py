@@ -1,81 +1,107 @@
-"""Net and gross exposure of a pair's episodes over time, for the tearsheet (which computes nothing).
+"""The periods in which a strategy held a position, and its pooled returns over them alone.
 
-For a strategy that declares its legs a pair, a hedged book is the claim: a beta-sized pair whose
-long leg is worth 0.3 of equity and short leg 0.7 is net short 40%. This module turns the per-bar
-held weights the engine wrote (``weights.parquet``: ``held`` = each asset's value / equity after
-the bar) into, per shown combination and episode:
+An event strategy is flat most of the time: its calendar-time pooled series averages each open
+episode with equal capital, flat ones included, so a full position held through a -10% day shows
+up diluted and its VaR, drawdown and Sortino describe mostly idle capital. The risk of the trade
+itself is read on the **exposed series**:
 
-* ``net``  = ``sum_j held_j`` (long minus short, a fraction of equity);
-* ``gross`` = ``sum_j |held_j|``;
+* A run is **exposed** in a period ``(a, b]`` (``a`` its previous period end, or the window start)
+  when it holds a position at some instant of ``[a, b)``: after its fills at or before ``a``, or
+  after a fill inside the period (an open fill between two closes). A fill at ``b`` itself (a
+  close fill) changes the holding only from ``b`` on.
+* The exposed pooled series has one row per period in which at least one open episode of the
+  combination is exposed, and its return is the equal-capital mean over the **exposed** episodes
+  only (a flat episode does not dilute it).
 
-at every mark of the run's clock (UTC), with the hours from the window's event (``time_utc``), and
-the episode's extremes (``net_min``, ``net_max``, ``gross_max``). Written to ``metrics.json``
-``strategies[].exposure``.
+Both are computed from the orders table (``run``, ``symbol``, ``side``, ``size``, ``fill_time``),
+vectorized over every run: pure numpy/pandas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from backtests.jsonfmt import clean_json
-
-DEFINITION = ("net = sum of the legs' held weights (long minus short, a fraction of equity), gross = sum of their "
-              "absolute values, after each bar of the run's clock (weights.parquet `held`); hours are from the "
-              "window's event time_utc")
+from backtests.scoring.trades import holdings
 
 
-def exposure_view(weights: pd.DataFrame, runs: pd.DataFrame, combos: list[int],
-                  events_utc: Mapping[str, pd.Timestamp]) -> dict[str, Any]:
-    """Per combination of ``combos`` and window: the episode's net and gross exposure path.
+def exposure_mask(orders: pd.DataFrame | None, index: pd.DatetimeIndex, valid: np.ndarray, run_ids: Sequence[str],
+                  run_start: np.ndarray) -> np.ndarray | None:
+    """``(T, runs)`` bool: run ``j`` holds a position during the period ending at ``index[t]``.
 
     Parameters
     ----------
-    weights
-        The strategy's weights table (columns ``run``, ``time``, ``symbol``, ``held``).
-    runs
-        Its runs table (index: run id; columns ``combo``, ``window``).
-    combos
-        The combinations shown in detail (best, default).
-    events_utc
-        ``{window id: event instant}``.
+    orders
+        The fills of the runs (None: unknown, returns None).
+    index
+        UTC period ends of the returns table.
+    valid
+        ``(T, runs)``: the run has a return at that period end (its periods).
+    run_ids
+        Run id of each column.
+    run_start
+        ``(runs,)`` int64 ns: each run's window start (the start of its first period).
+    """
+    if orders is None:
+        return None
+    n_t, n_r = valid.shape
+    out = np.zeros((n_t, n_r), dtype=bool)
+    if not len(orders) or not valid.any():
+        return out
+    h = holdings(orders)
+    h = h.assign(j=pd.Index([str(r) for r in run_ids]).get_indexer(h["run"].to_numpy()))
+    h = h[h["j"] >= 0].sort_values(["j", "fill"], kind="stable")
+    delta = (~h["flat_after"]).astype(np.int64) - (~h["flat_before"]).astype(np.int64)
+    n_held = delta.groupby(h["j"], sort=False).cumsum().to_numpy()  # symbols held after each fill
+    ev = pd.DataFrame({"j": h["j"].to_numpy(), "t": h["fill"].to_numpy(), "n": n_held})
+    ev = ev.drop_duplicates(["j", "t"], keep="last")  # the holding after every fill at one instant
+    # each period of each run: (run, a, b)
+    jj, tt = np.nonzero(valid.T)  # run-major, then time
+    stamps = index.as_unit("ns").asi8
+    b = stamps[tt]
+    first = np.r_[True, jj[1:] != jj[:-1]]
+    a = np.where(first, np.asarray(run_start, dtype=np.int64)[jj], np.r_[b[:1], b[:-1]])
+    instants = np.unique(np.concatenate([a, b, ev["t"].to_numpy()]))
+    m = np.int64(instants.size + 1)
+    ev_key = ev["j"].to_numpy(dtype=np.int64) * m + np.searchsorted(instants, ev["t"].to_numpy())
+    a_key = jj.astype(np.int64) * m + np.searchsorted(instants, a)
+    b_key = jj.astype(np.int64) * m + np.searchsorted(instants, b)
+    pos = ev["n"].to_numpy() > 0
+    k = np.searchsorted(ev_key, a_key, side="right") - 1
+    at_a = (k >= 0) & (ev_key[np.clip(k, 0, None)] // m == jj) & pos[np.clip(k, 0, None)]
+    counts = np.concatenate([[0], np.cumsum(pos)])
+    inside = counts[np.searchsorted(ev_key, b_key, side="left")] > counts[np.searchsorted(ev_key, a_key, side="right")]
+    out[tt, jj] = at_a | inside
+    return out
+
+
+def exposed_pool(values: np.ndarray, exposed: np.ndarray, n_combos: int, n_windows: int, is_open: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The exposed pooled series of every combination.
+
+    Parameters
+    ----------
+    values, exposed
+        ``(T, n_combos * n_windows)`` per-period returns and :func:`exposure_mask`, runs
+        combination-major then window.
+    is_open
+        ``(T, n_windows)``: the period end lies in the window (episodes not open are not pooled).
 
     Returns
     -------
-    dict
-        ``{"definition": str, "combos": {combo: [episode, ...]}}``; each episode ``window``,
-        ``event_utc``, ``time`` (ISO UTC), ``hours`` (from the event), ``net``, ``gross``,
-        ``net_min``, ``net_max``, ``gross_max`` (fractions of equity). Episodes without weights are
-        left out.
+    (pooled, rows)
+        ``pooled`` ``(len(rows), n_combos)``: per kept row the mean return over the exposed open
+        episodes, NaN where none of that combination's is exposed; ``rows``: the rows where some
+        combination is exposed.
     """
-    out: dict[str, Any] = {"definition": DEFINITION, "combos": {}}
-    if weights is None or not len(weights) or "held" not in weights:
-        return out
-    wanted = runs.index[runs["combo"].isin(combos)]
-    w = weights[weights["run"].astype(str).isin(wanted)]
-    if not len(w):
-        return out
-    held = w["held"].to_numpy(dtype=float)
-    frame = pd.DataFrame({"run": w["run"].astype(str).to_numpy(), "time": pd.DatetimeIndex(w["time"]).as_unit("ns"),
-                          "net": held, "gross": np.abs(held)})
-    agg = frame.groupby(["run", "time"], sort=True)[["net", "gross"]].sum()
-    for combo in combos:
-        episodes = []
-        for rid, rec in runs[runs["combo"] == combo].iterrows():
-            if rid not in agg.index.get_level_values(0):
-                continue
-            path = agg.loc[rid]
-            times = pd.DatetimeIndex(path.index).tz_localize("UTC") if path.index.tz is None else pd.DatetimeIndex(path.index)
-            event = events_utc.get(str(rec["window"]))
-            hours = ((times - event) / pd.Timedelta(hours=1)).to_numpy() if event is not None else np.full(len(times), np.nan)
-            net, gross = path["net"].to_numpy(), path["gross"].to_numpy()
-            episodes.append(clean_json({
-                "window": str(rec["window"]), "event_utc": event.isoformat() if event is not None else None,
-                "time": [t.isoformat() for t in times], "hours": np.round(hours, 4).tolist(),
-                "net": np.round(net, 10).tolist(), "gross": np.round(gross, 10).tolist(),
-                "net_min": float(net.min()), "net_max": float(net.max()), "gross_max": float(gross.max())}))
-        out["combos"][str(combo)] = episodes
-    return out
+    t = values.shape[0]
+    v3 = values.reshape(t, n_combos, n_windows)
+    e3 = exposed.reshape(t, n_combos, n_windows) & is_open[:, None, :] & ~np.isnan(v3)
+    n = e3.sum(axis=2)
+    rows = np.flatnonzero((n > 0).any(axis=1))
+    total = np.where(e3[rows], v3[rows], 0.0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.where(n[rows] > 0, total / n[rows], np.nan)
+    return pooled, rows

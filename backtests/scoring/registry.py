@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 #: What a key is computed from. ``returns``: the run's (or the pooled) returns alone;
 #: ``benchmark``: returns against the benchmark over the rows where both exist; ``engine``: the
-#: simulation's own statistics; ``episodes``: a combination's episodes (pooled records only).
-SOURCES = ("returns", "benchmark", "engine", "episodes")
+#: simulation's own statistics; ``episodes``: a combination's episodes (pooled records only);
+#: ``exposure``: the pooled returns of the periods in which episodes held a position, averaged over
+#: those episodes only (:mod:`backtests.scoring.exposure`; pooled records only).
+SOURCES = ("returns", "benchmark", "engine", "episodes", "exposure")
 #: Formats on the tearsheet: a percentage, a number with two decimals, a whole count.
 FORMATS = ("pct", "num", "count")
 RUNS, POOLED = "runs", "pooled"
@@ -207,7 +209,33 @@ METRICS: tuple[Metric, ...] = (
        "fraction of those windows with `total_return > 0`", better="higher", source="episodes", scope=(POOLED,)),
     _m("n_events", "Events", "count", "count", "episodes with a return", source="episodes", scope=(POOLED,)),
     _m("n_clusters", "Clusters", "count", "count", "clusters among them", source="episodes", scope=(POOLED,)),
+    # the risk of the position itself: the exposed series (periods with a position, exposed episodes only)
+    _m("exposed_periods", "Periods exposed", "periods", "count",
+       "periods in which at least one episode held a position (the exposed series: each period's return the mean "
+       "over the episodes exposed in it)", source="exposure", scope=(POOLED,), function=False, needs="orders"),
+    _m("exposed_volatility", "Vol. / period, exposed", "fraction per period", "pct",
+       "`std(r, ddof=1)` of the exposed series (per period, not annualized)", better="lower", source="exposure",
+       scope=(POOLED,), function=False, needs="2 exposed periods"),
+    _m("exposed_sortino", "Sortino / period, exposed", "ratio", "num",
+       "`mean(r - rf) / sqrt(mean(min(r - rf, 0)^2))` of the exposed series (per period, not annualized)",
+       better="higher", source="exposure", scope=(POOLED,), function=False, needs="2 exposed periods, a loss"),
+    _m("exposed_max_drawdown", "Max drawdown, exposed", "fraction", "pct",
+       "`max_drawdown` of the exposed series (flat periods dropped; no dilution by flat episodes)", better="higher",
+       source="exposure", scope=(POOLED,), function=False, needs="1 exposed period"),
+    _m("exposed_value_at_risk", "VaR 5%, exposed", "fraction per period", "pct",
+       "`value_at_risk` of the exposed series", better="higher", source="exposure", scope=(POOLED,), function=False,
+       needs="1 exposed period"),
+    _m("exposed_conditional_value_at_risk", "CVaR 5%, exposed", "fraction per period", "pct",
+       "`conditional_value_at_risk` of the exposed series", better="higher", source="exposure", scope=(POOLED,),
+       function=False, needs="1 exposed period"),
 )
+
+#: Exposed keys and the returns key of the exposed series each is (computed per period: ppy = 1).
+EXPOSED_FROM: dict[str, str] = {
+    "exposed_periods": "n_periods", "exposed_volatility": "annual_volatility", "exposed_sortino": "sortino",
+    "exposed_max_drawdown": "max_drawdown", "exposed_value_at_risk": "value_at_risk",
+    "exposed_conditional_value_at_risk": "conditional_value_at_risk",
+}
 
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 if len(BY_KEY) != len(METRICS):  # pragma: no cover - a typo in the table above
@@ -225,6 +253,8 @@ TEARSHEET_ROWS: tuple[tuple[str, ...], ...] = (
      "max_drawdown", "ulcer_index", "value_at_risk", "conditional_value_at_risk"),
     ("skew", "kurtosis", "alpha", "beta", "information_ratio", "excess_return", "hit_rate", "profit_factor",
      "exposure", "n_periods"),
+    ("exposed_periods", "exposed_volatility", "exposed_sortino", "exposed_max_drawdown", "exposed_value_at_risk",
+     "exposed_conditional_value_at_risk"),
 )
 #: The tearsheet's per-window table.
 WINDOW_ROW: tuple[str, ...] = ("total_return", "max_drawdown", "excess_return", "hit_rate", "n_trades", "exposure")
@@ -257,6 +287,50 @@ def per_period_value(key: str, value: float, periods_per_year: float) -> float |
     if m is None or m.per_period is None:
         return None
     return float(value) / math.sqrt(float(periods_per_year))
+
+
+def annualizes(n_periods: float | None, periods_per_year: float | None) -> bool:
+    """The annualization rule: an annualized figure is shown only on a series of at least one year
+    (``n_periods >= periods_per_year``)."""
+    if n_periods is None or periods_per_year is None:
+        return False
+    try:
+        n, ppy = float(n_periods), float(periods_per_year)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(n) and math.isfinite(ppy) and ppy > 0 and n >= ppy
+
+
+#: How a figure is shown (:func:`shown_value`).
+AS_IS, ANNUALIZED_SCALE, PER_PERIOD, NOT_SHOWN = "as is", "annualized", "per period", "not shown"
+
+
+def shown_value(key: str, value: float | None, n_periods: float | None,
+                periods_per_year: float | None) -> tuple[float | None, str]:
+    """``(value, scale)`` of a metric by the annualization rule, the one place every reader of a
+    figure (the tearsheet's tables and heat map, ``strategies[].ranking``) asks.
+
+    A key that is not annualized is shown as it is (``"as is"``). An annualized key is shown
+    annualized on a series of at least one year (:func:`annualizes`); below that, per period when
+    the registry defines a per-period counterpart (:func:`per_period_value`, ``"per period"``), else
+    not at all (``None``, ``"not shown"``: annual return, Calmar and alpha compound over a year).
+    """
+    m = BY_KEY.get(key)
+    if value is None or m is None or not m.annualized:
+        return value, AS_IS
+    if annualizes(n_periods, periods_per_year):
+        return value, ANNUALIZED_SCALE
+    if periods_per_year is not None and m.per_period is not None:
+        return per_period_value(key, value, periods_per_year), PER_PERIOD
+    return None, NOT_SHOWN
+
+
+def shown_label(key: str, scale: str) -> str:
+    """The label of a key as shown at ``scale`` (its per-period label below a year)."""
+    m = BY_KEY.get(key)
+    if m is not None and scale == PER_PERIOD and m.per_period:
+        return m.per_period
+    return label(key)
 
 
 def rankable(keys: Iterable[str] | None = None) -> list[str]:

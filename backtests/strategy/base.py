@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from backtests.errors import StrategyError
@@ -125,6 +126,36 @@ class Strategy:
             "params": {n: p.describe() for n, p in cls.params.items()},
             "windows": list(cls.windows),
         }
+
+    # ------------------------------------------------------------------ resting position
+    def resting_weights(self, **params: Any) -> Mapping[str, float]:
+        """The position the strategy rests in when it has nothing to do, for ONE combination:
+        ``{role: weight}`` (roles not named are 0). Default: flat.
+
+        An episode counts as **traded** only when the strategy's target, at a fill inside the
+        window (the exit the engine forces at the window's end aside), differs from this resting
+        position: a rotation that holds its BTC/ETH sleeve until a signal tells it to step into a
+        stablecoin declares that sleeve here, so an episode in which it never rotated is not
+        counted as a trade (docs/strategies.md, docs/metrics.md). Roles that share a symbol add up.
+        """
+        return {}
+
+    def resting_matrix(self, grid: pd.DataFrame) -> np.ndarray:
+        """``(combinations, traded symbols)`` resting weights of every row of ``grid`` (:meth:`resting_weights`),
+        in the order of :attr:`traded_symbols`; a role that is not traded, or unknown, is an error."""
+        syms = self.traded_symbols
+        col = {s: j for j, s in enumerate(syms)}
+        out = np.zeros((len(grid), len(syms)))
+        if type(self).resting_weights is Strategy.resting_weights:
+            return out
+        for i, params in enumerate(combo_records(grid, self.params)):
+            for role, w in dict(self.resting_weights(**params)).items():
+                spec = self.roles.get(role)
+                if spec is None or not spec.traded:
+                    why = "no such role" if spec is None else "the role is not traded"
+                    raise StrategyError(f"strategy {self.name!r}: resting_weights() names role {role!r} ({why})")
+                out[i, col[self.symbols[role]]] += float(w)
+        return out
 
     # ------------------------------------------------------------------ signals
     def weights(self, ctx: StrategyContext, **params: Any) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData
@@ -80,6 +81,18 @@ def decide(strategy: Strategy, label: str, data: MarketData, events: pd.DataFram
     return check_target_weights(
         raw, label, list(strategy.traded_symbols), len(local), clock_span(ctx) if check_clock else None, windows,
         combo_names=grid.index.tolist(), where=definition_line(made_by), entry=entry)
+
+
+def resting_targets(strategy: Strategy, label: str, grid: pd.DataFrame) -> np.ndarray:
+    """``(combinations, traded symbols)`` resting weights of every row of ``grid``
+    (:meth:`Strategy.resting_weights`, called through the plug-in guard): an episode whose filled targets
+    never leave them did not trade."""
+    out = guard(strategy, label, "resting_weights()", strategy.resting_matrix, grid.reset_index(drop=True),
+                at=type(strategy).resting_weights)
+    if not np.isfinite(out).all():
+        raise StrategyError(f"strategy {label!r}: resting_weights() returned a weight that is not a finite number",
+                            where=definition_line(type(strategy).resting_weights))
+    return out
 
 
 def params_checker(cls: type, strategy: Any) -> Callable[[dict[str, Any]], None] | None:

@@ -21,7 +21,7 @@ from backtests.engine.rules import Rules
 from backtests.engine.schedule import UnfillableOrder
 from backtests.engine.simulate import simulate
 from backtests.strategy.base import Strategy
-from backtests.strategy.calls import decide
+from backtests.strategy.calls import decide, resting_targets
 from backtests.strategy.context import StrategyContext
 from backtests.time.windows import Window
 
@@ -88,7 +88,8 @@ def compute_chunk(task: ChunkTask) -> list[WindowBlock]:
                               task.rules.entry, ctx=ctx)
     try:
         results = simulate(task.data, weights, len(local_grid), task.windows, task.rules,
-                           keep_weights=task.keep_weights, clock=ctx.index)
+                           keep_weights=task.keep_weights, clock=ctx.index,
+                           neutral=resting_targets(strategy, task.label, local_grid))
     except UnfillableOrder as exc:
         params = local_grid.iloc[exc.combo].to_dict() if len(local_grid) > exc.combo else {}
         raise UnfillableOrder(

@@ -163,10 +163,44 @@ def sessions(code: str, start: pd.Timestamp | str, end: pd.Timestamp | str) -> p
     return sched.loc[start:end]
 
 
+class LocalTimeError(DataError):
+    """A local wall-clock time that is not exactly one instant in its zone.
+
+    ``row`` is the position of the first such time in the index given to :func:`localize`.
+    """
+
+    def __init__(self, message: str, where: str | None = None, row: int = 0) -> None:
+        super().__init__(message, where=where)
+        self.row = row
+
+
+def localize(local: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """Naive local wall-clock times in ``tz`` as UTC instants, refusing the ones that are not one instant.
+
+    The rule (docs/data.md "Local times and daylight saving"): a time inside the spring-forward gap
+    (New York 02:30 on 2025-03-09) does not exist, and one inside the fall-back hour (01:30 on
+    2024-11-03) happens twice, an hour apart. Neither is guessed: the first one raises
+    :class:`LocalTimeError` naming the time, the zone and what happens there, with its ``row``.
+    """
+    local = pd.DatetimeIndex(local)
+    utc = local.tz_localize(tz, nonexistent="NaT", ambiguous="NaT")
+    bad = np.flatnonzero(np.asarray(utc.isna() & ~local.isna()))
+    if bad.size:
+        i = int(bad[0])
+        t = local[i]
+        gap = pd.isna(pd.DatetimeIndex([t]).tz_localize(tz, nonexistent="NaT", ambiguous=np.array([True]))[0])
+        what = ("does not exist there: clocks jump forward over it (the daylight-saving gap)" if gap else
+                "happens twice there: clocks fall back over it (daylight saving ends), so it names two instants an "
+                "hour apart")
+        more = f" (and {bad.size - 1} more such time(s))" if bad.size > 1 else ""
+        raise LocalTimeError(f"local time {t:%Y-%m-%d %H:%M} in {tz} {what}{more}", row=i)
+    return utc.tz_convert("UTC")
+
+
 def _regular_time(dates: pd.DatetimeIndex, market: Market, clock: str) -> pd.DatetimeIndex:
     hours, minutes = (int(x) for x in clock.split(":"))
     local = dates + pd.Timedelta(hours=hours, minutes=minutes)
-    return local.tz_localize(market.tz).tz_convert("UTC")
+    return localize(local, market.tz)
 
 
 def session_bounds(code: str, dates: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:

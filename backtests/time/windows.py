@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,12 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from backtests.time.calendars import MARKETS, CalendarRangeError, get_market, session_bounds, sessions
+from backtests.bounded import load_yaml, parse_yaml, read_text
+from backtests.names import MAX_LABEL, MAX_TEXT, label_problem
+from backtests.time.calendars import (
+    MARKETS, CalendarRangeError, LocalTimeError, get_market, localize, session_bounds, sessions,
+)
 from backtests.errors import WindowError
 
 TIMINGS = ("before_open", "intraday", "after_close")
+#: Largest events CSV read (an events YAML has the YAML bounds of :mod:`backtests.bounded`).
+MAX_EVENTS_CSV_BYTES = 64 << 20
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
@@ -100,7 +106,11 @@ class Event:
         if self.time_local:
             h, m, *sec = (int(x) for x in self.time_local.split(":"))
             local = self.date + pd.Timedelta(hours=h, minutes=m, seconds=sec[0] if sec else 0)
-            return local.tz_localize(market.tz).tz_convert("UTC")
+            try:
+                return localize(pd.DatetimeIndex([local]), market.tz)[0]
+            except LocalTimeError as exc:
+                raise WindowError(f"event {self.id!r}: time_local {self.time_local}: {exc.bare_message}; scare does "
+                                  "not guess the instant: give a time that exists on that date") from None
         if self.timing == "before_open":
             return opens[0] - pd.Timedelta(minutes=1)
         if self.timing == "after_close":
@@ -226,6 +236,11 @@ class Catalogue:
             raise WindowError(f"event {event.id!r} has unknown market {event.market!r}", where=where)
         if event.timing not in TIMINGS:
             raise WindowError(f"event {event.id!r} has unknown timing {event.timing!r}", where=where)
+        if event.time_local:  # a reported time in a DST gap or repeated hour: refused where it is written
+            try:
+                event.time_utc  # noqa: B018 - computed for its check
+            except WindowError as exc:  # a config's own window is located by the caller (its line)
+                raise WindowError(exc.bare_message, where=None if where == "catalogue" else where) from None
         # A user file that lists an event the catalogue already has (same kind, market and date)
         # replaces it instead of doubling it.
         same = [k for k, e in self.events.items()
@@ -269,6 +284,11 @@ def _event_from_mapping(item: dict[str, Any], where: str, defaults: dict[str, An
     missing = [k for k in ("id", "kind", "market", "date") if k not in d]
     if missing:
         raise WindowError(f"event {d.get('id', '?')!r} is missing {', '.join(missing)}", where=where)
+    for key in ("id", "label", "kind", "shock", "time_source", "description"):
+        problem = label_problem(d[key], MAX_TEXT if key == "description" else MAX_LABEL,
+                                "\n\t\r" if key == "description" else "") if isinstance(d.get(key), str) else None
+        if problem:
+            raise WindowError(f"event {key} {problem}", where=where)
     try:
         date = pd.Timestamp(str(d["date"])).normalize()
     except ValueError:
@@ -306,7 +326,7 @@ def load_builtin() -> Catalogue:
     """The catalogue shipped with scare (``backtests/catalogue/events.yaml``)."""
     text = resources.files("backtests").joinpath("catalogue/events.yaml").read_text(encoding="utf-8")
     cat = Catalogue()
-    for item in yaml.safe_load(text)["events"]:
+    for item in parse_yaml(text, "built-in catalogue", WindowError)[0]["events"]:
         cat.add(_event_from_mapping(item, "built-in catalogue"))
     return cat
 
@@ -325,7 +345,7 @@ def load_event_file(
     file *is* that kind's calendar (e.g. a filtered list of earnings dates).
     """
     name = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise WindowError("events file not found", where=name)
     if kind and replace_kind:
         for k in [k for k, e in cat.events.items() if e.kind == kind]:
@@ -334,21 +354,20 @@ def load_event_file(
     defaults: dict[str, Any] = {}
     added = 0
     if path.suffix.lower() in {".yaml", ".yml"}:
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise WindowError(f"YAML syntax error: {exc}", where=name) from None
-        except ValueError as exc:  # a date YAML cannot build, e.g. 2026-02-30
-            raise WindowError(f"impossible value in the file: {exc}", where=name) from None
+        # bounded like a study config: size before reading, nesting, aliases, duplicate keys
+        doc = load_yaml(path, WindowError, what="events file")[0] or {}
         items = doc.get("events", []) if isinstance(doc, dict) else doc
-        for item in items or []:
+        if not isinstance(items, list):
+            raise WindowError("'events' must be a list of events", where=name)
+        for item in items:
             if not isinstance(item, dict):
                 raise WindowError("each event must be a mapping", where=name)
             cat.add(_event_from_mapping({**item, **forced}, name, defaults, time_source=f"user file {name}"),
                     where=name)
             added += 1
         return added
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    text = read_text(path, MAX_EVENTS_CSV_BYTES, what="the events file", error=WindowError)
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
         date_col = next((c for c in ("date", "announce_date", "event_date") if c in fields), None)

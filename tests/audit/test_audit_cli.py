@@ -123,3 +123,33 @@ def test_scare_audit_bad_arguments_are_one_line(cli, study):
     assert code == 2 and "no strategy labelled 'nope'" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("audit", cfg, "--cuts", "0")
     assert code == 2 and "--cuts" in err
+
+
+def test_a_partial_pass_is_cached_as_partial_and_audited_further_on_the_next_run(cli, study, tmp_path):
+    """A budget that allows one cut: the pass is partial (console, manifest, cache), and every next run
+    carries the checked cuts over and checks more, until every candidate cut is checked."""
+    cfg = study("buy_and_hold", "hold_qqq")
+    code, out, err = cli("run", cfg, "--out", tmp_path / "a", "--no-progress", "--audit-budget", "0.000001")
+    assert code == 0, err
+    row = json.loads((tmp_path / "a" / "manifest.json").read_text())["audit"]["strategies"][0]
+    n = row["cuts_candidates"]
+    assert row["verdict"] == "pass" and row["cuts_checked"] == 1 < n and row["exhaustive"] is False
+    assert row["status"] == f"no look-ahead found in 1 of {n} cuts (partial)" and row["cuts_carried_over"] == 0
+    line = next(x for x in out.splitlines() if x.startswith("look-ahead audit:"))
+    assert "hold_qqq no look-ahead found in 1 of" in line and "partial" in line and "next run" in line
+    (cache,) = (tmp_path / "verdicts").glob("*.json")
+    stored = json.loads(cache.read_text())["report"]
+    assert len(stored["cut_stamps"]) == 1 and stored["verdict"] == "pass"
+    code, out, err = cli("run", cfg, "--out", tmp_path / "b", "--no-progress", "--audit-budget", "0.000001")
+    row = json.loads((tmp_path / "b" / "manifest.json").read_text())["audit"]["strategies"][0]
+    assert code == 0 and row["cached"] is False and row["cuts_carried_over"] == 1 and row["cuts_checked"] == 2
+    stored2 = json.loads(cache.read_text())["report"]
+    assert stored2["cut_stamps"][:1] == stored["cut_stamps"] and len(set(stored2["cut_stamps"])) == 2
+    # a generous budget finishes it; the exhaustive pass is then reused as it is
+    assert cli("run", cfg, "--out", tmp_path / "c", "--no-progress", "--audit-budget", "600")[0] == 0
+    row = json.loads((tmp_path / "c" / "manifest.json").read_text())["audit"]["strategies"][0]
+    assert row["exhaustive"] is True and row["cuts_checked"] == n and row["cuts_carried_over"] == 2
+    code, out, _ = cli("run", cfg, "--out", tmp_path / "d", "--no-progress")
+    row = json.loads((tmp_path / "d" / "manifest.json").read_text())["audit"]["strategies"][0]
+    assert row["cached"] is True and row["exhaustive"] is True
+    assert f"look-ahead audit: hold_qqq no look-ahead found in all {n} cuts (cached)" in out

@@ -39,11 +39,12 @@ def test_max_runs_is_exact_and_not_part_of_the_config_hash(tmp_path):
 
 
 def test_yaml_limits_are_exact(tmp_path, monkeypatch):
+    from backtests import bounded
     from backtests.config import loader
 
-    monkeypatch.setattr(loader, "MAX_YAML_ALIASES", 3)
-    monkeypatch.setattr(loader, "MAX_YAML_DEPTH", 4)
-    monkeypatch.setattr(loader, "MAX_YAML_NODES", 40)
+    monkeypatch.setattr(bounded, "MAX_YAML_ALIASES", 3)  # every YAML is parsed in backtests.bounded
+    monkeypatch.setattr(bounded, "MAX_YAML_DEPTH", 4)
+    monkeypatch.setattr(bounded, "MAX_YAML_NODES", 40)
     assert loader.safe_yaml("a: &x 1\nb: [*x, *x, *x]\n", "f")[0] == {"a": 1, "b": [1, 1, 1]}
     with pytest.raises(ConfigError, match="f:2: more than 3 YAML aliases"):
         loader.safe_yaml("a: &x 1\nb: [*x, *x, *x, *x]\n", "f")

@@ -16,6 +16,7 @@ from backtests.data import cache as cache_mod
 from backtests.data import store as store_mod
 from backtests.data.cache import Cache, fetch, load_market_data, missing_ranges, validate_symbol
 from backtests.data.frames import daily_bars
+from backtests.data.upkeep import data_files, verify
 from backtests.data.providers import Fetched, Meta, guess_meta
 from backtests.errors import DataError
 
@@ -128,20 +129,23 @@ def test_a_write_killed_halfway_keeps_the_old_data(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert json.loads(c.manifest_path.read_text()) == before
     pd.testing.assert_frame_equal(c.read(c.entries()["yfinance/MU/bars/1D"]), old_frame)
-    assert [p for p in c.data_files() if ".tmp-" in p.name] == []  # cleaned up when the process survives
-    assert c.verify() == []
+    assert [p for p in data_files(c) if ".tmp-" in p.name] == []  # cleaned up when the process survives
+    assert verify(c) == []
 
     # a hard kill (no cleanup) leaves a half temporary file: never read, reported, removable
     good = c.path_of(c.entries()["yfinance/MU/bars/1D"])
     stray = good.parent / f".{good.name}.tmp-12345"
     stray.write_bytes(good.read_bytes()[:100])
-    probs = c.verify()
+    probs = verify(c)
     assert [(p.level, Path(p.path).name) for p in probs] == [("orphan", stray.name)]
     assert "interrupted write" in probs[0].message
     md = load_market_data(cfg(tmp_path, ["MU"], "2025-01-02", "2025-01-31"), offline=True)
     assert len(md.bars["MU"]) == 20
-    c.verify(fix=True)
-    assert not stray.exists() and c.verify() == []
+    # scare cannot prove a half-written temporary file is its own (its bytes are checked against
+    # nothing): --fix names it and leaves it
+    fixed = verify(c, fix=True)
+    assert [(p.level, Path(p.path).name) for p in fixed] == [("left", stray.name)]
+    assert "not deleted: scare cannot prove it wrote it" in fixed[0].message and stray.exists()
 
 
 def test_killed_between_data_file_and_manifest_keeps_the_previous_entry(tmp_path, monkeypatch):
@@ -159,8 +163,11 @@ def test_killed_between_data_file_and_manifest_keeps_the_previous_entry(tmp_path
     monkeypatch.undo()
     assert c.entries()["yfinance/MU/bars/1D"] == e_old
     assert len(c.read(e_old)) == 20  # the old file was not touched
-    probs = c.verify()
+    probs = verify(c)
     assert [p.level for p in probs] == ["orphan"] and "not in the manifest" in probs[0].message
+    # a complete file carrying scare's name, hash prefix and embedded entry is proven scare's: --fix deletes it
+    orphan = Path(probs[0].path)
+    assert [p.level for p in verify(c, fix=True)] == ["orphan"] and not orphan.exists() and verify(c) == []
     # the next fetch simply redoes the missing range
     fetch(c, "MU", "bars", "1D", "2025-01-02", "2025-02-28", provider=prov)
     assert c.entries()["yfinance/MU/bars/1D"]["covered"] == [["2025-01-02", "2025-02-28"]]
@@ -186,13 +193,20 @@ def test_a_corrupt_file_is_named_by_verify_and_never_used(tmp_path, capsys):
         load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=True)
     assert str(path) in str(exc.value)
 
-    # online: a fetched entry is refetched (and says so); the other symbol was never lost
-    md = load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
-    assert any("refetched" in w for w in md.warnings)
-    assert md.bars["MU"]["close"].iloc[0] == 100.0 + (D("2025-01-02") - D("2024-01-01")).days
-    assert c.verify() == [] or all(p.level == "orphan" for p in c.verify())
+    # --fix drops the entry but leaves the file: its bytes are not the ones scare wrote
     assert main(["data", "verify", "--cache", str(tmp_path), "--fix"]) == 0
-    assert c.verify() == []
+    out = capsys.readouterr().out
+    assert f"LEFT    {path}: not deleted: scare cannot prove it wrote it" in out and path.exists()
+    assert "yfinance/MU/bars/1D" not in c.entries()
+    # online, the refetched data would land on the damaged file's name: refused, never overwritten
+    with pytest.raises(DataError, match="scare does not overwrite what it cannot prove it wrote") as exc:
+        load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
+    assert str(path) in str(exc.value) and path.read_bytes() == bytes(raw)
+    # once the user moved it away, the refetch fills the entry again; the other symbol was never lost
+    path.unlink()
+    md = load_market_data(cfg(tmp_path, ["MU", "NVDA"]), offline=False, providers={"yfinance": prov})
+    assert md.bars["MU"]["close"].iloc[0] == 100.0 + (D("2025-01-02") - D("2024-01-01")).days
+    assert verify(c) == []
 
 
 def test_lost_manifest_is_rebuilt_from_the_files(tmp_path):
@@ -200,8 +214,13 @@ def test_lost_manifest_is_rebuilt_from_the_files(tmp_path):
     fetch(c, "MU", "bars", "1D", "2025-01-02", "2025-01-31", provider=FakeProvider())
     before = c.entries()
     c.manifest_path.write_text("{ not json")
-    assert c.verify()[0].level == "bad"
-    c.verify(fix=True)
+    assert verify(c)[0].level == "bad"
+    # an unreadable manifest is not provably scare's: --fix asks for it to be moved away first
+    with pytest.raises(DataError, match="move it away, then `scare data verify --fix` rebuilds it from the 1 file"):
+        verify(c, fix=True)
+    assert c.manifest_path.read_text() == "{ not json"
+    c.manifest_path.unlink()
+    assert [p.level for p in verify(c, fix=True)] == ["bad", "fixed"]
     after = c.entries()
     assert set(after) == set(before)
     k = "yfinance/MU/bars/1D"
@@ -302,3 +321,29 @@ def test_cli_fetch_config_fetches_what_the_study_needs(tmp_path, monkeypatch, ca
     asked = {c[0] for c in prov.calls}
     assert {"MU", "000660.KS", "SOXX", "SPY", "KRW=X"} <= asked
     assert all(c[3] == D("2025-01-22") and c[4] == D("2026-08-20") for c in prov.calls)
+
+
+# ----------------------------------------------------------------------- intraday channel
+def test_a_cache_study_reads_cached_minutes_as_its_intraday_channel(tmp_path):
+    from backtests.data.frames import intraday_bars
+
+    root = tmp_path / "c"
+    c = Cache(root)
+    prov = FakeProvider()
+    for sym in ("^KS11", "MU"):
+        got = prov.fetch(sym, "bars", "1D", D("2025-02-03"), D("2025-02-07"))
+        c.store("yfinance", sym, "bars", "1D", got.frame, got.meta, [(D("2025-02-03"), D("2025-02-07"))], "v", "q")
+    opens = pd.date_range("2025-02-05 09:00", periods=390, freq="1min", tz="Asia/Seoul")
+    opens = opens[(opens.hour != 10)]  # a stretch without prints: kept as a gap
+    px = 2500 + np.arange(len(opens)) * 0.1
+    minutes = intraday_bars(pd.DataFrame({"open": px, "high": px + 1, "low": px - 1, "close": px, "volume": 10.0},
+                                         index=opens), "1min", market="XKRX")
+    c.store("yfinance", "^KS11", "bars", "1min", minutes, guess_meta("^KS11"), [(D("2025-02-05"), D("2025-02-05"))],
+            "v", "q")
+    md = load_market_data(cfg(root, ["^KS11", "MU"], start="2025-02-03", end="2025-02-07", fx={}, intraday="1min"),
+                          offline=True)
+    assert list(md.intraday) == ["^KS11"] and len(md.intraday["^KS11"]) == 330
+    (n,) = [w for w in md.warnings if getattr(w, "code", "") == "intraday_missing"]
+    assert "MU" in n.message and "--frequency 1min" in n.message
+    none = load_market_data(cfg(root, ["^KS11"], start="2025-02-03", end="2025-02-07", fx={}), offline=True)
+    assert none.intraday == {}

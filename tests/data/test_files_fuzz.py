@@ -73,7 +73,7 @@ def folder():
 
 @settings(max_examples=80, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(header=headers, rows=tables,
-       market=st.sampled_from(["XKRX", "XNYS", "CRYPTO"]), frequency=st.sampled_from(["1D", "1D", "4h"]),
+       market=st.sampled_from(["XKRX", "XNYS", "CRYPTO"]), frequency=st.sampled_from(["1D", "auto", "4h", "1min"]),
        layout=st.sampled_from(["auto", "auto", "ohlcv", "close_only", "coinglass", "fred", "yfinance"]),
        parquet=st.booleans())
 def test_tables_never_crash(folder, header, rows, market, frequency, layout, parquet):

@@ -12,7 +12,7 @@ import pytest
 from backtests.time.calendars import sessions
 from backtests.data.files import load_file
 from backtests.data.frames import daily_bars, intraday_bars
-from backtests.data.quality import check_bars, enforce
+from backtests.data.quality import check_bars, enforce, vet
 from backtests.errors import DataError
 
 SHARED = Path(os.environ.get("SCARE_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
@@ -126,3 +126,30 @@ def test_soxs_unadjusted_split_is_caught():
     assert any(x.check == "stale" and "zero volume" in x.message for x in warn)
     sox = load_file(SHARED / "equities" / "SOX_index.csv", "XNYS").frame
     assert any(x.check == "ohlc" and "2023-04-26" in x.message for x in check_bars(sox, "SOX", "XNYS", "index"))
+
+
+def _krx_minutes(days, closes) -> pd.DataFrame:
+    opens = pd.DatetimeIndex([pd.Timestamp(f"{d} 09:00", tz="Asia/Seoul") + pd.Timedelta(minutes=i)
+                              for d in days for i in range(3)])
+    return intraday_bars(pd.DataFrame({"close": closes}, index=opens), "1min", market="XKRX")
+
+
+def test_the_split_check_compares_intraday_bars_only_days_apart():
+    # two crash days a year apart: a 5x move between them is not a split
+    far = _krx_minutes(["2024-08-05", "2026-06-23"], [100.0, 100, 100, 500, 500, 500])
+    assert checks(check_bars(far, "X", "XKRX", "equity", "1min")) == []
+    # the same move from one session to the next is one
+    near = _krx_minutes(["2026-06-22", "2026-06-23"], [100.0, 100, 100, 500, 500, 500])
+    assert "split" in checks(check_bars(near, "X", "XKRX", "equity", "1min"), "error")
+
+
+def test_intraday_bars_outside_the_session_follow_the_closed_session_rule():
+    opens = pd.date_range("2026-06-23 15:27", periods=5, freq="1min", tz="Asia/Seoul")  # 15:30, 15:31: after
+    f = intraday_bars(pd.DataFrame({"close": np.full(5, 100.0)}, index=opens), "1min", market="XKRX")
+    assert checks(check_bars(f, "X", "XKRX", "equity", "1min"), "error") == ["closed_session"]
+    kept, notes = vet(f, "X", "XKRX", "equity", "1min", closed="drop")
+    assert len(kept) == 3 and [n.code for n in notes] == ["closed_session_bar_dropped"]
+    # a bar running past the close is outside too (a 5-minute bar opening 15:28 would end 15:33)
+    late = f.iloc[:3].copy()
+    late.index = late.index.where(late.index != late.index[-1], late.index[-1] + pd.Timedelta(minutes=3))
+    assert checks(check_bars(late, "X", "XKRX", "equity", "1min"), "error") == ["closed_session"]

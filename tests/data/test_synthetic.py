@@ -218,35 +218,35 @@ def test_weekends(md):
 
 
 def test_crash_day_intraday(md):
-    assert set(md.intraday) == {"^KS11", "069500.KS"}
-    for sym in ("^KS11", "069500.KS"):
-        bars = md.intraday[sym]
+    """The default intraday channel: 5-minute bars of the six KOSPI level-1 days, aggregated from the
+    rule-printed minutes (tests/data/test_synthetic_intraday.py checks the minutes themselves)."""
+    assert set(md.intraday) == {"^KS11", "069500.KS", "000660.KS", "005930.KS"}
+    for sym, bars in md.intraday.items():
         opens = pd.DatetimeIndex(bars["open_time"])
         kst = opens.tz_convert("Asia/Seoul")
-        assert kst[0] == pd.Timestamp("2026-06-23 09:00", tz="Asia/Seoul")
-        assert bars.index[-1].tz_convert("Asia/Seoul") == pd.Timestamp("2026-06-23 15:30", tz="Asia/Seoul")
+        assert sorted({str(d.date()) for d in kst}) == ["2024-08-05", "2026-03-04", "2026-03-09", "2026-06-08",
+                                                        "2026-06-23", "2026-06-26"]
         assert ((bars.index - opens) == pd.Timedelta(minutes=5)).all()
-        steps = np.diff(opens.asi8) // 60_000_000_000
+        day = kst.normalize() == pd.Timestamp("2026-06-23", tz="Asia/Seoul")
+        d23 = bars.loc[np.asarray(day)]
+        o23 = kst[np.asarray(day)]
+        assert o23[0] == pd.Timestamp("2026-06-23 09:00", tz="Asia/Seoul")
+        assert d23.index[-1].tz_convert("Asia/Seoul") == pd.Timestamp("2026-06-23 15:30", tz="Asia/Seoul")
+        steps = np.diff(o23.asi8) // 60_000_000_000
         gaps = np.flatnonzero(steps > 5)
-        assert len(gaps) == 1
-        halt_start, halt_end = bars.index[gaps[0]], opens[gaps[0] + 1]  # last close, next open
-        assert halt_end - halt_start >= pd.Timedelta(minutes=20)
-        assert pd.Timestamp("2026-06-23 10:40", tz="Asia/Seoul") <= halt_start <= pd.Timestamp(
-            "2026-06-23 11:00", tz="Asia/Seoul")
+        # the halt and its call auction: nothing from 10:50 to 11:20; the closing auction: 15:20-15:25
+        assert [(str(o23[g].time()), str(o23[g + 1].time())) for g in gaps][0] == ("10:45:00", "11:20:00")
         frame, i = _pos(md, sym, "2026-06-23")
-        day = frame.iloc[i]
-        assert bars["open"].iloc[0] == day["open"]
-        assert bars["close"].iloc[-1] == day["close"]
-        assert bars["high"].max() == day["high"]
-        assert bars["low"].min() == day["low"] == day["close"]
-        assert bars["volume"].sum() == pytest.approx(day["volume"], rel=1e-9)
-        if sym == "^KS11":  # the index first touches -8% vs its previous close just before the halt
+        daily = frame.iloc[i]
+        assert d23["open"].iloc[0] == daily["open"] and d23["close"].iloc[-1] == daily["close"]
+        assert d23["high"].max() == daily["high"] and d23["low"].min() == daily["low"]
+        assert d23["volume"].sum() == daily["volume"]
+        if sym == "^KS11":
+            assert daily["low"] == daily["close"]  # 2026-06-23 closes at its low
             prev = frame["close"].iloc[i - 1]
-            pre = bars.iloc[: gaps[0] + 1]
-            assert (pre["low"].iloc[:-1] / prev - 1 > -0.08).all()
-            assert pre["low"].iloc[-1] / prev - 1 <= -0.08
-            post = bars.iloc[gaps[0] + 1:]
-            assert post["open"].iloc[0] / prev - 1 < -0.08  # reopens after the call auction, lower
+            assert (d23["low"].iloc[:gaps[0]] / prev - 1 > -0.08).all()  # the 10:45 bar is the first to reach -8%
+            assert d23["low"].iloc[gaps[0]] / prev - 1 <= -0.08
+            assert d23["open"].iloc[gaps[0] + 1] / prev - 1 < -0.08  # reopens after the call auction, lower
 
 
 def test_four_hour_is_crypto_only(md, md4h):

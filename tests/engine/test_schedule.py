@@ -151,26 +151,60 @@ def test_the_engines_first_fill_is_where_the_benchmark_mask_starts(market, kind,
     actual = int(res.orders["fill_time"].min())  # the strategy trades at its first decision
     assert res.stats["first_decision"][0] == tau.value
     assert res.stats["first_fill"][0] == actual
-    # the benchmark counts from the first period that starts at or after that fill
+    # the benchmark counts from the first period that starts at or after that fill; a benchmark
+    # period starts at the benchmark's previous observation (the window start for its first one)
     bench = masked_benchmark(res, rules_, window)
-    starts = np.concatenate([[window.start_utc.value], res.stamps[:-1]])
+    raw = np.isfinite(benchmark_periods(MD, "SPY", window, res.stamps))
+    rows = np.flatnonzero(raw)
+    starts = np.full(len(res.stamps), np.iinfo(np.int64).min)
+    starts[rows] = np.concatenate([[window.start_utc.value], res.stamps[rows[:-1]]])
     counted = np.flatnonzero(bench.notna().to_numpy())
     assert counted.size and starts[counted[0]] >= actual
-    assert (starts[:counted[0]] < actual).all()
-    if actual in res.stamps:  # a fill at a close stamp: the mask starts exactly there
+    assert (starts[rows[rows < counted[0]]] < actual).all()
+    if actual in res.stamps[rows]:  # a fill at a close stamp: the mask starts exactly there
         assert starts[counted[0]] == actual
 
 
-def test_a_crypto_bar_stamped_at_the_window_start_is_a_decision_in_it():
+@pytest.mark.parametrize("fill, later", [("open", 0), ("close", 1)])
+def test_a_crypto_bar_stamped_at_the_window_start_is_a_decision_in_it(fill, later):
     """Issue 18's crypto case: the daily bar closing at a window's start (00:00 UTC) is a decision
-    inside the window (rule 1: at or after the start), so the first fill is that day's close."""
+    inside the window (rule 1: at or after the start). Crypto trades through the boundary, so with
+    fills at the open it fills at the next bar's open, that instant (issue 19: not a day late at its
+    close); with fills at the close, at that bar's close."""
     window = WINDOWS["CRYPTO"]
     clock = MD.require("C").index
     weights = pd.DataFrame(1.0, index=clock, columns=pd.MultiIndex.from_product([[0], ["C"]]))
-    (res,) = simulate(MD, weights, 1, [window], Rules.build(MD.info, ["C"]))
-    assert res.stats["first_decision"][0] == window.start_utc.value  # 04-07 00:00
-    assert res.stats["first_fill"][0] == (window.start_utc + pd.Timedelta(days=1)).value == \
+    (res,) = simulate(MD, weights, 1, [window], Rules.build(MD.info, ["C"], fill=fill))
+    assert res.stats["first_decision"][0] == window.start_utc.value
+    assert res.stats["first_fill"][0] == (window.start_utc + pd.Timedelta(days=later)).value == \
         int(res.orders["fill_time"].min())
+    assert list(res.orders["fill_kind"])[0] == fill
+
+
+def test_a_bar_opening_when_the_previous_closed_fills_a_decision_at_that_instant_at_its_open():
+    """Rule 3 on three kinds of bars, a decision at the open instant of the next bar: a crypto bar
+    (opens when the previous closed) fills at its open; an exchange's daily bar (its open follows a
+    night) fills at its close; so does a crypto bar after a missing one (not a bar boundary)."""
+    c = MD.require("C")
+    window = WINDOWS["CRYPTO"]
+    from backtests.engine.simulate import asset_bars
+    from backtests.engine.schedule import asset_first_fill
+
+    bars = asset_bars(MD, "C", window)
+    assert bars.through.all()  # every bar opens when the previous one closed, the first in the window too
+    rules_ = Rules.build(MD.info, ["C"], fill="open")
+    k, at, at_open = asset_first_fill(bars, int(bars.open_times[2]), rules_)
+    assert (k, at, at_open) == (2, int(bars.open_times[2]), True)
+    k_bars = asset_bars(MD, "K", WINDOWS["XKRX"])
+    assert not k_bars.through.any()
+    k, at, at_open = asset_first_fill(k_bars, int(k_bars.open_times[2]), Rules.build(MD.info, ["K"], fill="open"))
+    assert (k, at, at_open) == (2, int(k_bars.stamps[2]), False)
+    gap = MarketData({"C": c.drop(c.index[c.index.get_loc(window.start_utc + pd.Timedelta(days=2))])},
+                     {"C": MD.info["C"]})
+    g = asset_bars(gap, "C", window)
+    assert not g.through[1] and g.through[0]
+    k, at, at_open = asset_first_fill(g, int(g.open_times[1]), rules_)
+    assert (at, at_open) == (int(g.stamps[1]), False)
 
 
 def test_a_decision_off_the_strategys_clock_that_trades_earlier_sets_the_first_fill():

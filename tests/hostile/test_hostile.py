@@ -189,6 +189,7 @@ def test_hostile_input(case: Case, sandbox: Path, capsys, monkeypatch):
             assert len(lines) == 1, f"{case.name} {command}: {len(lines)} lines on stderr: {err!r}"
             assert "Traceback" not in err
             assert lines[0].startswith("scare: error: "), lines[0]
+            assert lines[0].isprintable(), f"{case.name} {command}: raw control characters on stderr: {lines[0]!r}"
             for fragment in case.expect:
                 assert fragment in lines[0], f"{case.name} {command}: {fragment!r} not in {lines[0]!r}"
             assert snapshot(sandbox) == before, f"{case.name} {command}: files changed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -46,8 +47,9 @@ def test_rerun_into_a_run_folder_replaces_only_scare_files(tmp_path, cli):
     out = tmp_path / "run"
     assert cli("run", CFG, "--out", out, "--no-progress")[0] == 0
     marker = json.loads((out / MARKER).read_text())
-    assert marker["scare_run"] == 1 and marker["complete"] is True
+    assert marker["scare_run"] == 2 and marker["complete"] is True
     assert "metrics.json" in marker["files"] and "tearsheet.html" in marker["files"]
+    assert marker["sha256"]["metrics.json"] == hashlib.sha256((out / "metrics.json").read_bytes()).hexdigest()
     (out / "notes.txt").write_text("mine")
     (out / "figures").mkdir()
     (out / "figures" / "f.png").write_bytes(b"png")

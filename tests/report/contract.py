@@ -47,6 +47,10 @@ def _event_level(rets: list[tuple[str, float, bool]], cluster_of: dict[str, str]
         "t_stat": 1.234, "p_value": 0.2171, "sign_test_p": 0.375,
         "ci_low": mean - 0.0312, "ci_high": mean + 0.0287, "ci_confidence": 0.95,
         "ci_method": "cluster bootstrap of the mean (seeded)", "nan_reason": None,
+        "shock_slope": {"slope": -0.5, "intercept": 0.001, "se": 0.2, "t_stat": -2.5, "p_value": 0.0667, "df": 2,
+                        "ci_low": -1.36, "ci_high": 0.36, "confidence": 0.95, "n": len(rets), "n_clusters": 3,
+                        "method": "OLS, CR1 cluster-robust standard errors, Student t with G - 1 df",
+                        "nan_reason": None},
     }
 
 

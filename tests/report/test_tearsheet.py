@@ -10,15 +10,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from backtests.orchestration.cli import main
 from backtests.report import SavedRun, render_tearsheet
 from backtests.report.fmt import count, metric, num, pct, script_json
 from backtests.outputs.regenerate import load_run
-from backtests.report.view import round_trips
 
 DEFAULT_STUDY = Path(__file__).resolve().parents[2] / "configs" / "scare_trades.yaml"
 
@@ -171,28 +170,6 @@ def test_a_broken_section_does_not_lose_the_page(default_run: Path) -> None:
     assert "Verdict</h2>" in html and "Data</h2>" in html and "Returns and risk" in html
 
 
-def test_round_trips() -> None:
-    t = pd.Timestamp("2025-01-27 21:00", tz="UTC")
-    orders = pd.DataFrame([
-        ("a", "w", t, "X", "buy", 10.0, 100.0, 1.0),
-        ("a", "w", t + pd.Timedelta(days=1), "X", "sell", 10.0, 110.0, 1.0),
-        ("a", "w", t, "Y", "sell", 5.0, 50.0, 0.5),
-        ("a", "w", t + pd.Timedelta(days=2), "Y", "buy", 5.0, 40.0, 0.5),
-        ("a", "w", t, "Z", "buy", 10.0, 100.0, 0.0),
-        ("a", "w", t + pd.Timedelta(days=1), "Z", "sell", 20.0, 90.0, 0.0),  # close long, open short
-        ("a", "w", t + pd.Timedelta(days=2), "Z", "buy", 10.0, 81.0, 0.0),
-        ("a", "w", t, "OPEN", "buy", 3.0, 10.0, 0.0),
-        ("b", "w", t, "X", "buy", 1.0, 1.0, 0.0),  # another run: filtered out
-    ], columns=["run", "window", "time", "symbol", "side", "size", "price", "fees"])
-    tr = round_trips(orders, ["a"])
-    got = {(r.symbol, r.side): r for r in tr.itertuples()}
-    assert len(tr) == 5
-    assert got[("X", "long")].ret == pytest.approx(0.10) and got[("X", "long")].fees == pytest.approx(2.0)
-    assert got[("Y", "short")].ret == pytest.approx(0.20)
-    assert got[("Z", "long")].ret == pytest.approx(-0.10) and got[("Z", "short")].ret == pytest.approx(0.10)
-    assert pd.isna(got[("OPEN", "long")].exit_time) and np.isnan(got[("OPEN", "long")].ret)
-
-
 def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
     """metrics.json-shaped records of a 10,000-combination sweep over two parameters."""
     rng = np.random.default_rng(0)
@@ -203,7 +180,8 @@ def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
     rank[order] = np.arange(1, len(order) + 1)
     for c in range(n_a * n_b):
         params = {"a": c // n_b, "b": round(0.01 * (c % n_b), 2), "fixed": "x"}
-        m = {"sharpe": float(sharpe[c]), "total_return": float(sharpe[c] / 10), "max_drawdown": -0.1, "n_windows": n_windows}
+        m = {"sharpe": float(sharpe[c]), "total_return": float(sharpe[c] / 10), "max_drawdown": -0.1, "n_windows": n_windows,
+             "n_periods": 300}
         pooled.append({"strategy": "big", "combo": c, "params": params, "is_default": c == 0, "metrics": m,
                        "trust": {"rank": float(rank[c]), "dsr": 0.5, "pbo": 0.4}})
         for w in range(n_windows):
@@ -212,7 +190,7 @@ def big_sweep(n_a: int = 100, n_b: int = 100, n_windows: int = 2) -> dict:
     best = int(order[0])
     return {"study": "big", "synthetic": True, "windows": [], "runs": runs, "pooled": pooled,
             "strategies": [{"label": "big", "name": "big", "best_combo": best, "default_combo": 0, "rank_by": "sharpe",
-                            "n_combinations": n_a * n_b}]}
+                            "n_combinations": n_a * n_b, "periods_per_year": 252.0}]}
 
 
 def test_large_sweep_renders_fast_and_small() -> None:
@@ -242,3 +220,20 @@ def test_pair_exposure_and_the_exchange_state_are_shown_from_metrics_json(defaul
     # a strategy that is not a pair has no exposure block
     fade = next(s for s in parts.metrics["strategies"] if s["label"] == "fade_kospi_halt")
     assert "exposure" not in fade
+
+
+def test_heat_map_and_top_table_follow_the_annualization_rule() -> None:
+    """27 periods against 252 a year: the map and the top-10 table show the Sharpe ratio per period."""
+    metrics = big_sweep(3, 3, n_windows=1)
+    for p in metrics["pooled"]:
+        p["metrics"]["n_periods"] = 27
+    html = render_tearsheet(SavedRun(metrics, {}, pd.DataFrame(), pd.DataFrame()), plotly_js=STUB_JS)
+    heat = next(f for f in figures(html).values() if f["data"][0]["type"] == "heatmap")
+    z = [v for row in heat["data"][0]["z"] for v in row]
+    per = sorted(p["metrics"]["sharpe"] / np.sqrt(252) for p in metrics["pooled"])
+    assert sorted(z) == pytest.approx(per)
+    assert heat["data"][0]["colorbar"]["title"]["text"] == "Sharpe / period"
+    top = html.split("Top 10 distinct parameter sets", 1)[1]
+    assert ">Sharpe / period<" in top and "<sup>p</sup>" in top
+    best = max(metrics["pooled"], key=lambda p: p["metrics"]["sharpe"])
+    assert f'{best["metrics"]["sharpe"] / np.sqrt(252):.3f}<sup>p</sup>' in top

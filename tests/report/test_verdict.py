@@ -17,13 +17,15 @@ from backtests.outputs.regenerate import load_run
 from backtests.report.stats import metric_cell
 from backtests.report.strategy import identical_groups
 from backtests.report.tearsheet import data_label
-from backtests.report.verdict import NOT_IN_RUN, fmt_value, reading, resolve
+from backtests.report.readings import Pointers, Reader, reading, shown
+from backtests.report.verdict import NOT_IN_RUN, fmt_value, resolve
 from backtests.report.view import SavedRun, StrategyView, fill_kinds
 
 from .contract import add_contract_keys
 
 STUB_JS = "window.Plotly=undefined;"
 CELL = re.compile(r'<span class="(v[^"]*|na)" data-key="([^"]+)"(?: data-kind="(\w+)")?(?: title="[^"]*")?>([^<]*)</span>')
+SENTENCE = re.compile(r'<span class="sentence" data-sentence="(\w+)">(.*?)\.</span>')
 
 
 def render(parts: SavedRun, metrics: dict) -> str:
@@ -53,6 +55,62 @@ def check_verdict_numbers(metrics: dict, v: str) -> set[str]:
     return keys
 
 
+def check_readings(metrics: dict, v: str) -> int:
+    """Every reading sentence: each number it cites is the metrics.json value of its pointer as the
+    cells print it, and its words agree with those values (sign words, beats/trails, "excludes
+    zero" only with the test at the same level). Returns how many sentences were checked."""
+    seen = 0
+    for kind, body in SENTENCE.findall(v):
+        cites = {}
+        for cls, pointer, fmt, text in CELL.findall(body):
+            assert cls.startswith("v"), (kind, pointer)
+            value = resolve(metrics, pointer)
+            assert text in {fmt_value(value, fmt, signed=True), fmt_value(value, fmt)}, (kind, pointer, value, text)
+            cites[pointer.rsplit("/", 2)[-2] + "/" + pointer.rsplit("/", 1)[-1]] = (float(value), fmt)
+            cites[pointer.rsplit("/", 1)[-1]] = (float(value), fmt)
+        assert cites or kind == "oos", (kind, body)
+        sign = {k: (shown(x, f) > 0) - (shown(x, f) < 0) for k, (x, f) in cites.items()}
+        words = re.sub(r"<[^>]+>", "", body)
+        if kind == "test":
+            p = cites.get("p_value")
+            if p is not None:
+                assert ("different from zero" in words and "not distinguishable" not in words) == (p[0] < 0.05), words
+        elif kind == "interval":
+            lo, hi = cites["ci_low"][0], cites["ci_high"][0]
+            p_ptr = [pt for _, pt, _, _ in CELL.findall(body)][0].rsplit("/", 1)[0] + "/p_value"
+            p = resolve(metrics, p_ptr)
+            if "excludes zero" in words:
+                assert (lo > 0 or hi < 0) and p is not None and p < 0.05, words
+            if "includes zero" in words:
+                assert lo <= 0 <= hi, words
+        elif kind == "oos":
+            if "in sample" in words:
+                o, i = sign["loco/mean"], sign["loco/in_sample_mean"]
+                expect = {"reverses": (i > 0 and o < 0), "is gone": (i > 0 and o == 0), "holds": (i > 0 and o > 0),
+                          "shrinks": (i > 0 and o > 0), "stays negative": (i < 0 and o < 0),
+                          "turns positive": (i <= 0 and o > 0), "turns negative": (i == 0 and o < 0),
+                          "is flat": (i < 0 and o == 0), "stays flat": (i == 0 and o == 0)}
+                said = [w for w in expect if f"it {w}:" in words]
+                assert len(said) == 1 and expect[said[0]], words
+        elif kind == "baseline":
+            d = sign["difference/mean"]
+            assert ("beats" in words) == (d > 0) and ("trails" in words) == (d < 0) and ("matches" in words) == (d == 0)
+        elif kind == "contract":
+            # cites the strategy's mean, then the baseline's
+            sm, sb = (shown(resolve(metrics, pt), "pct") for _, pt, _, _ in CELL.findall(body))
+            assert ("above" in words) == (sm > sb) and ("below" in words) == (sm < sb), words
+        elif kind == "dsr":
+            assert cites["dsr"][0] < 0.95
+        elif kind == "pbo":
+            assert cites["pbo"][0] > 0.5
+        elif kind == "few":
+            assert cites["n_clusters"][0] < 5
+        elif kind == "traded" and "Never traded" not in words:
+            assert cites["n_traded"][0] <= cites["n_events"][0]
+        seen += 1
+    return seen
+
+
 def test_every_verdict_number_is_its_metrics_key(parts: SavedRun) -> None:
     metrics = add_contract_keys(parts.metrics)
     v = verdict_html(render(parts, metrics))
@@ -62,21 +120,18 @@ def test_every_verdict_number_is_its_metrics_key(parts: SavedRun) -> None:
     for k in ("n_events", "n_clusters", "n_traded", "mean", "ci_low", "ci_high", "median", "win_rate", "p_value"):
         assert el + k in keys, k
         assert "/strategies/#/baseline/event_level/" + k in keys or k == "n_clusters", k
+        assert "/strategies/#/matched_baseline/#/event_level/" + k in keys or k == "n_clusters", k
     for k in ("/strategies/#/oos/loco/mean", "/strategies/#/oos/loco/win_rate", "/strategies/#/oos/loco/gap",
               "/strategies/#/oos/loco/in_sample_mean",
               "/pooled/#/trust/dsr", "/pooled/#/trust/n_trials", "/pooled/#/trust/n_trials_raw", "/strategies/#/pbo"):
         assert k in keys, k
     # one row per trade strategy plus the unmatched baseline; folded baselines are not rows of their own
-    # (baselines: the contract's block for the 3 trade strategies, plus the 2 folded buy-and-hold runs)
-    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 5
-    assert ">hold_kodex200<" not in v
-    # the reading line is the reading of the numbers
-    fade = next(s for s in metrics["strategies"] if s["label"] == "fade_kospi_halt")
-    el = fade["event_level"][str(fade["best_combo"])]
-    pooled = next(p for p in metrics["pooled"] if p["strategy"] == "fade_kospi_halt" and p["combo"] == fade["best_combo"])
-    text = reading(el, fade["oos"]["loco"], pooled["trust"]["dsr"], fade["pbo"], fade["baseline"]["event_level"],
-                   fade["baseline"]["symbol"])
-    assert text.replace("&", "&amp;") in v
+    # (baselines: the matched and the contract's block for the 3 trade strategies, plus the 2 folded
+    # buy-and-hold runs)
+    assert v.count('<tr class="main">') == 4 and v.count('<tr class="base">') == 8
+    assert v.count("matched: ") == 3
+    assert ">hold_kodex200<" not in v.split('<table class="verdict"', 1)[1]  # (the audit line names it)
+    assert check_readings(metrics, v) >= 4 * 4  # every reading sentence cites numbers that are its keys
 
 
 def test_verdict_of_a_real_run_is_its_metrics(parts: SavedRun) -> None:
@@ -130,18 +185,62 @@ def test_garbage_in_the_new_blocks_is_contained(parts: SavedRun) -> None:
     assert "Verdict</h2>" in html and "Data</h2>" in html
 
 
+def _row(el: dict, loco: dict | None = None, dsr: float | None = None, pbo: float | None = None,
+         matched: dict | None = None) -> tuple[dict, Pointers]:
+    doc = {"strategies": [{"event_level": {"0": el}, "oos": {"loco": loco or {}}, "pbo": pbo,
+                           "matched_baseline": {"0": matched} if matched else {}}],
+           "pooled": [{"trust": {"dsr": dsr, "n_trials": 7}}]}
+    return doc, Pointers(el="/strategies/0/event_level/0", loco="/strategies/0/oos/loco", trust="/pooled/0/trust",
+                         pbo="/strategies/0/pbo", matched="/strategies/0/matched_baseline/0" if matched else None)
+
+
+def _text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
 def test_reading_follows_the_numbers() -> None:
-    eps = [{"traded": True, "return": r} for r in (0.02, 0.01, 0.03, -0.01, 0.02, 0.01, 0.02, 0.04, 0.01, 0.02, 0.01)]
-    el = {"n_events": 11, "n_traded": 11, "n_clusters": 11, "episodes": eps, "mean": 0.02, "ci_low": 0.005,
-          "ci_high": 0.03}
-    text = reading(el, {"mean": 0.01, "in_sample_mean": 0.02}, 0.97, 0.2, {"mean": 0.005}, "EWY")
-    assert text == ("Positive on 10 of 11 traded shocks (11 clusters); interval excludes zero; out of sample 50% of "
-                    "it is gone; beats holding EWY by 1.50 points per event.")
-    text = reading({**el, "n_clusters": 3, "ci_low": -0.01}, {"mean": -0.002}, 0.4, 0.7, None, None)
-    assert "interval includes zero" in text and "only 3 clusters: too few to be sure" in text
-    assert "out of sample it is gone and reversed" in text and "DSR 0.40" in text and "PBO 0.70: likely overfit" in text
-    assert reading({**el, "n_traded": 0}, None, None, None, None, None) == "Never traded in its 11 windows."
-    assert reading(None, None, None, None, None, None) == "No event-level results in this run."
+    el = {"n_events": 11, "n_traded": 11, "n_clusters": 11, "mean": 0.02, "ci_low": 0.005, "ci_high": 0.03,
+          "p_value": 0.004, "df": 10, "win_rate": 10 / 11, "ci_confidence": 0.95}
+    doc, p = _row(el, {"mean": 0.01, "in_sample_mean": 0.02}, 0.97, 0.2,
+                  {"label": "long EWY over the same spans", "difference": {"mean": 0.015, "p_value": 0.2}})
+    html = reading(Reader(doc), p)
+    assert _text(html) == (
+        "Traded 11 of 11 events (11 clusters), 90.91% of them won. Mean +2.00% per event, p = 0.004 (cluster "
+        "t, 10 df): different from zero at the 5% level. 95% interval +0.50% to +3.00% excludes zero (above it). "
+        "Out of sample it shrinks: +1.00% per held-out cluster against +2.00% in sample. It beats long EWY over the "
+        "same spans by 1.50 points per event (p = 0.200: no difference at 5%).")
+    assert check_readings(doc, html) == 5
+    few = {**el, "n_clusters": 3, "ci_low": -0.01, "p_value": 0.17, "df": 2}
+    doc, p = _row(few, {"mean": -0.002, "in_sample_mean": 0.02}, 0.4, 0.7)
+    text = _text(reading(Reader(doc), p))
+    assert "not distinguishable from zero" in text and "interval -1.00% to +3.00% includes zero" in text
+    assert "Only 3 independent clusters: too few to be sure" in text and "Out of sample it reverses" in text
+    assert "DSR 0.40 over 7 distinct trials" in text and "PBO 0.70: likely overfit" in text
+    assert _text(reading(Reader(_row({**el, "n_traded": 0})[0]), p)) == "Never traded in its 11 events."
+    assert reading(Reader({}), p) == "No event-level results in this run."
+
+
+def test_reading_words_follow_the_printed_value() -> None:
+    """+0.00% out of sample is flat, not negative; a difference that prints 0.00 matches."""
+    el = {"n_events": 4, "n_traded": 4, "n_clusters": 4, "mean": -0.03, "p_value": 0.5}
+    doc, p = _row(el, {"mean": -0.00004, "in_sample_mean": -0.03}, matched={"difference": {"mean": 0.00003}})
+    text = _text(reading(Reader(doc), p))
+    assert "Out of sample it is flat: -0.00% per held-out cluster" in text
+    assert "It matches holding the same vehicles over the same spans (0.00 points per event)" in text
+    doc, p = _row(el, {"mean": 0.0001, "in_sample_mean": -0.03}, matched={"difference": {"mean": -0.1364}})
+    text = _text(reading(Reader(doc), p))
+    assert "it turns positive: +0.01%" in text and "trails holding the same vehicles over the same spans by 13.64" in text
+
+
+def test_interval_never_excludes_zero_against_its_test() -> None:
+    """A bootstrap interval (30+ clusters) above zero with a t test that does not reject: inconclusive."""
+    el = {"n_events": 40, "n_traded": 40, "n_clusters": 40, "mean": 0.01, "ci_low": 0.001, "ci_high": 0.02,
+          "p_value": 0.06, "ci_confidence": 0.95}
+    doc, p = _row(el)
+    text = _text(reading(Reader(doc), p))
+    assert "excludes zero" not in text and "inconclusive" in text
+    doc, p = _row({**el, "p_value": 0.01})
+    assert "excludes zero (above it)" in _text(reading(Reader(doc), p))
 
 
 def test_named_warnings_near_the_verdict_and_per_strategy(parts: SavedRun) -> None:
@@ -193,3 +292,72 @@ def test_fill_kind_inferred_from_the_session_when_not_saved() -> None:
     assert list(kinds) == ["open*", "close*", "bar*"]
     o["fill_kind"] = ["open", "auction", "close"]
     assert list(fill_kinds(o, {})) == ["open", "auction", "close"]
+
+
+def test_the_audit_verdict_is_on_the_first_screen(parts: SavedRun) -> None:
+    rows = [{"strategy": "fade_kospi_halt", "verdict": "pass", "status": "no look-ahead found in 22 of 290 cuts (partial)",
+             "exhaustive": False, "cached": False, "cuts_checked": 22, "cuts_candidates": 290},
+            {"strategy": "hold_qqq", "verdict": "pass", "status": "no look-ahead found in all 14 cuts", "exhaustive": True,
+             "cached": True, "cuts_checked": 14, "cuts_candidates": 14}]
+    manifest = {**parts.manifest, "audit": {"enabled": True, "strategies": rows}}
+    v = verdict_html(render_tearsheet(dataclasses.replace(parts, manifest=manifest), plotly_js=STUB_JS))
+    text = _text(v)
+    assert "fade_kospi_halt no look-ahead found in 22 of 290 cuts (partial) – the other cuts are checked on the next run" in text
+    assert "hold_qqq no look-ahead found in all 14 cuts (cached verdict)" in text
+    off = {**parts.manifest, "audit": {"enabled": False, "note": "look-ahead audit skipped (--no-audit)"}}
+    assert "Look-ahead audit: skipped" in verdict_html(render_tearsheet(dataclasses.replace(parts, manifest=off),
+                                                                        plotly_js=STUB_JS))
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_kospi_replay_five_trades_everywhere_and_a_verdict_that_agrees_with_its_test(kospi_run: Path) -> None:
+    """Real data: the fade's best set made 5 distinct trades (2 of its 7 round trips are the same trades
+    seen from overlapping windows); its interval is the t interval over 3 clusters and, like its
+    reading, agrees with p = 0.174."""
+    import json
+
+    from .test_tearsheet import figures
+
+    parts = load_run(kospi_run)
+    html = render_tearsheet(parts, plotly_js=STUB_JS)
+    metrics = parts.metrics
+    si, fade = next((i, s) for i, s in enumerate(metrics["strategies"]) if s["label"] == "fade_kospi_halt")
+    best = fade["best_combo"]
+    pooled = next(p for p in metrics["pooled"] if p["strategy"] == "fade_kospi_halt" and p["combo"] == best)
+    block = fade["trades"][str(best)]
+    assert pooled["metrics"]["n_trades"] == 5 and block["stats"]["n_trades"] == 5 and block["merged"] == 2
+    assert sum(w["trades"] for w in block["by_window"].values()) == 5
+    sec = html.split('id="s-strategy-fade-kospi-halt"', 1)[1].split('<section id="s-strategy-', 1)[0]
+    assert "(5 trades, each counted once)" in sec and "Trades (5)" in sec
+    assert re.search(r"Closed trades \(each counted once\)</td><td class=\"n\">5<", sec)
+    figs = figures(html)
+    marks = {d["name"]: d for d in figs["fig-fade-kospi-halt-equity"]["data"] if d.get("name") in ("entry fills", "exit fills")}
+    assert len(marks["entry fills"]["x"]) == 5 and len(marks["exit fills"]["x"]) == 5
+    fan = {d["name"]: d for d in figs["fig-fade-kospi-halt-fan"]["data"] if str(d.get("name")).endswith("(count)")}
+    assert sum(int(t.split()[0]) for t in fan["entries (count)"]["text"]) == 5
+    # the verdict: t interval with 2 df, and words that agree with p
+    el = fade["event_level"][str(best)]
+    assert el["n_clusters"] == 3 and el["df"] == 2 and "t interval" in el["ci_method"]
+    assert (el["ci_low"] > 0 or el["ci_high"] < 0) == (el["p_value"] < 0.05)
+    v = verdict_html(html)
+    assert check_readings(metrics, v) >= 5
+    reading_row = v.split(f'data-key="/strategies/{si}/event_level/{best}/n_traded"', 1)[1].split('<tr class="base">', 1)[0]
+    if el["p_value"] >= 0.05:
+        assert "excludes zero" not in reading_row and "includes zero" in reading_row
+    assert fade["event_level"][str(best)]["shock_slope"]["df"] == 2
+    json.dumps(metrics)  # still plain JSON
+
+
+def test_reading_without_a_matched_baseline_and_with_windows_left_out() -> None:
+    el = {"n_events": 4, "n_traded": 3, "n_clusters": 4, "mean": 0.012, "p_value": 0.3, "n_excluded": 1,
+          "excluded": [{"window": "w9", "reason": "signal_missing: long_liquidations_usd of BTC-USD (btc) has no value"}]}
+    doc, _ = _row(el)
+    doc["strategies"][0]["baseline"] = {"symbol": "BTC-USD", "event_level": {"mean": -0.0464}}
+    p = Pointers(el="/strategies/0/event_level/0", loco="/strategies/0/oos/loco", trust="/pooled/0/trust",
+                 pbo="/strategies/0/pbo", contract="/strategies/0/baseline/event_level", contract_symbol="BTC-USD")
+    html = reading(Reader(doc), p)
+    text = _text(html)
+    assert "1 window left out of these statistics" in text and "(signal_missing)" in text
+    assert "Its mean +1.20% is above holding BTC-USD over the same windows (-4.64% per event)" in text
+    assert "beats" not in text and check_readings(doc, html) == 5  # traded, excluded, test, few, contract

@@ -252,6 +252,94 @@ def test_cluster_bootstrap_resamples_clusters_and_is_seeded():
     assert (lo, hi) == tuple(np.quantile(means, [0.05, 0.95]))
 
 
+# ----------------------------------------------------------------------------- small-sample inference
+R5 = np.array([0.05, -0.02, 0.03, 0.01, 0.04])
+G5 = np.array([0, 0, 1, 2, 2])  # three clusters of 2, 1 and 2 episodes
+
+
+def test_three_clusters_t_interval_from_the_formula():
+    """G = 3: the interval is mean +- t(2, 0.975) * CR1 SE, not the range of the cluster means."""
+    n, g = 5, 3
+    mean = R5.mean()  # 0.022
+    e = R5 - mean
+    s_g = np.array([e[0] + e[1], e[2], e[3] + e[4]])  # cluster sums of deviations
+    se = np.sqrt(g / (g - 1) * (s_g**2).sum() / n**2)
+    crit = student_t.ppf(0.975, g - 1)  # 4.303, not 1.96
+    assert crit == pytest.approx(4.3026527297, rel=1e-10)  # tables: 4.303
+    ev = sc.event_level(R5, np.ones(5, bool), G5, ["c1", "c2", "c3"], n_resamples=500, confidence=0.95, seed=1)
+    assert ev["ci_low"] == pytest.approx(mean - crit * se, rel=1e-12)
+    assert ev["ci_high"] == pytest.approx(mean + crit * se, rel=1e-12)
+    assert ev["df"] == 2 and ev["ci_method"] == sc.episodes.CI_T
+    t = mean / se
+    assert ev["t_stat"] == pytest.approx(t, rel=1e-12)
+    assert ev["p_value"] == pytest.approx(2 * student_t.sf(abs(t), 2), rel=1e-12)
+    # what a bootstrap over 3 clusters gives: never wider than the cluster means' range
+    cm = sc.cluster_means(R5[None, :], G5, 3)[0]
+    lo, hi, _ = sc.cluster_bootstrap_ci(R5, G5, 2000, 0.95, seed=1)
+    assert cm.min() <= lo and hi <= cm.max()
+    assert ev["ci_low"] < cm.min() and ev["ci_high"] > cm.max()
+
+
+def test_interval_excludes_zero_exactly_when_the_test_rejects():
+    for shift in np.linspace(-0.05, 0.05, 41):
+        ev = sc.event_level(R5 + shift, np.ones(5, bool), G5, ["a", "b", "c"], n_resamples=10, confidence=0.95, seed=0)
+        excludes = ev["ci_low"] > 0 or ev["ci_high"] < 0
+        assert excludes == (ev["p_value"] < 0.05), shift
+
+
+def test_balanced_clusters_t_interval_is_the_cluster_means_interval():
+    """Equal cluster sizes: CR1 equals the t interval of the G cluster means (sd ddof=1 / sqrt(G))."""
+    r = np.array([0.01, 0.03, -0.02, 0.00, 0.05, 0.04])
+    g = np.array([0, 0, 1, 1, 2, 2])
+    cm = np.array([0.02, -0.01, 0.045])
+    half = student_t.ppf(0.95, 2) * cm.std(ddof=1) / np.sqrt(3)
+    ci = sc.mean_interval(r, g, confidence=0.9, n_resamples=10, seed=0)
+    assert (ci["low"], ci["high"]) == (pytest.approx(cm.mean() - half, rel=1e-12), pytest.approx(cm.mean() + half, rel=1e-12))
+
+
+def test_bootstrap_only_from_thirty_clusters():
+    rng = np.random.default_rng(3)
+    r = rng.normal(0.01, 0.02, 60)
+    few = sc.mean_interval(r[:29], np.arange(29), confidence=0.95, n_resamples=200, seed=0)
+    many = sc.mean_interval(r[:30], np.arange(30), confidence=0.95, n_resamples=200, seed=0)
+    assert sc.MIN_BOOTSTRAP_CLUSTERS == 30
+    assert few["method"] == sc.episodes.CI_T and few["df"] == 28
+    assert many["method"] == sc.episodes.CI_BOOTSTRAP and many["df"] is None
+    assert (many["low"], many["high"]) == sc.cluster_bootstrap_ci(r[:30], np.arange(30), 200, 0.95, 0)[:2]
+
+
+def test_shock_slope_cluster_robust_with_t_on_g_minus_1_df():
+    x = np.array([-0.15, -0.06, -0.10, -0.10, -0.06, np.nan])
+    y = np.array([0.18, 0.06, 0.10, 0.04, -0.01, 0.5])  # the last episode has no shock: left out
+    g = np.array([0, 0, 1, 2, 2, 3])
+    fit = sc.shock_slope(x, y, g, 0.95)
+    X = np.column_stack([np.ones(5), x[:5]])
+    b = np.linalg.solve(X.T @ X, X.T @ y[:5])
+    u = y[:5] - X @ b
+    meat = np.zeros((2, 2))
+    for k in range(3):
+        sk = X[g[:5] == k].T @ u[g[:5] == k]
+        meat += np.outer(sk, sk)
+    bread = np.linalg.inv(X.T @ X)
+    se = np.sqrt((bread @ meat @ bread)[1, 1] * 3 / 2 * 4 / 3)
+    crit = student_t.ppf(0.975, 2)
+    assert fit["slope"] == pytest.approx(b[1], rel=1e-12) and fit["intercept"] == pytest.approx(b[0], rel=1e-12)
+    assert fit["se"] == pytest.approx(se, rel=1e-12) and fit["df"] == 2 and fit["n"] == 5 and fit["n_clusters"] == 3
+    assert (fit["ci_low"], fit["ci_high"]) == (pytest.approx(b[1] - crit * se, rel=1e-12),
+                                               pytest.approx(b[1] + crit * se, rel=1e-12))
+    assert fit["p_value"] == pytest.approx(2 * student_t.sf(abs(b[1] / se), 2), rel=1e-12)
+    ols = sm.OLS(y[:5], X).fit(cov_type="cluster", cov_kwds={"groups": g[:5]}, use_t=True)
+    assert fit["se"] == pytest.approx(ols.bse[1], rel=1e-10)
+    np.testing.assert_allclose([fit["ci_low"], fit["ci_high"]], ols.conf_int(0.05)[1], rtol=1e-10)
+
+
+def test_shock_slope_needs_three_clusters_for_an_interval():
+    fit = sc.shock_slope(np.array([-0.1, -0.05, -0.02]), np.array([0.1, 0.04, 0.01]), np.array([0, 0, 1]), 0.95)
+    assert fit["slope"] is not None and fit["ci_low"] is None and "3 clusters" in fit["nan_reason"]
+    fit = sc.shock_slope(np.array([-0.1, np.nan]), np.array([0.1, 0.2]), np.array([0, 1]), 0.95)
+    assert fit["slope"] is None and "fewer than 3 episodes" in fit["nan_reason"]
+
+
 # ----------------------------------------------------------------------------- out of sample
 def test_leave_one_cluster_out_and_walk_forward_by_hand():
     # 3 clusters, 2 rows each; 2 combos. Score = mean of the training rows.

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 
 from backtests.scoring.evaluate import StrategyRuns, event_time_view, score_strategy
 
@@ -122,9 +123,12 @@ def test_identical_combinations_and_nothing_traded_are_defined():
 def test_event_time_view_windows_of_different_lengths():
     idx = pd.DatetimeIndex([pd.Timestamp("2026-01-05", tz="UTC") + k * DAY for k in range(12)])
     # one row per session: each window's session closes are its rows' stamps
-    w1 = SimpleNamespace(pre=2, post=3, sessions=pd.DatetimeIndex(range(6)), closes=idx[0:6])
-    w2 = SimpleNamespace(pre=1, post=4, sessions=pd.DatetimeIndex(range(6)), closes=idx[6:12])
-    w3 = SimpleNamespace(pre=0, post=1, sessions=pd.DatetimeIndex(range(2)), closes=idx[0:2])
+    def win(i: str, pre: int, post: int, closes: pd.DatetimeIndex) -> SimpleNamespace:
+        return SimpleNamespace(id=i, pre=pre, post=post, sessions=pd.DatetimeIndex(range(len(closes))), closes=closes,
+                               start_utc=closes[0] - DAY / 2, end_utc=closes[-1])
+
+    # w1 and w3 overlap: one cluster; w2 another
+    w1, w2, w3 = win("w1", 2, 3, idx[0:6]), win("w2", 1, 4, idx[6:12]), win("w3", 0, 1, idx[0:2])
     r = pd.DataFrame(np.nan, index=idx, columns=["x", "y", "z"])
     r.iloc[0:6, 0] = 0.01
     r.iloc[6:12, 1] = 0.02
@@ -136,3 +140,10 @@ def test_event_time_view_windows_of_different_lengths():
     # at t = 0: w1 cum after 3 periods, w2 after 2, w3 after 1
     t0 = np.mean([1.01**3 - 1, 1.02**2 - 1, 0.99 - 1])
     assert out["mean"][0] == pytest.approx(t0)
+    # the interval of the mean at t = 0: clusters {w1, w3} and {w2}, CR1 t with 1 df
+    v = np.array([1.01**3 - 1, 1.02**2 - 1, 0.99 - 1])
+    e = v - v.mean()
+    se = np.sqrt(2 / 1 * ((e[0] + e[2]) ** 2 + e[1] ** 2) / 9)
+    half = student_t.ppf(0.975, 1) * se
+    assert (out["mean_low"][0], out["mean_high"][0]) == (pytest.approx(v.mean() - half), pytest.approx(v.mean() + half))
+    assert out["interval"]["df"] == 1 and out["interval"]["n_clusters"] == 2 and "t interval" in out["interval"]["method"]

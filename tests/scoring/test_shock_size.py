@@ -74,15 +74,13 @@ def test_score_strategy_writes_null_shocks_with_reasons():
 
 
 def test_slope_ignores_missing_shocks():
-    from backtests.report.events import shock_figure
+    from backtests.scoring.episodes import shock_slope
 
-    eps = [{"window": w, "cluster": w, "return": r, "shock": s}
-           for w, r, s in (("a", 0.02, -0.04), ("b", -0.01, None), ("c", 0.05, -0.10), ("d", 0.00, -0.02))]
-    fig, text = shock_figure(eps)
-    x, y = np.array([-0.04, -0.10, -0.02]), np.array([0.02, 0.05, 0.00])
-    slope = np.polyfit(x, y, 1)[0]  # OLS on the three episodes with a shock size
-    assert fig is not None and text.startswith(f"Slope {slope:.2f} ")
-    assert list(fig["data"][0]["x"]) == list(x)
+    x = np.array([-0.04, np.nan, -0.10, -0.02])
+    y = np.array([0.02, -0.01, 0.05, 0.00])
+    fit = shock_slope(x, y, np.array([0, 1, 2, 3]), 0.95)
+    slope = np.polyfit(x[[0, 2, 3]], y[[0, 2, 3]], 1)[0]  # OLS on the three episodes with a shock size
+    assert fit["slope"] == pytest.approx(slope, rel=1e-12) and fit["n"] == 3
     # the 0.0 the old code recorded would have been a fourth point and another slope
-    zero = np.polyfit(np.append(x, 0.0), np.append(y, -0.01), 1)[0]
+    zero = np.polyfit(np.append(x[[0, 2, 3]], 0.0), np.append(y[[0, 2, 3]], -0.01), 1)[0]
     assert f"{zero:.2f}" != f"{slope:.2f}"

@@ -15,6 +15,9 @@ name           series                                 module
 Every network call goes through :func:`with_retries`: a bounded number of attempts with
 exponential backoff on timeouts, connection errors, rate limits and 5xx answers; an empty answer
 or a 4xx is a :class:`ProviderError` at once, naming the provider, the symbol and what was asked.
+A host name that does not resolve (no network, no DNS) is not transient: it is
+:class:`NetworkUnavailable` at the first attempt, and ``scare data fetch`` stops there (without a
+network it used to retry DNS for minutes).
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from backtests.data.providers.common import (  # noqa: F401 - the package's publ
     STABLECOINS,
     Fetched,
     Meta,
+    NetworkUnavailable,
     Provider,
     ProviderError,
     TransientError,
     guess_meta,
     is_crypto,
     library_version,
+    name_resolution_failure,
     need,
     with_retries,
 )

@@ -8,6 +8,7 @@ The providers (``yahoo``, ``crypto``, ``coinglass``) import from here, and the p
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,31 @@ class ProviderError(DataError):
 
 class TransientError(Exception):
     """Raised inside a provider call for failures worth retrying (timeout, 429, 5xx)."""
+
+
+class NetworkUnavailable(ProviderError):
+    """A host name did not resolve: no network (or no DNS). Never retried."""
+
+
+#: How the libraries say a host name did not resolve (curl, urllib3/requests, getaddrinfo, ccxt).
+_NAME_RESOLUTION = ("could not resolve host", "name or service not known", "temporary failure in name resolution",
+                    "nodename nor servname", "getaddrinfo failed", "failed to resolve", "nameresolutionerror",
+                    "no address associated with hostname", "name does not resolve")
+_HOST = re.compile(r"(?:resolve host:?|host=')\s*'?([A-Za-z0-9.-]+)")
+
+
+def name_resolution_failure(exc: BaseException) -> str | None:
+    """The host that did not resolve (``"?"`` when unnamed) if ``exc`` or its causes say so, else ``None``."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = str(cur)
+        if isinstance(cur, socket.gaierror) or any(m in text.lower() for m in _NAME_RESOLUTION):
+            m = _HOST.search(text)
+            return m.group(1).rstrip(".") if m else "?"
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,13 +102,20 @@ def with_retries(call: Callable[[], T], what: str, attempts: int = 4, base_delay
     """Run ``call`` with up to ``attempts`` tries, sleeping ``base_delay * 2**k`` between them.
 
     Only exceptions in ``transient`` are retried; after the last attempt a :class:`ProviderError`
-    names ``what`` and the last failure. Anything else propagates unchanged.
+    names ``what`` and the last failure. A transient failure that is a host name not resolving is
+    :class:`NetworkUnavailable` at once (no retry). Anything else propagates unchanged.
     """
     last: BaseException | None = None
     for k in range(attempts):
         try:
             return call()
         except transient as exc:  # noqa: PERF203 - a retry loop
+            host = name_resolution_failure(exc)
+            if host is not None:  # no network: waiting will not make the name resolve
+                raise NetworkUnavailable(
+                    f"cannot resolve {'the host' if host == '?' else host}: no network (or no DNS); fetching needs "
+                    "the network: import files with `scare data import`, or run studies --offline from the cache",
+                    where=what) from None
             last = exc
             if k + 1 < attempts:
                 sleep(base_delay * (2 ** k))

@@ -6,6 +6,14 @@ returns dicts ``{"symbol", "fundingRate", "timestamp", "datetime", "info"}`` sta
 settlement. Both are paged forward from ``since`` until the range is covered, one page per call,
 waiting ``exchange.rateLimit`` ms between calls unless ccxt throttles itself (``enableRateLimit``).
 
+How far back: an exchange serves klines from the day a pair listed, whatever the bar length; it
+caps a page, not the history. Binance (ccxt 4.5.90 ``binance.fetch_ohlcv``): at most 1,000 spot
+bars a call (1,500 for futures; the default 500), klines keyed by their open time, BTC/USDT from
+its listing on 2017-08-17 (04:00 UTC, the first kline backfills report), so a year of 1-minute bars
+is 526 calls. A range starting before the exchange's first bar is served from that bar on, and the
+answer says so in a warning (``history_starts_late``); bars are stamped at their close (open +
+bar length) with the open kept, and a minute the exchange has no bar for (an outage) stays a gap.
+
 Funding rates are stored in **percent per funding interval** (ccxt gives a fraction: x100), the unit
 of CoinGlass dumps and of the synthetic replay; bars get the mean of the rates settled inside them
 (a settlement at ``t`` belongs to the bar ``(open, close]`` that contains ``t``: known at its close).
@@ -103,7 +111,8 @@ class CcxtProvider:
 
     def __init__(self, exchange: str = "binance", client: Any = None, page_limit: int = 1000,
                  attempts: int = 4, base_delay: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-                 market: str | None = None, max_pages: int = 10_000) -> None:
+                 market: str | None = None, max_pages: int = 10_000,
+                 now: Callable[[], pd.Timestamp] | None = None) -> None:
         if not re.match(r"^[a-z0-9_]+$", exchange or ""):
             raise ProviderError(f"bad exchange id {exchange!r}", where="ccxt")
         self.exchange = exchange
@@ -114,6 +123,7 @@ class CcxtProvider:
         self.sleep = sleep
         self.market = market
         self.max_pages = max_pages
+        self.now = now or (lambda: pd.Timestamp.now(tz="UTC"))
 
     @property
     def source(self) -> str:
@@ -176,7 +186,8 @@ class CcxtProvider:
         client = self.client()
         start_ms = int(pd.Timestamp(start).tz_localize("UTC").value // 1_000_000)
         end_ms = int((pd.Timestamp(end) + DAY).tz_localize("UTC").value // 1_000_000)
-        now_ms = int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
+        now_ms = int(self.now().value // 1_000_000)
+        notes: list[str] = []
         if series == "bars":
             mkt = self.market or market_symbol(symbol)
             tf = ccxt_timeframe(frequency)
@@ -189,6 +200,11 @@ class CcxtProvider:
                 raise ProviderError(f"empty answer for {pd.Timestamp(start).date()}..{pd.Timestamp(end).date()}",
                                     where=what)
             frame = ohlcv_to_bars(rows, frequency)
+            first_ms = min(int(r[0]) for r in rows)
+            if first_ms - start_ms >= max(step, 86_400_000):
+                notes.append(f"{what}: the exchange's bars start {pd.Timestamp(first_ms, unit='ms', tz='UTC')}, "
+                             f"after the requested {pd.Timestamp(start).date()}: it has nothing earlier (a pair's "
+                             "history starts when it listed) [history_starts_late]")
         elif series == "funding":
             mkt = self.market or market_symbol(symbol, perp=True)
             what = f"{self.source} {mkt} funding"
@@ -198,8 +214,8 @@ class CcxtProvider:
                 raise ProviderError(f"empty answer for {pd.Timestamp(start).date()}..{pd.Timestamp(end).date()}",
                                     where=what)
             frame = funding_to_bars(rows, frequency)
-            frame = frame.loc[np.asarray(frame.index <= pd.Timestamp.now(tz="UTC"))]
+            frame = frame.loc[np.asarray(frame.index <= self.now())]
         else:
             raise ProviderError(f"ccxt has no {series!r} series (bars, funding)", where=f"{self.source} {symbol}")
         return Fetched(frame=frame, meta=meta, source=self.source, source_version=library_version("ccxt"),
-                       query=f"{what} {pd.Timestamp(start).date()}..{pd.Timestamp(end).date()}")
+                       query=f"{what} {pd.Timestamp(start).date()}..{pd.Timestamp(end).date()}", warnings=notes)
