@@ -314,11 +314,12 @@ def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[Timeline, list[
         own: Timeline | None = None
         bars = intraday.get(d)
         base = _prev_close(inputs.daily, intraday, d) if bars is not None else None
+        limits: tuple[float, float] | None = None
         if bars is not None and base is not None:
             if inputs.market == "XKRX":
                 own = krx_symbol_state(bars, base, d, sym, vi_class(sym, d, inputs.members), inputs.leverage)
                 lo, hi = krx_price_limits(base, d, inputs.leverage)
-                notices += compare_bars(own, as_bars(bars, where=sym), float(lo), float(hi), where=sym)
+                limits = (float(lo), float(hi))
             elif inputs.market == "XNYS":
                 own = luld_state(bars, base, d, luld_tier(sym), sym)
             used.add("intraday")
@@ -328,6 +329,8 @@ def symbol_days(inputs: SymbolInputs, mdays: DayStates) -> tuple[Timeline, list[
         if own is not None:
             market_day = mdays.days.get(d) or _day_of(mdays.base, own)
             own_days[d] = suspend_cut_auctions(overlay(market_day, own))
+            if limits is not None:  # the symbol's bars against its effective state (a market halt is a gap too)
+                notices += compare_bars(own_days[d], as_bars(bars, where=sym), *limits, where=sym)
     tl = replace(replace_days(mdays.base, own_days), symbol=sym) if mdays.base is not None else None
     return tl, notices, "+".join(sorted(used))
 

@@ -96,6 +96,25 @@ def test_a_limit_locked_close_from_daily_bars_locks_the_closing_auction():
     assert used == "daily+schedule" and not notices
 
 
+def test_a_symbols_bars_are_checked_against_its_effective_state_so_a_market_halt_explains_their_gap():
+    """KOSPI halts 13:06-13:26 and uncrosses at 13:36 (the rule, worked above); KODEX 200 does not
+    trade from 13:06 to 13:36: the market's halt explains that gap. A gap the state does not
+    explain (14:00-14:10, continuous trading) is still named."""
+    dates, bounds = session_dates("XKRX", spans(DAY))
+    mdays = market_days(MarketInputs("XKRX", "KOSPI", daily_index(dates), crash_bars()), dates, bounds)
+    kodex = step_bars("XKRX", DAY, {"09:00": 100.0, "13:36": 95.0}, "09:00", "15:30")
+    stamps = kodex.index
+    halt = (stamps > pd.Timestamp(at("XKRX", DAY, "13:06"), tz="UTC")) & \
+        (stamps <= pd.Timestamp(at("XKRX", DAY, "13:36"), tz="UTC"))
+    daily = pd.DataFrame({"high": 100.0, "low": 100.0, "close": 100.0}, index=dates)
+    _, notices, _ = symbol_days(SymbolInputs("069500.KS", "XKRX", daily, kodex[~halt]), mdays)
+    assert not [n for n in notices if n.code == "unexplained_bar_gap"]
+    gap = halt | ((stamps > pd.Timestamp(at("XKRX", DAY, "14:00"), tz="UTC"))
+                  & (stamps <= pd.Timestamp(at("XKRX", DAY, "14:10"), tz="UTC")))
+    _, notices, _ = symbol_days(SymbolInputs("069500.KS", "XKRX", daily, kodex[~gap]), mdays)
+    assert [n.code for n in notices] == ["unexplained_bar_gap"] and "05:00-05:10 UTC" in notices[0].message
+
+
 def test_a_volatility_interruption_cut_by_the_halt_waits_for_the_reopening():
     tl = make_timeline("XKRX", [0, 10, 20, 40, 50], [State.CONTINUOUS, State.CALL_VI, State.HALTED, State.CALL_REOPEN],
                        uncross=[NAT, 30, NAT, 50])
