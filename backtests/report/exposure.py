@@ -12,7 +12,7 @@ from typing import Any
 
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import LINE_COLORS, esc, pct
-from backtests.report.page import Page, na, table
+from backtests.report.page import Page, fold, grid, na, table
 from backtests.report.view import StrategyView
 
 #: More episodes than this are listed in the table but not drawn (the figure stays readable).
@@ -26,18 +26,20 @@ def state_line(sv: StrategyView) -> str:
         return ""
     if not st.get("enabled", False):
         return "<b>exchange state</b> off (fills ignore halts, price limits and short-sale bans)"
-    parts = []
+    said: dict[str, list[str]] = {}  # what is said of a symbol -> the symbols it is said of
     for sym, rec in sorted((st.get("symbols") or {}).items()):
         src = rec.get("derived_from", "?")
         if src == "none":
-            parts.append(f"{esc(sym)}: none ({esc(rec.get('note', ''))})")
+            said.setdefault(f"none ({esc(rec.get('note', ''))})", []).append(esc(sym))
             continue
         halts = len(rec.get("halts_utc") or [])
         bans = rec.get("short_sale_bans") or []
         extra = [f"{halts} halt{'s' if halts != 1 else ''}"] if halts else []
         if bans:
             extra.append("short-sale bans " + ", ".join(esc(b) for b in bans))
-        parts.append(f"{esc(sym)}: from {esc(src.replace('+', ', '))}" + (f" ({'; '.join(extra)})" if extra else ""))
+        said.setdefault(f"from {esc(src.replace('+', ', '))}" + (f" ({'; '.join(extra)})" if extra else ""),
+                        []).append(esc(sym))
+    parts = [f"{', '.join(syms)}: {what}" for what, syms in said.items()]
     return "<b>exchange state</b> " + "; ".join(parts)
 
 
@@ -59,7 +61,7 @@ def exposure_block(page: Page, sv: StrategyView, combo: int | None) -> str:
                                                                            "shape": "hv"},
                          "customdata": ep["time"],
                          "hovertemplate": f"{name} {key}: %{{y:.1%}}<br>%{{customdata}}<extra></extra>"})
-    layout = base_layout(340, xaxis=_axis(title={"text": "hours from the event (its time_utc)"}, zeroline=True,
+    layout = base_layout(250, xaxis=_axis(title={"text": "hours from the event (its time_utc)"}, zeroline=True,
                                            zerolinecolor="#999"),
                          yaxis=_axis(tickformat=".0%", title={"text": "exposure (fraction of equity)"},
                                      zeroline=True, zerolinecolor="#999"))
@@ -67,7 +69,8 @@ def exposure_block(page: Page, sv: StrategyView, combo: int | None) -> str:
                      f"{sv.label}: net (solid) and gross (dotted) exposure per episode")
     rows = [[esc(ep["window"]), pct(ep["net_min"], signed=True), pct(ep["net_max"], signed=True), pct(ep["gross_max"])]
             for ep in episodes]
-    note = (f'<p class="note">{esc(ex.get("definition", ""))}. A hedged pair keeps its net near zero; '
-            f'{len(episodes) - MAX_LINES:,d} more episode(s) are in the table only.</p>' if len(episodes) > MAX_LINES
-            else f'<p class="note">{esc(ex.get("definition", ""))}. A hedged pair keeps its net near zero.</p>')
-    return fig + table(["Window", "Net min", "Net max", "Gross max"], rows) + note
+    more = (f" {len(episodes) - MAX_LINES:,d} more episode(s) are in the table only." if len(episodes) > MAX_LINES
+            else "")
+    note = f'<p class="note">{esc(ex.get("definition", ""))}.{more}</p>'
+    summary = f"Each episode's lowest and highest net and highest gross exposure ({len(episodes):,d} episodes)"
+    return grid(fig, fold(summary, table(["Window", "Net min", "Net max", "Gross max"], rows) + note))

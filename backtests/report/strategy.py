@@ -286,8 +286,8 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
 
     if sv.summary.get("exposure"):
         xid = page.anchor(f"{sv.label} pair exposure", level=3, short="pair exposure")
-        parts.append(section("Pair exposure", f"Net (long minus short) and gross exposure of each of the {which} set's "
-                             "episodes over time, as the engine held them: a hedged pair keeps its net near zero.",
+        parts.append(section("Pair exposure", f"Net (long minus short) and gross exposure of the {which} set's episodes "
+                             "as the engine held them (a hedged pair keeps its net near zero).",
                              guarded("Pair exposure", lambda: exposure.exposure_block(page, sv, combo)), xid, level=3))
 
     sets: list[tuple[str, dict[str, Any], float | None]] = []

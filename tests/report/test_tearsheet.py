@@ -216,7 +216,7 @@ def test_pair_exposure_and_the_exchange_state_are_shown_from_metrics_json(defaul
     for ep in shown:
         assert f"{ep['gross_max'] * 100:,.2f}%" in html
     assert "<b>exchange state</b> 069500.KS: from " in html
-    assert "BTC-USD: none (no halts, price limits, call auctions or short-sale bans" in html
+    assert "BTC-USD, ETH-USD, USDT-USD: none (no halts, price limits, call auctions or short-sale bans" in html
     # a strategy that is not a pair has no exposure block
     fade = next(s for s in parts.metrics["strategies"] if s["label"] == "fade_kospi_halt")
     assert "exposure" not in fade
