@@ -12,9 +12,13 @@ import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData
+from backtests.errors import DataError
+from backtests.exchange.schedule import schedule
+from backtests.exchange.states import State
 from backtests.notices import Notice, data_notice, merge
 from backtests.outputs.folder import RUN_FILES
 from backtests.sweep.results import StudyResult
+from backtests.time.calendars import get_market
 
 SCHEMA_VERSION = 1
 #: Above this many runs in a study, ``metrics.json`` keeps the run records of each strategy's
@@ -66,7 +70,11 @@ def data_summary(data: MarketData, cfg: Any, states: dict[str, str] | None = Non
 
 
 def intraday_gaps(data: MarketData) -> list[dict[str, Any]]:
-    """Gaps inside a session in intraday bars (a circuit-breaker halt shows as missing bars)."""
+    """Gaps inside a session in intraday bars (a circuit-breaker halt shows as missing bars).
+
+    A gap inside a scheduled call auction of the symbol's market (KRX's 15:20-15:30 closing
+    auction prints once, at its end) is the schedule, not a halt, and is left out
+    (:func:`~backtests.exchange.schedule.schedule`)."""
     out = []
     for sym, frame in sorted(data.intraday.items()):
         if len(frame) < 2:
@@ -76,10 +84,26 @@ def intraday_gaps(data: MarketData) -> list[dict[str, Any]]:
         bar = pd.Series(ends - starts).median()
         gap = starts[1:] - ends[:-1]
         same_day = ends[:-1].normalize() == starts[1:].normalize()
+        market = data.market_of(sym)
         for i in np.flatnonzero((gap > bar) & same_day):
+            if _scheduled_auction(market, ends[i], starts[i + 1]):
+                continue
             out.append({"symbol": sym, "from_utc": ends[i].isoformat(), "to_utc": starts[i + 1].isoformat(),
                         "minutes": int(gap[i] / pd.Timedelta(minutes=1))})
     return out
+
+
+def _scheduled_auction(market: str, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether ``[start, end)`` (UTC) lies inside one scheduled call auction of ``market``."""
+    if market not in ("XKRX", "XNYS"):
+        return False
+    day = pd.Timestamp(start).tz_convert(get_market(market).tz).tz_localize(None).normalize()
+    try:
+        tl = schedule(market, day, day)
+    except DataError:  # not a session of the calendar: nothing scheduled to explain the gap
+        return False
+    i = tl.segment_at(np.array([pd.Timestamp(start).value, pd.Timestamp(end).value - 1], dtype=np.int64))
+    return bool(i[0] >= 0 and i[0] == i[1] and tl.codes[i[0]] in (State.CALL_OPEN, State.CLOSING_AUCTION))
 
 
 def metrics_document(study: StudyResult) -> dict[str, Any]:
