@@ -31,10 +31,10 @@ START, END = "2025-07-01", "2026-06-30"
 
 SWEEPS = {
     "fade_kospi_halt": (FadeKospiHalt, "1D", {
-        "threshold": [7.0, 7.5, 8.0, 8.5, 9.0], "use_catalogue": [False, True], "vehicle": ["kodex200", "ewy"],
+        "threshold": [7.0, 7.5, 8.0, 8.5, 9.0], "use_catalogue": [False, True], "entry": ["close", "ny_open"],
         "hold": [1, 2, 3, 5, 10], "stop_loss": [0.0, 3.0, 5.0, 8.0, 10.0], "take_profit": [0.0, 5.0]}),
     "fade_kospi_halt (vol-targeted)": (FadeKospiHalt, "1D", {
-        "threshold": [7.0, 8.0, 9.0, 10.0, 12.0], "vehicle": ["kodex200", "ewy"], "hold": [1, 2, 3, 5, 10],
+        "threshold": [7.0, 8.0, 9.0, 10.0, 12.0], "entry": ["close", "ny_open"], "hold": [1, 2, 3, 5, 10],
         "stop_loss": [0.0, 5.0], "vol_target": [1.0, 1.5, 2.0, 3.0, 4.0], "atr_window": [10, 20]}),
     "memory_pair_earnings": (MemoryPairEarnings, "1D", {
         "lookback": [20, 40, 60, 90, 120], "entry_z": [1.5, 2.0, 2.5, 3.0, 3.5], "exit_z": [0.0, 0.5],

@@ -68,10 +68,16 @@ def describe_machine(m: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- timing
 def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> tuple[dict[str, Any], Any]:
-    """Median wall time of ``repeat`` calls (after ``warmup`` untimed calls) and the last result."""
+    """Median wall time of ``repeat`` calls (after ``warmup`` untimed calls) and the last result.
+
+    A full garbage collection runs before the timed calls, so a figure does not pay for a collection
+    owed by what ran before it (one can cost 0.2-0.4 s in a process that imported vectorbt)."""
+    import gc
+
     out = None
     for _ in range(warmup):
         out = fn()
+    gc.collect()
     times = []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
@@ -198,11 +204,24 @@ def span_window(data, symbol: str, last: int | None = None, window_id: str = "be
                   sessions=pd.DatetimeIndex(sched.index), opens=opens, closes=closes)
 
 
-def free_rules(data, symbols: list[str], init_cash: float = INIT_CASH):
-    """Execution rules without costs (the engine's defaults: fill at the open, no leverage)."""
-    from backtests.engine.rules import Rules
+_STATES: dict = {}
 
-    return Rules.build(data.info, symbols, frequency=data.frequency, init_cash=init_cash)
+
+def free_rules(data, symbols: list[str], init_cash: float = INIT_CASH):
+    """Execution rules without costs (the engine's defaults: fill at the open, no leverage), with
+    the exchange state of ``symbols`` over the data's span, as a study builds it (once per strategy:
+    cached here per data and symbols, so the timed figures are the engine's; docs/benchmarks.md).
+    ``SCARE_BENCH_EXCHANGE_STATE=0`` leaves the state out (the A/B of the state's cost)."""
+    from backtests.engine.rules import Rules
+    from backtests.engine.state import build_state
+
+    state = None
+    if os.environ.get("SCARE_BENCH_EXCHANGE_STATE", "1") != "0":
+        key = (id(data), data.frequency, len(data.index), tuple(symbols))
+        if key not in _STATES:
+            _STATES[key] = build_state(data, None, [(data.index[0], data.index[-1])], list(symbols))
+        state = _STATES[key]
+    return Rules.build(data.info, symbols, frequency=data.frequency, init_cash=init_cash, state=state)
 
 
 # ----------------------------------------------------------------------------- runner plan
@@ -230,6 +249,8 @@ def runner_plan(n_combos: int, symbol: str, window, zero_cost: bool = True):
     if zero_cost:
         spec["costs"] = {"markets": {m: {"commission_bps": 0.0, "slippage_bps": 0.0}
                                      for m in ("XKRX", "XNYS", "CRYPTO")}}
+    if os.environ.get("SCARE_BENCH_EXCHANGE_STATE", "1") == "0":  # the A/B of the state's cost (free_rules)
+        spec["execution"] = {"exchange_state": False}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -9,46 +9,68 @@ next two sessions.
 
 Signals
 -------
-Trigger (first one per Seoul session, the index role's market):
+Trigger (the first one per Seoul session), the KRX Level-1 circuit breaker as the exchange rules
+define it (:mod:`backtests.exchange`, docs/exchange.md):
 
-* **Intraday bars, where the data has them** (``MarketData.intraday`` of the ``index`` role): the
-  first 5-minute bar whose low is ``threshold`` percent or more below the previous daily close (KRX
-  Level-1 rule). The decision is stamped at that bar's end; the halt that follows shows as a gap in
-  the bars, and the engine's next-bar rule makes the order fill at the first bar after the gap (for
-  a daily-bar vehicle: that session's close; for EWY: the New York open of the same day).
-* **Daily bars otherwise**: the session's low vs the previous close; the decision is stamped at the
-  session close (only then is the low known), so the fill is the next Seoul open, or the New York
-  open of the same day for EWY (Korea's crash is over before New York opens).
-* **Catalogue halts** (``use_catalogue``): events of kind ``event_kind`` (default
-  ``krx_circuit_breaker``, the built-in catalogue's KOSPI Level-1 halts) trigger at their
-  ``time_utc`` (the reported halt time, or the session close when no time was reported, as for
-  2026-06-23). They are unscheduled and never used before that instant. ``event_kind`` names any
-  kind of the study's catalogue, e.g. ``circuit_breaker_level1`` for the rows of an events file
-  (``events_files``) that keeps its own kind; an unknown kind stops the study at validation.
+* **Intraday index bars, where the data has them** (``MarketData.intraday`` of the ``index``
+  role): the rules applied to that session's bars (KOSPI -8% from the previous close held for one
+  minute, not in the last 40 minutes; :func:`backtests.exchange.krx_market_state`). The decision
+  is stamped at the end of the bar that proves the halt (the halt's start with 1-minute bars; up
+  to 4 minutes later with 5-minute bars), inside the 20-minute halt. A session whose bars show no
+  Level-1 halt has no trigger, whatever the catalogue says (the engine warns the disagreement:
+  ``halt_not_derived``).
+* **Catalogue halts on sessions without intraday index bars** (``use_catalogue``): events of kind
+  ``event_kind`` (default ``krx_circuit_breaker``, the built-in catalogue's KOSPI Level-1 halts)
+  trigger at their ``time_utc``: the reported halt time, or the session close when no time was
+  reported (as for 2026-06-23). They are unscheduled and never used before that instant.
+  ``event_kind`` names any kind of the study's catalogue, e.g. ``circuit_breaker_level1`` for the
+  rows of an events file (``events_files``) that keeps its own kind; an unknown kind stops the
+  study at validation.
+* **Daily bars otherwise**: the session's low ``threshold`` percent or more below the previous
+  close, decided at the session close (only then is the low known). Daily bars cannot prove a
+  halt (it needs the fall to last a minute): this is a candidate, not a rule-derived halt.
 
-Entry: ``size`` (or the volatility-targeted size, see below) of portfolio value in the ``vehicle``:
-``kodex200`` = the ``kodex`` role (KODEX 200 ETF, ``069500.KS``), ``ewy`` = the ``ewy`` role (iShares
-MSCI South Korea, ``EWY``). The ``index`` role (``^KS11``) is read for the signal and not traded.
-Triggers while a position is open are ignored: a position is open from its entry decision until its
-exit order has filled, so a trigger on the close that decides the exit, or between that close and
-the exit fill (a Seoul close before EWY's next New York session), does not extend the trade; one
-stamped at or after the exit fill opens a new trade.
+Entry (``entry``), what each choice means:
+
+* ``reopen``: buy KODEX 200 (``kodex`` role, ``069500.KS``) in the reopening call auction that
+  ends the halt. The decision is the trigger itself, made while the market is halted, so the
+  engine fills it at the auction's print (``fill_kind: auction``, at the first price after the
+  halt) when the data has intraday KODEX bars that day; without them the print is unknown and the
+  engine fills at the crash day's close instead (warned: ``auction_unpriced``).
+* ``close``: buy KODEX 200 in the closing call auction of the crash day (15:20-15:30 KST): the
+  decision is moved to the start of that session's closing auction (never earlier than the
+  trigger), a market-on-close order.
+* ``ny_open``: buy EWY (``ewy`` role, iShares MSCI South Korea) at the New York open of the same
+  calendar day (Korea's session is over before New York opens); the decision is the trigger.
+
+A trigger known only at the Seoul close (the daily fallback, a catalogue halt without a reported
+time) cannot reach that session's reopening or closing auction: ``reopen`` and ``close`` then buy
+at the next Seoul open, ``ny_open`` at the New York open of the same day.
+
+Size: ``size`` (or the volatility-targeted size, see below) of portfolio value. The ``index`` role
+(``^KS11``) is read for the signal and not traded. Triggers while a position is open are ignored: a
+position is open from its entry decision until its exit order has filled, so a trigger on the close
+that decides the exit, or between that close and the exit fill (a Seoul close before EWY's next New
+York session), does not extend the trade; one stamped at or after the exit fill opens a new trade.
 
 Exit: after ``hold`` sessions of the vehicle's market with the position on (a session filled at its
-open counts, a session filled at its close does not), or earlier at the close of a vehicle bar whose
-close is ``stop_loss`` percent below / ``take_profit`` percent above the entry price (the fill bar's
-open, or its close when the fill is at the close); the exit order fills at the next bar. On
-close-only data the scheduled exit is decided one close earlier, so it fills at the close that
-ends the ``hold``-th session (a market-on-close order): ``hold: 1`` is one session of exposure with
-or without opens.
+open counts, a session filled at its close or at a reopening auction does not), or earlier at the
+close of a vehicle bar whose close is ``stop_loss`` percent below / ``take_profit`` percent above
+the entry price (the fill bar's open, or its close when the fill is at the close or at a reopening
+auction: the auction's price is the engine's); the exit order fills at the next bar. On close-only
+data the scheduled exit is decided one close earlier, so it fills at the close that ends the
+``hold``-th session (a market-on-close order): ``hold: 1`` is one session of exposure with or
+without opens.
 
 Parameters (units)
 ------------------
-threshold : percent below the previous close (8 = KRX Level-1 rule).
-use_catalogue : bool, also trigger on catalogue events of kind ``event_kind``.
+threshold : percent below the previous close, for the daily-bar fallback only (8 = KRX Level-1 decline).
+use_catalogue : bool, trigger on catalogue events of kind ``event_kind`` on sessions without
+    intraday index bars.
 event_kind : catalogue event kind of the halts (``krx_circuit_breaker``); checked against the
     study's catalogue (built-in plus ``events_files``).
-vehicle : ``kodex200`` or ``ewy``.
+entry : ``reopen`` (KODEX 200 at the reopening auction), ``close`` (KODEX 200 at the crash day's
+    closing auction) or ``ny_open`` (EWY at the New York open).
 hold : sessions of the vehicle's market (>= 1).
 stop_loss, take_profit : percent from the entry price (0 = off).
 size : fraction of portfolio value (1 = fully long).
@@ -65,6 +87,8 @@ Where it fails
   still open from the first.
 * The daily fallback only knows the low at the close: without intraday bars the KODEX entry is the
   next morning, after part of the rebound. EWY also carries USD/KRW and trades a different session.
+* A Level-3 halt (KOSPI -20%) ends the session: a ``close`` entry then does not fill that day
+  (the engine sends it again at the next open and counts it: ``n_halted``).
 * Few events (eleven KOSPI Level-1 halts since 1998): any sweep over them is badly overfit-prone.
 """
 
@@ -78,20 +102,24 @@ import numpy as np
 import pandas as pd
 from ta.volatility import AverageTrueRange
 
+from backtests.errors import DataError
+from backtests.exchange import State, krx_market_state, schedule
 from backtests.time.calendars import local_session_dates, sessions
 from backtests.strategy import (BoolParam, ChoiceParam, EventKindParam, FloatParam, IntParam, Role, Strategy,
                                 StrategyContext)
 
-VEHICLES = {"kodex200": "kodex", "ewy": "ewy"}
+#: Entry choice -> the role bought.
+ENTRIES = {"reopen": "kodex", "close": "kodex", "ny_open": "ewy"}
 CATALOGUE_KIND = "krx_circuit_breaker"
 
 
 class FadeKospiHalt(Strategy):
-    """Buy the KOSPI proxy (or EWY) after a Level-1 circuit-breaker crash; exit after N sessions."""
+    """Buy KODEX 200 (reopening or closing auction) or EWY (New York open) after a KOSPI Level-1 halt."""
 
     name = "fade_kospi_halt"
     episode_entry = "change"  # a position comes from a trigger: never carried into a later window
-    summary = "Buy KODEX 200 or EWY after a KOSPI Level-1 circuit-breaker crash; hold a few sessions."
+    summary = ("Buy KODEX 200 in the reopening or closing auction, or EWY at the New York open, after a KOSPI "
+               "Level-1 circuit-breaker halt; hold a few sessions.")
     roles = {
         "index": Role("^KS11", doc="KOSPI index: the trigger (read, not traded).",
                       series=("high", "low", "close"), traded=False),
@@ -101,10 +129,12 @@ class FadeKospiHalt(Strategy):
     windows = ("krx_circuit_breaker", "kospi_crash_2026")
 
     threshold = FloatParam(8.0, low=1.0, high=30.0, unit="percent below previous close",
-                           doc="Index drop (intraday low vs previous close) that triggers the trade.")
-    use_catalogue = BoolParam(True, doc="Also trigger on catalogue events of kind event_kind.")
+                           doc="Daily-bar fallback: the session's low this far below the previous close triggers at the close.")
+    use_catalogue = BoolParam(True, doc="Trigger on catalogue events of kind event_kind on sessions without intraday index bars.")
     event_kind = EventKindParam(CATALOGUE_KIND, doc="Catalogue event kind of the halts that trigger (use_catalogue).")
-    vehicle = ChoiceParam("kodex200", choices=tuple(VEHICLES), doc="What to buy: KODEX 200 in Seoul or EWY in New York.")
+    entry = ChoiceParam("reopen", choices=tuple(ENTRIES),
+                        doc="reopen: KODEX 200 at the reopening auction; close: KODEX 200 at the crash day's closing "
+                            "auction; ny_open: EWY at the New York open.")
     hold = IntParam(2, low=1, high=60, unit="sessions", doc="Sessions held (of the vehicle's market).")
     stop_loss = FloatParam(0.0, low=0.0, high=99.0, unit="percent below entry", doc="Exit on a close this far below entry (0 = off).")
     take_profit = FloatParam(0.0, low=0.0, high=1000.0, unit="percent above entry", doc="Exit on a close this far above entry (0 = off).")
@@ -115,8 +145,8 @@ class FadeKospiHalt(Strategy):
 
     @classmethod
     def check_params(cls, combo: Mapping[str, Any]) -> None:
-        if combo.get("vehicle", "kodex200") not in VEHICLES:
-            raise ValueError(f"vehicle must be one of {list(VEHICLES)}, got {combo.get('vehicle')!r}")
+        if combo.get("entry", "reopen") not in ENTRIES:
+            raise ValueError(f"entry must be one of {list(ENTRIES)}, got {combo.get('entry')!r}")
         if int(combo.get("hold", 1)) < 1:
             raise ValueError(f"hold must be at least 1 session, got {combo.get('hold')!r}")
         sl, tp = float(combo.get("stop_loss", 0.0)), float(combo.get("take_profit", 0.0))
@@ -125,7 +155,7 @@ class FadeKospiHalt(Strategy):
 
     # ------------------------------------------------------------------------------ triggers
     def _triggers(self, ctx: StrategyContext, threshold: float, use_catalogue: bool, event_kind: str) -> np.ndarray:
-        """Sorted int64 ns decision stamps, at most one per Seoul session."""
+        """Sorted int64 ns trigger instants, at most one per Seoul session (see the module docstring)."""
         market = ctx.market("index")
         bars = ctx.bars("index")
         stamps = bars.index
@@ -133,40 +163,68 @@ class FadeKospiHalt(Strategy):
         low = bars["low"].to_numpy(dtype="float64") if "low" in bars else close
         prev = np.concatenate([[np.nan], close[:-1]])
         day_key = local_session_dates(market, stamps).as_unit("ns").asi8
-        cand_t: list[np.ndarray] = []
-        cand_k: list[np.ndarray] = []
-        covered = np.array([], dtype="int64")
-        intra = ctx.intraday("index")
-        limit = 1.0 - threshold / 100.0
-        if intra is not None and len(intra):
-            ilow = (intra["low"] if "low" in intra else intra["close"]).to_numpy(dtype="float64")
-            opened = pd.DatetimeIndex(intra["open_time"])
-            iprev = ctx.known_at(bars["close"], opened).to_numpy()
-            ikey = opened.tz_convert(_tz(market)).tz_localize(None).normalize().as_unit("ns").asi8
-            covered = np.unique(ikey)
-            hit = ilow <= iprev * limit
-            if hit.any():
-                t_hit, k_hit = intra.index.asi8[hit], ikey[hit]
-                first = np.unique(k_hit, return_index=True)[1]
-                cand_t.append(t_hit[first])
-                cand_k.append(k_hit[first])
-        dhit = (low <= prev * limit) & ~np.isin(day_key, covered)
-        cand_t.append(stamps.asi8[dhit])
-        cand_k.append(day_key[dhit])
+        cand_t, cand_k, covered = self._rule_halts(ctx, _tz(market))
+        dhit = (low <= prev * (1.0 - threshold / 100.0)) & ~np.isin(day_key, covered)
+        cand_t = [cand_t, stamps.asi8[dhit]]
+        cand_k = [cand_k, day_key[dhit]]
         if use_catalogue:
             ev = ctx.events(event_kind)
             if len(ev):
                 et = pd.DatetimeIndex(ev["time_utc"]).tz_convert("UTC").as_unit("ns")
                 ek = pd.DatetimeIndex(pd.to_datetime(ev["date"])).tz_localize(None).normalize().as_unit("ns")
                 keep = et.asi8 >= ctx.index.asi8[0] if len(ctx.index) else np.zeros(len(et), bool)
+                keep &= ~np.isin(ek.asi8, covered)  # sessions with intraday bars follow the rules
                 cand_t.append(et.asi8[keep])
                 cand_k.append(ek.asi8[keep])
-        t = np.concatenate(cand_t) if cand_t else np.array([], dtype="int64")
-        k = np.concatenate(cand_k) if cand_k else np.array([], dtype="int64")
+        t = np.concatenate(cand_t).astype("int64")
+        k = np.concatenate(cand_k).astype("int64")
         order = np.lexsort((t, k))
         t, k = t[order], k[order]
         first = np.unique(k, return_index=True)[1]  # earliest trigger of each session
         return np.sort(t[first])
+
+    def _rule_halts(self, ctx: StrategyContext, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level-1 halts the KRX rules derive from the intraday index bars: (decision instants, their
+        local session dates, every session date that has intraday bars). The decision is the end of
+        the bar that proves the halt (the bars are known at their ends)."""
+        empty = np.array([], dtype="int64")
+        intra = ctx.intraday("index")
+        if intra is None or not len(intra):
+            return empty, empty, empty
+        opened = pd.DatetimeIndex(intra["open_time"])
+        days = opened.tz_convert(tz).tz_localize(None).normalize()
+        prev_close = ctx.known_at(ctx.bars("index")["close"], opened).to_numpy()
+        ends = intra.index.asi8
+        out_t, out_k = [], []
+        for d in days.unique():
+            m = np.asarray(days == d)
+            base = prev_close[m][0]
+            if not np.isfinite(base):
+                continue
+            try:
+                tl = krx_market_state(intra.loc[m], float(base), d, "KOSPI")
+            except DataError:  # not a KRX session (a bar on a holiday): no rule applies
+                continue
+            halt = next((e.instant for e in tl.events if e.code == "cb_level1"), None)
+            if halt is not None:
+                out_t.append(int(ends[m][np.searchsorted(ends[m], halt, side="left")]))
+                out_k.append(pd.Timestamp(d).value)
+        return (np.asarray(out_t, dtype="int64"), np.asarray(out_k, dtype="int64"),
+                days.unique().as_unit("ns").asi8)
+
+    def _decisions(self, triggers: np.ndarray, entry: str) -> np.ndarray:
+        """The decision instants of ``entry``: the triggers, or (``close``) each moved to the start of
+        its session's closing call auction when it came before it."""
+        if entry != "close" or not len(triggers):
+            return triggers
+        first = pd.Timestamp(int(triggers.min()), tz="UTC").tz_convert("Asia/Seoul").tz_localize(None).normalize()
+        last = pd.Timestamp(int(triggers.max()), tz="UTC").tz_convert("Asia/Seoul").tz_localize(None).normalize()
+        tl = schedule("XKRX", first - pd.Timedelta(days=7), last + pd.Timedelta(days=7))
+        auctions = tl.segments(State.CLOSING_AUCTION)
+        k = np.clip(np.searchsorted(auctions[:, 1], triggers, side="right"), 0, len(auctions) - 1)
+        state = tl.state_at(triggers)
+        in_session = (state != State.CLOSED) & (state >= 0)
+        return np.unique(np.where(in_session, np.maximum(triggers, auctions[k, 0]), triggers))
 
     def _size_factor(self, ctx: StrategyContext, window: int) -> pd.Series:
         """ATR% of the index on its own bars (NaN during warm-up)."""
@@ -188,15 +246,17 @@ class FadeKospiHalt(Strategy):
         keys = ["threshold", "use_catalogue", "event_kind"]
         triggers = {key: self._triggers(ctx, float(key[0]), bool(key[1]), str(key[2]))
                     for key in grid.groupby(keys, sort=True).groups}
-        extra = np.unique(np.concatenate(list(triggers.values()))) if triggers else np.array([], dtype="int64")
+        decisions = {(*key, entry): self._decisions(trig, entry) for key, trig in triggers.items()
+                     for entry in sorted(set(grid["entry"]))}
+        extra = np.unique(np.concatenate(list(decisions.values()))) if decisions else np.array([], dtype="int64")
         out_index = ctx.index.union(pd.DatetimeIndex(extra, tz="UTC").as_unit("ns"))
         out = np.zeros((len(out_index), len(grid), len(symbols)))
         atr_cache: dict[int, pd.Series] = {}
-        for (*key, vehicle), rows in grid.groupby([*keys, "vehicle"], sort=True).groups.items():
-            trig = triggers[tuple(key)]
+        for (*key, entry), rows in grid.groupby([*keys, "entry"], sort=True).groups.items():
+            trig = decisions[(*key, entry)]
             if len(trig) == 0:
                 continue
-            role = VEHICLES[vehicle]
+            role = ENTRIES[entry]
             col = symbols.index(ctx.symbol(role))
             out[:, grid.index.get_indexer(rows), col] = self._positions(
                 ctx, _Bars.of(ctx.bars(role), ctx.market(role)), trig, grid.loc[rows], out_index, atr_cache)

@@ -25,7 +25,20 @@ the union of both legs' close stamps; at each stamp ``t`` the latest known price
 * Entry when ``|z| > entry_z``: long the cheap leg, short the rich one (``z > 0``: Hynix rich).
   Exit when ``z`` crosses ``exit_z`` back towards zero (``-sign * z <= exit_z``), at the window's
   end, or on a stop when the dislocation widens to ``stop_z`` (no re-entry in that window after a
-  stop). Orders fill at each leg's next bar (engine); shorts pay borrow (engine).
+  stop). Shorts pay borrow (engine).
+* Legging: ``default_legs = "before_event"``: with ``execution.legs: auto`` an entry decided before
+  the report fills each leg at its own market's last close before the report (Hynix at the Seoul
+  close, MU at the New York close of the report day), so the pair is on before the news in both
+  markets; decisions after the report fill each leg at its own next bar (docs/strategies.md).
+* Short-sale bans: with ``short_bans: skip`` (the default) no entry is taken whose short leg the
+  exchange rules forbid to short (KRX 2008, 2011, 2020-03..2021-05, 2023-11..2025-03 and, for
+  stocks outside KOSPI 200 / KOSDAQ 150, 2021-05..2023-11; US 2008 financials:
+  :func:`backtests.exchange.shortable`). The leg is checked on its market's local date of the
+  decision, of its next session and, before the report, of its last session before the report:
+  the fill is on one of them whatever the legging, so the engine never meets a banned short from
+  this strategy (borrow overrides of the study, ``execution.borrow_file``, are the engine's).
+  ``short_bans: engine`` sends those entries and lets the engine refuse them (an error, or with
+  ``execution.on_unfillable: clip`` the short leg is not filled: a one-legged episode).
 * Sizing: ``gross`` of portfolio value across both legs; ``dollar`` neutral = ``gross/2`` long and
   ``gross/2`` short; ``beta`` neutral = Hynix ``gross/(1+b)``, MU ``gross*b/(1+b)`` with ``b`` frozen
   at entry and clipped to [0.2, 5].
@@ -37,6 +50,7 @@ entry_z, exit_z, stop_z : standard deviations of the spread (stop_z 0 = off).
 pre_sessions (K), post_sessions (M) : XNYS sessions before / after the report.
 neutral : ``dollar`` or ``beta``.
 gross : fraction of portfolio value (1.0 = 0.5 long + 0.5 short).
+short_bans : ``skip`` (no entry whose short leg is banned) or ``engine`` (leave it to the engine).
 
 Where it fails
 --------------
@@ -46,7 +60,9 @@ Where it fails
   spread then carries MU's last move; a long lookback helps little.
 * FX: Hynix's USD price moves with USD/KRW; a KRW shock looks like a spread move.
 * Earnings dates: a wrong date (``volume_only`` rows of a calendar) puts the window in the wrong place.
-* Borrow on Korean shares is costly and sometimes unavailable; the engine charges a flat rate.
+* Borrow on Korean shares is costly and sometimes unavailable; the engine charges a flat rate. During
+  the KRX bans (about 40% of Micron's releases since 2010 fall in one) only the trades that are long
+  Hynix remain.
 """
 
 from __future__ import annotations
@@ -57,6 +73,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.exchange import shortable
 from backtests.time.calendars import sessions
 from backtests.strategy import ChoiceParam, FloatParam, IntParam, Role, Strategy, StrategyContext
 
@@ -76,7 +93,8 @@ class MemoryPairEarnings(Strategy):
     }
     windows = (EARNINGS_KIND,)
     episode_entry = "change"  # a position comes from an entry signal: never carried into a later window
-    paired_legs = True  # long one leg, short the other: filled together (execution.legs)
+    paired_legs = True  # long one leg, short the other: a pair (execution.legs, legs traded, legging gap)
+    default_legs = "before_event"  # execution.legs: auto -> both legs on before the report
 
     lookback = IntParam(60, low=10, high=750, unit="sessions", doc="Regression and z-score window (MU sessions).")
     entry_z = FloatParam(2.0, low=0.1, high=10.0, unit="std dev", doc="Enter when |z| exceeds this.")
@@ -86,6 +104,8 @@ class MemoryPairEarnings(Strategy):
     post_sessions = IntParam(3, low=0, high=30, unit="sessions", doc="M: window closes M XNYS sessions after the report.")
     neutral = ChoiceParam("dollar", choices=("dollar", "beta"), doc="Dollar-neutral or beta-neutral legs.")
     gross = FloatParam(1.0, low=0.01, high=4.0, unit="fraction of value", doc="Gross exposure of both legs together.")
+    short_bans = ChoiceParam("skip", choices=("skip", "engine"),
+                             doc="skip: no entry whose short leg is under a short-sale ban; engine: let the engine refuse it.")
 
     @classmethod
     def check_params(cls, combo: Mapping[str, Any]) -> None:
@@ -174,6 +194,29 @@ class MemoryPairEarnings(Strategy):
             wid[a:b] = n
         return inside, wid
 
+    def short_blocked(self, ctx: StrategyContext, role: str) -> np.ndarray:
+        """Per stamp of ``ctx.index``: a new short sale of the role's symbol would meet a ban on the
+        local date of the decision, of the market's next session, or (before a report) of the
+        market's last session before the report (from the calendar and the dated bans: public)."""
+        sym, market = ctx.symbol(role), ctx.market(role)
+        t = ctx.index.asi8
+        if not len(t):
+            return np.zeros(0, dtype=bool)
+        first = pd.Timestamp(t[0], tz="UTC").tz_localize(None) - pd.Timedelta(days=7)
+        last = pd.Timestamp(t[-1], tz="UTC").tz_localize(None) + pd.Timedelta(days=100)
+        closes = pd.DatetimeIndex(sessions(market, first, last)["close"]).as_unit("ns").asi8
+        nxt = closes[np.clip(np.searchsorted(closes, t, side="right"), 0, len(closes) - 1)]
+        blocked = ~shortable(sym, market, t) | ~shortable(sym, market, nxt)
+        ev = ctx.events(EARNINGS_KIND)
+        if len(ev):
+            when = np.sort(pd.DatetimeIndex(ev["time_utc"]).tz_convert("UTC").as_unit("ns").asi8)
+            k = np.searchsorted(when, t, side="right")
+            ahead = k < len(when)
+            e = when[np.clip(k, 0, len(when) - 1)]
+            before = closes[np.clip(np.searchsorted(closes, e, side="left") - 1, 0, len(closes) - 1)]
+            blocked |= ahead & ~shortable(sym, market, before)
+        return blocked
+
     # ------------------------------------------------------------------------------ weights
     def target_weights(self, ctx: StrategyContext, grid: pd.DataFrame) -> pd.DataFrame:
         for combo in grid.to_dict("records"):
@@ -200,6 +243,9 @@ class MemoryPairEarnings(Strategy):
         stop = np.where(stop > 0, stop, np.inf)
         gross = grid["gross"].to_numpy(dtype="float64")
         beta_n = (grid["neutral"] == "beta").to_numpy()
+        skip = (grid["short_bans"] == "skip").to_numpy() if "short_bans" in grid else np.ones(n_c, dtype=bool)
+        hy_blocked = self.short_blocked(ctx, "hynix") if skip.any() else np.zeros(n_t, dtype=bool)
+        mu_blocked = self.short_blocked(ctx, "mu") if skip.any() else np.zeros(n_t, dtype=bool)
 
         pos = np.zeros(n_c)
         b_in = np.ones(n_c)
@@ -217,6 +263,8 @@ class MemoryPairEarnings(Strategy):
             stopped |= (pos != 0) & (dev >= stop)
             pos[out] = 0.0
             enter = (pos == 0) & inw & ~stopped & (np.abs(z) > entry)
+            # z > 0: Hynix rich, so short Hynix; z < 0: short MU
+            enter &= ~(skip & np.where(z > 0, hy_blocked[i], mu_blocked[i]))
             pos[enter] = -np.sign(z[enter])
             b_in[enter] = np.clip(B[i, enter], *BETA_CLIP)
             POS[i], BIN[i] = pos, b_in

@@ -149,9 +149,32 @@ def test_halts_and_fill_times_are_recorded(default_runs):
     out = default_runs[0]
     halts = json.loads((out / "metrics.json").read_text())["data"]["halts"]
     kospi = {h["from_utc"][:10]: h for h in halts if h["symbol"] == "^KS11"}
-    # the six KOSPI level-1 days of the replay; 2026-06-23: no prints 10:50-11:20 KST (5-minute bars)
+    # the six KOSPI level-1 days of the replay; 2026-06-23: no prints 10:50-11:20 KST (1-minute bars)
     assert sorted(kospi) == ["2024-08-05", "2026-03-04", "2026-03-09", "2026-06-08", "2026-06-23", "2026-06-26"]
     assert kospi["2026-06-23"]["from_utc"] == "2026-06-23T01:50:00+00:00" and kospi["2026-06-23"]["minutes"] == 30
     orders = pd.read_parquet(out / "orders.parquet")
     assert (orders["fill_time"] <= orders["time"]).all()
     assert (orders["fill_time"] < orders["time"]).any()  # some fills happened at a bar's open
+
+
+def test_the_fade_buys_the_reopening_auction_of_the_rule_derived_halt(default_runs):
+    """The synthetic 2026-06-23 crash, worked from the rule (docs/exchange.md, krx_cb_2015): KOSPI
+    lies 8% under its previous close for the whole minute 10:49-10:50 KST, so the halt runs
+    10:50-11:10 and the call auction 11:10-11:20; the first print after it is the 11:20 bar's open.
+    The study's exchange state says so, and every fade run entering at the reopening auction buys
+    KODEX 200 there (fill_kind auction), not at the close; no check of the state against the bars fails."""
+    out = default_runs[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    fade = next(s for s in metrics["strategies"] if s["label"] == "fade_kospi_halt")
+    state = fade["execution"]["exchange_state"]["symbols"]["069500.KS"]
+    assert "2026-06-23T01:50:00+00:00" in state["halts_utc"] and "intraday" in state["derived_from"]
+    runs = {r["id"]: r for r in metrics["runs"] if r["strategy"] == "fade_kospi_halt"
+            and r["params"]["entry"] == "reopen" and r["window"] == "krx_cb_2026_06_23"}
+    assert runs
+    orders = pd.read_parquet(out / "orders.parquet")
+    first = orders[orders["run"].isin(list(runs))].sort_values("fill_time").groupby("run").head(1)
+    assert len(first) == len(runs)
+    assert set(first["fill_kind"]) == {"auction"} and set(first["side"]) == {"buy"}
+    assert set(pd.to_datetime(first["fill_time"], utc=True)) == {pd.Timestamp("2026-06-23 02:20", tz="UTC")}
+    warnings = {(w["code"], (w.get("message") or "")[:10]) for w in metrics.get("warnings", [])}
+    assert not any(code in ("halt_mismatch", "bars_during_halt", "unexplained_bar_gap") for code, _ in warnings)

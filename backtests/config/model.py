@@ -359,14 +359,32 @@ class ExecutionConfig(Strict):
         "a multiple of equity; cash may go down to -(max_leverage - 1) x equity (1 = no borrowing).")
     financing_rate: float = Field(
         0.05, ge=0, le=10, description="Annual rate paid on borrowed cash (negative cash), on calendar time.")
-    legs: Literal["auto", "together", "independent"] = Field(
+    legs: Literal["auto", "together", "independent", "before_event"] = Field(
         "auto", description="'together': all legs of a decision fill at the first instant at which every leg can "
-        "fill; 'independent': each leg at its own next bar; 'auto': together for strategies that declare their "
-        "legs a pair (paired_legs), independent otherwise.")
+        "fill; 'independent': each leg at its own next bar; 'before_event': a decision before the window's event "
+        "fills every leg at its own market's last close before the event (docs/strategies.md); 'auto': the "
+        "strategy's default_legs, else together for strategies that declare their legs a pair (paired_legs), "
+        "independent otherwise.")
+    exchange_state: bool = Field(
+        True, description="Fills obey the exchange state derived from the rules (halts, call auctions, price-limit "
+        "locks, short-sale bans; docs/exchange.md). false: the engine ignores them (the record says so).")
+    locked_fill_share: float = Field(
+        0.0, ge=0, le=1, description="An order into a locked limit (a buy at limit-up, a sell at limit-down) fills at "
+        "most this share of the bar's volume (0: it does not fill); counted as n_locked, warned as limit_locked.")
+    borrow_file: str | None = Field(
+        None, max_length=4096, description="Borrow-availability overrides (YAML 'borrow:' rows or CSV: symbol, market, "
+        "start, end, available, note); relative paths are relative to the config file.")
+    index_membership: dict[Annotated[str, Field(max_length=64)], tuple[Literal["KOSPI200", "KOSDAQ150"], ...]] = Field(
+        default_factory=dict, description="Index membership of KRX symbols the built-in table does not know "
+        "(a member throughout): decides the 2021-05..2023-11 short-sale ban and the dynamic VI rate.")
+    financials: tuple[Annotated[str, Field(max_length=64)], ...] = Field(
+        (), max_length=1000, description="Symbols that are financial companies (the 2008 bans on financials).")
     on_unfillable: Literal["error", "clip"] = Field(
         "error", description="A target beyond the leverage allowed, or an order that cannot be filled in full: "
         "'error' stops the study naming strategy, combination, stamp and symbol; 'clip' scales it down "
-        "(counted in metrics as n_clipped and listed in warnings as clipped_order).")
+        "(counted in metrics as n_clipped and listed in warnings as clipped_order). A new short sale the exchange "
+        "did not allow (a ban, no borrow): 'error' stops the study; 'clip' does not fill it (n_short_banned, "
+        "short_sale_banned).")
 
 
 class ScoringConfig(Strict):

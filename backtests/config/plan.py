@@ -17,6 +17,7 @@ from backtests.config.model import StrategySpec
 from backtests.errors import ScareInputError, StrategyError
 from backtests.scenarios.defaults import PRICES
 from backtests.scenarios.study import ScenarioGrid, scenario_grid
+from backtests.exchange.short_sale import BorrowOverride, load_borrow_overrides
 from backtests.strategy.base import Strategy
 from backtests.strategy.params import build_grid, check_event_kinds, grid_axes
 from backtests.strategy.registry import resolve
@@ -73,6 +74,8 @@ class StudyPlan:
     strategies: list[StrategyPlan]
     #: the ``scenarios:`` block resolved (None: the study has none)
     scenarios: ScenarioPlan | None = None
+    #: rows of ``execution.borrow_file`` (read and checked when the study is planned)
+    borrow_overrides: tuple[BorrowOverride, ...] = ()
 
     @property
     def config(self):  # noqa: ANN201 - StudyConfig
@@ -199,7 +202,7 @@ def plan_study(loaded: LoadedConfig) -> StudyPlan:
                     raise _reraise(loaded, loc + ("params",), exc) from None
         benchmark = spec.benchmark if spec.benchmark is not None else cfg.benchmark
         plans.append(StrategyPlan(i, spec, strategy, label, grid, chosen, benchmark))
-    return StudyPlan(loaded, cat, windows, plans, plan_scenarios(loaded, plans))
+    return StudyPlan(loaded, cat, windows, plans, plan_scenarios(loaded, plans), borrow_overrides(loaded))
 
 
 def plan_scenarios(loaded: LoadedConfig, plans: list[StrategyPlan]) -> ScenarioPlan | None:
@@ -248,6 +251,20 @@ def plan_scenarios(loaded: LoadedConfig, plans: list[StrategyPlan]) -> ScenarioP
         events_dir = events_dir if events_dir.is_absolute() else loaded.base_dir / events_dir
     return ScenarioPlan(sgrid, tuple(chosen), float(block.loss_threshold), int(block.worst), int(block.chunk),
                         events_dir)
+
+
+def borrow_overrides(loaded: LoadedConfig) -> tuple[BorrowOverride, ...]:
+    """``execution.borrow_file`` read through the bounded loader (relative to the config file);
+    a bad file is one error naming its line."""
+    path = loaded.config.execution.borrow_file
+    if not path:
+        return ()
+    p = Path(path).expanduser()
+    p = p if p.is_absolute() else loaded.base_dir / p
+    try:
+        return load_borrow_overrides(p)
+    except ScareInputError as exc:
+        raise loaded.source.error(("execution", "borrow_file"), str(exc)) from None
 
 
 def check_run_count(loaded: LoadedConfig, sizes: list[tuple[int, str, int, int]]) -> None:

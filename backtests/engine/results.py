@@ -67,6 +67,13 @@ RUN_STATS: tuple[RunStat, ...] = (
     RunStat("turnover", "float64", 0.0, "turnover", doc="traded value / mean portfolio value over the window"),
     RunStat("n_clipped", "int64", 0, "n_clipped",
             doc="targets scaled down to the leverage limits plus orders filled short of their size (clip mode)"),
+    RunStat("n_locked", "int64", 0, "n_locked",
+            doc="orders the exchange refused at a locked price limit (a buy at limit-up, a sell at limit-down; "
+                "sent again at the next bar), including those filled in part (execution.locked_fill_share)"),
+    RunStat("n_halted", "int64", 0, "n_halted",
+            doc="orders killed by a halt that ran to the close (sent again at the next bar)"),
+    RunStat("n_short_banned", "int64", 0, "n_short_banned",
+            doc="new short sales the exchange did not allow (a ban or no borrow), not filled (on_unfillable: clip)"),
     RunStat("legs_traded", "int64", 0, "legs_traded", paired_only=True, doc="symbols with at least one fill"),
     RunStat("legging_gap_hours", "float64", np.nan, "legging_gap_hours", paired_only=True,
             doc="hours between the first fill of the first leg and of the last leg (NaN: fewer than two legs)"),
@@ -178,3 +185,44 @@ def one_leg_notice(win: Window, legs_traded: np.ndarray, n_syms: int) -> list[di
         return []
     return [Notice("pair_one_leg", f"pair episodes traded only some of their {n_syms} legs: an unhedged "
                    "position, not a pair", window=win.id, count=one).record()]
+
+
+def exchange_notices(win: Window, st, rules) -> list[dict]:
+    """What the exchange state did to one window's orders, as named notices: ``limit_locked``,
+    ``order_halted``, ``short_sale_banned``, ``auction_unpriced``, ``state_outside_sessions``,
+    and (``legs: before_event``) ``legs_after_event``."""
+    out = []
+    for sym, c in sorted(st.exchange.items()):
+        if c["locked"]:
+            part = (f"; {c['partial']} sent for at most {rules.locked_fill_share:g} of the bar's volume "
+                    "(execution.locked_fill_share)") if c["partial"] else ""
+            end = f"; {c['exit_refused']} exit(s) at the window's end could not fill: the position stays open " \
+                  "at the last mark" if c["exit_refused"] else ""
+            out.append(Notice("limit_locked", f"{c['locked']} order(s) met a locked price limit (a buy at limit-up "
+                              f"or a sell at limit-down) and did not fill; sent again at the next bar{part}{end}",
+                              window=win.id, symbol=sym, count=c["locked"]).record())
+        if c["halted"]:
+            out.append(Notice("order_halted", f"{c['halted']} order(s) met a halt that lasted to the close and did "
+                              "not fill that day; sent again at the next bar", window=win.id, symbol=sym,
+                              count=c["halted"]).record())
+        if c["banned"]:
+            out.append(Notice("short_sale_banned", f"{c['banned']} new short sale(s) could not have been placed "
+                              f"({', '.join(c['bans'])}; docs/exchange.md) and were not filled "
+                              "(execution.on_unfillable: clip)", window=win.id, symbol=sym, count=c["banned"]).record())
+        if c["unpriced"]:
+            out.append(Notice("auction_unpriced", f"{c['unpriced']} order(s) placed in a halt or an intraday call "
+                              "auction were for its print, which the data does not show (no intraday bars that "
+                              "day): filled at the close instead", window=win.id, symbol=sym,
+                              count=c["unpriced"]).record())
+        if c["outside"]:
+            out.append(Notice("state_outside_sessions", f"{c['outside']} order(s) filled on bars the calendar does not "
+                              "know as sessions: no exchange state applied to them", window=win.id, symbol=sym,
+                              count=c["outside"]).record())
+    after = getattr(st, "after_event", None)
+    if after is not None and after.any():
+        n = int((after > 0).sum())
+        out.append(Notice("legs_after_event", f"{n} episode(s) decided too late to fill every leg before the event "
+                          "(after the first leg's last close before it): those decisions were filled after the "
+                          "event, each leg at its own next bar (execution.legs: before_event)", window=win.id,
+                          count=n).record())
+    return out

@@ -21,10 +21,11 @@ from typing import Any
 
 from backtests.data.market_data import SymbolInfo
 from backtests.engine.costs import SymbolCosts, resolve_costs
+from backtests.engine.state import ExchangeState
 from backtests.time.calendars import clock_periods_per_year, get_market
 
 FILLS = ("open", "close")
-LEGS = ("together", "independent")
+LEGS = ("together", "independent", "before_event")
 ENTRIES = ("state", "change")
 ON_UNFILLABLE = ("error", "clip")
 FREE = SymbolCosts(0.0, 0.0, 0.0, 0.0)
@@ -101,7 +102,11 @@ class Rules:
         an open price, else at its close; ``"close"``: always at the close.
     legs
         ``"together"``: every decision's legs fill at the first instant at which all of them can
-        fill; ``"independent"``: each at its own next bar (``execution.legs: auto`` resolved).
+        fill; ``"independent"``: each at its own next bar; ``"before_event"``: a decision before
+        the window's event fills every leg at its own market's last close before the event, the
+        first of them after the decision (else at the event, then as independent); after the
+        event, as independent (:func:`~backtests.engine.schedule.before_event_times`).
+        ``execution.legs: auto`` resolved.
     paired
         The strategy declares its legs a pair (``paired_legs``) and trades more than one symbol:
         legs traded and the legging gap are reported per episode.
@@ -124,6 +129,12 @@ class Rules:
         Flatten every position at the close of each asset's last bar in the window.
     init_cash
         Starting capital of every episode, USD.
+    locked_fill_share
+        Share of a bar's volume an order into a locked limit may fill (0: none).
+    state
+        The exchange state of the traded symbols over the strategy's windows
+        (:class:`~backtests.engine.state.ExchangeState`: halts, auctions, locks, short-sale bans);
+        None: no state (fills as if every session ran its schedule, no bans).
     """
 
     assets: tuple[Asset, ...]
@@ -138,6 +149,8 @@ class Rules:
     on_unfillable: str = "error"
     exit_at_window_end: bool = True
     init_cash: float = 1_000_000.0
+    locked_fill_share: float = 0.0
+    state: ExchangeState | None = None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("fill", self.fill, FILLS), ("legs", self.legs, LEGS),
@@ -149,6 +162,10 @@ class Rules:
             raise ValueError("rules: a strategy trades at least one symbol")
         if not self.max_leverage > 0 or self.init_cash <= 0:
             raise ValueError("rules: max_leverage and init_cash must be positive")
+        if not 0.0 <= self.locked_fill_share <= 1.0:
+            raise ValueError("rules: locked_fill_share must be in [0, 1]")
+        if self.state is not None and list(self.state.symbols) != [a.symbol for a in self.assets]:
+            raise ValueError("rules: the exchange state must cover the traded symbols, in order")
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -172,7 +189,7 @@ class Rules:
         **settings
             Any other field of :class:`Rules` (``fill``, ``legs``, ``paired``, ``entry``,
             ``max_leverage``, ``financing_rate``, ``on_unfillable``, ``exit_at_window_end``,
-            ``init_cash``).
+            ``init_cash``, ``locked_fill_share``, ``state``).
         """
         costs = costs or {}
         assets = tuple(Asset(s, info[s].market, get_market(info[s].market).tz, costs.get(s, FREE)) for s in symbols)
@@ -181,7 +198,8 @@ class Rules:
                    **settings)
 
     @classmethod
-    def from_config(cls, cfg: Any, info: Mapping[str, SymbolInfo], strategy: Any, frequency: str) -> Rules:
+    def from_config(cls, cfg: Any, info: Mapping[str, SymbolInfo], strategy: Any, frequency: str, *,
+                    state: ExchangeState | None = None) -> Rules:
         """The rules of ``strategy``'s runs in the study ``cfg`` (the config-to-engine mapping).
 
         Parameters
@@ -195,25 +213,30 @@ class Rules:
             The plug-in instance: its ``traded_symbols``, ``paired_legs`` and ``episode_entry``.
         frequency
             Bar frequency of the data.
+        state
+            The exchange state of the traded symbols (:func:`~backtests.engine.state.build_state`
+            from the data, the catalogue and the ``execution`` section); None: none.
 
         Notes
         -----
-        ``execution.legs: auto`` is ``together`` for a strategy that declares its legs a pair
-        (``paired_legs = True``) and trades more than one symbol, ``independent`` otherwise.
+        ``execution.legs: auto`` is the strategy's ``default_legs`` when it declares one, else
+        ``together`` for a strategy that declares its legs a pair (``paired_legs = True``) and
+        trades more than one symbol, ``independent`` otherwise.
         Costs follow :func:`~backtests.engine.costs.resolve_costs` (a symbol's entry replaces its
         market's). ``costs.markets.<market>.max_leverage`` becomes that market's cap.
         """
         traded = list(strategy.traded_symbols)
         ex = cfg.execution
         paired = bool(getattr(strategy, "paired_legs", False)) and len(traded) > 1
-        legs = ex.legs if ex.legs != "auto" else ("together" if paired else "independent")
+        legs = ex.legs if ex.legs != "auto" else (getattr(strategy, "default_legs", None)
+                                                  or ("together" if paired else "independent"))
         caps = {m: float(spec.max_leverage) for m, spec in cfg.costs.markets.items() if spec.max_leverage is not None}
         return cls.build(
             info, traded, frequency=frequency, costs=resolve_costs(cfg.costs, info, traded), market_caps=caps,
             fill=ex.fill, legs=legs, paired=paired, entry=getattr(strategy, "episode_entry", "state"),
             max_leverage=float(ex.max_leverage), financing_rate=float(ex.financing_rate),
             on_unfillable=ex.on_unfillable, exit_at_window_end=bool(ex.exit_at_window_end),
-            init_cash=float(ex.init_cash))
+            init_cash=float(ex.init_cash), locked_fill_share=float(ex.locked_fill_share), state=state)
 
     # ------------------------------------------------------------------------------ reading
     @property
@@ -255,4 +278,6 @@ class Rules:
             "costs": {a.symbol: a.costs.record() for a in self.assets},
             "symbols": {a.symbol: {"market": a.market, "timezone": a.timezone} for a in self.assets},
             "clock": self.clock.record(),
+            "locked_fill_share": float(self.locked_fill_share),
+            "exchange_state": self.state.record() if self.state is not None else {"enabled": False},
         }

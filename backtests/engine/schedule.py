@@ -34,15 +34,31 @@ Rules (the heart of "no look-ahead in execution"):
    open price, when fills at the open are asked, or a close stamp, shared by all legs), so all legs
    fill at that instant at its prices. A decision after the last common instant of the window (legs
    whose sessions never overlap, such as KRX and NYSE, have none) fills leg by leg, and is counted.
+   7b. With ``legs == "before_event"`` a decision before the window's event fills every leg at its
+   own market's last close before the event, the first of them after the decision; one too late
+   for that is released at the event; after the event each leg fills at its own next bar
+   (:mod:`backtests.engine.legs`).
 8. **Valuation price.** Every order is sized from the portfolio valued at the latest price of every
    asset known at the fill instant (open prices count from their open instant, closes from their
    close stamp): ``val_price`` for vectorbt's kernel. An asset with an order in the row is valued at
    the price it fills at, so a rebalance's buys are sized from the prices its sells realise.
 
-9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5 and 7 to one decision: the
-   instant the strategy's first decision in a window could fill. The engine reports it per run;
-   the scoring stage measures the benchmark only from it, and the buy-and-hold baseline enters at
-   :func:`asset_first_fill` of its own symbol: one rule for the engine, the mask and the baseline.
+9. **First possible fill.** :func:`first_fill` applies rules 2, 3, 5, 7 and 10 to one decision:
+   the instant the strategy's first decision in a window could fill. The engine reports it per
+   run; the scoring stage measures the benchmark only from it, and the buy-and-hold baseline enters
+   at :func:`asset_first_fill` of its own symbol: one rule for the engine, the mask and the baseline.
+10. **Exchange state.** With ``rules.state`` every order is admitted by the exchange state of its
+   asset (:mod:`backtests.engine.fills`): no fill while the market is halted or the symbol paused
+   (the order waits for the next print, or dies with a halt that runs to the close and is sent
+   again at the next bar); a decision made in a halt, a pause or an intraday call auction fills
+   at the reopening print (``fill_kind`` "auction") when the data shows its price, else at the
+   close; a buy into a limit-up lock or a sell into a limit-down lock does not fill (or fills
+   ``locked_fill_share`` of the bar's volume) and is sent again at the next bar; a new short sale
+   during a ban (or without borrow) is an :class:`UnfillableOrder`, or with
+   ``on_unfillable == "clip"`` not filled. Everything is counted per run (``n_locked``,
+   ``n_halted``, ``n_short_banned``) and named in the window's notices. Only windows where the
+   state has a halt, a pause, an intraday auction, a lock or (with a short target) a ban take
+   this path; elsewhere the state's opens and closes are the bars' own.
 
 Sells pay the sell-side tax; whether a fill is a sell is known from the sign of the target change.
 All settings come from the strategy's :class:`~backtests.engine.rules.Rules`.
@@ -56,13 +72,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from backtests.engine.fills import AUCTION, CLOSE, FILL, FILL_KINDS, OPEN, AssetInputs, cell_fills, nominal_kind, obey
+from backtests.engine.legs import before_event_times, common_instants, last_closes_before, release_times
 from backtests.engine.results import NEVER
 from backtests.engine.rules import Rules
 from backtests.errors import ScareInputError
 
-#: ``fill_kind`` codes of the order records.
-FILL_KINDS = ("open", "close", "auction")
-OPEN, CLOSE, AUCTION = 0, 1, 2
+__all__ = ["AUCTION", "CLOSE", "FILL_KINDS", "OPEN", "AssetBars", "Decisions", "ScheduleArrays", "ScheduleStats",
+           "UnfillableOrder", "asset_first_fill", "common_instants", "decision_arrays", "episode_targets",
+           "first_fill", "leverage_scale", "open_fills", "release_times", "window_schedule"]
 
 
 class UnfillableOrder(ScareInputError):
@@ -85,6 +103,7 @@ class AssetBars:
     open_times: np.ndarray  # int64 ns UTC
     open: np.ndarray
     close: np.ndarray
+    volume: np.ndarray | None = None  # units traded per bar (read for fills into a locked limit)
     #: Per bar: it opens the instant the previous bar (in all the data, not only the window) closed:
     #: trading runs through that boundary (crypto), so a decision stamped there fills at its open
     #: (rule 3). Empty: no bar does.
@@ -125,6 +144,10 @@ class ScheduleArrays:
     fees: np.ndarray  # fee fraction of each order
     kind: np.ndarray  # int8 fill kind (OPEN, CLOSE, AUCTION) where an order is sent
     val_price: np.ndarray | None = None  # valuation price of every symbol at rows with orders
+    max_size: np.ndarray | None = None  # units cap of orders into a locked limit (locked_fill_share > 0)
+    lock: np.ndarray | None = None  # int8 lock of the segment each order fills in (with an exchange state)
+    #: fills at a print inside their bar (reopening / VI auction): (rows, combos, symbol, instants)
+    moved: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +159,13 @@ class ScheduleStats:
     dropped: np.ndarray  # combos whose target in force at the window start was not carried in
     legged: np.ndarray | None = None  # decisions that could not be filled together (legs: together)
     open_fallback: dict[str, int] = field(default_factory=dict)  # symbol -> orders filled at close, no open
+    locked: np.ndarray | None = None  # orders refused at a locked limit
+    halted: np.ndarray | None = None  # orders killed by a halt that ran to the close
+    banned: np.ndarray | None = None  # new short sales refused (a ban or no borrow; clip mode)
+    after_event: np.ndarray | None = None  # decision changes released at the event (legs: before_event)
+    #: symbol -> what the exchange did to its orders: locked, halted, banned, unpriced, outside,
+    #: exit_refused (counts) and bans (the ids that refused a short sale)
+    exchange: dict[str, dict] = field(default_factory=dict)
     #: an order filled a target different from the strategy's resting weight (the forced exit at the
     #: window's end aside): the episode traded a position the strategy chose
     departed: np.ndarray | None = None
@@ -228,44 +258,6 @@ def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray,
     inherited = made < start
     dropped = (inherited[0] & (vals[0] != 0.0)).any(axis=1)
     return tau_w, np.where(inherited, 0.0, vals), made, dropped
-
-
-def common_instants(assets: list[AssetBars], fill: str) -> np.ndarray:
-    """Instants (int64 ns UTC, sorted) at which every asset of ``assets`` can fill an order.
-
-    An asset can fill at each of its close stamps and, when ``fill == "open"``, at each open
-    instant that has an open price. Empty when the assets' sessions never meet (e.g. KRX and NYSE).
-    """
-    out: np.ndarray | None = None
-    for b in assets:
-        t = b.stamps
-        if fill == "open":
-            t = np.union1d(t, b.open_times[np.isfinite(b.open)])
-        out = t if out is None else np.intersect1d(out, t, assume_unique=True)
-    return np.array([], dtype=np.int64) if out is None else out.astype(np.int64)
-
-
-def release_times(x: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map decision instants to one nanosecond before the first common instant after each.
-
-    Parameters
-    ----------
-    x
-        int64 ns instants (any shape; ``NEVER`` stays ``NEVER``).
-    common
-        Sorted common instants (:func:`common_instants`).
-
-    Returns
-    -------
-    (mapped, ok)
-        ``mapped`` = ``common[k] - 1`` with ``common[k]`` the first common instant ``> x`` (the
-        next-bar rule then fills every leg exactly at ``common[k]``), or ``x`` itself where there
-        is none; ``ok`` is True where a common instant was found.
-    """
-    k = np.searchsorted(common, x, side="right")
-    ok = (k < len(common)) & (x != NEVER)
-    mapped = np.where(ok, common[np.clip(k, 0, max(len(common) - 1, 0))] - 1 if len(common) else x, x)
-    return mapped.astype(np.int64), ok
 
 
 def leverage_scale(values: np.ndarray, rules: Rules) -> np.ndarray:
@@ -363,8 +355,20 @@ def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray
     return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
-def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int, int, bool] | None:
-    """Where an order of one asset decided at ``decision`` fills first: rules 2, 3 and 5.
+def state_inputs(rules: Rules, j: int | None, bars: AssetBars) -> AssetInputs | None:
+    """The exchange state of asset ``j`` of ``rules`` as :func:`~backtests.engine.fills.obey` reads
+    it, with the asset's bars of one window (None: no state for it)."""
+    st = rules.state
+    if st is None or j is None or not st.has_state(j):
+        return None
+    s = st.segments(j)
+    return AssetInputs(st.timeline(j), st.seg_print_at[s], st.seg_print_px[s], bars.open_times, bars.stamps,
+                       bars.open, bars.close, lambda t: st.short_allowed(j, t), bars.volume)
+
+
+def asset_first_fill(bars: AssetBars, decision: int, rules: Rules, j: int | None = None
+                     ) -> tuple[int, int, bool] | None:
+    """Where an order of one asset decided at ``decision`` fills first: rules 2, 3, 5 and 10.
 
     Parameters
     ----------
@@ -375,21 +379,37 @@ def asset_first_fill(bars: AssetBars, decision: int, rules: Rules) -> tuple[int,
     rules
         ``fill`` and ``exit_at_window_end`` are read (with ``exit_at_window_end`` the asset's last
         bar in the window only closes positions, so it opens none).
+    j
+        The asset's position in ``rules.assets``: its exchange state then applies (a bar whose
+        fill a halt kills or defers is skipped; a decision in a halt fills at the reopening
+        print). None: no state.
 
     Returns
     -------
     (bar, instant, at_open) or None
-        Position of the bar in ``bars``, fill instant (int64 ns UTC: the bar's open instant or its
-        close stamp) and whether it fills at the open; None when no bar of the window can fill it.
+        Position of the bar in ``bars``, fill instant (int64 ns UTC: the bar's open instant, its
+        close stamp, or a print inside the bar) and whether it fills at the open; None when no bar
+        of the window can fill it.
     """
     k = int(np.searchsorted(bars.stamps, decision, side="right"))  # first bar stamped after the decision
-    if k >= len(bars.stamps) - (1 if rules.exit_at_window_end else 0):
-        return None
-    at_open = bool(rules.fill == "open" and bars.opened_after(decision, k) and np.isfinite(bars.open[k]))
-    return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
+    last = len(bars.stamps) - (1 if rules.exit_at_window_end else 0)
+    inp = state_inputs(rules, j, bars) if k < last else None
+    if inp is not None and not rules.state.special(j, min(int(decision), int(bars.open_times[k])), int(bars.stamps[-1])):
+        inp = None  # nothing but the schedule from the decision on: the nominal fill is the state's
+    while k < last:
+        at_open = bool(rules.fill == "open" and bars.opened_after(decision, k) and np.isfinite(bars.open[k]))
+        if inp is None:
+            return k, int(bars.open_times[k] if at_open else bars.stamps[k]), at_open
+        cf = cell_fills(inp.tl, inp.print_at, inp.print_px, bars.open_times[k:k + 1], bars.stamps[k:k + 1],
+                        np.array([decision], dtype=np.int64), np.array([at_open]))
+        if cf.status[0] == FILL:
+            return k, int(cf.t[0]), bool(cf.at_open[0])
+        k += 1
+    return None
 
 
-def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.ndarray | None = None) -> int:
+def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.ndarray | None = None,
+               event: int | None = None) -> int:
     """The first instant at which an order decided at ``decision`` can fill: the first-fill rule.
 
     The engine reports it per run (:data:`~backtests.engine.results.RUN_STATS` ``first_fill``,
@@ -401,13 +421,16 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
     decision
         int64 ns UTC (``NEVER``: no decision, no fill).
     assets
-        The traded assets' bars inside the window.
+        The traded assets' bars inside the window (in the order of ``rules.assets``).
     rules
-        The strategy's rules (fill mode, exit at window end).
+        The strategy's rules (fill mode, exit at window end, legs, exchange state).
     common
         Common fill instants of all legs (:func:`common_instants`) when legs fill together: the
         decision is released at the first of them after it (rule 7), where every leg fills. None,
         or no common instant after the decision: each asset at its own next bar.
+    event
+        The window's event instant, with ``rules.legs == "before_event"`` (rule 7b): each leg's
+        decision is released as :func:`~backtests.engine.legs.before_event_times` says.
 
     Returns
     -------
@@ -420,12 +443,17 @@ def first_fill(decision: int, assets: list[AssetBars], rules: Rules, common: np.
         released, ok = release_times(np.array([decision], dtype=np.int64), common)
         if ok[0]:
             decision = int(released[0])
-    fills = [f[1] for f in (asset_first_fill(b, decision, rules) for b in assets) if f is not None]
+    per_asset = [decision] * len(assets)
+    if rules.legs == "before_event" and event is not None:
+        closes = last_closes_before(assets, event)
+        per_asset = [int(before_event_times(np.array([decision]), event, closes, j)[0][0]) for j in range(len(assets))]
+    fills = [f[1] for f in (asset_first_fill(b, per_asset[j], rules, j) for j, b in enumerate(assets)) if f is not None]
     return min(fills, default=NEVER)
 
 
 def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisions, rules: Rules,
                     out: ScheduleArrays, start: int, common: np.ndarray | None = None,
+                    event: int | None = None, forced: dict[int, np.ndarray] | None = None,
                     neutral: np.ndarray | None = None) -> ScheduleStats:
     """Write one window's order schedule into ``out`` (see module docstring for the rules).
 
@@ -438,7 +466,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     decisions
         From :func:`decision_arrays`.
     rules
-        Fill mode, exit at window end, episode entry, leverage limits and costs of the symbols.
+        Fill mode, exit at window end, episode entry, leverage limits, costs, legs and the
+        exchange state of the symbols.
     out
         Arrays to fill (already NaN/0-initialised by the caller).
     start
@@ -446,6 +475,11 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     common
         Common fill instants of all legs (:func:`common_instants`) to fill every decision's legs
         together; None fills each asset at its own next bar.
+    event
+        The window's event instant (int64 ns UTC), read with ``rules.legs == "before_event"``.
+    forced
+        ``{asset: (bars, combos) bool}`` orders a locked limit refuses, found by a simulation
+        (:func:`~backtests.engine.fills.lock_violations`).
     neutral
         (combos, symbols) the strategy's resting weights (``Strategy.resting_weights``); None = flat.
 
@@ -467,72 +501,146 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
                 raise UnfillableOrder(msg, int(c), pd.Timestamp(int(tau[k]), tz="UTC"), sym)
             clipped = bad.sum(axis=0).astype(np.int64)
             values = values * np.where(bad, scale, 1.0)[:, :, None]
-    legged = None
-    if common is not None and len(tau):
+    zeros = np.zeros(n_combos, dtype=np.int64)
+    st = ScheduleStats(entries=zeros.copy(), clipped_targets=clipped, dropped=dropped, locked=zeros.copy(),
+                       halted=zeros.copy(), banned=zeros.copy(), departed=np.zeros(n_combos, dtype=bool))
+    before_event = rules.legs == "before_event" and event is not None and len(tau) > 0
+    if len(tau) and (common is not None or before_event):
         change = np.empty(values.shape[:2], dtype=bool)
         change[0] = (values[0] != 0.0).any(axis=1)
         change[1:] = (values[1:] != values[:-1]).any(axis=2)
-        tau, ok = release_times(tau, common)
-        changed_at, _ = release_times(changed_at, common)
-        legged = (change & ~ok[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
-    entries = np.zeros(n_combos, dtype=np.int64)
-    departed = np.zeros(n_combos, dtype=bool)
-    fallback: dict[str, int] = {}
+        if common is not None:
+            tau, ok = release_times(tau, common)
+            changed_at, _ = release_times(changed_at, common)
+            st.legged = (change & ~ok[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
+    closes = last_closes_before(assets, event) if before_event else None
+    if closes is not None:
+        late = before_event_times(tau, event, closes, 0)[1]
+        st.after_event = (change & late[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
     instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
     for j, (bars, asset) in enumerate(zip(assets, rules.assets)):
         if len(bars.stamps) == 0:
             continue
+        tau_j, made_j = tau, changed_at
+        if closes is not None:
+            tau_j = before_event_times(tau, event, closes, j)[0]
+            made_j = before_event_times(changed_at, event, closes, j)[0]
         at = np.searchsorted(rows, bars.stamps)
         col = np.full(n_rows, np.nan)
         col[at] = bars.close
         out.close[:, j] = pd.Series(col).ffill().bfill().to_numpy()
         # latest in-episode decision strictly before each bar
-        pos = np.searchsorted(tau, bars.stamps, side="left") - 1
+        pos = np.searchsorted(tau_j, bars.stamps, side="left") - 1
         has = pos >= 0
         safe = np.clip(pos, 0, None)
         tgt = np.where(has[:, None], values[safe, :, j], 0.0) if len(tau) else np.zeros((len(at), n_combos))
-        made = np.where(has[:, None], changed_at[safe, :, j], NEVER) if len(tau) else \
+        made = np.where(has[:, None], made_j[safe, :, j], NEVER) if len(tau) else \
             np.full((len(at), n_combos), NEVER)
         if rules.exit_at_window_end:
             tgt[-1, :] = 0.0
-        prev = np.empty_like(tgt)
-        prev[0] = 0.0
-        prev[1:] = tgt[:-1]
-        order = tgt != prev
         through = bars.through[:, None] if len(bars.through) else False
         use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill, through)
         if rules.exit_at_window_end:
             use_open[-1, :] = False
-        # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
-        # market-on-close order), CLOSE (1) otherwise; bool arithmetic, no temporaries per branch
-        not_open = ~use_open
-        kind = not_open.view(np.int8) + (not_open & (bars.open_times[:, None] < made)).view(np.int8)
+        prev = np.empty_like(tgt)
+        prev[0] = 0.0
+        prev[1:] = tgt[:-1]
         if rules.fill == "open" and not np.isfinite(bars.open).all():
-            fb = order & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
+            fb = (tgt != prev) & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
             if rules.exit_at_window_end:
                 fb[-1, :] = False
             n_fb = int(fb.sum())
             if n_fb:
-                fallback[asset.symbol] = n_fb
-        px = np.where(use_open, bars.open[:, None], bars.close[:, None])
-        out.size[at, :, j] = np.where(order, tgt, np.nan)
-        out.price[at, :, j] = np.where(order, px, np.nan)
-        out.fees[at, :, j] = asset.costs.commission + np.where(tgt < prev, asset.costs.sell_tax, 0.0)
-        out.kind[at, :, j] = np.where(order, kind, -1)
+                st.open_fallback[asset.symbol] = n_fb
+        inp = state_inputs(rules, j, bars)
+        if inp is not None and _state_matters(rules, j, bars, tgt):
+            t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st, (forced or {}).get(j))
+        else:
+            t_fill, order = _nominal_asset(bars, tgt, prev, made, use_open, asset, j, out, at, st)
         if instants is not None:
-            t_fill = np.where(use_open, bars.open_times[:, None], bars.stamps[:, None])
             sub = instants[at]
             instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
-        entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
+        # the target each order filled (a short the state refused is held where it was)
         rest = 0.0 if neutral is None else neutral[:, j]
-        chosen = order & (np.abs(tgt - rest) > 1e-12)
+        chosen = order & (np.abs(out.size[at, :, j] - rest) > 1e-12)
         if rules.exit_at_window_end:
             chosen[-1, :] = False  # the engine's exit, not the strategy's choice
-        departed |= chosen.any(axis=0)
+        st.departed |= chosen.any(axis=0)
     if instants is not None:
         _valuation(instants, assets, out.val_price)
-    return ScheduleStats(entries=entries, clipped_targets=clipped, dropped=dropped, legged=legged,
-                         open_fallback=fallback, departed=departed)
+    return st
+
+
+def _state_matters(rules: Rules, j: int, bars: AssetBars, tgt: np.ndarray) -> bool:
+    """Whether the exchange state can change any order of asset ``j`` in this window: a halt, a
+    pause, an intraday auction or a lock inside it, or a short-sale ban while a target is short.
+    Elsewhere the state's opens and closes are the bars' own and nothing is refused."""
+    state = rules.state
+    lo, hi = int(bars.open_times[0]), int(bars.stamps[-1])
+    return state.special(j, lo, hi) or (bool((tgt < 0).any()) and state.bans_in(j, lo, hi))
+
+
+def _nominal_asset(bars: AssetBars, tgt: np.ndarray, prev: np.ndarray, made: np.ndarray, use_open: np.ndarray,
+                   asset, j: int, out: ScheduleArrays, at: np.ndarray, st: ScheduleStats
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Asset ``j``'s orders where the exchange state changes nothing: every order fills as sent."""
+    order = tgt != prev
+    # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
+    # market-on-close order), CLOSE (1) otherwise
+    kind = nominal_kind(use_open, bars.open_times[:, None], made)
+    px = np.where(use_open, bars.open[:, None], bars.close[:, None])
+    out.size[at, :, j] = np.where(order, tgt, np.nan)
+    out.price[at, :, j] = np.where(order, px, np.nan)
+    out.fees[at, :, j] = asset.costs.commission + np.where(tgt < prev, asset.costs.sell_tax, 0.0)
+    out.kind[at, :, j] = np.where(order, kind, -1)
+    st.entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
+    return np.where(use_open, bars.open_times[:, None], bars.stamps[:, None]), order
+
+
+def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: np.ndarray, rules: Rules, j: int,
+                out: ScheduleArrays, at: np.ndarray, st: ScheduleStats, forced: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Asset ``j``'s orders under the exchange state (:func:`~backtests.engine.fills.obey`)."""
+    asset = rules.assets[j]
+    res = obey(inp, tgt, made, use_open, clip=rules.on_unfillable == "clip", locked_share=rules.locked_fill_share,
+               exit_last=rules.exit_at_window_end, forced=forced)
+    if res.first_banned is not None:
+        k, c, why = res.first_banned
+        reason = rules.state.reasons[why]
+        when = pd.Timestamp(int(made[k, c]), tz="UTC")
+        raise UnfillableOrder(
+            f"a new short sale of {asset.symbol} could not have been placed at its fill "
+            f"({pd.Timestamp(int(inp.stamp[k]), tz='UTC').tz_convert(asset.timezone):%Y-%m-%d}, {asset.market}): "
+            f"{reason} (docs/exchange.md); set execution.on_unfillable: clip to leave such orders unfilled "
+            f"(counted as n_short_banned, warned as short_sale_banned), or skip shorts during bans in the strategy",
+            c, when, asset.symbol)
+    order = ~np.isnan(res.size)
+    out.size[at, :, j] = res.size
+    out.price[at, :, j] = np.where(order, res.px, np.nan)
+    out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
+    out.kind[at, :, j] = np.where(order, res.kind, -1)
+    if out.lock is not None:
+        out.lock[at, :, j] = res.lock
+    if res.partial.any():
+        if out.max_size is None:
+            raise ValueError("internal: orders into a locked limit need the layout's max_size")
+        vol = inp.volume if inp.volume is not None else np.zeros(len(inp.stamp))
+        cap = rules.locked_fill_share * np.nan_to_num(vol, nan=0.0)
+        out.max_size[at, :, j] = np.where(res.partial, cap[:, None], np.inf)
+    k_m, c_m = np.nonzero(res.moved)
+    if len(k_m):
+        out.moved.append((at[k_m], c_m, j, res.t[k_m, c_m]))
+    st.entries += res.entries
+    st.locked += res.locked
+    st.halted += res.halted
+    st.banned += res.banned
+    counts = {"locked": int(res.locked.sum()), "halted": int(res.halted.sum()), "banned": int(res.banned.sum()),
+              "unpriced": int(res.unpriced.sum()), "outside": res.outside, "exit_refused": res.exit_refused,
+              "partial": int(res.partial.sum())}
+    if any(counts.values()):
+        counts["bans"] = sorted(rules.state.reasons[r] for r in res.reasons)
+        st.exchange[asset.symbol] = counts
+    return res.t, order
 
 
 def _valuation(instants: np.ndarray, assets: list[AssetBars], val_price: np.ndarray) -> None:

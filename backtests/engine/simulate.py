@@ -39,9 +39,10 @@ import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.engine.costs import SymbolCosts
+from backtests.engine.fills import lock_violations
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
 from backtests.engine.results import (
-    NEVER, WindowResult, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
+    NEVER, WindowResult, exchange_notices, leg_stats, legged_notice, one_leg_notice, run_stats, schedule_notices,
 )
 from backtests.engine.rules import Rules
 from backtests.engine.schedule import (
@@ -72,10 +73,11 @@ def asset_bars(data: MarketData, symbol: str, window: Window) -> AssetBars:
     every = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
     stamps = every[inside]
     open_times = pd.DatetimeIndex(part["open_time"]).as_unit("ns").asi8
+    volume = part["volume"].to_numpy(dtype="float64")[valid] if "volume" in part.columns else None
     pos = np.flatnonzero(inside)
     previous = np.where(pos > 0, every[np.maximum(pos - 1, 0)], np.iinfo(np.int64).min)
     return AssetBars(stamps=stamps[valid], open_times=open_times[valid], open=opn[valid], close=close[valid],
-                     through=(open_times == previous)[valid])
+                     volume=volume, through=(open_times == previous)[valid])
 
 
 def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], financing_rate: float = 0.0,
@@ -98,12 +100,13 @@ def _accruals(stamps: np.ndarray, held: np.ndarray, costs: list[SymbolCosts], fi
 
 def _kernel(close: np.ndarray, size: np.ndarray, price: np.ndarray, fees: np.ndarray, slippage: np.ndarray,
             n_syms: int, init_cash: float, val_price: np.ndarray | None = None,
-            engine: str | None = None) -> np.ndarray:
+            engine: str | None = None, max_size: np.ndarray | None = None) -> np.ndarray:
     """Run vectorbt's compiled from-orders kernel (Rust engine when available); returns its order records.
 
     ``n_syms`` is the number of columns per group (cash is shared within a group); ``val_price``
     (rows, cols) the valuation price of every column at rows with orders (NaN elsewhere: the
-    last one is kept), or None for vectorbt's default (the order price).
+    last one is kept), or None for vectorbt's default (the order price); ``max_size`` (rows, cols)
+    caps an order's units (orders into a locked limit), None for no cap.
     """
     n_rows, n_cols = close.shape
     group_lens = np.full(n_cols // n_syms, n_syms, dtype=np.int64)
@@ -113,6 +116,7 @@ def _kernel(close: np.ndarray, size: np.ndarray, price: np.ndarray, fees: np.nda
         size=size, price=price, size_type=SIZE_TARGET_PERCENT, direction=DIRECTION_BOTH, fees=fees,
         slippage=slippage, min_size=MIN_SIZE, close=close, max_orders=max_orders,
         **({} if val_price is None else {"val_price": val_price}),
+        **({} if max_size is None else {"max_size": max_size}),
     )
     return records
 
@@ -200,9 +204,13 @@ class Layout:
     kind: np.ndarray
     val_price: np.ndarray | None
     slippage: np.ndarray  # (1, cols)
-    schedules: list[ScheduleStats]
+    schedules: list[ScheduleStats | None]
+    max_size: np.ndarray | None  # units cap of orders into a locked limit (locked_fill_share > 0)
+    lock: np.ndarray | None  # int8 lock of the segment each order fills in (with an exchange state)
+    moved: list[dict[int, int]]  # per window: flat (row * width + local col) -> fill instant of prints inside a bar
     first_decision: list[int]  # per window: the first decision stamp in it (NEVER: none)
     first_possible: list[int]  # per window: where that decision could fill (NEVER: nowhere)
+    neutral: np.ndarray | None = None  # (combos, symbols) the strategy's resting weights; None = flat
 
     @property
     def width(self) -> int:
@@ -234,10 +242,6 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
     gw = n_syms + (1 if rules.credit > 0 else 0)  # columns per group (the credit line last)
     bars = [[asset_bars(data, s, w) for s in symbols] for w in windows]
     rows = [np.unique(np.concatenate([b.stamps for b in bw])) if bw else np.array([], dtype=np.int64) for bw in bars]
-    decisions = decision_arrays(weights, n_combos, symbols, min(w.start_utc for w in windows),
-                                max(w.end_utc for w in windows))
-    if clock is None:
-        clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
     if neutral is not None and neutral.shape != (n_combos, n_syms):
         raise ValueError(f"neutral weights have shape {neutral.shape}, expected ({n_combos}, {n_syms})")
     width = n_combos * gw
@@ -250,32 +254,75 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
         kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
         val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
-        schedules=[], first_decision=[], first_possible=[])
-    for w, win in enumerate(windows):
-        r = len(rows[w])
+        schedules=[None] * n_w, first_decision=[NEVER] * n_w, first_possible=[NEVER] * n_w,
+        max_size=np.full((n_rows, n_cols), np.inf) if rules.locked_fill_share > 0 and rules.state is not None else None,
+        lock=np.zeros((n_rows, n_cols), dtype=np.int8) if rules.state is not None else None,
+        moved=[{} for _ in windows], neutral=neutral)
+    schedule_windows(lay, weights, rules, clock, range(n_w))
+    return lay
+
+
+def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarray | None,
+                     which: range | list[int], forced: dict[tuple[int, int], np.ndarray] | None = None) -> None:
+    """Write the schedules of windows ``which`` into ``lay`` (their blocks must be blank).
+
+    ``forced``: ``{(window, asset): (bars, combos) bool}``, orders a locked limit refuses (found by
+    a previous simulation of the same layout, :func:`lock_refusals`).
+    """
+    which = list(which)
+    if not which:
+        return
+    wins = [lay.windows[w] for w in which]
+    decisions = decision_arrays(weights, lay.n_combos, rules.symbols, min(w.start_utc for w in wins),
+                                max(w.end_utc for w in wins))
+    if clock is None:
+        clock = pd.DatetimeIndex(weights.index).as_unit("ns").asi8
+    n_syms, gw = lay.n_syms, lay.gw
+    for w in which:
+        win, r = lay.windows[w], len(lay.rows[w])
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
             price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
             kind=lay.block(lay.kind, w)[:, :, :n_syms],
-            val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None)
-        common = common_instants(bars[w], rules.fill) if rules.fills_together else None
+            val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
+            max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None,
+            lock=lay.block(lay.lock, w)[:, :, :n_syms] if lay.lock is not None else None)
+        common = common_instants(lay.bars[w], rules.fill) if rules.fills_together else None
+        event = win.event.time_utc.value if rules.legs == "before_event" else None
         start = win.start_utc.value
-        lay.schedules.append(window_schedule(rows[w], bars[w], decisions, rules, sched, start, common, neutral))
+        mine = {j: f for (ww, j), f in (forced or {}).items() if ww == w}
+        lay.schedules[w] = window_schedule(lay.rows[w], lay.bars[w], decisions, rules, sched, start, common, event,
+                                           mine, lay.neutral)
+        lay.moved[w] = {int(rr) * lay.width + int(c) * gw + j: int(t) for rows_, cc, j, tt in sched.moved
+                        for rr, c, t in zip(rows_, cc, tt)}
         k = int(np.searchsorted(clock, start, side="left"))
         first = int(clock[k]) if k < len(clock) and clock[k] <= win.end_utc.value else NEVER
-        lay.first_decision.append(first)
-        lay.first_possible.append(first_fill(first, bars[w], rules, common))
+        lay.first_decision[w] = first
+        lay.first_possible[w] = first_fill(first, lay.bars[w], rules, common, event)
         if r:
             _stack_window(lay, w, sched.close, rules.credit)
     del decisions
     if lay.val_price is not None:
-        # an asset with an order in the row is valued at the price it fills at (its open or its
-        # close): sizing the row's buys from the same prices its sells realise is what keeps a
-        # rebalance within the cash (a crypto bar opening at the instant the previous one closed
-        # would otherwise be valued at that close and filled at its open); the other assets at
-        # the latest price known at the row's first fill instant (rule 8)
+        # an asset with an order in the row is valued at the price it fills at (its open, its
+        # close, or a print inside the bar): sizing the row's buys from the same prices its sells
+        # realise is what keeps a rebalance within the cash (a crypto bar opening at the instant the
+        # previous one closed would otherwise be valued at that close and filled at its open); the
+        # other assets at the latest price known at the row's first fill instant (rule 8)
         np.copyto(lay.val_price, lay.price, where=~np.isnan(lay.size))
-    return lay
+
+
+def reschedule(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarray | None,
+               forced: dict[tuple[int, int], np.ndarray], which: set[int]) -> None:
+    """Blank the blocks of windows ``which`` and schedule them again with ``forced`` refusals."""
+    for w in sorted(which):
+        lay.block(lay.size, w)[:] = np.nan
+        lay.block(lay.price, w)[:] = np.nan
+        lay.block(lay.fees, w)[:] = 0.0
+        lay.block(lay.kind, w)[:] = -1
+        for a, blank in ((lay.val_price, np.nan), (lay.max_size, np.inf), (lay.lock, 0)):
+            if a is not None:
+                lay.block(a, w)[:] = blank
+    schedule_windows(lay, weights, rules, clock, sorted(which), forced)
 
 
 def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None:
@@ -297,7 +344,9 @@ def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None
 
 def run_kernel(lay: Layout, rules: Rules) -> np.ndarray:
     """vectorbt's order records for the whole layout (every window and combination at once)."""
-    return _kernel(lay.close, lay.size, lay.price, lay.fees, lay.slippage, lay.gw, rules.init_cash, lay.val_price)
+    capped = {} if lay.max_size is None else {"max_size": lay.max_size}  # orders into a locked limit only
+    return _kernel(lay.close, lay.size, lay.price, lay.fees, lay.slippage, lay.gw, rules.init_cash, lay.val_price,
+                   **capped)
 
 
 @dataclass
@@ -337,6 +386,9 @@ def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
     np.cumsum(position, axis=0, out=position)
     bad_i, bad_c, bad_req = short_fills(lay.size, lay.price, lay.val_price, lay.fees, lay.slippage, rec, cash,
                                         position, gw, real, rules.init_cash)
+    if lay.max_size is not None and len(bad_i):
+        capped = np.isfinite(lay.max_size[bad_i, bad_c])  # into a locked limit: short by design, counted as locked
+        bad_i, bad_c, bad_req = bad_i[~capped], bad_c[~capped], bad_req[~capped]
     if len(bad_i) and rules.on_unfillable != "clip":
         w0 = int(bad_c[0] // lay.width)
         local = int(bad_c[0] - w0 * lay.width)
@@ -388,6 +440,7 @@ def _window_result(lay: Layout, acc: Accounts, rules: Rules, w: int, keep_weight
     if rules.paired:
         notices += one_leg_notice(win, stats["legs_traded"], n_syms)
     notices += legged_notice(win, lay.schedules[w].legged)
+    notices += exchange_notices(win, lay.schedules[w], rules)
     return WindowResult(window=win, stamps=rows, returns=rets, held=held, target=target, orders=orders,
                         stats=stats, notices=notices)
 
@@ -407,12 +460,17 @@ def _orders(lay: Layout, acc: Accounts, rules: Rules, w: int) -> pd.DataFrame:
             b = lay.bars[w][j]
             k = np.searchsorted(b.stamps, rows[o_rows[m]])
             open_times[m] = b.open_times[k]
+    fill_time = np.where(o_kind == 0, open_times, rows[o_rows] if len(rows) else o_rows)
+    moved = lay.moved[w]
+    if moved:
+        flat = o_rows * lay.width + local
+        fill_time = np.array([moved.get(int(f), int(t)) for f, t in zip(flat, fill_time)], dtype=np.int64)
     return pd.DataFrame({
         "combo": o_combo, "symbol": np.asarray(rules.symbols, dtype=object)[o_sym], "row": o_rows,
         "size": rec["size"][mine],
         "price": rec["price"][mine], "fees": rec["fees"][mine],
         "side": np.where(rec["side"][mine] == 0, "buy", "sell"),
-        "fill_time": np.where(o_kind == 0, open_times, rows[o_rows] if len(rows) else o_rows),
+        "fill_time": fill_time,
         "fill_kind": np.asarray(FILL_KINDS, dtype=object)[np.clip(o_kind, 0, None)],
     })
 
@@ -445,6 +503,9 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
         "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
                               where=np.isfinite(mean_value) & (mean_value > 0)),
         "n_clipped": clipped,
+        "n_locked": st.locked,
+        "n_halted": st.halted,
+        "n_short_banned": st.banned,
         "chosen": st.departed.astype(np.int64) if st.departed is not None else (st.entries > 0).astype(np.int64),
     }
     if rules.paired:
@@ -513,5 +574,38 @@ def simulate(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: li
     if clock is not None:
         clock = pd.DatetimeIndex(clock).as_unit("ns").asi8 if not isinstance(clock, np.ndarray) else clock
     lay = layout(data, weights, n_combos, windows, rules, clock, neutral)
-    acc = accounts(lay, run_kernel(lay, rules), rules)
+    rec = run_kernel(lay, rules)
+    forced: dict[tuple[int, int], np.ndarray] = {}
+    while changed := lock_refusals(lay, rec, forced):
+        # a fill traded against a locked limit (its side in units is the kernel's): refuse it and
+        # simulate again from the windows concerned; the refusals only grow, so this ends
+        reschedule(lay, weights, rules, clock, forced, changed)
+        rec = run_kernel(lay, rules)
+    acc = accounts(lay, rec, rules)
     return window_results(lay, acc, rules, keep_weights)
+
+
+def lock_refusals(lay: Layout, rec: np.ndarray, forced: dict[tuple[int, int], np.ndarray]) -> set[int]:
+    """Add to ``forced`` the first fill of each (window, combination) that traded against a locked
+    limit (a buy into limit-up, a sell into limit-down: :func:`~backtests.engine.fills.lock_violations`);
+    later ones are not trusted (the refusal changes what follows) and wait for the next pass.
+    Returns the windows with a new refusal."""
+    if lay.lock is None or not len(rec):
+        return set()
+    col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
+    lock = lay.lock[idx, col]
+    capped = np.isfinite(lay.max_size[idx, col]) if lay.max_size is not None else np.zeros(len(col), dtype=bool)
+    bad = np.flatnonzero((lock != 0) & lock_violations(rec["side"], lock, capped))
+    if not len(bad):
+        return set()
+    w, local = np.divmod(col[bad], lay.width)
+    combo, j = np.divmod(local, lay.gw)
+    order = np.lexsort((j, idx[bad], combo, w))  # by window, combination, row, asset
+    group = w[order] * lay.n_combos + combo[order]
+    first = order[np.concatenate([[True], group[1:] != group[:-1]])]
+    for i in first:
+        ww, jj, cc = int(w[i]), int(j[i]), int(combo[i])
+        b = lay.bars[ww][jj]
+        k = int(np.searchsorted(b.stamps, lay.rows[ww][idx[bad[i]]]))
+        forced.setdefault((ww, jj), np.zeros((len(b.stamps), lay.n_combos), dtype=bool))[k, cc] = True
+    return {int(x) for x in w[first]}

@@ -20,6 +20,7 @@ from backtests.orchestration.prepare import PreparedStudy
 from backtests.orchestration.progress import Progress
 from backtests.scoring.evaluate import score_result
 from backtests.scoring.scenarios import run_metrics, score_scenarios
+from backtests.scoring.pair_exposure import exposure_view
 from backtests.sweep.assemble import run_strategy, selected_weights, weights_mode
 from backtests.sweep.checkpoints import Checkpoints
 from backtests.sweep.executor import Executor
@@ -71,6 +72,9 @@ def score_study(study: PreparedStudy, results: list[StrategyResult], keep_weight
         combos = score_result(res, study.data, study.plan.config)
         if not keep_weights and combos:
             res.weights = selected_weights(res.plan, study.data, study.plan, study.events, combos)
+        if res.rules.paired and combos:  # a pair's net and gross exposure per shown episode (the page draws it)
+            res.scored["summary"]["exposure"] = exposure_view(
+                res.weights, res.runs, combos, {w.id: w.event.time_utc for w in res.plan.windows})
 
 
 def study_result(study: PreparedStudy, results: list[StrategyResult], keep_weights: bool, elapsed: float,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.report import charts, events, stats
+from backtests.report import charts, events, exposure, stats
 from backtests.report.charts import _axis, base_layout
 from backtests.report.fmt import DASH, OKABE_ITO, count, esc, is_missing, label, metric, num, params_text, pct
 from backtests.report.page import Page, fold, grid, guarded, na, section, table, when
@@ -271,6 +271,7 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
         facts.append(f'<b>default set</b> <span class="params">{esc(params_text(sv.params(sv.default)))}</span>')
     if sv.baselines:
         facts.append("<b>baseline</b> " + ", ".join(esc(b.label) for b in sv.baselines) + " (same windows, folded in here)")
+    facts += [x for x in (exposure.state_line(sv),) if x]
     parts = [f'<p class="facts-line">{" · ".join(facts)}</p>']
     sub_orders, trades, block = stats.set_trades(orders, sv, combo, view)
     wl = view.warnings_for(sv.label)
@@ -282,6 +283,12 @@ def strategy_section(page: Page, view: StudyView, sv: StrategyView, orders: pd.D
                          "matched baseline), the event-time fan, the event study of the asset and of the strategy, and shock "
                          "size against result.", guarded("Events", lambda: events.event_block(page, view, sv, combo, trades)),
                          eid, level=3))
+
+    if sv.summary.get("exposure"):
+        xid = page.anchor(f"{sv.label} pair exposure", level=3, short="pair exposure")
+        parts.append(section("Pair exposure", f"Net (long minus short) and gross exposure of the {which} set's episodes "
+                             "as the engine held them (a hedged pair keeps its net near zero).",
+                             guarded("Pair exposure", lambda: exposure.exposure_block(page, sv, combo)), xid, level=3))
 
     sets: list[tuple[str, dict[str, Any], float | None]] = []
     ppy = view.ppy(sv)

@@ -69,6 +69,9 @@ class Strategy:
     #: True when the traded roles form a pair (a hedged long/short): with ``execution.legs: auto``
     #: the engine then fills all legs of a decision together (see docs/strategies.md).
     paired_legs: ClassVar[bool] = False
+    #: The legging policy ``execution.legs: auto`` resolves to for this strategy (``"together"``,
+    #: ``"independent"`` or ``"before_event"``); None: together for a pair, independent otherwise.
+    default_legs: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

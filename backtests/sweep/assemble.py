@@ -15,6 +15,7 @@ from backtests.config.plan import StrategyPlan, StudyPlan
 from backtests.data.market_data import MarketData
 from backtests.engine.results import run_stats
 from backtests.engine.rules import Rules
+from backtests.engine.state import build_state, settings_from_config
 from backtests.notices import Notice, aggregate
 from backtests.digest import run_ids
 from backtests.sweep.checkpoints import Checkpoints
@@ -116,11 +117,17 @@ def _orders_table(parts: list[pd.DataFrame], ids: list[str]) -> pd.DataFrame:
     return orders[ORDER_COLUMNS].reset_index(drop=True)
 
 
-def strategy_rules(cfg, strategy, data: MarketData, windows: list, events: pd.DataFrame) -> Rules:
-    """The :class:`~backtests.engine.rules.Rules` of a strategy's runs over ``windows`` of ``data``
-    (``data`` already restricted to the strategy's symbols): the one place a sweep builds them, for
-    market data and scenarios alike."""
-    return Rules.from_config(cfg, data.info, strategy, data.frequency)
+def strategy_rules(cfg, strategy, data: MarketData, windows: list, events: pd.DataFrame,
+                   borrow_overrides: tuple = ()) -> Rules:
+    """The :class:`~backtests.engine.rules.Rules` of a strategy's runs over ``windows`` of ``data``,
+    with the exchange state of its traded symbols over those windows
+    (:func:`~backtests.engine.state.build_state`): the one place a sweep builds them, for market
+    data and scenarios alike. ``data``: all of the study's (or the scenario's) data, not only the
+    strategy's symbols: the state reads the index of a symbol's market even when the strategy does
+    not name it (``^KS11``, ``^GSPC``); ``borrow_overrides``: ``execution.borrow_file``'s rows."""
+    state = build_state(data, events, [(w.start_utc, w.end_utc) for w in windows], list(strategy.traded_symbols),
+                        settings_from_config(cfg.execution, borrow_overrides))
+    return Rules.from_config(cfg, data.info, strategy, data.frequency, state=state)
 
 
 def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd.DataFrame,
@@ -134,7 +141,7 @@ def run_strategy(sp: StrategyPlan, data: MarketData, plan: StudyPlan, events: pd
     """
     cfg = plan.config
     sub = data.select(sp.symbols())
-    rules = strategy_rules(cfg, sp.strategy, sub, sp.windows, events)
+    rules = strategy_rules(cfg, sp.strategy, data, sp.windows, events, plan.borrow_overrides)
     rows = max((int(w.contains(sub.index).sum()) for w in sp.windows), default=1)
     size = chunk_size(len(sp.grid), rows, len(sp.windows), len(rules.symbols), cfg.executor.chunk_runs,
                       cfg.executor.memory_limit_gb)

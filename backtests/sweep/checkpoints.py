@@ -135,7 +135,8 @@ class Checkpoints:
                 "events": self._memo("events", task.events, table_digest),
                 "windows": self._memo("windows", task.windows, lambda ws: record_digest(
                     [{**w.to_record(), "closes": [int(c) for c in w.closes.asi8]} for w in ws])),
-                "rules": self._memo("rules", task.rules, lambda r: record_digest(r.record()))}
+                "rules": self._memo("rules", task.rules, lambda r: record_digest(r.record())),
+                "exchange_state": _state_digest(task)}
 
     def _memo(self, kind: str, obj: Any, digest: Any) -> str:
         """``digest(obj)``, computed once per object (a strategy's chunks share their data, events,
@@ -254,6 +255,12 @@ def _libraries() -> dict[str, str | None]:
 _LIBRARIES: dict[str, str | None] | None = None
 
 
+def _state_digest(task: ChunkTask) -> str | None:
+    """Digest of the exchange state the chunk's runs are executed under (None: no state)."""
+    state = getattr(task.rules, "state", None)
+    return state.digest if state is not None else None
+
+
 def _mismatch(found: Any, want: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "it carries no key"
@@ -262,7 +269,8 @@ def _mismatch(found: Any, want: dict[str, Any]) -> str:
              "strategy_data": "the strategy's data changed", "events": "the event catalogue changed",
              "windows": "the windows changed", "rules": "the execution rules changed",
              "grid": "the parameter grid changed", "roles": "the roles changed",
-             "libraries": "the libraries changed"}
+             "libraries": "the libraries changed",
+             "exchange_state": "the exchange state derived from the data changed"}
     diff = [k for k in want if found.get(k) != want[k]]
     said = [names[k] for k in diff if k in names]
     return "; ".join(said) if said else f"computed with other {', '.join(diff) or 'settings'}"

@@ -88,7 +88,7 @@ def compute_scenario_chunk(task: ScenarioTask) -> ScenarioBlock:
         data, window, events = episode_data(batch, j), episode_window(batch, j), episode_events(batch, j)
         for label, strategy, grid in task.strategies:
             sub = data.select(list(dict.fromkeys(strategy.symbols.values())))
-            rules = strategy_rules(task.config, strategy, sub, [window], events)
+            rules = strategy_rules(task.config, strategy, data, [window], events)
             block = compute_chunk(ChunkTask(label=label, strategy=strategy, data=sub, events=events, grid=grid,
                                             windows=[window], rules=rules, benchmark=None, keep_weights=False))[0]
             parts[label].append(_run_rows(int(batch.index[j]), block, task.reduce))

@@ -211,7 +211,7 @@ def replay():
 
 
 @pytest.mark.parametrize("name,params", [
-    ("fade_kospi_halt", {"vehicle": ["kodex200", "ewy"], "hold": [1, 3], "stop_loss": [0.0, 5.0]}),
+    ("fade_kospi_halt", {"entry": ["close", "ny_open"], "hold": [1, 3], "stop_loss": [0.0, 5.0]}),
     ("memory_pair_earnings", {"lookback": [20, 40], "neutral": ["dollar", "beta"]}),
     ("stablecoin_rotation", {"window": [1, 3], "method": ["zscore", "percentile"], "confirm": [False, True]}),
     ("buy_and_hold", {"weight": [0.5, 1.0]}),

@@ -118,7 +118,8 @@ def test_record_is_json_with_the_documented_keys():
     rules = Rules.from_config(config(costs={"long_yield": {"USDT": 0.04}}), INFO, strategy(["BTC", "USDT"]), "1D")
     rec = json.loads(json.dumps(rules.record()))
     assert set(rec) == {"fill", "legs", "paired", "episode_entry", "max_leverage", "market_caps", "financing_rate",
-                        "on_unfillable", "exit_at_window_end", "init_cash", "costs", "symbols", "clock"}
+                        "on_unfillable", "exit_at_window_end", "init_cash", "costs", "symbols", "clock",
+                        "locked_fill_share", "exchange_state"}
     assert rec["clock"] == {"markets": ["CRYPTO"], "frequency": "1D", "periods_per_year": 365.0}
     assert rec["symbols"] == {"BTC": {"market": "CRYPTO", "timezone": "UTC"},
                               "USDT": {"market": "CRYPTO", "timezone": "UTC"}}

@@ -208,6 +208,22 @@ def test_large_sweep_renders_fast_and_small() -> None:
     assert "The top 10 distinct results (10 of 10,000 parameter sets)" in html
 
 
+def test_pair_exposure_and_the_exchange_state_are_shown_from_metrics_json(default_run: Path) -> None:
+    parts = load_run(default_run)
+    html = render_tearsheet(parts)
+    pair = next(s for s in parts.metrics["strategies"] if s["label"] == "memory_pair_earnings")
+    shown = pair["exposure"]["combos"][str(pair["best_combo"])]
+    assert shown and "<h3>Pair exposure</h3>" in html and 'id="fig-memory-pair-earnings-exposure"' in html
+    # the episodes' extremes in the table are metrics.json's, formatted
+    for ep in shown:
+        assert f"{ep['gross_max'] * 100:,.2f}%" in html
+    assert "<b>exchange state</b> 069500.KS: from " in html
+    assert "BTC-USD, ETH-USD, USDT-USD: none (no halts, price limits, call auctions or short-sale bans" in html
+    # a strategy that is not a pair has no exposure block
+    fade = next(s for s in parts.metrics["strategies"] if s["label"] == "fade_kospi_halt")
+    assert "exposure" not in fade
+
+
 def test_heat_map_and_top_table_follow_the_annualization_rule() -> None:
     """27 periods against 252 a year: the map and the top-10 table show the Sharpe ratio per period."""
     metrics = big_sweep(3, 3, n_windows=1)

@@ -66,7 +66,7 @@ def test_kospi_replay_pools_each_period_once(runs):
     assert [c["windows"] for c in s["clusters"]] == [
         ["krx_cb_2026_03_04", "krx_cb_2026_03_09"], ["krx_cb_2026_06_08"],
         ["kospi_crash_2026", "krx_cb_2026_06_26"]]
-    assert s["trials"]["n_raw"] == 8 and 1 <= s["trials"]["n_distinct"] <= 8
+    assert s["trials"]["n_raw"] == 12 and 1 <= s["trials"]["n_distinct"] <= 12  # 2 x 3 entries x 2 holds
     runs_by_combo: dict[int, list[dict]] = {}
     for r in m["runs"]:
         if r["strategy"] == "fade_kospi_halt":

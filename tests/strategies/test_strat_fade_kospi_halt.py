@@ -57,13 +57,20 @@ def make_data(kodex_open: bool = True, kodex_close: dict[str, float] | None = No
 
 def halt_bars(day: str = "2024-08-05", trigger_low: float = 91.9, post_low: float = 91.5) -> pd.DataFrame:
     """5-minute index bars (previous close = 100) of one Seoul session: 09:00-10:50 KST, the halt
-    as a gap to 11:20, then bars to 15:30."""
+    as a gap to 11:20, then bars to 15:30.
+
+    The 10:45-10:50 bar lies entirely at ``trigger_low + 0.05``: at or below 92 (-8%) it proves the
+    KRX Level-1 rule (-8% held one minute): the halt fires at 10:46, proven at the bar's end, 10:50
+    KST (01:50 UTC), inside the 20-minute halt (10:46-11:06; reopening auction to 11:16)."""
     start = pd.Timestamp(f"{day} 00:00", tz="UTC")  # 09:00 KST
     slots = np.concatenate([np.arange(22), np.arange(28, 78)])
     times = start + pd.to_timedelta(slots * 5, unit="min")
     low = np.where(slots < 21, 99.5, post_low)
-    low[21] = trigger_low  # the 10:45-10:50 bar touches the threshold
-    table = pd.DataFrame({"open": 99.8, "high": 100.0, "low": low, "close": np.maximum(low, 92.0)}, index=times)
+    low[21] = trigger_low
+    high = np.full(len(slots), 100.0)
+    high[21] = trigger_low + 0.05
+    table = pd.DataFrame({"open": 99.8, "high": high, "low": low, "close": np.maximum(low, 92.0)}, index=times)
+    table.iloc[21, [0, 3]] = trigger_low + 0.05
     return intraday_bars(table, "5min")
 
 
@@ -106,7 +113,7 @@ def test_hold_one_on_close_only_data_is_one_session_of_exposure():
 
 
 def test_ewy_enters_the_same_new_york_session():
-    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "vehicle": "ewy", "hold": 2})
+    w = weights(FadeKospiHalt(), make_data(), {"use_catalogue": False, "entry": "ny_open", "hold": 2})
     # Seoul's crash is known at 06:30 UTC; New York opens 13:30 UTC the same day: sessions 08-05, 08-06
     assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-06"): (0.0, 0.0)}
 
@@ -129,7 +136,7 @@ def test_intraday_trigger_decides_at_the_bar_before_the_halt():
     assert t in w.index  # an extra decision stamp
     # KODEX's daily bar opened before the decision: it fills at that session's close; 08-06, 08-07 held
     assert kodex_ewy(w) == {t: (1.0, 0.0), krx("2024-08-07"): (0.0, 0.0)}
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "ewy"})
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "entry": "ny_open"})
     assert kodex_ewy(w) == {t: (0.0, 1.0), nyse("2024-08-06"): (0.0, 0.0)}
 
 
@@ -215,11 +222,11 @@ def test_ewy_trigger_before_the_exit_fills_is_ignored():
     # EWY hold 1: bought at 08-05's New York open, exit decided at 08-05's New York close, filled at
     # 08-06's New York open (13:30 UTC); Seoul's 08-06 crash is known at 06:30 UTC, in between
     crashes = {"2024-08-05": (91.0, 92.0), "2024-08-06": (84.0, 85.0)}
-    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "vehicle": "ewy", "hold": 1})
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "entry": "ny_open", "hold": 1})
     assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-05"): (0.0, 0.0)}
     # Seoul's 08-07 crash comes after that fill: a new trade in the 08-07 New York session
     crashes = {"2024-08-05": (91.0, 92.0), "2024-08-07": (84.0, 85.0)}
-    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "vehicle": "ewy", "hold": 1})
+    w = weights(FadeKospiHalt(), make_data(crash_days=crashes), {"use_catalogue": False, "entry": "ny_open", "hold": 1})
     assert kodex_ewy(w) == {krx("2024-08-05"): (0.0, 1.0), nyse("2024-08-05"): (0.0, 0.0),
                             krx("2024-08-07"): (0.0, 1.0), nyse("2024-08-07"): (0.0, 0.0)}
 
@@ -291,7 +298,7 @@ def test_volatility_target_sizes_with_ta_atr_known_at_the_decision():
 def test_combinations_are_vectorized_consistently():
     s = FadeKospiHalt()
     data = make_data(intraday=halt_bars(), crash_days={"2024-08-05": (91.0, 92.0), "2024-07-15": (90.0, 95.0)})
-    grid = expand_grid(s.params, {"threshold": [8.0, 9.5], "vehicle": ["kodex200", "ewy"], "hold": [1, 3],
+    grid = expand_grid(s.params, {"threshold": [8.0, 9.5], "entry": ["close", "ny_open"], "hold": [1, 3],
                                   "stop_loss": [0.0, 2.0]}, s.name)
     from backtests.strategy import StrategyContext
     ctx = StrategyContext(data, s.symbols, None)
@@ -303,7 +310,7 @@ def test_combinations_are_vectorized_consistently():
 
 # ------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("spec, needle", [
-    ({"hold": 0}, "hold"), ({"hold": -3}, "hold"), ({"vehicle": "spy"}, "vehicle"),
+    ({"hold": 0}, "hold"), ({"hold": -3}, "hold"), ({"entry": "spy"}, "entry"),
     ({"threshold": -1.0}, "threshold"), ({"stop_loss": -5.0}, "stop_loss"), ({"use_catalogue": "yes"}, "use_catalogue"),
 ])
 def test_bad_parameters_are_rejected_by_name(spec, needle):
@@ -312,8 +319,8 @@ def test_bad_parameters_are_rejected_by_name(spec, needle):
 
 
 def test_check_params_messages():
-    with pytest.raises(ValueError, match="vehicle"):
-        FadeKospiHalt.check_params({"vehicle": "kospi"})
+    with pytest.raises(ValueError, match="entry"):
+        FadeKospiHalt.check_params({"entry": "kospi"})
     with pytest.raises(ValueError, match="hold"):
         FadeKospiHalt.check_params({"hold": 0})
 
@@ -360,15 +367,15 @@ def random_world() -> tuple[MarketData, pd.DataFrame]:
 
 @settings(max_examples=12, deadline=None)
 @given(cut=st.floats(0.05, 0.95), shift_min=st.sampled_from([0, 1, 7 * 60, -1]),
-       threshold=st.sampled_from([6.0, 8.0]), vehicle=st.sampled_from(["kodex200", "ewy"]),
+       threshold=st.sampled_from([6.0, 8.0]), entry=st.sampled_from(["reopen", "close", "ny_open"]),
        hold=st.integers(1, 6), stop=st.sampled_from([0.0, 2.0]), take=st.sampled_from([0.0, 3.0]),
        vol=st.sampled_from([0.0, 1.5]))
-def test_no_lookahead_property(cut, shift_min, threshold, vehicle, hold, stop, take, vol):
+def test_no_lookahead_property(cut, shift_min, threshold, entry, hold, stop, take, vol):
     data, ev = random_world()
     s = FadeKospiHalt()
     idx = data.index.union(data.intraday[KS].index)
     t = idx[int(cut * (len(idx) - 1))] + pd.Timedelta(minutes=shift_min)
-    params = {"threshold": threshold, "vehicle": vehicle, "hold": hold, "stop_loss": stop,
+    params = {"threshold": threshold, "entry": entry, "hold": hold, "stop_loss": stop,
               "take_profit": take, "vol_target": vol, "atr_window": 5, "use_catalogue": [False, True]}
     assert_no_lookahead(s, data, params, cuts=[t], events=ev, seed=hold)
 
@@ -376,7 +383,7 @@ def test_no_lookahead_property(cut, shift_min, threshold, vehicle, hold, stop, t
 def test_no_lookahead_around_the_halt():
     data, ev = random_world()
     cuts = [pd.Timestamp("2024-07-10 01:45", tz="UTC") + pd.Timedelta(minutes=m) for m in (0, 5, 10, 40, 280)]
-    assert_no_lookahead(FadeKospiHalt(), data, {"vehicle": ["kodex200", "ewy"], "hold": [1, 2]}, cuts=cuts, events=ev)
+    assert_no_lookahead(FadeKospiHalt(), data, {"entry": ["close", "ny_open"], "hold": [1, 2]}, cuts=cuts, events=ev)
 
 
 # ------------------------------------------------------------------------------- real replay
@@ -413,7 +420,7 @@ def _halt_events() -> pd.DataFrame:
 
 def test_replay_2026_06_23_kodex_enters_the_next_session():
     data = _real_data()
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "kodex200"})
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "entry": "close"})
     t = krx("2026-06-23")
     assert w.loc[:t - pd.Timedelta(hours=1), KODEX].loc["2026-06-12":].eq(0).all()
     assert w.loc[t, KODEX] == 1.0
@@ -430,7 +437,7 @@ def test_replay_2026_06_23_kodex_enters_the_next_session():
 
 def test_replay_2026_06_23_ewy_enters_the_same_new_york_session():
     data = _real_data()
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "vehicle": "ewy"})
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 2, "entry": "ny_open"})
     t = krx("2026-06-23")
     assert w.loc[t, EWY] == 1.0 and w.loc[t, KODEX] == 0.0
     ewy_stamps = data.bars[EWY].index
@@ -442,7 +449,7 @@ def test_replay_triggers_are_the_level1_days_of_the_data():
     ks = data.bars[KS]
     drop = ks["low"] / ks["close"].shift(1) - 1
     level1 = set(ks.index[drop <= -0.08])
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 1, "vehicle": "ewy"})
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 1, "entry": "ny_open"})
     entries = set(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
     # hold 1 on EWY: every trade is out before the next Seoul close, so no trigger is skipped
     assert entries == level1
@@ -454,7 +461,7 @@ def test_replay_catalogue_halts_from_the_events_file():
     data = _real_data()
     ev = _halt_events()
     assert len(ev) == 11  # eleven KOSPI Level-1 halts
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "vehicle": "ewy"}, events=ev)
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "entry": "ny_open"}, events=ev)
     entries = list(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
     in_range = ev[(ev["time_utc"] >= data.index[0]) & (ev["time_utc"] <= data.index[-1])]
     assert entries == list(pd.DatetimeIndex(in_range["time_utc"]).as_unit("ns"))
@@ -464,7 +471,7 @@ def test_replay_catalogue_halts_from_the_events_file():
 def test_replay_hold_three_ignores_the_halts_on_its_exit_decision_closes():
     """KOSPI 2026 on real closes: 03-09 and 06-26 are Level-1 days three sessions after a trigger."""
     data = _real_data()
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 3, "vehicle": "kodex200"})
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": False, "hold": 3, "entry": "close"})
     c = changes(w[[KODEX]])[KODEX]
     # 03-04: bought at 03-05's close (close-only), sessions 03-06, 03-09, 03-10; the exit is decided at
     # 03-09's close, where 03-09's own drop also lands (ignored: the position is open until 03-10's close)
@@ -505,7 +512,7 @@ def test_replay_event_kind_reads_the_halts_file_as_it_is(tmp_path):
     halts = ev[ev["kind"] == "circuit_breaker_level1"]
     assert len(halts) == 11 and set(halts["market"]) == {"XKRX"}
     data = _real_data()
-    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "vehicle": "ewy",
+    w = weights(FadeKospiHalt(), data, {"use_catalogue": True, "threshold": 30.0, "hold": 1, "entry": "ny_open",
                                         "event_kind": "circuit_breaker_level1"}, events=ev)
     entries = list(changes(w[[EWY]]).index[changes(w[[EWY]])[EWY] > 0])
     times = pd.DatetimeIndex(halts["time_utc"]).sort_values().as_unit("ns")
@@ -514,3 +521,36 @@ def test_replay_event_kind_reads_the_halts_file_as_it_is(tmp_path):
     # the same halts and KST times as the hand-converted file above (which drops seconds: 14:14:30)
     hand = pd.DatetimeIndex(_halt_events()["time_utc"]).as_unit("ns")
     assert list(in_range.floor("min")) == list(hand[(hand >= data.index[0]) & (hand <= data.index[-1])])
+
+
+# ------------------------------------------------------------------------------- through the engine
+@pytest.mark.parametrize("entry, symbol, fill, kind, price", [
+    # the rule: KOSPI at -8.5% from 13:05 KST, held one minute: halt 13:06-13:26, call auction to 13:36
+    ("reopen", KODEX, "2026-06-23 04:36", "auction", 93.0),  # the reopening print (13:36 KST)
+    ("close", KODEX, "2026-06-23 06:30", "auction", 93.5),  # the closing auction (15:30 KST)
+    ("ny_open", EWY, "2026-06-23 13:30", "open", 50.0),  # New York's open of the same day
+])
+def test_the_fade_enters_where_its_entry_says_on_a_hand_built_crash_day(entry, symbol, fill, kind, price):
+    from crash_day import DAY, crash_data
+
+    from backtests.engine.rules import Rules
+    from backtests.engine.simulate import simulate
+    from backtests.engine.state import build_state
+    from backtests.time.windows import Event, make_window
+
+    data = crash_data()
+    s = FadeKospiHalt()
+    grid = expand_grid(s.params, {"entry": entry, "hold": 1, "use_catalogue": False}, s.name)
+    from backtests.strategy import StrategyContext
+
+    w = s.target_weights(StrategyContext(data, s.symbols, None), grid)
+    win = make_window(Event(id="crash", label="crash", kind="krx_circuit_breaker", market="XKRX",
+                            date=pd.Timestamp(DAY)), 1, 3)
+    traded = s.traded_symbols
+    rules = Rules.build(data.info, traded, entry="change",
+                        state=build_state(data, None, [(win.start_utc, win.end_utc)], traded))
+    (res,) = simulate(data, w, 1, [win], rules)
+    first = res.orders.iloc[0]
+    assert (first["symbol"], pd.Timestamp(int(first["fill_time"]), tz="UTC"), first["fill_kind"], first["side"]) == \
+        (symbol, pd.Timestamp(fill, tz="UTC"), kind, "buy")
+    assert first["price"] == pytest.approx(price)

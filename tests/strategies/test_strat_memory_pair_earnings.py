@@ -69,7 +69,10 @@ def make_data(mu_jump: dict[str, float] | None = None, hy_jump: dict[str, float]
         fx={"KRW": FX})
 
 
-BASE = {"lookback": 60, "entry_z": 3.0, "exit_z": 2.0, "stop_z": 0.0, "pre_sessions": 1, "post_sessions": 3}
+#: The hand-built year (2024) lies inside the KRX short-sale ban 2023-11-06..2025-03-30: the signal
+#: cases leave banned shorts to the engine (``short_bans: engine``); the ban cases below use ``skip``.
+BASE = {"lookback": 60, "entry_z": 3.0, "exit_z": 2.0, "stop_z": 0.0, "pre_sessions": 1, "post_sessions": 3,
+        "short_bans": "engine"}
 
 
 def legs(w: pd.DataFrame) -> dict[pd.Timestamp, tuple[float, float]]:
@@ -95,6 +98,27 @@ def test_seoul_reacts_first_short_hynix_long_mu_then_exit_when_it_reverts():
     # long MU. Still rich at New York's close; back in line at Seoul's next close: exit.
     assert legs(w) == {krx("2024-09-26"): (0.5, -0.5), krx("2024-09-27"): (0.0, 0.0)}
     assert list(w.columns) == [MU, HY]
+
+
+def test_skip_takes_no_entry_that_shorts_hynix_during_a_ban():
+    # the same dislocation as above asks to short Hynix on 2024-09-26: banned (krx_ban_2023_all)
+    data = make_data(hy_jump={"2024-09-26": 1.10})
+    w = weights(MemoryPairEarnings(), data, {**BASE, "short_bans": "skip"}, events=earnings(REPORT))
+    assert (w.to_numpy() == 0).all()
+    # Hynix cheap instead: long Hynix, short MU (no US ban on Micron): taken
+    data = make_data(hy_jump={"2024-09-26": 0.90})
+    w = weights(MemoryPairEarnings(), data, {**BASE, "short_bans": "skip"}, events=earnings(REPORT))
+    assert legs(w) == {krx("2024-09-26"): (-0.5, 0.5), krx("2024-09-27"): (0.0, 0.0)}
+
+
+def test_short_blocked_follows_the_dated_bans_of_each_leg():
+    from backtests.strategy import StrategyContext
+
+    data = make_data(start="2024-05-01")
+    ctx = StrategyContext(data, MemoryPairEarnings().symbols, earnings(REPORT))
+    blocked = MemoryPairEarnings().short_blocked(ctx, "hynix")
+    assert blocked.all()  # every stamp of the hand-built span (2024-05..10) is inside the ban
+    assert not MemoryPairEarnings().short_blocked(ctx, "mu").any()
 
 
 def test_gross_exposure_scales_both_legs():

@@ -28,7 +28,16 @@ def test_fade_buys_after_the_synthetic_halt(synthetic, events):
     s = FadeKospiHalt()
     data = synthetic.select(list(s.symbols.values()))
     w = weights(s, data, {"use_catalogue": False, "hold": 2}, events=events)
-    halt = pd.Timestamp("2026-06-23 01:50", tz="UTC")  # end of the 5-minute bar that touched -8% (10:50 KST)
+    # the KRX rule applied to the synthetic 2026-06-23 KOSPI bars gives the halt; the fade decides at
+    # the end of the bar that proves it (the bars are known at their ends)
+    from backtests.exchange import krx_market_state
+
+    bars = data.intraday["^KS11"]
+    day = bars.loc["2026-06-22 23:00":"2026-06-23 07:00"]
+    prev = float(data.bars["^KS11"]["close"].loc[:"2026-06-22 23:00"].iloc[-1])
+    tl = krx_market_state(day, prev, "2026-06-23")
+    fired = next(e.instant for e in tl.events if e.code == "cb_level1")
+    halt = day.index[day.index.asi8 >= fired][0]
     c = changes(w)
     assert c.loc[halt, "069500.KS"] == 1.0
     assert c.loc["2026-06-25 06:30":"2026-06-25 06:30", "069500.KS"].eq(0.0).all()

@@ -72,6 +72,12 @@ def test_checkpoint_round_trip_keeps_every_field(tmp_path):
     other = Checkpoints(tmp_path / "ck", {"config_hash": "c", "data": "CHANGED", "scare_code": "s"})
     assert other.load(Task, 0, 2) is None and other.recomputed[0][2] == "the data changed"
 
+    class Stated(_Task):  # same data, config and code, another exchange state (e.g. a new borrow file)
+        class rules(_Task.rules):  # noqa: N801 - a stand-in with the attributes the key reads
+            state = type("S", (), {"digest": "other"})()
+
+    assert ck.load(Stated(), 0, 2) is None
+    assert ck.recomputed[-1][2] == "the exchange state derived from the data changed"
 
 # ----------------------------------------------------------------------------- resume after an edit
 EVENTS = """events:
@@ -114,7 +120,9 @@ def test_resume_after_moving_an_event_in_an_events_file_recomputes_every_chunk(t
     code, _, err = cli("run", cfg, "--out", out, *args, "--resume")
     assert code == 0, err
     assert sorted(calls) == [0, 1, 2, 3, 4]  # nothing reused
-    assert "2 checkpoint(s) not reused (the event catalogue changed; the windows changed): recomputed" in err
+    # the exchange state covers the windows' sessions, so it (and the rules that carry it) moved too
+    assert "2 checkpoint(s) not reused (the event catalogue changed; the windows changed; the execution rules " \
+           "changed; the exchange state derived from the data changed): recomputed" in err
     assert cli("run", cfg, "--out", fresh, *args)[0] == 0
     assert (out / "metrics.json").read_bytes() == (fresh / "metrics.json").read_bytes()
     assert (out / "returns.parquet").read_bytes() == (fresh / "returns.parquet").read_bytes()

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from backtests.config.model import StudyConfig
-from backtests.engine.rules import Rules
 from backtests.scenarios import AssetSpec, Link, RuleIndex, ScenarioFamily, ScenarioSpec, generate, grid
 from backtests.scenarios.episodes import episode_data, episode_events, episode_window
 from backtests.sweep.assemble import strategy_rules
@@ -23,10 +22,6 @@ from strategies.fade_kospi_halt import FadeKospiHalt
 DATE = "2026-06-23"
 KS, KODEX, EWY = "^KS11", "069500.KS", "EWY"
 FREE = {"commission_bps": 0.0, "slippage_bps": 0.0}
-#: The engine obeys the exchange state (branch `state`): orders in a halt fill at the reopening auction.
-ENGINE_HAS_STATE = "state" in Rules.__dataclass_fields__
-
-
 def kst(clock: str, date: str = DATE) -> pd.Timestamp:
     return pd.Timestamp(f"{date} {clock}").tz_localize("Asia/Seoul").tz_convert("UTC")
 
@@ -51,10 +46,7 @@ def fade_params(**extra) -> pd.DataFrame:
     s = FadeKospiHalt()
     row = {name: p.default for name, p in s.params.items()}
     row.update(use_catalogue=False, threshold=8.0, hold=1, **extra)
-    if "entry" in s.params:  # the state branch replaces vehicle by entry (reopen / close / ny_open)
-        row["entry"] = "reopen"
-    else:
-        row["vehicle"] = "kodex200"
+    row["entry"] = "reopen"  # KODEX 200 at the reopening auction
     g = pd.DataFrame([row])
     g.index.name = "combo"
     return g
@@ -88,8 +80,6 @@ def test_episode_of_a_linear_fall_halts_at_1028_and_its_catalogue_holds_that_hal
     assert data.synthetic and data.info[KODEX].source.startswith("scenario:")
 
 
-@pytest.mark.xfail(not ENGINE_HAS_STATE, strict=True,
-                   reason="waits on branch state: the engine fills an order placed in a halt at the reopening auction")
 def test_fade_fills_at_the_reopening_auction_price_after_the_halt():
     batch, block = run(quiet(depth=0.09), fade_params())
     buy = block.orders[block.orders["side"] == "buy"].iloc[0]
