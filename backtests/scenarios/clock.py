@@ -10,6 +10,8 @@ grid is one continuous stretch covering every exchange session of the scenario.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,4 +196,16 @@ def family_grids(family) -> tuple[dict[str, MarketGrid], dict[str, int]]:
     return grids, shock
 
 
-__all__ = ["MarketGrid", "exchange_grid", "crypto_grid", "family_grids", "MINUTE"]
+__all__ = ["MarketGrid", "exchange_grid", "crypto_grid", "family_grids", "grids_for", "MINUTE"]
+
+
+_GRIDS: dict[str, tuple[dict[str, MarketGrid], dict[str, int]]] = {}
+
+
+def grids_for(family) -> tuple[dict[str, MarketGrid], dict[str, int]]:
+    """The market grids of a :class:`~backtests.scenarios.family.ScenarioFamily` (:func:`family_grids`,
+    cached per family structure)."""
+    key = hashlib.sha256(json.dumps(family.record(), sort_keys=True, default=str).encode()).hexdigest()
+    if key not in _GRIDS:
+        _GRIDS[key] = family_grids(family)
+    return _GRIDS[key]

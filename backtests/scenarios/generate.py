@@ -7,8 +7,6 @@ depend only on its own stream (:mod:`.streams`) and parameters, so chunking neve
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,7 +15,7 @@ from backtests.errors import ConfigError
 from backtests.exchange.states import Timeline
 from backtests.notices import Notice
 from backtests.scenarios.batch import AssetBars, ScenarioBatch
-from backtests.scenarios.clock import MarketGrid, family_grids
+from backtests.scenarios.clock import MarketGrid, grids_for
 from backtests.scenarios.exchange_state import (Printed, apply_masks, clip_to_limits, last_print, market_day,
                                                 print_masks, scenario_notices, scheduled_day, symbol_day)
 from backtests.scenarios.family import BARS, ScenarioFamily, ScenarioSpec
@@ -32,15 +30,6 @@ CHUNK = 256
 #: Cap on a minute's move in units of its typical size when scaling volume.
 VOLUME_CAP = 10.0
 
-_GRIDS: dict[str, tuple[dict[str, MarketGrid], dict[str, int]]] = {}
-
-
-def grids_for(family: ScenarioFamily) -> tuple[dict[str, MarketGrid], dict[str, int]]:
-    """The family's market grids (cached per family structure)."""
-    key = hashlib.sha256(json.dumps(family.record(), sort_keys=True, default=str).encode()).hexdigest()
-    if key not in _GRIDS:
-        _GRIDS[key] = family_grids(family)
-    return _GRIDS[key]
 
 
 def latent_bars(x: np.ndarray, grid: MarketGrid, price: float, var: np.ndarray, extremes: np.ndarray,

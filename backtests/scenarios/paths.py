@@ -25,7 +25,6 @@ import numpy as np
 
 from backtests.scenarios.clock import MarketGrid
 from backtests.scenarios.family import ScenarioFamily
-from backtests.scenarios.hawkes import cascade
 from backtests.scenarios.params import ParamTable
 from backtests.scenarios.streams import Draws
 from backtests.time.calendars import CRYPTO
@@ -157,6 +156,8 @@ def _crypto(family, g, params, draws, sym, sd, beta, lx, lb, lg, shift):
     sigma = sd[1] * vm
     exo = beta[:, None] * np.diff(led, axis=1) + draws.get("normals", f"{sym}:noise") * sigma[:, None]
     c = np.ascontiguousarray
+    from backtests.scenarios.hawkes import cascade  # numba: loaded when a path is drawn, not when a config is planned
+
     dx, lu, su, lam = cascade(c(exo), c(sigma), c(draws.get("uniforms", f"{sym}:long")),
                               c(draws.get("uniforms", f"{sym}:short")), c(draws.get("normals", f"{sym}:long_size")),
                               c(draws.get("normals", f"{sym}:short_size")),

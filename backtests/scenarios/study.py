@@ -122,7 +122,7 @@ def scenario_grid(block: Any, wanted: Iterable[str]) -> ScenarioGrid:
         raise ConfigError(exc.bare_message, where="axes") from None
     try:
         spec = ScenarioSpec(family, params, replicates=block.replicates, seed=block.seed, streams=block.streams)
-        from backtests.scenarios.generate import grids_for
+        from backtests.scenarios.clock import grids_for
 
         grids_for(family)  # the sessions exist in the calendars; the shock time lies in the shock session
     except ScareInputError as exc:
