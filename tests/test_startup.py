@@ -91,6 +91,14 @@ def test_a_run_imports_arch_s_bootstrap_only(tmp_path):
     assert (out / "metrics.json").is_file()
 
 
+def _printed(code: str) -> object:
+    """Run ``code`` in a fresh interpreter; the JSON its last line printed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_arch_bootstrap_tools_are_arch_s_own():
     code = ("import json, sys; from backtests.scoring._arch import bootstrap_tools; sb, obl = bootstrap_tools(); "
             f"heavy = sorted(m for m in {ARCH_EXTRAS!r} if m in sys.modules); "
@@ -98,10 +106,7 @@ def test_arch_bootstrap_tools_are_arch_s_own():
             "import arch; from arch.univariate import arch_model as am; "
             "print(json.dumps([heavy, same, arch.arch_model is am, arch.__version__ == arch._version.version, "
             "arch.bootstrap is ab, hasattr(arch, 'no_such_name')]))")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    heavy, same, *package = json.loads(done.stdout.strip().splitlines()[-1])
+    heavy, same, *package = _printed(code)
     assert heavy == [] and same == [True, True]
     assert package == [True, True, True, False]  # arch's own __init__ ran on first use: arch is whole
 
@@ -113,9 +118,6 @@ def test_arch_s_bootstrap_draws_the_same_before_and_after_arch_s_init():
             "a = draw(SB); import arch; arch.arch_model; from arch.bootstrap import StationaryBootstrap; "
             "x = np.random.default_rng(1).standard_normal((60, 2)); "
             "print(json.dumps([a == draw(StationaryBootstrap), obl(x).to_dict()]))")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    same, lengths = json.loads(done.stdout.strip().splitlines()[-1])
+    same, lengths = _printed(code)
     assert same is True
     assert set(lengths) == {"stationary", "circular"}
