@@ -282,7 +282,15 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
 def startup(rounds: int, out_dir: Path) -> dict[str, Any]:
     """Whole processes, alternating: a warm ``scare run`` of the default study against a bare
     ``import vectorbt``, light commands against ``import pandas``, and a first run with an empty
-    numba cache (what ``python -m backtests.orchestration.warm`` at install avoids) against a later one."""
+    numba cache (what ``python -m backtests.orchestration.warm`` at install avoids) against a later one.
+
+    Warm means scare's bytecode is written too (as Python does on a user's first run): with
+    ``PYTHONDONTWRITEBYTECODE`` set, every scare process would otherwise compile its ~300 modules
+    from source while the installed packages it is compared with load theirs."""
+    import compileall
+
+    for folder in ("backtests", "strategies"):
+        compileall.compile_dir(str(ROOT / folder), quiet=1)
     py = sys.executable
     scare = [py, "-m", "backtests"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}

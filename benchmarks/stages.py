@@ -92,10 +92,13 @@ def install(stages: Stages) -> None:
     from backtests.orchestration import runner
     from backtests.outputs import write
 
-    for attr, name in (("plan_checked", "plan"), ("prepare_data", "data"), ("audit_study", "audit"),
+    from backtests.orchestration import guards
+
+    for attr, name in (("planned", "plan"), ("prepare_data", "data"), ("guarded_audit", "audit"),
                        ("sweep_study", "sweep"), ("score_study", "score"), ("study_result", "result"),
                        ("write_outputs", "write")):
         stages.patch(runner, attr, name)
+    stages.patch(guards, "planned", "plan")  # ``scare run`` plans (cli) before it imports the runner
     for attr in ("metrics_document", "manifest_document", "dumps", "runs_table", "_parquet_bytes",
                  "returns_table", "render_tearsheet"):
         if hasattr(write, attr):

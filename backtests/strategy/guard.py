@@ -63,6 +63,16 @@ def shown_path(path: str) -> str:
 def definition_line(func: Any) -> str | None:
     """``file:line`` of the ``def`` of ``func`` (a plug-in method, or a class)."""
     func = inspect.unwrap(getattr(func, "__func__", func))
+    try:
+        return _definition_line(func, Path.cwd())
+    except TypeError:  # not hashable
+        return _definition_line.__wrapped__(func, Path.cwd())
+
+
+@lru_cache(maxsize=4096)
+def _definition_line(func: Any, cwd: Path) -> str | None:
+    """:func:`definition_line` once per function and working directory: a sweep asks it for every
+    guarded call (once per parameter combination in planning), and locating a file resolves paths."""
     f = source_file(func)
     if f is None:
         return None
@@ -199,7 +209,8 @@ def _leave() -> str | None:
 
 
 @contextmanager
-def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: str | None = None) -> Iterator[None]:
+def plugin_call(owner: str, what: str, files: Sequence[str | None],
+                fallback: str | Callable[[], str | None] | None = None) -> Iterator[None]:
     """Run plug-in code; turn anything it raises, ``sys.exit``, ``os._exit``, a fork or running past the
     time bound into one :class:`StrategyError` (see the module docstring).
 
@@ -212,13 +223,19 @@ def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: st
     files
         The plug-in's source file(s): the error points at the last line inside them.
     fallback
-        ``file:line`` to name when no frame is in the plug-in (e.g. the method's ``def`` line).
+        ``file:line`` to name when no frame is in the plug-in (e.g. the method's ``def`` line), or a
+        function that says it: asked only when something goes wrong (finding a class's ``def`` line
+        parses its file, which planning would otherwise pay once per parameter combination).
     """
+    if callable(fallback):
+        fallback = _once(fallback)
+    else:
+        fallback = _once(lambda site=fallback: site)
     _enter(files)
 
     def stuck(frame: Any) -> str:
         """What the last resort of the time bound says: where the call is stuck, and whose it is."""
-        return f"{frame_site(frame, files) or fallback}: {owner} {_not_done(what)}"
+        return f"{frame_site(frame, files) or fallback()}: {owner} {_not_done(what)}"
 
     try:
         with bounded(stuck, last_resort=what not in PER_COMBINATION):
@@ -226,14 +243,25 @@ def plugin_call(owner: str, what: str, files: Sequence[str | None], fallback: st
     except BaseException as exc:
         forked = _leave()
         if forked is not None:
-            raise _fork_error(owner, what, forked, fallback) from exc
-        error = _translate(exc, owner, what, files, fallback)
+            raise _fork_error(owner, what, forked, fallback()) from exc
+        error = _translate(exc, owner, what, files, fallback())
         if error is exc:
             raise
         raise error from exc
     forked = _leave()
     if forked is not None:
-        raise _fork_error(owner, what, forked, fallback)
+        raise _fork_error(owner, what, forked, fallback())
+
+
+def _once(make: Callable[[], str | None]) -> Callable[[], str | None]:
+    """``make`` called at most once, when first asked."""
+    done: list[str | None] = []
+
+    def site() -> str | None:
+        if not done:
+            done.append(make())
+        return done[0]
+    return site
 
 
 def _not_done(what: str) -> str:
@@ -287,15 +315,20 @@ def _translate(exc: BaseException, owner: str, what: str, files: Sequence[str | 
 
 def strategy_files(strategy: Any) -> list[str | None]:
     """Source files of a strategy's class and of every base class outside scare."""
-    cls = strategy if isinstance(strategy, type) else type(strategy)
+    return list(_strategy_files(strategy if isinstance(strategy, type) else type(strategy)))
+
+
+@lru_cache(maxsize=1024)
+def _strategy_files(cls: type) -> tuple[str, ...]:
+    """:func:`strategy_files` once per class (asked for every guarded call)."""
     scare = str(Path(__file__).resolve().parents[1])
     out = [source_file(k) for k in cls.__mro__ if k is not object]
-    return [f for f in dict.fromkeys(out) if f and not f.startswith(scare)]
+    return tuple(f for f in dict.fromkeys(out) if f and not f.startswith(scare))
 
 
 def guard(strategy: Any, label: str, what: str, func: Callable[..., Any], *args: Any,
           at: Any = None, **kwargs: Any) -> Any:
     """``func(*args, **kwargs)`` inside :func:`plugin_call` for ``strategy`` (named ``label``);
     ``at`` is the method whose ``def`` line to name when no frame is in the plug-in's files."""
-    with plugin_call(f"strategy {label!r}", what, strategy_files(strategy), definition_line(at or func)):
+    with plugin_call(f"strategy {label!r}", what, strategy_files(strategy), lambda: definition_line(at or func)):
         return func(*args, **kwargs)
