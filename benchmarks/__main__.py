@@ -51,7 +51,8 @@ QUICK = {
 def run_others(quick: bool) -> dict[str, str]:
     """The other benchmark scripts of this folder, when they offer ``main()`` (full runs only)."""
     out = {}
-    for mod in ("bench_scoring", "bench_strategies", "bench_data", "bench_audit", "bench_scenarios"):
+    for mod in ("bench_scoring", "bench_strategies", "bench_data", "bench_audit", "bench_scenarios",
+                "bench_scenario_sweep"):
         if quick:
             out[mod] = "skipped (--quick)"
             continue

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import DataError
-from backtests.exchange.bars import as_bars, at_or_above, at_or_below, first_print_at_or_after
+from backtests.exchange.bars import Bars, as_bars, at_or_above, at_or_below, first_print_at_or_after
 from backtests.exchange.circuit import apply_circuit_breakers
 from backtests.exchange.rules import US_LULD, US_MWCB, CircuitBreakerRegime, LuldRegime, regime_for
 from backtests.exchange.schedule import session_bounds_ns, session_day
@@ -96,6 +96,29 @@ def luld_bands(reference: float, prev_close: float, tier: int, instant: int, ope
     return round(reference - width, 2), round(reference + width, 2)
 
 
+def bands_out_of_reach(bars: Bars, prev_close: float, tier: int, reg: LuldRegime) -> bool:
+    """True when no bar of the session can reach a LULD band, whatever the reference does.
+
+    Until a pause the reference is the opening print or a mean of closes, so it lies between the
+    extremes ``r_lo``, ``r_hi`` of the open and the closes. The lower band ``r - m * w(r)`` (``w``
+    the half width ``min(r * fraction, cap)``, ``m`` 1 or 2) is at most ``r - w(r)``, which does
+    not decrease in ``r`` (``fraction <= 1``), so at most ``r_hi - w(r_hi)``; the upper band is at
+    least ``r_lo + w(r_lo)``. A bar whose low stays above the first and whose high stays below the
+    second (with half a cent for the rounding to the cent and the comparisons' slack) reaches
+    neither: :func:`luld_state` then paints nothing, and its per-bar walk is skipped.
+    """
+    frac, cap = luld_band_fraction(reg, tier, prev_close)
+    px = np.concatenate([bars.open[:1], bars.close])
+    px = px[np.isfinite(px)]
+    if not len(px):
+        return False
+    r_lo, r_hi = float(px.min()), float(px.max())
+    slack = 0.005 + 1e-9 * abs(r_hi)
+    lower_max = r_hi - min(r_hi * frac, cap) + slack
+    upper_min = r_lo + min(r_lo * frac, cap) - slack
+    return not (np.any(bars.low <= lower_max) or np.any(bars.high >= upper_min))
+
+
 def luld_state(symbol_bars: pd.DataFrame, prev_close: float, date: pd.Timestamp | str, tier: int,
                symbol: str, bar: pd.Timedelta | str | None = None) -> Timeline:
     """One US stock's LULD state in a session, from its 1-minute bars.
@@ -122,6 +145,8 @@ def luld_state(symbol_bars: pd.DataFrame, prev_close: float, date: pd.Timestamp 
         return tl
     bars = as_bars(symbol_bars, bar, where=symbol).between(open_ns, close_ns)
     if len(bars) == 0:
+        return tl
+    if bands_out_of_reach(bars, float(prev_close), tier, reg):
         return tl
     reference = float(bars.open[0])
     ref_from = 0  # first bar in the current reference window

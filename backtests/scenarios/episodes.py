@@ -19,12 +19,14 @@ data (``backtests.sweep.scenarios``). What it needs from a scenario is what a re
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData
 from backtests.scenarios.batch import ScenarioBatch
-from backtests.scenarios.marketdata import intraday_frame, scenario_market_data
+from backtests.scenarios.marketdata import BatchFrames
 from backtests.time.calendars import get_market
 from backtests.time.windows import Catalogue, Event, Window, make_window
 
@@ -41,10 +43,7 @@ def episode_id(scenario: int) -> str:
 
 def episode_data(batch: ScenarioBatch, j: int) -> MarketData:
     """Row ``j`` of ``batch`` as daily bars with the generated bars as intraday (module docstring)."""
-    md = scenario_market_data(batch, j, "1D")
-    intraday = {a.symbol: intraday_frame(batch.bars[a.symbol], j) for a in batch.spec.family.assets}
-    return MarketData(bars=md.bars, info=md.info, frequency="1D", synthetic=True, fx=md.fx,
-                      warnings=list(md.warnings), intraday=intraday)
+    return BatchFrames(batch).market_data(j, "1D", intraday=True)
 
 
 def _clock(instant_ns: int, tz: str) -> tuple[pd.Timestamp, str]:
@@ -54,16 +53,7 @@ def _clock(instant_ns: int, tz: str) -> tuple[pd.Timestamp, str]:
 
 def episode_window(batch: ScenarioBatch, j: int) -> Window:
     """The episode of row ``j``: the leader's generated sessions, the event at the shock instant."""
-    fam = batch.spec.family
-    market = fam.asset(fam.leader).market
-    minutes = float(batch.params.shock_time[j])
-    date = pd.Timestamp(fam.date)
-    clock = f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{int(round(minutes * 60)) % 60:02d}"
-    scenario = int(batch.index[j])
-    ev = Event(id=episode_id(scenario), label=f"SCENARIO {fam.name} #{scenario}", kind="scenario",
-               market=market, date=date, timing="intraday", time_local=clock,
-               time_source=f"scenario parameter shock_time ({batch.label})")
-    return make_window(ev, fam.sessions_before, fam.sessions_after, episode_id(scenario))
+    return Episodes(batch).window(j)
 
 
 def episode_events(batch: ScenarioBatch, j: int) -> pd.DataFrame:
@@ -92,6 +82,40 @@ def _halts(batch: ScenarioBatch, j: int) -> list[tuple[str, int, int]]:
     return sorted(out, key=lambda x: (x[2], x[0], x[1]))
 
 
+class Episodes:
+    """The episodes of a batch's rows (:func:`episode_data`, :func:`episode_window`,
+    :func:`episode_events`), with what the rows share made once: the frames' stamps and session
+    aggregates (:class:`~backtests.scenarios.marketdata.BatchFrames`) and the window of each shock
+    time (the rows share the family's sessions; a row's window is that window under its own id and
+    event)."""
+
+    def __init__(self, batch: ScenarioBatch) -> None:
+        self.batch = batch
+        self.frames = BatchFrames(batch)
+        self._windows: dict[str, Window] = {}
+
+    def data(self, j: int) -> MarketData:
+        return self.frames.market_data(j, "1D", intraday=True)
+
+    def events(self, j: int) -> pd.DataFrame:
+        return episode_events(self.batch, j)
+
+    def window(self, j: int) -> Window:
+        batch = self.batch
+        fam = batch.spec.family
+        market = fam.asset(fam.leader).market
+        minutes = float(batch.params.shock_time[j])
+        date = pd.Timestamp(fam.date)
+        clock = f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{int(round(minutes * 60)) % 60:02d}"
+        scenario = int(batch.index[j])
+        ev = Event(id=episode_id(scenario), label=f"SCENARIO {fam.name} #{scenario}", kind="scenario",
+                   market=market, date=date, timing="intraday", time_local=clock,
+                   time_source=f"scenario parameter shock_time ({batch.label})")
+        if clock not in self._windows:
+            self._windows[clock] = make_window(ev, fam.sessions_before, fam.sessions_after, episode_id(scenario))
+        return replace(self._windows[clock], id=episode_id(scenario), event=ev)
+
+
 def halt_table(batch: ScenarioBatch) -> pd.DataFrame:
     """First KRX level-1 halt instant of each row (``NaT``: none): what the result tables show."""
     first = np.full(len(batch), np.iinfo(np.int64).min, dtype=np.int64)
@@ -105,5 +129,5 @@ def halt_table(batch: ScenarioBatch) -> pd.DataFrame:
                          "max_halt_level": levels})
 
 
-__all__ = ["episode_data", "episode_window", "episode_events", "episode_id", "halt_table", "KRX_LEVEL1_KIND",
+__all__ = ["Episodes", "episode_data", "episode_window", "episode_events", "episode_id", "halt_table", "KRX_LEVEL1_KIND",
            "HALT_KIND"]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from backtests.config.plan import ScenarioPlan, StrategyPlan
 from backtests.notices import Notice
-from backtests.scenarios.episodes import episode_data, episode_events, episode_window, halt_table
+from backtests.scenarios.episodes import Episodes, halt_table
 from backtests.scenarios.family import ScenarioSpec
 from backtests.scenarios.generate import generate, merge_notices
 from backtests.sweep.assemble import strategy_rules
@@ -84,16 +84,28 @@ def compute_scenario_chunk(task: ScenarioTask) -> ScenarioBlock:
     own = pd.concat([own, halts.drop(columns="scenario"),
                      pd.DataFrame([leader_measures(batch, j) for j in range(len(batch))])], axis=1)
     parts: dict[str, list[pd.DataFrame]] = {label: [] for label, _, _ in task.strategies}
+    episodes = Episodes(batch)
     for j in range(len(batch)):
-        data, window, events = episode_data(batch, j), episode_window(batch, j), episode_events(batch, j)
+        data, window, events = episodes.data(j), episodes.window(j), episodes.events(j)
         for label, strategy, grid in task.strategies:
-            sub = data.select(list(dict.fromkeys(strategy.symbols.values())))
+            sub = _strategy_data(data, strategy)
             rules = strategy_rules(task.config, strategy, data, [window], events)
             block = compute_chunk(ChunkTask(label=label, strategy=strategy, data=sub, events=events, grid=grid,
                                             windows=[window], rules=rules, benchmark=None, keep_weights=False))[0]
             parts[label].append(_run_rows(int(batch.index[j]), block, task.reduce))
     runs = {label: pd.concat(p, ignore_index=True) for label, p in parts.items()}
     return ScenarioBlock(task.lo, runs, own, list(batch.notices))
+
+
+def _strategy_data(data, strategy):
+    """The strategy's symbols (and the FX series they need), as ``MarketData.select``; the episode's
+    data itself when that is all of it, in the same order (no second copy to validate)."""
+    keep = list(dict.fromkeys(strategy.symbols.values()))
+    for s in list(keep):
+        cur = data.info[s].currency if s in data.info else "USD"
+        if cur != "USD" and cur in data.fx and data.fx[cur] not in keep:
+            keep.append(data.fx[cur])
+    return data if keep == list(data.bars) else data.select(keep)
 
 
 def _run_rows(scenario: int, block, reduce: Callable[[np.ndarray], dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -147,3 +147,53 @@ def test_market_halt_overrides_a_symbol_state():
     tl = overlay(market, sym)
     assert states_by_clock(N, tl)[1] == ("10:01:00", "10:16:00", "halted")
     assert tl.symbol == "MU"
+
+
+def test_band_screen_skips_only_sessions_no_band_can_reach():
+    """The screen (:func:`bands_out_of_reach`) lets :func:`luld_state` skip its per-bar walk only
+    where the walk would paint nothing: random sessions, calm and wild, at every band schedule
+    (above $3, $0.75-$3, below $0.75; both tiers) give the same timeline with and without it."""
+    import backtests.exchange.us as us
+    from backtests.exchange.bars import as_bars
+
+    rng = np.random.default_rng(20)
+    o, c = session_bounds_ns(N, D)
+    skipped = fired = 0
+    for case in range(120):
+        price = [50.0, 2.0, 0.5][case % 3]
+        vol = [0.0005, 0.002, 0.006, 0.012][case // 3 % 4]
+        tier = 1 + case % 2
+        bars = step_bars(N, D, {"09:30": price}, "09:30", "16:00")
+        path = price * np.exp(np.cumsum(rng.normal(0.0, vol, len(bars))))
+        path *= np.where(np.arange(len(bars)) >= rng.integers(0, len(bars)), 1.0 - rng.uniform(-0.3, 0.3), 1.0)  # a gap
+        bars["open"] = np.concatenate([[price], path[:-1]])
+        bars["close"] = path
+        bars["high"] = np.maximum(bars["open"], path) * (1 + rng.uniform(0, vol, len(bars)))
+        bars["low"] = np.minimum(bars["open"], path) * (1 - rng.uniform(0, vol, len(bars)))
+        fast = luld_state(bars, price, D, tier=tier, symbol="X")
+        b = as_bars(bars, where="X").between(o, c)
+        skip = us.bands_out_of_reach(b, price, tier, REG)
+        skipped += skip
+        original = us.bands_out_of_reach
+        us.bands_out_of_reach = lambda *a: False  # the per-bar walk, always
+        try:
+            walked = luld_state(bars, price, D, tier=tier, symbol="X")
+        finally:
+            us.bands_out_of_reach = original
+        assert fast.events == walked.events and np.array_equal(fast.edges, walked.edges)
+        assert np.array_equal(fast.codes, walked.codes)
+        assert not (skip and walked.events)
+        fired += bool(walked.events)
+    assert 0 < skipped < 120 and fired > 0  # both branches were exercised, and bands were reached
+
+
+def test_band_screen_keeps_a_bar_exactly_at_the_band():
+    bars = step_bars(N, D, {"09:30": 50.0, "10:30": 47.5, "10:40": 48.0}, "09:30", "16:00")
+    from backtests.exchange.bars import as_bars
+    from backtests.exchange.us import bands_out_of_reach
+
+    o, c = session_bounds_ns(N, D)
+    b = as_bars(bars, where="MU").between(o, c)
+    assert not bands_out_of_reach(b, 50.0, 1, REG)  # 47.50 is the Tier 1 band of a 50.00 reference
+    flat = as_bars(step_bars(N, D, {"09:30": 50.0}, "09:30", "16:00"), where="MU").between(o, c)
+    assert bands_out_of_reach(flat, 50.0, 1, REG)
