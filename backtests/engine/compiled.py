@@ -35,6 +35,73 @@ _NONE = np.iinfo(np.int64).max
 
 
 @njit(**_FLAGS)
+def pairwise_block(a, lo, n):  # numpy's pairwise_sum (loops_utils.h) on at most 128 values, unroll 8
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - (n % 8)
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(**_FLAGS)
+def pairwise_sum(a, n):
+    """numpy's pairwise sum of ``a[:n]``: halves (multiples of 8) down to blocks of 128.
+
+    Written with an explicit stack: numba cannot cache recursive functions.
+    """
+    if n <= 128:
+        return pairwise_block(a, 0, n)
+    los = np.empty(64, dtype=np.int64)
+    lens = np.empty(64, dtype=np.int64)
+    stage = np.zeros(64, dtype=np.int64)
+    left = np.empty(64)
+    sp = 0
+    los[0], lens[0], stage[0] = 0, n, 0
+    ret = 0.0
+    while True:
+        lo, m = los[sp], lens[sp]
+        half = m // 2
+        half -= half % 8
+        if m <= 128:
+            ret = pairwise_block(a, lo, m)
+        elif stage[sp] == 0:
+            stage[sp] = 1
+            sp += 1
+            los[sp], lens[sp], stage[sp] = lo, half, 0
+            continue
+        elif stage[sp] == 1:
+            left[sp] = ret
+            stage[sp] = 2
+            sp += 1
+            los[sp], lens[sp], stage[sp] = lo + half, m - half, 0
+            continue
+        else:
+            ret = left[sp] + ret
+        if sp == 0:
+            return ret
+        sp -= 1
+
+
+@njit(**_FLAGS)
 def decision_values(vals, tau, lo, out_vals, out_made):
     """Targets carried forward and the stamp each was set, rows ``lo..`` of ``vals``.
 
@@ -220,3 +287,95 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
                 entries[c] += 1
             prev[c] = v
     return fallback
+
+
+@njit(**_FLAGS)
+def _group_sum(position, close, t, lo, gw):
+    """Value of one group's assets at row ``t``: ``position * close`` summed over its ``gw``
+    columns in numpy's order (sequential below 8 columns, its unrolled pairwise block up to 128)."""
+    if gw < 8:
+        res = 0.0
+        for k in range(gw):
+            res += position[t, lo + k] * close[t, lo + k]
+        return res
+    buf = np.empty(gw)
+    for k in range(gw):
+        buf[k] = position[t, lo + k] * close[t, lo + k]
+    return pairwise_sum(buf, gw)
+
+
+@njit(**_FLAGS)
+def account_pass(idx, col, side, size, price, fees, close, gw, n_real, init_cash, position, cash, value, traded):
+    """Cash, positions and equity of every group from vectorbt's order records (one pass each).
+
+    Parameters
+    ----------
+    idx, col, side, size, price, fees
+        The order records' fields (row, column, 0 = buy, units, fill price, fees in USD).
+    close
+        (rows, cols) close prices the kernel simulated with.
+    gw, n_real
+        Columns per group and how many of them are assets (the rest: the credit line).
+    init_cash
+        Cash of every group before its first row, USD.
+    position, cash, value, traded
+        Written: (rows, cols) units after each row; (rows, groups) cash and equity after each row,
+        USD; (groups,) traded value of the assets, USD.
+    """
+    n_rows, n_cols = position.shape
+    n_groups = cash.shape[1]
+    position[:, :] = 0.0
+    cash[:, :] = 0.0
+    traded[:] = 0.0
+    for r in range(len(idx)):  # record order: the order numpy's add.at adds in
+        i, c = idx[r], col[r]
+        g = c // gw
+        signed = size[r] if side[r] == 0 else -size[r]
+        cash[i, g] += -signed * price[r] - fees[r]
+        position[i, c] = signed
+        if c - g * gw < n_real:
+            traded[g] += abs(size[r] * price[r])
+    for t in range(1, n_rows):
+        for g in range(n_groups):
+            cash[t, g] += cash[t - 1, g]
+        for c in range(n_cols):
+            position[t, c] += position[t - 1, c]
+    for t in range(n_rows):
+        for g in range(n_groups):
+            cash[t, g] += init_cash
+            value[t, g] = cash[t, g] + _group_sum(position, close, t, g * gw, gw)
+
+
+@njit(**_FLAGS)
+def window_pass(value, position, r, g0, n_combos, gw, n_syms, init_cash, rets, exposure, mean_value):
+    """One window's period returns and per-run sums (its ``n_combos`` groups from ``g0``, rows ``:r``).
+
+    Written: ``rets`` (r, combos) simple returns of equity (the first from ``init_cash``);
+    ``exposure`` (combos,) share of rows holding any asset; ``mean_value`` (combos,) mean equity
+    (numpy's pairwise sum, as ``ndarray.mean`` of a contiguous column: independent of chunking).
+    """
+    held = np.zeros(n_combos, dtype=np.int64)
+    for t in range(r):
+        for c in range(n_combos):
+            g = g0 + c
+            prev = value[t - 1, g] if t > 0 else init_cash
+            rets[t, c] = value[t, g] / prev - 1.0
+            lo = g * gw
+            for k in range(n_syms):
+                if position[t, lo + k] != 0.0:
+                    held[c] += 1
+                    break
+    for c in range(n_combos):
+        exposure[c] = held[c] / r if r else 0.0
+        mean_value[c] = pairwise_sum(value[:r, g0 + c], r) / r if r else np.nan
+
+
+@njit(**_FLAGS)
+def held_weights(value, position, close, r, g0, n_combos, gw, n_syms, out):
+    """(r, combos, symbols) weights held after each row: asset value over equity (0 where equity is 0)."""
+    for t in range(r):
+        for c in range(n_combos):
+            g = g0 + c
+            v = value[t, g]
+            for k in range(n_syms):
+                out[t, c, k] = position[t, g * gw + k] * close[t, g * gw + k] / v if v != 0 else 0.0
