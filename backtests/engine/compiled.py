@@ -239,7 +239,8 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
     row of each bar on the run clock; ``commission``, ``sell_tax`` the asset's fee fractions;
     ``rest`` (combos,) its resting weight. Written: ``size``, ``price``, ``fees``, ``kind``
     (rows, combos, symbols) at column ``j`` (target weight, fill price, fee fraction and fill kind
-    of every order, NaN / -1 elsewhere; fees at every bar); ``instants`` (rows, combos), when not
+    of every order, NaN / -1 elsewhere; fees at every bar, unless ``fees`` is empty: the caller's
+    commissions then serve every order); ``instants`` (rows, combos), when not
     empty, lowered to each order's fill instant; ``entries`` (combos,) += positions opened;
     ``departed`` (combos,) |= an order filled a target other than ``rest`` (the forced exit at the
     window's end aside).
@@ -252,6 +253,7 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
     n_bars = len(stamps)
     n_combos = values.shape[1]
     track = instants.shape[0] > 0
+    write_fees = fees.shape[0] > 0
     prev = np.zeros(n_combos)
     fallback = 0
     for k in range(n_bars):
@@ -270,7 +272,8 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
             order = v != p
             if after and not ok_open and not last and order:
                 fallback += 1
-            fees[row, c, j] = commission + (sell_tax if v < p else 0.0)
+            if write_fees:
+                fees[row, c, j] = commission + (sell_tax if v < p else 0.0)
             if order:
                 size[row, c, j] = v
                 price[row, c, j] = opens[k] if use_open else closes[k]
@@ -306,12 +309,13 @@ def _group_sum(position, close, t, lo, gw):
 
 @njit(**_FLAGS)
 def account_pass(idx, col, side, size, price, fees, close, gw, n_real, init_cash, position, cash, value, traded):
-    """Cash, positions and equity of every group from vectorbt's order records (one pass each).
+    """Cash, positions and equity of every group from vectorbt's order records, in one pass over rows.
 
     Parameters
     ----------
     idx, col, side, size, price, fees
-        The order records' fields (row, column, 0 = buy, units, fill price, fees in USD).
+        The order records' fields (row, column, 0 = buy, units, fill price, fees in USD), in
+        vectorbt's order: by group, then row (then the call sequence inside the row).
     close
         (rows, cols) close prices the kernel simulated with.
     gw, n_real
@@ -321,29 +325,55 @@ def account_pass(idx, col, side, size, price, fees, close, gw, n_real, init_cash
     position, cash, value, traded
         Written: (rows, cols) units after each row; (rows, groups) cash and equity after each row,
         USD; (groups,) traded value of the assets, USD.
+
+    Returns
+    -------
+    bool
+        False when the records are not in vectorbt's order (nothing written then).
+
+    Notes
+    -----
+    The sums are numpy's of the expressions this pass replaced: a row's cash flows are added up
+    (in record order) before they are added to the running cash, and ``init_cash`` is added to the
+    running sum at each row (``cumsum(flows) + init_cash``).
     """
     n_rows, n_cols = position.shape
     n_groups = cash.shape[1]
-    position[:, :] = 0.0
-    cash[:, :] = 0.0
+    n_rec = len(idx)
+    first = np.full(n_groups + 1, n_rec, dtype=np.int64)  # first record of each group
+    for r in range(n_rec - 1, -1, -1):
+        g = col[r] // gw
+        if r + 1 < n_rec:
+            g_next = col[r + 1] // gw
+            if g_next < g or (g_next == g and idx[r + 1] < idx[r]):
+                return False
+        first[g] = r
+    for g in range(n_groups - 1, -1, -1):
+        if first[g] > first[g + 1]:
+            first[g] = first[g + 1]
+    ptr = first[:n_groups].copy()
+    flows = np.zeros(n_groups)  # running sum of cash flows (without init_cash)
     traded[:] = 0.0
-    for r in range(len(idx)):  # record order: the order numpy's add.at adds in
-        i, c = idx[r], col[r]
-        g = c // gw
-        signed = size[r] if side[r] == 0 else -size[r]
-        cash[i, g] += -signed * price[r] - fees[r]
-        position[i, c] = signed
-        if c - g * gw < n_real:
-            traded[g] += abs(size[r] * price[r])
-    for t in range(1, n_rows):
-        for g in range(n_groups):
-            cash[t, g] += cash[t - 1, g]
-        for c in range(n_cols):
-            position[t, c] += position[t - 1, c]
     for t in range(n_rows):
         for g in range(n_groups):
-            cash[t, g] += init_cash
-            value[t, g] = cash[t, g] + _group_sum(position, close, t, g * gw, gw)
+            lo = g * gw
+            for k in range(gw):
+                position[t, lo + k] = position[t - 1, lo + k] if t > 0 else 0.0
+            cell = 0.0
+            p = ptr[g]
+            while p < first[g + 1] and idx[p] == t:
+                c = col[p]
+                signed = size[p] if side[p] == 0 else -size[p]
+                cell += -signed * price[p] - fees[p]
+                position[t, c] = position[t, c] + signed if t > 0 else signed
+                if c - lo < n_real:
+                    traded[g] += abs(size[p] * price[p])
+                p += 1
+            ptr[g] = p
+            flows[g] = flows[g] + cell if t > 0 else cell
+            cash[t, g] = flows[g] + init_cash
+            value[t, g] = cash[t, g] + _group_sum(position, close, t, lo, gw)
+    return True
 
 
 @njit(**_FLAGS)
@@ -379,3 +409,19 @@ def held_weights(value, position, close, r, g0, n_combos, gw, n_syms, out):
             v = value[t, g]
             for k in range(n_syms):
                 out[t, c, k] = position[t, g * gw + k] * close[t, g * gw + k] / v if v != 0 else 0.0
+
+
+@njit(**_FLAGS)
+def target_weights(size, r, col0, n_combos, gw, n_syms, out):
+    """(r, combos, symbols) target weight in force after each row: the last order's size at or
+    before it (columns ``col0 + combo * gw + symbol`` of the kernel's ``size``), 0 before the first."""
+    for t in range(r):
+        for c in range(n_combos):
+            for k in range(n_syms):
+                s = size[t, col0 + c * gw + k]
+                if not np.isnan(s):
+                    out[t, c, k] = s
+                elif t > 0:
+                    out[t, c, k] = out[t - 1, c, k]
+                else:
+                    out[t, c, k] = 0.0

@@ -142,7 +142,7 @@ class ScheduleArrays:
     close: np.ndarray
     size: np.ndarray  # target weight where an order is sent, NaN elsewhere
     price: np.ndarray  # fill price where an order is sent, NaN elsewhere
-    fees: np.ndarray  # fee fraction of each order
+    fees: np.ndarray | None  # fee fraction of each order (None: the layout's commissions serve every order)
     kind: np.ndarray  # int8 fill kind (OPEN, CLOSE, AUCTION) where an order is sent
     val_price: np.ndarray | None = None  # valuation price of every symbol at rows with orders
     max_size: np.ndarray | None = None  # units cap of orders into a locked limit (locked_fill_share > 0)
@@ -563,7 +563,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
             rest = np.zeros(n_combos) if neutral is None else np.ascontiguousarray(neutral[:, j], dtype=np.float64)
             n_fb = compiled.nominal_orders(
                 *rule[:8], bars.close, at, *rule[8:], asset.costs.commission, asset.costs.sell_tax, rest,
-                out.size, out.price, out.fees, out.kind, instants, st.entries, st.departed)
+                out.size, out.price, _NO_FEES if out.fees is None else out.fees, out.kind, instants, st.entries,
+                st.departed)
         else:
             tgt, made, use_open, n_fb = targets
             t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st, (forced or {}).get(j))
@@ -581,6 +582,9 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     if track:
         _valuation(instants, assets, out.val_price)
     return st
+
+
+_NO_FEES = np.zeros((0, 0, 0))
 
 
 def _state_targets(inp: AssetInputs | None, rules: Rules, j: int, bars: AssetBars, rule: tuple, n_combos: int
@@ -630,7 +634,8 @@ def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: n
     order = ~np.isnan(res.size)
     out.size[at, :, j] = res.size
     out.price[at, :, j] = np.where(order, res.px, np.nan)
-    out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
+    if out.fees is not None:
+        out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
     out.kind[at, :, j] = np.where(order, res.kind, -1)
     if out.lock is not None:
         out.lock[at, :, j] = res.lock

@@ -135,7 +135,8 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     Parameters
     ----------
     size, price, val_price, fees
-        (rows, cols) kernel inputs (``val_price`` None: the order price); ``init_cash`` the cash
+        (rows, cols) kernel inputs (``val_price`` None: the order price; ``fees`` may be one row
+        for every row); ``init_cash`` the cash
         of every group before its first row.
     slippage
         (1, cols).
@@ -175,7 +176,7 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     ok = (k < len(lin)) & (lin[np.clip(k, 0, len(lin) - 1)] == r_lin)
     filled[k[ok]] = np.where(rec["side"][ok] == 0, rec["size"][ok], -rec["size"][ok])
     # costs of every order of the same row and group can squeeze a buy (the kernel pays them first)
-    cost = np.abs(requested * vp) * (fees[i, c] + slippage[0, c])
+    cost = np.abs(requested * vp) * (fees[i if len(fees) > 1 else 0, c] + slippage[0, c])
     key = np.unique(i * (n_cols // gw) + g, return_inverse=True)[1]
     budget = np.bincount(key, weights=cost)[key]
     tol = budget * (1 + 1e-9) + np.abs(requested * vp) * 1e-9 + 2 * MIN_SIZE * vp
@@ -201,7 +202,7 @@ class Layout:
     close: np.ndarray
     size: np.ndarray
     price: np.ndarray
-    fees: np.ndarray
+    fees: np.ndarray  # (rows, cols), or (1, cols) when no asset pays a sell tax (the same for every order)
     kind: np.ndarray
     val_price: np.ndarray | None
     slippage: np.ndarray  # (1, cols)
@@ -225,6 +226,15 @@ class Layout:
         """Window ``w``'s part of a stacked array as (rows, combos, gw) (a view)."""
         r = len(self.rows[w])
         return a[:r, w * self.width:(w + 1) * self.width].reshape(r, self.n_combos, self.gw)
+
+
+def _fees(rules: Rules, n_rows: int, n_cols: int, n_groups: int, gw: int) -> np.ndarray:
+    """The kernel's fee fractions: one row of commissions when no asset pays a sell tax (every
+    order of a column then pays the same; vectorbt broadcasts it), else (rows, cols) written by the
+    schedule (a sell pays the tax, a buy does not)."""
+    if any(c.sell_tax for c in rules.costs):
+        return np.zeros((n_rows, n_cols))
+    return np.tile(np.array([c.commission for c in rules.costs] + [0.0] * (gw - len(rules.costs))), n_groups)[None, :]
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
@@ -251,7 +261,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
     lay = Layout(
         windows=windows, bars=bars, rows=rows, n_combos=n_combos, n_syms=n_syms, gw=gw,
         close=np.ones((n_rows, n_cols)), size=np.full((n_rows, n_cols), np.nan),
-        price=np.full((n_rows, n_cols), np.nan), fees=np.zeros((n_rows, n_cols)),
+        price=np.full((n_rows, n_cols), np.nan), fees=_fees(rules, n_rows, n_cols, n_w * n_combos, gw),
         kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
         val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
@@ -283,7 +293,7 @@ def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np
         win, r = lay.windows[w], len(lay.rows[w])
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
-            price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
+            price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms] if len(lay.fees) > 1 else None,
             kind=lay.block(lay.kind, w)[:, :, :n_syms],
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
             max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None,
@@ -318,7 +328,8 @@ def reschedule(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarr
     for w in sorted(which):
         lay.block(lay.size, w)[:] = np.nan
         lay.block(lay.price, w)[:] = np.nan
-        lay.block(lay.fees, w)[:] = 0.0
+        if len(lay.fees) > 1:
+            lay.block(lay.fees, w)[:] = 0.0
         lay.block(lay.kind, w)[:] = -1
         for a, blank in ((lay.val_price, np.nan), (lay.max_size, np.inf), (lay.lock, 0)):
             if a is not None:
@@ -378,8 +389,9 @@ def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
     col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
     cash, value = np.empty((n_rows, n_groups)), np.empty((n_rows, n_groups))
     position, traded = np.empty((n_rows, n_cols)), np.empty(n_groups)
-    compiled.account_pass(idx, col, rec["side"], rec["size"], rec["price"], rec["fees"], lay.close, gw, lay.n_syms,
-                          float(rules.init_cash), position, cash, value, traded)
+    if not compiled.account_pass(idx, col, rec["side"], rec["size"], rec["price"], rec["fees"], lay.close, gw,
+                                 lay.n_syms, float(rules.init_cash), position, cash, value, traded):
+        raise ValueError("internal: vectorbt's order records are not ordered by group and row")
     bad_i, bad_c, bad_req = short_fills(lay.size, lay.price, lay.val_price, lay.fees, lay.slippage, rec, cash,
                                         position, gw, real, rules.init_cash)
     if lay.max_size is not None and len(bad_i):
@@ -418,11 +430,9 @@ def _window_result(lay: Layout, acc: Accounts, rules: Rules, w: int, keep_weight
         if accrue and r:
             rets = rets - _accruals(rows, held, rules.costs, rules.financing_rate if rules.credit > 0 else 0.0)
     if keep_weights:
-        sz = lay.block(lay.size, w)[:, :, :n_syms].reshape(r, n_combos * n_syms)
-        filled = np.where(~np.isnan(sz), np.arange(r)[:, None], -1)
-        np.maximum.accumulate(filled, axis=0, out=filled)
-        target = np.where(filled >= 0, sz[np.clip(filled, 0, None), np.arange(n_combos * n_syms)], 0.0)
-        target = target.reshape(r, n_combos, n_syms)
+        target = np.empty((r, n_combos, n_syms))
+        if r:
+            compiled.target_weights(lay.size, r, w * lay.width, n_combos, gw, n_syms, target)
     else:
         held = None
     orders = _orders(lay, acc, rules, w)

@@ -92,7 +92,8 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
     px = np.where(use_open, opens[:, None], closes[:, None])
     size[at, :, j] = np.where(order, tgt, np.nan)
     price[at, :, j] = np.where(order, px, np.nan)
-    fees[at, :, j] = commission + np.where(tgt < prev, sell_tax, 0.0)
+    if fees.shape[0]:
+        fees[at, :, j] = commission + np.where(tgt < prev, sell_tax, 0.0)
     kind[at, :, j] = np.where(order, knd, -1)
     entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
     if instants.shape[0]:
@@ -124,6 +125,7 @@ def account_pass(idx, col, side, size, price, fees, close, gw, n_real, init_cash
     t = np.zeros(n_groups)
     np.add.at(t, col[is_real] // gw, np.abs(size[is_real] * price[is_real]))
     traded[:] = t
+    return True
 
 
 def window_pass(value, position, r, g0, n_combos, gw, n_syms, init_cash, rets, exposure, mean_value):
@@ -142,5 +144,13 @@ def held_weights(value, position, close, r, g0, n_combos, gw, n_syms, out):
     out[:] = np.divide(av, val[:, :, None], out=np.zeros_like(av), where=val[:, :, None] != 0)
 
 
+def target_weights(size, r, col0, n_combos, gw, n_syms, out):
+    sz = size[:r, col0:col0 + n_combos * gw].reshape(r, n_combos, gw)[:, :, :n_syms].reshape(r, n_combos * n_syms)
+    filled = np.where(~np.isnan(sz), np.arange(r)[:, None], -1)
+    np.maximum.accumulate(filled, axis=0, out=filled)
+    target = np.where(filled >= 0, sz[np.clip(filled, 0, None), np.arange(n_combos * n_syms)], 0.0)
+    out[:] = target.reshape(r, n_combos, n_syms)
+
+
 PASSES = ("decision_values", "episode_values", "bar_targets", "nominal_orders", "account_pass", "window_pass",
-          "held_weights")
+          "held_weights", "target_weights")
