@@ -32,6 +32,8 @@ _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 ENTRY_APPLIED, ENTRY_CHANGE, ENTRY_STATE = 0, 1, 2
 _NEVER = np.iinfo(np.int64).min
 _NONE = np.iinfo(np.int64).max
+#: Groups (combinations) a row-major pass handles together (:func:`account_pass`).
+TILE = 64
 
 
 @njit(**_FLAGS)
@@ -141,7 +143,7 @@ def decision_values(vals, tau, lo, out_vals, out_made):
     return True
 
 
-@njit(**_FLAGS)
+@njit(inline="always", **_FLAGS)
 def _entry(v, m, entry, start, first):
     """Rule 1 for one target ``v`` made at ``m``: as the episode starting at ``start`` (its first
     decision stamped ``first``) sees it; returns (target, made)."""
@@ -163,7 +165,7 @@ def episode_values(values, made, entry, start, first, out_values, out_made):
                 out_values[t, c, j], out_made[t, c, j] = _entry(values[t, c, j], made[t, c, j], entry, start, first)
 
 
-@njit(**_FLAGS)
+@njit(inline="always", **_FLAGS)
 def _in_force(values, made, j, pos, c, entry, start, first):
     """Rules 1 and 2 for one bar and combination: the latest decision strictly before the bar
     (``pos``, -1: none) as this episode sees it; returns (target, made)."""
@@ -172,7 +174,7 @@ def _in_force(values, made, j, pos, c, entry, start, first):
     return _entry(values[pos, c, j], made[pos, c, j], entry, start, first)
 
 
-@njit(**_FLAGS)
+@njit(inline="always", **_FLAGS)
 def _opened_after(open_time, made, through):
     """Rule 3: the bar opened after the decision (or at it, on a bar trading through its open)."""
     return open_time > made or (through and open_time == made)
@@ -293,14 +295,9 @@ def nominal_orders(tau, values, made, j, stamps, open_times, opens, through, clo
 
 
 @njit(**_FLAGS)
-def _group_sum(position, close, t, lo, gw):
-    """Value of one group's assets at row ``t``: ``position * close`` summed over its ``gw``
-    columns in numpy's order (sequential below 8 columns, its unrolled pairwise block up to 128)."""
-    if gw < 8:
-        res = 0.0
-        for k in range(gw):
-            res += position[t, lo + k] * close[t, lo + k]
-        return res
+def _wide_group_sum(position, close, t, lo, gw):
+    """``position * close`` of one group's ``gw >= 8`` columns at row ``t``, summed in numpy's
+    pairwise order (the unrolled block of 8, halves past 128)."""
     buf = np.empty(gw)
     for k in range(gw):
         buf[k] = position[t, lo + k] * close[t, lo + k]
@@ -354,25 +351,35 @@ def account_pass(idx, col, side, size, price, fees, close, gw, n_real, init_cash
     ptr = first[:n_groups].copy()
     flows = np.zeros(n_groups)  # running sum of cash flows (without init_cash)
     traded[:] = 0.0
-    for t in range(n_rows):
-        for g in range(n_groups):
-            lo = g * gw
-            for k in range(gw):
-                position[t, lo + k] = position[t - 1, lo + k] if t > 0 else 0.0
-            cell = 0.0
-            p = ptr[g]
-            while p < first[g + 1] and idx[p] == t:
-                c = col[p]
-                signed = size[p] if side[p] == 0 else -size[p]
-                cell += -signed * price[p] - fees[p]
-                position[t, c] = position[t, c] + signed if t > 0 else signed
-                if c - lo < n_real:
-                    traded[g] += abs(size[p] * price[p])
-                p += 1
-            ptr[g] = p
-            flows[g] = flows[g] + cell if t > 0 else cell
-            cash[t, g] = flows[g] + init_cash
-            value[t, g] = cash[t, g] + _group_sum(position, close, t, lo, gw)
+    # groups in tiles, rows inside a tile: the tile's records are read as a few sequential
+    # streams and the (rows, cols) arrays a few cache lines per row at a time
+    for g_lo in range(0, n_groups, TILE):
+        g_hi = min(g_lo + TILE, n_groups)
+        for t in range(n_rows):
+            for g in range(g_lo, g_hi):
+                lo = g * gw
+                for k in range(gw):
+                    position[t, lo + k] = position[t - 1, lo + k] if t > 0 else 0.0
+                cell = 0.0
+                p = ptr[g]
+                while p < first[g + 1] and idx[p] == t:
+                    c = col[p]
+                    signed = size[p] if side[p] == 0 else -size[p]
+                    cell += -signed * price[p] - fees[p]
+                    position[t, c] = position[t, c] + signed if t > 0 else signed
+                    if c - lo < n_real:
+                        traded[g] += abs(size[p] * price[p])
+                    p += 1
+                ptr[g] = p
+                flows[g] = flows[g] + cell if t > 0 else cell
+                cash[t, g] = flows[g] + init_cash
+                if gw < 8:  # numpy sums fewer than 8 values one after the other, from 0.0
+                    held = 0.0
+                    for k in range(gw):
+                        held += position[t, lo + k] * close[t, lo + k]
+                else:
+                    held = _wide_group_sum(position, close, t, lo, gw)
+                value[t, g] = cash[t, g] + held
     return True
 
 
@@ -415,13 +422,14 @@ def held_weights(value, position, close, r, g0, n_combos, gw, n_syms, out):
 def target_weights(size, r, col0, n_combos, gw, n_syms, out):
     """(r, combos, symbols) target weight in force after each row: the last order's size at or
     before it (columns ``col0 + combo * gw + symbol`` of the kernel's ``size``), 0 before the first."""
-    for t in range(r):
+    if r == 0:
+        return
+    for c in range(n_combos):
+        for k in range(n_syms):
+            s = size[0, col0 + c * gw + k]
+            out[0, c, k] = 0.0 if np.isnan(s) else s
+    for t in range(1, r):
         for c in range(n_combos):
             for k in range(n_syms):
                 s = size[t, col0 + c * gw + k]
-                if not np.isnan(s):
-                    out[t, c, k] = s
-                elif t > 0:
-                    out[t, c, k] = out[t - 1, c, k]
-                else:
-                    out[t, c, k] = 0.0
+                out[t, c, k] = out[t - 1, c, k] if np.isnan(s) else s
