@@ -92,7 +92,11 @@ def install(stages: Stages) -> None:
     from backtests.orchestration import runner
     from backtests.outputs import write
 
-    for attr, name in (("plan_checked", "plan"), ("prepare_data", "data"), ("audit_study", "audit"),
+    from backtests.orchestration import guards
+
+    # the plan is made by ``planned`` (in the command line, before the runner imports the engine)
+    stages.patch(guards, "planned", "plan")
+    for attr, name in (("prepare_data", "data"), ("guarded_audit", "audit"),
                        ("sweep_study", "sweep"), ("score_study", "score"), ("study_result", "result"),
                        ("write_outputs", "write")):
         stages.patch(runner, attr, name)
