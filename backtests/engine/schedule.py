@@ -1,4 +1,7 @@
-"""Turn timestamped target weights into an order schedule per window (pure numpy, no vectorbt).
+"""Turn timestamped target weights into an order schedule per window (no vectorbt).
+
+The rules are stated here; their per-cell passes over bars x combinations are compiled
+(:mod:`backtests.engine.compiled`) and write straight into the kernel's arrays.
 
 Rules (the heart of "no look-ahead in execution"):
 
@@ -81,7 +84,7 @@ from backtests.errors import ScareInputError
 
 __all__ = ["AUCTION", "CLOSE", "FILL_KINDS", "OPEN", "AssetBars", "Decisions", "ScheduleArrays", "ScheduleStats",
            "UnfillableOrder", "asset_first_fill", "common_instants", "decision_arrays", "episode_targets",
-           "first_fill", "leverage_scale", "open_fills", "release_times", "window_schedule"]
+           "first_fill", "leverage_scale", "release_times", "window_schedule"]
 
 
 class UnfillableOrder(ScareInputError):
@@ -346,33 +349,6 @@ def opened_after(open_times: np.ndarray, made: np.ndarray | int, through: np.nda
     for a bar that opens the instant the previous one closed (``through``: its first trade comes
     after a decision stamped at that boundary)."""
     return (open_times > made) | (np.asarray(through) & (open_times == made))
-
-
-def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str,
-               through: np.ndarray | bool = False) -> np.ndarray:
-    """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
-
-    Parameters
-    ----------
-    open_times, open_prices
-        Open instant (int64 ns UTC) and open price of each order's bar (any shape broadcasting
-        with ``made``).
-    made
-        int64 ns UTC instant each order's target was made (decided).
-    fill
-        ``execution.fill``: ``"open"`` or ``"close"``.
-    through
-        Per bar: it opens the instant the previous bar closed (:attr:`AssetBars.through`).
-
-    Returns
-    -------
-    numpy.ndarray
-        bool: ``fill == "open"``, the bar opened after the decision (:func:`opened_after`) and it
-        has an open price.
-    """
-    if fill != "open":
-        return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
-    return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
 def state_inputs(rules: Rules, j: int | None, bars: AssetBars) -> AssetInputs | None:

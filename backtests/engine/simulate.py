@@ -4,8 +4,8 @@ Windows have different numbers of rows; they are stacked side by side by *row po
 each window's first bar) and padded at the end with no orders and frozen prices, so one call of
 vectorbt's compiled ``simulate_from_orders`` kernel simulates all combinations x windows of a
 chunk. Only the kernel is used: cash, positions and portfolio value are recomputed here from its
-order records with numpy (vectorbt's pandas-facing ``Portfolio`` layer cost more than the kernel
-itself and copied every array).
+order records in one compiled pass (:func:`~backtests.engine.compiled.account_pass`; vectorbt's
+pandas-facing ``Portfolio`` layer cost more than the kernel itself and copied every array).
 
 Leverage: vectorbt's kernel never lets cash go negative, so when the study allows borrowing
 (``max_leverage > 1``) every group gets one more column, a credit line priced at 1 USD with no
