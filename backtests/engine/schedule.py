@@ -1,4 +1,7 @@
-"""Turn timestamped target weights into an order schedule per window (pure numpy, no vectorbt).
+"""Turn timestamped target weights into an order schedule per window (no vectorbt).
+
+The rules are stated here; their per-cell passes over bars x combinations are compiled
+(:mod:`backtests.engine.compiled`) and write straight into the kernel's arrays.
 
 Rules (the heart of "no look-ahead in execution"):
 
@@ -72,7 +75,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.engine.fills import AUCTION, CLOSE, FILL, FILL_KINDS, OPEN, AssetInputs, cell_fills, nominal_kind, obey
+from backtests.engine import compiled
+from backtests.engine.fills import AUCTION, CLOSE, FILL, FILL_KINDS, OPEN, AssetInputs, cell_fills, obey
 from backtests.engine.legs import before_event_times, common_instants, last_closes_before, release_times
 from backtests.engine.results import NEVER
 from backtests.engine.rules import Rules
@@ -80,7 +84,7 @@ from backtests.errors import ScareInputError
 
 __all__ = ["AUCTION", "CLOSE", "FILL_KINDS", "OPEN", "AssetBars", "Decisions", "ScheduleArrays", "ScheduleStats",
            "UnfillableOrder", "asset_first_fill", "common_instants", "decision_arrays", "episode_targets",
-           "first_fill", "leverage_scale", "open_fills", "release_times", "window_schedule"]
+           "first_fill", "leverage_scale", "release_times", "window_schedule"]
 
 
 class UnfillableOrder(ScareInputError):
@@ -141,7 +145,7 @@ class ScheduleArrays:
     close: np.ndarray
     size: np.ndarray  # target weight where an order is sent, NaN elsewhere
     price: np.ndarray  # fill price where an order is sent, NaN elsewhere
-    fees: np.ndarray  # fee fraction of each order
+    fees: np.ndarray | None  # fee fraction of each order (None: the layout's commissions serve every order)
     kind: np.ndarray  # int8 fill kind (OPEN, CLOSE, AUCTION) where an order is sent
     val_price: np.ndarray | None = None  # valuation price of every symbol at rows with orders
     max_size: np.ndarray | None = None  # units cap of orders into a locked limit (locked_fill_share > 0)
@@ -203,32 +207,50 @@ def decision_arrays(weights: pd.DataFrame, n_combos: int, symbols: list[str],
         raise ValueError("strategy weights must have a sorted index without duplicate stamps")
     tau = idx.as_unit("ns").asi8
     cols = pd.MultiIndex.from_product([range(n_combos), symbols])
-    vals = weights.reindex(columns=cols).to_numpy(dtype="float64", na_value=np.nan)
+    frame = weights if weights.columns.equals(cols) else weights.reindex(columns=cols)
     hi = len(tau) if end is None else int(np.searchsorted(tau, end.value, side="left"))
-    vals = vals[:hi]
+    vals = frame.to_numpy(dtype="float64", na_value=np.nan)[:hi]  # a view of a float frame's block
     tau = tau[:hi]
-    # carry NaN forward (column-wise), leading NaN = flat
-    valid = ~np.isnan(vals)
-    pos = np.where(valid, np.arange(len(tau))[:, None], -1)
-    np.maximum.accumulate(pos, axis=0, out=pos)
-    vals = np.where(pos >= 0, vals[np.clip(pos, 0, None), np.arange(vals.shape[1])], 0.0)
-    if not np.isfinite(vals).all():
-        raise ValueError("strategy weights contain inf")
-    changed = np.empty(vals.shape, dtype=bool)
-    if len(tau):
-        changed[0] = vals[0] != 0.0
-        changed[1:] = vals[1:] != vals[:-1]
-    changed_at = np.where(changed, tau[:, None], NEVER)
-    if len(tau):
-        np.maximum.accumulate(changed_at, axis=0, out=changed_at)
     lo = 0 if start is None else max(0, int(np.searchsorted(tau, start.value, side="left")) - 1)
     shape = (len(tau) - lo, n_combos, len(symbols))
-    return Decisions(tau[lo:], vals[lo:].reshape(shape), changed_at[lo:].reshape(shape))
+    out_vals = np.empty(shape)
+    out_made = np.empty(shape, dtype=np.int64)
+    # NaN carried forward column-wise (leading NaN = flat); a target's "made" stamp is the last
+    # stamp at which it changed (the first stamp counts as a change from flat)
+    if not compiled.decision_values(vals, tau, lo, out_vals.reshape(shape[0], vals.shape[1]),
+                                    out_made.reshape(shape[0], vals.shape[1])):
+        raise ValueError("strategy weights contain inf")
+    return Decisions(tau[lo:], out_vals, out_made)
+
+
+class Episode(NamedTuple):
+    """The decisions of one episode (rule 1): those stamped at or after ``start``.
+
+    ``values`` and ``made`` are the strategy's (views of :class:`Decisions`); rule 1 applies to
+    them as ``entry`` says (:func:`~backtests.engine.compiled.episode_values`), inside the
+    compiled passes, or once for all in :meth:`applied`.
+    """
+
+    tau: np.ndarray  # (k,) int64 ns UTC
+    values: np.ndarray  # (k, combos, symbols)
+    made: np.ndarray  # (k, combos, symbols) int64 ns UTC: when each target was set
+    dropped: np.ndarray  # (combos,) bool: a target set before the start was not carried in
+    entry: int  # compiled.ENTRY_*: how rule 1 still applies to values / made
+    start: int
+    first: int  # the first in-episode decision stamp (0: none)
+
+    def applied(self) -> Episode:
+        """The same episode with rule 1 applied to ``values`` and ``made`` (new arrays)."""
+        if self.entry == compiled.ENTRY_APPLIED:
+            return self
+        vals, made = np.empty_like(self.values), np.empty_like(self.made)
+        compiled.episode_values(self.values, self.made, self.entry, self.start, self.first, vals, made)
+        return self._replace(values=vals, made=made, entry=compiled.ENTRY_APPLIED)
 
 
 def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray, start: int,
-                    entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The decisions of one episode: those stamped at or after ``start``, with inherited targets removed.
+                    entry: str) -> Episode:
+    """The decisions of one episode: those stamped at or after ``start``, inherited targets removed.
 
     Parameters
     ----------
@@ -243,21 +265,22 @@ def episode_targets(tau: np.ndarray, values: np.ndarray, changed_at: np.ndarray,
 
     Returns
     -------
-    (tau_w, values_w, made_w, dropped)
-        Decisions from ``start`` on: stamps (k,), targets (k, combos, symbols), when each target was
-        made (k, combos, symbols); ``dropped`` (combos,) bool: a non-zero target set before the
-        start was in force at the first in-window decision and was not carried in.
+    Episode
+        Decisions from ``start`` on, rule 1 not yet applied (:meth:`Episode.applied`); its
+        ``dropped`` (combos,) says where a non-zero target set before the start was in force at the
+        first in-window decision and was not carried in.
     """
     lo = int(np.searchsorted(tau, start, side="left"))
     tau_w, vals, made = tau[lo:], values[lo:], changed_at[lo:]
     n_combos = values.shape[1]
+    none = np.zeros(n_combos, dtype=bool)
     if not len(tau_w):
-        return tau_w, vals, made, np.zeros(n_combos, dtype=bool)
+        return Episode(tau_w, vals, made, none, compiled.ENTRY_APPLIED, start, 0)
+    first = int(tau_w[0])
     if entry == "state":
-        return tau_w, vals, np.maximum(made, tau_w[0]), np.zeros(n_combos, dtype=bool)
-    inherited = made < start
-    dropped = (inherited[0] & (vals[0] != 0.0)).any(axis=1)
-    return tau_w, np.where(inherited, 0.0, vals), made, dropped
+        return Episode(tau_w, vals, made, none, compiled.ENTRY_STATE, start, first)
+    dropped = ((made[0] < start) & (vals[0] != 0.0)).any(axis=1)
+    return Episode(tau_w, vals, made, dropped, compiled.ENTRY_CHANGE, start, first)
 
 
 def leverage_scale(values: np.ndarray, rules: Rules) -> np.ndarray:
@@ -326,33 +349,6 @@ def opened_after(open_times: np.ndarray, made: np.ndarray | int, through: np.nda
     for a bar that opens the instant the previous one closed (``through``: its first trade comes
     after a decision stamped at that boundary)."""
     return (open_times > made) | (np.asarray(through) & (open_times == made))
-
-
-def open_fills(open_times: np.ndarray, open_prices: np.ndarray, made: np.ndarray | int, fill: str,
-               through: np.ndarray | bool = False) -> np.ndarray:
-    """Where an order fills at its bar's open (else at the bar's close): rule 3 of the module docstring.
-
-    Parameters
-    ----------
-    open_times, open_prices
-        Open instant (int64 ns UTC) and open price of each order's bar (any shape broadcasting
-        with ``made``).
-    made
-        int64 ns UTC instant each order's target was made (decided).
-    fill
-        ``execution.fill``: ``"open"`` or ``"close"``.
-    through
-        Per bar: it opens the instant the previous bar closed (:attr:`AssetBars.through`).
-
-    Returns
-    -------
-    numpy.ndarray
-        bool: ``fill == "open"``, the bar opened after the decision (:func:`opened_after`) and it
-        has an open price.
-    """
-    if fill != "open":
-        return np.zeros(np.broadcast_shapes(np.shape(open_times), np.shape(made)), dtype=bool)
-    return opened_after(open_times, made, through) & np.isfinite(open_prices)
 
 
 def state_inputs(rules: Rules, j: int | None, bars: AssetBars) -> AssetInputs | None:
@@ -488,23 +484,27 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     ScheduleStats
     """
     n_rows, n_combos = len(rows), decisions.values.shape[1]
-    tau, values, changed_at, dropped = episode_targets(*decisions, start, rules.entry)
+    ep = episode_targets(*decisions, start, rules.entry)
+    tau = ep.tau
     clipped = np.zeros(n_combos, dtype=np.int64)
     last_bar = max((int(b.stamps[-1]) for b in assets if len(b.stamps)), default=NEVER)
-    if len(tau) and not _surely_within(values, rules):
-        scale = leverage_scale(values, rules)
+    before_event = rules.legs == "before_event" and event is not None and len(tau) > 0
+    if len(tau) and (common is not None or before_event or not _surely_within(ep.values, rules)):
+        ep = ep.applied()  # rule 1 once, before the leverage limits and the legs read the targets
+    if len(tau) and not _surely_within(ep.values, rules):
+        scale = leverage_scale(ep.values, rules)
         bad = (scale < 1.0) & (tau < last_bar)[:, None]  # decisions after the last bar never fill
         if bad.any():
             if rules.on_unfillable != "clip":
                 k, c = np.argwhere(bad)[0]
-                msg, sym = _leverage_message(values[k, c], rules)
+                msg, sym = _leverage_message(ep.values[k, c], rules)
                 raise UnfillableOrder(msg, int(c), pd.Timestamp(int(tau[k]), tz="UTC"), sym)
             clipped = bad.sum(axis=0).astype(np.int64)
-            values = values * np.where(bad, scale, 1.0)[:, :, None]
+            ep = ep._replace(values=ep.values * np.where(bad, scale, 1.0)[:, :, None])
+    values, changed_at = ep.values, ep.made
     zeros = np.zeros(n_combos, dtype=np.int64)
-    st = ScheduleStats(entries=zeros.copy(), clipped_targets=clipped, dropped=dropped, locked=zeros.copy(),
+    st = ScheduleStats(entries=zeros.copy(), clipped_targets=clipped, dropped=ep.dropped, locked=zeros.copy(),
                        halted=zeros.copy(), banned=zeros.copy(), departed=np.zeros(n_combos, dtype=bool))
-    before_event = rules.legs == "before_event" and event is not None and len(tau) > 0
     if len(tau) and (common is not None or before_event):
         change = np.empty(values.shape[:2], dtype=bool)
         change[0] = (values[0] != 0.0).any(axis=1)
@@ -517,7 +517,8 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
     if closes is not None:
         late = before_event_times(tau, event, closes, 0)[1]
         st.after_event = (change & late[:, None] & (tau < last_bar)[:, None]).sum(axis=0).astype(np.int64)
-    instants = np.full((n_rows, n_combos), np.iinfo(np.int64).max) if out.val_price is not None else None
+    track = out.val_price is not None
+    instants = np.full((n_rows if track else 0, n_combos), np.iinfo(np.int64).max)
     for j, (bars, asset) in enumerate(zip(assets, rules.assets)):
         if len(bars.stamps) == 0:
             continue
@@ -529,46 +530,55 @@ def window_schedule(rows: np.ndarray, assets: list[AssetBars], decisions: Decisi
         col = np.full(n_rows, np.nan)
         col[at] = bars.close
         out.close[:, j] = pd.Series(col).ffill().bfill().to_numpy()
-        # latest in-episode decision strictly before each bar
-        pos = np.searchsorted(tau_j, bars.stamps, side="left") - 1
-        has = pos >= 0
-        safe = np.clip(pos, 0, None)
-        tgt = np.where(has[:, None], values[safe, :, j], 0.0) if len(tau) else np.zeros((len(at), n_combos))
-        made = np.where(has[:, None], made_j[safe, :, j], NEVER) if len(tau) else \
-            np.full((len(at), n_combos), NEVER)
-        if rules.exit_at_window_end:
-            tgt[-1, :] = 0.0
-        through = bars.through[:, None] if len(bars.through) else False
-        use_open = open_fills(bars.open_times[:, None], bars.open[:, None], made, rules.fill, through)
-        if rules.exit_at_window_end:
-            use_open[-1, :] = False
-        prev = np.empty_like(tgt)
-        prev[0] = 0.0
-        prev[1:] = tgt[:-1]
-        if rules.fill == "open" and not np.isfinite(bars.open).all():
-            fb = (tgt != prev) & opened_after(bars.open_times[:, None], made, through) & ~np.isfinite(bars.open)[:, None]
-            if rules.exit_at_window_end:
-                fb[-1, :] = False
-            n_fb = int(fb.sum())
-            if n_fb:
-                st.open_fallback[asset.symbol] = n_fb
+        through = bars.through if len(bars.through) else np.zeros(0, dtype=bool)
+        rule = (tau_j, values, made_j, j, bars.stamps, bars.open_times, bars.open, through, ep.entry, ep.start,
+                ep.first, rules.fill == "open", rules.exit_at_window_end)
         inp = state_inputs(rules, j, bars)
-        if inp is not None and _state_matters(rules, j, bars, tgt):
-            t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st, (forced or {}).get(j))
+        targets = _state_targets(inp, rules, j, bars, rule, n_combos)
+        if targets is None:  # the exchange state changes nothing: one compiled pass writes the orders
+            rest = np.zeros(n_combos) if neutral is None else np.ascontiguousarray(neutral[:, j], dtype=np.float64)
+            n_fb = compiled.nominal_orders(
+                *rule[:8], bars.close, at, *rule[8:], asset.costs.commission, asset.costs.sell_tax, rest,
+                out.size, out.price, _NO_FEES if out.fees is None else out.fees, out.kind, instants, st.entries,
+                st.departed)
         else:
-            t_fill, order = _nominal_asset(bars, tgt, prev, made, use_open, asset, j, out, at, st)
-        if instants is not None:
-            sub = instants[at]
-            instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
-        # the target each order filled (a short the state refused is held where it was)
-        rest = 0.0 if neutral is None else neutral[:, j]
-        chosen = order & (np.abs(out.size[at, :, j] - rest) > 1e-12)
-        if rules.exit_at_window_end:
-            chosen[-1, :] = False  # the engine's exit, not the strategy's choice
-        st.departed |= chosen.any(axis=0)
-    if instants is not None:
+            tgt, made, use_open, n_fb = targets
+            t_fill, order = _obey_asset(inp, tgt, made, use_open, rules, j, out, at, st, (forced or {}).get(j))
+            if track:
+                sub = instants[at]
+                instants[at] = np.where(order, np.minimum(sub, t_fill), sub)
+            # the target each order filled (a short the state refused is held where it was)
+            rest = 0.0 if neutral is None else neutral[:, j]
+            chosen = order & (np.abs(out.size[at, :, j] - rest) > 1e-12)
+            if rules.exit_at_window_end:
+                chosen[-1, :] = False  # the engine's exit, not the strategy's choice
+            st.departed |= chosen.any(axis=0)
+        if n_fb:
+            st.open_fallback[asset.symbol] = int(n_fb)
+    if track:
         _valuation(instants, assets, out.val_price)
     return st
+
+
+_NO_FEES = np.zeros((0, 0, 0))
+
+
+def _state_targets(inp: AssetInputs | None, rules: Rules, j: int, bars: AssetBars, rule: tuple, n_combos: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """(target, made, fills at the open, open fallbacks) per (bar, combination) of asset ``j``
+    when its exchange state can change an order in this window (:func:`_state_matters`), else None."""
+    if inp is None:
+        return None
+    state = rules.state
+    lo, hi = int(bars.open_times[0]), int(bars.stamps[-1])
+    special = state.special(j, lo, hi)
+    if not special and not state.bans_in(j, lo, hi):
+        return None
+    n = len(bars.stamps)
+    tgt, made, use_open = np.empty((n, n_combos)), np.empty((n, n_combos), dtype=np.int64), \
+        np.empty((n, n_combos), dtype=bool)
+    n_fb = compiled.bar_targets(*rule, tgt, made, use_open)
+    return (tgt, made, use_open, n_fb) if _state_matters(rules, j, bars, tgt) else None
 
 
 def _state_matters(rules: Rules, j: int, bars: AssetBars, tgt: np.ndarray) -> bool:
@@ -578,23 +588,6 @@ def _state_matters(rules: Rules, j: int, bars: AssetBars, tgt: np.ndarray) -> bo
     state = rules.state
     lo, hi = int(bars.open_times[0]), int(bars.stamps[-1])
     return state.special(j, lo, hi) or (bool((tgt < 0).any()) and state.bans_in(j, lo, hi))
-
-
-def _nominal_asset(bars: AssetBars, tgt: np.ndarray, prev: np.ndarray, made: np.ndarray, use_open: np.ndarray,
-                   asset, j: int, out: ScheduleArrays, at: np.ndarray, st: ScheduleStats
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Asset ``j``'s orders where the exchange state changes nothing: every order fills as sent."""
-    order = tgt != prev
-    # OPEN (0) at the open; else AUCTION (2) when decided while the session was open (a
-    # market-on-close order), CLOSE (1) otherwise
-    kind = nominal_kind(use_open, bars.open_times[:, None], made)
-    px = np.where(use_open, bars.open[:, None], bars.close[:, None])
-    out.size[at, :, j] = np.where(order, tgt, np.nan)
-    out.price[at, :, j] = np.where(order, px, np.nan)
-    out.fees[at, :, j] = asset.costs.commission + np.where(tgt < prev, asset.costs.sell_tax, 0.0)
-    out.kind[at, :, j] = np.where(order, kind, -1)
-    st.entries += ((prev == 0.0) & (tgt != 0.0)).sum(axis=0)
-    return np.where(use_open, bars.open_times[:, None], bars.stamps[:, None]), order
 
 
 def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: np.ndarray, rules: Rules, j: int,
@@ -617,7 +610,8 @@ def _obey_asset(inp: AssetInputs, tgt: np.ndarray, made: np.ndarray, use_open: n
     order = ~np.isnan(res.size)
     out.size[at, :, j] = res.size
     out.price[at, :, j] = np.where(order, res.px, np.nan)
-    out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
+    if out.fees is not None:
+        out.fees[at, :, j] = asset.costs.commission + np.where(res.sell, asset.costs.sell_tax, 0.0)
     out.kind[at, :, j] = np.where(order, res.kind, -1)
     if out.lock is not None:
         out.lock[at, :, j] = res.lock

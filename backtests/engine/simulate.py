@@ -4,8 +4,8 @@ Windows have different numbers of rows; they are stacked side by side by *row po
 each window's first bar) and padded at the end with no orders and frozen prices, so one call of
 vectorbt's compiled ``simulate_from_orders`` kernel simulates all combinations x windows of a
 chunk. Only the kernel is used: cash, positions and portfolio value are recomputed here from its
-order records with numpy (vectorbt's pandas-facing ``Portfolio`` layer cost more than the kernel
-itself and copied every array).
+order records in one compiled pass (:func:`~backtests.engine.compiled.account_pass`; vectorbt's
+pandas-facing ``Portfolio`` layer cost more than the kernel itself and copied every array).
 
 Leverage: vectorbt's kernel never lets cash go negative, so when the study allows borrowing
 (``max_leverage > 1``) every group gets one more column, a credit line priced at 1 USD with no
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.data.market_data import MarketData
+from backtests.engine import compiled
 from backtests.engine.costs import SymbolCosts
 from backtests.engine.fills import lock_violations
 from backtests.engine.kernels import DIRECTION_BOTH, SIZE_TARGET_PERCENT, from_orders
@@ -134,7 +135,8 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     Parameters
     ----------
     size, price, val_price, fees
-        (rows, cols) kernel inputs (``val_price`` None: the order price); ``init_cash`` the cash
+        (rows, cols) kernel inputs (``val_price`` None: the order price; ``fees`` may be one row
+        for every row); ``init_cash`` the cash
         of every group before its first row.
     slippage
         (1, cols).
@@ -157,11 +159,11 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     if not len(i):
         return i, c, np.zeros(0)
     g = c // gw
-    vp_all = np.nan_to_num(price if val_price is None else val_price, nan=0.0)
     members = g[:, None] * gw + np.arange(gw)[None, :]  # (orders, gw) columns of the group
     before = np.where((i > 0)[:, None], position[np.clip(i - 1, 0, None)[:, None], members], 0.0)
     cash0 = np.where(i > 0, cash[np.clip(i - 1, 0, None), g], init_cash)
-    value = cash0 + (before * vp_all[i[:, None], members]).sum(axis=1)
+    vp_all = np.nan_to_num((price if val_price is None else val_price)[i[:, None], members], nan=0.0)
+    value = cash0 + (before * vp_all).sum(axis=1)
     own = np.arange(len(i))
     k_own = c - g * gw
     vp = (price if val_price is None else np.where(np.isnan(val_price), price, val_price))[i, c]
@@ -174,7 +176,7 @@ def short_fills(size: np.ndarray, price: np.ndarray, val_price: np.ndarray | Non
     ok = (k < len(lin)) & (lin[np.clip(k, 0, len(lin) - 1)] == r_lin)
     filled[k[ok]] = np.where(rec["side"][ok] == 0, rec["size"][ok], -rec["size"][ok])
     # costs of every order of the same row and group can squeeze a buy (the kernel pays them first)
-    cost = np.abs(requested * vp) * (fees[i, c] + slippage[0, c])
+    cost = np.abs(requested * vp) * (fees[i if len(fees) > 1 else 0, c] + slippage[0, c])
     key = np.unique(i * (n_cols // gw) + g, return_inverse=True)[1]
     budget = np.bincount(key, weights=cost)[key]
     tol = budget * (1 + 1e-9) + np.abs(requested * vp) * 1e-9 + 2 * MIN_SIZE * vp
@@ -200,7 +202,7 @@ class Layout:
     close: np.ndarray
     size: np.ndarray
     price: np.ndarray
-    fees: np.ndarray
+    fees: np.ndarray  # (rows, cols), or (1, cols) when no asset pays a sell tax (the same for every order)
     kind: np.ndarray
     val_price: np.ndarray | None
     slippage: np.ndarray  # (1, cols)
@@ -224,6 +226,15 @@ class Layout:
         """Window ``w``'s part of a stacked array as (rows, combos, gw) (a view)."""
         r = len(self.rows[w])
         return a[:r, w * self.width:(w + 1) * self.width].reshape(r, self.n_combos, self.gw)
+
+
+def _fees(rules: Rules, n_rows: int, n_cols: int, n_groups: int, gw: int) -> np.ndarray:
+    """The kernel's fee fractions: one row of commissions when no asset pays a sell tax (every
+    order of a column then pays the same; vectorbt broadcasts it), else (rows, cols) written by the
+    schedule (a sell pays the tax, a buy does not)."""
+    if any(c.sell_tax for c in rules.costs):
+        return np.zeros((n_rows, n_cols))
+    return np.tile(np.array([c.commission for c in rules.costs] + [0.0] * (gw - len(rules.costs))), n_groups)[None, :]
 
 
 def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list[Window], rules: Rules,
@@ -250,7 +261,7 @@ def layout(data: MarketData, weights: pd.DataFrame, n_combos: int, windows: list
     lay = Layout(
         windows=windows, bars=bars, rows=rows, n_combos=n_combos, n_syms=n_syms, gw=gw,
         close=np.ones((n_rows, n_cols)), size=np.full((n_rows, n_cols), np.nan),
-        price=np.full((n_rows, n_cols), np.nan), fees=np.zeros((n_rows, n_cols)),
+        price=np.full((n_rows, n_cols), np.nan), fees=_fees(rules, n_rows, n_cols, n_w * n_combos, gw),
         kind=np.full((n_rows, n_cols), -1, dtype=np.int8),
         val_price=np.full((n_rows, n_cols), np.nan) if gw > 1 else None,
         slippage=np.tile(np.array([c.slippage for c in rules.costs] + [0.0] * (gw - n_syms)), n_w * n_combos)[None, :],
@@ -282,7 +293,7 @@ def schedule_windows(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np
         win, r = lay.windows[w], len(lay.rows[w])
         sched = ScheduleArrays(
             close=np.ones((r, n_syms)), size=lay.block(lay.size, w)[:, :, :n_syms],
-            price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms],
+            price=lay.block(lay.price, w)[:, :, :n_syms], fees=lay.block(lay.fees, w)[:, :, :n_syms] if len(lay.fees) > 1 else None,
             kind=lay.block(lay.kind, w)[:, :, :n_syms],
             val_price=lay.block(lay.val_price, w)[:, :, :n_syms] if lay.val_price is not None else None,
             max_size=lay.block(lay.max_size, w)[:, :, :n_syms] if lay.max_size is not None else None,
@@ -317,7 +328,8 @@ def reschedule(lay: Layout, weights: pd.DataFrame, rules: Rules, clock: np.ndarr
     for w in sorted(which):
         lay.block(lay.size, w)[:] = np.nan
         lay.block(lay.price, w)[:] = np.nan
-        lay.block(lay.fees, w)[:] = 0.0
+        if len(lay.fees) > 1:
+            lay.block(lay.fees, w)[:] = 0.0
         lay.block(lay.kind, w)[:] = -1
         for a, blank in ((lay.val_price, np.nan), (lay.max_size, np.inf), (lay.lock, 0)):
             if a is not None:
@@ -332,7 +344,7 @@ def _stack_window(lay: Layout, w: int, close: np.ndarray, credit: float) -> None
     sl = slice(w * lay.width, (w + 1) * lay.width)
     full = np.ones((r, gw))
     full[:, :n_syms] = close
-    lay.close[:r, sl] = np.tile(full, (1, lay.n_combos))  # combo-major, like the other arrays
+    lay.block(lay.close, w)[:] = full[:, None, :]  # combo-major, like the other arrays
     lay.close[r:, sl] = lay.close[r - 1, sl]
     if credit > 0:
         loan = lay.block(lay.size, w)
@@ -361,7 +373,6 @@ class Accounts:
     idx: np.ndarray  # (orders,) row of each record
     is_real: np.ndarray  # (orders,) the record is an asset's (not the credit line's)
     position: np.ndarray  # (rows, cols) units after each row
-    asset_value: np.ndarray  # (rows, cols) USD
     value: np.ndarray  # (rows, groups) equity after each row
     traded: np.ndarray  # (groups,) traded value of the assets, USD
     short_col: np.ndarray
@@ -376,14 +387,11 @@ def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
     n_groups = n_cols // gw if gw else 0
     real = np.arange(gw) < lay.n_syms
     col, idx = rec["col"].astype(np.int64), rec["idx"].astype(np.int64)
-    signed = np.where(rec["side"] == 0, rec["size"], -rec["size"])
-    cash = np.zeros((n_rows, n_groups))
-    np.add.at(cash, (idx, col // gw), -signed * rec["price"] - rec["fees"])
-    np.cumsum(cash, axis=0, out=cash)
-    cash += rules.init_cash
-    position = np.zeros((n_rows, n_cols))
-    position[idx, col] = signed
-    np.cumsum(position, axis=0, out=position)
+    cash, value = np.empty((n_rows, n_groups)), np.empty((n_rows, n_groups))
+    position, traded = np.empty((n_rows, n_cols)), np.empty(n_groups)
+    if not compiled.account_pass(idx, col, rec["side"], rec["size"], rec["price"], rec["fees"], lay.close, gw,
+                                 lay.n_syms, float(rules.init_cash), position, cash, value, traded):
+        raise ValueError("internal: vectorbt's order records are not ordered by group and row")
     bad_i, bad_c, bad_req = short_fills(lay.size, lay.price, lay.val_price, lay.fees, lay.slippage, rec, cash,
                                         position, gw, real, rules.init_cash)
     if lay.max_size is not None and len(bad_i):
@@ -398,12 +406,8 @@ def accounts(lay: Layout, rec: np.ndarray, rules: Rules) -> Accounts:
             f"is limited by the cash and the credit line of execution.max_leverage = {rules.max_leverage:g}); "
             f"raise the leverage allowed, or set execution.on_unfillable: clip (clipped fills are counted)",
             local // gw, pd.Timestamp(int(lay.rows[w0][bad_i[0]]), tz="UTC"), rules.symbols[j])
-    asset_value = position * lay.close
-    value = cash + asset_value.reshape(n_rows, n_groups, gw).sum(axis=2)
     is_real = np.tile(real, n_groups)[col]
-    traded = np.zeros(n_groups)
-    np.add.at(traded, col[is_real] // gw, np.abs(rec["size"][is_real] * rec["price"][is_real]))
-    return Accounts(rec, col, idx, is_real, position, asset_value, value, traded, bad_c, bad_i, bad_req)
+    return Accounts(rec, col, idx, is_real, position, value, traded, bad_c, bad_i, bad_req)
 
 
 def window_results(lay: Layout, acc: Accounts, rules: Rules, keep_weights: bool) -> list[WindowResult]:
@@ -414,28 +418,26 @@ def window_results(lay: Layout, acc: Accounts, rules: Rules, keep_weights: bool)
 def _window_result(lay: Layout, acc: Accounts, rules: Rules, w: int, keep_weights: bool) -> WindowResult:
     win, rows, n_combos, n_syms, gw = lay.windows[w], lay.rows[w], lay.n_combos, lay.n_syms, lay.gw
     r = len(rows)
-    g = slice(w * n_combos, (w + 1) * n_combos)
-    val = acc.value[:r, g]
-    prev_val = np.vstack([np.full((1, n_combos), rules.init_cash), val[:-1]]) if r else val
-    rets = val / prev_val - 1.0
+    g0 = w * n_combos
+    rets, exposure, mean_value = np.empty((r, n_combos)), np.empty(n_combos), np.empty(n_combos)
+    compiled.window_pass(acc.value, acc.position, r, g0, n_combos, gw, n_syms, float(rules.init_cash), rets, exposure,
+                         mean_value)
     accrue = any(c.borrow_rate or c.long_yield for c in rules.costs) or (rules.credit > 0 and rules.financing_rate > 0)
     held = target = None
     if keep_weights or accrue:
-        av = lay.block(acc.asset_value, w)[:, :, :n_syms]
-        held = np.divide(av, val[:, :, None], out=np.zeros_like(av), where=val[:, :, None] != 0)
+        held = np.empty((r, n_combos, n_syms))
+        compiled.held_weights(acc.value, acc.position, lay.close, r, g0, n_combos, gw, n_syms, held)
         if accrue and r:
             rets = rets - _accruals(rows, held, rules.costs, rules.financing_rate if rules.credit > 0 else 0.0)
     if keep_weights:
-        sz = lay.block(lay.size, w)[:, :, :n_syms].reshape(r, n_combos * n_syms)
-        filled = np.where(~np.isnan(sz), np.arange(r)[:, None], -1)
-        np.maximum.accumulate(filled, axis=0, out=filled)
-        target = np.where(filled >= 0, sz[np.clip(filled, 0, None), np.arange(n_combos * n_syms)], 0.0)
-        target = target.reshape(r, n_combos, n_syms)
+        target = np.empty((r, n_combos, n_syms))
+        if r:
+            compiled.target_weights(lay.size, r, w * lay.width, n_combos, gw, n_syms, target)
     else:
         held = None
     orders = _orders(lay, acc, rules, w)
     short = _short_fills_in(lay, acc, w)
-    stats = _run_stats(lay, acc, rules, w, orders, short)
+    stats = _run_stats(lay, acc, rules, w, orders, short, exposure, mean_value)
     notices = schedule_notices(win, lay.schedules[w], rules.symbols) + _short_fill_notices(win, short, lay.gw, rules)
     if rules.paired:
         notices += one_leg_notice(win, stats["legs_traded"], n_syms)
@@ -482,16 +484,13 @@ def _short_fills_in(lay: Layout, acc: Accounts, w: int) -> np.ndarray:
 
 
 def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.DataFrame,
-               short: np.ndarray) -> dict[str, np.ndarray]:
-    """The per-run statistics of window ``w`` (:data:`~backtests.engine.results.RUN_STATS`)."""
-    n_combos, n_syms, r = lay.n_combos, lay.n_syms, len(lay.rows[w])
+               short: np.ndarray, exposure: np.ndarray, mean_value: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-run statistics of window ``w`` (:data:`~backtests.engine.results.RUN_STATS`);
+    ``exposure`` and ``mean_value`` (combos,) from :func:`~backtests.engine.compiled.window_pass`
+    (each run's equity summed as its own vector: the order depends on nothing chunking changes)."""
+    n_combos, n_syms = lay.n_combos, lay.n_syms
     st = lay.schedules[w]
     g = slice(w * n_combos, (w + 1) * n_combos)
-    pos_w = lay.block(acc.position, w)[:, :, :n_syms]
-    val = acc.value[:r, g]
-    # reduce each column as its own contiguous vector: numpy's summation order over a strided
-    # slice depends on the array's total width, i.e. on chunking, and must not
-    mean_value = np.ascontiguousarray(val.T).mean(axis=1) if r else np.full(n_combos, np.nan)
     combo = orders["combo"].to_numpy(dtype=np.int64)
     fill_time = orders["fill_time"].to_numpy(dtype=np.int64)
     clipped = st.clipped_targets.copy()
@@ -499,7 +498,7 @@ def _run_stats(lay: Layout, acc: Accounts, rules: Rules, w: int, orders: pd.Data
     out = {
         "entries": st.entries,
         "n_orders": np.bincount(combo, minlength=n_combos).astype(np.int64),
-        "exposure": (np.abs(pos_w).sum(axis=2) > 0).mean(axis=0) if r else np.zeros(n_combos),
+        "exposure": exposure,
         "turnover": np.divide(acc.traded[g], mean_value, out=np.zeros(n_combos),
                               where=np.isfinite(mean_value) & (mean_value > 0)),
         "n_clipped": clipped,

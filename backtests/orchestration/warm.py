@@ -28,6 +28,10 @@ def warm() -> dict[str, float]:
     times["scoring"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    _warm_engine()
+    times["engine passes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     from backtests.engine import kernels
 
     if kernels._rust() is None:  # the numba fallback compiles vectorbt's kernel for our inputs
@@ -43,6 +47,29 @@ def warm() -> dict[str, float]:
     else:
         times["order kernel (vectorbt-rust, nothing to compile)"] = 0.0
     return times
+
+
+def _warm_engine() -> None:
+    """One small simulation through the engine's compiled passes (:mod:`backtests.engine.compiled`),
+    with and without a sell tax (the kernel's fees as one row or as a full array)."""
+    import pandas as pd
+
+    from backtests.data.frames import daily_bars
+    from backtests.data.market_data import MarketData, SymbolInfo
+    from backtests.engine.costs import SymbolCosts
+    from backtests.engine.rules import Rules
+    from backtests.engine.simulate import simulate
+    from backtests.time.windows import Event, make_window
+
+    days = pd.bdate_range("2026-06-01", "2026-06-30")
+    bars = daily_bars(pd.DataFrame({"open": 100.0, "close": 101.0}, index=days), "XNYS")
+    data = MarketData({"A": bars}, {"A": SymbolInfo("A", "XNYS")})
+    window = make_window(Event("warm", "warm", "custom", "XNYS", pd.Timestamp("2026-06-15"), "before_open"), 3, 3)
+    weights = pd.DataFrame({(0, "A"): 1.0}, index=bars.index)
+    weights.columns = pd.MultiIndex.from_tuples(weights.columns)
+    for tax in (0.0, 0.001):
+        rules = Rules.build(data.info, ["A"], costs={"A": SymbolCosts(commission=0.0, sell_tax=tax, slippage=0.0, borrow_rate=0.0)})
+        simulate(data, weights, 1, [window], rules, keep_weights=True)
 
 
 def main() -> int:

@@ -30,6 +30,8 @@ from functools import cached_property
 import numpy as np
 from numba import njit, types
 
+from backtests.engine.compiled import pairwise_block as _block
+from backtests.engine.compiled import pairwise_sum as _pairwise
 from backtests.scoring import registry
 from backtests.scoring._nan import Kernel, bench_reasons, div, finalize, too_few
 from backtests.scoring._panel import sorted_quantile
@@ -53,73 +55,6 @@ _OUT = types.Array(types.float64, 2, "C")
 
 #: Columns read together (row by row) so that a row-major ``(T, N)`` array is read sequentially.
 TILE = 64
-
-
-@njit(**_FLAGS)
-def _block(a, lo, n):  # numpy's pairwise_sum (loops_utils.h) on at most 128 values, unroll 8
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - (n % 8)
-    while i < stop:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@njit(**_FLAGS)
-def _pairwise(a, n):
-    """numpy's pairwise sum of ``a[:n]``: halves (multiples of 8) down to blocks of 128.
-
-    Written with an explicit stack: numba cannot cache recursive functions.
-    """
-    if n <= 128:
-        return _block(a, 0, n)
-    los = np.empty(64, dtype=np.int64)
-    lens = np.empty(64, dtype=np.int64)
-    stage = np.zeros(64, dtype=np.int64)
-    left = np.empty(64)
-    sp = 0
-    los[0], lens[0], stage[0] = 0, n, 0
-    ret = 0.0
-    while True:
-        lo, m = los[sp], lens[sp]
-        half = m // 2
-        half -= half % 8
-        if m <= 128:
-            ret = _block(a, lo, m)
-        elif stage[sp] == 0:
-            stage[sp] = 1
-            sp += 1
-            los[sp], lens[sp], stage[sp] = lo, half, 0
-            continue
-        elif stage[sp] == 1:
-            left[sp] = ret
-            stage[sp] = 2
-            sp += 1
-            los[sp], lens[sp], stage[sp] = lo + half, m - half, 0
-            continue
-        else:
-            ret = left[sp] + ret
-        if sp == 0:
-            return ret
-        sp -= 1
 
 
 @njit(**_FLAGS)
