@@ -31,7 +31,7 @@ def decisions(strategy: Strategy, data: MarketData, grid: pd.DataFrame, events: 
     if isinstance(events, Timeline):
         events = events.events
     weights, _ = decide(strategy, label, data, events, grid, check_clock=False)
-    return weights.astype("float64", copy=False)
+    return weights.astype("float64")  # copy-on-write: no copy when already float64
 
 
 @dataclass(frozen=True)
