@@ -28,7 +28,7 @@ from backtests.bounded import load_json, open_regular
 from backtests.errors import ScareInputError
 from backtests.notices import note
 from backtests.outputs.folder import MARKER, file_sha256, read_marker, write_atomically
-from backtests.report.view import NO_POOLED_FILE, SavedRun, read_pooled, read_returns, shown_ids
+from backtests.report.view import NO_POOLED_FILE, SavedRun, is_long, read_pooled, read_returns, shown_ids
 
 #: (file, required): what the page reads. Optional files may be absent (older runs); when present
 #: they must be readable. weights.parquet and benchmark.parquet are not read: the page draws
@@ -107,7 +107,7 @@ def load_run(run_dir: Path, tables: bool = False) -> SavedRun:
         frames[name] = (_parquet(path, (lambda r=read, q=path: r(q)) if read else None)) if path.is_file() else None
     for name in ("returns.parquet", "pooled.parquet", "pooled_benchmark.parquet"):
         frame = frames[name]
-        long = name == "pooled.parquet" and frame is not None and {"id", "time", "return"} <= set(frame.columns)
+        long = name == "pooled.parquet" and is_long(frame, "id")
         if frame is not None and len(frame.columns) and not long and not isinstance(frame.index, pd.DatetimeIndex):
             raise ScareInputError("has no time index (expected period ends in UTC)", where=str(run_dir / name))
     for name in MORE_FILES if tables else ():

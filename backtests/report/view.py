@@ -171,25 +171,22 @@ def _columns(path: Any) -> set[str]:
 def pooled_long(frame: pd.DataFrame | None) -> pd.DataFrame:
     """pooled.parquet as one row per (pooled id, UTC period end) with a pooled return: columns
     ``id, time, return`` and the paths :data:`PATH_COLUMNS` (NaN on the rows of combinations the
-    tearsheet does not draw). Reads the layout this scare writes (one column per pooled id and
-    ``<id>|<path>``); a frame already in that long layout is returned as it is; None (a scare 0.2
+    tearsheet does not draw). A wide frame (one column per pooled id and ``<id>|<path>``: the tables a
+    run holds in memory, and early 0.3 folders) is read id by id with :func:`pooled_series`; a frame
+    already in the long layout is returned as it is; None (a scare 0.2
     folder has no pooled.parquet) gives no rows."""
     cols = ["id", "time", "return", *PATH_COLUMNS]
     if frame is None or not len(frame.columns):
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols}).astype({"id": "str", "time": "datetime64[ns, UTC]"})
     if is_long(frame, "id"):
         return frame
-    names = [str(c) for c in frame.columns]
-    ids = [c for c in names if "|" not in c]
     parts = []
-    for pid in ids:
-        r = frame[pid]
-        keep = r.notna().to_numpy()
-        part = {"id": pid, "time": pd.DatetimeIndex(frame.index[keep]), "return": r.to_numpy(dtype=float)[keep]}
+    for pid in [str(c) for c in frame.columns if "|" not in str(c)]:
+        series = pooled_series(frame, pid)  # the wide layout is read in one place
+        part = pd.DataFrame({"id": pid, "time": series.index, "return": series["return"].to_numpy(dtype=float)})
         for path in PATH_COLUMNS:
-            col = f"{pid}|{path}"
-            part[path] = frame[col].to_numpy(dtype=float)[keep] if col in frame.columns else np.nan
-        parts.append(pd.DataFrame(part))
+            part[path] = series[path].to_numpy(dtype=float) if path in series.columns else np.nan
+        parts.append(part)
     return pd.concat(parts, ignore_index=True) if parts else pooled_long(None)
 
 
