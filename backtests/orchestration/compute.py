@@ -59,7 +59,7 @@ def sweep_scenarios(study: PreparedStudy, executor: Executor, progress: bool | N
     if sp is None:
         return None
     with Progress(total=len(sp.grid.spec), enabled=progress, desc=f"{cfg.name} SCENARIO") as bar:
-        sweep = run_scenarios(sp, cfg, executor, bar.update, run_metrics)
+        sweep = run_scenarios(sp, cfg, executor, bar.update, run_metrics, study.plan.borrow_overrides)
     windows = [w for s in study.plan.strategies for w in s.windows]
     sweep.scored = score_scenarios(sweep, study.data, windows)
     return sweep

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.config.plan import ScenarioPlan, StrategyPlan
+from backtests.config.plan import ScenarioPlan
 from backtests.notices import Notice
 from backtests.scenarios.episodes import Episodes, halt_table
 from backtests.scenarios.family import ScenarioSpec
@@ -47,6 +47,9 @@ class ScenarioTask:
     strategies: tuple[tuple[str, Any, pd.DataFrame], ...]  # (label, strategy, grid)
     #: ``(rows, runs) returns -> {column: (runs,) array}``: a module-level function (picklable)
     reduce: Callable[[np.ndarray], dict[str, np.ndarray]]
+    #: ``execution.borrow_file``'s rows (:attr:`~backtests.config.plan.StudyPlan.borrow_overrides`):
+    #: a scenario's short sales obey them as the study's runs do
+    borrow_overrides: tuple = ()
 
 
 @dataclass
@@ -89,7 +92,7 @@ def compute_scenario_chunk(task: ScenarioTask) -> ScenarioBlock:
         data, window, events = episodes.data(j), episodes.window(j), episodes.events(j)
         for label, strategy, grid in task.strategies:
             sub = _strategy_data(data, strategy)
-            rules = strategy_rules(task.config, strategy, data, [window], events)
+            rules = strategy_rules(task.config, strategy, data, [window], events, task.borrow_overrides)
             block = compute_chunk(ChunkTask(label=label, strategy=strategy, data=sub, events=events, grid=grid,
                                             windows=[window], rules=rules, benchmark=None, keep_weights=False))[0]
             parts[label].append(_run_rows(int(batch.index[j]), block, task.reduce))
@@ -133,20 +136,21 @@ def _first_fills(orders: pd.DataFrame, k: int) -> dict[str, np.ndarray]:
     return {"first_fill_utc": pd.to_datetime(t, utc=True), "first_fill_price": px, "first_fill_kind": kind}
 
 
-def scenario_tasks(sp: ScenarioPlan, config: Any, reduce: Callable[[np.ndarray], dict[str, np.ndarray]]
-                   ) -> list[ScenarioTask]:
+def scenario_tasks(sp: ScenarioPlan, config: Any, reduce: Callable[[np.ndarray], dict[str, np.ndarray]],
+                   borrow_overrides: tuple = ()) -> list[ScenarioTask]:
     """The chunks of a scenario plan, in scenario order."""
     strategies = tuple((p.label, p.strategy, p.grid) for p in sp.strategies)
     n = len(sp.grid.spec)
-    return [ScenarioTask(sp.grid.spec, lo, min(lo + sp.chunk, n), config, strategies, reduce)
+    return [ScenarioTask(sp.grid.spec, lo, min(lo + sp.chunk, n), config, strategies, reduce, borrow_overrides)
             for lo in range(0, n, sp.chunk)]
 
 
 def run_scenarios(sp: ScenarioPlan, config: Any, executor: Any, tick: Callable[[int], None],
-                  reduce: Callable[[np.ndarray], dict[str, np.ndarray]]) -> ScenarioSweep:
-    """Every chunk on ``executor`` (``Executor.map_fn``), assembled in scenario order."""
+                  reduce: Callable[[np.ndarray], dict[str, np.ndarray]], borrow_overrides: tuple = ()) -> ScenarioSweep:
+    """Every chunk on ``executor`` (``Executor.map_fn``), assembled in scenario order; ``borrow_overrides``:
+    the study's ``execution.borrow_file`` rows."""
     blocks = []
-    for block in executor.map_fn(compute_scenario_chunk, scenario_tasks(sp, config, reduce)):
+    for block in executor.map_fn(compute_scenario_chunk, scenario_tasks(sp, config, reduce, borrow_overrides)):
         blocks.append(block)
         tick(len(block.scenarios))
     return assemble_scenarios(sp, blocks)

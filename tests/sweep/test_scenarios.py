@@ -119,3 +119,22 @@ def test_full_rebound_gives_the_fade_its_expected_return_to_rounding():
 def test_a_fall_that_never_reaches_the_threshold_does_not_trade():
     batch, block = run(quiet(depth=0.05), fade_params())
     assert not len(block.orders) and float(np.prod(1 + block.returns[:, 0]) - 1) == 0.0
+
+
+def test_a_scenario_chunk_builds_its_rules_with_the_studys_borrow_overrides(monkeypatch):
+    """execution.borrow_file reaches the scenario runs' exchange state as it reaches the study's."""
+    import backtests.sweep.scenarios as sweep_scenarios
+    from backtests.scoring.scenarios import run_metrics
+
+    seen, real = [], sweep_scenarios.strategy_rules
+
+    def recording(cfg, strategy, data, windows, events, borrow_overrides=()):
+        seen.append(borrow_overrides)
+        return real(cfg, strategy, data, windows, events)
+
+    monkeypatch.setattr(sweep_scenarios, "strategy_rules", recording)
+    marker = ("borrow rows of the study",)
+    task = sweep_scenarios.ScenarioTask(quiet(depth=0.09), 0, 1, config(), (("fade", FadeKospiHalt(), fade_params()),),
+                                        run_metrics, marker)
+    sweep_scenarios.compute_scenario_chunk(task)
+    assert seen == [marker]
